@@ -1,0 +1,33 @@
+# Both targets work on a fresh clone with only python3 and make present.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-all demo lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ''
+
+demo: $(STAMP)
+	$(BIN)/stvg run stvg/experiments/configs/quickstart.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check stvg tests benchmarks
+	$(BIN)/ruff format --check stvg tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

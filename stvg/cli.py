@@ -1,0 +1,48 @@
+"""The ``stvg`` command.
+
+Each subpackage that offers commands has a ``commands`` module with
+``register(subparsers)``; it adds its subcommands, each with ``handler`` set by
+``set_defaults(handler=...)``. Handlers import heavy libraries (torch, ray) lazily so that
+``stvg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules that register subcommands, in the order they appear in ``stvg --help``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "stvg.data.commands",
+    "stvg.verifiers.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="stvg",
+        description="Spatio-temporal video grounding: data, envs, verifiers, policies, RL.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stvg`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0 if args.command is None else 2
+    result = handler(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Typed configuration: build dataclasses from YAML/dicts with errors that name the key path.
+
+Every run is one YAML file validated into typed dataclasses. An unknown key, a missing
+required key, or a value of the wrong type raises :class:`ConfigError` naming the key path
+(``verifier.terms[2].weight``), the value, what was expected and the source file.
+
+Supported field types: ``int``, ``float`` (ints accepted), ``str``, ``bool``, ``Literal[...]``,
+``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``, ``Any`` and nested dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value that is unknown, missing or of the wrong type."""
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping from ``path``; malformed YAML is a :class:`ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"malformed YAML in {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def from_dict(cls: type[T], data: Any, *, path: str = "", source: str | None = None) -> T:
+    """Build dataclass ``cls`` from ``data`` (a mapping), validating every key and type.
+
+    Args:
+        cls: the dataclass type to build.
+        data: a mapping (e.g. parsed YAML); an instance of ``cls`` is returned as is.
+        path: key path of ``data`` inside the whole config, used in error messages.
+        source: the file the config came from, used in error messages.
+    """
+    return _convert(cls, data, path, source)
+
+
+def from_yaml(cls: type[T], path: str | Path, *, key: str | None = None) -> T:
+    """Build ``cls`` from a YAML file, optionally from the sub-mapping under ``key``."""
+    data = load_yaml(path)
+    if key is not None:
+        data = data.get(key, {})
+    return from_dict(cls, data, path=key or "", source=str(path))
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass (recursively) as plain dicts/lists, ready for YAML or JSON."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def _where(path: str, source: str | None) -> str:
+    loc = path or "<top level>"
+    return f"{loc} (in {source})" if source else loc
+
+
+def _fail(path: str, source: str | None, message: str) -> ConfigError:
+    return ConfigError(f"config key {_where(path, source)}: {message}")
+
+
+def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
+    if tp is Any or tp is object:
+        return value
+    origin = get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, path, source)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise _fail(path, source, f"{value!r} matches none of {_type_name(tp)}")
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise _fail(path, source, f"{value!r} is not one of {list(choices)}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise _fail(path, source, f"expected a mapping for {tp.__name__}, got {value!r}")
+        hints = get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            prefix = f"{path}." if path else ""
+            raise ConfigError(
+                f"unknown config key {_where(prefix + str(unknown[0]), source)}; "
+                f"valid keys here: {sorted(fields)}"
+            )
+        kwargs = {}
+        for name, f in fields.items():
+            sub = f"{path}.{name}" if path else name
+            if name in value:
+                kwargs[name] = _convert(hints[name], value[name], sub, source)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise _fail(sub, source, "required key is missing")
+        try:
+            return tp(**kwargs)
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise _fail(path, source, str(exc)) from exc
+    if origin in (list, tuple) or tp in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise _fail(path, source, f"expected a list, got {value!r}")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise _fail(path, source, f"expected {len(args)} items, got {len(value)}")
+            items = [_convert(a, v, f"{path}[{i}]", source) for i, (a, v) in enumerate(zip(args, value))]
+        else:
+            item_tp = args[0] if args else Any
+            items = [_convert(item_tp, v, f"{path}[{i}]", source) for i, v in enumerate(value)]
+        return tuple(items) if (origin is tuple or tp is tuple) else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise _fail(path, source, f"expected a mapping, got {value!r}")
+        args = get_args(tp)
+        val_tp = args[1] if len(args) == 2 else Any
+        return {k: _convert(val_tp, v, f"{path}.{k}", source) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _fail(path, source, f"expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, source, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(path, source, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(path, source, f"expected a string, got {value!r}")
+        return value
+    if isinstance(tp, type):
+        if not isinstance(value, tp):
+            raise _fail(path, source, f"expected {tp.__name__}, got {value!r}")
+        return value
+    raise _fail(path, source, f"unsupported config type {tp!r}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+__all__ = ["ConfigError", "from_dict", "from_yaml", "load_yaml", "to_dict"]
