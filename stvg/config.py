@@ -26,6 +26,22 @@ class ConfigError(ValueError):
     """A configuration value that is unknown, missing or of the wrong type."""
 
 
+class InvalidField(ValueError):
+    """Raised by a config dataclass's ``__post_init__`` to blame one of its fields.
+
+    :func:`from_dict` reports it as a :class:`ConfigError` at the key path of that field
+    (``verifier.terms[2].name``) instead of the dataclass's own path.
+
+    Args:
+        field: the field's key path relative to the dataclass (``name``, ``terms[2].name``).
+        message: what is wrong and how to fix it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; malformed YAML is a :class:`ConfigError`."""
     path = Path(path)
@@ -130,7 +146,10 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         except (ValueError, TypeError) as exc:
             if isinstance(exc, ConfigError):
                 raise
-            raise _fail(path, source, str(exc)) from exc
+            where = path
+            if isinstance(exc, InvalidField):
+                where = f"{path}.{exc.field}" if path else exc.field
+            raise _fail(where, source, str(exc)) from exc
     if origin in (list, tuple) or tp in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise _fail(path, source, f"expected a list, got {value!r}")
@@ -176,4 +195,4 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-__all__ = ["ConfigError", "from_dict", "from_yaml", "load_yaml", "to_dict"]
+__all__ = ["ConfigError", "InvalidField", "from_dict", "from_yaml", "load_yaml", "to_dict"]
