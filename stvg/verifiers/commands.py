@@ -1,0 +1,116 @@
+"""The ``stvg evaluate`` command.
+
+Mode "predictions file" (this module)::
+
+    stvg evaluate --annotations A --format hcstvg|hcstvg2|vidstg|synthetic [--vidor-root R] \\
+                  --predictions P [--protocol native|tubedetr] [--out M.json]
+
+loads the dataset's annotations (no videos needed), scores the predictions file, prints a
+table and optionally writes the metrics as JSON. The options are grouped by mode so that a
+second mode (running a policy on a dataset split) can add its own group to the same
+command; the handler dispatches on which mode's options were given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DATASET_FORMATS: tuple[str, ...] = ("hcstvg", "hcstvg2", "vidstg", "synthetic")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand to the ``stvg`` parser."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score STVG predictions: m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5",
+        description=(
+            "Score spatio-temporal grounding predictions with the official HC-STVG protocol "
+            "(or TubeDETR's 5 fps protocol) and print the dataset metrics."
+        ),
+    )
+    offline = parser.add_argument_group(
+        "predictions-file mode", "score a predictions file against a dataset's annotations"
+    )
+    offline.add_argument(
+        "--predictions", metavar="P", help="predictions JSON (format in DESIGN.md)"
+    )
+    offline.add_argument("--annotations", metavar="A", help="annotation file of the dataset")
+    offline.add_argument(
+        "--format", dest="dataset_format", choices=DATASET_FORMATS, help="annotation format of A"
+    )
+    offline.add_argument(
+        "--vidor-root",
+        metavar="R",
+        help="VidOR root (its annotation/ folder holds the VidSTG boxes)",
+    )
+    common = parser.add_argument_group("common options")
+    common.add_argument(
+        "--protocol",
+        choices=("native", "tubedetr"),
+        default="native",
+        help="native: official HC-STVG evaluator on every native frame (default); "
+        "tubedetr: TubeDETR's evaluator on a 5 fps frame grid",
+    )
+    common.add_argument(
+        "--out", metavar="M.json", help="write the metrics (and per-sample scores) here"
+    )
+    parser.set_defaults(handler=_handler(parser))
+
+
+def _handler(parser: argparse.ArgumentParser):
+    def handle(args: argparse.Namespace) -> int:
+        if args.predictions is not None:
+            missing = [
+                flag
+                for flag, value in (
+                    ("--annotations", args.annotations),
+                    ("--format", args.dataset_format),
+                )
+                if value is None
+            ]
+            if missing:
+                parser.error(f"--predictions needs {' and '.join(missing)}")
+            return _evaluate_predictions_file(args)
+        parser.error("nothing to evaluate: give --predictions P --annotations A --format F")
+        return 2  # parser.error exits; kept for type checkers
+
+    return handle
+
+
+def _evaluate_predictions_file(args: argparse.Namespace) -> int:
+    from stvg.data import DataError
+
+    try:
+        return _score_file(args)
+    except DataError as exc:
+        print(f"stvg evaluate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _score_file(args: argparse.Namespace) -> int:
+    from stvg.data import load_dataset
+    from stvg.verifiers.evaluation import evaluate, format_table
+    from stvg.verifiers.predictions import read_predictions
+
+    samples = load_dataset(
+        args.dataset_format, annotations=args.annotations, vidor_root=args.vidor_root
+    )
+    predictions = read_predictions(args.predictions)
+    report = evaluate(samples, predictions, protocol=args.protocol)
+    print(format_table(report))
+    if report.unknown:
+        shown = ", ".join(report.unknown[:5])
+        more = f" and {len(report.unknown) - 5} more" if len(report.unknown) > 5 else ""
+        print(f"warning: {len(report.unknown)} predictions for unknown sample ids: {shown}{more}")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        print(f"metrics written to {out}")
+    return 0
+
+
+__all__ = ["DATASET_FORMATS", "register"]
