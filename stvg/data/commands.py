@@ -1,0 +1,79 @@
+"""``stvg data ...`` subcommands: ``synth`` (generate the synthetic benchmark) and ``inspect``.
+
+Handlers import their modules lazily so that ``stvg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+DIFFICULTY_CHOICES: tuple[str, ...] = ("easy", "medium", "hard")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``stvg data synth`` and ``stvg data inspect`` to the top-level parser."""
+    data = subparsers.add_parser("data", help="datasets: generate the synthetic benchmark, inspect")
+    data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    data.set_defaults(handler=lambda args: _print_help(data))
+
+    synth = data_sub.add_parser(
+        "synth",
+        help="generate a synthetic split (videos + HC-STVG v2 style annotations)",
+        description="Write OUT/videos/*.mp4, OUT/<split>.json and OUT/<split>_scenes.json.",
+    )
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--split", required=True, help="split name, e.g. train, val, test")
+    synth.add_argument("--n", type=int, required=True, help="number of videos")
+    synth.add_argument("--seed", type=int, required=True, help="random seed")
+    synth.add_argument(
+        "--difficulty", choices=DIFFICULTY_CHOICES, default="easy", help="scene difficulty"
+    )
+    synth.set_defaults(handler=_synth)
+
+    inspect = data_sub.add_parser(
+        "inspect",
+        help="print dataset statistics: counts, durations, spans, boxes, repairs",
+    )
+    inspect.add_argument("path", help="annotation file, or dataset folder (with --split)")
+    inspect.add_argument(
+        "--format",
+        dest="dataset_format",
+        required=True,
+        help="dataset format: hcstvg, hcstvg2, vidstg, synthetic (or another registered name)",
+    )
+    inspect.add_argument("--split", default=None, help="split to read under a dataset folder")
+    inspect.add_argument(
+        "--vidor-root", default=None, help="VidSTG: VidOR annotation folder with the boxes"
+    )
+    inspect.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    inspect.set_defaults(handler=_inspect)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _synth(args: argparse.Namespace) -> int:
+    if args.n <= 0:
+        raise SystemExit(f"stvg data synth: --n must be a positive number of videos, got {args.n}")
+    from stvg.data.synthetic import generate_split
+
+    summary = generate_split(args.out, args.split, args.n, args.seed, args.difficulty)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from stvg.data.errors import DataError
+    from stvg.data.inspect import format_report, inspect_path
+
+    try:
+        stats = inspect_path(
+            args.path, args.dataset_format, split=args.split, vidor_root=args.vidor_root
+        )
+    except (DataError, ValueError) as exc:
+        raise SystemExit(f"stvg data inspect: {exc}") from exc
+    print(json.dumps(stats, indent=2) if args.json else format_report(stats))
+    return 0

@@ -1,0 +1,260 @@
+"""Helpers shared by the dataset loaders: files, typed field access, repairs.
+
+Every problem raises :class:`~stvg.data.errors.DataError` naming the file, the sample id and
+the field (a key path such as ``temporal_gt.end_fid`` or ``bbox[3]``).
+
+Repairs: two kinds of imperfect annotation are fixed instead of rejected, and counted.
+
+* ``box_clipped_to_frame``: a box reaching outside ``[0, width] x [0, height]`` is clipped to
+  the frame (counted once per box). A box entirely outside becomes a degenerate box (area 0).
+* ``span_clipped_to_video``: a ground-truth span reaching before frame 0 or past the last
+  frame is clipped to the video and boxes outside the clipped span are dropped (counted once
+  per sample). A span entirely outside the video is a :class:`DataError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stvg.data.errors import DataError
+
+BOX_CLIPPED = "box_clipped_to_frame"
+SPAN_CLIPPED = "span_clipped_to_video"
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a missing or malformed file is a :class:`DataError` naming it."""
+    if not path.is_file():
+        raise DataError(
+            "annotation file not found",
+            path=str(path),
+            hint="pass annotations=<file> or root=<dataset folder> with the split's file",
+        )
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            path=str(path),
+            hint="the file is truncated or not JSON; re-download or regenerate it",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"annotation file is not UTF-8 text: {exc}",
+            path=str(path),
+            hint="pass the JSON annotation file, not a video or archive",
+        ) from exc
+
+
+def resolve_annotation_file(
+    dataset: str,
+    *,
+    split: str | None,
+    root: Path | None,
+    annotations: Path | None,
+    patterns: Sequence[str],
+    default_split: str,
+) -> tuple[Path, str]:
+    """Find the annotation file and the split name.
+
+    Args:
+        dataset: dataset name, for messages.
+        split: requested split or ``None``.
+        root: dataset folder or ``None``.
+        annotations: explicit annotation file or ``None`` (wins over ``root``).
+        patterns: file names to try under ``root``, with ``{split}`` standing for the split,
+            in order (e.g. ``("{split}.json", "{split}v2.json")``).
+        default_split: split used when neither ``split`` nor the file name says one.
+
+    Returns:
+        ``(annotation file, split)``. With ``annotations`` and no ``split``, the split is
+        read from the file name through the most specific pattern it matches
+        (``valv2.json`` with pattern ``{split}v2.json`` gives ``val``), else it is the
+        file's stem.
+    """
+    if annotations is not None:
+        if split is None:
+            split = _split_from_name(annotations.name, patterns) or annotations.stem
+        return annotations, split
+    if root is None:
+        raise ValueError(
+            f"dataset {dataset!r} needs root=<dataset folder> or annotations=<file>, got neither"
+        )
+    split = default_split if split is None else split
+    candidates = [root / pattern.format(split=split) for pattern in patterns]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate, split
+    tried = ", ".join(str(c) for c in candidates)
+    raise DataError(
+        f"no annotation file for {dataset!r} split {split!r}; tried {tried}",
+        path=str(root),
+        hint="check root and split, or pass annotations=<file>",
+    )
+
+
+def _split_from_name(file_name: str, patterns: Sequence[str]) -> str | None:
+    # Most specific pattern first: "test_annotations.json" is split "test", not
+    # "test_annotations".
+    for pattern in sorted(patterns, key=lambda p: len(p), reverse=True):
+        prefix, _, suffix = pattern.partition("{split}")
+        if (
+            file_name.startswith(prefix)
+            and file_name.endswith(suffix)
+            and len(file_name) > len(prefix) + len(suffix)
+        ):
+            return file_name[len(prefix) : len(file_name) - len(suffix)]
+    return None
+
+
+def default_video_dir(root: Path | None, annotation_file: Path, video_dir: Path | None) -> Path:
+    """``video_dir`` if given, else ``root/videos``, else ``videos/`` beside the annotations."""
+    if video_dir is not None:
+        return video_dir
+    if root is not None:
+        return root / "videos"
+    return annotation_file.parent / "videos"
+
+
+class FieldReader:
+    """Typed access to one annotation entry, raising :class:`DataError` with full context.
+
+    Args:
+        entry: the entry (a JSON object).
+        path: annotation file, for messages.
+        sample_id: the entry's sample id, for messages.
+        prefix: key path of ``entry`` inside the sample (``"captions[0]"``), for messages.
+    """
+
+    def __init__(self, entry: Any, *, path: Path, sample_id: str, prefix: str = "") -> None:
+        self.path = path
+        self.sample_id = sample_id
+        self.prefix = prefix
+        if not isinstance(entry, dict):
+            raise self.error(f"expected a JSON object, got {type(entry).__name__}", "")
+        self.entry = entry
+
+    def field_name(self, key: str) -> str:
+        """Full key path of ``key`` (``prefix.key``)."""
+        if not self.prefix or not key:
+            return self.prefix or key
+        return f"{self.prefix}{key}" if key.startswith("[") else f"{self.prefix}.{key}"
+
+    def error(self, message: str, key: str, hint: str | None = None) -> DataError:
+        """A :class:`DataError` for ``key`` of this entry."""
+        return DataError(
+            message,
+            path=str(self.path),
+            sample_id=self.sample_id,
+            field=self.field_name(key) or None,
+            hint=hint,
+        )
+
+    def has(self, key: str) -> bool:
+        """Whether the entry has ``key``."""
+        return key in self.entry
+
+    def raw(self, key: str) -> Any:
+        """The value of a required ``key`` (missing: :class:`DataError`)."""
+        if key not in self.entry:
+            raise self.error(
+                "missing annotation key",
+                key,
+                hint=f"add {key!r} to the entry or drop the entry",
+            )
+        return self.entry[key]
+
+    def child(self, key: str) -> FieldReader:
+        """A reader for the JSON object under ``key``."""
+        return FieldReader(
+            self.raw(key), path=self.path, sample_id=self.sample_id, prefix=self.field_name(key)
+        )
+
+    def number(self, key: str, *, positive: bool = False) -> float:
+        """A finite number (``positive``: also > 0)."""
+        return self.as_number(self.raw(key), key, positive=positive)
+
+    def as_number(self, value: Any, key: str, *, positive: bool = False) -> float:
+        """Check that ``value`` (found at ``key``) is a finite number."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(f"expected a number, got {value!r}", key)
+        if not math.isfinite(value):
+            raise self.error(f"expected a finite number, got {value!r}", key)
+        if positive and value <= 0:
+            raise self.error(f"expected a positive number, got {value!r}", key)
+        return float(value)
+
+    def integer(self, key: str, *, minimum: int | None = None) -> int:
+        """An integer (a float with no fractional part is accepted), at least ``minimum``."""
+        value = self.raw(key)
+        number = self.as_number(value, key)
+        if number != int(number):
+            raise self.error(f"expected an integer, got {value!r}", key)
+        if minimum is not None and number < minimum:
+            raise self.error(f"expected an integer >= {minimum}, got {value!r}", key)
+        return int(number)
+
+    def text(self, key: str) -> str:
+        """A non-empty string (surrounding whitespace removed)."""
+        value = self.raw(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"expected a non-empty string, got {value!r}", key)
+        return value.strip()
+
+    def array(self, key: str) -> list[Any]:
+        """A JSON array."""
+        value = self.raw(key)
+        if not isinstance(value, list):
+            raise self.error(f"expected a list, got {type(value).__name__}", key)
+        return value
+
+
+def clip_box(box: list[float], width: int, height: int) -> tuple[list[float], bool]:
+    """Clip an xyxy box to ``[0, width] x [0, height]``; returns ``(box, was_clipped)``."""
+    x1 = min(max(box[0], 0.0), float(width))
+    y1 = min(max(box[1], 0.0), float(height))
+    x2 = min(max(box[2], 0.0), float(width))
+    y2 = min(max(box[3], 0.0), float(height))
+    clipped = [x1, y1, x2, y2]
+    return clipped, clipped != box
+
+
+def clip_span(
+    first: int, last: int, num_frames: int, fields: FieldReader, key: str
+) -> tuple[int, int, bool]:
+    """Clip an inclusive span to ``[0, num_frames - 1]``; returns ``(first, last, clipped)``.
+
+    Raises:
+        DataError: the span lies entirely outside the video (``fields``/``key`` name it).
+    """
+    if last < 0 or first > num_frames - 1:
+        raise fields.error(
+            f"ground-truth span [{first}, {last}] (0-based frames) lies entirely outside the "
+            f"video's {num_frames} frames",
+            key,
+            hint="check the frame fields and the video's frame count",
+        )
+    new_first, new_last = max(first, 0), min(last, num_frames - 1)
+    return new_first, new_last, (new_first, new_last) != (first, last)
+
+
+class RepairLog:
+    """Counts repairs per kind for a whole dataset and for the current sample."""
+
+    def __init__(self) -> None:
+        self.total: Counter[str] = Counter()
+
+    def record(self, sample_repairs: Counter[str]) -> dict[str, int]:
+        """Add one sample's repairs to the total; returns them as a plain dict."""
+        self.total.update(sample_repairs)
+        return dict(sorted(sample_repairs.items()))
+
+    def as_dict(self) -> dict[str, int]:
+        """Totals per repair kind, sorted by kind."""
+        return dict(sorted(self.total.items()))
