@@ -1,0 +1,138 @@
+"""The ``tagged`` answer format (STVG-o1 style).
+
+::
+
+    <think> ... free reasoning ... </think>
+    <time>3 - 7</time>
+    <boxes>3: [x1, y1, x2, y2], 4: [x1, y1, x2, y2]</boxes>
+
+Parsing rules specific to this format (the shared ones are in
+:mod:`stvg.verifiers.formats.assemble`):
+
+* ``<think>`` is optional and ignored; the **last complete** ``<time>`` and ``<boxes>``
+  blocks are used (several: repair); non-space text after the later of the two: repair.
+* ``<time>`` holds ``START - END`` (the dash may also be ``–``, ``—`` or ``to``; an ``s``
+  after a number is allowed). Anything else there is an error, as is a missing or
+  unterminated ``<time>`` or ``<boxes>`` block, or a block over
+  :data:`~stvg.verifiers.formats.base.MAX_BLOCK_CHARS` characters.
+* ``<boxes>`` holds ``SECONDS: [x1, y1, x2, y2]`` entries separated by commas, semicolons
+  or new lines (``3s: [...]`` is accepted too). A list that is not 4 plain numbers drops its box (repair); text that is
+  not part of an entry is ignored (repair "unparsed text in <boxes> ignored").
+* Numbers are plain decimals (``NaN``/``inf`` are not numbers here: the box is dropped).
+"""
+
+from __future__ import annotations
+
+import re
+
+from stvg.data.types import SecondLevelAnswer
+from stvg.verifiers.formats.assemble import NUMBER_PATTERN, parse_number
+from stvg.verifiers.formats.base import (
+    MAX_BLOCK_CHARS,
+    AnswerFormat,
+    format_seconds,
+    think_block,
+    timestamps_sentence,
+)
+from stvg.verifiers.formats.blocks import check_trailing, last_block
+from stvg.verifiers.formats.context import FrameContext, RawAnswer
+from stvg.verifiers.formats.coords import describe, from_original, render_coord
+
+# ``START - END`` inside <time> (the block is at most _MAX_TIME_CHARS long).
+_TIME = re.compile(
+    rf"({NUMBER_PATTERN})\s{{0,5}}s?\s{{0,5}}(?:-|–|—|to)\s{{0,5}}({NUMBER_PATTERN})\s{{0,5}}s?"
+)
+_MAX_TIME_CHARS = 200
+# One ``KEY: [LIST]`` entry; every part is bounded, so a scan is linear in the block.
+_ENTRY = re.compile(r"([^:\[\]<>]{0,40}):\s{0,20}\[([^\[\]]{0,200})\]")
+_SEPARATORS = " \t\r\n,;"
+
+
+def _box_values(text: str) -> list[float] | str:
+    """Four numbers from ``"x1, y1, x2, y2"``, or ``text`` itself when it is not that."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        return text
+    values = [parse_number(p) for p in parts]
+    if any(v is None for v in values):
+        return text
+    return [float(v) for v in values if v is not None]
+
+
+class TaggedFormat(AnswerFormat):
+    """``tagged``: ``<time>START - END</time>`` then ``<boxes>T: [x1, y1, x2, y2], ...</boxes>``.
+
+    Args:
+        coords: coordinate system of the boxes (``pixels``, ``norm1000``, ``norm1``).
+    """
+
+    name = "tagged"
+
+    def _extract(self, text: str, repairs: list[str]) -> RawAnswer | str:
+        time_block = last_block(text, "time", repairs, MAX_BLOCK_CHARS)
+        if isinstance(time_block, str):
+            return time_block
+        boxes_block = last_block(text, "boxes", repairs, MAX_BLOCK_CHARS)
+        if isinstance(boxes_block, str):
+            return boxes_block
+        if time_block.end > boxes_block.end:
+            check_trailing(text, time_block.end, "time", repairs)
+        else:
+            check_trailing(text, boxes_block.end, "boxes", repairs)
+        span_text = time_block.content.strip()
+        match = _TIME.fullmatch(span_text) if len(span_text) <= _MAX_TIME_CHARS else None
+        if match is None:
+            shown = span_text if len(span_text) <= 40 else span_text[:37] + "..."
+            return f"<time> must hold 'START - END' in seconds, got {shown!r}"
+        entries: list[tuple[str, object]] = []
+        content = boxes_block.content
+        previous_end = 0
+        unparsed = False
+        for entry in _ENTRY.finditer(content):
+            if content[previous_end : entry.start()].strip(_SEPARATORS):
+                unparsed = True
+            previous_end = entry.end()
+            key = entry.group(1).strip(_SEPARATORS)
+            key = key[:-1].rstrip() if key.endswith("s") else key
+            entries.append((key, _box_values(entry.group(2))))
+        if content[previous_end:].strip(_SEPARATORS):
+            unparsed = True
+        if unparsed:
+            repairs.append("unparsed text in <boxes> ignored")
+        return RawAnswer(span=[float(match.group(1)), float(match.group(2))], boxes=entries)
+
+    def render(self, answer: SecondLevelAnswer, ctx: FrameContext, reasoning: str = "") -> str:
+        """``tagged`` text of ``answer``; see :meth:`AnswerFormat.render`."""
+        boxes = from_original(answer.boxes_xyxy, self.coords, ctx)
+        entries = ", ".join(
+            f"{format_seconds(t)}: [{', '.join(str(render_coord(v, self.coords)) for v in box)}]"
+            for t, box in zip(answer.times_s, boxes, strict=True)
+        )
+        start, end = (format_seconds(t) for t in answer.span_s)
+        return f"{think_block(reasoning)}<time>{start} - {end}</time>\n<boxes>{entries}</boxes>"
+
+    def instructions(self, ctx: FrameContext | None = None) -> str:
+        """Prompt text: the exact ``tagged`` output, its coordinates and its times."""
+        example = "3"
+        if ctx is not None and ctx.timestamps_s.size:
+            example = format_seconds(ctx.timestamps_s[min(3, ctx.timestamps_s.size - 1)])
+        return "\n".join(
+            [
+                "Answer format (tagged): first think inside <think> </think>, then give the "
+                "time span inside <time> </time> and the boxes inside <boxes> </boxes>, and "
+                "nothing after them:",
+                "<think> your reasoning about when the event happens and which object is "
+                "meant </think>",
+                "<time>START - END</time>",
+                f"<boxes>{example}: [x1, y1, x2, y2], ...</boxes>",
+                "- START and END are the first and last second of the event (START <= END).",
+                "- " + timestamps_sentence(ctx),
+                "- <boxes> has one entry for each shown frame inside the span, separated by "
+                f"commas: the frame's timestamp in seconds (e.g. {example}), a colon, and the "
+                "target's box [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2.",
+                "- " + describe(self.coords, ctx),
+            ]
+        )
+
+
+__all__ = ["TaggedFormat"]
