@@ -100,11 +100,21 @@ def _score_file(args: argparse.Namespace) -> int:
     )
     predictions = read_predictions(args.predictions)
     report = evaluate(samples, predictions, protocol=args.protocol)
+    no_boxes = sum(1 for s in samples if s.meta.get("boxes_available") is False)
+    if no_boxes:
+        print(
+            f"warning: {no_boxes} samples have no ground-truth boxes, so their vIoU is 0; "
+            "for VidSTG pass --vidor-root with the VidOR annotation folder",
+            file=sys.stderr,
+        )
     print(format_table(report))
     if report.unknown:
         shown = ", ".join(report.unknown[:5])
         more = f" and {len(report.unknown) - 5} more" if len(report.unknown) > 5 else ""
-        print(f"warning: {len(report.unknown)} predictions for unknown sample ids: {shown}{more}")
+        print(
+            f"warning: {len(report.unknown)} predictions for unknown sample ids: {shown}{more}",
+            file=sys.stderr,
+        )
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
