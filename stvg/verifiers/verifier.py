@@ -1,0 +1,416 @@
+"""The composite verifier: parse -> densify -> weighted reward terms, built from YAML.
+
+A verifier is a list of weighted reward terms (:mod:`stvg.verifiers.rewards`), an answer
+format and a densify rule::
+
+    verifier:
+      answer_format: json-v1        # or tagged
+      coords: pixels                # pixels | norm1000 | norm1
+      densify: {method: linear, end_extension: 0.0}
+      terms:
+        - {name: t_iou, weight: 0.5}
+        - {name: v_iou, weight: 0.5}
+        - {name: format, weight: 0.1}
+        - {name: giou, weight: 0.0}   # weight 0: logged, not rewarded
+
+Scoring one answer:
+
+1. text -> :class:`~stvg.verifiers.formats.ParseResult` with the configured format (never
+   raises; a structured answer skips this step);
+2. the answer's span in seconds -> ``pred_span`` in native frames with
+   :func:`stvg.data.timing.span_seconds_to_frames` (``fps = ctx.fps`` and the densify end
+   extension), and its per-second boxes -> a frame-level tube with
+   :func:`stvg.tubes.densify_with`;
+3. every configured term is computed on the same :class:`~stvg.verifiers.rewards.RewardInput`;
+   ``total = sum(weight * value)``. The official tIoU and vIoU are always computed, whether
+   or not they are terms.
+
+The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stvg.config import ConfigError, InvalidField, from_dict, load_yaml
+from stvg.data.timing import span_seconds_to_frames
+from stvg.data.types import Sample, SecondLevelAnswer, Tube
+from stvg.tubes import DensifyConfig, densify_with
+from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResult, get_format
+from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, get_term, resolve_term_params
+
+
+@dataclass
+class TermConfig:
+    """One weighted reward term (YAML: ``{name: t_iou, weight: 0.5, params: {...}}``).
+
+    Attributes:
+        name: a registered term (:data:`stvg.verifiers.rewards.REWARD_TERMS`).
+        weight: multiplier of the term in the total; 0 logs the term without rewarding it;
+            negative weights make penalties. Must be finite.
+        params: term parameters (see the table in :mod:`stvg.verifiers.rewards`); unknown
+            names, wrong types and out-of-range values are errors.
+    """
+
+    name: str
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in REWARD_TERMS:
+            raise InvalidField(
+                "name",
+                f"unknown reward term {self.name!r}; choose one of {sorted(REWARD_TERMS)}",
+            )
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)):
+            raise InvalidField("weight", f"weight must be a number, got {self.weight!r}")
+        if not math.isfinite(self.weight):
+            raise InvalidField("weight", f"weight must be finite, got {self.weight}")
+        self.weight = float(self.weight)
+        resolve_term_params(self.name, self.params)
+
+
+def paper_terms() -> list[TermConfig]:
+    """The paper's reward, ``tIoU + vIoU``: ``[t_iou x 1.0, v_iou x 1.0]``."""
+    return [TermConfig("t_iou", 1.0), TermConfig("v_iou", 1.0)]
+
+
+@dataclass
+class VerifierConfig:
+    """Config of a :class:`Verifier` (YAML: the ``verifier:`` mapping).
+
+    Attributes:
+        terms: the weighted reward terms, at least one, each name at most once. Default:
+            the paper's ``tIoU + vIoU``.
+        answer_format: the text answer format (``json-v1``, ``tagged``).
+        coords: coordinate system of boxes in the text: ``pixels`` (of the frames as
+            shown, the default), ``norm1000`` (Qwen3-VL style 0-1000) or ``norm1`` (0-1).
+        densify: how per-second boxes become a frame-level tube before scoring.
+    """
+
+    terms: list[TermConfig] = field(default_factory=paper_terms)
+    answer_format: str = "json-v1"
+    coords: Coords = "pixels"
+    densify: DensifyConfig = field(default_factory=DensifyConfig)
+
+    def __post_init__(self) -> None:
+        if not self.terms:
+            raise InvalidField(
+                "terms", "list at least one reward term, e.g. [{name: t_iou, weight: 1.0}]"
+            )
+        seen: dict[str, int] = {}
+        for i, term in enumerate(self.terms):
+            if not isinstance(term, TermConfig):
+                raise InvalidField(f"terms[{i}]", f"expected a TermConfig, got {term!r}")
+            if term.name in seen:
+                raise InvalidField(
+                    f"terms[{i}].name",
+                    f"reward term {term.name!r} is listed twice (also terms[{seen[term.name]}]); "
+                    "list each term once",
+                )
+            seen[term.name] = i
+        try:
+            get_format(self.answer_format, self.coords)
+        except ValueError as exc:
+            raise InvalidField("answer_format", str(exc)) from exc
+
+    @property
+    def term_names(self) -> list[str]:
+        """Names of the configured terms, in config order."""
+        return [t.name for t in self.terms]
+
+
+VerifierConfigLike = VerifierConfig | Mapping[str, Any] | str | Path | None
+
+
+def load_verifier_config(config: VerifierConfigLike = None) -> VerifierConfig:
+    """A :class:`VerifierConfig` from an object, a mapping, a YAML path, or ``None``.
+
+    Args:
+        config: a :class:`VerifierConfig` (returned as is); a mapping of its fields, or a
+            whole run config with a ``verifier`` key; the path of a YAML file holding either;
+            ``None`` for the defaults.
+
+    Raises:
+        ConfigError: an unknown key, a wrong type, an unknown term, ... naming the key path
+            (``verifier.terms[2].name``) and the file.
+    """
+    if config is None:
+        return VerifierConfig()
+    if isinstance(config, VerifierConfig):
+        return config
+    source = None
+    if isinstance(config, (str, Path)):
+        source = str(config)
+        config = load_yaml(config)
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"verifier config must be a VerifierConfig, a mapping or a YAML path, got {type(config).__name__}"
+        )
+    data, path = config, ""
+    if "verifier" in config:
+        data, path = config["verifier"], "verifier"
+        if data is None:
+            data = {}
+    return from_dict(VerifierConfig, data, path=path, source=source)
+
+
+@dataclass(frozen=True, eq=False)
+class VerifierResult:
+    """The reward of one answer, term by term.
+
+    Attributes:
+        total: ``sum(weight * value)`` over the configured terms.
+        terms: unweighted value of every configured term (weight-0 terms included).
+        weighted: ``weight * value`` of every configured term.
+        reasons: why a term scored 0 for a known cause (parse failure, no boxes, ...).
+        t_iou: official temporal IoU (always computed; 0 without an answer).
+        v_iou: official video IoU (always computed; 0 without an answer).
+        parse_error: why the answer was unusable, ``None`` when it was usable.
+        repairs: repairs the parser applied.
+        format_ok: whether the text was strictly well formed (no repair).
+        pred_span: predicted inclusive ``(first, last)`` native frames, or ``None``.
+        pred_tube: the densified tube (one box per frame of ``pred_span``), or ``None``.
+    """
+
+    total: float
+    terms: dict[str, float]
+    weighted: dict[str, float]
+    reasons: dict[str, str]
+    t_iou: float
+    v_iou: float
+    parse_error: str | None
+    repairs: tuple[str, ...]
+    format_ok: bool
+    pred_span: tuple[int, int] | None
+    pred_tube: Tube | None
+
+    @property
+    def parse_ok(self) -> bool:
+        """Whether the answer was usable (possibly after repairs)."""
+        return self.parse_error is None
+
+    def to_info(self) -> dict[str, Any]:
+        """A flat dict for Gymnasium ``info`` and logs.
+
+        Keys: ``reward`` (the total), ``reward/<term>`` (unweighted, every configured
+        term), ``t_iou``, ``v_iou``, ``parse_ok``, ``format_ok``, ``parse_error`` (``None``
+        when usable), ``num_repairs``, ``repairs``, ``pred_span`` (``None`` or a tuple).
+        """
+        info: dict[str, Any] = {"reward": self.total}
+        info.update({f"reward/{name}": value for name, value in self.terms.items()})
+        info.update(
+            {
+                "t_iou": self.t_iou,
+                "v_iou": self.v_iou,
+                "parse_ok": self.parse_ok,
+                "format_ok": self.format_ok,
+                "parse_error": self.parse_error,
+                "num_repairs": len(self.repairs),
+                "repairs": self.repairs,
+                "pred_span": self.pred_span,
+            }
+        )
+        return info
+
+
+class Verifier:
+    """Scores answers with weighted reward terms (see the module docstring).
+
+    Args:
+        config: the :class:`VerifierConfig` (``None`` = defaults: ``tIoU + vIoU``).
+
+    Attributes:
+        config: the config.
+        answer_format: the :class:`~stvg.verifiers.formats.AnswerFormat` parsing texts.
+
+    Example:
+        >>> from stvg.data.types import Sample
+        >>> sample = Sample("s", "", "the dog", 10.0, 50, 100, 100, (10, 29),
+        ...                 {f: [0, 0, 50, 50] for f in range(10, 30)})
+        >>> ctx = FrameContext.from_sample(sample, fps=1.0)
+        >>> text = '<answer>{"span": [1, 2], "boxes": {"1": [0, 0, 50, 50], "2": [0, 0, 50, 50]}}</answer>'
+        >>> result = Verifier().score_text(text, sample, ctx)
+        >>> round(result.t_iou, 4), round(result.v_iou, 4), round(result.total, 4)
+        (0.55, 0.55, 1.1)
+    """
+
+    def __init__(self, config: VerifierConfig | None = None) -> None:
+        self.config = VerifierConfig() if config is None else config
+        if not isinstance(self.config, VerifierConfig):
+            raise TypeError(
+                f"Verifier needs a VerifierConfig; use Verifier.from_config for a mapping or a "
+                f"YAML path, got {type(self.config).__name__}"
+            )
+        self.answer_format: AnswerFormat = get_format(self.config.answer_format, self.config.coords)
+        self._terms = [
+            (t.name, t.weight, get_term(t.name).function, resolve_term_params(t.name, t.params))
+            for t in self.config.terms
+        ]
+
+    def __repr__(self) -> str:
+        terms = ", ".join(f"{t.name}x{t.weight:g}" for t in self.config.terms)
+        return f"Verifier({terms}; {self.config.answer_format}/{self.config.coords})"
+
+    @classmethod
+    def from_config(cls, config: VerifierConfigLike = None) -> Verifier:
+        """A verifier from a :class:`VerifierConfig`, a mapping, a YAML path or ``None``.
+
+        See :func:`load_verifier_config` for the accepted layouts and errors.
+        """
+        return cls(load_verifier_config(config))
+
+    @property
+    def term_names(self) -> list[str]:
+        """Names of the configured terms, in config order."""
+        return self.config.term_names
+
+    def parse(self, text: str, ctx: FrameContext) -> ParseResult:
+        """Parse ``text`` with the configured answer format (never raises for a ``str``)."""
+        return self.answer_format.parse(text, ctx)
+
+    def score_text(self, text: str, sample: Sample, ctx: FrameContext) -> VerifierResult:
+        """Score the model's text answer to ``sample`` shown ``ctx``.
+
+        Raises:
+            TypeError: ``text`` is not a ``str`` (a caller bug; malformed text is scored 0).
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"score_text needs the answer as str, got {type(text).__name__}")
+        return self.score_parse(self.parse(text, ctx), sample, ctx)
+
+    def score_answer(
+        self, answer: SecondLevelAnswer | None, sample: Sample, ctx: FrameContext
+    ) -> VerifierResult:
+        """Score a structured answer (boxes in original-video pixels, times in seconds).
+
+        A structured answer needs no parsing, so it counts as well formed (``format`` term
+        1); ``None`` (no answer) scores 0 on every term with the reason "no answer".
+        """
+        if answer is None:
+            parse = ParseResult.failure("no answer (None)")
+        elif isinstance(answer, SecondLevelAnswer):
+            parse = ParseResult(answer=answer, error=None, repairs=(), format_ok=True)
+        else:
+            raise TypeError(
+                f"score_answer needs a SecondLevelAnswer or None, got {type(answer).__name__}"
+            )
+        return self.score_parse(parse, sample, ctx)
+
+    def predict(
+        self, parse: ParseResult, sample: Sample, ctx: FrameContext
+    ) -> tuple[tuple[int, int] | None, Tube | None]:
+        """The prediction of a parsed answer: ``(pred_span, pred_tube)`` in native frames.
+
+        ``(None, None)`` when the parse failed; otherwise the span rule and the densified
+        tube (empty when the answer has no boxes) described in the module docstring.
+        """
+        answer = parse.answer
+        if answer is None:
+            return None, None
+        pred_span = span_seconds_to_frames(
+            answer.span_s,
+            sample.native_fps,
+            sample.num_frames,
+            fps=ctx.fps,
+            end_extension=self.config.densify.end_extension,
+        )
+        return pred_span, densify_with(self.config.densify, answer, sample, ctx.fps)
+
+    def score_parse(self, parse: ParseResult, sample: Sample, ctx: FrameContext) -> VerifierResult:
+        """Score an already parsed answer (the step shared by every ``score_*`` method).
+
+        Raises:
+            TypeError: arguments of the wrong type.
+            ValueError: ``ctx`` describes another video than ``sample`` (size, frame count
+                or frame rate differ).
+        """
+        _check_context(sample, ctx)
+        pred_span, pred_tube = self.predict(parse, sample, ctx)
+        inp = RewardInput(sample, parse, ctx, pred_span, pred_tube)
+        values: dict[str, float] = {}
+        weighted: dict[str, float] = {}
+        reasons: dict[str, str] = {}
+        for name, weight, function, params in self._terms:
+            score = function(inp, **params)
+            value = float(score.value)
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"sample {sample.sample_id!r}: reward term {name!r} returned {value}; "
+                    "terms must return finite numbers"
+                )
+            values[name] = value
+            weighted[name] = weight * value
+            if score.reason is not None:
+                reasons[name] = score.reason
+        official = inp.official
+        return VerifierResult(
+            total=float(sum(weighted.values())),
+            terms=values,
+            weighted=weighted,
+            reasons=reasons,
+            t_iou=float(official.t_iou),
+            v_iou=float(official.v_iou),
+            parse_error=None if parse.ok else (parse.error or "no answer"),
+            repairs=tuple(parse.repairs),
+            format_ok=bool(parse.format_ok),
+            pred_span=pred_span,
+            pred_tube=pred_tube,
+        )
+
+    def score_batch(
+        self,
+        actions: Sequence[str | SecondLevelAnswer | None],
+        samples: Sequence[Sample],
+        contexts: Sequence[FrameContext],
+    ) -> list[VerifierResult]:
+        """Score aligned answers: a ``str`` is parsed, anything else is a structured answer.
+
+        Raises:
+            ValueError: the three sequences differ in length.
+        """
+        if not (len(actions) == len(samples) == len(contexts)):
+            raise ValueError(
+                f"score_batch needs aligned sequences, got {len(actions)} actions, "
+                f"{len(samples)} samples and {len(contexts)} contexts"
+            )
+        return [
+            self.score_text(a, s, c) if isinstance(a, str) else self.score_answer(a, s, c)
+            for a, s, c in zip(actions, samples, contexts, strict=True)
+        ]
+
+
+def _check_context(sample: Sample, ctx: FrameContext) -> None:
+    """Raise when ``ctx`` does not describe ``sample``'s video (a data-pipeline bug)."""
+    if not isinstance(sample, Sample):
+        raise TypeError(f"sample must be a Sample, got {type(sample).__name__}")
+    if not isinstance(ctx, FrameContext):
+        raise TypeError(f"ctx must be a FrameContext, got {type(ctx).__name__}")
+    problems = []
+    if tuple(ctx.original_size) != (sample.width, sample.height):
+        problems.append(f"original_size {ctx.original_size} != ({sample.width}, {sample.height})")
+    if ctx.num_frames != sample.num_frames:
+        problems.append(f"num_frames {ctx.num_frames} != {sample.num_frames}")
+    if not math.isclose(ctx.native_fps, sample.native_fps, rel_tol=1e-9):
+        problems.append(f"native_fps {ctx.native_fps} != {sample.native_fps}")
+    if problems:
+        raise ValueError(
+            f"sample {sample.sample_id!r}: the FrameContext describes another video ("
+            + "; ".join(problems)
+            + "); build it with FrameContext.from_sample(sample, ...)"
+        )
+
+
+__all__ = [
+    "TermConfig",
+    "Verifier",
+    "VerifierConfig",
+    "VerifierConfigLike",
+    "VerifierResult",
+    "load_verifier_config",
+    "paper_terms",
+]
