@@ -133,11 +133,11 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, *, seek_policy: SeekPolicy = "auto") -> None:
+        self._cap: cv2.VideoCapture | None = None
         if seek_policy not in SEEK_POLICIES:
             raise ValueError(f"seek_policy must be one of {SEEK_POLICIES}, got {seek_policy!r}")
         self._path = Path(path)
         self._seek_policy: SeekPolicy = seek_policy
-        self._cap: cv2.VideoCapture | None = None
         if not self._path.is_file():
             raise VideoError(
                 "video file not found",
@@ -213,7 +213,8 @@ class VideoReader:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        if getattr(self, "_cap", None) is not None:
+            self.close()
 
     def __repr__(self) -> str:
         return (
