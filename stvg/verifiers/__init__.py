@@ -1,6 +1,13 @@
-"""Verifiers: IoU maths, dataset metrics, predictions files, evaluation."""
+"""Verifiers: IoU maths, answer formats, dataset metrics, predictions files, evaluation."""
 
 from stvg.verifiers.evaluation import EvaluationReport, evaluate, format_table
+from stvg.verifiers.formats import (
+    FORMATS,
+    AnswerFormat,
+    FrameContext,
+    ParseResult,
+    get_format,
+)
 from stvg.verifiers.iou import box_iou, box_iou_single, generalized_box_iou
 from stvg.verifiers.metrics import (
     PROTOCOLS,
@@ -16,9 +23,13 @@ from stvg.verifiers.metrics import (
 from stvg.verifiers.predictions import Prediction, read_predictions, write_predictions
 
 __all__ = [
+    "FORMATS",
     "PROTOCOLS",
+    "AnswerFormat",
     "EvaluationReport",
+    "FrameContext",
     "GroundTruthTable",
+    "ParseResult",
     "Prediction",
     "Protocol",
     "SampleScore",
@@ -28,6 +39,7 @@ __all__ = [
     "evaluate",
     "format_table",
     "generalized_box_iou",
+    "get_format",
     "read_predictions",
     "score_sample",
     "score_samples",
