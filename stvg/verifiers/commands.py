@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     offline.add_argument(
         "--vidor-root",
         metavar="R",
-        help="VidOR root (its annotation/ folder holds the VidSTG boxes)",
+        help="VidSTG only: the VidOR annotation folder with the per-video box files",
     )
     common = parser.add_argument_group("common options")
     common.add_argument(
