@@ -1,0 +1,215 @@
+"""Single-turn grounding env: see the whole (sampled) video once, answer once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from stvg.data.errors import DataError
+from stvg.data.types import Sample
+from stvg.envs.answers import struct_to_answer
+from stvg.envs.config import GroundingEnvConfig, resolve_config
+from stvg.envs.frame_source import FrameSource, pad_frames
+from stvg.envs.samples import frame_slots, load_samples, max_duration_s
+from stvg.envs.scoring import build_verifier, cost_info
+from stvg.envs.selection import SampleSelector
+from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
+from stvg.verifiers.formats import FrameContext
+
+
+class GroundingEnv(gym.Env):
+    """Spatio-temporal video grounding in one step: *when* and *where* is the query?
+
+    ## Description
+
+    An episode is one sample: a video and a natural-language query. The policy sees the
+    video sampled at ``fps`` frames per second (at most ``max_frames`` frames, shrunk so
+    the longer side is ``max_side`` pixels) with the frames' timestamps, and answers once
+    with a temporal span in seconds and a box for each shown frame it chooses. The answer
+    is densified to every native frame (``densify``) and scored by the verifier against
+    the ground-truth tube with the official HC-STVG protocol (tIoU, vIoU).
+
+    ## Observation Space
+
+    A ``Dict``:
+
+    | Key          | Shape                                | Range / dtype        | Units        |
+    |--------------|--------------------------------------|----------------------|--------------|
+    | `frames`     | `(max_frames, max_side, max_side, 3)`| 0..255 uint8, RGB    | pixels       |
+    | `frame_mask` | `(max_frames,)`                      | 0/1 int8 (1 = real)  | -            |
+    | `timestamps` | `(max_frames,)`                      | 0..duration float32  | seconds      |
+    | `shown_size` | `(2,)`                               | 0..max_side int64    | pixels (w,h) |
+    | `query`      | text                                 | Text(max_query_length)| characters  |
+
+    Frame ``i`` (``i < sum(frame_mask)``) is the native frame shown at ``timestamps[i]``;
+    its pixels occupy the top-left ``shown_size`` corner of the slot, the rest is zero.
+    Padded slots are all zero with timestamp 0.
+
+    ## Action Space
+
+    * ``action_format="text"``: a ``Text(max_text_length)`` string, the model's whole
+      output in the ``answer_format`` (default ``json-v1``: ``<answer>{"span": [s, e],
+      "boxes": {"t": [x1, y1, x2, y2], ...}}</answer>``, coordinates per ``coords``).
+    * ``action_format="struct"``: a ``Dict`` of ``span`` (float32 ``(2,)``, start and end
+      in seconds), ``boxes`` (float32 ``(max_frames, 4)``, xyxy normalised to ``[0, 1]``
+      of the frame) and ``box_mask`` (``MultiBinary(max_frames)``): slot ``i`` with
+      ``box_mask[i] = 1`` is a box at ``timestamps[i]``. Boxes are clipped to ``[0, 1]``
+      and scaled to original pixels; masked padding slots are ignored.
+
+    ## Rewards
+
+    ``reward = sum_k w_k * term_k`` over the verifier's terms (default
+    ``0.5 * tIoU + 0.5 * vIoU``; see ``stvg.verifiers``), with, on native frames,
+    ``tIoU = |pred ∩ gt| / |pred ∪ gt|`` and ``vIoU = (1/|pred ∪ gt|) Σ_{f ∈ pred ∩ gt}
+    IoU(box_pred_f, box_gt_f)``. An unusable answer (text that does not parse, a span that
+    is not finite or reversed, a non-finite box) scores 0 on the affected terms and its
+    reason is reported in ``info`` (``parse_error`` or ``invalid_action``); it never
+    raises.
+
+    ## Episode End
+
+    * Termination: after the single step.
+    * Truncation: never.
+
+    ``info`` after ``reset``: ``sample_id``, ``original_size`` (w, h), ``native_fps``,
+    ``num_frames``, ``frame_idx`` (native frames shown), ``cache_hits``/``cache_misses``.
+    ``info`` after ``step``: every reward term, ``t_iou``, ``v_iou``, ``parse_error`` (if
+    any), ``invalid_action`` (if any), ``sample_id`` and the cost figures
+    ``cost/frames_shown`` and ``cost/visual_tokens/<family>`` (Qwen2.5-VL and Qwen3-VL).
+
+    ## Arguments
+
+    Keyword arguments map onto :class:`~stvg.envs.config.GroundingEnvConfig` (``dataset``,
+    ``split``, ``root``, ``annotations``, ``video_dir``, ``vidor_root``, ``fps``,
+    ``max_frames``, ``max_side``, ``action_format``, ``answer_format``, ``coords``,
+    ``densify``, ``verifier``, ``sample_order``, ``frame_cache_mb``, ``max_query_length``,
+    ``max_text_length``); ``config`` may give them as one config object or mapping.
+    ``samples`` replaces the dataset by an in-memory list of :class:`~stvg.data.Sample`.
+    ``max_frames=None`` makes room for the longest video at ``fps``.
+    ``reset(options={"sample_id": ...})`` or ``{"index": i}`` picks a sample.
+
+    ## Version History
+
+    * v0: initial version.
+
+    ## Example
+
+    >>> import gymnasium as gym, stvg  # doctest: +SKIP
+    >>> env = gym.make("stvg/Synthetic-v0", action_format="struct")  # doctest: +SKIP
+    >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())  # doctest: +SKIP
+    >>> terminated, 0.0 <= reward <= 1.0  # doctest: +SKIP
+    (True, True)
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(
+        self,
+        config: GroundingEnvConfig | dict[str, Any] | None = None,
+        *,
+        samples: Sequence[Sample] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.config = cfg = resolve_config(GroundingEnvConfig, config, kwargs)
+        self.samples = load_samples(cfg, samples)
+        longest = max(len(s.query) for s in self.samples)
+        if longest > cfg.max_query_length:
+            raise DataError(
+                f"a query has {longest} characters, more than max_query_length="
+                f"{cfg.max_query_length}",
+                field="query",
+                hint="raise the env's max_query_length",
+            )
+        self.max_frames = frame_slots(self.samples, cfg.fps, cfg.max_frames)
+        duration = max_duration_s(self.samples)
+        self.observation_space = grounding_observation_space(
+            self.max_frames, cfg.max_side, cfg.max_query_length, duration
+        )
+        if cfg.action_format == "text":
+            self.action_space = text_space(cfg.max_text_length)
+        else:
+            self.action_space = struct_action_space(self.max_frames, duration)
+        self.verifier = build_verifier(cfg)
+        self.frame_source = FrameSource(cfg.fps, self.max_frames, cfg.max_side, cfg.frame_cache_mb)
+        self._selector = SampleSelector(self.samples, cfg.sample_order)
+        self._sample: Sample | None = None
+        self._ctx: FrameContext | None = None
+        self._obs: dict[str, Any] | None = None
+        self._done = True
+
+    @property
+    def sample(self) -> Sample | None:
+        """The sample of the current episode (``None`` before the first reset)."""
+        return self._sample
+
+    @property
+    def frame_context(self) -> FrameContext | None:
+        """What the policy is shown in the current episode (frames, times, sizes)."""
+        return self._ctx
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start an episode on the next sample (see ``sample_order``) or ``options``."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self._selector.restart()
+        sample = self._selector.next(self.np_random, options)
+        sampled = self.frame_source.frames(sample)
+        ctx = FrameContext.from_sample(
+            sample, sampled.frame_idx, sampled.shown_size, self.config.fps
+        )
+        frames, mask = pad_frames(sampled.frames, self.max_frames, self.config.max_side)
+        timestamps = np.zeros(self.max_frames, dtype=np.float32)
+        timestamps[: len(sampled)] = ctx.timestamps_s
+        self._obs = {
+            "frames": frames,
+            "frame_mask": mask,
+            "timestamps": timestamps,
+            "shown_size": np.asarray(sampled.shown_size, dtype=np.int64),
+            "query": sample.query,
+        }
+        self._sample, self._ctx, self._done = sample, ctx, False
+        stats = self.frame_source.stats
+        info = {
+            "sample_id": sample.sample_id,
+            "original_size": (sample.width, sample.height),
+            "native_fps": sample.native_fps,
+            "num_frames": sample.num_frames,
+            "frame_idx": ctx.frame_idx.copy(),
+            "cache_hits": stats.hits,
+            "cache_misses": stats.misses,
+        }
+        return self._obs, info
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """Score the answer; the episode ends (``terminated=True``) whatever it is."""
+        if self._done or self._sample is None or self._ctx is None or self._obs is None:
+            raise RuntimeError(
+                "GroundingEnv.step() called before reset() or after the episode ended"
+            )
+        sample, ctx = self._sample, self._ctx
+        reason = None
+        if self.config.action_format == "text":
+            if not isinstance(action, str):
+                raise TypeError(
+                    f"action_format='text' takes a str action, got {type(action).__name__}"
+                )
+            result = self.verifier.score_text(action, sample, ctx)
+        else:
+            answer, reason = struct_to_answer(action, ctx.timestamps_s, ctx.original_size)
+            result = self.verifier.score_answer(answer, sample, ctx)
+        info = dict(result.to_info())
+        if reason is not None:
+            info["invalid_action"] = reason
+        info["sample_id"] = sample.sample_id
+        info.update(cost_info(len(ctx.frame_idx), ctx.shown_size))
+        self._done = True
+        return self._obs, float(result.total), True, False, info
+
+
+__all__ = ["GroundingEnv"]

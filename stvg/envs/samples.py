@@ -1,0 +1,47 @@
+"""The envs' dataset: loading it from the config and the sizes derived from it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stvg.data.errors import DataError
+from stvg.data.timing import sample_frame_indices
+from stvg.data.types import Sample
+from stvg.envs.config import EnvDataConfig
+
+
+def load_samples(cfg: EnvDataConfig, samples: Sequence[Sample] | None = None) -> Sequence[Sample]:
+    """``samples`` when given, else the split that ``cfg`` names (``stvg.data.load_dataset``).
+
+    Raises:
+        DataError: the dataset is empty (or cannot be loaded).
+    """
+    if samples is None:
+        from stvg.data import load_dataset
+
+        samples = load_dataset(cfg.dataset, **cfg.dataset_kwargs())
+        where = f"dataset {cfg.dataset!r} split {cfg.split!r}"
+    else:
+        samples = list(samples)
+        where = "the samples given"
+    if len(samples) == 0:
+        raise DataError(
+            f"{where} holds no sample", hint="check the dataset root, split and annotations"
+        )
+    return samples
+
+
+def frame_slots(samples: Sequence[Sample], fps: float | None, max_frames: int | None) -> int:
+    """Frame slots of an observation: ``max_frames``, or (when ``None``) the most frames
+    that sampling any video of ``samples`` at ``fps`` gives."""
+    if max_frames is not None:
+        return int(max_frames)
+    return max(len(sample_frame_indices(s.native_fps, s.num_frames, fps)) for s in samples)
+
+
+def max_duration_s(samples: Sequence[Sample]) -> float:
+    """Length in seconds of the longest video of ``samples``."""
+    return float(max(s.duration_s for s in samples))
+
+
+__all__ = ["frame_slots", "load_samples", "max_duration_s"]

@@ -1,0 +1,47 @@
+"""The envs' verifier (built from their config) and the cost figures put in ``info``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from stvg.config import ConfigError
+from stvg.envs.config import EnvDataConfig
+from stvg.envs.cost import cost_figures
+from stvg.verifiers.verifier import Verifier, load_verifier_config
+
+
+def build_verifier(cfg: EnvDataConfig) -> Verifier:
+    """The verifier of ``cfg.verifier`` with the env's ``densify``, ``answer_format`` and
+    ``coords`` (where the config has them and they are not ``None``) replacing its own.
+
+    Raises:
+        ConfigError: a bad verifier config, naming the key path (``env.verifier...``).
+    """
+    vcfg = load_verifier_config(cfg.verifier)
+    overrides: dict[str, Any] = {}
+    for name in ("densify", "answer_format", "coords"):
+        value = getattr(cfg, name, None)
+        if value is not None:
+            overrides[name] = value
+    if not overrides:
+        return Verifier(vcfg)
+    try:
+        return Verifier(dataclasses.replace(vcfg, **overrides))
+    except ValueError as exc:
+        raise ConfigError(f"config key env ({sorted(overrides)}): {exc}") from exc
+
+
+def cost_info(frames_shown: int, shown_size: tuple[int, int]) -> dict[str, Any]:
+    """Flat cost figures for ``info``: ``cost/frames_shown`` and
+    ``cost/visual_tokens/<family>`` (Qwen2.5-VL and Qwen3-VL video tokens) for
+    ``frames_shown`` frames of ``shown_size = (width, height)`` pixels."""
+    width, height = shown_size
+    figures = cost_figures(int(frames_shown), int(height), int(width))
+    info: dict[str, Any] = {"cost/frames_shown": figures["frames_shown"]}
+    for family, tokens in figures["visual_tokens"].items():
+        info[f"cost/visual_tokens/{family}"] = tokens
+    return info
+
+
+__all__ = ["build_verifier", "cost_info"]
