@@ -1,0 +1,222 @@
+"""Reward terms on hand-built inputs: every number below is computed by hand.
+
+Scene: a 30 fps, 300-frame (10 s), 640x480 video; the ground truth is frames 30..89 (60
+frames) with the box [100, 100, 200, 200] on each. The policy saw 1 fps: frames 0, 30, ...,
+270 (10 frames) at 0, 1, ..., 9 s.
+"""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+from stvg.config import InvalidField
+from stvg.data.timing import span_seconds_to_frames
+from stvg.data.types import Sample, SecondLevelAnswer, Tube
+from stvg.tubes import densify
+from stvg.verifiers import rewards
+from stvg.verifiers.formats import FrameContext, ParseResult
+from stvg.verifiers.rewards import (
+    REWARD_TERMS,
+    RewardInput,
+    consistency_fraction,
+    get_term,
+    length_ratio,
+    register_term,
+    resolve_term_params,
+)
+
+GT_BOX = [100.0, 100.0, 200.0, 200.0]
+SAMPLE = Sample(
+    sample_id="vid",
+    video_path="vid.mp4",
+    query="the man in the hat",
+    native_fps=30.0,
+    num_frames=300,
+    width=640,
+    height=480,
+    gt_span=(30, 89),
+    gt_boxes={f: list(GT_BOX) for f in range(30, 90)},
+)
+CTX = FrameContext.from_sample(SAMPLE, fps=1.0)
+SHIFTED = [150.0, 100.0, 250.0, 200.0]  # IoU with GT_BOX = 5000 / 15000 = 1/3
+
+
+def answer(
+    span: tuple[float, float], times: list[float], boxes: list[list[float]]
+) -> SecondLevelAnswer:
+    return SecondLevelAnswer(
+        span, np.array(times, dtype=np.float64), np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    )
+
+
+def make_input(
+    ans: SecondLevelAnswer,
+    *,
+    format_ok: bool = True,
+    repairs: tuple[str, ...] = (),
+    end_extension: float = 0.0,
+) -> RewardInput:
+    """The input the verifier builds: the span rule and the linear densified tube."""
+    parse = ParseResult(ans, None, repairs, format_ok)
+    span = span_seconds_to_frames(ans.span_s, 30.0, 300, fps=1.0, end_extension=end_extension)
+    tube = densify(ans, SAMPLE, "linear", fps=1.0, end_extension=end_extension)
+    return RewardInput(SAMPLE, parse, CTX, span, tube)
+
+
+def value(name: str, inp: RewardInput, **params) -> float:
+    score = get_term(name).function(inp, **resolve_term_params(name, params))
+    return score.value
+
+
+def test_context_shows_one_frame_per_second() -> None:
+    assert CTX.frame_idx.tolist() == [0, 30, 60, 90, 120, 150, 180, 210, 240, 270]
+
+
+def test_perfect_boxes_over_a_one_frame_longer_span() -> None:
+    # span [1, 3] s -> frames 30..90: I = 60 (30..89), U = 61 (30..90).
+    inp = make_input(answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3))
+    assert inp.pred_span == (30, 90)
+    assert value("t_iou", inp) == pytest.approx(60 / 61)
+    assert value("v_iou", inp) == pytest.approx(60 / 61)
+    assert value("giou", inp) == pytest.approx(1.0)
+    assert value("l1", inp) == pytest.approx(1.0)
+    assert value("span_length", inp) == pytest.approx(60 / 61)
+
+
+def test_shifted_boxes() -> None:
+    # IoU = 1/3 on the 60 shared frames: vIoU = 60 * (1/3) / 61 = 20/61.
+    # The hull [100, 100, 250, 200] equals the union (15000), so GIoU = IoU = 1/3.
+    # L1: |150-100|/640 and |250-200|/640 on x, 0 on y -> mean 100/2560 = 0.0390625.
+    inp = make_input(answer((1.0, 3.0), [1, 2, 3], [SHIFTED] * 3))
+    assert value("v_iou", inp) == pytest.approx(20 / 61)
+    assert value("giou", inp) == pytest.approx((1 / 3 + 1) / 2)
+    assert value("giou", inp, mapped=False) == pytest.approx(1 / 3)
+    assert value("l1", inp) == pytest.approx(1 - 0.0390625)
+
+
+def test_giou_ranks_disjoint_boxes_and_l1_normalises_y_by_height() -> None:
+    # Disjoint: IoU 0, hull [100, 100, 400, 200] = 30000, union 20000 -> GIoU = -1/3.
+    far = make_input(answer((1.0, 3.0), [1, 2, 3], [[300.0, 100.0, 400.0, 200.0]] * 3))
+    assert value("v_iou", far) == 0.0
+    assert value("giou", far, mapped=False) == pytest.approx(-1 / 3)
+    assert value("giou", far) == pytest.approx(1 / 3)
+    # y off by 48 px on both corners: 48 / 480 = 0.1 on 2 of 4 coordinates -> 1 - 0.05.
+    low = make_input(answer((1.0, 3.0), [1, 2, 3], [[100.0, 148.0, 200.0, 248.0]] * 3))
+    assert value("l1", low) == pytest.approx(0.95)
+
+
+def test_spatial_terms_use_only_the_temporal_intersection() -> None:
+    # span [0, 2] s -> frames 0..60; the box at 0 s is far off, but frames 0..29 have no GT
+    # box and the densified boxes on 30..60 equal the GT (the 1 s and 2 s keys are exact).
+    inp = make_input(answer((0.0, 2.0), [0, 1, 2], [[400.0, 300.0, 500.0, 400.0], GT_BOX, GT_BOX]))
+    assert value("giou", inp) == pytest.approx(1.0)
+    assert value("l1", inp) == pytest.approx(1.0)
+    # I = 30..60 = 31 frames, U = 0..89 = 90 frames.
+    assert value("t_iou", inp) == pytest.approx(31 / 90)
+    assert value("v_iou", inp) == pytest.approx(31 / 90)
+
+
+def test_format_term() -> None:
+    ans = answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3)
+    assert value("format", make_input(ans)) == 1.0
+    repaired = make_input(ans, format_ok=False, repairs=("box clipped to the frame at 2 s",))
+    assert value("format", repaired) == 0.5
+    assert value("format", repaired, repaired=0.2) == pytest.approx(0.2)
+
+
+def test_consistency_counts_shown_frames_classified_correctly() -> None:
+    full = make_input(answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3))
+    assert value("consistency", full) == 1.0
+    # 2 s is inside the span but has no box: 9 of 10 shown frames are right.
+    missing = make_input(answer((1.0, 3.0), [1, 3], [GT_BOX] * 2))
+    assert value("consistency", missing) == pytest.approx(0.9)
+    # A box at 5 s, outside the span [1, 3]: 9 of 10.
+    outside = make_input(answer((1.0, 3.0), [1, 2, 3, 5], [GT_BOX] * 4))
+    assert value("consistency", outside) == pytest.approx(0.9)
+
+
+def test_span_length_against_gt_and_prior() -> None:
+    inp = make_input(answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3))  # Lp = 61
+    assert value("span_length", inp) == pytest.approx(60 / 61)
+    # Prior: 0.25 * 300 = 75 frames; 0.1 * 300 = 30 frames.
+    assert value("span_length", inp, reference="prior") == pytest.approx(61 / 75)
+    assert value("span_length", inp, reference="prior", prior_fraction=0.1) == pytest.approx(
+        30 / 61
+    )
+
+
+def test_end_extension_lengthens_the_predicted_span() -> None:
+    # end 3 s + 0.5 / 1 fps = 3.5 s -> frame 105: I = 60, U = 30..105 = 76.
+    inp = make_input(answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3), end_extension=0.5)
+    assert inp.pred_span == (30, 105)
+    assert value("t_iou", inp) == pytest.approx(60 / 76)
+    assert value("v_iou", inp) == pytest.approx(60 / 76)
+
+
+def test_parse_failure_scores_zero_with_the_reason_on_every_term() -> None:
+    inp = RewardInput(SAMPLE, ParseResult.failure("no <answer> block"), CTX, None, None)
+    for name, term in REWARD_TERMS.items():
+        score = term.function(inp, **resolve_term_params(name, {}))
+        assert score.value == 0.0, name
+        assert score.reason == "parse failed: no <answer> block", name
+
+
+def test_answer_without_boxes_keeps_its_temporal_score() -> None:
+    inp = make_input(answer((1.0, 3.0), [], []))
+    assert len(inp.pred_tube) == 0
+    assert value("t_iou", inp) == pytest.approx(60 / 61)
+    v = get_term("v_iou").function(inp)
+    assert v.value == 0.0 and v.reason == "answer has no boxes"
+    g = get_term("giou").function(inp, mapped=True)
+    assert g.value == 0.0 and "no frame has both" in g.reason
+    # Frames 30, 60, 90 are inside the span without a box: 7 of 10 right.
+    assert value("consistency", inp) == pytest.approx(0.7)
+
+
+def test_reward_input_rejects_caller_bugs() -> None:
+    parse = ParseResult(answer((1.0, 3.0), [1], [GT_BOX]), None, (), True)
+    with pytest.raises(TypeError, match="RewardInput.sample"):
+        RewardInput({"id": 1}, parse, CTX, (30, 90), None)
+    with pytest.raises(TypeError, match="pred_span"):
+        RewardInput(SAMPLE, parse, CTX, [30, 90], None)
+    with pytest.raises(TypeError, match="pred_tube"):
+        RewardInput(SAMPLE, parse, CTX, (30, 90), {30: GT_BOX})
+    with pytest.raises(ValueError, match="0 <= first <= last"):
+        RewardInput(SAMPLE, parse, CTX, (90, 30), Tube.empty())
+    with pytest.raises(ValueError, match="parse failed"):
+        RewardInput(SAMPLE, ParseResult.failure("bad"), CTX, (30, 90), None)
+
+
+def test_param_validation_names_the_parameter() -> None:
+    with pytest.raises(InvalidField, match="unknown parameter 'window'") as info:
+        resolve_term_params("giou", {"window": 3})
+    assert info.value.field == "params.window"
+    with pytest.raises(InvalidField, match="must be a bool"):
+        resolve_term_params("giou", {"mapped": 1})
+    with pytest.raises(InvalidField, match=r"one of \['gt', 'prior'\]"):
+        resolve_term_params("span_length", {"reference": "median"})
+    with pytest.raises(InvalidField, match=r"lie in \(0, 1\]") as info:
+        resolve_term_params("span_length", {"prior_fraction": 0.0})
+    assert info.value.field == "params.prior_fraction"
+    with pytest.raises(InvalidField, match=r"lie in \[0, 1\]"):
+        resolve_term_params("format", {"repaired": 1.5})
+    assert resolve_term_params("format", {"repaired": 1}) == {"repaired": 1.0}
+    with pytest.raises(ValueError, match="unknown reward term 'tiou'"):
+        get_term("tiou")
+    with pytest.raises(ValueError, match="already registered"):
+        register_term("t_iou")(lambda inp: None)
+
+
+def test_pure_helpers_edge_cases() -> None:
+    assert consistency_fraction(np.zeros(0, np.int64), np.array([3]), (0, 5)) == 0.0
+    with pytest.raises(ValueError, match="lengths must be positive"):
+        length_ratio(0, 10)
+
+
+def test_module_doctests_pass() -> None:
+    result = doctest.testmod(rewards)
+    assert result.attempted >= 5
+    assert result.failed == 0
