@@ -61,8 +61,8 @@ class GroundingEnv(gym.Env):
 
     ## Rewards
 
-    ``reward = sum_k w_k * term_k`` over the verifier's terms (default
-    ``0.5 * tIoU + 0.5 * vIoU``; see ``stvg.verifiers``), with, on native frames,
+    ``reward = sum_k w_k * term_k`` over the verifier's terms (default: the paper's
+    ``tIoU + vIoU``, range ``[0, 2]``; see ``stvg.verifiers.verifier``), with, on native frames,
     ``tIoU = |pred ∩ gt| / |pred ∪ gt|`` and ``vIoU = (1/|pred ∪ gt|) Σ_{f ∈ pred ∩ gt}
     IoU(box_pred_f, box_gt_f)``. An unusable answer (text that does not parse, a span that
     is not finite or reversed, a non-finite box) scores 0 on the affected terms and its
@@ -101,7 +101,7 @@ class GroundingEnv(gym.Env):
     >>> env = gym.make("stvg/Synthetic-v0", action_format="struct")  # doctest: +SKIP
     >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())  # doctest: +SKIP
-    >>> terminated, 0.0 <= reward <= 1.0  # doctest: +SKIP
+    >>> terminated, 0.0 <= reward <= 2.0  # doctest: +SKIP
     (True, True)
     """
 

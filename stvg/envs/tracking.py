@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -58,7 +59,7 @@ class TrackingEnv(gym.Env):
     ## Rewards
 
     * ``reward_mode="sparse"``: 0 on every step but the last, which gets the verifier's
-      total on the assembled answer (default ``0.5 * tIoU + 0.5 * vIoU``); an episode that
+      total on the assembled answer (default ``tIoU + vIoU``); an episode that
       never claims presence, or claims it with a non-finite box, scores 0 with the reason
       in ``info["invalid_action"]``.
     * ``reward_mode="dense"``: per step, with ``f`` the native frame shown,
@@ -124,27 +125,22 @@ class TrackingEnv(gym.Env):
         self.verifier = build_verifier(cfg)
         self.frame_source = FrameSource(cfg.fps, cfg.max_frames, cfg.max_side, cfg.frame_cache_mb)
         self._selector = SampleSelector(self.samples, cfg.sample_order)
-        self._sample: Sample | None = None
-        self._ctx: FrameContext | None = None
-        self._frames: np.ndarray | None = None
-        self._step = 0
-        self._present: list[bool] = []
-        self._boxes: list[np.ndarray] = []
+        self._episode: _Episode | None = None
 
     @property
     def sample(self) -> Sample | None:
         """The sample of the current episode (``None`` before the first reset)."""
-        return self._sample
+        return None if self._episode is None else self._episode.sample
 
     @property
     def frame_context(self) -> FrameContext | None:
         """All frames the current episode shows, with their times and sizes."""
-        return self._ctx
+        return None if self._episode is None else self._episode.ctx
 
     @property
     def num_steps(self) -> int:
-        """Steps of the current episode (sampled frames)."""
-        return 0 if self._ctx is None else len(self._ctx.frame_idx)
+        """Steps of the current episode (sampled frames; 0 before the first reset)."""
+        return 0 if self._episode is None else self._episode.num_steps
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -155,85 +151,74 @@ class TrackingEnv(gym.Env):
             self._selector.restart()
         sample = self._selector.next(self.np_random, options)
         sampled = self.frame_source.frames(sample)
-        self._ctx = FrameContext.from_sample(
+        ctx = FrameContext.from_sample(
             sample, sampled.frame_idx, sampled.shown_size, self.config.fps
         )
-        self._sample, self._frames = sample, sampled.frames
-        self._step = 0
-        self._present, self._boxes = [], []
+        self._episode = episode = _Episode(sample, ctx, sampled.frames)
         info = {
             "sample_id": sample.sample_id,
             "original_size": (sample.width, sample.height),
             "native_fps": sample.native_fps,
             "num_frames": sample.num_frames,
-            "frame_idx": self._ctx.frame_idx.copy(),
+            "frame_idx": ctx.frame_idx.copy(),
         }
-        return self._observation(0, np.zeros(4, dtype=np.float32)), info
+        return self._observation(episode, 0, None), info
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Record the decision for the current frame; move to the next frame."""
-        if self._ctx is None or self._sample is None or self._step >= self.num_steps:
+        episode = self._episode
+        if episode is None or episode.step >= episode.num_steps:
             raise RuntimeError(
                 "TrackingEnv.step() called before reset() or after the episode ended"
             )
-        sample, ctx, t = self._sample, self._ctx, self._step
+        sample, ctx, t = episode.sample, episode.ctx, episode.step
         present = bool(int(np.asarray(action["present"]).reshape(())))
         box = np.asarray(action["box"], dtype=np.float64).reshape(4)
         frame = int(ctx.frame_idx[t])
-        in_span = sample.gt_span[0] <= frame <= sample.gt_span[1]
+        in_span = bool(sample.gt_span[0] <= frame <= sample.gt_span[1])
         info: dict[str, Any] = {"step": t, "frame_idx": frame, "in_gt_span": in_span}
         finite = bool(np.all(np.isfinite(box)))
         if present and not finite:
             info["invalid_action"] = (
                 f"invalid box at step {t}: {box.tolist()} has a non-finite coordinate"
             )
-        self._present.append(present)
-        self._boxes.append(box)
-        reward = self._dense_reward(present, box, frame, in_span) if finite else 0.0
-        self._step += 1
-        terminated = self._step == self.num_steps
+            reward = 0.0
+        else:
+            reward = dense_reward(sample, frame, present, box, self.config.false_presence_penalty)
+        episode.present.append(present)
+        episode.boxes.append(box)
+        episode.step += 1
+        terminated = episode.step == episode.num_steps
+        if self.config.reward_mode == "sparse":
+            reward = 0.0
         if terminated:
             answer, reason = track_to_answer(
-                self._present, np.stack(self._boxes), ctx.timestamps_s, ctx.original_size
+                episode.present, np.stack(episode.boxes), ctx.timestamps_s, ctx.original_size
             )
             result = self.verifier.score_answer(answer, sample, ctx)
             info.update(result.to_info())
             if reason is not None:
                 info["invalid_action"] = reason
             info["sample_id"] = sample.sample_id
-            info.update(cost_info(self.num_steps, ctx.shown_size))
+            info.update(cost_info(episode.num_steps, ctx.shown_size))
             if self.config.reward_mode == "sparse":
                 reward = float(result.total)
-        if self.config.reward_mode == "sparse" and not terminated:
-            reward = 0.0
-        prev_box = np.clip(box, 0.0, 1.0).astype(np.float32) if present and finite else None
-        obs = self._observation(min(self._step, self.num_steps - 1), prev_box)
+        prev_box = np.clip(box, 0.0, 1.0) if present and finite else None
+        obs = self._observation(episode, min(episode.step, episode.num_steps - 1), prev_box)
         return obs, float(reward), terminated, False, info
 
-    def _dense_reward(self, present: bool, box: np.ndarray, frame: int, in_span: bool) -> float:
-        """Dense reward of one decision (see the class docstring)."""
-        if not present:
-            return 0.0
-        if not in_span:
-            return -float(self.config.false_presence_penalty)
-        gt_box = self._sample.gt_boxes.get(frame) if self._sample is not None else None
-        if gt_box is None:
-            return 0.0
-        width, height = self._ctx.original_size if self._ctx is not None else (1, 1)
-        pred = np.clip(box, 0.0, 1.0) * np.array([width, height, width, height], dtype=np.float64)
-        return float(box_iou_single(pred, np.asarray(gt_box, dtype=np.float64)))
-
-    def _observation(self, t: int, prev_box: np.ndarray | None) -> dict[str, Any]:
-        assert self._frames is not None and self._ctx is not None and self._sample is not None
+    def _observation(
+        self, episode: _Episode, t: int, prev_box: np.ndarray | None
+    ) -> dict[str, Any]:
         side = self.config.max_side
         frame = np.zeros((side, side, 3), dtype=np.uint8)
-        height, width = self._frames.shape[1:3]
-        frame[:height, :width] = self._frames[t]
+        height, width = episode.frames.shape[1:3]
+        frame[:height, :width] = episode.frames[t]
         obs: dict[str, Any] = {
             "frame": frame,
-            "shown_size": np.asarray(self._ctx.shown_size, dtype=np.int64),
-            "timestamp": np.asarray([self._ctx.timestamps_s[t]], dtype=np.float32),
-            "query": self._sample.query,
+            "shown_size": np.asarray(episode.ctx.shown_size, dtype=np.int64),
+            "timestamp": np.asarray([episode.ctx.timestamps_s[t]], dtype=np.float32),
+            "query": episode.sample.query,
         }
         if self.config.include_prev_box:
             obs["prev_box"] = (
@@ -242,4 +227,55 @@ class TrackingEnv(gym.Env):
         return obs
 
 
-__all__ = ["TrackingEnv"]
+@dataclass
+class _Episode:
+    """State of one tracking episode: what is shown and what was decided so far."""
+
+    sample: Sample
+    ctx: FrameContext
+    frames: np.ndarray  # uint8 [T, H, W, 3], the shown frames
+    step: int = 0
+    present: list[bool] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def num_steps(self) -> int:
+        return int(len(self.ctx.frame_idx))
+
+
+def dense_reward(
+    sample: Sample, frame: int, present: bool, box_norm: np.ndarray, penalty: float
+) -> float:
+    """Dense reward of one tracking decision on native frame ``frame``.
+
+    Args:
+        sample: the ground truth.
+        frame: the native frame shown at this step.
+        present: whether the policy claimed the target is visible.
+        box_norm: finite xyxy box normalised to ``[0, 1]`` (clipped, then scaled to
+            original pixels).
+        penalty: ``false_presence_penalty`` (>= 0).
+
+    Returns:
+        0 for a claimed absence; ``-penalty`` for presence claimed outside ``gt_span``;
+        inside it, the IoU with the GT box of ``frame`` (0 when that frame has none).
+
+    >>> s = Sample("s", "", "q", 10.0, 30, 100, 50, (10, 19), {12: [0, 0, 50, 50]})
+    >>> dense_reward(s, 12, True, np.array([0, 0, 0.25, 1.0]), 0.1)
+    0.5
+    >>> dense_reward(s, 25, True, np.array([0, 0, 0.25, 1.0]), 0.1)
+    -0.1
+    """
+    if not present:
+        return 0.0
+    if not sample.gt_span[0] <= frame <= sample.gt_span[1]:
+        return -float(penalty)
+    gt_box = sample.gt_boxes.get(frame)
+    if gt_box is None:
+        return 0.0
+    scale = np.array([sample.width, sample.height, sample.width, sample.height], dtype=np.float64)
+    pred = np.clip(np.asarray(box_norm, dtype=np.float64), 0.0, 1.0) * scale
+    return float(box_iou_single(pred, np.asarray(gt_box, dtype=np.float64)))
+
+
+__all__ = ["TrackingEnv", "dense_reward"]

@@ -47,6 +47,12 @@ def small_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_split_kwargs(small_split: Path) -> dict[str, str]:
+    """Env keyword arguments naming :func:`small_split`."""
+    return {"dataset": "synthetic", "root": str(small_split), "split": SMALL_SPLIT}
+
+
+@pytest.fixture(scope="session")
 def toy_sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """A hand-made sample whose numbers the reward tests compute by hand."""
     path = tmp_path_factory.mktemp("toy") / "toy.mp4"
