@@ -1,4 +1,5 @@
-"""Verifiers: IoU maths, answer formats, dataset metrics, predictions files, evaluation."""
+"""Verifiers: IoU maths, answer formats, reward terms, the composite verifier, dataset
+metrics, predictions files, evaluation."""
 
 from stvg.verifiers.evaluation import EvaluationReport, evaluate, format_table
 from stvg.verifiers.formats import (
@@ -21,10 +22,19 @@ from stvg.verifiers.metrics import (
     tubedetr_frame_grid,
 )
 from stvg.verifiers.predictions import Prediction, read_predictions, write_predictions
+from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, TermScore, register_term
+from stvg.verifiers.verifier import (
+    TermConfig,
+    Verifier,
+    VerifierConfig,
+    VerifierResult,
+    load_verifier_config,
+)
 
 __all__ = [
     "FORMATS",
     "PROTOCOLS",
+    "REWARD_TERMS",
     "AnswerFormat",
     "EvaluationReport",
     "FrameContext",
@@ -32,7 +42,13 @@ __all__ = [
     "ParseResult",
     "Prediction",
     "Protocol",
+    "RewardInput",
     "SampleScore",
+    "TermConfig",
+    "TermScore",
+    "Verifier",
+    "VerifierConfig",
+    "VerifierResult",
     "box_iou",
     "box_iou_single",
     "dataset_metrics",
@@ -40,7 +56,9 @@ __all__ = [
     "format_table",
     "generalized_box_iou",
     "get_format",
+    "load_verifier_config",
     "read_predictions",
+    "register_term",
     "score_sample",
     "score_samples",
     "temporal_iou",
