@@ -317,18 +317,20 @@ def spatial_pairs(inp: RewardInput) -> tuple[np.ndarray, np.ndarray]:
     ``gt_span`` and carry a GT box: the temporal intersection used by vIoU.
     """
     tube = inp.pred_tube
-    if tube is None or len(tube) == 0 or inp.pred_span is None:
-        return np.zeros((0, 4)), np.zeros((0, 4))
-    gs, ge = inp.sample.gt_span
-    ps, pe = inp.pred_span
-    pred, gt = [], []
-    for frame, box in zip(tube.frame_idx.tolist(), tube.boxes_xyxy, strict=True):
-        if ps <= frame <= pe and gs <= frame <= ge and frame in inp.sample.gt_boxes:
-            pred.append(box)
-            gt.append(inp.sample.gt_boxes[frame])
-    if not pred:
-        return np.zeros((0, 4)), np.zeros((0, 4))
-    return np.asarray(pred, np.float64), np.asarray(gt, np.float64).reshape(-1, 4)
+    empty = np.zeros((0, 4)), np.zeros((0, 4))
+    if tube is None or len(tube) == 0 or inp.pred_span is None or not inp.sample.gt_boxes:
+        return empty
+    first = max(inp.pred_span[0], inp.sample.gt_span[0])
+    last = min(inp.pred_span[1], inp.sample.gt_span[1])
+    frames = tube.frame_idx
+    gt_frames = np.fromiter(
+        inp.sample.gt_boxes.keys(), dtype=np.int64, count=len(inp.sample.gt_boxes)
+    )
+    keep = (frames >= first) & (frames <= last) & np.isin(frames, gt_frames)
+    if not keep.any():
+        return empty
+    gt = np.array([inp.sample.gt_boxes[f] for f in frames[keep].tolist()], dtype=np.float64)
+    return tube.boxes_xyxy[keep], gt.reshape(-1, 4)
 
 
 _NO_SHARED = "no frame has both a predicted and a ground-truth box"
