@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import types
-
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -106,14 +105,13 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
-        errors = []
         for option in options:
             if option is type(None):
                 continue
             try:
                 return _convert(option, value, path, source)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            except ConfigError:
+                continue
         raise _fail(path, source, f"{value!r} matches none of {_type_name(tp)}")
     if origin is Literal:
         choices = get_args(tp)
@@ -157,7 +155,10 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise _fail(path, source, f"expected {len(args)} items, got {len(value)}")
-            items = [_convert(a, v, f"{path}[{i}]", source) for i, (a, v) in enumerate(zip(args, value))]
+            items = [
+                _convert(a, v, f"{path}[{i}]", source)
+                for i, (a, v) in enumerate(zip(args, value, strict=True))
+            ]
         else:
             item_tp = args[0] if args else Any
             items = [_convert(item_tp, v, f"{path}[{i}]", source) for i, v in enumerate(value)]
