@@ -1,0 +1,185 @@
+"""Policy protocols and the rollout record that trainers consume.
+
+A *policy* maps an observation of the single-turn ``GroundingEnv`` to an action. The
+observation is a dict:
+
+================  ===========================  =========================================
+key               shape / type                 meaning
+================  ===========================  =========================================
+``frames``        uint8 ``[max_frames, H, W, 3]``  sampled RGB frames, zero-padded
+``frame_mask``    int8 ``[max_frames]``        1 = real frame, 0 = padding
+``timestamps``    float32 ``[max_frames]``     time of each frame, seconds (0 on padding)
+``query``         ``str``                      the natural-language query
+================  ===========================  =========================================
+
+A text policy's action is the answer string (see ``stvg.verifiers.formats``); a structured
+policy's action is whatever the env's ``"struct"`` action space holds.
+
+:class:`TrainablePolicy` adds what RL trainers need: sampling ``n`` actions per observation
+with their log-probabilities (:class:`Rollouts`), recomputing log-probabilities with
+gradients, parameters and a state dict, and the constructor ``config`` saved beside the
+weights so a checkpoint reloads by itself.
+
+``torch`` is imported only for type checking here, so importing the protocols stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+
+Observation = Mapping[str, Any]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything that answers observations: ``act`` one, ``act_batch`` several."""
+
+    def act(self, obs: Observation) -> Any:
+        """The action for one observation (a text policy returns the answer string)."""
+        ...
+
+    def act_batch(self, obs_list: Sequence[Observation]) -> list[Any]:
+        """The actions for several observations, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class TextCompletion:
+    """One sampled text answer of a token-level policy.
+
+    Attributes:
+        text: the decoded answer (special tokens removed).
+        token_ids: generated token ids, end-of-sequence token included when produced,
+            no padding.
+        visual_tokens: visual tokens in the prompt that produced it.
+        prompt_tokens: tokens of the whole prompt (text + visual).
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    visual_tokens: int = 0
+    prompt_tokens: int = 0
+
+    @property
+    def output_tokens(self) -> int:
+        """Number of generated tokens (the output-token cost)."""
+        return len(self.token_ids)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Rollouts:
+    """``n`` sampled actions for each of ``B`` observations, with what learners need.
+
+    Rows are observation-major: row ``i * n + j`` is the ``j``-th sample for observation
+    ``i`` (``obs_index[row] == i``), which is the grouping GRPO/RLOO use.
+
+    Attributes:
+        actions: ``B * n`` actions (for text policies :class:`TextCompletion` objects, whose
+            ``str()`` is the answer text).
+        obs_index: ``B * n`` index of each row's observation in the batch.
+        log_probs: float ``[B * n, L]`` log-probability of each sampled action token under
+            the sampling policy, 0 on padding (``L = 1`` for single-token actions).
+        mask: bool ``[B * n, L]``, ``True`` where ``log_probs`` holds a real action token.
+        token_ids: long ``[B * n, L]`` sampled token ids (pad 0), or ``None`` for
+            non-token policies.
+        values: float ``[B * n]`` critic values, or ``None`` without a critic.
+        extras: anything else a policy records (cost figures, timings, ...).
+    """
+
+    actions: list[Any]
+    obs_index: list[int]
+    log_probs: torch.Tensor
+    mask: torch.Tensor
+    token_ids: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rows = len(self.actions)
+        if len(self.obs_index) != rows:
+            raise ValueError(
+                f"Rollouts needs one obs_index per action, got {len(self.obs_index)} "
+                f"indices for {rows} actions"
+            )
+        for name in ("log_probs", "mask", "token_ids"):
+            tensor = getattr(self, name)
+            if tensor is not None and int(tensor.shape[0]) != rows:
+                raise ValueError(
+                    f"Rollouts.{name} has {int(tensor.shape[0])} rows for {rows} actions"
+                )
+        if tuple(self.log_probs.shape) != tuple(self.mask.shape):
+            raise ValueError(
+                f"Rollouts.log_probs.shape={tuple(self.log_probs.shape)} must equal "
+                f"mask.shape={tuple(self.mask.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def group_size(self) -> int:
+        """Samples per observation ``n`` (rows divided by distinct observations)."""
+        groups = len(set(self.obs_index))
+        return len(self.actions) // groups if groups else 0
+
+
+@runtime_checkable
+class TrainablePolicy(Policy, Protocol):
+    """A policy that RL trainers can optimise.
+
+    Attributes:
+        config: the constructor configuration (a dataclass), saved with checkpoints so that
+            ``type(policy)(**to_dict(config))`` or the registry rebuilds the same policy.
+    """
+
+    config: Any
+
+    def sample(self, obs_batch: Sequence[Observation], n: int) -> Rollouts:
+        """Sample ``n`` actions per observation with their log-probabilities (no grad)."""
+        ...
+
+    def log_prob(self, obs_batch: Sequence[Observation], actions: Rollouts) -> torch.Tensor:
+        """Log-probabilities ``[B * n, L]`` of ``actions`` under the current parameters.
+
+        Differentiable; aligned with ``actions.mask`` (0 where the mask is ``False``).
+        """
+        ...
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]:
+        """The trainable parameters."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """The weights (and any other learnt state)."""
+        ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> Any:
+        """Restore weights saved by :meth:`state_dict`."""
+        ...
+
+
+@runtime_checkable
+class ActorCriticPolicy(TrainablePolicy, Protocol):
+    """A trainable policy with a critic, for PPO-style actor-critic training."""
+
+    def value(self, obs_batch: Sequence[Observation]) -> torch.Tensor:
+        """State values ``[B]`` of the observations (differentiable)."""
+        ...
+
+
+__all__ = [
+    "ActorCriticPolicy",
+    "Observation",
+    "Policy",
+    "Rollouts",
+    "TextCompletion",
+    "TrainablePolicy",
+]

@@ -1,0 +1,109 @@
+"""Policies by name: ``register_policy(name)`` and ``make(name, **cfg)``.
+
+A registered target is a class or factory. When it has a ``config_class`` (a dataclass) and
+a ``from_config`` classmethod, :func:`make` validates ``cfg`` with
+:func:`stvg.config.from_dict` (unknown keys and wrong types name their key path) and calls
+``from_config``; otherwise it calls ``target(**cfg)``.
+
+Policies whose modules import heavy libraries are registered lazily as
+``"module:attribute"`` strings (see :data:`BUILTIN_POLICIES`) and imported by :func:`make`
+only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from stvg.config import from_dict
+
+T = TypeVar("T")
+
+#: Built-in policies registered lazily: name -> ``"module:attribute"``.
+BUILTIN_POLICIES: dict[str, str] = {
+    "vlm": "stvg.policies.vlm.policy:VLMPolicy",
+}
+
+_REGISTRY: dict[str, Callable[..., Any] | str] = dict(BUILTIN_POLICIES)
+
+
+def register_policy(
+    name: str, target: Callable[..., Any] | str | None = None, *, overwrite: bool = False
+) -> Any:
+    """Register a policy class/factory under ``name``.
+
+    Use as a decorator (``@register_policy("random")``) or call with ``target`` (a callable
+    or a lazy ``"module:attribute"`` string).
+
+    Raises:
+        ValueError: ``name`` is already registered to something else and ``overwrite`` is
+            false.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"policy name must be a non-empty string, got {name!r}")
+
+    def _register(obj: T) -> T:
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing is not obj and not overwrite:
+            same_lazy = isinstance(existing, str) and _describe(obj) == existing
+            if not same_lazy:
+                raise ValueError(
+                    f"policy {name!r} is already registered to {_describe(existing)}; "
+                    "pick another name or pass overwrite=True"
+                )
+        _REGISTRY[name] = obj  # type: ignore[assignment]
+        return obj
+
+    if target is None:
+        return _register
+    return _register(target)  # type: ignore[arg-type]
+
+
+def registered_policies() -> list[str]:
+    """Sorted names of every registered policy."""
+    return sorted(_REGISTRY)
+
+
+def policy_class(name: str) -> Callable[..., Any]:
+    """The class/factory registered as ``name`` (importing a lazy entry)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown policy {name!r}; registered: {registered_policies()}")
+    target = _REGISTRY[name]
+    if isinstance(target, str):
+        module_name, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module_name), attr)
+        _REGISTRY[name] = target
+    return target
+
+
+def make(name: str, **cfg: Any) -> Any:
+    """Build the policy ``name`` from keyword configuration ``cfg``.
+
+    Raises:
+        ValueError: an unknown policy name (listing the registered ones).
+        stvg.config.ConfigError: ``cfg`` does not fit the policy's ``config_class``
+            (key path ``policy.<key>``).
+    """
+    target = policy_class(name)
+    config_class = getattr(target, "config_class", None)
+    from_config = getattr(target, "from_config", None)
+    if config_class is not None and from_config is not None:
+        return from_config(from_dict(config_class, cfg, path="policy"))
+    return target(**cfg)
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, str):
+        return obj
+    module = getattr(obj, "__module__", "?")
+    return f"{module}:{getattr(obj, '__qualname__', repr(obj))}"
+
+
+__all__ = [
+    "BUILTIN_POLICIES",
+    "make",
+    "policy_class",
+    "register_policy",
+    "registered_policies",
+]

@@ -1,0 +1,104 @@
+"""Configuration of :class:`~stvg.policies.vlm.policy.VLMPolicy`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from stvg.config import InvalidField
+
+Family = Literal["auto", "qwen2.5-vl", "qwen3-vl"]
+CoordsChoice = Literal["auto", "pixels", "norm1000", "norm1"]
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+
+#: Box coordinates each family was trained to emit (``coords="auto"``): Qwen2.5-VL grounds
+#: in absolute pixels, Qwen3-VL in 0-1000 normalised coordinates.
+FAMILY_COORDS: dict[str, str] = {"qwen2.5-vl": "pixels", "qwen3-vl": "norm1000"}
+
+
+@dataclass(frozen=True)
+class VLMPolicyConfig:
+    """Everything needed to rebuild a :class:`VLMPolicy` (saved with checkpoints).
+
+    Attributes:
+        model_path: LOCAL directory of a transformers checkpoint (model, tokenizer and
+            processor configs); nothing is downloaded.
+        family: ``qwen2.5-vl`` or ``qwen3-vl``; ``auto`` reads ``model_type`` from the
+            checkpoint's config.
+        answer_format: answer format name (``stvg.verifiers.formats.get_format``).
+        coords: box coordinates the model is asked for; ``auto`` = the family's native
+            system (:data:`FAMILY_COORDS`).
+        template: prompt template: a name shipped in ``stvg/policies/templates`` or a path
+            to a YAML file.
+        fps: the env's sampling rate (frames per second), told to the model.
+        max_new_tokens: generation budget per answer (tokens).
+        temperature: softmax temperature for sampling, and for the log-probabilities of
+            :meth:`VLMPolicy.log_prob` (so sampling and training use one distribution).
+        top_p: nucleus-sampling mass (1 = off).
+        do_sample: sample (``True``) or decode greedily (``False``) in ``act``.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:1``...
+        dtype: weight dtype; ``auto`` = bfloat16 on CUDA, float32 on CPU.
+        min_pixels, max_pixels: override the checkpoint's video-processor pixel bounds
+            (``size.shortest_edge`` / ``size.longest_edge``; see ``stvg.envs.cost``).
+        cap_pixels_per_frame: override the processor's qwen-vl-utils pixel cap
+            (``None`` = the checkpoint's setting, off when unset).
+        attn_implementation: transformers attention backend (``sdpa``, ``eager``,
+            ``flash_attention_2``); ``None`` = transformers' default.
+        seed: seed of the sampling generator (``None`` = not reseeded).
+    """
+
+    model_path: str
+    family: Family = "auto"
+    answer_format: str = "json-v1"
+    coords: CoordsChoice = "auto"
+    template: str = "default"
+    fps: float = 1.0
+    max_new_tokens: int = 512
+    temperature: float = 1.0
+    top_p: float = 1.0
+    do_sample: bool = True
+    device: str = "auto"
+    dtype: DType = "auto"
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    cap_pixels_per_frame: bool | None = None
+    attn_implementation: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model_path:
+            raise InvalidField("model_path", "model_path must name a local checkpoint directory")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise InvalidField(
+                "fps", f"fps must be a positive number of frames per second, got {self.fps}"
+            )
+        if self.max_new_tokens < 1:
+            raise InvalidField(
+                "max_new_tokens", f"max_new_tokens must be >= 1, got {self.max_new_tokens}"
+            )
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise InvalidField(
+                "temperature",
+                f"temperature must be > 0, got {self.temperature}; use do_sample=false for greedy",
+            )
+        if not (0 < self.top_p <= 1):
+            raise InvalidField("top_p", f"top_p must be in (0, 1], got {self.top_p}")
+        for name in ("min_pixels", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise InvalidField(
+                    name, f"{name} must be a positive pixel count or null, got {value}"
+                )
+        if (
+            self.min_pixels is not None
+            and self.max_pixels is not None
+            and self.min_pixels > self.max_pixels
+        ):
+            raise InvalidField(
+                "min_pixels",
+                f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels})",
+            )
+
+
+__all__ = ["FAMILY_COORDS", "VLMPolicyConfig"]

@@ -1,0 +1,173 @@
+"""Prompt templates of the VLM policy: YAML files with named placeholders.
+
+A template is a YAML mapping::
+
+    system: "You are ..."          # optional system message
+    video_first: true              # the video comes before (true) or after the user text
+    user: |-
+      The video is sampled at {fps} frames per second ...
+      Find: "{query}"
+      {format_instructions}
+
+Placeholders (``str.format`` syntax; write ``{{``/``}}`` for literal braces):
+
+=========================  ==============================================================
+``{query}``                the natural-language query
+``{fps}``                  the sampling rate, frames per second (e.g. ``1``, ``0.5``)
+``{timestamps}``           comma-separated times of the shown frames, seconds
+``{num_frames}``           number of shown frames
+``{duration}``             time of the last shown frame, seconds
+``{width}``, ``{height}``  size of the frames as shown, pixels
+``{format_instructions}``  the answer format's instructions
+=========================  ==============================================================
+
+Shipped templates live in ``stvg/policies/templates/<name>.yaml``; a path to any YAML file
+works too.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stvg.config import ConfigError, from_yaml
+from stvg.verifiers.formats.base import format_seconds
+
+#: Directory of the shipped templates.
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+
+#: Every placeholder a template may use.
+PLACEHOLDERS: tuple[str, ...] = (
+    "query",
+    "fps",
+    "timestamps",
+    "num_frames",
+    "duration",
+    "width",
+    "height",
+    "format_instructions",
+)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A chat prompt with placeholders (see the module doc).
+
+    Attributes:
+        user: the user message text.
+        system: the system message text, or ``None`` for none.
+        video_first: put the video before the user text (``True``) or after it.
+        source: where the template was read from (for error messages).
+    """
+
+    user: str
+    system: str | None = None
+    video_first: bool = True
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("system", "user"):
+            text = getattr(self, key)
+            if text is None:
+                continue
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+            except ValueError as exc:
+                raise ConfigError(
+                    f"template {self.source or '<inline>'} key {key}: malformed placeholder "
+                    f"({exc}); write literal braces as {{{{ and }}}}"
+                ) from exc
+            unknown = sorted(set(fields) - set(PLACEHOLDERS))
+            if unknown:
+                raise ConfigError(
+                    f"template {self.source or '<inline>'} key {key}: unknown placeholder(s) "
+                    f"{unknown}; valid placeholders: {list(PLACEHOLDERS)}"
+                )
+
+    def render(self, values: dict[str, Any]) -> tuple[str | None, str]:
+        """``(system_text, user_text)`` with the placeholders filled from ``values``."""
+        system = None if self.system is None else self.system.format_map(values)
+        return system, self.user.format_map(values)
+
+
+@dataclass(frozen=True)
+class _TemplateFile:
+    user: str
+    system: str | None = None
+    video_first: bool = True
+
+
+def template_path(name_or_path: str) -> Path:
+    """The YAML file of a shipped template name or an explicit path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        if not candidate.is_file():
+            raise ConfigError(f"prompt template file not found: {candidate}")
+        return candidate
+    shipped = TEMPLATES_DIR / f"{name_or_path}.yaml"
+    if not shipped.is_file():
+        names = sorted(p.stem for p in TEMPLATES_DIR.glob("*.yaml"))
+        raise ConfigError(
+            f"unknown prompt template {name_or_path!r}: shipped templates are {names}, "
+            "or pass the path of a YAML file"
+        )
+    return shipped
+
+
+def load_template(name_or_path: str) -> PromptTemplate:
+    """Load and validate a template (unknown keys or placeholders raise ``ConfigError``)."""
+    path = template_path(name_or_path)
+    data = from_yaml(_TemplateFile, path)
+    return PromptTemplate(
+        user=data.user, system=data.system, video_first=data.video_first, source=str(path)
+    )
+
+
+def prompt_values(
+    *,
+    query: str,
+    fps: float,
+    timestamps_s: Sequence[float],
+    width: int,
+    height: int,
+    format_instructions: str,
+) -> dict[str, Any]:
+    """The placeholder values for one observation (times as compact seconds, e.g. ``2.5``)."""
+    times = [float(t) for t in timestamps_s]
+    return {
+        "query": query,
+        "fps": format_seconds(fps),
+        "timestamps": ", ".join(format_seconds(t) for t in times),
+        "num_frames": len(times),
+        "duration": format_seconds(times[-1]) if times else "0",
+        "width": int(width),
+        "height": int(height),
+        "format_instructions": format_instructions,
+    }
+
+
+def chat_messages(template: PromptTemplate, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chat messages (transformers' multimodal format) with one video content item."""
+    system, user = template.render(values)
+    content: list[dict[str, Any]] = [{"type": "text", "text": user}]
+    video = {"type": "video"}
+    content = [video, *content] if template.video_first else [*content, video]
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": content})
+    return messages
+
+
+__all__ = [
+    "PLACEHOLDERS",
+    "TEMPLATES_DIR",
+    "PromptTemplate",
+    "chat_messages",
+    "load_template",
+    "prompt_values",
+    "template_path",
+]
