@@ -142,7 +142,9 @@ def test_nan_in_an_unmasked_slot_is_ignored(toy_sample: Sample) -> None:
     assert reward == pytest.approx(20 / 11, abs=1e-6)
 
 
-@pytest.mark.parametrize("text", ["", "garbage", '<answer>{"span": [1, "x"]}</answer>', "\x00" * 10])
+@pytest.mark.parametrize(
+    "text", ["", "garbage", '<answer>{"span": [1, "x"]}</answer>', "\x00" * 10]
+)
 def test_garbage_text_scores_zero_with_parse_error(toy_sample: Sample, text: str) -> None:
     env = GroundingEnv(samples=[toy_sample], fps=1.0, max_side=64)
     env.reset(seed=0)

@@ -80,9 +80,7 @@ def rollout(env: gym.Env, seed: int, episodes: int) -> tuple[list[Any], list[flo
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_seeded_determinism_and_contains(
-    case: Case, small_split_kwargs: dict[str, str]
-) -> None:
+def test_seeded_determinism_and_contains(case: Case, small_split_kwargs: dict[str, str]) -> None:
     first = rollout(make(case, small_split_kwargs), seed=7, episodes=3)
     second = rollout(make(case, small_split_kwargs), seed=7, episodes=3)
     assert len(first[0]) == len(second[0])
