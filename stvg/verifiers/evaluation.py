@@ -27,7 +27,8 @@ class EvaluationReport:
     Attributes:
         metrics: :func:`~stvg.verifiers.metrics.dataset_metrics` of all samples (fractions
             in ``[0, 1]``; ``by_sentence_type`` when the dataset has sentence types).
-        scores: one :class:`~stvg.verifiers.metrics.SampleScore` per sample, dataset order.
+        scores: one :class:`~stvg.verifiers.metrics.SampleScore` per sample, dataset order
+            (a :class:`~stvg.verifiers.metrics.ScoreBatch`).
         missing: ids of samples without a prediction (scored 0), dataset order.
         unknown: ids of predictions for samples not in the dataset (not scored), file order.
         protocol: the metric protocol used (``"native"`` or ``"tubedetr"``).
@@ -35,7 +36,7 @@ class EvaluationReport:
     """
 
     metrics: dict[str, Any]
-    scores: list[SampleScore]
+    scores: Sequence[SampleScore]
     missing: list[str]
     unknown: list[str]
     protocol: str
