@@ -9,12 +9,13 @@ from stvg.verifiers.formats import (
     ParseResult,
     get_format,
 )
-from stvg.verifiers.iou import box_iou, box_iou_single, generalized_box_iou
+from stvg.verifiers.iou import box_iou, box_iou_columns, box_iou_single, generalized_box_iou
 from stvg.verifiers.metrics import (
     PROTOCOLS,
     GroundTruthTable,
     Protocol,
     SampleScore,
+    ScoreBatch,
     dataset_metrics,
     score_sample,
     score_samples,
@@ -44,12 +45,14 @@ __all__ = [
     "Protocol",
     "RewardInput",
     "SampleScore",
+    "ScoreBatch",
     "TermConfig",
     "TermScore",
     "Verifier",
     "VerifierConfig",
     "VerifierResult",
     "box_iou",
+    "box_iou_columns",
     "box_iou_single",
     "dataset_metrics",
     "evaluate",
