@@ -111,7 +111,8 @@ def track_to_answer(
     if bad.size:
         return (
             None,
-            f"invalid box at step {int(bad[0])}: {boxes[bad[0]].tolist()} has a non-finite coordinate",
+            f"invalid box at step {int(bad[0])}: {boxes[bad[0]].tolist()} has a non-finite "
+            "coordinate",
         )
     answer = SecondLevelAnswer(
         span_s=(float(times[steps[0]]), float(times[steps[-1]])),

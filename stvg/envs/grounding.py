@@ -26,8 +26,9 @@ class GroundingEnv(gym.Env):
     ## Description
 
     An episode is one sample: a video and a natural-language query. The policy sees the
-    video sampled at ``fps`` frames per second (at most ``max_frames`` frames, shrunk so
-    the longer side is ``max_side`` pixels) with the frames' timestamps, and answers once
+    video sampled at ``fps`` frames per second (at most ``max_frames`` frames, shrunk with
+    the aspect ratio kept so the longer side is at most ``max_side`` pixels; never
+    enlarged) with the frames' timestamps, and answers once
     with a temporal span in seconds and a box for each shown frame it chooses. The answer
     is densified to every native frame (``densify``) and scored by the verifier against
     the ground-truth tube with the official HC-STVG protocol (tIoU, vIoU).
@@ -100,7 +101,8 @@ class GroundingEnv(gym.Env):
     >>> import gymnasium as gym, stvg  # doctest: +SKIP
     >>> env = gym.make("stvg/Synthetic-v0", action_format="struct")  # doctest: +SKIP
     >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
-    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())  # doctest: +SKIP
+    >>> action = env.action_space.sample()  # doctest: +SKIP
+    >>> obs, reward, terminated, truncated, info = env.step(action)  # doctest: +SKIP
     >>> terminated, 0.0 <= reward <= 2.0  # doctest: +SKIP
     (True, True)
     """

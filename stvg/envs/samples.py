@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from stvg.config import ConfigError
 from stvg.data.errors import DataError
 from stvg.data.timing import sample_frame_indices
 from stvg.data.types import Sample
@@ -14,10 +15,18 @@ def load_samples(cfg: EnvDataConfig, samples: Sequence[Sample] | None = None) ->
     """``samples`` when given, else the split that ``cfg`` names (``stvg.data.load_dataset``).
 
     Raises:
+        ConfigError: the synthetic dataset without a folder.
         DataError: the dataset is empty (or cannot be loaded).
     """
     if samples is None:
         from stvg.data import load_dataset
+
+        if cfg.dataset == "synthetic" and cfg.root is None and cfg.annotations is None:
+            raise ConfigError(
+                "config key env.root: dataset 'synthetic' needs root=<folder of a generated "
+                "split> or annotations=<file>; gymnasium.make('stvg/Synthetic-v0') uses a "
+                "cached split built on first use"
+            )
 
         samples = load_dataset(cfg.dataset, **cfg.dataset_kwargs())
         where = f"dataset {cfg.dataset!r} split {cfg.split!r}"

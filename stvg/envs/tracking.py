@@ -29,8 +29,8 @@ class TrackingEnv(gym.Env):
 
     An episode is one sample (a video and a query) walked frame by frame at ``fps`` frames
     per second (at most ``max_frames`` steps, evenly spread). At each step the policy sees
-    the current frame (longer side ``max_side`` pixels) and its timestamp and says whether
-    the target of the query is present and, if so, its box. At the end the per-step
+    the current frame (longer side at most ``max_side`` pixels) and its timestamp and says
+    whether the target of the query is present and, if so, its box. At the end the per-step
     decisions form one second-level answer: the span runs from the first to the last step
     that claimed presence, with the boxes of those steps; it is densified and scored by the
     verifier like :class:`~stvg.envs.grounding.GroundingEnv`'s answers.

@@ -27,15 +27,15 @@ class FlatTrackingObservation(gym.ObservationWrapper):
 
     Features, in this order (``flatten=True`` concatenates them into one float32 vector):
 
-    | Key         | Shape                         | Range                  | Meaning                  |
-    |-------------|-------------------------------|------------------------|--------------------------|
-    | `frame`     | `(frame_size, frame_size, 3)` | 0..1 float32           | shown frame, RGB / 255,  |
-    |             |                               |                        | resized (``INTER_AREA``) |
-    | `timestamp` | `(1,)`                        | 0..duration float32    | seconds                  |
-    | `prev_box`  | `(4,)` (when the env has it)  | 0..1 float32           | previous normalised box  |
-    | `query_ids` | `(query_length,)`             | 0..vocab_size-1 int64  | hashed word ids, 0 = pad |
+    | Key         | Shape                | Range                 | Meaning                 |
+    |-------------|----------------------|-----------------------|-------------------------|
+    | `frame`     | `(fs, fs, 3)`        | 0..1 float32          | shown frame RGB / 255,  |
+    |             |                      |                       | resized (``INTER_AREA``)|
+    | `timestamp` | `(1,)`               | 0..duration float32   | seconds                 |
+    | `prev_box`  | `(4,)` (if env has)  | 0..1 float32          | previous normalised box |
+    | `query_ids` | `(query_length,)`    | 0..vocab_size-1 int64 | hashed word ids, 0 = pad|
 
-    The frame is the real (unpadded) part of the env's frame, stretched to a square.
+    ``fs`` is ``frame_size``. The frame is the real (unpadded) part of the env's frame, stretched to a square.
     Flattened size: ``3 * frame_size**2 + 1 + 4 * has_prev_box + query_length``.
 
     Args:
@@ -60,13 +60,13 @@ class FlatTrackingObservation(gym.ObservationWrapper):
         inner = env.observation_space
         if not isinstance(inner, spaces.Dict) or any(k not in inner.spaces for k in _REQUIRED_KEYS):
             raise ValueError(
-                f"FlatTrackingObservation needs a Dict observation with keys {list(_REQUIRED_KEYS)}, "
-                f"got {inner}"
+                "FlatTrackingObservation needs a Dict observation with keys "
+                f"{list(_REQUIRED_KEYS)}, got {inner}"
             )
         if frame_size <= 0 or query_length <= 0 or vocab_size < 2:
             raise ValueError(
-                "FlatTrackingObservation needs frame_size > 0, query_length > 0 and vocab_size >= 2, "
-                f"got frame_size={frame_size}, query_length={query_length}, vocab_size={vocab_size}"
+                "FlatTrackingObservation needs frame_size > 0, query_length > 0 and "
+                f"vocab_size >= 2, got frame_size={frame_size}, query_length={query_length}, vocab_size={vocab_size}"
             )
         self.frame_size = int(frame_size)
         self.query_length = int(query_length)

@@ -203,6 +203,8 @@ def test_config_errors_name_the_key(toy_sample: Sample) -> None:
         GroundingEnv(samples=[toy_sample], verifier={"terms": [{"name": "nope"}]})
     with pytest.raises(DataError, match="max_query_length"):
         GroundingEnv(samples=[toy_sample], max_query_length=5)
+    with pytest.raises(ConfigError, match="env.root"):
+        GroundingEnv(dataset="synthetic")
 
 
 def test_verifier_and_densify_overrides(toy_sample: Sample) -> None:
