@@ -14,6 +14,7 @@ from stvg.policies.registry import (
     policy_class,
     register_policy,
     registered_policies,
+    unregister_policy,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "policy_class",
     "register_policy",
     "registered_policies",
+    "unregister_policy",
 ]

@@ -60,6 +60,11 @@ def register_policy(
     return _register(target)  # type: ignore[arg-type]
 
 
+def unregister_policy(name: str) -> None:
+    """Remove ``name`` from the registry (a no-op when it is not registered)."""
+    _REGISTRY.pop(name, None)
+
+
 def registered_policies() -> list[str]:
     """Sorted names of every registered policy."""
     return sorted(_REGISTRY)
@@ -106,4 +111,5 @@ __all__ = [
     "policy_class",
     "register_policy",
     "registered_policies",
+    "unregister_policy",
 ]

@@ -233,3 +233,27 @@ def _save(path: Path, model_cls, config, tokenizer, processor_files: dict, seed:
     for name, content in processor_files.items():
         (path / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
     return path
+
+
+def transformers_qwen3_video_module():
+    """transformers' ``video_processing_qwen3_vl`` module, loaded without torchvision.
+
+    transformers refuses to import the module when torchvision is missing (there is no CPU
+    build), but its ``smart_resize`` and ``Qwen3VLVideoProcessor.patchify`` only need torch,
+    so tests load the file itself to compare against transformers' own code.
+    """
+    import importlib.util
+    import sys
+
+    import transformers.models.qwen3_vl  # noqa: F401  (the package of the relative imports)
+
+    name = "transformers.models.qwen3_vl._stvg_test_video_processing"
+    if name not in sys.modules:
+        origin = importlib.util.find_spec(
+            "transformers.models.qwen3_vl.video_processing_qwen3_vl"
+        ).origin
+        spec = importlib.util.spec_from_file_location(name, origin)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # auto_docstring looks the class's source file up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
