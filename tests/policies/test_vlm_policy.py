@@ -183,6 +183,8 @@ def test_grpo_loss_backpropagates(policies, family):
     rollouts = policy.sample([obs], n=3)
     assert isinstance(rollouts, Rollouts)
     assert len(rollouts) == 3 and rollouts.obs_index == [0, 0, 0] and rollouts.group_size == 3
+    # The checkpoint's generation_config says top_k=1; the policy samples the full softmax.
+    assert len({c.token_ids for c in rollouts.actions}) > 1
     lengths = [c.output_tokens for c in rollouts.actions]
     assert rollouts.mask.sum(dim=1).tolist() == lengths
     assert rollouts.extras["visual_tokens"] == [visual_tokens(family, 4, 56, 56)] * 3

@@ -226,6 +226,11 @@ def _save(path: Path, model_cls, config, tokenizer, processor_files: dict, seed:
     model = model_cls(config).eval()
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    # The near-greedy sampling defaults that Qwen2.5-VL-Instruct ships; the policy must
+    # override them (a top_k of 1 would make every sample identical).
+    model.generation_config.update(
+        do_sample=True, top_k=1, top_p=0.001, temperature=0.1, repetition_penalty=1.05
+    )
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)

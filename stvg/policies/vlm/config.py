@@ -45,7 +45,8 @@ class VLMPolicyConfig:
             (``None`` = the checkpoint's setting, off when unset).
         attn_implementation: transformers attention backend (``sdpa``, ``eager``,
             ``flash_attention_2``); ``None`` = transformers' default.
-        seed: seed of the sampling generator (``None`` = not reseeded).
+        seed: when set, ``torch.manual_seed(seed)`` once at construction (transformers samples
+            from torch's global generator); ``None`` leaves it alone.
     """
 
     model_path: str

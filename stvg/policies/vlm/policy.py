@@ -15,7 +15,9 @@ RL interface (:class:`~stvg.policies.base.TrainablePolicy`):
   the current weights, for ratio-based losses (GRPO, PPO).
 
 Log-probabilities are those of ``softmax(logits / temperature)``, the distribution that
-``sample`` draws from before ``top_p`` truncation.
+``sample`` draws from before ``top_p`` truncation. The checkpoint's own sampling defaults
+(``top_k``, ``repetition_penalty`` in Qwen's ``generation_config.json``) are switched off so
+that sampling and scoring agree.
 
 Cost per call: every :class:`~stvg.policies.base.TextCompletion` carries its visual and
 output token counts, and :attr:`VLMPolicy.last_cost` holds the figures of the last call
@@ -362,18 +364,21 @@ class VLMPolicy:
         if n < 1:
             raise ValueError(f"n must be >= 1 completions per observation, got {n}")
         inputs = self.model_inputs(prep, n)
+        # Every sampling knob is set explicitly: transformers fills unset ones from the
+        # checkpoint's generation_config (Qwen ships top_k, repetition_penalty, ...), which
+        # would make the sampling distribution differ from the one log_prob scores.
         options: dict[str, Any] = {
             "max_new_tokens": self.config.max_new_tokens,
             "do_sample": do_sample,
+            "temperature": self.config.temperature if do_sample else 1.0,
+            "top_p": self.config.top_p if do_sample else 1.0,
+            "top_k": 0,  # off
+            "repetition_penalty": 1.0,  # off
             "pad_token_id": self._pad_id,
             "eos_token_id": sorted(self._eos_ids),
             # A generated vision token would desynchronise the prompt's video features.
             "suppress_tokens": sorted(self._token_ids.values()),
         }
-        if do_sample:
-            options.update(temperature=self.config.temperature, top_p=self.config.top_p, top_k=0)
-        else:
-            options.update(temperature=None, top_p=None, top_k=None)
         with torch.no_grad():
             output = self.model.generate(**inputs, **options)
         generated = output[:, prep.prompt_tokens :].tolist()
