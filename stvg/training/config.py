@@ -1,0 +1,431 @@
+"""Typed config of an RL run (``stvg train CONFIG``), built with :mod:`stvg.config`.
+
+One YAML file is one run::
+
+    algorithm: grpo
+    seed: 0
+    iterations: 40
+    batch_size: 8            # prompts per iteration (x group_size answers each)
+    learning_rate: 1.0e-4
+    env: {id: stvg/Synthetic-v0, kwargs: {action_format: struct, max_side: 64}}
+    policy: {name: native, config: {checkpoint: runs/sft/policy.pt}}
+    grpo: {group_size: 8, loss_type: grpo, beta: 0.0}
+    rollout: {num_workers: 2}
+
+An unknown key or a wrong type is a :class:`~stvg.config.ConfigError` naming its key path;
+settings that do not fit together are reported by ``__post_init__`` with what, why and
+how to fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from stvg.config import InvalidField
+
+AlgorithmName = Literal["grpo", "rloo", "ppo", "rllib_ppo"]
+"""Which trainer runs:
+
+* ``grpo`` — Group Relative Policy Optimization (Shao et al., 2024, arXiv 2402.03300): a
+  group of answers per prompt, advantages normalised within the group, no critic; the
+  method of the STVG paper. Variants in ``grpo.loss_type``.
+* ``rloo`` — REINFORCE Leave-One-Out (Ahmadian et al., 2024, arXiv 2402.14740): a group of
+  answers, each baselined by the mean reward of the others; unbiased, no critic.
+* ``ppo`` — Proximal Policy Optimization (Schulman et al., 2017, arXiv 1707.06347) with a
+  value head and GAE; works on the multi-step ``TrackingEnv`` and on single-turn envs.
+* ``rllib_ppo`` — RLlib's PPO on the flat tracking env (its own model catalog), logged
+  in the same run-directory format.
+"""
+
+
+def _positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidField(name, f"must be a positive number, got {value}")
+
+
+def _fraction(name: str, value: float, *, upper: float = 1.0) -> None:
+    if not (math.isfinite(value) and 0.0 <= value <= upper):
+        raise InvalidField(name, f"must be in [0, {upper}], got {value}")
+
+
+@dataclass
+class EnvSpec:
+    """The env the policy is trained on.
+
+    Attributes:
+        id: a Gymnasium id (``stvg/Synthetic-v0``, ``stvg/Grounding-v0``,
+            ``stvg/Tracking-v0``, ``stvg/SyntheticTrackingFlat-v0``, ...).
+        kwargs: keyword arguments of ``gymnasium.make`` (the env's config: ``dataset``,
+            ``split``, ``root``, ``fps``, ``max_frames``, ``max_side``, ``action_format``,
+            ``verifier``, ``reward_mode``, ...).
+        max_episode_steps: a time limit for multi-step envs (Gymnasium's ``TimeLimit``):
+            an episode cut by it is *truncated*, and PPO bootstraps from the critic's value
+            of the state where it was cut. ``None`` = no limit.
+    """
+
+    id: str = "stvg/Synthetic-v0"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise InvalidField("id", "must be a Gymnasium env id such as 'stvg/Synthetic-v0'")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise InvalidField(
+                "max_episode_steps",
+                f"must be a positive integer or null, got {self.max_episode_steps}",
+            )
+
+
+@dataclass
+class PolicySpec:
+    """The policy to train.
+
+    Attributes:
+        name: registered policy name (``stvg.policies.make``), e.g. ``native``.
+        config: the policy's constructor config. ``{checkpoint: PATH}`` starts from a
+            saved policy, e.g. the SFT checkpoint of ``stvg train-sft``.
+    """
+
+    name: str = "native"
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GRPOConfig:
+    """GRPO settings.
+
+    Attributes:
+        group_size: answers sampled per prompt (``G``); the group is the baseline.
+        loss_type: the loss variant:
+
+            * ``grpo`` — the original (Shao et al., 2024): advantages over the group's std,
+              per-answer mean over its tokens, then mean over answers.
+            * ``dr_grpo`` — "GRPO Done Right" (Liu et al., 2025, arXiv 2503.20783): no std
+              division and a constant normaliser (answers x token slots), removing the
+              length and difficulty biases of ``grpo``.
+            * ``dapo`` — DAPO (Yu et al., 2025, arXiv 2503.14476): clip-higher
+              (``clip_coef_high > clip_coef``), token-level mean over the whole batch, and
+              dynamic sampling of groups whose rewards are not all equal.
+        clip_coef: PPO clip range ``eps`` (lower range ``eps_low`` for ``dapo``).
+        clip_coef_high: upper clip range ``eps_high``; ``null`` = ``clip_coef`` (``0.28``
+            for ``dapo``, the DAPO paper's value).
+        beta: weight of the ``k3`` KL penalty to the frozen reference policy (the starting
+            policy); 0 = no reference (DAPO and Dr. GRPO drop it).
+        dynamic_sampling: keep sampling prompts until ``batch_size`` groups with non-zero
+            reward variance are found (groups of equal rewards have zero advantage and
+            teach nothing); ``null`` = on for ``dapo`` only.
+        max_sampling_rounds: most rollout rounds per iteration with dynamic sampling; the
+            update then uses the informative groups found so far.
+    """
+
+    group_size: int = 8
+    loss_type: Literal["grpo", "dr_grpo", "dapo"] = "grpo"
+    clip_coef: float = 0.2
+    clip_coef_high: float | None = None
+    beta: float = 0.0
+    dynamic_sampling: bool | None = None
+    max_sampling_rounds: int = 3
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise InvalidField(
+                "group_size",
+                f"must be >= 2 (GRPO normalises rewards within a group), got {self.group_size}",
+            )
+        _fraction("clip_coef", self.clip_coef)
+        if self.clip_coef_high is not None:
+            _fraction("clip_coef_high", self.clip_coef_high, upper=10.0)
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise InvalidField("beta", f"must be >= 0 (0 = no KL penalty), got {self.beta}")
+        if self.max_sampling_rounds < 1:
+            raise InvalidField(
+                "max_sampling_rounds", f"must be >= 1, got {self.max_sampling_rounds}"
+            )
+
+    @property
+    def eps_high(self) -> float:
+        """The upper clip range in effect."""
+        if self.clip_coef_high is not None:
+            return self.clip_coef_high
+        return 0.28 if self.loss_type == "dapo" else self.clip_coef
+
+    @property
+    def uses_dynamic_sampling(self) -> bool:
+        """Whether dynamic sampling is on (explicit, or ``dapo``'s default)."""
+        if self.dynamic_sampling is not None:
+            return self.dynamic_sampling
+        return self.loss_type == "dapo"
+
+
+@dataclass
+class RLOOConfig:
+    """RLOO settings.
+
+    Attributes:
+        group_size: answers per prompt ``k`` (>= 2: the others are the baseline).
+        clip_coef: clip range of the importance ratio for ``update_epochs > 1`` (with one
+            epoch and one minibatch the ratio is 1 and the update is plain REINFORCE).
+        beta: weight of the KL penalty folded into the reward, ``r - beta * log(pi /
+            pi_ref)`` of the whole answer (the RLOO paper's setup); 0 = none.
+    """
+
+    group_size: int = 4
+    clip_coef: float = 0.2
+    beta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise InvalidField(
+                "group_size", f"must be >= 2 (a leave-one-out baseline), got {self.group_size}"
+            )
+        _fraction("clip_coef", self.clip_coef)
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise InvalidField("beta", f"must be >= 0, got {self.beta}")
+
+
+@dataclass
+class PPOConfig:
+    """PPO settings (names as in CleanRL's ``ppo.py``).
+
+    Attributes:
+        gamma: discount factor.
+        gae_lambda: GAE's lambda.
+        clip_coef: clip range of the policy ratio.
+        clip_vloss: clip the value update too (PPO2 implementation detail).
+        vf_coef: weight of the value loss.
+        ent_coef: weight of the entropy bonus (needs a policy with ``evaluate_actions``).
+        norm_adv: normalise advantages per minibatch.
+        target_kl: stop the epochs of an iteration once ``approx_kl`` exceeds it; ``null``
+            = never.
+    """
+
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    clip_vloss: bool = True
+    vf_coef: float = 0.5
+    ent_coef: float = 0.0
+    norm_adv: bool = True
+    target_kl: float | None = None
+
+    def __post_init__(self) -> None:
+        _fraction("gamma", self.gamma)
+        _fraction("gae_lambda", self.gae_lambda)
+        _fraction("clip_coef", self.clip_coef)
+        if not (math.isfinite(self.vf_coef) and self.vf_coef >= 0):
+            raise InvalidField("vf_coef", f"must be >= 0, got {self.vf_coef}")
+        if not (math.isfinite(self.ent_coef) and self.ent_coef >= 0):
+            raise InvalidField("ent_coef", f"must be >= 0, got {self.ent_coef}")
+        if self.target_kl is not None:
+            _positive("target_kl", self.target_kl)
+
+
+@dataclass
+class RLlibConfig:
+    """Settings of ``algorithm: rllib_ppo`` (RLlib's PPO, new API stack).
+
+    Attributes:
+        train_batch_size: env steps per training iteration (all env runners together).
+        minibatch_size: SGD minibatch size.
+        num_epochs: passes over each train batch.
+        gamma, lambda_: discount and GAE lambda.
+        clip_param: PPO clip range.
+        entropy_coeff, vf_loss_coeff: loss weights.
+        fcnet_hiddens: hidden layer sizes of RLlib's default MLP encoder.
+        num_envs_per_env_runner: vectorised envs per runner.
+    """
+
+    train_batch_size: int = 256
+    minibatch_size: int = 64
+    num_epochs: int = 4
+    gamma: float = 0.99
+    lambda_: float = 0.95
+    clip_param: float = 0.2
+    entropy_coeff: float = 0.0
+    vf_loss_coeff: float = 0.5
+    fcnet_hiddens: list[int] = field(default_factory=lambda: [64, 64])
+    num_envs_per_env_runner: int = 1
+
+    def __post_init__(self) -> None:
+        if self.train_batch_size < 1 or self.minibatch_size < 1 or self.num_epochs < 1:
+            raise InvalidField(
+                "train_batch_size",
+                "train_batch_size, minibatch_size and num_epochs must be positive, got "
+                f"{self.train_batch_size}, {self.minibatch_size}, {self.num_epochs}",
+            )
+        if self.minibatch_size > self.train_batch_size:
+            raise InvalidField(
+                "minibatch_size",
+                f"({self.minibatch_size}) must not exceed train_batch_size "
+                f"({self.train_batch_size}): lower minibatch_size",
+            )
+
+
+@dataclass
+class RolloutConfig:
+    """Where rollouts run.
+
+    Attributes:
+        num_workers: Ray rollout actors; 0 = in this process (no Ray).
+        num_cpus_per_worker: CPUs Ray reserves per actor (also its torch threads).
+        num_gpus_per_worker: GPUs (or fractions) Ray reserves per actor.
+        task_size: prompts (single-turn envs) or episodes (multi-step envs) per rollout
+            task. Tasks are cut and seeded the same way whatever ``num_workers`` is, so a
+            run's results do not depend on how many workers play them.
+        max_worker_restarts: dead workers replaced over the whole run before giving up.
+    """
+
+    num_workers: int = 0
+    num_cpus_per_worker: float = 1.0
+    num_gpus_per_worker: float = 0.0
+    task_size: int = 2
+    max_worker_restarts: int = 8
+
+    def __post_init__(self) -> None:
+        if self.num_workers < 0:
+            raise InvalidField(
+                "num_workers", f"must be >= 0 (0 = in-process), got {self.num_workers}"
+            )
+        if not (math.isfinite(self.num_cpus_per_worker) and self.num_cpus_per_worker >= 0):
+            raise InvalidField(
+                "num_cpus_per_worker", f"must be >= 0, got {self.num_cpus_per_worker}"
+            )
+        if not (math.isfinite(self.num_gpus_per_worker) and self.num_gpus_per_worker >= 0):
+            raise InvalidField(
+                "num_gpus_per_worker", f"must be >= 0, got {self.num_gpus_per_worker}"
+            )
+        if self.task_size < 1:
+            raise InvalidField("task_size", f"must be >= 1, got {self.task_size}")
+        if self.max_worker_restarts < 0:
+            raise InvalidField(
+                "max_worker_restarts", f"must be >= 0, got {self.max_worker_restarts}"
+            )
+
+
+@dataclass
+class RayConfig:
+    """How to reach Ray.
+
+    Attributes:
+        address: ``null`` starts a local Ray instance (``ray.init()``); ``auto`` or
+            ``ray://host:10001`` connects to an existing cluster.
+        num_cpus: CPUs of a local instance (``null`` = all of the machine's).
+        include_dashboard: start Ray's dashboard with a local instance.
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    include_dashboard: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise InvalidField("num_cpus", f"must be >= 1 or null, got {self.num_cpus}")
+
+
+@dataclass
+class TrainConfig:
+    """One RL run.
+
+    Attributes:
+        algorithm: the trainer (see :data:`AlgorithmName` for each choice and its paper).
+        seed: seeds the sample order, every rollout task and the minibatch shuffles.
+        name: run name; ``null`` = ``<env>__<algorithm>__seed<seed>__<time>``.
+        out_dir: folder that holds run directories.
+        iterations: training iterations (rollout + update each).
+        batch_size: per iteration, prompts (single-turn envs; each gets the group's
+            answers) or episodes (multi-step envs).
+        update_epochs: passes over each iteration's batch.
+        num_minibatches: minibatches per pass (rows shuffled each pass).
+        learning_rate: Adam step size.
+        adam_eps: Adam's epsilon (CleanRL uses 1e-5).
+        max_grad_norm: global gradient-norm clip.
+        anneal_lr: decay the learning rate linearly to 0 over the run.
+        checkpoint_every: save a checkpoint every this many iterations (the last
+            iteration is always saved).
+        progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
+        env: the env.
+        policy: the policy.
+        grpo, rloo, ppo, rllib: per-algorithm settings (only the chosen one is read).
+        rollout: rollout workers.
+        ray: Ray connection.
+    """
+
+    algorithm: AlgorithmName = "grpo"
+    seed: int = 0
+    name: str | None = None
+    out_dir: str = "runs"
+    iterations: int = 10
+    batch_size: int = 8
+    update_epochs: int = 1
+    num_minibatches: int = 1
+    learning_rate: float = 1e-4
+    adam_eps: float = 1e-5
+    max_grad_norm: float = 1.0
+    anneal_lr: bool = False
+    checkpoint_every: int = 10
+    progress_bar: bool = True
+    env: EnvSpec = field(default_factory=EnvSpec)
+    policy: PolicySpec = field(default_factory=PolicySpec)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    rloo: RLOOConfig = field(default_factory=RLOOConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    rllib: RLlibConfig = field(default_factory=RLlibConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise InvalidField("seed", f"must be >= 0, got {self.seed}")
+        for name in (
+            "iterations",
+            "batch_size",
+            "update_epochs",
+            "num_minibatches",
+            "checkpoint_every",
+        ):
+            if getattr(self, name) < 1:
+                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        _positive("learning_rate", self.learning_rate)
+        _positive("adam_eps", self.adam_eps)
+        _positive("max_grad_norm", self.max_grad_norm)
+        rows = self.batch_size * self.group_size
+        if self.algorithm in ("grpo", "rloo") and self.num_minibatches > rows:
+            raise InvalidField(
+                "num_minibatches",
+                f"({self.num_minibatches}) exceeds the rows of a batch, batch_size x group_size "
+                f"= {self.batch_size} x {self.group_size} = {rows}: lower num_minibatches",
+            )
+
+    @property
+    def group_size(self) -> int:
+        """Answers per prompt of the chosen algorithm (1 for PPO)."""
+        if self.algorithm == "grpo":
+            return self.grpo.group_size
+        if self.algorithm == "rloo":
+            return self.rloo.group_size
+        return 1
+
+    def run_name(self, timestamp: str) -> str:
+        """``name``, or ``<env>__<algorithm>__seed<seed>__<timestamp>`` (env id without its
+        ``stvg/`` namespace, ``/`` replaced)."""
+        if self.name:
+            return self.name
+        env = self.env.id.split("/", 1)[-1].replace("/", "-")
+        return f"{env}__{self.algorithm}__seed{self.seed}__{timestamp}"
+
+
+__all__ = [
+    "AlgorithmName",
+    "EnvSpec",
+    "GRPOConfig",
+    "PPOConfig",
+    "PolicySpec",
+    "RLOOConfig",
+    "RLlibConfig",
+    "RayConfig",
+    "RolloutConfig",
+    "TrainConfig",
+]

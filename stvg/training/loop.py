@@ -1,0 +1,467 @@
+"""The training loop shared by GRPO, RLOO and PPO.
+
+Every iteration reads top to bottom in the papers' order:
+
+1. **rollout** — the learner's weights go to the rollout workers (``ray.put`` once), which
+   play ``batch_size`` prompts (``group_size`` answers each) or episodes;
+2. **advantages** — the algorithm scores every action against its baseline (group mean,
+   leave-one-out mean, or the critic through GAE);
+3. **epochs x minibatches** — shuffled rows, the algorithm's loss, Adam with a global
+   gradient-norm clip;
+4. **log** — one line of ``metrics.jsonl`` and TensorBoard scalars; a checkpoint every
+   ``checkpoint_every`` iterations.
+
+Randomness: sample order and task seeds come from :mod:`stvg.training.schedule`, minibatch
+shuffles from ``default_rng([seed, iteration])``; nothing depends on the number of workers,
+so a run resumed from a checkpoint ends exactly where the uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stvg.config import ConfigError, from_dict, to_dict
+from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, evaluate_policy
+from stvg.training.algorithms.base import AdvantageResult
+from stvg.training.batch import Experience
+from stvg.training.config import TrainConfig
+from stvg.training.metrics import episode_summary
+from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
+from stvg.training.run_dir import RunDir, latest_checkpoint, load_trainer_state
+from stvg.training.schedule import SampleSchedule, chunks, task_seed
+from stvg.training.workers import init_ray, make_workers
+
+#: Config keys that may differ when a run is resumed (they do not change its results).
+RESUMABLE_CHANGES = (
+    "iterations",
+    "progress_bar",
+    "checkpoint_every",
+    "out_dir",
+    "rollout.num_workers",
+    "rollout.num_cpus_per_worker",
+    "rollout.num_gpus_per_worker",
+    "rollout.max_worker_restarts",
+    "ray.address",
+    "ray.num_cpus",
+    "ray.include_dashboard",
+)
+
+IterationCallback = Callable[[int, Mapping[str, float], "Trainer"], None]
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.train` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        iterations: the last iteration completed.
+        metrics: the last iteration's metrics.
+        checkpoint: the newest checkpoint folder.
+    """
+
+    run_dir: Path
+    iterations: int
+    metrics: dict[str, float]
+    checkpoint: Path | None
+
+
+def resolve_policy_config(config: TrainConfig, env: Any) -> dict[str, Any]:
+    """The policy's config, completed from the env when its class asks for it.
+
+    A policy class with ``config_from_env(observation_space, action_space, config)`` (e.g.
+    ``tracking-mlp``, which reads its input size from the observation space) gets to fill
+    in what the YAML left out.
+    """
+    cls = policy_class(config.policy.name)
+    policy_config = dict(config.policy.config)
+    hook = getattr(cls, "config_from_env", None)
+    if hook is not None:
+        policy_config = dict(hook(env.observation_space, env.action_space, policy_config))
+    return policy_config
+
+
+class Trainer:
+    """Trains a policy with the algorithm of a :class:`TrainConfig`.
+
+    Build with :meth:`create` (a new run directory) or :meth:`resume` (continue a run from
+    its last checkpoint), then call :meth:`train`.
+
+    Args:
+        config: the run's config.
+        run_dir: its run directory.
+        state: a checkpoint's trainer state to continue from (``None`` = fresh start).
+    """
+
+    def __init__(
+        self, config: TrainConfig, run_dir: RunDir, state: Mapping[str, Any] | None = None
+    ) -> None:
+        self.config = cfg = config
+        self.run_dir = run_dir
+        self.algo: Algorithm = build_algorithm(cfg)
+        probe = make_env(cfg.env.id, cfg.env.kwargs, cfg.env.max_episode_steps)
+        sample_ids = [s.sample_id for s in probe.unwrapped.samples]
+        if state is None:
+            policy_config = resolve_policy_config(cfg, probe)
+            self.policy = make_policy(cfg.policy.name, policy_config)
+            self.worker_policy_config = to_dict(self.policy.config)
+        else:
+            self.worker_policy_config = dict(state["policy_config"])
+            self.policy = make_policy(cfg.policy.name, self.worker_policy_config)
+        probe.close()
+        self.reference = None
+        if self.algo.needs_reference:
+            self.reference = copy.deepcopy(self.policy)
+            for p in self.reference.parameters():
+                p.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(
+            self.policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
+        )
+        self.schedule = SampleSchedule(sample_ids, cfg.seed)
+        self.iteration = 0
+        self.env_steps = 0
+        self._round = 0
+        if state is not None:
+            self._load_state(state)
+        self._owns_ray = init_ray(cfg.ray) if cfg.rollout.num_workers > 0 else False
+        worker_kwargs = {
+            "env_id": cfg.env.id,
+            "env_kwargs": dict(cfg.env.kwargs),
+            "max_episode_steps": cfg.env.max_episode_steps,
+            "policy_name": cfg.policy.name,
+            "policy_config": self.worker_policy_config,
+            "env_seed": cfg.seed,
+        }
+        self.workers = make_workers(worker_kwargs, cfg.rollout)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, config: TrainConfig, *, tensorboard: bool = True) -> Trainer:
+        """A fresh run in ``out_dir/<run name>`` (a ``-2``, ``-3`` suffix if taken)."""
+        name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
+        run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
+        run_dir.write_config(to_dict(config))
+        return cls(config, run_dir)
+
+    @classmethod
+    def resume(
+        cls, path: str | Path, config: TrainConfig | None = None, *, tensorboard: bool = True
+    ) -> Trainer:
+        """Continue the run in ``path`` from its last checkpoint.
+
+        Args:
+            path: the run directory.
+            config: the config to go on with (``None`` = the saved one). Only the keys of
+                :data:`RESUMABLE_CHANGES` may differ from the saved config (e.g. a larger
+                ``iterations``); anything else would change the results.
+
+        Raises:
+            FileNotFoundError: not a run directory, or no checkpoint yet.
+            ConfigError: ``config`` changes a key that must stay the same.
+        """
+        path = Path(path)
+        saved = from_dict(
+            TrainConfig, RunDir(path, tensorboard=False).read_config(), source=str(path)
+        )
+        if config is not None:
+            changed = sorted(
+                k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
+            )
+            if changed:
+                raise ConfigError(
+                    f"cannot resume {path} with a different {changed}: these keys change the "
+                    f"run's results (only {list(RESUMABLE_CHANGES)} may change). Start a new run "
+                    "or resume with the saved config"
+                )
+        else:
+            config = saved
+        checkpoint = latest_checkpoint(path)
+        if checkpoint is None:
+            raise FileNotFoundError(f"run {path} has no checkpoint to resume from")
+        state = load_trainer_state(checkpoint)
+        run_dir = RunDir(path, tensorboard=tensorboard, purge_after=int(state["iteration"]))
+        run_dir.write_config(to_dict(config))
+        return cls(config, run_dir, state)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs (see :meth:`resume`)."""
+        return {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "policy_name": self.config.policy.name,
+            "policy_config": self.worker_policy_config,
+            "policy": self.policy.state_dict(),
+            "reference": None if self.reference is None else self.reference.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": np.random.get_state(),
+                "python": random.getstate(),
+            },
+            "config": to_dict(self.config),
+        }
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        if self.reference is not None:
+            self.reference.load_state_dict(state["reference"] or state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.iteration = int(state["iteration"])
+        self.env_steps = int(state["env_steps"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, on_iteration_end: IterationCallback | None = None) -> TrainResult:
+        """Run the remaining iterations; checkpoints and logs as configured.
+
+        Args:
+            on_iteration_end: called as ``fn(iteration, metrics, trainer)`` after each
+                iteration is logged and checkpointed.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        metrics: dict[str, float] = {}
+        bar = tqdm(
+            total=cfg.iterations,
+            initial=self.iteration,
+            desc=self.run_dir.path.name,
+            unit="it",
+            disable=not cfg.progress_bar,
+            dynamic_ncols=True,
+        )
+        try:
+            while self.iteration < cfg.iterations:
+                metrics = self.step()
+                bar.update(1)
+                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
+                if on_iteration_end is not None:
+                    on_iteration_end(self.iteration, metrics, self)
+        finally:
+            bar.close()
+        return TrainResult(
+            self.run_dir.path, self.iteration, metrics, self.run_dir.latest_checkpoint()
+        )
+
+    def step(self) -> dict[str, float]:
+        """One iteration: rollout -> advantages -> epochs x minibatches -> log."""
+        cfg, algo, policy = self.config, self.algo, self.policy
+        self.iteration += 1
+        iteration = self.iteration
+        start = time.perf_counter()
+        if cfg.anneal_lr:
+            frac = 1.0 - (iteration - 1.0) / cfg.iterations
+            for group in self.optimizer.param_groups:
+                group["lr"] = frac * cfg.learning_rate
+
+        # 1. rollout
+        weights = {k: v.detach().clone() for k, v in policy.state_dict().items()}
+        self._round = 0
+        experience, stats = algo.collect(lambda n: self._collect(n, weights), cfg.batch_size)
+        rollout_s = time.perf_counter() - start
+
+        # 2. advantages
+        ref_logp = self._reference_logp(experience) if self.reference is not None else None
+        adv = algo.advantages(experience, ref_logp) if len(experience) else None
+
+        # 3. epochs x minibatches
+        losses: dict[str, list[float]] = defaultdict(list)
+        b_inds = np.arange(len(experience))
+        rng = np.random.default_rng([cfg.seed, iteration])
+        if hasattr(policy, "train"):
+            policy.train()
+        for _epoch in range(cfg.update_epochs if adv is not None else 0):
+            rng.shuffle(b_inds)
+            epoch_kl = []
+            for mb_inds in np.array_split(b_inds, cfg.num_minibatches):
+                if len(mb_inds) == 0:
+                    continue
+                mb = self._minibatch(experience, adv, ref_logp, mb_inds)
+                outputs = evaluate_policy(
+                    policy, mb.observations, mb.rollouts, need_values=algo.needs_values
+                )
+                loss, mb_stats = algo.loss(outputs, mb)
+                self.optimizer.zero_grad()
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(
+                    list(policy.parameters()), cfg.max_grad_norm
+                )
+                self.optimizer.step()
+                losses["losses/loss"].append(float(loss.detach()))
+                losses["losses/grad_norm"].append(float(grad_norm))
+                for key, value in mb_stats.items():
+                    losses[f"losses/{key}"].append(float(value))
+                if outputs.entropy is not None:
+                    losses["losses/entropy"].append(float(outputs.entropy.detach().mean()))
+                else:  # the sampled actions' surprisal, an unbiased estimate of the entropy
+                    surprisal = -(outputs.logp.detach() * mb.mask).sum(-1)
+                    losses["losses/entropy"].append(float(surprisal.mean()))
+                epoch_kl.append(float(mb_stats.get("approx_kl", 0.0)))
+            if algo.target_kl is not None and epoch_kl and np.mean(epoch_kl) > algo.target_kl:
+                break
+        update_s = time.perf_counter() - start - rollout_s
+
+        # 4. log
+        metrics = self._metrics(experience, adv, stats, losses, rollout_s, update_s)
+        self.run_dir.log(iteration, metrics)
+        if iteration % cfg.checkpoint_every == 0 or iteration == cfg.iterations:
+            self.save_checkpoint()
+        return metrics
+
+    def _collect(self, count: int, weights: Mapping[str, Any]) -> Experience:
+        """Play ``count`` scheduled samples on the workers (one sampling round)."""
+        cfg = self.config
+        self._round += 1
+        ids = self.schedule.take(count)
+        tasks = [
+            RolloutTask(
+                index=k,
+                sample_ids=chunk,
+                group_size=self.algo.group_size,
+                seed=task_seed(cfg.seed, self.iteration, self._round, k),
+            )
+            for k, chunk in enumerate(chunks(ids, cfg.rollout.task_size))
+        ]
+        parts = self.workers.run(tasks, weights, self.iteration)
+        experience = Experience.concat(parts)
+        self.env_steps += len(experience)
+        return experience
+
+    def _reference_logp(self, experience: Experience, chunk: int = 64) -> torch.Tensor:
+        """Log-probabilities of the batch's actions under the frozen reference policy."""
+        out = []
+        with torch.no_grad():
+            for begin in range(0, len(experience), chunk):
+                part = experience.select(np.arange(begin, min(begin + chunk, len(experience))))
+                out.append(
+                    evaluate_policy(
+                        self.reference, part.observations, part.rollouts, need_values=False
+                    ).logp
+                )
+        if not out:
+            return torch.zeros_like(experience.rollouts.log_probs)
+        return torch.cat(out).float()
+
+    @staticmethod
+    def _minibatch(
+        experience: Experience,
+        adv: AdvantageResult,
+        ref_logp: torch.Tensor | None,
+        rows: np.ndarray,
+    ) -> Minibatch:
+        part = experience.select(rows)
+        index = torch.as_tensor(rows, dtype=torch.long)
+        values = part.rollouts.values
+        return Minibatch(
+            observations=part.observations,
+            rollouts=part.rollouts,
+            old_logp=part.rollouts.log_probs.float(),
+            mask=part.rollouts.mask,
+            advantages=adv.advantages[index],
+            returns=None if adv.returns is None else adv.returns[index],
+            old_values=None if values is None else values.detach().float().reshape(-1),
+            ref_logp=None if ref_logp is None else ref_logp[index],
+            token_slots=int(experience.rollouts.mask.shape[1]),
+        )
+
+    def _metrics(
+        self,
+        experience: Experience,
+        adv: AdvantageResult | None,
+        collect_stats: Mapping[str, float],
+        losses: Mapping[str, list[float]],
+        rollout_s: float,
+        update_s: float,
+    ) -> dict[str, float]:
+        iteration_s = rollout_s + update_s
+        played = sum(e.length for e in experience.episodes)
+        metrics: dict[str, float] = {}
+        metrics.update(episode_summary(experience.episodes))
+        metrics.update({k: float(np.mean(v)) for k, v in sorted(losses.items())})
+        metrics.update(collect_stats)
+        if adv is not None:
+            metrics.update(adv.stats)
+            metrics["charts/advantage_abs_mean"] = float(adv.advantages.abs().mean())
+        metrics.update(
+            {
+                "charts/learning_rate": float(self.optimizer.param_groups[0]["lr"]),
+                "charts/global_step": float(self.env_steps),
+                "charts/trained_rows": float(len(experience)),
+                "charts/SPS": played / iteration_s if iteration_s > 0 else 0.0,
+                "charts/rollout_SPS": played / rollout_s if rollout_s > 0 else 0.0,
+                "time/rollout_s": rollout_s,
+                "time/update_s": update_s,
+                "time/iteration_s": iteration_s,
+                "workers/restarts": float(self.workers.restarts),
+            }
+        )
+        return metrics
+
+    def save_checkpoint(self) -> Path:
+        """Checkpoint the current iteration into the run directory."""
+        return self.run_dir.save_checkpoint(self.iteration, self.state_dict(), self.policy)
+
+    def close(self) -> None:
+        """Stop the workers (and Ray, if this trainer started it); close the logs."""
+        self.workers.close()
+        self.run_dir.close()
+        if self._owns_ray:
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Key paths where two nested config dicts differ."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = sorted(set(a) | set(b))
+        out: list[str] = []
+        for key in keys:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a or key not in b:
+                out.append(path)
+            else:
+                out.extend(_diff(a[key], b[key], path))
+        return out
+    return [] if a == b else [prefix]
+
+
+def load_trained_policy(path: str | Path) -> Any:
+    """The policy of a run directory's last checkpoint (or of a checkpoint folder)."""
+    path = Path(path)
+    checkpoint = path if (path / "trainer.pt").is_file() else latest_checkpoint(path)
+    if checkpoint is None:
+        raise FileNotFoundError(
+            f"{path} is neither a checkpoint folder nor a run with a checkpoint"
+        )
+    state = load_trainer_state(checkpoint)
+    policy = make_policy(state["policy_name"], state["policy_config"])
+    policy.load_state_dict(state["policy"])
+    return policy
+
+
+__all__ = [
+    "RESUMABLE_CHANGES",
+    "TrainResult",
+    "Trainer",
+    "load_trained_policy",
+    "resolve_policy_config",
+]

@@ -1,0 +1,269 @@
+"""Rollout workers: an env and a policy copy that play rollout tasks into :class:`Experience`.
+
+A :class:`RolloutTask` names the samples to play and a seed; the worker loads the weights
+it is given (when their version is new), reseeds the policy's sampling from the task seed
+and plays:
+
+* **groups** (``group_size > 1``, single-turn envs, GRPO/RLOO): for each sample, one
+  observation and ``group_size`` answers sampled together, each scored on *the same
+  sample* (``env.reset(options={"sample_id": ...})`` before every step);
+* **episodes** (``group_size == 1``, any env, PPO): for each sample one episode, one
+  ``policy.sample([obs], 1)`` per step, until termination or truncation. After a
+  truncation the critic's value of the final observation is stored for bootstrapping.
+
+Because everything random in a task comes from its seed, a task gives the same experience
+on any worker, in this process or in a Ray actor, first try or after a restart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from stvg.policies.base import Rollouts, TextCompletion
+from stvg.training.batch import EpisodeRecord, Experience, concat_rollouts
+
+#: ``info`` keys (and prefixes) copied into :class:`EpisodeRecord.metrics`.
+METRIC_KEYS = ("reward", "t_iou", "v_iou", "parse_ok", "format_ok", "num_repairs")
+METRIC_PREFIXES = ("reward/", "cost/")
+#: Modules that register policies when imported.
+POLICY_MODULES = ("stvg.policies.native", "stvg.policies.baselines")
+
+
+@dataclass(frozen=True)
+class RolloutTask:
+    """One unit of rollout work.
+
+    Attributes:
+        index: position of the task in its iteration (results are put in this order).
+        sample_ids: the samples to play, in order.
+        group_size: answers per sample (``> 1``: groups mode) or 1 (episodes mode).
+        seed: seeds the policy's sampling for the whole task.
+    """
+
+    index: int
+    sample_ids: tuple[str, ...]
+    group_size: int
+    seed: int
+
+
+def make_env(
+    env_id: str, kwargs: Mapping[str, Any], max_episode_steps: int | None = None
+) -> gym.Env:
+    """``gymnasium.make(env_id, **kwargs)`` (with a ``TimeLimit`` when ``max_episode_steps``)."""
+    import stvg  # noqa: F401  (registers the stvg/... ids)
+
+    extra = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
+    return gym.make(env_id, **extra, **dict(kwargs))
+
+
+def policy_class(name: str) -> Any:
+    """The class registered as policy ``name``.
+
+    ``tracking-mlp`` and the policies of :data:`POLICY_MODULES` are registered on import,
+    so those modules are imported first when ``name`` is not registered yet.
+    """
+    import stvg.training.tracking_policy  # noqa: F401  (registers tracking-mlp)
+    from stvg.policies.registry import policy_class as lookup
+    from stvg.policies.registry import registered_policies
+
+    if name not in registered_policies():
+        for module in POLICY_MODULES:
+            importlib.import_module(module)
+    return lookup(name)
+
+
+def make_policy(name: str, config: Mapping[str, Any]) -> Any:
+    """``stvg.policies.make(name, **config)``, ``tracking-mlp`` included."""
+    from stvg.policies.registry import make
+
+    policy_class(name)
+    return make(name, **dict(config))
+
+
+def env_action(action: Any) -> Any:
+    """What the env takes for a policy's action (a :class:`TextCompletion`'s text)."""
+    return action.text if isinstance(action, TextCompletion) else action
+
+
+def episode_metrics(info: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric figures of a final ``info`` (see :data:`METRIC_KEYS`)."""
+    out: dict[str, float] = {}
+    for key, value in info.items():
+        if key in METRIC_KEYS or key.startswith(METRIC_PREFIXES):
+            if isinstance(value, (bool, int, float, np.integer, np.floating)):
+                out[key] = float(value)
+    return out
+
+
+def reseed_policy(policy: Any, seed: int) -> None:
+    """Seed everything a policy samples from: its own ``generator`` (when it has one) and
+    the global torch, NumPy and Python generators."""
+    generator = getattr(policy, "generator", None)
+    if isinstance(generator, torch.Generator):
+        generator.manual_seed(int(seed))
+    torch.manual_seed(int(seed))
+    np.random.seed(int(seed) % (2**32))
+    random.seed(int(seed))
+
+
+class RolloutWorker:
+    """An env and a policy copy that play :class:`RolloutTask` s.
+
+    Used as is in the learner's process (``num_workers: 0``) or as a Ray actor
+    (``ray.remote(RolloutWorker)``).
+
+    Args:
+        env_id, env_kwargs, max_episode_steps: the env (see :func:`make_env`).
+        policy_name, policy_config: the policy (see :func:`make_policy`); its weights come
+            with the tasks.
+        env_seed: seed of the env's first reset.
+        torch_threads: torch intra-op threads of this process (``None`` = unchanged).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: Mapping[str, Any],
+        max_episode_steps: int | None,
+        policy_name: str,
+        policy_config: Mapping[str, Any],
+        *,
+        env_seed: int = 0,
+        torch_threads: int | None = None,
+    ) -> None:
+        if torch_threads is not None:
+            torch.set_num_threads(max(1, int(torch_threads)))
+        self.env = make_env(env_id, env_kwargs, max_episode_steps)
+        self.env.reset(seed=int(env_seed))
+        self.policy = make_policy(policy_name, policy_config)
+        if hasattr(self.policy, "eval"):
+            self.policy.eval()
+        self.version = -1
+
+    def sample_ids(self) -> list[str]:
+        """The ids of the env's samples, in dataset order."""
+        return [s.sample_id for s in self.env.unwrapped.samples]
+
+    def set_weights(self, weights: Mapping[str, Any], version: int) -> None:
+        """Load ``weights`` unless this version is already loaded."""
+        if version != self.version:
+            self.policy.load_state_dict(weights)
+            self.version = int(version)
+
+    def run(
+        self, task: RolloutTask, weights: Mapping[str, Any] | None = None, version: int = -1
+    ) -> Experience:
+        """Play ``task`` with ``weights`` (version ``version``; ``None`` keeps the current)."""
+        if weights is not None:
+            self.set_weights(weights, version)
+        reseed_policy(self.policy, task.seed)
+        with torch.no_grad():
+            if task.group_size > 1:
+                return self._play_groups(task)
+            return self._play_episodes(task)
+
+    def _play_groups(self, task: RolloutTask) -> Experience:
+        env, n = self.env, task.group_size
+        observations = [env.reset(options={"sample_id": sid})[0] for sid in task.sample_ids]
+        rollouts = self.policy.sample(observations, n)
+        rewards, episodes, sample_ids = [], [], []
+        for row, action in enumerate(rollouts.actions):
+            sid = task.sample_ids[rollouts.obs_index[row]]
+            env.reset(options={"sample_id": sid})
+            _, reward, terminated, truncated, info = env.step(env_action(action))
+            if not (terminated or truncated):
+                raise ValueError(
+                    f"group sampling (group_size={n}) needs a single-turn env whose first step "
+                    f"ends the episode, but {env.spec.id if env.spec else env} went on: use "
+                    "algorithm ppo for multi-step envs"
+                )
+            rewards.append(float(reward))
+            sample_ids.append(sid)
+            episodes.append(EpisodeRecord(sid, float(reward), 1, episode_metrics(info)))
+        rows = len(rollouts)
+        return Experience(
+            observations=list(observations),
+            rollouts=rollouts,
+            rewards=np.asarray(rewards),
+            terminated=np.ones(rows, dtype=bool),
+            truncated=np.zeros(rows, dtype=bool),
+            next_values=np.zeros(rows),
+            sample_ids=sample_ids,
+            episodes=episodes,
+        )
+
+    def _play_episodes(self, task: RolloutTask) -> Experience:
+        env = self.env
+        observations: list[Any] = []
+        parts: list[Rollouts] = []
+        rewards: list[float] = []
+        terminated: list[bool] = []
+        truncated: list[bool] = []
+        next_values: list[float] = []
+        sample_ids: list[str] = []
+        episodes: list[EpisodeRecord] = []
+        for sid in task.sample_ids:
+            obs, _ = env.reset(options={"sample_id": sid})
+            start, total, done = len(rewards), 0.0, False
+            while not done:
+                step = self.policy.sample([obs], 1)
+                next_obs, reward, term, trunc, info = env.step(env_action(step.actions[0]))
+                observations.append(obs)
+                parts.append(step)
+                rewards.append(float(reward))
+                terminated.append(bool(term))
+                truncated.append(bool(trunc) and not term)
+                sample_ids.append(sid)
+                total += float(reward)
+                done = bool(term or trunc)
+                next_values.append(self._bootstrap(next_obs) if truncated[-1] else 0.0)
+                obs = next_obs
+            length = len(rewards) - start
+            self._fill_next_values(parts, next_values, start)
+            episodes.append(EpisodeRecord(sid, total, length, episode_metrics(info)))
+        return Experience(
+            observations=observations,
+            rollouts=concat_rollouts(parts, [1] * len(parts)),
+            rewards=np.asarray(rewards),
+            terminated=np.asarray(terminated),
+            truncated=np.asarray(truncated),
+            next_values=np.asarray(next_values),
+            sample_ids=sample_ids,
+            episodes=episodes,
+        )
+
+    def _bootstrap(self, next_obs: Any) -> float:
+        """The critic's value of the observation where a time limit cut the episode."""
+        if not hasattr(self.policy, "value"):
+            return 0.0
+        return float(self.policy.value([next_obs]).reshape(-1)[0])
+
+    @staticmethod
+    def _fill_next_values(parts: Sequence[Rollouts], next_values: list[float], start: int) -> None:
+        """Inside an episode, ``V(s_{t+1})`` is the value recorded with the next step."""
+        for t in range(start, len(next_values) - 1):
+            values = parts[t + 1].values
+            next_values[t] = 0.0 if values is None else float(values.reshape(-1)[0])
+
+
+__all__ = [
+    "METRIC_KEYS",
+    "METRIC_PREFIXES",
+    "POLICY_MODULES",
+    "RolloutTask",
+    "RolloutWorker",
+    "env_action",
+    "episode_metrics",
+    "make_env",
+    "make_policy",
+    "policy_class",
+    "reseed_policy",
+]

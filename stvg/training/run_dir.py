@@ -1,0 +1,183 @@
+"""A run directory: resolved config, metrics log, TensorBoard scalars and checkpoints.
+
+Layout::
+
+    <run>/config.yaml                 the resolved config (every default filled in)
+    <run>/metrics.jsonl               one JSON object per iteration: {"iteration": i, ...}
+    <run>/tb/                         TensorBoard scalars (torch.utils.tensorboard)
+    <run>/checkpoints/iter_000010/    trainer.pt (policy, optimizer, RNG states, iteration,
+                                      sampler state) and policy.pt (the policy's own
+                                      checkpoint format, when it has one)
+    <run>/checkpoints/latest          name of the newest checkpoint folder
+
+Reopening a run for ``--resume`` drops metric lines (and TensorBoard events) logged after
+its last checkpoint, so the resumed run writes them again exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+LATEST = "latest"
+TRAINER_STATE = "trainer.pt"
+POLICY_FILE = "policy.pt"
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunDir:
+    """A run directory (see the module docstring).
+
+    Args:
+        path: the directory (created if missing).
+        tensorboard: write TensorBoard scalars.
+        purge_after: on reopening, drop metrics of iterations after this one.
+    """
+
+    def __init__(
+        self, path: str | Path, *, tensorboard: bool = True, purge_after: int | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if purge_after is not None:
+            self._truncate_metrics(purge_after)
+        self._writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            purge = None if purge_after is None else purge_after + 1
+            self._writer = SummaryWriter(log_dir=str(self.path / "tb"), purge_step=purge)
+
+    # ------------------------------------------------------------------ creation
+    @staticmethod
+    def unique_path(out_dir: str | Path, name: str) -> Path:
+        """``out_dir/name``, or ``out_dir/name-2``, ``-3``, ... if it is taken."""
+        base = Path(out_dir) / name
+        path, k = base, 2
+        while path.exists():
+            path = base.with_name(f"{base.name}-{k}")
+            k += 1
+        return path
+
+    def write_config(self, config: Mapping[str, Any]) -> Path:
+        """Write the resolved config as YAML."""
+        target = self.path / CONFIG_FILE
+        target.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
+        return target
+
+    def read_config(self) -> dict[str, Any]:
+        """The saved config (a plain mapping)."""
+        target = self.path / CONFIG_FILE
+        if not target.is_file():
+            raise FileNotFoundError(f"{self.path} has no {CONFIG_FILE}: is it a run directory?")
+        return yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+
+    # ------------------------------------------------------------------ metrics
+    def log(self, iteration: int, metrics: Mapping[str, float]) -> None:
+        """Append one line to ``metrics.jsonl`` and the scalars to TensorBoard."""
+        record = {"iteration": int(iteration), **{k: _json_value(v) for k, v in metrics.items()}}
+        with open(self.path / METRICS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self._writer is not None:
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)) and math.isfinite(float(value)):
+                    self._writer.add_scalar(key, float(value), global_step=int(iteration))
+            self._writer.flush()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """Every line of ``metrics.jsonl`` (empty before the first iteration)."""
+        return read_metrics(self.path)
+
+    def _truncate_metrics(self, last_iteration: int) -> None:
+        kept = [r for r in self.read_metrics() if int(r["iteration"]) <= last_iteration]
+        target = self.path / METRICS_FILE
+        target.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_dir(self, iteration: int) -> Path:
+        """``checkpoints/iter_<iteration>`` (not created)."""
+        return self.path / CHECKPOINTS / f"iter_{int(iteration):06d}"
+
+    def save_checkpoint(self, iteration: int, state: Mapping[str, Any], policy: Any = None) -> Path:
+        """Save ``state`` (``trainer.pt``) and ``policy.save(policy.pt)`` when the policy
+        has a ``save`` method; then point ``latest`` at it.
+
+        The folder is written under a temporary name and renamed, so a crash never leaves
+        a half-written checkpoint behind ``latest``.
+        """
+        final = self.checkpoint_dir(iteration)
+        tmp = final.with_name(final.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        torch.save(dict(state), tmp / TRAINER_STATE)
+        if policy is not None and hasattr(policy, "save"):
+            policy.save(tmp / POLICY_FILE, extra={"iteration": int(iteration)})
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.replace(final)
+        (self.path / CHECKPOINTS / LATEST).write_text(final.name + "\n", encoding="utf-8")
+        return final
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint folder, or ``None``."""
+        return latest_checkpoint(self.path)
+
+    def close(self) -> None:
+        """Flush and close TensorBoard."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every line of ``<run_dir>/metrics.jsonl``."""
+    target = Path(run_dir) / METRICS_FILE
+    if not target.is_file():
+        return []
+    lines = target.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The folder ``checkpoints/latest`` names, or ``None`` when the run has none."""
+    pointer = Path(run_dir) / CHECKPOINTS / LATEST
+    if not pointer.is_file():
+        return None
+    folder = Path(run_dir) / CHECKPOINTS / pointer.read_text(encoding="utf-8").strip()
+    return folder if (folder / TRAINER_STATE).is_file() else None
+
+
+def load_trainer_state(checkpoint: str | Path) -> dict[str, Any]:
+    """Read ``trainer.pt`` of a checkpoint folder."""
+    path = Path(checkpoint) / TRAINER_STATE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {TRAINER_STATE} in checkpoint folder {checkpoint}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "POLICY_FILE",
+    "TRAINER_STATE",
+    "RunDir",
+    "latest_checkpoint",
+    "load_trainer_state",
+    "read_metrics",
+]
