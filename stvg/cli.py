@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "stvg.data.commands",
     "stvg.verifiers.commands",
+    "stvg.training.rl_commands",
 )
 
 

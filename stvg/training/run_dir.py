@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +113,16 @@ class RunDir:
         """``checkpoints/iter_<iteration>`` (not created)."""
         return self.path / CHECKPOINTS / f"iter_{int(iteration):06d}"
 
-    def save_checkpoint(self, iteration: int, state: Mapping[str, Any], policy: Any = None) -> Path:
-        """Save ``state`` (``trainer.pt``) and ``policy.save(policy.pt)`` when the policy
-        has a ``save`` method; then point ``latest`` at it.
+    def save_checkpoint(
+        self,
+        iteration: int,
+        state: Mapping[str, Any],
+        policy: Any = None,
+        write_extra: Callable[[Path], Any] | None = None,
+    ) -> Path:
+        """Save ``state`` (``trainer.pt``), ``policy.save(policy.pt)`` when the policy has
+        a ``save`` method and whatever ``write_extra(folder)`` writes; then point
+        ``latest`` at the folder.
 
         The folder is written under a temporary name and renamed, so a crash never leaves
         a half-written checkpoint behind ``latest``.
@@ -128,6 +135,8 @@ class RunDir:
         torch.save(dict(state), tmp / TRAINER_STATE)
         if policy is not None and hasattr(policy, "save"):
             policy.save(tmp / POLICY_FILE, extra={"iteration": int(iteration)})
+        if write_extra is not None:
+            write_extra(tmp)
         if final.exists():
             shutil.rmtree(final)
         tmp.replace(final)

@@ -1,0 +1,126 @@
+"""The ``stvg train`` command: one RL run from a YAML config.
+
+::
+
+    stvg train CONFIG                      # a new run under the config's out_dir
+    stvg train CONFIG --resume RUN_DIR     # continue RUN_DIR with CONFIG (e.g. more iterations)
+    stvg train --resume RUN_DIR            # continue RUN_DIR with its saved config
+
+A config error (unknown key, wrong type, settings that do not fit together) is reported
+with its key path and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand to the ``stvg`` parser."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a policy with RL (grpo, rloo, ppo, rllib_ppo) from a YAML config",
+        description=(
+            "Train a policy with GRPO, RLOO, PPO or RLlib's PPO. Writes a run directory with "
+            "the resolved config, metrics.jsonl, TensorBoard scalars and checkpoints."
+        ),
+    )
+    parser.add_argument("config", nargs="?", metavar="CONFIG", help="the run's YAML config")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue this run from its last checkpoint (with CONFIG, or its saved config)",
+    )
+    parser.add_argument(
+        "--iterations", type=int, metavar="N", help="override the config's iterations"
+    )
+    parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_handler(parser))
+
+
+def load_train_config(
+    path: str | None, overrides: dict[str, Any], saved_run: str | None = None
+) -> Any:
+    """The :class:`~stvg.training.config.TrainConfig` of ``path`` (or of the run
+    ``saved_run`` when ``path`` is ``None``) with top-level ``overrides`` applied."""
+    from stvg.config import from_dict, load_yaml
+    from stvg.training.run_dir import RunDir
+
+    if path is not None:
+        data, source = load_yaml(path), path
+    elif saved_run is not None:
+        data, source = RunDir(saved_run, tensorboard=False).read_config(), saved_run
+    else:
+        return None
+    if not overrides:
+        if path is None:
+            return None  # resume with the saved config as it is
+        return from_dict(_config_class(), data, source=source)
+    return from_dict(_config_class(), {**data, **overrides}, source=source)
+
+
+def _config_class() -> Any:
+    from stvg.training.config import TrainConfig
+
+    return TrainConfig
+
+
+def trainer_class(algorithm: str) -> Any:
+    """``RLlibPPOTrainer`` for ``rllib_ppo``, else the shared-loop ``Trainer``."""
+    if algorithm == "rllib_ppo":
+        from stvg.training.rllib_ppo import RLlibPPOTrainer
+
+        return RLlibPPOTrainer
+    from stvg.training.loop import Trainer
+
+    return Trainer
+
+
+def _handler(parser: argparse.ArgumentParser):
+    def handle(args: argparse.Namespace) -> int:
+        if args.config is None and args.resume is None:
+            parser.error("give a CONFIG, or --resume RUN_DIR")
+        return _train(args)
+
+    return handle
+
+
+def _train(args: argparse.Namespace) -> int:
+    from stvg.config import ConfigError
+    from stvg.training.run_dir import RunDir
+
+    overrides: dict[str, Any] = {}
+    if args.iterations is not None:
+        overrides["iterations"] = args.iterations
+    if args.out_dir is not None:
+        overrides["out_dir"] = args.out_dir
+    if args.no_progress:
+        overrides["progress_bar"] = False
+    try:
+        config = load_train_config(args.config, overrides, args.resume)
+        if args.resume is not None:
+            algorithm = (config.algorithm if config is not None else None) or RunDir(
+                args.resume, tensorboard=False
+            ).read_config().get("algorithm", "grpo")
+            trainer = trainer_class(algorithm).resume(args.resume, config)
+        else:
+            trainer = trainer_class(config.algorithm).create(config)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"stvg train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"run directory: {trainer.run_dir.path}", flush=True)
+    try:
+        result = trainer.train()
+    finally:
+        trainer.close()
+    shown = ("charts/episodic_return", "charts/t_iou", "charts/v_iou", "charts/SPS")
+    summary = ", ".join(f"{k} {result.metrics[k]:.4f}" for k in shown if k in result.metrics)
+    print(f"done: {result.iterations} iterations; {summary}")
+    print(f"last checkpoint: {result.checkpoint}")
+    return 0
+
+
+__all__ = ["load_train_config", "register", "trainer_class"]

@@ -1,0 +1,277 @@
+"""``algorithm: rllib_ppo``: RLlib's PPO (new API stack) on a tracking env, logged like the
+other trainers.
+
+RLlib builds its default model from the env's spaces (an MLP encoder over the flat
+observation of ``stvg/SyntheticTrackingFlat-v0``; a categorical + Gaussian head for the
+``present``/``box`` action), so ``policy`` in the config is not read. The run directory has
+the same layout as :class:`~stvg.training.loop.Trainer`'s (``config.yaml``,
+``metrics.jsonl``, ``tb/``, ``checkpoints/iter_*/`` with RLlib's checkpoint in ``rllib/``)
+and, where RLlib reports them, the same metric names:
+
+==============================  ==========================================================
+ours                            RLlib result key
+==============================  ==========================================================
+``charts/episodic_return``      ``env_runners/episode_return_mean``
+``charts/episodic_length``      ``env_runners/episode_len_mean``
+``charts/episodes``             ``env_runners/num_episodes``
+``rewards/...``, ``charts/...``  the final step's ``info`` (t_iou, v_iou, reward terms),
+                                logged by :class:`EpisodeInfoCallback`
+``losses/loss``                 ``learners/default_policy/total_loss``
+``losses/policy_loss``          ``learners/default_policy/policy_loss``
+``losses/value_loss``           ``learners/default_policy/vf_loss``
+``losses/entropy``              ``learners/default_policy/entropy``
+``losses/approx_kl``            ``learners/default_policy/mean_kl_loss``
+``losses/explained_variance``   ``learners/default_policy/vf_explained_var``
+``charts/SPS``                  ``env_runners/num_env_steps_sampled / time_this_iter_s``
+==============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stvg.config import ConfigError, from_dict, to_dict
+from stvg.training.config import TrainConfig
+from stvg.training.loop import RESUMABLE_CHANGES, IterationCallback, TrainResult, _diff
+from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES, make_env
+from stvg.training.run_dir import RunDir, latest_checkpoint, load_trainer_state
+from stvg.training.workers import init_ray
+
+RLLIB_DIR = "rllib"
+_INFO_PREFIX = "stvg_info/"
+
+#: ``our name -> path of keys in RLlib's result dict``.
+RESULT_KEYS: dict[str, tuple[str, ...]] = {
+    "charts/episodic_return": ("env_runners", "episode_return_mean"),
+    "charts/episodic_length": ("env_runners", "episode_len_mean"),
+    "charts/episodes": ("env_runners", "num_episodes"),
+    "losses/loss": ("learners", "default_policy", "total_loss"),
+    "losses/policy_loss": ("learners", "default_policy", "policy_loss"),
+    "losses/value_loss": ("learners", "default_policy", "vf_loss"),
+    "losses/entropy": ("learners", "default_policy", "entropy"),
+    "losses/approx_kl": ("learners", "default_policy", "mean_kl_loss"),
+    "losses/explained_variance": ("learners", "default_policy", "vf_explained_var"),
+    "charts/learning_rate": ("learners", "default_policy", "default_optimizer_learning_rate"),
+    "charts/global_step": ("num_env_steps_sampled_lifetime",),
+    "time/iteration_s": ("time_this_iter_s",),
+}
+
+
+def _episode_info_callback() -> type:
+    """The RLlib callback class (built lazily so importing this module needs no Ray)."""
+    from ray.rllib.callbacks.callbacks import RLlibCallback
+
+    from stvg.training.metrics import metric_name
+
+    class EpisodeInfoCallback(RLlibCallback):
+        """Logs the numeric figures of each episode's final ``info`` (t_iou, v_iou, reward
+        terms, cost) as means over the iteration's episodes."""
+
+        def on_episode_end(
+            self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any
+        ) -> None:
+            if metrics_logger is None:
+                return
+            infos = episode.get_infos()
+            info = infos[-1] if len(infos) else {}
+            for key, value in info.items():
+                if key in METRIC_KEYS or key.startswith(METRIC_PREFIXES):
+                    if isinstance(value, (bool, int, float)):
+                        metrics_logger.log_value(
+                            _INFO_PREFIX + metric_name(key),
+                            float(value),
+                            reduce="mean",
+                            window=1000,
+                        )
+
+    return EpisodeInfoCallback
+
+
+def _lookup(result: Mapping[str, Any], path: tuple[str, ...]) -> float | None:
+    node: Any = result
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    try:
+        return float(node)
+    except (TypeError, ValueError):
+        return None
+
+
+def result_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """Our metric names from one ``Algorithm.train()`` result (see the module table)."""
+    out: dict[str, float] = {}
+    for name, path in RESULT_KEYS.items():
+        value = _lookup(result, path)
+        if value is not None:
+            out[name] = value
+    runners = result.get("env_runners", {})
+    for key, value in sorted(runners.items()):
+        if key.startswith(_INFO_PREFIX):
+            out[key[len(_INFO_PREFIX) :]] = float(value)
+    sampled = _lookup(result, ("env_runners", "num_env_steps_sampled"))
+    seconds = out.get("time/iteration_s")
+    if sampled is not None and seconds:
+        out["charts/SPS"] = sampled / seconds
+    return out
+
+
+def rllib_config(config: TrainConfig) -> Any:
+    """The RLlib ``PPOConfig`` of a :class:`TrainConfig` (env registered as
+    ``stvg_rllib_env``)."""
+    from ray.rllib.algorithms.ppo import PPOConfig as RLlibPPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.tune.registry import register_env
+
+    env = config.env
+    register_env(
+        "stvg_rllib_env",
+        lambda _ctx: make_env(env.id, env.kwargs, env.max_episode_steps),
+    )
+    r, rollout = config.rllib, config.rollout
+    return (
+        RLlibPPOConfig()
+        .environment("stvg_rllib_env")
+        .env_runners(
+            num_env_runners=rollout.num_workers,
+            num_envs_per_env_runner=r.num_envs_per_env_runner,
+            num_cpus_per_env_runner=rollout.num_cpus_per_worker,
+            num_gpus_per_env_runner=rollout.num_gpus_per_worker,
+        )
+        .training(
+            train_batch_size_per_learner=r.train_batch_size,
+            minibatch_size=r.minibatch_size,
+            num_epochs=r.num_epochs,
+            gamma=r.gamma,
+            lambda_=r.lambda_,
+            clip_param=r.clip_param,
+            entropy_coeff=r.entropy_coeff,
+            vf_loss_coeff=r.vf_loss_coeff,
+            lr=config.learning_rate,
+            grad_clip=config.max_grad_norm,
+        )
+        .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=list(r.fcnet_hiddens)))
+        .callbacks(_episode_info_callback())
+        .debugging(seed=config.seed)
+        .fault_tolerance(restart_failed_env_runners=True)
+    )
+
+
+class RLlibPPOTrainer:
+    """Runs RLlib's PPO for ``config.iterations`` iterations into a run directory.
+
+    Same surface as :class:`~stvg.training.loop.Trainer`: :meth:`create`, :meth:`resume`,
+    :meth:`train`, :meth:`close`.
+    """
+
+    def __init__(
+        self, config: TrainConfig, run_dir: RunDir, checkpoint: Path | None = None
+    ) -> None:
+        if config.algorithm != "rllib_ppo":
+            raise ValueError(
+                f"RLlibPPOTrainer runs algorithm 'rllib_ppo', got {config.algorithm!r}"
+            )
+        self.config = config
+        self.run_dir = run_dir
+        self._owns_ray = init_ray(config.ray)
+        self.algo = rllib_config(config).build_algo()
+        self.iteration = 0
+        if checkpoint is not None:
+            self.algo.restore_from_path(str(checkpoint / RLLIB_DIR))
+            self.iteration = int(load_trainer_state(checkpoint)["iteration"])
+
+    @classmethod
+    def create(cls, config: TrainConfig, *, tensorboard: bool = True) -> RLlibPPOTrainer:
+        """A fresh run in ``out_dir/<run name>``."""
+        name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
+        run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
+        run_dir.write_config(to_dict(config))
+        return cls(config, run_dir)
+
+    @classmethod
+    def resume(
+        cls, path: str | Path, config: TrainConfig | None = None, *, tensorboard: bool = True
+    ) -> RLlibPPOTrainer:
+        """Continue the run in ``path`` from its last checkpoint (see ``Trainer.resume``)."""
+        path = Path(path)
+        saved = from_dict(
+            TrainConfig, RunDir(path, tensorboard=False).read_config(), source=str(path)
+        )
+        if config is not None:
+            changed = sorted(
+                k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
+            )
+            if changed:
+                raise ConfigError(f"cannot resume {path} with a different {changed}")
+        config = config or saved
+        checkpoint = latest_checkpoint(path)
+        if checkpoint is None:
+            raise FileNotFoundError(f"run {path} has no checkpoint to resume from")
+        iteration = int(load_trainer_state(checkpoint)["iteration"])
+        run_dir = RunDir(path, tensorboard=tensorboard, purge_after=iteration)
+        run_dir.write_config(to_dict(config))
+        return cls(config, run_dir, checkpoint)
+
+    def train(self, on_iteration_end: IterationCallback | None = None) -> TrainResult:
+        """Train the remaining iterations, logging and checkpointing as configured."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        metrics: dict[str, float] = {}
+        bar = tqdm(
+            total=cfg.iterations,
+            initial=self.iteration,
+            desc=self.run_dir.path.name,
+            unit="it",
+            disable=not cfg.progress_bar,
+        )
+        try:
+            while self.iteration < cfg.iterations:
+                start = time.perf_counter()
+                result = self.algo.train()
+                self.iteration += 1
+                metrics = result_metrics(result)
+                metrics.setdefault("time/iteration_s", time.perf_counter() - start)
+                self.run_dir.log(self.iteration, metrics)
+                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                    self.save_checkpoint()
+                bar.update(1)
+                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
+                if on_iteration_end is not None:
+                    on_iteration_end(self.iteration, metrics, self)  # type: ignore[arg-type]
+        finally:
+            bar.close()
+        return TrainResult(
+            self.run_dir.path, self.iteration, metrics, self.run_dir.latest_checkpoint()
+        )
+
+    def save_checkpoint(self) -> Path:
+        """RLlib's checkpoint in ``checkpoints/iter_*/rllib`` plus ``trainer.pt``."""
+        state = {
+            "iteration": self.iteration,
+            "algorithm": "rllib_ppo",
+            "config": to_dict(self.config),
+        }
+        return self.run_dir.save_checkpoint(
+            self.iteration,
+            state,
+            write_extra=lambda folder: self.algo.save_to_path(str(folder / RLLIB_DIR)),
+        )
+
+    def close(self) -> None:
+        """Stop RLlib (and Ray, if this trainer started it); close the logs."""
+        self.algo.stop()
+        self.run_dir.close()
+        if self._owns_ray:
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False
+
+
+__all__ = ["RESULT_KEYS", "RLlibPPOTrainer", "result_metrics", "rllib_config"]

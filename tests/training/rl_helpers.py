@@ -1,0 +1,89 @@
+"""Shared pieces of the RL trainer tests: a tiny synthetic split, a tiny native policy
+checkpoint and small run configs (plain functions; each test module makes its fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stvg.config import from_dict
+from stvg.training.config import TrainConfig
+
+SPLIT = "train"
+#: A native model small enough to train in well under a second per iteration.
+TINY_MODEL = {"frame_size": 16, "channels": [4, 4, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
+
+
+def make_split(root: Path, n: int = 4, seed: int = 1) -> Path:
+    """A synthetic split of ``n`` 4-second 5 fps 64x64 videos in ``root``."""
+    from stvg.data.synthetic import generate_split
+
+    generate_split(root, SPLIT, n, seed, duration_s=4.0, fps=5.0, size=64)
+    return root
+
+
+def make_native_checkpoint(root: Path, path: Path) -> Path:
+    """A fresh tiny native policy (vocabulary of ``root``'s split) saved at ``path``."""
+    from stvg.data import load_dataset
+    from stvg.policies.native import NativePolicy
+
+    samples = list(load_dataset("synthetic", root=root, split=SPLIT))
+    policy = NativePolicy.from_samples(samples, model=TINY_MODEL, seed=0)
+    return policy.save(path)
+
+
+def env_kwargs(root: Path) -> dict[str, Any]:
+    """``stvg/Grounding-v0`` keyword arguments for ``root``'s split (struct actions)."""
+    return {
+        "dataset": "synthetic",
+        "root": str(root),
+        "split": SPLIT,
+        "action_format": "struct",
+        "max_side": 32,
+        "max_frames": 4,
+        "frame_cache_mb": 16.0,
+    }
+
+
+def grounding_config(
+    root: Path, checkpoint: Path, out_dir: Path, **overrides: Any
+) -> dict[str, Any]:
+    """A tiny single-turn run config as a plain dict (``overrides`` merged one level deep)."""
+    config: dict[str, Any] = {
+        "algorithm": "grpo",
+        "seed": 3,
+        "out_dir": str(out_dir),
+        "iterations": 2,
+        "batch_size": 2,
+        "learning_rate": 1e-2,
+        "progress_bar": False,
+        "checkpoint_every": 1,
+        "env": {"id": "stvg/Grounding-v0", "kwargs": env_kwargs(root)},
+        "policy": {"name": "native", "config": {"checkpoint": str(checkpoint)}},
+        "grpo": {"group_size": 4},
+        "rloo": {"group_size": 4},
+        "rollout": {"num_workers": 0, "task_size": 1},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    return config
+
+
+def build(config: dict[str, Any]) -> TrainConfig:
+    """Validate a config dict."""
+    return from_dict(TrainConfig, config)
+
+
+def parameters(policy: Any) -> dict[str, torch.Tensor]:
+    """A detached copy of a policy's floating-point weights."""
+    return {k: v.detach().clone() for k, v in policy.state_dict().items() if v.is_floating_point()}
+
+
+def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the weights that differ."""
+    return [k for k in before if not torch.equal(before[k], after[k])]

@@ -1,0 +1,111 @@
+"""Resuming a run from its last checkpoint ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from rl_helpers import build, grounding_config, make_native_checkpoint, make_split
+
+from stvg.config import ConfigError
+from stvg.training.loop import Trainer, load_trained_policy
+from stvg.training.run_dir import read_metrics
+
+#: Metrics that measure time and so differ between two runs of the same seed.
+TIMING = ("charts/SPS", "charts/rollout_SPS", "time/rollout_s", "time/update_s", "time/iteration_s")
+
+
+class Interrupted(RuntimeError):
+    """Stands for a crash of the training process."""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = make_split(tmp_path_factory.mktemp("resume_data"))
+    return root, make_native_checkpoint(root, root / "init.pt")
+
+
+def _config(setup: tuple[Path, Path], out: Path, name: str, **overrides):
+    root, checkpoint = setup
+    overrides = {
+        "name": name,
+        "iterations": 4,
+        "update_epochs": 2,
+        "num_minibatches": 2,
+        "checkpoint_every": 2,
+        "grpo": {"group_size": 4, "beta": 0.02},
+        **overrides,
+    }
+    return build(grounding_config(root, checkpoint, out, **overrides))
+
+
+def _strip(lines: list[dict]) -> list[dict]:
+    return [{k: v for k, v in line.items() if k not in TIMING} for line in lines]
+
+
+def _interrupt_after_two(iteration: int, metrics, trainer) -> None:
+    if iteration == 2:
+        raise Interrupted
+
+
+def test_two_plus_two_equals_four(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    straight = Trainer.create(_config(setup, tmp_path, "straight"), tensorboard=False)
+    try:
+        straight.train()
+    finally:
+        straight.close()
+
+    first = Trainer.create(_config(setup, tmp_path, "resumed"), tensorboard=False)
+    with pytest.raises(Interrupted):
+        try:
+            first.train(on_iteration_end=_interrupt_after_two)
+        finally:
+            first.close()
+    run = first.run_dir.path
+    # a line logged after the last checkpoint must not survive into the resumed run
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"iteration": 3, "charts/episodic_return": -1.0}\n')
+
+    second = Trainer.resume(run, tensorboard=False)
+    assert second.iteration == 2
+    try:
+        second.train()
+    finally:
+        second.close()
+
+    a, b = straight.policy.state_dict(), second.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    for key, value in straight.optimizer.state_dict()["state"][0].items():
+        assert torch.equal(value, second.optimizer.state_dict()["state"][0][key]), key
+    lines_a, lines_b = read_metrics(straight.run_dir.path), read_metrics(run)
+    assert [line["iteration"] for line in lines_b] == [1, 2, 3, 4]
+    assert _strip(lines_a) == _strip(lines_b)
+    reloaded = load_trained_policy(run)
+    assert all(torch.equal(reloaded.state_dict()[k], b[k]) for k in b)
+
+
+def test_resume_refuses_a_config_that_changes_results(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    trainer = Trainer.create(_config(setup, tmp_path, "r", iterations=2), tensorboard=False)
+    try:
+        trainer.train()
+    finally:
+        trainer.close()
+    with pytest.raises(ConfigError, match="learning_rate"):
+        Trainer.resume(trainer.run_dir.path, _config(setup, tmp_path, "r", learning_rate=0.5))
+    longer = Trainer.resume(
+        trainer.run_dir.path, _config(setup, tmp_path, "r", iterations=3), tensorboard=False
+    )
+    try:
+        result = longer.train()
+    finally:
+        longer.close()
+    assert result.iterations == 3
+
+
+def test_resume_needs_a_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.yaml"):
+        Trainer.resume(tmp_path / "run")

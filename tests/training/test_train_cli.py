@@ -1,0 +1,102 @@
+"""``stvg train``: smoke runs of the CLI with tiny budgets (loop trainers and RLlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from rl_helpers import grounding_config, make_native_checkpoint, make_split
+
+from stvg.cli import main
+from stvg.training.run_dir import read_metrics
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = make_split(tmp_path_factory.mktemp("cli_data"))
+    return root, make_native_checkpoint(root, root / "init.pt")
+
+
+def _write(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def _only_run(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_train_then_resume_with_more_iterations(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, checkpoint = setup
+    config = grounding_config(root, checkpoint, tmp_path / "runs", iterations=1)
+    path = _write(tmp_path / "run.yaml", config)
+    assert main(["train", str(path)]) == 0
+    run = _only_run(tmp_path / "runs")
+    assert run.name.startswith("Grounding-v0__grpo__seed3__")
+    assert "run directory:" in capsys.readouterr().out
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["grpo"]["loss_type"] == "grpo"  # the resolved config has every default
+    assert main(["train", "--resume", str(run), "--iterations", "2"]) == 0
+    assert [line["iteration"] for line in read_metrics(run)] == [1, 2]
+    assert (run / "checkpoints" / "iter_000002" / "trainer.pt").is_file()
+
+
+def test_config_errors_name_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / "bad.yaml", {"algorithm": "grpo", "grpo": {"group_sise": 4}})
+    assert main(["train", str(path)]) == 2
+    assert "grpo.group_sise" in capsys.readouterr().err
+    path = _write(tmp_path / "bad2.yaml", {"algorithm": "a2c"})
+    assert main(["train", str(path)]) == 2
+    assert "algorithm" in capsys.readouterr().err
+
+
+def test_train_needs_a_config_or_a_run() -> None:
+    with pytest.raises(SystemExit):
+        main(["train"])
+
+
+def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STVG_CACHE", str(tmp_path / "cache"))
+    config = {
+        "algorithm": "rllib_ppo",
+        "seed": 0,
+        "out_dir": str(tmp_path / "runs"),
+        "iterations": 2,
+        "progress_bar": False,
+        "checkpoint_every": 1,
+        "env": {
+            "id": "stvg/SyntheticTrackingFlat-v0",
+            "kwargs": {"max_side": 32, "frame_size": 8, "reward_mode": "dense"},
+        },
+        "rllib": {
+            "train_batch_size": 32,
+            "minibatch_size": 16,
+            "num_epochs": 1,
+            "fcnet_hiddens": [16],
+        },
+        "rollout": {"num_workers": 0},
+        "ray": {"num_cpus": 2},
+    }
+    path = _write(tmp_path / "rllib.yaml", config)
+    assert main(["train", str(path)]) == 0
+    run = _only_run(tmp_path / "runs")
+    lines = read_metrics(run)
+    assert [line["iteration"] for line in lines] == [1, 2]
+    for key in (
+        "charts/episodic_return",
+        "charts/t_iou",
+        "charts/v_iou",
+        "rewards/total/mean",
+        "losses/policy_loss",
+        "losses/value_loss",
+        "losses/entropy",
+        "charts/SPS",
+    ):
+        assert key in lines[-1], key
+    assert (run / "checkpoints" / "iter_000002" / "rllib").is_dir()
+    assert (run / "tb").is_dir()
