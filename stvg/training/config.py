@@ -346,6 +346,8 @@ class TrainConfig:
         checkpoint_every: save a checkpoint every this many iterations (the last
             iteration is always saved).
         progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
+        torch_threads: torch intra-op threads of the learner process (``null`` = torch's
+            default). On a small shared CPU, 1 avoids threads spinning against each other.
         env: the env.
         policy: the policy.
         grpo, rloo, ppo, rllib: per-algorithm settings (only the chosen one is read).
@@ -367,6 +369,7 @@ class TrainConfig:
     anneal_lr: bool = False
     checkpoint_every: int = 10
     progress_bar: bool = True
+    torch_threads: int | None = None
     env: EnvSpec = field(default_factory=EnvSpec)
     policy: PolicySpec = field(default_factory=PolicySpec)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
@@ -388,6 +391,8 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise InvalidField("torch_threads", f"must be >= 1 or null, got {self.torch_threads}")
         _positive("learning_rate", self.learning_rate)
         _positive("adam_eps", self.adam_eps)
         _positive("max_grad_norm", self.max_grad_norm)

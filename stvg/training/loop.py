@@ -46,6 +46,7 @@ from stvg.training.workers import init_ray, make_workers
 RESUMABLE_CHANGES = (
     "iterations",
     "progress_bar",
+    "torch_threads",
     "checkpoint_every",
     "out_dir",
     "rollout.num_workers",
@@ -109,6 +110,9 @@ class Trainer:
     ) -> None:
         self.config = cfg = config
         self.run_dir = run_dir
+        self._threads_before = torch.get_num_threads()
+        if cfg.torch_threads is not None:
+            torch.set_num_threads(cfg.torch_threads)
         self.algo: Algorithm = build_algorithm(cfg)
         probe = make_env(cfg.env.id, cfg.env.kwargs, cfg.env.max_episode_steps)
         sample_ids = [s.sample_id for s in probe.unwrapped.samples]
@@ -128,6 +132,12 @@ class Trainer:
         self.optimizer = torch.optim.Adam(
             self.policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
         )
+        # Dropout off, as TRL's ``disable_dropout``: the ratio pi / pi_old is only 1 at the
+        # start of an update when the learner computes log-probs exactly as the sampler did.
+        for module in (self.policy, self.reference):
+            if module is not None and hasattr(module, "eval"):
+                module.eval()
+        torch.manual_seed(cfg.seed)
         self.schedule = SampleSchedule(sample_ids, cfg.seed)
         self.iteration = 0
         self.env_steps = 0
@@ -285,8 +295,6 @@ class Trainer:
         losses: dict[str, list[float]] = defaultdict(list)
         b_inds = np.arange(len(experience))
         rng = np.random.default_rng([cfg.seed, iteration])
-        if hasattr(policy, "train"):
-            policy.train()
         for _epoch in range(cfg.update_epochs if adv is not None else 0):
             rng.shuffle(b_inds)
             epoch_kl = []
@@ -419,9 +427,11 @@ class Trainer:
         return self.run_dir.save_checkpoint(self.iteration, self.state_dict(), self.policy)
 
     def close(self) -> None:
-        """Stop the workers (and Ray, if this trainer started it); close the logs."""
+        """Stop the workers (and Ray, if this trainer started it); close the logs; give
+        the process its torch thread count back."""
         self.workers.close()
         self.run_dir.close()
+        torch.set_num_threads(self._threads_before)
         if self._owns_ray:
             import ray
 

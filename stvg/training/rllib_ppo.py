@@ -178,6 +178,11 @@ class RLlibPPOTrainer:
             )
         self.config = config
         self.run_dir = run_dir
+        import torch
+
+        self._threads_before = torch.get_num_threads()
+        if config.torch_threads is not None:
+            torch.set_num_threads(config.torch_threads)
         self._owns_ray = init_ray(config.ray)
         self.algo = rllib_config(config).build_algo()
         self.iteration = 0
@@ -265,8 +270,11 @@ class RLlibPPOTrainer:
 
     def close(self) -> None:
         """Stop RLlib (and Ray, if this trainer started it); close the logs."""
+        import torch
+
         self.algo.stop()
         self.run_dir.close()
+        torch.set_num_threads(self._threads_before)
         if self._owns_ray:
             import ray
 

@@ -27,16 +27,20 @@ class LocalWorkers:
     """One :class:`RolloutWorker` in the learner's process.
 
     The global torch, NumPy and Python random states are saved before and restored after
-    every call, so rollouts leave the learner's random streams untouched.
+    every call, so rollouts leave the learner's random streams untouched. Rollouts run with
+    ``torch_threads`` intra-op threads, as a Ray worker with that many CPUs does, so both
+    compute bit for bit the same experience.
 
     Args:
         worker_kwargs: keyword arguments of :class:`RolloutWorker`.
+        torch_threads: torch threads while playing (restored afterwards).
     """
 
     num_workers = 0
 
-    def __init__(self, worker_kwargs: Mapping[str, Any]) -> None:
-        self.worker = RolloutWorker(**worker_kwargs)
+    def __init__(self, worker_kwargs: Mapping[str, Any], torch_threads: int = 1) -> None:
+        self.worker = RolloutWorker(**{**dict(worker_kwargs), "torch_threads": None})
+        self.torch_threads = max(1, int(torch_threads))
         self.restarts = 0
 
     def sample_ids(self) -> list[str]:
@@ -48,16 +52,24 @@ class LocalWorkers:
     ) -> list[Experience]:
         """Play ``tasks`` in order with ``weights``."""
         np_state, py_state = np.random.get_state(), random.getstate()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.torch_threads)
         try:
             with torch.random.fork_rng(devices=[]):
                 return [self.worker.run(task, weights, version) for task in tasks]
         finally:
+            torch.set_num_threads(threads)
             np.random.set_state(np_state)
             random.setstate(py_state)
 
     def close(self) -> None:
         """Release the env."""
         self.worker.env.close()
+
+
+def worker_threads(rollout: RolloutConfig) -> int:
+    """Torch threads of a rollout worker: its CPUs (at least 1)."""
+    return max(1, int(rollout.num_cpus_per_worker))
 
 
 def init_ray(config: RayConfig) -> bool:
@@ -109,8 +121,7 @@ class RayWorkers:
             num_gpus=rollout.num_gpus_per_worker,
             max_restarts=0,
         )(RolloutWorker)
-        threads = max(1, int(rollout.num_cpus_per_worker)) if rollout.num_cpus_per_worker else 1
-        self._kwargs = {**dict(worker_kwargs), "torch_threads": threads}
+        self._kwargs = {**dict(worker_kwargs), "torch_threads": worker_threads(rollout)}
         self.restarts = 0
         self.actors = [self._start(slot) for slot in range(self.num_workers)]
 
@@ -181,8 +192,8 @@ def make_workers(
     """:class:`LocalWorkers` for ``num_workers: 0``, else :class:`RayWorkers` (Ray must be
     initialised, see :func:`init_ray`)."""
     if rollout.num_workers == 0:
-        return LocalWorkers(worker_kwargs)
+        return LocalWorkers(worker_kwargs, worker_threads(rollout))
     return RayWorkers(worker_kwargs, rollout)
 
 
-__all__ = ["LocalWorkers", "RayWorkers", "init_ray", "make_workers"]
+__all__ = ["LocalWorkers", "RayWorkers", "init_ray", "make_workers", "worker_threads"]

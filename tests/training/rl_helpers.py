@@ -59,6 +59,7 @@ def grounding_config(
         "batch_size": 2,
         "learning_rate": 1e-2,
         "progress_bar": False,
+        "torch_threads": 1,
         "checkpoint_every": 1,
         "env": {"id": "stvg/Grounding-v0", "kwargs": env_kwargs(root)},
         "policy": {"name": "native", "config": {"checkpoint": str(checkpoint)}},

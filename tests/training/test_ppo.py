@@ -151,6 +151,7 @@ def test_ppo_trains_tracking_mlp_with_a_time_limit(
         "num_minibatches": 2,
         "learning_rate": 3e-3,
         "progress_bar": False,
+        "torch_threads": 1,
         "env": {
             "id": "stvg/SyntheticTrackingFlat-v0",
             "kwargs": {"max_side": 32, "frame_size": 8, "reward_mode": "dense"},

@@ -68,6 +68,7 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "out_dir": str(tmp_path / "runs"),
         "iterations": 2,
         "progress_bar": False,
+        "torch_threads": 1,
         "checkpoint_every": 1,
         "env": {
             "id": "stvg/SyntheticTrackingFlat-v0",
