@@ -1,0 +1,373 @@
+"""``native``: a small trainable torch policy that answers in the env's ``struct`` format.
+
+It reads the frames at whatever rate the env samples them (resized to ``frame_size``), the
+query through a vocabulary built from the training split, and predicts a span (start and
+end frame among the shown ones) and a box per shown frame of the span (see
+:mod:`stvg.policies.native.model` and :mod:`stvg.policies.native.distributions`).
+
+Actions are ``GroundingEnv`` struct actions: ``span`` = the timestamps (seconds) of the
+start and end frames, ``boxes`` = normalised ``(x1, y1, x2, y2)`` per frame slot, and
+``box_mask`` = 1 on the slots of the span. Deterministic actions (``act``) use the most
+likely span and the box means (clipped to ``[0, 1]``); sampled actions (``sample``) keep the
+raw Gaussian draws so that their log-probabilities are exact.
+
+A checkpoint (``save``/``load``) holds the constructor config (vocabulary included), so
+``NativePolicy.load(path)`` or ``make("native", checkpoint=path)`` rebuilds it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stvg.config import InvalidField, from_dict, to_dict
+from stvg.data.types import Sample
+from stvg.policies.base import Observation, Rollouts
+from stvg.policies.native import distributions as dist
+from stvg.policies.native.features import (
+    NativeBatch,
+    VideoInputs,
+    collate,
+    cxcywh_to_xyxy,
+    observation_inputs,
+    xyxy_to_cxcywh,
+)
+from stvg.policies.native.model import NativeModel, NativeModelConfig, NativeOutputs
+from stvg.policies.native.tokenizer import PAD, UNK, QueryVocab
+from stvg.policies.registry import register_policy
+
+#: Format tag stored in native-policy checkpoints.
+CHECKPOINT_FORMAT = "stvg-native-v1"
+
+
+@dataclass
+class NativePolicyConfig:
+    """Constructor config of :class:`NativePolicy` (saved in its checkpoints).
+
+    Attributes:
+        vocab: query vocabulary words in id order (``<pad>``, ``<unk>``, then the words);
+            build it from the training split with :meth:`NativePolicy.from_samples`.
+        model: network sizes.
+        max_query_len: query words read (longer queries are truncated).
+        deterministic: ``act`` returns the most likely action (else a sample).
+        seed: seed of the sampling generator.
+        checkpoint: load weights and config from this file (``make("native",
+            checkpoint=...)``); ``deterministic`` and ``seed`` given here override the
+            saved ones.
+    """
+
+    vocab: list[str] = field(default_factory=list)
+    model: NativeModelConfig = field(default_factory=NativeModelConfig)
+    max_query_len: int = 32
+    deterministic: bool = True
+    seed: int = 0
+    checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.checkpoint is None and self.vocab[:2] != [PAD, UNK]:
+            raise InvalidField(
+                "vocab",
+                f"must start with {[PAD, UNK]} (got {self.vocab[:2]}): give a checkpoint, or "
+                "build the policy with NativePolicy.from_samples(training samples)",
+            )
+        if self.max_query_len <= 0:
+            raise InvalidField("max_query_len", f"must be positive, got {self.max_query_len}")
+
+
+def _take(out: NativeOutputs, index: torch.Tensor) -> NativeOutputs:
+    """The rows ``index`` of ``out`` (repeating observations for ``n`` samples each)."""
+    return NativeOutputs(
+        start_logits=out.start_logits[index],
+        end_logits=out.end_logits[index],
+        box_mean=out.box_mean[index],
+        box_log_std=out.box_log_std,
+        value=out.value[index],
+        mask=out.mask[index],
+    )
+
+
+@register_policy("native")
+class NativePolicy:
+    """The trainable native policy (``TrainablePolicy`` and ``ActorCriticPolicy``).
+
+    Args:
+        **config: the fields of :class:`NativePolicyConfig` (validated; a wrong key or type
+            is a ``ConfigError`` naming ``policy.<key>``). With ``checkpoint`` use
+            :meth:`from_config` or :meth:`load` instead.
+
+    Attributes:
+        config: the resolved :class:`NativePolicyConfig`.
+        vocab: the :class:`~stvg.policies.native.tokenizer.QueryVocab`.
+        model: the :class:`~stvg.policies.native.model.NativeModel`.
+        action_format: ``"struct"``.
+    """
+
+    config_class = NativePolicyConfig
+    action_format = "struct"
+
+    def __init__(self, **config: Any) -> None:
+        cfg = from_dict(NativePolicyConfig, config, path="policy")
+        if cfg.checkpoint is not None:
+            raise ValueError(
+                "NativePolicy(checkpoint=...) does not load weights: use NativePolicy.load(path) "
+                "or make('native', checkpoint=path)"
+            )
+        self.config = cfg
+        self.vocab = QueryVocab(cfg.vocab)
+        self.model = NativeModel(cfg.model, len(self.vocab))
+        self.generator = torch.Generator().manual_seed(int(cfg.seed))
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_config(cls, config: NativePolicyConfig) -> NativePolicy:
+        """Build from a config: load ``config.checkpoint`` when set, else a fresh model."""
+        if config.checkpoint is not None:
+            return cls.load(config.checkpoint, deterministic=config.deterministic, seed=config.seed)
+        return cls(**to_dict(config))
+
+    @classmethod
+    def from_samples(
+        cls, samples: Sequence[Sample], *, min_count: int = 1, **config: Any
+    ) -> NativePolicy:
+        """A fresh policy whose vocabulary is built from the queries of ``samples``."""
+        vocab = QueryVocab.build((s.query for s in samples), min_count=min_count)
+        return cls(vocab=vocab.words, **config)
+
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write a checkpoint: format tag, constructor config, weights and ``extra``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "policy": "native",
+            "config": to_dict(self.config),
+            "state_dict": self.state_dict(),
+            "extra": dict(extra or {}),
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides: Any) -> NativePolicy:
+        """Rebuild a policy from a checkpoint written by :meth:`save`.
+
+        Args:
+            path: the checkpoint file.
+            **overrides: config fields to change (``deterministic``, ``seed``).
+
+        Raises:
+            FileNotFoundError: no such file.
+            ValueError: the file is not a native-policy checkpoint.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"native policy checkpoint not found: {path} (train one with `stvg train-sft`)"
+            )
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            raise ValueError(
+                f"{path} is not a native policy checkpoint (format {found!r}, expected "
+                f"{CHECKPOINT_FORMAT!r})"
+            )
+        config = {**payload["config"], **overrides, "checkpoint": None}
+        policy = cls(**config)
+        policy.load_state_dict(payload["state_dict"])
+        return policy
+
+    # ----------------------------------------------------------------- torch plumbing
+    def parameters(self) -> Iterator[torch.nn.Parameter]:
+        """The trainable parameters of the model."""
+        return self.model.parameters()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The model weights."""
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> Any:
+        """Restore weights saved by :meth:`state_dict` (strict)."""
+        return self.model.load_state_dict(state)
+
+    def train(self, mode: bool = True) -> NativePolicy:
+        """Put the model in training mode (or evaluation mode with ``mode=False``)."""
+        self.model.train(mode)
+        return self
+
+    def eval(self) -> NativePolicy:
+        """Put the model in evaluation mode."""
+        return self.train(False)
+
+    # ----------------------------------------------------------------- inputs
+    def inputs(self, obs_batch: Sequence[Observation]) -> list[VideoInputs]:
+        """The model inputs of each observation (frames cropped and resized)."""
+        return [observation_inputs(obs, self.config.model.frame_size) for obs in obs_batch]
+
+    def batch(self, videos: Sequence[VideoInputs]) -> NativeBatch:
+        """Collate prepared inputs into a padded batch."""
+        return collate(videos, self.vocab, self.config.max_query_len)
+
+    def forward(self, obs_batch: Sequence[Observation]) -> tuple[NativeOutputs, list[VideoInputs]]:
+        """Model outputs for observations (with gradients) and their prepared inputs."""
+        videos = self.inputs(obs_batch)
+        return self.model(self.batch(videos)), videos
+
+    # ----------------------------------------------------------------- acting
+    def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """The struct action for one observation (``info`` is not needed)."""
+        return self.act_batch([obs])[0]
+
+    def act_batch(
+        self,
+        obs_list: Sequence[Observation],
+        infos: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """Struct actions for several observations: the mode, or a sample when
+        ``config.deterministic`` is false."""
+        if not obs_list:
+            return []
+        with torch.no_grad():
+            out, videos = self.forward(obs_list)
+            if self.config.deterministic:
+                start, end, boxes = dist.mode_actions(out)
+            else:
+                start, end, boxes = dist.sample_actions(out, self.generator)
+        slots = [int(np.asarray(obs["frame_mask"]).shape[0]) for obs in obs_list]
+        return self.to_actions(videos, slots, start, end, boxes, clip=self.config.deterministic)
+
+    def to_actions(
+        self,
+        videos: Sequence[VideoInputs],
+        slots: Sequence[int],
+        start: torch.Tensor,
+        end: torch.Tensor,
+        boxes_cxcywh: torch.Tensor,
+        *,
+        clip: bool,
+    ) -> list[dict[str, np.ndarray]]:
+        """Struct actions from frame indices and ``(cx, cy, w, h)`` boxes.
+
+        Args:
+            videos: the prepared inputs (their timestamps give the span in seconds).
+            slots: frame slots of each observation (the env's ``max_frames``).
+            start, end: long ``[B]`` start and end frame indices.
+            boxes_cxcywh: float ``[B, T, 4]`` normalised boxes.
+            clip: clip the ``(x1, y1, x2, y2)`` boxes to ``[0, 1]`` (deterministic
+                actions); sampled actions keep the raw draw so log-probs stay exact.
+        """
+        actions = []
+        boxes_np = boxes_cxcywh.detach().cpu().numpy().astype(np.float64)
+        for row, (video, max_frames) in enumerate(zip(videos, slots, strict=True)):
+            s, e, count = int(start[row]), int(end[row]), len(video)
+            boxes = np.zeros((max_frames, 4), dtype=np.float32)
+            xyxy = cxcywh_to_xyxy(boxes_np[row, :count])
+            boxes[:count] = np.clip(xyxy, 0.0, 1.0) if clip else xyxy
+            mask = np.zeros(max_frames, dtype=np.int8)
+            mask[s : e + 1] = 1
+            span = np.array([video.timestamps_s[s], video.timestamps_s[e]], dtype=np.float32)
+            actions.append({"span": span, "boxes": boxes, "box_mask": mask})
+        return actions
+
+    # ----------------------------------------------------------------- training API
+    def sample(self, obs_batch: Sequence[Observation], n: int) -> Rollouts:
+        """``n`` sampled actions per observation with exact log-probabilities and values.
+
+        Rows are observation-major (row ``i * n + j`` is sample ``j`` of observation
+        ``i``); ``log_probs`` is ``[B * n, 1]`` (the whole action is one "token") and
+        ``extras`` holds ``start``/``end`` (frame indices, long ``[B * n]``).
+        """
+        if n < 1:
+            raise ValueError(f"sample needs n >= 1 actions per observation, got {n}")
+        with torch.no_grad():
+            out, videos = self.forward(obs_batch)
+            index = torch.arange(len(obs_batch)).repeat_interleave(n)
+            rows = _take(out, index)
+            start, end, boxes = dist.sample_actions(rows, self.generator)
+            box_mask = dist.span_box_mask(start, end, rows.mask.shape[1])
+            log_probs = dist.action_log_prob(rows, start, end, boxes, box_mask)
+        slots = [int(np.asarray(obs_batch[i]["frame_mask"]).shape[0]) for i in index.tolist()]
+        actions = self.to_actions(
+            [videos[i] for i in index.tolist()], slots, start, end, boxes, clip=False
+        )
+        return Rollouts(
+            actions=actions,
+            obs_index=index.tolist(),
+            log_probs=log_probs.unsqueeze(-1),
+            mask=torch.ones(len(actions), 1, dtype=torch.bool),
+            values=rows.value,
+            extras={"start": start, "end": end},
+        )
+
+    def _action_tensors(
+        self,
+        videos: Sequence[VideoInputs],
+        index: Sequence[int],
+        actions: Sequence[Mapping[str, Any]],
+        steps: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Start/end frame indices (nearest shown timestamp to the span ends), cxcywh boxes
+        and box masks of struct actions, as tensors."""
+        rows = len(actions)
+        start = torch.zeros(rows, dtype=torch.long)
+        end = torch.zeros(rows, dtype=torch.long)
+        boxes = torch.zeros(rows, steps, 4, dtype=torch.float32)
+        mask = torch.zeros(rows, steps, dtype=torch.bool)
+        for row, (i, action) in enumerate(zip(index, actions, strict=True)):
+            times = videos[i].timestamps_s.astype(np.float64)
+            count = len(videos[i])
+            span = np.asarray(action["span"], dtype=np.float64).reshape(2)
+            start[row] = int(np.argmin(np.abs(times - span[0])))
+            end[row] = int(np.argmin(np.abs(times - span[1])))
+            raw = np.asarray(action["boxes"], dtype=np.float64)[:count]
+            boxes[row, :count] = torch.from_numpy(xyxy_to_cxcywh(raw)).float()
+            mask[row, :count] = torch.from_numpy(
+                np.asarray(action["box_mask"]).reshape(-1)[:count] != 0
+            )
+        return start, end, boxes, mask
+
+    def evaluate_actions(
+        self, obs_batch: Sequence[Observation], actions: Rollouts | Sequence[Mapping[str, Any]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(values [R], log_prob [R], entropy [R])`` of ``actions`` (differentiable).
+
+        ``actions`` is a :class:`Rollouts` (rows mapped to observations by ``obs_index``)
+        or a list of struct actions, one per observation. A span end is read as the
+        shown frame whose timestamp is nearest.
+        """
+        if isinstance(actions, Rollouts):
+            action_list, index = actions.actions, list(actions.obs_index)
+        else:
+            action_list, index = list(actions), list(range(len(obs_batch)))
+        out, videos = self.forward(obs_batch)
+        rows = _take(out, torch.as_tensor(index, dtype=torch.long))
+        start, end, boxes, box_mask = self._action_tensors(
+            videos, index, action_list, rows.mask.shape[1]
+        )
+        if bool((end < start).any()):
+            bad = int(torch.nonzero(end < start)[0, 0])
+            raise ValueError(
+                f"action {bad} has a reversed span {action_list[bad]['span'].tolist()}"
+            )
+        log_prob = dist.action_log_prob(rows, start, end, boxes, box_mask)
+        entropy = dist.action_entropy(rows, start, box_mask)
+        return rows.value, log_prob, entropy
+
+    def log_prob(
+        self, obs_batch: Sequence[Observation], actions: Rollouts | Sequence[Mapping[str, Any]]
+    ) -> torch.Tensor:
+        """Log-probabilities ``[R, 1]`` of ``actions`` under the current weights (with grad)."""
+        return self.evaluate_actions(obs_batch, actions)[1].unsqueeze(-1)
+
+    def value(self, obs_batch: Sequence[Observation]) -> torch.Tensor:
+        """Critic values ``[B]`` of the observations (with grad)."""
+        return self.forward(obs_batch)[0].value
+
+
+__all__ = ["CHECKPOINT_FORMAT", "NativePolicy", "NativePolicyConfig"]

@@ -1,0 +1,502 @@
+"""Supervised fine-tuning (SFT) of the native policy on ground-truth actions.
+
+``stvg train-sft --config CONFIG`` reads an :class:`SFTConfig`, then:
+
+1. makes sure the data exists (synthetic splits are generated when missing);
+2. decodes every video once at the env's sampling settings and caches the model-size
+   frames (:mod:`stvg.training.sft_data`);
+3. builds the policy with a vocabulary from the training queries;
+4. trains for ``epochs`` passes with AdamW (linear warm-up, then cosine decay) on the
+   negative log-likelihood of the target action (:func:`~stvg.training.sft_data.sft_target`):
+   ``loss = -log p(start) - log p(end | start) + box_weight * mean_box(-log N(box))
+   + heat_weight * mean_box(heatmap cross-entropy)`` (box terms are averaged over the
+   boxes of the span so long spans do not dominate; see :func:`sft_loss`);
+5. evaluates every ``eval_every`` epochs and at the end on the eval split (m_tIoU, m_vIoU,
+   vIoU@0.3/0.5 via :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the
+   env's default verifier exactly as ``GroundingEnv`` scores them);
+6. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per epoch
+   and per evaluation), ``checkpoint.pt`` (loadable with ``NativePolicy.load`` — the RL
+   trainer starts from it) and ``eval.json`` (the final evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+
+from stvg.config import InvalidField, from_yaml, to_dict
+from stvg.data.types import Sample
+from stvg.policies.native.model import NativeModelConfig
+from stvg.training.sft_data import (
+    CachedFrames,
+    SpanTarget,
+    ensure_synthetic_split,
+    load_cached_frames,
+    sft_target,
+)
+
+
+@dataclass
+class SFTDataConfig:
+    """Where the SFT data comes from.
+
+    Attributes:
+        dataset: dataset name for ``stvg.data.load_dataset``.
+        root: dataset folder.
+        train_split: split trained on.
+        eval_split: split evaluated on (``None`` = no evaluation).
+        generate: for ``synthetic``: generate a split whose annotation file is missing.
+        n_train, n_eval: videos generated for the train and eval splits.
+        difficulty: difficulty of generated synthetic splits.
+        seed: generation seed.
+        limit_train, limit_eval: use only the first ``n`` samples (``None`` = all).
+        cache_dir: folder of the decoded-frame caches (``None`` = ``<root>/native_cache``).
+    """
+
+    dataset: str = "synthetic"
+    root: str = "data/synthetic-easy"
+    train_split: str = "train"
+    eval_split: str | None = "test"
+    generate: bool = True
+    n_train: int = 600
+    n_eval: int = 100
+    difficulty: Literal["easy", "medium", "hard"] = "easy"
+    seed: int = 0
+    limit_train: int | None = None
+    limit_eval: int | None = None
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_eval"):
+            if getattr(self, name) < 1:
+                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        for name in ("limit_train", "limit_eval"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
+
+
+@dataclass
+class SFTConfig:
+    """A supervised fine-tuning run of the native policy (YAML, see
+    ``stvg/experiments/configs/sft_native.yaml``).
+
+    Attributes:
+        data: the data (see :class:`SFTDataConfig`).
+        fps: frames sampled per second, as the env will (``None`` = every native frame).
+        max_frames: most frames per video (the env's ``max_frames``).
+        max_side: longer side of the frames the env shows, pixels (the env's ``max_side``).
+        model: network sizes (``frame_size`` is the side the frames are shrunk to).
+        max_query_len: query words read.
+        min_word_count: a training word becomes a vocabulary entry when seen this often.
+        span_target: ``nearest`` (shown frames nearest the ground-truth ends: best tIoU)
+            or ``cover`` (shown frames covering the ground-truth span).
+        epochs: passes over the training split.
+        batch_size: samples per optimiser step.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_steps: optimiser steps of linear warm-up before the cosine decay.
+        grad_clip: gradient-norm clip (0 = off).
+        box_weight: weight of the box negative log-likelihood against the span's.
+        heat_weight: weight of the auxiliary heatmap cross-entropy (0 = off).
+        eval_every: evaluate every this many epochs (0 = only at the end).
+        seed: seed of initialisation and shuffling.
+        threads: torch CPU threads (``None`` = torch's default).
+        time_limit_s: stop training after this many seconds (``None`` = no limit); the
+            run still evaluates and saves.
+        out_dir: the run folder.
+    """
+
+    data: SFTDataConfig = field(default_factory=SFTDataConfig)
+    fps: float | None = 1.0
+    max_frames: int = 16
+    max_side: int = 224
+    model: NativeModelConfig = field(default_factory=NativeModelConfig)
+    max_query_len: int = 32
+    min_word_count: int = 1
+    span_target: SpanTarget = "nearest"
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 20
+    grad_clip: float = 1.0
+    box_weight: float = 1.0
+    heat_weight: float = 1.0
+    eval_every: int = 10
+    seed: int = 0
+    threads: int | None = None
+    time_limit_s: float | None = None
+    out_dir: str = "runs/sft_native"
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise InvalidField(
+                "fps", f"must be a positive number or null (every frame), got {self.fps}"
+            )
+        positive = (
+            "max_frames",
+            "max_side",
+            "max_query_len",
+            "min_word_count",
+            "epochs",
+            "batch_size",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InvalidField("lr", f"must be a positive number, got {self.lr}")
+        for name in (
+            "weight_decay",
+            "warmup_steps",
+            "grad_clip",
+            "box_weight",
+            "heat_weight",
+            "eval_every",
+        ):
+            if getattr(self, name) < 0:
+                raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
+
+
+@dataclass
+class SFTResult:
+    """What :func:`train_sft` produced.
+
+    Attributes:
+        run_dir: the run folder.
+        checkpoint: path of the saved policy.
+        history: the logged metric lines (as written to ``metrics.jsonl``).
+        eval_metrics: the final evaluation's metrics (empty without an eval split).
+        seconds: wall time of the whole run.
+    """
+
+    run_dir: Path
+    checkpoint: Path
+    history: list[dict[str, Any]]
+    eval_metrics: dict[str, Any]
+    seconds: float
+
+
+def load_sft_config(path: str | Path) -> SFTConfig:
+    """Read and validate an :class:`SFTConfig` YAML file (errors name the key path)."""
+    return from_yaml(SFTConfig, path)
+
+
+def _load_split(cfg: SFTDataConfig, split: str, n: int, limit: int | None) -> list[Sample]:
+    from stvg.data import load_dataset
+
+    if cfg.dataset == "synthetic" and cfg.generate:
+        ensure_synthetic_split(cfg.root, split, n, cfg.seed, cfg.difficulty)
+    samples = list(load_dataset(cfg.dataset, split=split, root=cfg.root))
+    return samples[:limit] if limit is not None else samples
+
+
+class _Batcher:
+    """Training examples (cached frames + targets) and their collation into tensors."""
+
+    def __init__(
+        self, policy: Any, samples: Sequence[Sample], cache: CachedFrames, rule: SpanTarget
+    ):
+        self.policy = policy
+        self.samples = samples
+        self.cache = cache
+        self.targets = [
+            sft_target(s, cache.frame_idx[i, : cache.counts[i]], rule)
+            for i, s in enumerate(samples)
+        ]
+
+    def batch(self, index: Sequence[int]) -> tuple[Any, Any, Any, Any]:
+        """``(NativeBatch, start [B], end [B], boxes [B, T, 4])`` of samples ``index``."""
+        import torch
+
+        videos = [self.cache.video(i, self.samples[i].query) for i in index]
+        batch = self.policy.batch(videos)
+        steps = batch.mask.shape[1]
+        boxes = np.zeros((len(index), steps, 4), dtype=np.float32)
+        for row, i in enumerate(index):
+            target = self.targets[i].boxes_cxcywh
+            boxes[row, : target.shape[0]] = target
+        start = torch.tensor([self.targets[i].start for i in index], dtype=torch.long)
+        end = torch.tensor([self.targets[i].end for i in index], dtype=torch.long)
+        return batch, start, end, torch.from_numpy(boxes)
+
+
+def sft_loss(
+    policy: Any,
+    batch: Any,
+    start: Any,
+    end: Any,
+    boxes: Any,
+    box_weight: float,
+    heat_weight: float,
+) -> tuple[Any, dict[str, float]]:
+    """The SFT loss of a batch and its parts (``losses/span_nll``, ``losses/box_nll``,
+    ``losses/heat_nll``).
+
+    ``span_nll = mean(-log p(start) - log p(end | start))``; ``box_nll`` = the mean over
+    the span's boxes of ``-log N(box)`` (summed over the 4 coordinates); ``heat_nll`` =
+    the mean over the span's boxes of the cross-entropy between the model's target
+    heatmap and the feature-map cell holding the ground-truth box centre (an auxiliary
+    term that teaches the attention where the target is much faster than the box
+    likelihood alone; it is not part of the action distribution).
+    """
+    import torch
+
+    from stvg.policies.native import distributions as dist
+
+    out = policy.model(batch)
+    rows = torch.arange(start.shape[0])
+    span_nll = -(dist.start_log_probs(out)[rows, start] + dist.end_log_probs(out)[rows, start, end])
+    in_span = dist.span_box_mask(start, end, out.mask.shape[1]) & out.mask
+    n_boxes = in_span.sum().clamp(min=1)
+    box_nll = -(dist.box_log_density(out, boxes) * in_span).sum() / n_boxes
+    cells = int(round(math.sqrt(out.heat_logits.shape[-1])))
+    cell = (boxes[..., :2].clamp(0, 1 - 1e-6) * cells).long()  # [B, T, 2]: column, row
+    target = cell[..., 1] * cells + cell[..., 0]
+    heat_lp = (
+        torch.log_softmax(out.heat_logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    )
+    heat_nll = -(heat_lp * in_span).sum() / n_boxes
+    loss = span_nll.mean() + box_weight * box_nll + heat_weight * heat_nll
+    parts = {
+        "losses/span_nll": float(span_nll.mean().detach()),
+        "losses/box_nll": float(box_nll.detach()),
+        "losses/heat_nll": float(heat_nll.detach()),
+    }
+    return loss, parts
+
+
+def evaluate_cached(
+    policy: Any,
+    samples: Sequence[Sample],
+    cache: CachedFrames,
+    fps: float | None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Dataset metrics of the policy's deterministic answers on cached frames.
+
+    Actions are scored as ``GroundingEnv`` scores them: converted with
+    :func:`stvg.envs.answers.struct_to_answer`, then densified by the default verifier.
+    """
+    import torch
+
+    from stvg.envs.answers import struct_to_answer
+    from stvg.policies.native import distributions as dist
+    from stvg.verifiers.evaluation import evaluate
+    from stvg.verifiers.formats import FrameContext, ParseResult
+    from stvg.verifiers.predictions import Prediction
+    from stvg.verifiers.verifier import Verifier
+
+    verifier = Verifier()
+    predictions: dict[str, Prediction] = {}
+    policy.eval()
+    for lo in range(0, len(samples), batch_size):
+        index = list(range(lo, min(lo + batch_size, len(samples))))
+        videos = [cache.video(i, samples[i].query) for i in index]
+        with torch.no_grad():
+            start, end, boxes = dist.mode_actions(policy.model(policy.batch(videos)))
+        actions = policy.to_actions(
+            videos, [cache.frame_idx.shape[1]] * len(index), start, end, boxes, clip=True
+        )
+        for i, action in zip(index, actions, strict=True):
+            sample = samples[i]
+            frames = cache.frame_idx[i, : cache.counts[i]]
+            ctx = FrameContext.from_sample(sample, frames, None, fps)
+            answer, _ = struct_to_answer(action, ctx.timestamps_s, ctx.original_size)
+            if answer is None:
+                continue
+            parse = ParseResult(answer=answer, error=None, repairs=(), format_ok=True)
+            span, tube = verifier.predict(parse, sample, ctx)
+            if span is not None and tube is not None:
+                predictions[sample.sample_id] = Prediction(span, tube)
+    policy.train()
+    return evaluate(samples, predictions).metrics
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up to 1 over ``warmup`` steps, then cosine decay to 0.05 at ``total``."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> SFTResult:
+    """Run SFT as described in the module docstring.
+
+    Args:
+        config: the run config.
+        progress: show tqdm bars while decoding.
+        log: called with one line of text per epoch and evaluation (``None`` = silent).
+
+    Returns:
+        An :class:`SFTResult`.
+    """
+    import torch
+
+    from stvg.policies.native import NativePolicy
+
+    started = time.perf_counter()
+    say = log or (lambda _line: None)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    run_dir = Path(config.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
+    )
+
+    data = config.data
+    train = _load_split(data, data.train_split, data.n_train, data.limit_train)
+    evals = (
+        _load_split(data, data.eval_split, data.n_eval, data.limit_eval) if data.eval_split else []
+    )
+    cache_dir = Path(data.cache_dir) if data.cache_dir else Path(data.root) / "native_cache"
+    frame_args = dict(
+        fps=config.fps,
+        max_frames=config.max_frames,
+        max_side=config.max_side,
+        frame_size=config.model.frame_size,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    train_cache = load_cached_frames(train, name=data.train_split, **frame_args)
+    eval_cache = (
+        load_cached_frames(evals, name=str(data.eval_split), **frame_args) if evals else None
+    )
+    say(
+        f"data: {len(train)} train / {len(evals)} eval samples ready in {time.perf_counter() - started:.1f}s"
+    )
+
+    policy = NativePolicy.from_samples(
+        train,
+        min_count=config.min_word_count,
+        model=config.model,
+        max_query_len=config.max_query_len,
+        seed=config.seed,
+    )
+    batcher = _Batcher(policy, train, train_cache, config.span_target)
+    optimiser = torch.optim.AdamW(
+        policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: _lr_factor(step, config.warmup_steps, total_steps)
+    )
+    rng = np.random.default_rng(config.seed)
+    history: list[dict[str, Any]] = []
+    metrics_file = (run_dir / "metrics.jsonl").open("w", encoding="utf-8")
+
+    def record(line: dict[str, Any]) -> None:
+        history.append(line)
+        metrics_file.write(json.dumps(line) + "\n")
+        metrics_file.flush()
+
+    eval_metrics: dict[str, Any] = {}
+    global_step = 0
+    policy.train()
+    try:
+        for epoch in range(1, config.epochs + 1):
+            epoch_start = time.perf_counter()
+            sums = dict.fromkeys(
+                ("losses/total", "losses/span_nll", "losses/box_nll", "losses/heat_nll"), 0.0
+            )
+            order = rng.permutation(len(train))
+            for lo in range(0, len(order), config.batch_size):
+                batch, start, end, boxes = batcher.batch(
+                    order[lo : lo + config.batch_size].tolist()
+                )
+                loss, parts = sft_loss(
+                    policy, batch, start, end, boxes, config.box_weight, config.heat_weight
+                )
+                optimiser.zero_grad()
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+                optimiser.step()
+                scheduler.step()
+                global_step += 1
+                sums["losses/total"] += float(loss)
+                for key, value in parts.items():
+                    sums[key] += value
+            seconds = time.perf_counter() - epoch_start
+            line = {
+                "epoch": epoch,
+                "step": global_step,
+                **{k: v / steps_per_epoch for k, v in sums.items()},
+                "charts/box_std": float(policy.model.box_log_std.exp().mean()),
+                "charts/lr": float(scheduler.get_last_lr()[0]),
+                "charts/samples_per_s": len(train) / max(seconds, 1e-9),
+                "time_s": time.perf_counter() - started,
+            }
+            record(line)
+            say(
+                f"epoch {epoch}/{config.epochs}: loss {line['losses/total']:.3f} "
+                f"(span {line['losses/span_nll']:.3f}, box {line['losses/box_nll']:.3f}) "
+                f"{seconds:.1f}s"
+            )
+            out_of_time = (
+                config.time_limit_s is not None
+                and time.perf_counter() - started > config.time_limit_s
+            )
+            last = epoch == config.epochs or out_of_time
+            if eval_cache is not None and (
+                last or (config.eval_every and epoch % config.eval_every == 0)
+            ):
+                eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
+                record({"epoch": epoch, "step": global_step, **_eval_line(eval_metrics)})
+                say(
+                    f"eval {data.eval_split} @ epoch {epoch}: m_tIoU {eval_metrics['m_tIoU']:.3f} "
+                    f"m_vIoU {eval_metrics['m_vIoU']:.3f}"
+                )
+            if out_of_time:
+                say(f"time limit {config.time_limit_s}s reached after epoch {epoch}")
+                break
+    finally:
+        metrics_file.close()
+    checkpoint = policy.save(
+        run_dir / "checkpoint.pt",
+        extra={
+            "sft": {"epochs_done": epoch, "steps": global_step, "eval": _eval_line(eval_metrics)}
+        },
+    )
+    seconds = time.perf_counter() - started
+    if eval_metrics:
+        summary = {
+            **{k: v for k, v in eval_metrics.items() if not isinstance(v, dict)},
+            "seconds": seconds,
+        }
+        (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    say(f"checkpoint written to {checkpoint} ({seconds:.1f}s in all)")
+    return SFTResult(run_dir, checkpoint, history, eval_metrics, seconds)
+
+
+def _eval_line(metrics: dict[str, Any]) -> dict[str, float]:
+    keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+    return {f"eval/{k}": float(metrics[k]) for k in keys if k in metrics}
+
+
+__all__ = [
+    "SFTConfig",
+    "SFTDataConfig",
+    "SFTResult",
+    "evaluate_cached",
+    "load_sft_config",
+    "sft_loss",
+    "train_sft",
+]

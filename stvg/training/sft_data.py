@@ -1,0 +1,224 @@
+"""Data of supervised fine-tuning for the native policy: splits, cached frames, targets.
+
+* :func:`ensure_synthetic_split` writes a synthetic split when its annotation file is
+  missing (generation is deterministic in ``(seed, split, index)``).
+* :func:`load_cached_frames` decodes each video once, exactly as ``GroundingEnv`` does
+  (:class:`stvg.envs.frame_source.FrameSource`: same frames, same ``max_side`` resize),
+  shrinks the frames to the model's ``frame_size`` with the policy's own
+  :func:`~stvg.policies.native.features.downsample`, and keeps them in an ``.npz`` file
+  keyed by the samples and the sampling settings, so later epochs and runs skip decoding.
+* :func:`sft_target` turns a sample's ground truth into the action the policy should take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from stvg.data.types import Sample
+from stvg.envs.frame_source import FrameSource
+from stvg.policies.native.features import VideoInputs, downsample, xyxy_to_cxcywh
+
+SpanTarget = Literal["nearest", "cover"]
+
+_CACHE_VERSION = 1  # bumped when the cache's content for the same key changes
+
+
+def ensure_synthetic_split(
+    root: str | Path, split: str, n: int, seed: int, difficulty: str = "easy"
+) -> bool:
+    """Generate synthetic split ``split`` under ``root`` unless ``root/<split>.json`` exists.
+
+    Returns:
+        ``True`` when the split was generated now, ``False`` when it already existed.
+    """
+    if (Path(root) / f"{split}.json").is_file():
+        return False
+    from stvg.data.synthetic import generate_split
+
+    generate_split(root, split, n, seed, difficulty)  # type: ignore[arg-type]
+    return True
+
+
+@dataclass(frozen=True)
+class CachedFrames:
+    """The shown frames of a list of samples, decoded once.
+
+    Attributes:
+        sample_ids: ids in sample order.
+        frames: uint8 ``[N, T, S, S, 3]`` model-size frames, zero after ``counts[i]``.
+        counts: int64 ``[N]`` real frames per sample.
+        frame_idx: int64 ``[N, T]`` native frame of each shown frame (-1 on padding).
+        timestamps_s: float32 ``[N, T]`` seconds of each shown frame (0 on padding).
+    """
+
+    sample_ids: list[str]
+    frames: np.ndarray
+    counts: np.ndarray
+    frame_idx: np.ndarray
+    timestamps_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def video(self, i: int, query: str) -> VideoInputs:
+        """Sample ``i`` as policy inputs."""
+        count = int(self.counts[i])
+        return VideoInputs(self.frames[i, :count], self.timestamps_s[i, :count], query)
+
+
+def _cache_key(
+    samples: Sequence[Sample], fps: float | None, max_frames: int, max_side: int, frame_size: int
+) -> str:
+    digest = hashlib.sha256()
+    settings = [_CACHE_VERSION, fps, max_frames, max_side, frame_size]
+    digest.update(json.dumps(settings).encode())
+    for s in samples:
+        digest.update(f"{s.sample_id}\0{s.video_path}\0{s.num_frames}\0{s.native_fps}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_cached_frames(
+    samples: Sequence[Sample],
+    *,
+    fps: float | None,
+    max_frames: int,
+    max_side: int,
+    frame_size: int,
+    cache_dir: str | Path,
+    name: str,
+    progress: bool = False,
+) -> CachedFrames:
+    """The model-size shown frames of ``samples``, from ``cache_dir`` or decoded now.
+
+    Args:
+        samples: the samples (their videos must exist when not cached).
+        fps, max_frames, max_side: the env's sampling settings.
+        frame_size: the model's frame side, pixels.
+        cache_dir: folder of the ``.npz`` cache files.
+        name: prefix of the cache file name (e.g. the split).
+        progress: show a tqdm bar while decoding.
+
+    Raises:
+        VideoError: a video cannot be read.
+    """
+    path = (
+        Path(cache_dir) / f"{name}-{_cache_key(samples, fps, max_frames, max_side, frame_size)}.npz"
+    )
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            return CachedFrames(
+                [str(v) for v in data["sample_ids"]],
+                data["frames"],
+                data["counts"],
+                data["frame_idx"],
+                data["timestamps_s"],
+            )
+    from tqdm import tqdm
+
+    source = FrameSource(fps, max_frames, max_side, cache_mb=0)
+    n = len(samples)
+    frames = np.zeros((n, max_frames, frame_size, frame_size, 3), dtype=np.uint8)
+    counts = np.zeros(n, dtype=np.int64)
+    frame_idx = np.full((n, max_frames), -1, dtype=np.int64)
+    times = np.zeros((n, max_frames), dtype=np.float32)
+    for i, sample in enumerate(tqdm(samples, desc=f"decode {name}", disable=not progress)):
+        sampled = source.frames(sample)
+        count = len(sampled)
+        frames[i, :count] = downsample(sampled.frames, frame_size)
+        counts[i] = count
+        frame_idx[i, :count] = sampled.frame_idx
+        times[i, :count] = np.asarray(sampled.frame_idx, np.float64) / sample.native_fps
+    cached = CachedFrames([s.sample_id for s in samples], frames, counts, frame_idx, times)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(
+        tmp,
+        sample_ids=np.array(cached.sample_ids),
+        frames=frames,
+        counts=counts,
+        frame_idx=frame_idx,
+        timestamps_s=times,
+    )
+    tmp.replace(path)
+    return cached
+
+
+@dataclass(frozen=True)
+class SFTTarget:
+    """The action a sample's ground truth asks for, on its shown frames.
+
+    Attributes:
+        start, end: indices of the shown frames that start and end the span.
+        boxes_cxcywh: float32 ``[T, 4]`` normalised ``(cx, cy, w, h)`` ground-truth boxes
+            of the shown frames ``start..end`` (zeros elsewhere).
+    """
+
+    start: int
+    end: int
+    boxes_cxcywh: np.ndarray
+
+
+def sft_target(sample: Sample, frame_idx: np.ndarray, rule: SpanTarget = "nearest") -> SFTTarget:
+    """The target action of ``sample`` shown at native frames ``frame_idx``.
+
+    Span rules (``[gs, ge]`` = the ground-truth span in native frames):
+
+    * ``nearest`` — start and end are the shown frames nearest to ``gs`` and ``ge`` (ties
+      go to the earlier frame), the best estimate of the span on the shown grid;
+    * ``cover`` — the last shown frame at or before ``gs`` and the first at or after
+      ``ge``, so the span covers the ground truth (over-long by up to one interval at
+      each end).
+
+    The box of a shown frame in the span is the ground-truth box of that frame, or of the
+    nearest annotated frame (a frame rounded just outside the ground-truth span, or an
+    unannotated one), normalised by the video size.
+
+    >>> from stvg.data import Sample
+    >>> s = Sample("v", "v.mp4", "q", 10.0, 100, 200, 100, (7, 48),
+    ...            {f: [20.0, 10.0, 60.0, 50.0] for f in range(7, 49)})
+    >>> t = sft_target(s, np.arange(0, 100, 10))
+    >>> t.start, t.end, t.boxes_cxcywh[1].tolist()
+    (1, 5, [0.20000000298023224, 0.30000001192092896, 0.20000000298023224, 0.4000000059604645])
+    >>> t2 = sft_target(s, np.arange(0, 100, 10), "cover")
+    >>> t2.start, t2.end
+    (0, 5)
+    """
+    frames = np.asarray(frame_idx, dtype=np.int64)
+    first, last = sample.gt_span
+    if rule == "nearest":
+        start = int(np.argmin(np.abs(frames - first)))
+        end = int(np.argmin(np.abs(frames - last)))
+    elif rule == "cover":
+        before = np.flatnonzero(frames <= first)
+        after = np.flatnonzero(frames >= last)
+        start = int(before[-1]) if before.size else 0
+        end = int(after[0]) if after.size else len(frames) - 1
+    else:
+        raise ValueError(f"span target rule must be 'nearest' or 'cover', got {rule!r}")
+    end = max(start, end)
+    tube = sample.gt_tube()
+    if len(tube) == 0:
+        raise ValueError(f"sample {sample.sample_id!r} has no ground-truth box to learn from")
+    span_frames = frames[start : end + 1]
+    nearest = np.abs(tube.frame_idx[None, :] - span_frames[:, None]).argmin(axis=1)
+    scale = np.array([sample.width, sample.height] * 2, dtype=np.float64)
+    boxes = np.zeros((len(frames), 4), dtype=np.float32)
+    boxes[start : end + 1] = xyxy_to_cxcywh(tube.boxes_xyxy[nearest] / scale)
+    return SFTTarget(start, end, boxes)
+
+
+__all__ = [
+    "CachedFrames",
+    "SFTTarget",
+    "SpanTarget",
+    "ensure_synthetic_split",
+    "load_cached_frames",
+    "sft_target",
+]
