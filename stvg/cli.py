@@ -16,7 +16,8 @@ from collections.abc import Sequence
 # Modules that register subcommands, in the order they appear in ``stvg --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "stvg.data.commands",
-    "stvg.verifiers.commands",
+    "stvg.experiments.commands",  # evaluate (predictions-file mode from stvg.verifiers.commands)
+    "stvg.training.commands",
     "stvg.training.rl_commands",
 )
 

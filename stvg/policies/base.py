@@ -37,13 +37,24 @@ Observation = Mapping[str, Any]
 
 @runtime_checkable
 class Policy(Protocol):
-    """Anything that answers observations: ``act`` one, ``act_batch`` several."""
+    """Anything that answers observations: ``act`` one, ``act_batch`` several.
 
-    def act(self, obs: Observation) -> Any:
+    A policy that needs more than the observation (the ``oracle`` baseline reads the
+    ground truth of ``info["sample_id"]``; text-mode baselines read ``frame_idx`` and
+    ``original_size``) accepts the env's reset ``info`` as an optional keyword: ``info``
+    for ``act``, ``infos`` (one per observation) for ``act_batch``. Callers that have the
+    infos pass them to policies whose methods take that keyword.
+    """
+
+    def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> Any:
         """The action for one observation (a text policy returns the answer string)."""
         ...
 
-    def act_batch(self, obs_list: Sequence[Observation]) -> list[Any]:
+    def act_batch(
+        self,
+        obs_list: Sequence[Observation],
+        infos: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[Any]:
         """The actions for several observations, in order."""
         ...
 

@@ -23,6 +23,10 @@ T = TypeVar("T")
 #: Built-in policies registered lazily: name -> ``"module:attribute"``.
 BUILTIN_POLICIES: dict[str, str] = {
     "vlm": "stvg.policies.vlm.policy:VLMPolicy",
+    "random": "stvg.policies.baselines:RandomPolicy",
+    "oracle": "stvg.policies.baselines:OraclePolicy",
+    "prior": "stvg.policies.baselines:PriorPolicy",
+    "native": "stvg.policies.native.policy:NativePolicy",
 }
 
 _REGISTRY: dict[str, Callable[..., Any] | str] = dict(BUILTIN_POLICIES)

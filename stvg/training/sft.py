@@ -15,7 +15,7 @@
    vIoU@0.3/0.5 via :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the
    env's default verifier exactly as ``GroundingEnv`` scores them);
 6. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per epoch
-   and per evaluation), ``checkpoint.pt`` (loadable with ``NativePolicy.load`` — the RL
+   and per evaluation), ``policy.pt`` (loadable with ``NativePolicy.load`` — the RL
    trainer starts from it) and ``eval.json`` (the final evaluation).
 """
 
@@ -62,11 +62,11 @@ class SFTDataConfig:
     """
 
     dataset: str = "synthetic"
-    root: str = "data/synthetic-easy"
+    root: str = "data_cache/synthetic-easy"
     train_split: str = "train"
     eval_split: str | None = "test"
     generate: bool = True
-    n_train: int = 600
+    n_train: int = 1000
     n_eval: int = 100
     difficulty: Literal["easy", "medium", "hard"] = "easy"
     seed: int = 0
@@ -123,7 +123,7 @@ class SFTConfig:
     max_query_len: int = 32
     min_word_count: int = 1
     span_target: SpanTarget = "nearest"
-    epochs: int = 40
+    epochs: int = 20
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -131,7 +131,7 @@ class SFTConfig:
     grad_clip: float = 1.0
     box_weight: float = 1.0
     heat_weight: float = 1.0
-    eval_every: int = 10
+    eval_every: int = 5
     seed: int = 0
     threads: int | None = None
     time_limit_s: float | None = None
@@ -470,7 +470,7 @@ def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> 
     finally:
         metrics_file.close()
     checkpoint = policy.save(
-        run_dir / "checkpoint.pt",
+        run_dir / "policy.pt",
         extra={
             "sft": {"epochs_done": epoch, "steps": global_step, "eval": _eval_line(eval_metrics)}
         },

@@ -31,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(or TubeDETR's 5 fps protocol) and print the dataset metrics."
         ),
     )
+    add_predictions_arguments(parser)
+    parser.set_defaults(handler=_handler(parser))
+
+
+def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the predictions-file mode's options and the common options to ``parser``
+    (shared with ``stvg.experiments.commands``, which adds the policy mode)."""
     offline = parser.add_argument_group(
         "predictions-file mode", "score a predictions file against a dataset's annotations"
     )
@@ -55,29 +62,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "tubedetr: TubeDETR's evaluator on a 5 fps frame grid",
     )
     common.add_argument(
-        "--out", metavar="M.json", help="write the metrics (and per-sample scores) here"
+        "--out",
+        metavar="OUT",
+        help="predictions-file mode: write the metrics (and per-sample scores) to this JSON "
+        "file; policy mode: write predictions, metrics and per-sample scores to this folder",
     )
-    parser.set_defaults(handler=_handler(parser))
 
 
 def _handler(parser: argparse.ArgumentParser):
     def handle(args: argparse.Namespace) -> int:
         if args.predictions is not None:
-            missing = [
-                flag
-                for flag, value in (
-                    ("--annotations", args.annotations),
-                    ("--format", args.dataset_format),
-                )
-                if value is None
-            ]
-            if missing:
-                parser.error(f"--predictions needs {' and '.join(missing)}")
-            return _evaluate_predictions_file(args)
+            return run_predictions_mode(parser, args)
         parser.error("nothing to evaluate: give --predictions P --annotations A --format F")
         return 2  # parser.error exits; kept for type checkers
 
     return handle
+
+
+def run_predictions_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Handle ``stvg evaluate --predictions P --annotations A --format F``: check the
+    mode's options (a missing one is a usage error) and score the file."""
+    missing = [
+        flag
+        for flag, value in (("--annotations", args.annotations), ("--format", args.dataset_format))
+        if value is None
+    ]
+    if missing:
+        parser.error(f"--predictions needs {' and '.join(missing)}")
+    return _evaluate_predictions_file(args)
 
 
 def _evaluate_predictions_file(args: argparse.Namespace) -> int:
@@ -123,4 +135,4 @@ def _score_file(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["DATASET_FORMATS", "register"]
+__all__ = ["DATASET_FORMATS", "add_predictions_arguments", "register", "run_predictions_mode"]

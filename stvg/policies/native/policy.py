@@ -120,6 +120,7 @@ class NativePolicy:
         self.config = cfg
         self.vocab = QueryVocab(cfg.vocab)
         self.model = NativeModel(cfg.model, len(self.vocab))
+        self.model.eval()  # acting and RL use no dropout; SFT switches to train() itself
         self.generator = torch.Generator().manual_seed(int(cfg.seed))
 
     # ----------------------------------------------------------------- construction

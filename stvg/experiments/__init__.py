@@ -1,0 +1,32 @@
+"""Experiments: policy evaluation over dataset splits, shipped configs (``configs/*.yaml``).
+
+Names are imported on first access so that ``stvg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "PolicyEvalConfig": "stvg.experiments.evaluate_policy",
+    "PolicyEvaluation": "stvg.experiments.evaluate_policy",
+    "PolicySpec": "stvg.experiments.evaluate_policy",
+    "evaluate_policy": "stvg.experiments.evaluate_policy",
+    "load_policy_eval_config": "stvg.experiments.evaluate_policy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'stvg.experiments' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)

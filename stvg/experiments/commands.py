@@ -1,0 +1,136 @@
+"""The ``stvg evaluate`` command, both modes.
+
+Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
+
+    stvg evaluate --annotations A --format F --predictions P [--protocol native|tubedetr] [--out M.json]
+
+Policy mode (:mod:`stvg.experiments.evaluate_policy`)::
+
+    stvg evaluate --policy CONFIG --dataset D --split S [--root R] [--fps F] [--out DIR]
+
+runs the policy of ``CONFIG`` over the split through ``GroundingEnv`` and prints the metrics
+table and the cost per sample; ``--fps native`` samples every native frame. A config or
+data error is reported with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from stvg.verifiers.commands import add_predictions_arguments, run_predictions_mode
+
+
+def parse_fps(text: str) -> float | None:
+    """``--fps`` value: a positive number, or ``native``/``none`` for every native frame."""
+    if text.strip().lower() in ("native", "none", "null"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--fps must be a positive number or 'native', got {text!r}"
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--fps must be positive, got {text!r}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand (predictions-file and policy modes)."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score STVG predictions, or run a policy on a split: m_tIoU, m_vIoU, cost",
+        description=(
+            "Score spatio-temporal grounding predictions with the official HC-STVG protocol "
+            "(or TubeDETR's 5 fps protocol), or run a policy over a dataset split through "
+            "GroundingEnv and report its metrics and cost."
+        ),
+    )
+    add_predictions_arguments(parser)
+    online = parser.add_argument_group(
+        "policy mode", "run a policy over a dataset split and score its answers"
+    )
+    online.add_argument(
+        "--policy", metavar="CONFIG", help="policy evaluation YAML (policy: {name, config}, env)"
+    )
+    online.add_argument(
+        "--dataset", metavar="D", help="dataset name (hcstvg, vidstg, synthetic...)"
+    )
+    online.add_argument("--split", metavar="S", help="split name (test, val, train...)")
+    online.add_argument("--root", metavar="R", help="dataset folder")
+    online.add_argument(
+        "--fps",
+        type=parse_fps,
+        default=...,
+        metavar="F",
+        help="frames sampled per second ('native' = every frame; default: the config's)",
+    )
+    online.add_argument("--limit", type=int, metavar="N", help="evaluate the first N samples")
+    online.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_handler(parser))
+
+
+def _handler(parser: argparse.ArgumentParser):
+    def handle(args: argparse.Namespace) -> int:
+        if args.policy is not None:
+            if args.predictions is not None:
+                parser.error("give either --policy (policy mode) or --predictions, not both")
+            missing = [
+                f for f, v in (("--dataset", args.dataset), ("--split", args.split)) if v is None
+            ]
+            if missing:
+                parser.error(f"--policy needs {' and '.join(missing)}")
+            return _run_policy(args)
+        if args.predictions is not None:
+            return run_predictions_mode(parser, args)
+        parser.error(
+            "nothing to evaluate: give --predictions P --annotations A --format F, "
+            "or --policy CONFIG --dataset D --split S"
+        )
+        return 2  # parser.error exits; kept for type checkers
+
+    return handle
+
+
+def _run_policy(args: argparse.Namespace) -> int:
+    from stvg.config import ConfigError
+    from stvg.data import DataError
+
+    try:
+        return _evaluate(args)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        print(f"stvg evaluate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from stvg.experiments.evaluate_policy import (
+        evaluate_policy,
+        load_policy_eval_config,
+        with_cli_overrides,
+    )
+    from stvg.verifiers.evaluation import format_table
+
+    config = load_policy_eval_config(args.policy)
+    overrides: dict[str, Any] = {"dataset": args.dataset, "split": args.split, "fps": args.fps}
+    if args.root is not None:
+        overrides["root"] = args.root
+    config = with_cli_overrides(config, **overrides)
+    if args.limit is not None:
+        config = replace(config, limit=args.limit)
+    if args.no_progress:
+        config = replace(config, progress=False)
+    result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
+    print(format_table(result.report))
+    cost = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.cost.items()))
+    print(f"cost per sample: {cost}; {result.seconds:.1f}s in all")
+    if args.out:
+        print(f"predictions and metrics written to {args.out}")
+    return 0
+
+
+__all__ = ["parse_fps", "register"]

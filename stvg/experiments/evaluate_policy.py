@@ -1,0 +1,354 @@
+"""Run a policy over a dataset split through ``GroundingEnv``: predictions, metrics, cost.
+
+``stvg evaluate --policy CONFIG --dataset D --split S [--root R] [--fps F] [--out DIR]``
+reads a :class:`PolicyEvalConfig` YAML::
+
+    policy: {name: native, config: {checkpoint: runs/sft_native/policy.pt}}
+    env: {max_frames: 16, max_side: 224}     # any GroundingEnv key; optional
+    batch_size: 16
+    limit: null                              # first n samples only
+
+builds the env (``action_format`` from the policy: ``struct`` or ``text``), answers every
+sample (observations in batches through ``act_batch``, each answer then scored by the env's
+``step``), and reports:
+
+* the dataset metrics of :func:`stvg.verifiers.evaluation.evaluate` on the densified
+  predictions (m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5, by sentence type when known);
+* the mean env reward and reward terms;
+* cost: frames shown, visual tokens per model family (from the env's ``info``), output
+  tokens (text policies that report them), and policy seconds per sample.
+
+With ``out_dir`` it writes ``predictions.json`` (the DESIGN.md predictions format),
+``metrics.json`` (metrics, rewards, cost, counts), ``per_sample.jsonl`` and the resolved
+``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from stvg.config import InvalidField, from_yaml, to_dict
+from stvg.verifiers.evaluation import EvaluationReport, evaluate
+from stvg.verifiers.predictions import Prediction, write_predictions
+
+_CLI_ENV_KEYS = ("dataset", "split", "root", "fps")
+
+
+@dataclass
+class PolicySpec:
+    """The policy to evaluate.
+
+    Attributes:
+        name: registered policy name (``random``, ``oracle``, ``prior``, ``native``, ``vlm``).
+        config: its constructor config (e.g. ``{checkpoint: PATH}`` for ``native``).
+    """
+
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PolicyEvalConfig:
+    """What ``stvg evaluate --policy`` runs.
+
+    Attributes:
+        policy: the policy.
+        env: ``GroundingEnv`` keyword arguments (``max_frames``, ``max_side``, ``densify``,
+            ``verifier``, ``answer_format``, ...); ``dataset``, ``split``, ``root`` and
+            ``fps`` given on the command line replace the ones here, and
+            ``action_format`` comes from the policy.
+        batch_size: observations answered per ``act_batch`` call.
+        limit: evaluate only the first ``limit`` samples (``None`` = all).
+        progress: show a tqdm progress bar.
+    """
+
+    policy: PolicySpec
+    env: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 8
+    limit: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise InvalidField("limit", f"must be >= 1 or null (all samples), got {self.limit}")
+        if "action_format" in self.env:
+            raise InvalidField(
+                "env.action_format",
+                "is set by the policy (struct or text); remove it from env",
+            )
+
+
+@dataclass
+class PolicyEvaluation:
+    """The result of :func:`evaluate_policy`.
+
+    Attributes:
+        report: the metrics report (:class:`~stvg.verifiers.evaluation.EvaluationReport`).
+        predictions: ``{sample_id: Prediction}`` (samples whose answer was unusable have
+            none and score 0).
+        rewards: mean env reward (``reward``) and mean of every ``reward/<term>``.
+        cost: mean cost per sample: ``frames_shown``, ``visual_tokens/<family>``,
+            ``output_tokens`` (when the policy reports them) and ``policy_seconds`` (time
+            in the policy's ``act_batch``, per sample).
+        per_sample: one dict per sample (id, t_iou, v_iou, reward, parse error, cost).
+        action_format: ``struct`` or ``text``.
+        seconds: wall time of the whole evaluation (env, policy and scoring).
+    """
+
+    report: EvaluationReport
+    predictions: dict[str, Prediction]
+    rewards: dict[str, float]
+    cost: dict[str, float]
+    per_sample: list[dict[str, Any]]
+    action_format: str
+    seconds: float
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The dataset metrics (``m_tIoU``, ``m_vIoU``, ``vIoU@0.3``, ``vIoU@0.5``, ...)."""
+        return self.report.metrics
+
+    def summary(self) -> dict[str, Any]:
+        """``metrics.json`` content: metrics, rewards, cost and counts."""
+        return {
+            **self.report.to_dict(per_sample=False),
+            "rewards": self.rewards,
+            "cost": self.cost,
+            "action_format": self.action_format,
+            "seconds": self.seconds,
+            "n_parse_errors": sum(1 for s in self.per_sample if s["parse_error"] is not None),
+        }
+
+
+def load_policy_eval_config(path: str | Path) -> PolicyEvalConfig:
+    """Read and validate a :class:`PolicyEvalConfig` YAML file (errors name the key path)."""
+    return from_yaml(PolicyEvalConfig, path)
+
+
+def build_policy(spec: PolicySpec) -> Any:
+    """``stvg.policies.make(spec.name, **spec.config)``."""
+    from stvg.policies.registry import make
+
+    return make(spec.name, **spec.config)
+
+
+def _accepts(method: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def answer_batch(
+    policy: Any,
+    obs_list: Sequence[Mapping[str, Any]],
+    infos: Sequence[Mapping[str, Any]],
+    contexts: Sequence[Any],
+) -> list[Any]:
+    """The policy's actions for a batch, given what it can use besides the observations.
+
+    * a policy with ``generate(obs, ctx, n)`` (the VLM policy) answers through it, so the
+      :class:`~stvg.policies.base.TextCompletion` keeps its output-token count;
+    * an ``act_batch`` taking ``infos`` gets the env's reset infos (oracle, text baselines);
+    * an ``act_batch`` taking ``ctxs`` gets the episodes' ``FrameContext`` objects;
+    * otherwise ``act_batch(obs_list)``.
+    """
+    if callable(getattr(policy, "generate", None)):
+        return [policy.generate(o, c, n=1)[0] for o, c in zip(obs_list, contexts, strict=True)]
+    if _accepts(policy.act_batch, "infos"):
+        return list(policy.act_batch(obs_list, infos=infos))
+    if _accepts(policy.act_batch, "ctxs"):
+        return list(policy.act_batch(obs_list, ctxs=contexts))
+    return list(policy.act_batch(obs_list))
+
+
+def _output_tokens(action: Any) -> int | None:
+    tokens = getattr(action, "output_tokens", None)
+    return int(tokens) if isinstance(tokens, (int, np.integer)) else None
+
+
+def _env_action(action: Any) -> Any:
+    """What the env takes: a text completion's ``text``, anything else as is."""
+    text = getattr(action, "text", None)
+    return text if isinstance(text, str) else action
+
+
+def _prediction(env: Any, action: Any) -> Prediction | None:
+    """The densified prediction the env's verifier makes of ``action`` (``None`` when the
+    answer is unusable)."""
+    from stvg.envs.answers import struct_to_answer
+    from stvg.verifiers.formats import ParseResult
+
+    ctx, sample, verifier = env.frame_context, env.sample, env.verifier
+    if isinstance(action, str):
+        parse = verifier.parse(action, ctx)
+    else:
+        answer, reason = struct_to_answer(action, ctx.timestamps_s, ctx.original_size)
+        if answer is None:
+            return None
+        parse = ParseResult(answer=answer, error=reason, repairs=(), format_ok=True)
+    span, tube = verifier.predict(parse, sample, ctx)
+    if span is None or tube is None:
+        return None
+    return Prediction(span, tube)
+
+
+def evaluate_policy(
+    config: PolicyEvalConfig,
+    *,
+    policy: Any = None,
+    samples: Sequence[Any] | None = None,
+    out_dir: str | Path | None = None,
+    protocol: str = "native",
+) -> PolicyEvaluation:
+    """Run ``config.policy`` over the env's split (see the module docstring).
+
+    Args:
+        config: the evaluation config (``env`` must name the dataset and split, or give
+            ``samples``).
+        policy: an already built policy to use instead of ``config.policy``.
+        samples: in-memory samples instead of loading ``env.dataset``.
+        out_dir: write ``predictions.json``, ``metrics.json``, ``per_sample.jsonl`` and
+            ``config.yaml`` here.
+        protocol: metric protocol of the report (``native`` or ``tubedetr``, see
+            :mod:`stvg.verifiers.metrics`).
+
+    Returns:
+        A :class:`PolicyEvaluation`.
+    """
+    from tqdm import tqdm
+
+    from stvg.envs.grounding import GroundingEnv
+
+    started = time.perf_counter()
+    policy = policy if policy is not None else build_policy(config.policy)
+    action_format = getattr(policy, "action_format", "text")
+    env = GroundingEnv({**config.env, "action_format": action_format}, samples=samples)
+    if hasattr(policy, "bind_samples"):
+        policy.bind_samples(env.samples)
+    n = len(env.samples) if config.limit is None else min(config.limit, len(env.samples))
+    predictions: dict[str, Prediction] = {}
+    per_sample: list[dict[str, Any]] = []
+    policy_seconds = 0.0
+    bar = tqdm(total=n, desc=f"evaluate {config.policy.name}", disable=not config.progress)
+    for lo in range(0, n, config.batch_size):
+        index = list(range(lo, min(lo + config.batch_size, n)))
+        obs_list, infos, contexts = [], [], []
+        for i in index:
+            obs, info = env.reset(options={"index": i})
+            obs_list.append(obs)
+            infos.append(info)
+            contexts.append(env.frame_context)
+        tick = time.perf_counter()
+        actions = answer_batch(policy, obs_list, infos, contexts)
+        seconds = (time.perf_counter() - tick) / len(index)
+        policy_seconds += seconds * len(index)
+        for i, action in zip(index, actions, strict=True):
+            env.reset(options={"index": i})
+            _, reward, _, _, info = env.step(_env_action(action))
+            prediction = _prediction(env, _env_action(action))
+            if prediction is not None:
+                predictions[env.sample.sample_id] = prediction
+            per_sample.append(_sample_record(info, float(reward), action, seconds))
+        bar.update(len(index))
+    bar.close()
+    report = evaluate(list(env.samples)[:n], predictions, protocol=protocol)  # type: ignore[arg-type]
+    result = PolicyEvaluation(
+        report=report,
+        predictions=predictions,
+        rewards=_means(per_sample, "reward"),
+        cost=_means(per_sample, "cost/"),
+        per_sample=per_sample,
+        action_format=action_format,
+        seconds=time.perf_counter() - started,
+    )
+    if out_dir is not None:
+        _write(result, config, Path(out_dir))
+    return result
+
+
+def _sample_record(
+    info: Mapping[str, Any], reward: float, action: Any, seconds: float
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "sample_id": info["sample_id"],
+        "t_iou": float(info["t_iou"]),
+        "v_iou": float(info["v_iou"]),
+        "reward": reward,
+        "parse_error": info.get("parse_error") or info.get("invalid_action"),
+    }
+    for key, value in info.items():
+        if key.startswith("reward/") and isinstance(value, (int, float)):
+            record[key] = float(value)
+        if key.startswith("cost/") and isinstance(value, (int, float, np.integer, np.floating)):
+            record[key] = float(value)
+    tokens = _output_tokens(action)
+    if tokens is not None:
+        record["cost/output_tokens"] = float(tokens)
+    record["cost/policy_seconds"] = seconds
+    return record
+
+
+def _means(records: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, float]:
+    """Mean over ``records`` of each numeric key starting with ``prefix`` (prefix removed
+    for ``cost/``)."""
+    keys = dict.fromkeys(k for r in records for k in r if k.startswith(prefix))
+    out = {}
+    for key in keys:
+        values = [float(r[key]) for r in records if key in r]
+        name = key[len("cost/") :] if prefix == "cost/" else key
+        out[name] = float(np.mean(values)) if values else 0.0
+    return out
+
+
+def _write(result: PolicyEvaluation, config: PolicyEvalConfig, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_predictions(out_dir / "predictions.json", result.predictions)
+    (out_dir / "metrics.json").write_text(
+        json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8"
+    )
+    with (out_dir / "per_sample.jsonl").open("w", encoding="utf-8") as handle:
+        for record in result.per_sample:
+            handle.write(json.dumps(record) + "\n")
+    (out_dir / "config.yaml").write_text(
+        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
+    )
+
+
+def with_cli_overrides(config: PolicyEvalConfig, **overrides: Any) -> PolicyEvalConfig:
+    """``config`` with the command line's ``dataset``, ``split``, ``root`` and ``fps``
+    (those given, not ``...``) put into ``env``; ``fps=None`` means every native frame."""
+    env = dict(config.env)
+    for key in _CLI_ENV_KEYS:
+        if key in overrides and overrides[key] is not ...:
+            env[key] = overrides[key]
+    return PolicyEvalConfig(
+        policy=config.policy,
+        env=env,
+        batch_size=config.batch_size,
+        limit=config.limit,
+        progress=config.progress,
+    )
+
+
+__all__ = [
+    "PolicyEvalConfig",
+    "answer_batch",
+    "PolicyEvaluation",
+    "PolicySpec",
+    "build_policy",
+    "evaluate_policy",
+    "load_policy_eval_config",
+    "with_cli_overrides",
+]

@@ -1,0 +1,32 @@
+"""Training: supervised fine-tuning of the native policy and RL trainers.
+
+Names are imported on first access so that ``stvg --help`` stays fast (no torch import).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "SFTConfig": "stvg.training.sft",
+    "SFTDataConfig": "stvg.training.sft",
+    "SFTResult": "stvg.training.sft",
+    "load_sft_config": "stvg.training.sft",
+    "train_sft": "stvg.training.sft",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'stvg.training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)
