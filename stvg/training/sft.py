@@ -431,7 +431,7 @@ def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> 
                 optimiser.step()
                 scheduler.step()
                 global_step += 1
-                sums["losses/total"] += float(loss)
+                sums["losses/total"] += float(loss.detach())
                 for key, value in parts.items():
                     sums[key] += value
             seconds = time.perf_counter() - epoch_start
@@ -439,7 +439,7 @@ def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> 
                 "epoch": epoch,
                 "step": global_step,
                 **{k: v / steps_per_epoch for k, v in sums.items()},
-                "charts/box_std": float(policy.model.box_log_std.exp().mean()),
+                "charts/box_std": float(policy.model.box_log_std.detach().exp().mean()),
                 "charts/lr": float(scheduler.get_last_lr()[0]),
                 "charts/samples_per_s": len(train) / max(seconds, 1e-9),
                 "time_s": time.perf_counter() - started,
