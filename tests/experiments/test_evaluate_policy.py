@@ -1,0 +1,132 @@
+"""``stvg evaluate --policy``: a policy over a split through GroundingEnv, metrics and cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from stvg.cli import main
+from stvg.config import ConfigError, from_dict
+from stvg.data import load_dataset
+from stvg.envs.cost import cost_figures
+from stvg.experiments.commands import parse_fps
+from stvg.experiments.evaluate_policy import PolicyEvalConfig, evaluate_policy
+from stvg.policies.native import NativePolicy
+from stvg.training.sft import evaluate_cached
+from stvg.training.sft_data import load_cached_frames
+from stvg.verifiers.evaluation import evaluate
+from stvg.verifiers.predictions import read_predictions
+
+TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 synthetic videos (4 s at 5 fps = 20 frames, 64x64), split ``test``."""
+    from stvg.data.synthetic import generate_split
+
+    path = tmp_path_factory.mktemp("evaluate_policy")
+    generate_split(path, "test", 4, 5, duration_s=4.0, fps=5.0, size=64)
+    return path
+
+
+def _config(root: Path, policy: dict, **env) -> PolicyEvalConfig:
+    env = {"dataset": "synthetic", "split": "test", "root": str(root), "max_side": 64, **env}
+    return from_dict(PolicyEvalConfig, {"policy": policy, "env": env, "progress": False})
+
+
+def test_oracle_scores_one_through_env_and_evaluator(root, tmp_path):
+    config = _config(root, {"name": "oracle"}, fps=None, max_frames=None)
+    result = evaluate_policy(config, out_dir=tmp_path)
+    assert result.metrics["n"] == 4
+    assert result.metrics["m_tIoU"] == 1.0
+    assert result.metrics["m_vIoU"] == pytest.approx(1.0, abs=1e-5)
+    assert result.metrics["vIoU@0.5"] == 1.0
+    assert [s["v_iou"] for s in result.per_sample] == pytest.approx([1.0] * 4, abs=1e-5)
+    assert result.rewards["reward/t_iou"] == 1.0
+    assert result.rewards["reward/v_iou"] == pytest.approx(1.0, abs=1e-5)
+    # every native frame shown: 20 frames of 64 x 64
+    figures = cost_figures(20, 64, 64)
+    assert result.cost["frames_shown"] == 20
+    for family, tokens in figures["visual_tokens"].items():
+        assert result.cost[f"visual_tokens/{family}"] == tokens
+    assert result.cost["policy_seconds"] > 0
+    # the written predictions score the same through the predictions-file evaluator
+    samples = list(load_dataset("synthetic", split="test", root=root))
+    report = evaluate(samples, read_predictions(tmp_path / "predictions.json"))
+    assert report.metrics["m_vIoU"] == pytest.approx(result.metrics["m_vIoU"], abs=1e-9)
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["m_tIoU"] == 1.0 and summary["n_parse_errors"] == 0
+    assert len((tmp_path / "per_sample.jsonl").read_text().splitlines()) == 4
+
+
+def test_native_policy_scores_as_the_sft_evaluation(root, tmp_path):
+    samples = list(load_dataset("synthetic", split="test", root=root))
+    policy = NativePolicy.from_samples(samples, model=TINY_MODEL, seed=1)
+    checkpoint = policy.save(tmp_path / "policy.pt")
+    config = _config(
+        root, {"name": "native", "config": {"checkpoint": str(checkpoint)}}, fps=1.0, max_frames=8
+    )
+    result = evaluate_policy(config)
+    cache = load_cached_frames(
+        samples, fps=1.0, max_frames=8, max_side=64, frame_size=32, cache_dir=tmp_path, name="t"
+    )
+    assert result.metrics == evaluate_cached(policy, samples, cache, fps=1.0)
+    assert result.action_format == "struct" and result.cost["frames_shown"] == 4
+
+
+def test_text_policy_and_limit(root):
+    config = _config(root, {"name": "random", "config": {"action_format": "text"}})
+    config.limit = 2
+    result = evaluate_policy(config)
+    assert result.action_format == "text" and result.metrics["n"] == 2
+    assert [s["parse_error"] for s in result.per_sample] == [None, None]
+
+
+def test_cli_policy_mode(root, tmp_path, capsys):
+    config_path = tmp_path / "oracle.yaml"
+    config_path.write_text(
+        yaml.safe_dump({"policy": {"name": "oracle"}, "env": {"max_side": 64, "max_frames": None}})
+    )
+    out = tmp_path / "out"
+    argv = ["evaluate", "--policy", str(config_path), "--dataset", "synthetic", "--split", "test"]
+    argv += ["--root", str(root), "--fps", "native", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "100.00" in printed and "frames_shown 20" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["m_tIoU"] == 1.0 and metrics["cost"]["frames_shown"] == 20
+    assert yaml.safe_load((out / "config.yaml").read_text())["env"]["fps"] is None
+    assert main([*argv[:-3], "--fps", "2", "--limit", "1", "--no-progress"]) == 0
+    assert "  1  " in capsys.readouterr().out  # one sample in the table
+
+
+def test_cli_policy_mode_errors(root, tmp_path, capsys):
+    config_path = tmp_path / "bad.yaml"
+    config_path.write_text(yaml.safe_dump({"policy": {"name": "oracle", "config": {"noise": 1}}}))
+    argv = ["evaluate", "--policy", str(config_path), "--dataset", "synthetic", "--split", "test"]
+    assert main([*argv, "--root", str(root), "--no-progress"]) == 2
+    assert "unknown config key policy.noise" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--policy", str(config_path), "--dataset", "synthetic"])
+    assert "--policy needs --split" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate"])
+    assert "nothing to evaluate" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="env.action_format"):
+        from_dict(
+            PolicyEvalConfig, {"policy": {"name": "random"}, "env": {"action_format": "text"}}
+        )
+
+
+def test_parse_fps():
+    assert parse_fps("native") is None and parse_fps("2.5") == 2.5
+    for bad in ("0", "-1", "fast"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_fps(bad)
+    assert np.isclose(parse_fps("0.5"), 0.5)
