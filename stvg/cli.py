@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stvg.experiments.commands",  # evaluate (predictions-file mode from stvg.verifiers.commands)
     "stvg.training.commands",
     "stvg.training.rl_commands",
+    "stvg.experiments.run_commands",
 )
 
 

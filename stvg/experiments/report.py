@@ -1,0 +1,204 @@
+"""The report of a pipeline run: ``report.md`` and a learning-curve PNG.
+
+``report.md`` holds the command and seed, the test metrics before and after RL (with the
+change), the cost of answering (frames shown, visual tokens, policy time per sample), the
+RL training figures and the wall time of every stage. ``learning_curve.png`` plots, per RL
+iteration, the mean reward and the sampled answers' tIoU and vIoU (thin lines) with a
+moving average (thick lines), and the test m_vIoU before and after RL as dashed levels.
+Plots use Matplotlib's ``Agg`` backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stvg.training.run_dir import read_metrics
+
+CURVE_FILE = "learning_curve.png"
+METRIC_ROWS = (
+    ("m_tIoU", "m_tIoU"),
+    ("m_vIoU", "m_vIoU"),
+    ("vIoU@0.3", "vIoU@0.3"),
+    ("vIoU@0.5", "vIoU@0.5"),
+)
+
+
+def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start).
+
+    >>> moving_average([1.0, 3.0, 5.0], 2).tolist()
+    [1.0, 2.0, 4.0]
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return x
+    cumsum = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(1, x.size + 1)
+    lo = np.maximum(idx - window, 0)
+    return (cumsum[idx] - cumsum[lo]) / (idx - lo)
+
+
+def plot_learning_curve(
+    lines: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    test_before: float | None = None,
+    test_after: float | None = None,
+) -> Path:
+    """Plot reward, tIoU and vIoU per iteration (see the module docstring) into ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    iterations = [int(line["iteration"]) for line in lines]
+    window = max(1, len(lines) // 20)
+    fig, (ax_reward, ax_iou) = plt.subplots(1, 2, figsize=(11, 4))
+    series = [
+        (ax_reward, "rewards/total/mean", "reward (verifier total)", "tab:purple"),
+        (ax_iou, "charts/t_iou", "tIoU (sampled answers)", "tab:blue"),
+        (ax_iou, "charts/v_iou", "vIoU (sampled answers)", "tab:orange"),
+    ]
+    for ax, key, label, colour in series:
+        values = [line.get(key) for line in lines]
+        points = [(i, v) for i, v in zip(iterations, values, strict=True) if v is not None]
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, color=colour, alpha=0.25, linewidth=0.8)
+        ax.plot(xs, moving_average(ys, window), color=colour, linewidth=2.0, label=label)
+    if test_before is not None:
+        ax_iou.axhline(
+            test_before,
+            color="grey",
+            linestyle="--",
+            label=f"test m_vIoU before RL ({test_before:.3f})",
+        )
+    if test_after is not None:
+        ax_iou.axhline(
+            test_after,
+            color="black",
+            linestyle="--",
+            label=f"test m_vIoU after RL ({test_after:.3f})",
+        )
+    ax_reward.set_title("RL reward per iteration")
+    ax_iou.set_title("IoU per iteration")
+    for ax in (ax_reward, ax_iou):
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _pct(value: float) -> str:
+    return f"{100.0 * value:.2f}"
+
+
+def metrics_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Markdown table of the test metrics (percent) before and after RL and the change."""
+    rows = ["| metric (test, %) | SFT (before RL) | after RL | change |", "|---|---:|---:|---:|"]
+    for key, label in METRIC_ROWS:
+        if key in before and key in after:
+            b, a = float(before[key]), float(after[key])
+            rows.append(f"| {label} | {_pct(b)} | {_pct(a)} | {100.0 * (a - b):+.2f} |")
+    return "\n".join(rows)
+
+
+def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Markdown table of the mean cost per test sample before and after RL."""
+    keys = sorted(set(before) | set(after))
+    rows = ["| cost per test sample | SFT | after RL |", "|---|---:|---:|"]
+    for key in keys:
+        b, a = before.get(key), after.get(key)
+        fmt = "{:.4f}" if "seconds" in key else "{:.1f}"
+        rows.append(
+            f"| {key} | {fmt.format(b) if b is not None else '-'} | "
+            f"{fmt.format(a) if a is not None else '-'} |"
+        )
+    return "\n".join(rows)
+
+
+def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: str | Path) -> Path:
+    """Write ``report.md`` and ``learning_curve.png`` into ``run_dir``.
+
+    Args:
+        run_dir: the pipeline's run folder.
+        summary: the pipeline summary (see :func:`stvg.experiments.run.run_experiment`).
+        rl_run_dir: the RL run directory (its ``metrics.jsonl`` is plotted).
+
+    Returns:
+        the path of ``report.md``.
+    """
+    run_dir = Path(run_dir)
+    lines = read_metrics(rl_run_dir)
+    before, after = summary["before_rl"], summary["after_rl"]
+    plot_learning_curve(
+        lines,
+        run_dir / CURVE_FILE,
+        test_before=before["metrics"].get("m_vIoU"),
+        test_after=after["metrics"].get("m_vIoU"),
+    )
+    timings = summary["timings_s"]
+    last = lines[-1] if lines else {}
+    sps = [line["charts/SPS"] for line in lines if line.get("charts/SPS") is not None]
+    text = [
+        f"# Run report: {summary['name']}",
+        "",
+        f"- command: `{summary.get('command') or '(API call)'}`",
+        f"- seed: {summary['seed']}",
+        f"- data: `{summary['data_root']}`",
+        f"- SFT checkpoint: `{summary['sft_checkpoint']}`",
+        f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "
+        f"{summary['rl_iterations']} iterations, {summary['rl_num_workers']} Ray rollout workers)",
+        f"- RL checkpoint: `{summary['rl_checkpoint']}`",
+        f"- wall time: {timings['total_s']:.1f} s",
+        "",
+        "## Test metrics before and after RL",
+        "",
+        metrics_table(before["metrics"], after["metrics"]),
+        "",
+        f"Samples: {before['metrics'].get('n', '?')} (official HC-STVG protocol on native frames; "
+        "deterministic answers of the policy).",
+        "",
+        "## Cost of answering",
+        "",
+        cost_table(before["cost"], after["cost"]),
+        "",
+        "## RL training",
+        "",
+        f"![learning curve]({CURVE_FILE})",
+        "",
+        f"- last iteration: reward {last.get('rewards/total/mean', float('nan')):.4f}, "
+        f"tIoU {last.get('charts/t_iou', float('nan')):.4f}, vIoU {last.get('charts/v_iou', float('nan')):.4f} "
+        "(sampled answers on the train split)",
+        f"- answers sampled: {int(last.get('charts/global_step', 0))}; mean samples/s "
+        f"{(float(np.mean(sps)) if sps else float('nan')):.1f}",
+        "",
+        "## Wall time per stage",
+        "",
+        "| stage | seconds |",
+        "|---|---:|",
+        *(f"| {key[:-2]} | {value:.1f} |" for key, value in timings.items()),
+        "",
+    ]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(text), encoding="utf-8")
+    return path
+
+
+__all__ = [
+    "CURVE_FILE",
+    "cost_table",
+    "metrics_table",
+    "moving_average",
+    "plot_learning_curve",
+    "write_report",
+]

@@ -1,0 +1,372 @@
+"""``stvg run CONFIG``: the whole pipeline in one command, from nothing to a report.
+
+1. **data** — generate the synthetic train and test splits (skipped when they exist);
+2. **SFT** — warm-start the native policy (:func:`stvg.training.sft.train_sft`);
+3. **evaluate SFT** — the SFT checkpoint on the test split
+   (:func:`stvg.experiments.evaluate_policy.evaluate_policy`, official HC-STVG metrics);
+4. **RL** — GRPO (or any loop trainer) from the SFT checkpoint on the train split, with Ray
+   rollout workers (:class:`stvg.training.loop.Trainer`);
+5. **evaluate RL** — the final RL policy on the same test split, the same way;
+6. **report** — ``report.md`` (before/after-RL metrics, cost, timings, the command) and a
+   learning-curve PNG (:mod:`stvg.experiments.report`).
+
+The config (``stvg/experiments/configs/quickstart.yaml``)::
+
+    name: quickstart
+    seed: 0
+    data: {n_train: 600, n_test: 100, difficulty: easy}
+    env: {fps: 1.0, max_frames: 10, max_side: 64, verifier: {terms: [...]}}
+    sft: {epochs: 8, ...}            # any SFTConfig key but the ones the runner sets
+    rl: {algorithm: grpo, ...}       # any TrainConfig key but the ones the runner sets
+
+The runner sets, so that every stage sees the same data and frames: ``sft.data``,
+``sft.fps``, ``sft.max_frames``, ``sft.max_side``, ``sft.seed``, ``sft.out_dir``;
+``rl.env``, ``rl.policy``, ``rl.seed``, ``rl.name``, ``rl.out_dir``. Giving one of them is
+a :class:`~stvg.config.ConfigError`. ``env.verifier`` is the RL reward; the evaluations
+always report the official metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from stvg.config import InvalidField, from_dict, from_yaml, to_dict
+
+SFT_KEYS_SET_BY_RUNNER = ("data", "fps", "max_frames", "max_side", "seed", "out_dir")
+RL_KEYS_SET_BY_RUNNER = ("env", "policy", "seed", "name", "out_dir")
+
+
+@dataclass
+class DataSection:
+    """The synthetic benchmark the pipeline generates.
+
+    Attributes:
+        root: folder of the splits; ``null`` = ``data_cache/synthetic-<difficulty>-
+            train<n_train>-test<n_test>-seed<seed>`` (reused by later runs).
+        n_train, n_test: videos of the train and test splits.
+        difficulty: generator difficulty (``easy``, ``medium``, ``hard``).
+        seed: generator seed.
+    """
+
+    root: str | None = None
+    n_train: int = 600
+    n_test: int = 100
+    difficulty: Literal["easy", "medium", "hard"] = "easy"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_test"):
+            if getattr(self, name) < 1:
+                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+
+    def resolved_root(self) -> str:
+        """``root`` or its default."""
+        if self.root:
+            return self.root
+        return (
+            f"data_cache/synthetic-{self.difficulty}-train{self.n_train}-test{self.n_test}"
+            f"-seed{self.seed}"
+        )
+
+
+@dataclass
+class EnvSection:
+    """How every stage shows the videos, and the RL reward.
+
+    Attributes:
+        fps: frames sampled per second of video.
+        max_frames: most frames per video.
+        max_side: longer side of the frames as shown, pixels.
+        verifier: the RL reward (``{terms: [...]}``; ``null`` = the verifier's default
+            ``t_iou + v_iou``).
+    """
+
+    fps: float = 1.0
+    max_frames: int = 10
+    max_side: int = 64
+    verifier: dict[str, Any] | None = None
+
+
+@dataclass
+class EvalSection:
+    """The evaluations on the test split.
+
+    Attributes:
+        batch_size: observations answered per ``act_batch`` call.
+        limit: only the first ``limit`` test samples (``null`` = all).
+    """
+
+    batch_size: int = 32
+    limit: int | None = None
+
+
+@dataclass
+class RunConfig:
+    """The whole pipeline (see the module docstring).
+
+    Attributes:
+        name: name of the run folder (``out_dir/name``; ``-2``, ``-3`` when taken).
+        out_dir: where run folders go.
+        seed: seeds SFT and RL.
+        data, env, eval: see their classes.
+        sft: keys of :class:`stvg.training.sft.SFTConfig` (validated with it).
+        rl: keys of :class:`stvg.training.config.TrainConfig` (validated with it).
+    """
+
+    name: str = "quickstart"
+    out_dir: str = "runs"
+    seed: int = 0
+    data: DataSection = field(default_factory=DataSection)
+    env: EnvSection = field(default_factory=EnvSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+    sft: dict[str, Any] = field(default_factory=dict)
+    rl: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for section, keys in (("sft", SFT_KEYS_SET_BY_RUNNER), ("rl", RL_KEYS_SET_BY_RUNNER)):
+            given = sorted(set(getattr(self, section)) & set(keys))
+            if given:
+                raise InvalidField(
+                    f"{section}.{given[0]}",
+                    f"is set by the runner (keys {list(keys)} come from data/env/seed so that "
+                    "every stage sees the same frames): remove it",
+                )
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_experiment` produced.
+
+    Attributes:
+        run_dir: the run folder.
+        summary: the content of ``summary.json`` (metrics before and after RL, cost,
+            timings).
+        report: path of ``report.md``.
+    """
+
+    run_dir: Path
+    summary: dict[str, Any]
+    report: Path
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a :class:`RunConfig` YAML file (errors name the key path)."""
+    return from_yaml(RunConfig, path)
+
+
+def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
+    """The :class:`~stvg.training.sft.SFTConfig` of the SFT stage."""
+    from stvg.training.sft import SFTConfig
+
+    data = {
+        "dataset": "synthetic",
+        "root": root,
+        "train_split": "train",
+        "eval_split": None,
+        "generate": True,
+        "n_train": config.data.n_train,
+        "n_eval": config.data.n_test,
+        "difficulty": config.data.difficulty,
+        "seed": config.data.seed,
+    }
+    merged = {
+        **config.sft,
+        "data": data,
+        "fps": config.env.fps,
+        "max_frames": config.env.max_frames,
+        "max_side": config.env.max_side,
+        "seed": config.seed,
+        "out_dir": str(out_dir),
+    }
+    return from_dict(SFTConfig, merged, path="sft")
+
+
+def env_kwargs(config: RunConfig, root: str, split: str) -> dict[str, Any]:
+    """``GroundingEnv`` keyword arguments of a split (no ``action_format``)."""
+    kwargs: dict[str, Any] = {
+        "dataset": "synthetic",
+        "root": root,
+        "split": split,
+        "fps": config.env.fps,
+        "max_frames": config.env.max_frames,
+        "max_side": config.env.max_side,
+    }
+    return kwargs
+
+
+def rl_config(config: RunConfig, root: str, checkpoint: Path, out_dir: Path) -> Any:
+    """The :class:`~stvg.training.config.TrainConfig` of the RL stage."""
+    from stvg.training.config import TrainConfig
+
+    kwargs = {**env_kwargs(config, root, "train"), "action_format": "struct"}
+    if config.env.verifier is not None:
+        kwargs["verifier"] = config.env.verifier
+    algorithm = config.rl.get("algorithm", "grpo")
+    merged = {
+        **config.rl,
+        "env": {"id": "stvg/Grounding-v0", "kwargs": kwargs},
+        "policy": {"name": "native", "config": {"checkpoint": str(checkpoint)}},
+        "seed": config.seed,
+        "name": f"Grounding-v0__{algorithm}__seed{config.seed}",
+        "out_dir": str(out_dir),
+    }
+    return from_dict(TrainConfig, merged, path="rl")
+
+
+def _evaluate(config: RunConfig, root: str, policy: Any, out_dir: Path, label: str) -> Any:
+    from stvg.experiments.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
+
+    eval_config = PolicyEvalConfig(
+        policy=PolicySpec(name=label),
+        env=env_kwargs(config, root, "test"),
+        batch_size=config.eval.batch_size,
+        limit=config.eval.limit,
+        progress=False,
+    )
+    return evaluate_policy(eval_config, policy=policy, out_dir=out_dir)
+
+
+def _unique(path: Path) -> Path:
+    candidate, k = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{k}")
+        k += 1
+    return candidate
+
+
+def run_experiment(
+    config: RunConfig,
+    *,
+    command: str = "",
+    say: Callable[[str], None] | None = print,
+) -> RunResult:
+    """Run the pipeline of the module docstring.
+
+    Args:
+        config: the pipeline config.
+        command: the command line, quoted in the report.
+        say: called with one line per stage (``None`` = silent).
+
+    Returns:
+        A :class:`RunResult`.
+    """
+    import torch
+
+    from stvg.experiments.report import write_report
+    from stvg.policies.native import NativePolicy
+    from stvg.training.loop import Trainer
+    from stvg.training.run_dir import POLICY_FILE
+    from stvg.training.sft import train_sft
+    from stvg.training.sft_data import ensure_synthetic_split
+
+    log = say or (lambda _line: None)
+    started = time.perf_counter()
+    run_dir = _unique(Path(config.out_dir) / config.name)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
+    )
+    timings: dict[str, float] = {}
+    log(f"run folder: {run_dir}")
+
+    # 1. data
+    tick = time.perf_counter()
+    root = config.data.resolved_root()
+    made = [
+        split
+        for split, n in (("train", config.data.n_train), ("test", config.data.n_test))
+        if ensure_synthetic_split(root, split, n, config.data.seed, config.data.difficulty)
+    ]
+    timings["data_s"] = time.perf_counter() - tick
+    log(
+        f"[1/6] data: {root} ({'generated ' + ', '.join(made) if made else 'already there'}) {timings['data_s']:.1f}s"
+    )
+
+    # 2. SFT warm start
+    tick = time.perf_counter()
+    threads = torch.get_num_threads()
+    sft = train_sft(sft_config(config, root, run_dir / "sft"), progress=False, log=None)
+    torch.set_num_threads(threads)
+    timings["sft_s"] = time.perf_counter() - tick
+    log(f"[2/6] SFT: {sft.checkpoint} {timings['sft_s']:.1f}s")
+
+    # 3. evaluate the SFT checkpoint
+    tick = time.perf_counter()
+    before = _evaluate(config, root, NativePolicy.load(sft.checkpoint), run_dir / "eval_sft", "sft")
+    timings["eval_sft_s"] = time.perf_counter() - tick
+    log(
+        f"[3/6] SFT on test: m_tIoU {before.metrics['m_tIoU']:.4f} m_vIoU {before.metrics['m_vIoU']:.4f}"
+    )
+
+    # 4. RL from the SFT checkpoint
+    tick = time.perf_counter()
+    trainer = Trainer.create(rl_config(config, root, sft.checkpoint, run_dir))
+    try:
+        trained = trainer.train()
+    finally:
+        trainer.close()
+    timings["rl_s"] = time.perf_counter() - tick
+    log(f"[4/6] RL ({trainer.config.algorithm}): {trained.run_dir} {timings['rl_s']:.1f}s")
+
+    # 5. evaluate the RL policy
+    tick = time.perf_counter()
+    policy = NativePolicy.load(Path(trained.checkpoint) / POLICY_FILE)
+    after = _evaluate(config, root, policy, run_dir / "eval_rl", "rl")
+    timings["eval_rl_s"] = time.perf_counter() - tick
+    log(
+        f"[5/6] RL on test: m_tIoU {after.metrics['m_tIoU']:.4f} m_vIoU {after.metrics['m_vIoU']:.4f}"
+    )
+
+    # 6. report
+    timings["total_s"] = time.perf_counter() - started
+    summary = {
+        "name": config.name,
+        "seed": config.seed,
+        "command": command,
+        "data_root": root,
+        "sft_checkpoint": str(sft.checkpoint),
+        "rl_run_dir": str(trained.run_dir),
+        "rl_checkpoint": str(trained.checkpoint),
+        "rl_algorithm": trainer.config.algorithm,
+        "rl_iterations": trained.iterations,
+        "rl_num_workers": trainer.config.rollout.num_workers,
+        "before_rl": _eval_summary(before),
+        "after_rl": _eval_summary(after),
+        "timings_s": timings,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    report = write_report(run_dir, summary, trained.run_dir)
+    log(f"[6/6] report: {report} (total {timings['total_s']:.1f}s)")
+    return RunResult(run_dir, summary, report)
+
+
+def _eval_summary(evaluation: Any) -> dict[str, Any]:
+    metrics: Mapping[str, Any] = evaluation.metrics
+    keys = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+    return {
+        "metrics": {k: metrics[k] for k in keys if k in metrics},
+        "rewards": dict(evaluation.rewards),
+        "cost": dict(evaluation.cost),
+        "seconds": evaluation.seconds,
+    }
+
+
+__all__ = [
+    "DataSection",
+    "EnvSection",
+    "EvalSection",
+    "RunConfig",
+    "RunResult",
+    "env_kwargs",
+    "load_run_config",
+    "rl_config",
+    "run_experiment",
+    "sft_config",
+]

@@ -1,0 +1,62 @@
+"""The ``stvg run`` command: data -> SFT -> RL -> evaluation -> report, from one YAML file.
+
+::
+
+    stvg run stvg/experiments/configs/quickstart.yaml     # what `make demo` runs
+
+See :mod:`stvg.experiments.run` for the stages and the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand to the ``stvg`` parser."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run a whole experiment: data, SFT, RL, evaluation and a report",
+        description=(
+            "Generate the synthetic splits, warm-start the native policy with SFT, train it "
+            "with RL (Ray rollout workers), evaluate before and after RL on the test split "
+            "and write report.md with a learning-curve PNG."
+        ),
+    )
+    parser.add_argument("config", metavar="CONFIG", help="the experiment's YAML config")
+    parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
+    parser.add_argument("--name", help="override the config's name (the run folder)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from stvg.config import ConfigError
+    from stvg.experiments.run import load_run_config, run_experiment
+
+    try:
+        config = load_run_config(args.config)
+    except ConfigError as exc:
+        print(f"stvg run: error: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("out_dir", args.out_dir), ("name", args.name)) if v is not None}
+    config = dataclasses.replace(config, **overrides)
+    command = (
+        "stvg run " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        if sys.argv[1:2] == ["run"]
+        else ""
+    )
+    result = run_experiment(config, command=command or f"stvg run {shlex.quote(args.config)}")
+    before = result.summary["before_rl"]["metrics"]
+    after = result.summary["after_rl"]["metrics"]
+    print(
+        f"test m_vIoU {before['m_vIoU']:.4f} -> {after['m_vIoU']:.4f}, "
+        f"m_tIoU {before['m_tIoU']:.4f} -> {after['m_tIoU']:.4f}; report: {result.report}"
+    )
+    return 0
+
+
+__all__ = ["register"]

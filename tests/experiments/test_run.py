@@ -1,0 +1,93 @@
+"""``stvg run``: the whole pipeline on a tiny budget, its config rules and the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stvg.cli import main
+from stvg.config import ConfigError, from_dict
+from stvg.experiments.report import cost_table, metrics_table, moving_average
+from stvg.experiments.run import RunConfig, load_run_config
+
+QUICKSTART = (
+    Path(__file__).resolve().parents[2] / "stvg" / "experiments" / "configs" / "quickstart.yaml"
+)
+TINY_MODEL = {"frame_size": 16, "channels": [4, 4, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
+
+
+def tiny_config(tmp_path: Path) -> dict:
+    return {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "runs"),
+        "seed": 1,
+        "data": {"root": str(tmp_path / "data"), "n_train": 4, "n_test": 3},
+        "env": {"fps": 1.0, "max_frames": 4, "max_side": 32},
+        "sft": {"epochs": 1, "batch_size": 4, "model": TINY_MODEL, "threads": 1},
+        "rl": {
+            "algorithm": "grpo",
+            "iterations": 2,
+            "batch_size": 2,
+            "progress_bar": False,
+            "torch_threads": 1,
+            "grpo": {"group_size": 2},
+            "rollout": {"num_workers": 0},
+        },
+        "eval": {"batch_size": 4},
+    }
+
+
+def test_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(tmp_path)), encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "[6/6] report" in out and "test m_vIoU" in out
+    run = tmp_path / "runs" / "tiny"
+    summary = json.loads((run / "summary.json").read_text())
+    for stage in ("before_rl", "after_rl"):
+        metrics = summary[stage]["metrics"]
+        assert metrics["n"] == 3
+        assert 0.0 <= metrics["m_vIoU"] <= metrics["m_tIoU"] <= 1.0
+        assert summary[stage]["cost"]["frames_shown"] == 4.0  # 10 s at 1 fps, max_frames 4
+    assert summary["seed"] == 1 and summary["rl_iterations"] == 2
+    report = (run / "report.md").read_text()
+    assert "## Test metrics before and after RL" in report and "m_vIoU" in report
+    assert (run / "learning_curve.png").stat().st_size > 1000
+    assert (run / "sft" / "policy.pt").is_file()
+    assert (run / "eval_sft" / "predictions.json").is_file()
+    assert (run / "eval_rl" / "metrics.json").is_file()
+    rl_runs = [p for p in run.iterdir() if p.name.startswith("Grounding-v0__grpo__seed1")]
+    assert len(rl_runs) == 1 and (rl_runs[0] / "metrics.jsonl").is_file()
+
+
+def test_runner_owned_keys_are_refused() -> None:
+    with pytest.raises(ConfigError, match="sft.fps"):
+        from_dict(RunConfig, {"sft": {"fps": 2.0}})
+    with pytest.raises(ConfigError, match="rl.env"):
+        from_dict(RunConfig, {"rl": {"env": {"id": "stvg/Synthetic-v0"}}})
+
+
+def test_quickstart_config_is_valid() -> None:
+    from stvg.experiments.run import rl_config, sft_config
+
+    config = load_run_config(QUICKSTART)
+    assert config.rl["rollout"]["num_workers"] == 2
+    rl = rl_config(config, "data_cache/x", Path("sft/policy.pt"), Path("runs/q"))
+    assert rl.algorithm == "grpo" and rl.grpo.group_size == 8
+    assert rl.env.kwargs["verifier"]["terms"][0]["name"] == "t_iou"
+    sft = sft_config(config, "data_cache/x", Path("runs/q/sft"))
+    assert sft.max_frames == rl.env.kwargs["max_frames"] == 10
+
+
+def test_report_tables_by_hand() -> None:
+    table = metrics_table({"m_tIoU": 0.5, "m_vIoU": 0.2}, {"m_tIoU": 0.55, "m_vIoU": 0.2125})
+    assert "| m_tIoU | 50.00 | 55.00 | +5.00 |" in table
+    assert "| m_vIoU | 20.00 | 21.25 | +1.25 |" in table
+    costs = cost_table({"frames_shown": 10.0, "policy_seconds": 0.01}, {"frames_shown": 10.0})
+    assert "| frames_shown | 10.0 | 10.0 |" in costs
+    assert "| policy_seconds | 0.0100 | - |" in costs
+    assert moving_average([2.0, 4.0, 6.0, 8.0], 2).tolist() == [2.0, 3.0, 5.0, 7.0]
