@@ -106,6 +106,7 @@ class RayWorkers:
     Attributes:
         actors: the live actor handles, one per slot.
         restarts: actors replaced so far.
+        tasks_in_flight: tasks queued on an actor at once (2 hides the round trip).
     """
 
     def __init__(self, worker_kwargs: Mapping[str, Any], rollout: RolloutConfig) -> None:
@@ -122,6 +123,7 @@ class RayWorkers:
             max_restarts=0,
         )(RolloutWorker)
         self._kwargs = {**dict(worker_kwargs), "torch_threads": worker_threads(rollout)}
+        self.tasks_in_flight = 2
         self.restarts = 0
         self.actors = [self._start(slot) for slot in range(self.num_workers)]
 
@@ -153,30 +155,39 @@ class RayWorkers:
     def run(
         self, tasks: Sequence[RolloutTask], weights: Mapping[str, Any], version: int
     ) -> list[Experience]:
-        """Play ``tasks`` on the actors with ``weights``; results in task order."""
+        """Play ``tasks`` on the actors with ``weights``; results in task order.
+
+        Every actor has up to ``tasks_in_flight`` tasks queued, so it starts the next one
+        without waiting for the learner to collect the last. When an actor dies, its
+        queued tasks go back to the front of the queue and a replacement is started (once
+        per death, however many of its tasks fail).
+        """
         ray = self._ray
         weights_ref = ray.put(dict(weights))
         queue = list(tasks)
         results: dict[int, Experience] = {}
-        pending: dict[Any, tuple[RolloutTask, int]] = {}
+        pending: dict[Any, tuple[RolloutTask, int, Any]] = {}
+        in_flight = [0] * self.num_workers
 
-        def submit(slot: int) -> None:
-            task = queue.pop(0)
-            ref = self.actors[slot].run.remote(task, weights_ref, version)
-            pending[ref] = (task, slot)
+        def fill(slot: int) -> None:
+            while queue and in_flight[slot] < self.tasks_in_flight:
+                task, actor = queue.pop(0), self.actors[slot]
+                pending[actor.run.remote(task, weights_ref, version)] = (task, slot, actor)
+                in_flight[slot] += 1
 
-        for slot in range(min(self.num_workers, len(queue))):
-            submit(slot)
+        for slot in range(self.num_workers):
+            fill(slot)
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            task, slot = pending.pop(ready[0])
+            task, slot, actor = pending.pop(ready[0])
+            in_flight[slot] -= 1
             try:
                 results[task.index] = ray.get(ready[0])
             except ray.exceptions.RayActorError:
-                self._replace(slot)
+                if actor is self.actors[slot]:
+                    self._replace(slot)
                 queue.insert(0, task)
-            if queue:
-                submit(slot)
+            fill(slot)
         return [results[task.index] for task in tasks]
 
     def close(self) -> None:
