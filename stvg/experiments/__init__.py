@@ -1,4 +1,5 @@
-"""Experiments: policy evaluation over dataset splits, shipped configs (``configs/*.yaml``).
+"""Experiments: policy evaluation over dataset splits, the ``stvg run`` pipeline and its
+report, shipped configs (``configs/*.yaml``).
 
 Names are imported on first access so that ``stvg --help`` stays fast.
 """
@@ -14,6 +15,11 @@ _LAZY: dict[str, str] = {
     "PolicySpec": "stvg.experiments.evaluate_policy",
     "evaluate_policy": "stvg.experiments.evaluate_policy",
     "load_policy_eval_config": "stvg.experiments.evaluate_policy",
+    "RunConfig": "stvg.experiments.run",
+    "RunResult": "stvg.experiments.run",
+    "load_run_config": "stvg.experiments.run",
+    "run_experiment": "stvg.experiments.run",
+    "write_report": "stvg.experiments.report",
 }
 
 

@@ -14,6 +14,19 @@ _LAZY: dict[str, str] = {
     "SFTResult": "stvg.training.sft",
     "load_sft_config": "stvg.training.sft",
     "train_sft": "stvg.training.sft",
+    "EnvSpec": "stvg.training.config",
+    "GRPOConfig": "stvg.training.config",
+    "PPOConfig": "stvg.training.config",
+    "PolicySpec": "stvg.training.config",
+    "RLOOConfig": "stvg.training.config",
+    "RLlibConfig": "stvg.training.config",
+    "RLlibPPOTrainer": "stvg.training.rllib_ppo",
+    "RayConfig": "stvg.training.config",
+    "RolloutConfig": "stvg.training.config",
+    "TrainConfig": "stvg.training.config",
+    "TrainResult": "stvg.training.loop",
+    "Trainer": "stvg.training.loop",
+    "load_trained_policy": "stvg.training.loop",
 }
 
 
