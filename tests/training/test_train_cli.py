@@ -101,3 +101,5 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert key in lines[-1], key
     assert (run / "checkpoints" / "iter_000002" / "rllib").is_dir()
     assert (run / "tb").is_dir()
+    assert main(["train", "--resume", str(run), "--iterations", "3"]) == 0
+    assert [line["iteration"] for line in read_metrics(run)] == [1, 2, 3]
