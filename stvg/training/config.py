@@ -271,7 +271,9 @@ class RolloutConfig:
     Attributes:
         num_workers: Ray rollout actors; 0 = in this process (no Ray).
         num_cpus_per_worker: CPUs Ray reserves per actor (also its torch threads).
-        num_gpus_per_worker: GPUs (or fractions) Ray reserves per actor.
+        num_gpus_per_worker: GPUs (or fractions) Ray reserves per actor; the policy picks its
+            device itself (e.g. the VLM policy's ``device: auto`` takes the GPU Ray gives
+            the actor). Weights travel on the CPU, so learner and workers may differ.
         task_size: prompts (single-turn envs) or episodes (multi-step envs) per rollout
             task. Tasks are cut and seeded the same way whatever ``num_workers`` is, so a
             run's results do not depend on how many workers play them.

@@ -282,7 +282,7 @@ class Trainer:
                 group["lr"] = frac * cfg.learning_rate
 
         # 1. rollout
-        weights = {k: v.detach().clone() for k, v in policy.state_dict().items()}
+        weights = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
         self._round = 0
         experience, stats = algo.collect(lambda n: self._collect(n, weights), cfg.batch_size)
         rollout_s = time.perf_counter() - start
@@ -305,6 +305,7 @@ class Trainer:
                 outputs = evaluate_policy(
                     policy, mb.observations, mb.rollouts, need_values=algo.needs_values
                 )
+                mb = mb.to(outputs.logp.device)
                 loss, mb_stats = algo.loss(outputs, mb)
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -365,7 +366,7 @@ class Trainer:
                 )
         if not out:
             return torch.zeros_like(experience.rollouts.log_probs)
-        return torch.cat(out).float()
+        return torch.cat(out).float().cpu()
 
     @staticmethod
     def _minibatch(

@@ -74,6 +74,24 @@ class Minibatch:
     def __len__(self) -> int:
         return len(self.rollouts)
 
+    def to(self, device: torch.device | str) -> Minibatch:
+        """The same minibatch with its tensors on ``device`` (where the policy computes)."""
+
+        def move(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.to(device)
+
+        return Minibatch(
+            observations=self.observations,
+            rollouts=self.rollouts,
+            old_logp=self.old_logp.to(device),
+            mask=self.mask.to(device),
+            advantages=self.advantages.to(device),
+            returns=move(self.returns),
+            old_values=move(self.old_values),
+            ref_logp=move(self.ref_logp),
+            token_slots=self.token_slots,
+        )
+
 
 @dataclass
 class PolicyOutputs:
