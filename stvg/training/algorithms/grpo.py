@@ -162,14 +162,8 @@ class GRPO(Algorithm):
             played += experience.num_groups
             groups = informative_groups(experience.rewards, self.group_size)
             groups = groups[: batch_size - found]
-            rows = (
-                np.concatenate(
-                    [np.arange(g * self.group_size, (g + 1) * self.group_size) for g in groups]
-                )
-                if len(groups)
-                else np.zeros(0, dtype=np.int64)
-            )
-            kept.append(experience.select(rows) if len(rows) else _episodes_only(experience))
+            rows = (groups[:, None] * self.group_size + np.arange(self.group_size)).reshape(-1)
+            kept.append(experience.select(rows))  # keeps every episode record for the logs
             found += len(groups)
         stats = {
             "charts/sampling_rounds": float(rounds),
@@ -209,11 +203,6 @@ class GRPO(Algorithm):
             ref_logp=mb.ref_logp,
             token_slots=mb.token_slots,
         )
-
-
-def _episodes_only(experience: Experience) -> Experience:
-    """No rows, but the episode records (so that everything played is logged)."""
-    return experience.select(np.zeros(0, dtype=np.int64))
 
 
 __all__ = ["GRPO", "LossType", "grpo_loss", "informative_groups"]
