@@ -22,6 +22,7 @@ seconds, ``boxes`` normalised ``(x1, y1, x2, y2)`` per frame slot, ``box_mask``)
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -125,7 +126,7 @@ def struct_action(
     return {"span": np.array([start, end], dtype=np.float32), "boxes": boxes, "box_mask": mask}
 
 
-class _AnswerPolicy:
+class _AnswerPolicy(ABC):
     """Shared plumbing: build a struct action per observation, render it in text mode."""
 
     config: Any
@@ -161,8 +162,9 @@ class _AnswerPolicy:
         answer = SecondLevelAnswer((start, end), ctx.timestamps_s[keep], boxes)
         return get_format(self.output.answer_format, self.output.coords).render(answer, ctx)
 
+    @abstractmethod
     def _struct(self, obs: Observation, info: Info | None) -> StructAction:
-        raise NotImplementedError
+        """The struct action (span in seconds, normalised boxes, mask) for one observation."""
 
 
 # --------------------------------------------------------------------------- random

@@ -15,6 +15,7 @@ and what loss it minimises.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,7 +146,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-class Algorithm:
+class Algorithm(ABC):
     """Base class: plain collection, no reference, no critic.
 
     Attributes:
@@ -166,15 +167,15 @@ class Algorithm:
         """Play ``batch_size`` prompts/episodes; returns the experience and stats to log."""
         return collect(batch_size), {}
 
+    @abstractmethod
     def advantages(self, experience: Experience, ref_logp: torch.Tensor | None) -> AdvantageResult:
         """Advantages (and value targets) of every row."""
-        raise NotImplementedError
 
+    @abstractmethod
     def loss(
         self, outputs: PolicyOutputs, mb: Minibatch
     ) -> tuple[torch.Tensor, Mapping[str, torch.Tensor | float]]:
         """The loss to minimise on ``mb`` and its parts to log (``losses/...``)."""
-        raise NotImplementedError
 
 
 __all__ = [
