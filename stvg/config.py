@@ -105,9 +105,10 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
-        for option in options:
-            if option is type(None):
-                continue
+        real = [option for option in options if option is not type(None)]
+        if len(real) == 1:  # ``X | None``: X's own error says what is wrong
+            return _convert(real[0], value, path, source)
+        for option in real:
             try:
                 return _convert(option, value, path, source)
             except ConfigError:

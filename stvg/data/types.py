@@ -69,7 +69,10 @@ class Tube:
 
     def to_dict(self) -> dict[int, list[float]]:
         """``{frame_idx: [x1, y1, x2, y2]}`` with plain Python numbers (JSON friendly)."""
-        return {int(f): [float(c) for c in b] for f, b in zip(self.frame_idx, self.boxes_xyxy)}
+        return {
+            int(f): [float(c) for c in b]
+            for f, b in zip(self.frame_idx, self.boxes_xyxy, strict=True)
+        }
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,26 @@ class Sample:
         """The ground-truth boxes as a :class:`Tube` (sorted by frame)."""
         return Tube.from_dict(self.gt_boxes)
 
+    def gt_boxes_at(self, frame_idx: np.ndarray) -> np.ndarray:
+        """Ground-truth boxes (float64 ``[K, 4]``, original pixels) at native frames
+        ``frame_idx``: each frame's own box, or the box of the nearest annotated frame
+        (ties go to the later one).
+
+        Raises:
+            ValueError: the sample has no ground-truth box.
+        """
+        tube = self.gt_tube()
+        if len(tube) == 0:
+            raise ValueError(f"sample {self.sample_id!r} has no ground-truth box")
+        frames = np.asarray(frame_idx, dtype=np.int64).reshape(-1)
+        pos = np.searchsorted(tube.frame_idx, frames)
+        lower = np.clip(pos - 1, 0, len(tube) - 1)
+        upper = np.clip(pos, 0, len(tube) - 1)
+        nearer_upper = np.abs(tube.frame_idx[upper] - frames) <= np.abs(
+            tube.frame_idx[lower] - frames
+        )
+        return tube.boxes_xyxy[np.where(nearer_upper, upper, lower)].astype(np.float64)
+
 
 @dataclass(frozen=True)
 class SecondLevelAnswer:
@@ -139,7 +162,9 @@ class SecondLevelAnswer:
             )
         start, end = float(self.span_s[0]), float(self.span_s[1])
         if not (np.isfinite(start) and np.isfinite(end)) or start > end:
-            raise ValueError(f"SecondLevelAnswer.span_s must be finite with start <= end, got {self.span_s}")
+            raise ValueError(
+                f"SecondLevelAnswer.span_s must be finite with start <= end, got {self.span_s}"
+            )
         if times.size > 1 and np.any(np.diff(times) <= 0):
             raise ValueError("SecondLevelAnswer.times_s must be strictly increasing")
         object.__setattr__(self, "span_s", (start, end))

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from stvg.config import ConfigError, InvalidField, from_dict, to_dict
 from stvg.tubes import DensifyConfig
-from stvg.verifiers.formats import Coords
+from stvg.verifiers.formats import Coords, ModelGeometry
 
 C = TypeVar("C", bound="EnvDataConfig")
 
@@ -33,7 +33,8 @@ class EnvDataConfig:
         vidor_root: VidOR folder (VidSTG boxes).
         fps: frames sampled per second of video; ``None`` = every native frame.
         max_frames: most frames sampled from one video (evenly spread when the rate gives
-            more); ``None`` = no limit.
+            more, with a warning that counts the thinned videos); ``None`` (default) = room
+            for the longest video at ``fps``.
         max_side: longer side, in pixels, of the frames as shown (aspect ratio kept).
         densify: how per-second boxes become a frame-level tube before scoring; ``None``
             keeps the verifier config's ``densify``, a value replaces it.
@@ -53,7 +54,7 @@ class EnvDataConfig:
     video_dir: str | None = None
     vidor_root: str | None = None
     fps: float | None = 1.0
-    max_frames: int | None = 16
+    max_frames: int | None = None
     max_side: int = 224
     densify: DensifyConfig | None = None
     verifier: Any = None
@@ -106,14 +107,22 @@ class GroundingEnvConfig(EnvDataConfig):
             ``answer_format``) or ``struct`` (span, normalised boxes and a box mask).
         answer_format: the text answer format (``json-v1``, ``tagged``); ``None`` keeps
             the verifier config's (default ``json-v1``), a value replaces it.
-        coords: box coordinates of the text format (``pixels`` of the shown frames,
-            ``norm1000``, ``norm1``); ``None`` keeps the verifier config's (``pixels``).
+        coords: box coordinates of the text format (``pixels`` of the frames as the model
+            sees them, ``norm1000``, ``norm1``); ``None`` keeps the verifier config's
+            (``pixels``).
+        model_geometry: how the policy's processor resizes the shown frames before the
+            model answers (``{family: qwen2.5-vl, min_pixels: ..., max_pixels: ...}``, see
+            :class:`~stvg.verifiers.formats.ModelGeometry`); ``pixels`` answers are read in
+            that resized frame. ``None`` = the model sees the frames as shown. The trainer,
+            the evaluator and ``stvg run`` fill it (and ``answer_format``, ``coords``,
+            ``fps``) from the policy when unset, and refuse a policy that disagrees.
         max_text_length: longest text action accepted by ``action_space.contains``.
     """
 
     action_format: Literal["text", "struct"] = "text"
     answer_format: str | None = None
     coords: Coords | None = None
+    model_geometry: ModelGeometry | None = None
     max_text_length: int = 65536
 
     def __post_init__(self) -> None:

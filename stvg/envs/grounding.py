@@ -17,7 +17,7 @@ from stvg.envs.samples import frame_slots, load_samples, max_duration_s
 from stvg.envs.scoring import build_verifier, cost_info
 from stvg.envs.selection import SampleSelector
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
-from stvg.verifiers.formats import FrameContext
+from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext
 
 
 class GroundingEnv(gym.Env):
@@ -136,10 +136,16 @@ class GroundingEnv(gym.Env):
         else:
             self.action_space = struct_action_space(self.max_frames, duration)
         self.verifier = build_verifier(cfg)
+        self.answer_spec = ContractSpec(
+            answer_format=self.verifier.config.answer_format,
+            coords=self.verifier.config.coords,
+            fps=cfg.fps,
+            geometry=cfg.model_geometry,
+        )
         self.frame_source = FrameSource(cfg.fps, self.max_frames, cfg.max_side, cfg.frame_cache_mb)
         self._selector = SampleSelector(self.samples, cfg.sample_order)
         self._sample: Sample | None = None
-        self._ctx: FrameContext | None = None
+        self._contract: AnswerContract | None = None
         self._obs: dict[str, Any] | None = None
         self._done = True
 
@@ -150,8 +156,14 @@ class GroundingEnv(gym.Env):
 
     @property
     def frame_context(self) -> FrameContext | None:
-        """What the policy is shown in the current episode (frames, times, sizes)."""
-        return self._ctx
+        """What the policy is shown in the current episode (frames, times, sizes, and the
+        model's frame size under :attr:`answer_spec`)."""
+        return None if self._contract is None else self._contract.frame
+
+    @property
+    def contract(self) -> AnswerContract | None:
+        """The current episode's answer contract (``None`` before the first reset)."""
+        return self._contract
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -162,9 +174,10 @@ class GroundingEnv(gym.Env):
             self._selector.restart()
         sample = self._selector.next(self.np_random, options)
         sampled = self.frame_source.frames(sample)
-        ctx = FrameContext.from_sample(
-            sample, sampled.frame_idx, sampled.shown_size, self.config.fps
+        contract = self.answer_spec.contract(
+            FrameContext.from_sample(sample, sampled.frame_idx, sampled.shown_size, self.config.fps)
         )
+        ctx = contract.frame
         frames, mask = pad_frames(sampled.frames, self.max_frames, self.config.max_side)
         timestamps = np.zeros(self.max_frames, dtype=np.float32)
         timestamps[: len(sampled)] = ctx.timestamps_s
@@ -175,7 +188,7 @@ class GroundingEnv(gym.Env):
             "shown_size": np.asarray(sampled.shown_size, dtype=np.int64),
             "query": sample.query,
         }
-        self._sample, self._ctx, self._done = sample, ctx, False
+        self._sample, self._contract, self._done = sample, contract, False
         stats = self.frame_source.stats
         info = {
             "sample_id": sample.sample_id,
@@ -190,11 +203,11 @@ class GroundingEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Score the answer; the episode ends (``terminated=True``) whatever it is."""
-        if self._done or self._sample is None or self._ctx is None or self._obs is None:
+        if self._done or self._sample is None or self._contract is None or self._obs is None:
             raise RuntimeError(
                 "GroundingEnv.step() called before reset() or after the episode ended"
             )
-        sample, ctx = self._sample, self._ctx
+        sample, ctx = self._sample, self._contract.frame
         reason = None
         if self.config.action_format == "text":
             if not isinstance(action, str):
@@ -209,7 +222,7 @@ class GroundingEnv(gym.Env):
         if reason is not None:
             info["invalid_action"] = reason
         info["sample_id"] = sample.sample_id
-        info.update(cost_info(len(ctx.frame_idx), ctx.shown_size))
+        info.update(cost_info(len(ctx.frame_idx), ctx.shown_size, self.config.model_geometry))
         self._done = True
         return self._obs, float(result.total), True, False, info
 

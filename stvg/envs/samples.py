@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 from stvg.config import ConfigError
@@ -43,9 +44,19 @@ def load_samples(cfg: EnvDataConfig, samples: Sequence[Sample] | None = None) ->
 def frame_slots(samples: Sequence[Sample], fps: float | None, max_frames: int | None) -> int:
     """Frame slots of an observation: ``max_frames``, or (when ``None``) the most frames
     that sampling any video of ``samples`` at ``fps`` gives."""
-    if max_frames is not None:
-        return int(max_frames)
-    return max(len(sample_frame_indices(s.native_fps, s.num_frames, fps)) for s in samples)
+    counts = [len(sample_frame_indices(s.native_fps, s.num_frames, fps)) for s in samples]
+    if max_frames is None:
+        return max(counts)
+    thinned = sum(1 for c in counts if c > max_frames)
+    if thinned:
+        rate = "every frame" if fps is None else f"{fps:g} fps"
+        warnings.warn(
+            f"max_frames={max_frames} thins {thinned} of {len(counts)} videos below {rate} "
+            f"(the longest needs {max(counts)} frames): their frames are spread evenly and "
+            "the model sees a lower rate than it is told; set max_frames: null to make room",
+            stacklevel=2,
+        )
+    return int(max_frames)
 
 
 def max_duration_s(samples: Sequence[Sample]) -> float:

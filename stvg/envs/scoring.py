@@ -7,7 +7,8 @@ from typing import Any
 
 from stvg.config import ConfigError
 from stvg.envs.config import EnvDataConfig
-from stvg.envs.cost import cost_figures
+from stvg.envs.cost import cost_figures, visual_tokens
+from stvg.verifiers.formats import ModelGeometry
 from stvg.verifiers.verifier import Verifier, load_verifier_config
 
 
@@ -32,12 +33,28 @@ def build_verifier(cfg: EnvDataConfig) -> Verifier:
         raise ConfigError(f"config key env ({sorted(overrides)}): {exc}") from exc
 
 
-def cost_info(frames_shown: int, shown_size: tuple[int, int]) -> dict[str, Any]:
+def cost_info(
+    frames_shown: int, shown_size: tuple[int, int], geometry: ModelGeometry | None = None
+) -> dict[str, Any]:
     """Flat cost figures for ``info``: ``cost/frames_shown`` and
     ``cost/visual_tokens/<family>`` (Qwen2.5-VL and Qwen3-VL video tokens) for
-    ``frames_shown`` frames of ``shown_size = (width, height)`` pixels."""
+    ``frames_shown`` frames of ``shown_size = (width, height)`` pixels.
+
+    Families use their processors' default settings, except the family of ``geometry``
+    (the policy's processor), which is costed with its own pixel bounds."""
     width, height = shown_size
     figures = cost_figures(int(frames_shown), int(height), int(width))
+    if geometry is not None and frames_shown:
+        figures["visual_tokens"][geometry.family] = visual_tokens(
+            geometry.family,  # type: ignore[arg-type]
+            int(frames_shown),
+            int(height),
+            int(width),
+            min_pixels=geometry.min_pixels,
+            max_pixels=geometry.max_pixels,
+            cap_pixels_per_frame=geometry.cap_pixels_per_frame,
+            max_video_tokens=geometry.max_video_tokens,
+        )
     info: dict[str, Any] = {"cost/frames_shown": figures["frames_shown"]}
     for family, tokens in figures["visual_tokens"].items():
         info[f"cost/visual_tokens/{family}"] = tokens

@@ -289,26 +289,13 @@ class OraclePolicy(_AnswerPolicy):
             span = span + self.rng.normal(0.0, cfg.span_noise_s, size=2)
         span = np.sort(np.clip(span, 0.0, sample.duration_s))
         frames = np.asarray(info.get("frame_idx", np.round(times * sample.native_fps)), np.int64)
-        boxes = _gt_boxes_at(sample, frames)
+        boxes = sample.gt_boxes_at(frames)
         if cfg.box_noise > 0:
             size = np.concatenate([boxes[:, 2:] - boxes[:, :2]] * 2, axis=1)
             boxes = boxes + self.rng.normal(0.0, 1.0, size=boxes.shape) * cfg.box_noise * size
         scale = np.array([sample.width, sample.height] * 2, dtype=np.float64)
         slots = int(np.asarray(obs["frame_mask"]).shape[0])
         return struct_action((span[0], span[1]), times, boxes / scale, slots)
-
-
-def _gt_boxes_at(sample: Sample, frames: np.ndarray) -> np.ndarray:
-    """Ground-truth boxes (pixels) at ``frames``: each frame's own box, or the box of the
-    nearest annotated frame."""
-    tube = sample.gt_tube()
-    if len(tube) == 0:
-        raise ValueError(f"sample {sample.sample_id!r} has no ground-truth box for the oracle")
-    pos = np.searchsorted(tube.frame_idx, frames)
-    lower = np.clip(pos - 1, 0, len(tube) - 1)
-    upper = np.clip(pos, 0, len(tube) - 1)
-    nearer_upper = np.abs(tube.frame_idx[upper] - frames) <= np.abs(tube.frame_idx[lower] - frames)
-    return tube.boxes_xyxy[np.where(nearer_upper, upper, lower)]
 
 
 # --------------------------------------------------------------------------- prior

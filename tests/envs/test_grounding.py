@@ -81,7 +81,9 @@ def test_one_fps_span_and_boxes(toy_sample: Sample) -> None:
     # 1 fps of 30 frames at 10 fps shows frames 0, 10, 20 at 0, 1, 2 s. Span [1, 2] s covers
     # frames 10..20: I = 10..19 (10), U = 10..20 (11); the boxes at 1 s and 2 s are the GT
     # box, so the densified tube matches the GT on all 10 shared frames.
-    env = GroundingEnv(samples=[toy_sample], fps=1.0, max_side=64, action_format="struct")
+    env = GroundingEnv(
+        samples=[toy_sample], fps=1.0, max_frames=16, max_side=64, action_format="struct"
+    )
     obs, info = env.reset(seed=0)
     assert info["frame_idx"].tolist() == [0, 10, 20]
     assert obs["frame_mask"].tolist() == [1, 1, 1] + [0] * 13

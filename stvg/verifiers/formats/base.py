@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from stvg.data.types import SecondLevelAnswer
 from stvg.verifiers.formats.assemble import assemble
-from stvg.verifiers.formats.context import FrameContext, ParseResult, RawAnswer
+from stvg.verifiers.formats.context import FrameContext, ParseResult, RawAnswer, ShownFrames
 from stvg.verifiers.formats.coords import check_coords
 
 # Texts longer than this are rejected outright (a reason, no quadratic work): characters.
@@ -79,7 +79,7 @@ class AnswerFormat(ABC):
         """
 
     @abstractmethod
-    def instructions(self, ctx: FrameContext | None = None) -> str:
+    def instructions(self, ctx: FrameContext | ShownFrames | None = None) -> str:
         """The prompt text describing the exact output format, coordinates and times."""
 
 
@@ -94,7 +94,7 @@ def format_seconds(time_s: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def timestamps_sentence(ctx: FrameContext | None) -> str:
+def timestamps_sentence(ctx: FrameContext | ShownFrames | None) -> str:
     """One prompt sentence listing where the shown timestamps lie (first, last, interval)."""
     if ctx is None or ctx.timestamps_s.size == 0:
         return "Times are in seconds, read from the timestamps of the frames you were shown."

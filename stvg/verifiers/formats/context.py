@@ -25,6 +25,9 @@ class FrameContext:
         native_fps: frames per second of the original video.
         num_frames: native frames in the video.
         fps: sampling rate the frames were taken at (``None`` = every native frame).
+        model_size: ``(width, height)`` of the frames as the MODEL sees them after its
+            processor's resize (Qwen2.5-VL: multiples of 28), pixels; ``None`` = the model
+            sees them at ``shown_size``. ``pixels`` coordinates refer to :attr:`coord_size`.
     """
 
     frame_idx: np.ndarray
@@ -34,6 +37,7 @@ class FrameContext:
     native_fps: float
     num_frames: int
     fps: float | None = None
+    model_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         frame_idx = np.asarray(self.frame_idx, dtype=np.int64).reshape(-1)
@@ -47,13 +51,7 @@ class FrameContext:
             raise ValueError("FrameContext.timestamps_s must be strictly increasing")
         if not np.all(np.isfinite(times)):
             raise ValueError("FrameContext.timestamps_s must be finite")
-        for name in ("shown_size", "original_size"):
-            size = tuple(getattr(self, name))
-            if len(size) != 2 or any(not isinstance(v, (int, np.integer)) or v <= 0 for v in size):
-                raise ValueError(
-                    f"FrameContext.{name} must be (width, height) positive integers, got {size}"
-                )
-            object.__setattr__(self, name, (int(size[0]), int(size[1])))
+        _check_size(self, "shown_size", "original_size", "model_size")
         if not (math.isfinite(self.native_fps) and self.native_fps > 0):
             raise ValueError(f"FrameContext.native_fps must be positive, got {self.native_fps}")
         if int(self.num_frames) <= 0:
@@ -72,6 +70,7 @@ class FrameContext:
         frame_idx: np.ndarray | None = None,
         shown_size: tuple[int, int] | None = None,
         fps: float | None = None,
+        model_size: tuple[int, int] | None = None,
     ) -> FrameContext:
         """The context of ``sample`` shown at ``frame_idx`` (default: sampled at ``fps``).
 
@@ -81,6 +80,7 @@ class FrameContext:
                 :func:`stvg.data.timing.sample_frame_indices`.
             shown_size: ``(width, height)`` of the shown frames; ``None`` = original size.
             fps: the sampling rate (``None`` = every native frame).
+            model_size: ``(width, height)`` the model's processor resizes the frames to.
         """
         if frame_idx is None:
             frame_idx = sample_frame_indices(sample.native_fps, sample.num_frames, fps)
@@ -93,7 +93,18 @@ class FrameContext:
             native_fps=sample.native_fps,
             num_frames=sample.num_frames,
             fps=fps,
+            model_size=model_size,
         )
+
+    @property
+    def coord_size(self) -> tuple[int, int]:
+        """``(width, height)`` that ``pixels`` coordinates refer to: the model's view."""
+        return self.model_size or self.shown_size
+
+    @property
+    def shown(self) -> ShownFrames:
+        """The prompt-side view of this context (timestamps and sizes only)."""
+        return ShownFrames(self.timestamps_s, self.shown_size, self.model_size, self.fps)
 
     @property
     def duration_s(self) -> float:
@@ -106,9 +117,65 @@ class FrameContext:
 
         With fewer than two shown frames: ``1 / fps``, or ``1 / native_fps`` at frame level.
         """
-        if self.timestamps_s.size >= 2:
-            return float(np.median(np.diff(self.timestamps_s)))
-        return 1.0 / (self.fps if self.fps else self.native_fps)
+        return _interval(self.timestamps_s, self.fps or self.native_fps)
+
+
+@dataclass(frozen=True, eq=False)
+class ShownFrames:
+    """What a prompt may say about the frames: their timestamps and sizes.
+
+    A policy builds this from the observation alone, so the prompt of an observation is the
+    same wherever it is built (rollouts, evaluation, SFT); :attr:`FrameContext.shown` gives
+    the same view of an env's context.
+
+    Attributes:
+        timestamps_s: float64 ``[T]`` time of each shown frame, seconds.
+        shown_size: ``(width, height)`` of the frames in the observation, pixels.
+        model_size: ``(width, height)`` after the model's processor resize, or ``None``.
+        fps: the sampling rate (``None`` = every native frame).
+    """
+
+    timestamps_s: np.ndarray
+    shown_size: tuple[int, int]
+    model_size: tuple[int, int] | None = None
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        times = np.asarray(self.timestamps_s, dtype=np.float64).reshape(-1)
+        if times.size > 1 and np.any(np.diff(times) <= 0):
+            raise ValueError("ShownFrames.timestamps_s must be strictly increasing")
+        object.__setattr__(self, "timestamps_s", times)
+        _check_size(self, "shown_size", "model_size")
+
+    @property
+    def coord_size(self) -> tuple[int, int]:
+        """``(width, height)`` that ``pixels`` coordinates refer to: the model's view."""
+        return self.model_size or self.shown_size
+
+    @property
+    def interval_s(self) -> float:
+        """Median spacing of the timestamps, seconds (``1 / fps`` below two frames)."""
+        return _interval(self.timestamps_s, self.fps or 1.0)
+
+
+def _interval(times: np.ndarray, rate: float) -> float:
+    if times.size >= 2:
+        return float(np.median(np.diff(times)))
+    return 1.0 / rate
+
+
+def _check_size(obj: Any, *names: str) -> None:
+    """Validate ``(width, height)`` attributes (``None`` allowed for ``model_size``)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is None and name == "model_size":
+            continue
+        size = tuple(value)
+        if len(size) != 2 or any(not isinstance(v, (int, np.integer)) or v <= 0 for v in size):
+            raise ValueError(
+                f"{type(obj).__name__}.{name} must be (width, height) positive integers, got {size}"
+            )
+        object.__setattr__(obj, name, (int(size[0]), int(size[1])))
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,4 +221,4 @@ class RawAnswer:
     boxes: list[tuple[str, Any]]
 
 
-__all__ = ["FrameContext", "ParseResult", "RawAnswer"]
+__all__ = ["FrameContext", "ParseResult", "RawAnswer", "ShownFrames"]

@@ -2,7 +2,8 @@
 
 Coordinate systems an answer format may declare:
 
-* ``pixels`` — pixels of the frames **as shown** to the model (``ctx.shown_size``);
+* ``pixels`` — pixels of the frames **as the model sees them** (``ctx.coord_size``: the
+  processor's resized size when the context has a ``model_size``, else ``shown_size``);
 * ``norm1000`` — Qwen3-VL style, 0 = left/top edge, 1000 = right/bottom edge;
 * ``norm1`` — 0 = left/top edge, 1 = right/bottom edge.
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    from stvg.verifiers.formats.base import FrameContext
+    from stvg.verifiers.formats.context import FrameContext, ShownFrames
 
 Coords = Literal["pixels", "norm1000", "norm1"]
 COORD_SYSTEMS: tuple[str, ...] = ("pixels", "norm1000", "norm1")
@@ -36,11 +37,11 @@ def check_coords(coords: str) -> str:
     return coords
 
 
-def extent(coords: str, ctx: FrameContext) -> tuple[float, float]:
+def extent(coords: str, ctx: FrameContext | ShownFrames) -> tuple[float, float]:
     """``(max_x, max_y)`` of the frame in the format's coordinates (the lower bound is 0)."""
     check_coords(coords)
     if coords == "pixels":
-        return float(ctx.shown_size[0]), float(ctx.shown_size[1])
+        return float(ctx.coord_size[0]), float(ctx.coord_size[1])
     if coords == "norm1000":
         return 1000.0, 1000.0
     return 1.0, 1.0
@@ -84,13 +85,13 @@ def rounding_tolerance(coords: str, ctx: FrameContext) -> tuple[float, float]:
     return half_unit / max_x * width, half_unit / max_y * height
 
 
-def describe(coords: str, ctx: FrameContext | None = None) -> str:
+def describe(coords: str, ctx: FrameContext | ShownFrames | None = None) -> str:
     """One sentence for a prompt: what the coordinates of a box mean."""
     check_coords(coords)
     if coords == "pixels":
         size = ""
         if ctx is not None:
-            width, height = ctx.shown_size
+            width, height = ctx.coord_size
             size = f" ({width}x{height}: x from 0 to {width}, y from 0 to {height})"
         return (
             f"Coordinates are pixels of the frames as shown to you{size}, origin at the "

@@ -32,7 +32,7 @@ from stvg.verifiers.formats.base import (
     timestamps_sentence,
 )
 from stvg.verifiers.formats.blocks import check_trailing, last_block
-from stvg.verifiers.formats.context import FrameContext, RawAnswer
+from stvg.verifiers.formats.context import FrameContext, RawAnswer, ShownFrames
 from stvg.verifiers.formats.coords import describe, from_original, render_coord
 
 
@@ -100,7 +100,7 @@ class JsonV1Format(AnswerFormat):
         }
         return f"{think_block(reasoning)}<answer>{json.dumps(payload)}</answer>"
 
-    def instructions(self, ctx: FrameContext | None = None) -> str:
+    def instructions(self, ctx: FrameContext | ShownFrames | None = None) -> str:
         """Prompt text: the exact ``json-v1`` output, its coordinates and its times."""
         example_time = "3.0"
         if ctx is not None and ctx.timestamps_s.size:

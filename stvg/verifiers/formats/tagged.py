@@ -35,7 +35,7 @@ from stvg.verifiers.formats.base import (
     timestamps_sentence,
 )
 from stvg.verifiers.formats.blocks import check_trailing, last_block
-from stvg.verifiers.formats.context import FrameContext, RawAnswer
+from stvg.verifiers.formats.context import FrameContext, RawAnswer, ShownFrames
 from stvg.verifiers.formats.coords import describe, from_original, render_coord
 
 # ``START - END`` inside <time> (the block is at most _MAX_TIME_CHARS long).
@@ -111,7 +111,7 @@ class TaggedFormat(AnswerFormat):
         start, end = (format_seconds(t) for t in answer.span_s)
         return f"{think_block(reasoning)}<time>{start} - {end}</time>\n<boxes>{entries}</boxes>"
 
-    def instructions(self, ctx: FrameContext | None = None) -> str:
+    def instructions(self, ctx: FrameContext | ShownFrames | None = None) -> str:
         """Prompt text: the exact ``tagged`` output, its coordinates and its times."""
         example = "3"
         if ctx is not None and ctx.timestamps_s.size:
