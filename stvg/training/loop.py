@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from stvg.config import ConfigError, from_dict, to_dict
+from stvg.envs.contract import bind_env_kwargs, check_env_policy
 from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, evaluate_policy
 from stvg.training.algorithms.base import AdvantageResult
 from stvg.training.batch import Experience
@@ -124,6 +125,17 @@ class Trainer:
             self.worker_policy_config = dict(state["policy_config"])
             self.policy = make_policy(cfg.policy.name, self.worker_policy_config)
         probe.close()
+        # The policy's answer contract (format, coordinates, fps, processor geometry) fills
+        # the env keys left unset; an env that disagrees fails here, naming both values.
+        self.env_kwargs = bind_env_kwargs(self.policy, cfg.env.kwargs)
+        probe = make_env(cfg.env.id, self.env_kwargs, cfg.env.max_episode_steps)
+        check_env_policy(
+            probe,
+            self.policy,
+            env_name=f"env {cfg.env.id}",
+            policy_name=f"policy {cfg.policy.name}",
+        )
+        probe.close()
         self.reference = None
         if self.algo.needs_reference:
             self.reference = copy.deepcopy(self.policy)
@@ -147,7 +159,7 @@ class Trainer:
         self._owns_ray = init_ray(cfg.ray) if cfg.rollout.num_workers > 0 else False
         worker_kwargs = {
             "env_id": cfg.env.id,
-            "env_kwargs": dict(cfg.env.kwargs),
+            "env_kwargs": dict(self.env_kwargs),
             "max_episode_steps": cfg.env.max_episode_steps,
             "policy_name": cfg.policy.name,
             "policy_config": self.worker_policy_config,

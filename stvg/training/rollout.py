@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from stvg.envs.contract import check_env_policy
 from stvg.policies.base import Rollouts, TextCompletion
 from stvg.training.batch import EpisodeRecord, Experience, concat_rollouts
 
@@ -144,6 +145,7 @@ class RolloutWorker:
         self.env = make_env(env_id, env_kwargs, max_episode_steps)
         self.env.reset(seed=int(env_seed))
         self.policy = make_policy(policy_name, policy_config)
+        check_env_policy(self.env, self.policy, env_name=f"env {env_id}", policy_name=policy_name)
         if hasattr(self.policy, "eval"):
             self.policy.eval()
         self.version = -1
