@@ -158,12 +158,16 @@ def answer_batch(
 ) -> list[Any]:
     """The policy's actions for a batch, given what it can use besides the observations.
 
-    * a policy with ``generate(obs, ctx, n)`` (the VLM policy) answers through it, so the
-      :class:`~stvg.policies.base.TextCompletion` keeps its output-token count;
+    * a policy with ``generate_batch(obs_list, ctxs)`` (the VLM policy) answers the whole
+      batch in one call, and one with ``generate(obs, ctx, n)`` one observation at a time;
+      either way the :class:`~stvg.policies.base.TextCompletion` keeps its output-token
+      count;
     * an ``act_batch`` taking ``infos`` gets the env's reset infos (oracle, text baselines);
     * an ``act_batch`` taking ``ctxs`` gets the episodes' ``FrameContext`` objects;
     * otherwise ``act_batch(obs_list)``.
     """
+    if callable(getattr(policy, "generate_batch", None)):
+        return list(policy.generate_batch(obs_list, contexts))
     if callable(getattr(policy, "generate", None)):
         return [policy.generate(o, c, n=1)[0] for o, c in zip(obs_list, contexts, strict=True)]
     if _accepts(policy.act_batch, "infos"):
@@ -229,12 +233,17 @@ def evaluate_policy(
     """
     from tqdm import tqdm
 
+    from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.grounding import GroundingEnv
 
     started = time.perf_counter()
     policy = policy if policy is not None else build_policy(config.policy)
     action_format = getattr(policy, "action_format", "text")
-    env = GroundingEnv({**config.env, "action_format": action_format}, samples=samples)
+    env_kwargs = bind_env_kwargs(policy, {**config.env, "action_format": action_format})
+    env = GroundingEnv(env_kwargs, samples=samples)
+    check_env_policy(
+        env, policy, env_name="evaluation env", policy_name=f"policy {config.policy.name}"
+    )
     if hasattr(policy, "bind_samples"):
         policy.bind_samples(env.samples)
     n = len(env.samples) if config.limit is None else min(config.limit, len(env.samples))

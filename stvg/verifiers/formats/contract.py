@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from stvg.config import ConfigError
 from stvg.data.types import Sample, SecondLevelAnswer
 from stvg.verifiers.formats.base import AnswerFormat
 from stvg.verifiers.formats.context import FrameContext, ParseResult, ShownFrames
@@ -45,8 +46,10 @@ from stvg.verifiers.formats.geometry import processor_spec, resized_size
 from stvg.verifiers.formats.registry import get_format
 
 
-class ContractError(ValueError):
-    """An env and a policy (or a config and a checkpoint) disagree on the answer contract."""
+class ContractError(ConfigError):
+    """An env and a policy (or a config and a checkpoint) disagree on the answer contract.
+
+    A :class:`~stvg.config.ConfigError` (a ``ValueError``): the fix is in a config."""
 
 
 @dataclass(frozen=True)
