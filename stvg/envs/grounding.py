@@ -54,6 +54,10 @@ class GroundingEnv(gym.Env):
     * ``action_format="text"``: a ``Text(max_text_length)`` string, the model's whole
       output in the ``answer_format`` (default ``json-v1``: ``<answer>{"span": [s, e],
       "boxes": {"t": [x1, y1, x2, y2], ...}}</answer>``, coordinates per ``coords``).
+      The episode's answer contract (:attr:`contract`) says how it is read: ``pixels``
+      are pixels of the frames *as the model sees them*, i.e. of ``model_geometry``'s
+      resized size when set (a Qwen2.5-VL processor turns 224x126 frames into 448x252),
+      else of ``shown_size``.
     * ``action_format="struct"``: a ``Dict`` of ``span`` (float32 ``(2,)``, start and end
       in seconds), ``boxes`` (float32 ``(max_frames, 4)``, xyxy normalised to ``[0, 1]``
       of the frame) and ``box_mask`` (``MultiBinary(max_frames)``): slot ``i`` with
@@ -87,14 +91,20 @@ class GroundingEnv(gym.Env):
     ``split``, ``root``, ``annotations``, ``video_dir``, ``vidor_root``, ``fps``,
     ``max_frames``, ``max_side``, ``action_format``, ``answer_format``, ``coords``,
     ``densify``, ``verifier``, ``sample_order``, ``frame_cache_mb``, ``max_query_length``,
-    ``max_text_length``); ``config`` may give them as one config object or mapping.
+    ``max_text_length``, ``model_geometry``); ``config`` may give them as one config
+    object or mapping. :attr:`answer_spec` is the env's
+    :class:`~stvg.verifiers.formats.ContractSpec` (format, coordinates, fps, geometry);
+    the trainer and the evaluator fill unset keys from the policy's spec and refuse a
+    policy whose spec differs (:mod:`stvg.envs.contract`).
     ``samples`` replaces the dataset by an in-memory list of :class:`~stvg.data.Sample`.
-    ``max_frames=None`` makes room for the longest video at ``fps``.
+    ``max_frames=None`` (the default) makes room for the longest video at ``fps``; a
+    smaller cap spreads a longer video's frames evenly and warns with a count.
     ``reset(options={"sample_id": ...})`` or ``{"index": i}`` picks a sample.
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version (``model_geometry`` and the ``max_frames=None`` default are
+      additions: with their defaults, scores are unchanged for a given ``max_frames``).
 
     ## Example
 
