@@ -228,3 +228,29 @@ def test_completion_text_edge_cases() -> None:
         {"role": "assistant", "content": "final"},
     ]
     assert completion_text(two_turns) == "final"
+
+
+def test_record_from_a_contract_reads_pixels_in_the_model_frame() -> None:
+    # Shown at 320x240, the Qwen2.5-VL processor resizes to 336x252 (round(240/28)=9 -> 252,
+    # round(320/28)=11 -> 308; 308*252 = 77,616 < min_pixels 100,352, so beta =
+    # sqrt(100352 / 76800) = 1.1431 and the sides become ceil(274.3/28)*28 = 280 and
+    # ceil(365.8/28)*28 = 392): the model frame is 392x280.
+    from stvg.verifiers.formats import ContractSpec, ModelGeometry
+
+    spec = ContractSpec("json-v1", "pixels", 1.0, ModelGeometry("qwen2.5-vl"))
+    contract = spec.contract(FrameContext.from_sample(SAMPLE, shown_size=(320, 240), fps=1.0))
+    assert contract.frame.model_size == (392, 280)
+    record = ground_truth_to_dict(SAMPLE, contract)
+    assert record["model_size"] == [392, 280]
+    assert (record["answer_format"], record["coords"]) == ("json-v1", "pixels")
+    assert ground_truth_from_dict(json.dumps(record)).ctx.model_size == (392, 280)
+    text = contract.render(ANSWER)
+    score = verl_adapter.compute_score("stvg", text, json.dumps(record))
+    # The record scores exactly as the contract itself does; whole model pixels (1.63
+    # original pixels each) move vIoU off 20/61 by rounding only.
+    from stvg.verifiers import Verifier
+
+    direct = Verifier().score_text(text, SAMPLE, contract.frame)
+    assert score["t_iou"] == pytest.approx(T_IOU)
+    assert score["v_iou"] == direct.v_iou
+    assert score["v_iou"] == pytest.approx(V_IOU, abs=5e-3)

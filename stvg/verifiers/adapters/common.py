@@ -20,6 +20,9 @@ key                value                                                       r
 ``shown_size``     ``[width, height]`` of the frames as shown, pixels          yes
 ``fps``            sampling rate the frames were taken at (``null``: every     no
                    native frame); needed for a densify ``end_extension``
+``model_size``     ``[width, height]`` of the frames as the MODEL saw them     no
+                   (its processor's resize, e.g. Qwen2.5-VL); ``pixels``
+                   answers are read in it. Absent: ``shown_size``
 ``answer_format``  answer format of this sample, overriding the config         no
 ``coords``         coordinate system of this sample, overriding the config     no
 ``sample_id``      the sample's id (for error messages)                        no
@@ -46,7 +49,7 @@ import numpy as np
 
 from stvg.config import to_dict
 from stvg.data.types import Sample
-from stvg.verifiers.formats import FrameContext
+from stvg.verifiers.formats import AnswerContract, FrameContext
 from stvg.verifiers.verifier import (
     Verifier,
     VerifierConfig,
@@ -66,7 +69,14 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "timestamps",
     "shown_size",
 )
-OPTIONAL_KEYS: tuple[str, ...] = ("fps", "answer_format", "coords", "sample_id", "query")
+OPTIONAL_KEYS: tuple[str, ...] = (
+    "fps",
+    "model_size",
+    "answer_format",
+    "coords",
+    "sample_id",
+    "query",
+)
 _HOW_TO_BUILD = "build it with stvg.verifiers.adapters.ground_truth_to_dict(sample, ctx)"
 
 
@@ -89,16 +99,22 @@ class GroundTruth:
 
 def ground_truth_to_dict(
     sample: Sample,
-    ctx: FrameContext,
+    ctx: FrameContext | AnswerContract,
     *,
     answer_format: str | None = None,
     coords: str | None = None,
 ) -> dict[str, Any]:
     """The JSON-friendly ground-truth record of ``sample`` shown ``ctx`` (module layout).
 
-    ``answer_format`` and ``coords`` are written only when given. Frame keys of
-    ``gt_boxes`` are strings (JSON object keys).
+    ``ctx`` is the episode's :class:`~stvg.verifiers.formats.AnswerContract` (``env.contract``:
+    its answer format, coordinates and model frame size go into the record) or a plain
+    :class:`FrameContext`. ``answer_format`` and ``coords`` given here win; they are written
+    only when known. Frame keys of ``gt_boxes`` are strings (JSON object keys).
     """
+    if isinstance(ctx, AnswerContract):
+        answer_format = answer_format or ctx.spec.answer_format
+        coords = coords or ctx.spec.coords
+        ctx = ctx.frame
     record: dict[str, Any] = {
         "sample_id": sample.sample_id,
         "query": sample.query,
@@ -115,6 +131,8 @@ def ground_truth_to_dict(
         "shown_size": [int(ctx.shown_size[0]), int(ctx.shown_size[1])],
         "fps": None if ctx.fps is None else float(ctx.fps),
     }
+    if ctx.model_size is not None:
+        record["model_size"] = [int(ctx.model_size[0]), int(ctx.model_size[1])]
     if answer_format is not None:
         record["answer_format"] = answer_format
     if coords is not None:
@@ -223,6 +241,10 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     width, height = _integers(record, "shown_size", sid, length=2)
     fps = record.get("fps")
     fps = None if fps is None else _number(record, "fps", sid)
+    model_size = None
+    if record.get("model_size") is not None:
+        model_w, model_h = _integers(record, "model_size", sid, length=2)
+        model_size = (model_w, model_h)
     sample = Sample(
         sample_id=sid,
         video_path="",
@@ -243,6 +265,7 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             native_fps=sample.native_fps,
             num_frames=sample.num_frames,
             fps=fps,
+            model_size=model_size,
         )
     except ValueError as exc:
         raise ValueError(f"ground_truth of sample {sid!r}: {exc}; {_HOW_TO_BUILD}") from exc
