@@ -87,18 +87,27 @@ def test_render_parse_round_trip_of_the_ground_truth() -> None:
         frame_context()
     )
     gt = contract.gt_answer(sample)
-    # Nearest shown frames: 8 -> 10 (1 s), 22 -> 20 (2 s).
-    assert gt.span_s == (1.0, 2.0)
+    # The span is the GT span in seconds (frames 8..22 at 10 fps); boxes at the shown frames
+    # inside it: 10 (1 s) and 20 (2 s).
+    assert gt.span_s == (0.8, 2.2)
     assert gt.times_s.tolist() == [1.0, 2.0]
     text = contract.render(gt)
     # 100 / 640 * 448 = 70, 50 / 360 * 252 = 35, 300 / 640 * 448 = 210, 250 / 360 * 252 = 175.
-    assert (
-        text
-        == '<answer>{"span": [1.0, 2.0], "boxes": {"1.0": [70, 35, 210, 175], "2.0": [70, 35, 210, 175]}}</answer>'
+    assert text == (
+        '<answer>{"span": [0.8, 2.2], "boxes": {"1.0": [70, 35, 210, 175], '
+        '"2.0": [70, 35, 210, 175]}}</answer>'
     )
     back = contract.parse(text)
     assert back.format_ok
     np.testing.assert_allclose(back.answer.boxes_xyxy, gt.boxes_xyxy)
+    # Scored against the sample, the rendered ground truth is perfect.
+    from stvg.verifiers import Verifier
+
+    scored = Verifier().score_text(text, sample, contract.frame)
+    assert (scored.t_iou, scored.v_iou) == (1.0, 1.0)
+    # A span shorter than a second with no shown frame inside: the nearest frame's box.
+    short = Sample("t", "t.mp4", "q", 10.0, 40, *ORIGINAL, (12, 16), {14: [1.0, 2.0, 3.0, 4.0]})
+    assert contract.gt_answer(short).times_s.tolist() == [1.0]
 
 
 def test_disagreeing_specs_fail_naming_both_values() -> None:

@@ -232,12 +232,13 @@ class AnswerContract:
         return self._format.render(answer, self.frame, reasoning)
 
     def gt_answer(self, sample: Sample) -> SecondLevelAnswer:
-        """The ground truth as the best answer on the shown frames.
+        """The ground truth as an answer on the shown frames (what SFT targets render).
 
-        The span runs from the shown frame nearest the first ground-truth frame to the one
-        nearest the last (ties go to the earlier frame); each shown frame inside carries its
-        ground-truth box, or the box of the nearest annotated frame. Times are the shown
-        timestamps, so ``render(gt_answer(s))`` is exactly what the prompt asks for.
+        The span is the ground-truth span in seconds (``first / native_fps`` to
+        ``last / native_fps``, which the verifier maps back to exactly those frames); the
+        boxes are at the shown frames inside it, each the ground-truth box of that frame or
+        of the nearest annotated one. A span shorter than the sampling interval, with no
+        shown frame inside, gets the box of the shown frame nearest its middle.
 
         Raises:
             ValueError: ``sample`` is not the episode's video, or has no ground-truth box.
@@ -251,13 +252,13 @@ class AnswerContract:
                 f"{sample.num_frames} frames) is not the video of this contract "
                 f"({ctx.original_size[0]}x{ctx.original_size[1]}, {ctx.num_frames} frames)"
             )
-        frames = ctx.frame_idx
         first, last = sample.gt_span
-        start = int(np.argmin(np.abs(frames - first)))
-        end = max(start, int(np.argmin(np.abs(frames - last))))
-        keep = np.arange(start, end + 1)
+        frames = ctx.frame_idx
+        keep = np.flatnonzero((frames >= first) & (frames <= last))
+        if keep.size == 0:
+            keep = np.array([int(np.argmin(np.abs(frames - (first + last) / 2)))])
         return SecondLevelAnswer(
-            span_s=(float(ctx.timestamps_s[start]), float(ctx.timestamps_s[end])),
+            span_s=(first / sample.native_fps, last / sample.native_fps),
             times_s=ctx.timestamps_s[keep],
             boxes_xyxy=sample.gt_boxes_at(frames[keep]),
         )
