@@ -154,6 +154,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"- command: `{summary.get('command') or '(API call)'}`",
         f"- seed: {summary['seed']}",
+        f"- policy: {summary.get('policy', 'native')}",
         f"- data: `{summary['data_root']}`",
         f"- SFT checkpoint: `{summary['sft_checkpoint']}`",
         f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "

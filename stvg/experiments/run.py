@@ -1,7 +1,10 @@
 """``stvg run CONFIG``: the whole pipeline in one command, from nothing to a report.
 
 1. **data** — generate the synthetic train and test splits (skipped when they exist);
-2. **SFT** — warm-start the native policy (:func:`stvg.training.sft.train_sft`);
+2. **SFT** — warm-start the policy: the native policy with
+   :func:`stvg.training.sft.train_sft`, the VLM policy with
+   :func:`stvg.training.sft_vlm.train_sft_vlm` on ground-truth targets rendered by the
+   answer contract (``policy.tiny`` first builds a tiny random checkpoint, for CPU runs);
 3. **evaluate SFT** — the SFT checkpoint on the test split
    (:func:`stvg.experiments.evaluate_policy.evaluate_policy`, official HC-STVG metrics);
 4. **RL** — GRPO (or any loop trainer) from the SFT checkpoint on the train split, with Ray
@@ -19,10 +22,15 @@ The config (``stvg/experiments/configs/quickstart.yaml``)::
     sft: {epochs: 8, ...}            # any SFTConfig key but the ones the runner sets
     rl: {algorithm: grpo, ...}       # any TrainConfig key but the ones the runner sets
 
+``policy`` chooses the policy (``{name: native}`` by default, or ``{name: vlm, config:
+{model_path: ..., ...}, tiny: qwen2.5-vl}``; see
+``stvg/experiments/configs/vlm_tiny_quickstart.yaml``).
+
 The runner sets, so that every stage sees the same data and frames: ``sft.data``,
-``sft.fps``, ``sft.max_frames``, ``sft.max_side``, ``sft.seed``, ``sft.out_dir``;
-``rl.env``, ``rl.policy``, ``rl.seed``, ``rl.name``, ``rl.out_dir``. Giving one of them is
-a :class:`~stvg.config.ConfigError`. ``env.verifier`` is the RL reward; the evaluations
+``sft.fps``, ``sft.max_frames``, ``sft.max_side``, ``sft.seed``, ``sft.out_dir`` (VLM:
+``sft.policy``, ``sft.env``, ``sft.data``, ``sft.seed``, ``sft.out_dir``); ``rl.env``,
+``rl.policy``, ``rl.seed``, ``rl.name``, ``rl.out_dir``. Giving one of them is a
+:class:`~stvg.config.ConfigError`. ``env.verifier`` is the RL reward; the evaluations
 always report the official metrics.
 """
 
@@ -40,6 +48,7 @@ import yaml
 from stvg.config import InvalidField, from_dict, from_yaml, to_dict
 
 SFT_KEYS_SET_BY_RUNNER = ("data", "fps", "max_frames", "max_side", "seed", "out_dir")
+VLM_SFT_KEYS_SET_BY_RUNNER = ("policy", "env", "data", "seed", "out_dir")
 RL_KEYS_SET_BY_RUNNER = ("env", "policy", "seed", "name", "out_dir")
 
 
@@ -77,19 +86,52 @@ class DataSection:
 
 
 @dataclass
+class PolicySection:
+    """The policy the pipeline trains.
+
+    Attributes:
+        name: ``native`` (the small torch policy) or ``vlm`` (Qwen2.5-VL / Qwen3-VL through
+            transformers).
+        config: ``vlm``: :class:`~stvg.policies.vlm.config.VLMPolicyConfig` keys
+            (``model_path`` required: the local checkpoint SFT starts from); ``native``:
+            unused (the SFT section configures it).
+        tiny: ``vlm`` only: build a tiny random checkpoint of this family
+            (``qwen2.5-vl`` or ``qwen3-vl``) at ``config.model_path`` when it does not exist
+            yet (what ``stvg models tiny`` writes), for runs on a CPU.
+    """
+
+    name: Literal["native", "vlm"] = "native"
+    config: dict[str, Any] = field(default_factory=dict)
+    tiny: Literal["qwen2.5-vl", "qwen3-vl"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.name == "vlm" and not self.config.get("model_path"):
+            raise InvalidField(
+                "config.model_path",
+                "policy vlm needs config.model_path (a local checkpoint folder; with tiny: "
+                "qwen2.5-vl a tiny random one is built there)",
+            )
+        if self.name == "native" and (self.config or self.tiny):
+            raise InvalidField(
+                "config",
+                "policy native is configured by the sft section; remove policy.config/tiny",
+            )
+
+
+@dataclass
 class EnvSection:
     """How every stage shows the videos, and the RL reward.
 
     Attributes:
         fps: frames sampled per second of video.
-        max_frames: most frames per video.
+        max_frames: most frames per video (``null`` = room for the longest video).
         max_side: longer side of the frames as shown, pixels.
         verifier: the RL reward (``{terms: [...]}``; ``null`` = the verifier's default
             ``t_iou + v_iou``).
     """
 
     fps: float = 1.0
-    max_frames: int = 10
+    max_frames: int | None = None
     max_side: int = 64
     verifier: dict[str, Any] | None = None
 
@@ -123,6 +165,7 @@ class RunConfig:
     name: str = "quickstart"
     out_dir: str = "runs"
     seed: int = 0
+    policy: PolicySection = field(default_factory=PolicySection)
     data: DataSection = field(default_factory=DataSection)
     env: EnvSection = field(default_factory=EnvSection)
     eval: EvalSection = field(default_factory=EvalSection)
@@ -130,7 +173,10 @@ class RunConfig:
     rl: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for section, keys in (("sft", SFT_KEYS_SET_BY_RUNNER), ("rl", RL_KEYS_SET_BY_RUNNER)):
+        sft_keys = (
+            VLM_SFT_KEYS_SET_BY_RUNNER if self.policy.name == "vlm" else SFT_KEYS_SET_BY_RUNNER
+        )
+        for section, keys in (("sft", sft_keys), ("rl", RL_KEYS_SET_BY_RUNNER)):
             given = sorted(set(getattr(self, section)) & set(keys))
             if given:
                 raise InvalidField(
@@ -188,6 +234,31 @@ def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
     return from_dict(SFTConfig, merged, path="sft")
 
 
+def vlm_sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
+    """The :class:`~stvg.training.sft_vlm.VLMSFTConfig` of the SFT stage (VLM policy)."""
+    from stvg.training.sft_vlm import VLMSFTConfig
+
+    env = {k: v for k, v in env_kwargs(config, root, "train").items() if k != "split"}
+    data = {
+        "train_split": "train",
+        "eval_split": None,
+        "generate": True,
+        "n_train": config.data.n_train,
+        "n_eval": config.data.n_test,
+        "difficulty": config.data.difficulty,
+        "seed": config.data.seed,
+    }
+    merged = {
+        **config.sft,
+        "policy": {"name": "vlm", "config": dict(config.policy.config)},
+        "env": env,
+        "data": data,
+        "seed": config.seed,
+        "out_dir": str(out_dir),
+    }
+    return from_dict(VLMSFTConfig, merged, path="sft")
+
+
 def env_kwargs(config: RunConfig, root: str, split: str) -> dict[str, Any]:
     """``GroundingEnv`` keyword arguments of a split (no ``action_format``)."""
     kwargs: dict[str, Any] = {
@@ -205,14 +276,19 @@ def rl_config(config: RunConfig, root: str, checkpoint: Path, out_dir: Path) -> 
     """The :class:`~stvg.training.config.TrainConfig` of the RL stage."""
     from stvg.training.config import TrainConfig
 
-    kwargs = {**env_kwargs(config, root, "train"), "action_format": "struct"}
+    vlm = config.policy.name == "vlm"
+    kwargs = {**env_kwargs(config, root, "train"), "action_format": "text" if vlm else "struct"}
     if config.env.verifier is not None:
         kwargs["verifier"] = config.env.verifier
     algorithm = config.rl.get("algorithm", "grpo")
+    if vlm:
+        policy = {"name": "vlm", "config": {**config.policy.config, "model_path": str(checkpoint)}}
+    else:
+        policy = {"name": "native", "config": {"checkpoint": str(checkpoint)}}
     merged = {
         **config.rl,
         "env": {"id": "stvg/Grounding-v0", "kwargs": kwargs},
-        "policy": {"name": "native", "config": {"checkpoint": str(checkpoint)}},
+        "policy": policy,
         "seed": config.seed,
         "name": f"Grounding-v0__{algorithm}__seed{config.seed}",
         "out_dir": str(out_dir),
@@ -223,9 +299,12 @@ def rl_config(config: RunConfig, root: str, checkpoint: Path, out_dir: Path) -> 
 def _evaluate(config: RunConfig, root: str, policy: Any, out_dir: Path, label: str) -> Any:
     from stvg.experiments.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
 
+    env = env_kwargs(config, root, "test")
+    if config.env.verifier is not None:  # the same answer format and coordinates as RL
+        env["verifier"] = config.env.verifier
     eval_config = PolicyEvalConfig(
         policy=PolicySpec(name=label),
-        env=env_kwargs(config, root, "test"),
+        env=env,
         batch_size=config.eval.batch_size,
         limit=config.eval.limit,
         progress=False,
@@ -260,10 +339,7 @@ def run_experiment(
     import torch
 
     from stvg.experiments.report import write_report
-    from stvg.policies.native import NativePolicy
     from stvg.training.loop import Trainer
-    from stvg.training.run_dir import POLICY_FILE
-    from stvg.training.sft import train_sft
     from stvg.training.sft_data import ensure_synthetic_split
 
     log = say or (lambda _line: None)
@@ -292,14 +368,16 @@ def run_experiment(
     # 2. SFT warm start
     tick = time.perf_counter()
     threads = torch.get_num_threads()
-    sft = train_sft(sft_config(config, root, run_dir / "sft"), progress=False, log=None)
+    sft = _train_sft(config, root, run_dir / "sft")
     torch.set_num_threads(threads)
     timings["sft_s"] = time.perf_counter() - tick
     log(f"[2/6] SFT: {sft.checkpoint} {timings['sft_s']:.1f}s")
 
     # 3. evaluate the SFT checkpoint
     tick = time.perf_counter()
-    before = _evaluate(config, root, NativePolicy.load(sft.checkpoint), run_dir / "eval_sft", "sft")
+    before = _evaluate(
+        config, root, _sft_policy(config, sft.checkpoint), run_dir / "eval_sft", "sft"
+    )
     timings["eval_sft_s"] = time.perf_counter() - tick
     log(
         f"[3/6] SFT on test: m_tIoU {before.metrics['m_tIoU']:.4f} m_vIoU {before.metrics['m_vIoU']:.4f}"
@@ -317,8 +395,9 @@ def run_experiment(
 
     # 5. evaluate the RL policy
     tick = time.perf_counter()
-    policy = NativePolicy.load(Path(trained.checkpoint) / POLICY_FILE)
-    after = _evaluate(config, root, policy, run_dir / "eval_rl", "rl")
+    after = _evaluate(
+        config, root, _rl_policy(config, trained.checkpoint), run_dir / "eval_rl", "rl"
+    )
     timings["eval_rl_s"] = time.perf_counter() - tick
     log(
         f"[5/6] RL on test: m_tIoU {after.metrics['m_tIoU']:.4f} m_vIoU {after.metrics['m_vIoU']:.4f}"
@@ -329,6 +408,7 @@ def run_experiment(
     summary = {
         "name": config.name,
         "seed": config.seed,
+        "policy": config.policy.name,
         "command": command,
         "data_root": root,
         "sft_checkpoint": str(sft.checkpoint),
@@ -347,6 +427,49 @@ def run_experiment(
     return RunResult(run_dir, summary, report)
 
 
+def _train_sft(config: RunConfig, root: str, out_dir: Path) -> Any:
+    """Stage 2: the SFT run of the configured policy (a tiny checkpoint built first when
+    ``policy.tiny`` asks for one)."""
+    if config.policy.name == "native":
+        from stvg.training.sft import train_sft
+
+        return train_sft(sft_config(config, root, out_dir), progress=False, log=None)
+    from stvg.training.sft_vlm import train_sft_vlm
+
+    model_path = Path(config.policy.config["model_path"])
+    if config.policy.tiny is not None and not (model_path / "config.json").is_file():
+        from stvg.policies.vlm.tiny import build_tiny_checkpoint
+
+        build_tiny_checkpoint(config.policy.tiny, model_path, seed=config.seed)
+    return train_sft_vlm(vlm_sft_config(config, root, out_dir), progress=False, log=None)
+
+
+def _sft_policy(config: RunConfig, checkpoint: Path) -> Any:
+    """The policy of the SFT checkpoint (``policy.pt`` of the native policy, the ``hf``
+    folder of the VLM)."""
+    if config.policy.name == "native":
+        from stvg.policies.native import NativePolicy
+
+        return NativePolicy.load(checkpoint)
+    from stvg.policies.registry import make
+
+    return make("vlm", **{**config.policy.config, "model_path": str(checkpoint)})
+
+
+def _rl_policy(config: RunConfig, checkpoint: Path | None) -> Any:
+    """The policy of the RL run's newest checkpoint."""
+    if checkpoint is None:
+        raise FileNotFoundError("the RL run wrote no checkpoint")
+    if config.policy.name == "native":
+        from stvg.policies.native import NativePolicy
+        from stvg.training.run_dir import POLICY_FILE
+
+        return NativePolicy.load(Path(checkpoint) / POLICY_FILE)
+    from stvg.training.loop import load_trained_policy
+
+    return load_trained_policy(checkpoint)
+
+
 def _eval_summary(evaluation: Any) -> dict[str, Any]:
     metrics: Mapping[str, Any] = evaluation.metrics
     keys = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
@@ -362,6 +485,7 @@ __all__ = [
     "DataSection",
     "EnvSection",
     "EvalSection",
+    "PolicySection",
     "RunConfig",
     "RunResult",
     "env_kwargs",
@@ -369,4 +493,5 @@ __all__ = [
     "rl_config",
     "run_experiment",
     "sft_config",
+    "vlm_sft_config",
 ]
