@@ -173,6 +173,12 @@ class RunConfig:
     rl: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.policy.name == "native" and self.env.max_frames is None:
+            raise InvalidField(
+                "env.max_frames",
+                "the native policy has a fixed number of frame slots: set it (10 fits the "
+                "10 s synthetic videos at 1 fps)",
+            )
         sft_keys = (
             VLM_SFT_KEYS_SET_BY_RUNNER if self.policy.name == "vlm" else SFT_KEYS_SET_BY_RUNNER
         )
