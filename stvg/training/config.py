@@ -6,7 +6,7 @@ One YAML file is one run::
     seed: 0
     iterations: 40
     batch_size: 8            # prompts per iteration (x group_size answers each)
-    learning_rate: 1.0e-4
+    learning_rate: 1.0e-4    # null = the policy's default (1e-6 for VLMs)
     env: {id: stvg/Synthetic-v0, kwargs: {action_format: struct, max_side: 64}}
     policy: {name: native, config: {checkpoint: runs/sft/policy.pt}}
     grpo: {group_size: 8, loss_type: grpo, beta: 0.0}
@@ -19,11 +19,40 @@ how to fix.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stvg.config import InvalidField
+
+#: Adam step size when neither the config nor the policy class names one. A policy class
+#: sets its own with a ``default_learning_rate`` class attribute (VLMs: 1e-6).
+DEFAULT_LEARNING_RATE = 1e-4
+
+MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
+"""Forward-pass precision of the learner (its parameters are float32 master weights
+whatever the policy was loaded in):
+
+* ``auto`` — the dtype the policy was loaded in: ``bf16`` for a bfloat16 model (e.g. a VLM
+  on a GPU), ``fp16`` for a float16 one, ``no`` for float32.
+* ``no`` — float32 forward and backward passes.
+* ``bf16`` — ``torch.autocast(dtype=torch.bfloat16)``: matmuls in bfloat16, reductions and
+  the float32 master weights' updates in float32 (Micikevicius et al., 2018, arXiv
+  1710.03740; bfloat16 needs no loss scaling).
+* ``fp16`` — ``torch.autocast(dtype=torch.float16)`` with dynamic loss scaling
+  (``torch.amp.GradScaler``), for GPUs without bfloat16.
+"""
+
+HFExport = Literal["every", "final", "never"]
+"""When a policy with ``save_pretrained(dir)`` (the VLM) is exported in Hugging Face format
+to ``checkpoints/iter_<N>/hf/`` (loadable by ``AutoModelForImageTextToText`` and vLLM):
+
+* ``every`` — with every checkpoint (each checkpoint folder is self-contained; prune old
+  ones with ``keep_last``).
+* ``final`` — only with the checkpoint of the run's last iteration.
+* ``never`` — no export (``trainer.pt`` still holds the weights).
+"""
 
 AlgorithmName = Literal["grpo", "rloo", "ppo", "rllib_ppo"]
 """Which trainer runs:
@@ -341,12 +370,35 @@ class TrainConfig:
             answers) or episodes (multi-step envs).
         update_epochs: passes over each iteration's batch.
         num_minibatches: minibatches per pass (rows shuffled each pass).
-        learning_rate: Adam step size.
+        micro_batch_size: rows per forward/backward pass inside a minibatch, gradients
+            accumulated over them before the optimizer step (the losses are normalised by
+            the whole minibatch, so the gradient is the minibatch's whatever this is);
+            ``null`` = the whole minibatch in one pass. Lower it when the policy's
+            activations do not fit in memory.
+        learning_rate: Adam step size; ``null`` = the policy class's
+            ``default_learning_rate`` (1e-6 for VLMs), else 1e-4. The resolved value is
+            saved in the run's ``config.yaml``.
         adam_eps: Adam's epsilon (CleanRL uses 1e-5).
         max_grad_norm: global gradient-norm clip.
-        anneal_lr: decay the learning rate linearly to 0 over the run.
+        anneal_lr: decay the learning rate linearly, from ``learning_rate`` at iteration 1
+            to 0 after iteration ``lr_anneal_iterations``.
+        lr_anneal_iterations: the horizon of ``anneal_lr``; ``null`` = ``iterations`` when
+            the run is created (saved resolved, so resuming with more ``iterations`` keeps
+            the schedule). ``iterations`` may not exceed it.
+        mixed_precision: forward-pass precision of the learner (see
+            :data:`MixedPrecision`); its parameters are float32 master weights and the
+            weights sent to rollout workers are cast back to the dtype the policy was
+            loaded in.
+        gradient_checkpointing: recompute activations in the backward pass instead of
+            keeping them (less memory, about a third more compute): calls the policy's
+            ``enable_gradient_checkpointing()``, or ``policy.model.gradient_checkpointing_
+            enable(use_reentrant=False)`` for a transformers model.
         checkpoint_every: save a checkpoint every this many iterations (the last
             iteration is always saved).
+        keep_last: keep only the newest this many checkpoints (older ones are deleted as
+            new ones are written; the newest is never deleted); ``null`` = keep all.
+        hf_export: when to write a Hugging Face export of a policy that has
+            ``save_pretrained`` (see :data:`HFExport`).
         progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
         torch_threads: torch intra-op threads of the learner process (``null`` = torch's
             default). On a small shared CPU, 1 avoids threads spinning against each other.
@@ -365,11 +417,17 @@ class TrainConfig:
     batch_size: int = 8
     update_epochs: int = 1
     num_minibatches: int = 1
-    learning_rate: float = 1e-4
+    micro_batch_size: int | None = None
+    learning_rate: float | None = None
     adam_eps: float = 1e-5
     max_grad_norm: float = 1.0
     anneal_lr: bool = False
+    lr_anneal_iterations: int | None = None
+    mixed_precision: MixedPrecision = "auto"
+    gradient_checkpointing: bool = False
     checkpoint_every: int = 10
+    keep_last: int | None = None
+    hf_export: HFExport = "every"
     progress_bar: bool = True
     torch_threads: int | None = None
     env: EnvSpec = field(default_factory=EnvSpec)
@@ -393,9 +451,29 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
-        if self.torch_threads is not None and self.torch_threads < 1:
-            raise InvalidField("torch_threads", f"must be >= 1 or null, got {self.torch_threads}")
-        _positive("learning_rate", self.learning_rate)
+        for name in ("torch_threads", "micro_batch_size", "keep_last", "lr_anneal_iterations"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidField(name, f"must be >= 1 or null, got {value}")
+        if self.learning_rate is None and self.algorithm == "rllib_ppo":
+            self.learning_rate = DEFAULT_LEARNING_RATE  # RLlib's own model, no policy class
+        if self.learning_rate is not None:
+            _positive("learning_rate", self.learning_rate)
+        if self.lr_anneal_iterations is not None:
+            if not self.anneal_lr:
+                raise InvalidField(
+                    "lr_anneal_iterations",
+                    f"is set ({self.lr_anneal_iterations}) but anneal_lr is false: set "
+                    "anneal_lr: true, or remove lr_anneal_iterations",
+                )
+            if self.iterations > self.lr_anneal_iterations:
+                raise InvalidField(
+                    "iterations",
+                    f"({self.iterations}) exceeds lr_anneal_iterations "
+                    f"({self.lr_anneal_iterations}): the annealed learning rate is 0 after "
+                    f"iteration {self.lr_anneal_iterations}. Start a new run with a longer "
+                    "schedule, or train at most lr_anneal_iterations iterations",
+                )
         _positive("adam_eps", self.adam_eps)
         _positive("max_grad_norm", self.max_grad_norm)
         rows = self.batch_size * self.group_size
@@ -405,6 +483,18 @@ class TrainConfig:
                 f"({self.num_minibatches}) exceeds the rows of a batch, batch_size x group_size "
                 f"= {self.batch_size} x {self.group_size} = {rows}: lower num_minibatches",
             )
+
+    def resolved(self, default_learning_rate: float = DEFAULT_LEARNING_RATE) -> TrainConfig:
+        """A copy with the keys that default to something the run decides filled in:
+        ``learning_rate`` (``null`` -> ``default_learning_rate``, the policy class's) and
+        ``lr_anneal_iterations`` (``null`` -> ``iterations``, with ``anneal_lr``). This is
+        what a run saves, so that a resumed run keeps them."""
+        changes: dict[str, Any] = {}
+        if self.learning_rate is None:
+            changes["learning_rate"] = float(default_learning_rate)
+        if self.anneal_lr and self.lr_anneal_iterations is None:
+            changes["lr_anneal_iterations"] = self.iterations
+        return dataclasses.replace(self, **changes) if changes else self
 
     @property
     def group_size(self) -> int:
@@ -425,9 +515,12 @@ class TrainConfig:
 
 
 __all__ = [
+    "DEFAULT_LEARNING_RATE",
     "AlgorithmName",
     "EnvSpec",
     "GRPOConfig",
+    "HFExport",
+    "MixedPrecision",
     "PPOConfig",
     "PolicySpec",
     "RLOOConfig",

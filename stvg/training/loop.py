@@ -6,10 +6,18 @@ Every iteration reads top to bottom in the papers' order:
    play ``batch_size`` prompts (``group_size`` answers each) or episodes;
 2. **advantages** — the algorithm scores every action against its baseline (group mean,
    leave-one-out mean, or the critic through GAE);
-3. **epochs x minibatches** — shuffled rows, the algorithm's loss, Adam with a global
+3. **epochs x minibatches** — shuffled rows, each minibatch cut into micro-batches of
+   ``micro_batch_size`` rows whose gradients accumulate (the losses are normalised by the
+   whole minibatch, so the gradient does not depend on the cut), then Adam with a global
    gradient-norm clip;
 4. **log** — one line of ``metrics.jsonl`` and TensorBoard scalars; a checkpoint every
-   ``checkpoint_every`` iterations.
+   ``checkpoint_every`` iterations (the reference policy is saved once, in the run's
+   ``reference.pt``; old checkpoints are pruned to ``keep_last``).
+
+The learner holds the policy as :mod:`stvg.training.learner` says: dropout probabilities
+zeroed and the model left in training mode (so transformers' gradient checkpointing stays
+on), float32 master weights with forward passes under bf16/fp16 autocast
+(``mixed_precision``), and weights cast back to the policy's loaded dtype for the workers.
 
 Randomness: sample order and task seeds come from :mod:`stvg.training.schedule`, minibatch
 shuffles from ``default_rng([seed, iteration])``; nothing depends on the number of workers,
@@ -19,6 +27,7 @@ so a run resumed from a checkpoint ends exactly where the uninterrupted run ends
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import time
 from collections import defaultdict
@@ -31,24 +40,40 @@ from typing import Any
 import numpy as np
 import torch
 
-from stvg.config import ConfigError, from_dict, to_dict
+from stvg.config import ConfigError, InvalidField, from_dict, to_dict
 from stvg.envs.contract import bind_env_kwargs, check_env_policy
 from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, evaluate_policy
 from stvg.training.algorithms.base import AdvantageResult
 from stvg.training.batch import Experience
-from stvg.training.config import TrainConfig
+from stvg.training.config import DEFAULT_LEARNING_RATE, TrainConfig
+from stvg.training.learner import (
+    autocast,
+    disable_dropout,
+    enable_gradient_checkpointing,
+    float32_master_weights,
+    loaded_precision,
+    parameter_device,
+    rollout_weights,
+    set_train_mode,
+)
 from stvg.training.metrics import episode_summary
 from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
-from stvg.training.run_dir import RunDir, latest_checkpoint, load_trainer_state
-from stvg.training.schedule import SampleSchedule, chunks, task_seed
+from stvg.training.run_dir import HF_DIR, RunDir, latest_checkpoint, load_trainer_state
+from stvg.training.schedule import SampleSchedule, annealed_lr, chunks, task_seed
 from stvg.training.workers import init_ray, make_workers
 
-#: Config keys that may differ when a run is resumed (they do not change its results).
+#: Config keys that may differ when a run is resumed (they do not change its results;
+#: ``micro_batch_size`` and ``gradient_checkpointing`` change only floating-point rounding,
+#: so a run that ran out of memory can go on with smaller micro-batches).
 RESUMABLE_CHANGES = (
     "iterations",
     "progress_bar",
     "torch_threads",
     "checkpoint_every",
+    "keep_last",
+    "hf_export",
+    "micro_batch_size",
+    "gradient_checkpointing",
     "out_dir",
     "rollout.num_workers",
     "rollout.num_cpus_per_worker",
@@ -94,6 +119,25 @@ def resolve_policy_config(config: TrainConfig, env: Any) -> dict[str, Any]:
     return policy_config
 
 
+def resolve_train_config(config: TrainConfig) -> TrainConfig:
+    """``config`` with the keys a run decides filled in (:meth:`TrainConfig.resolved`):
+    a ``null`` ``learning_rate`` becomes the policy class's ``default_learning_rate``
+    (read with ``getattr``; :data:`~stvg.training.config.DEFAULT_LEARNING_RATE` when the
+    class has none)."""
+    default = getattr(policy_class(config.policy.name), "default_learning_rate", None)
+    return config.resolved(DEFAULT_LEARNING_RATE if default is None else float(default))
+
+
+def completion_budget(policy: Any) -> int | None:
+    """The policy's generation budget, ``policy.config.max_new_tokens`` (TRL's
+    ``max_completion_length``), or ``None`` when it has none: Dr. GRPO's constant
+    normaliser."""
+    value = getattr(getattr(policy, "config", None), "max_new_tokens", None)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    return None
+
+
 class Trainer:
     """Trains a policy with the algorithm of a :class:`TrainConfig`.
 
@@ -109,7 +153,7 @@ class Trainer:
     def __init__(
         self, config: TrainConfig, run_dir: RunDir, state: Mapping[str, Any] | None = None
     ) -> None:
-        self.config = cfg = config
+        self.config = cfg = resolve_train_config(config)
         self.run_dir = run_dir
         self._threads_before = torch.get_num_threads()
         if cfg.torch_threads is not None:
@@ -136,19 +180,7 @@ class Trainer:
             policy_name=f"policy {cfg.policy.name}",
         )
         probe.close()
-        self.reference = None
-        if self.algo.needs_reference:
-            self.reference = copy.deepcopy(self.policy)
-            for p in self.reference.parameters():
-                p.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(
-            self.policy.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps
-        )
-        # Dropout off, as TRL's ``disable_dropout``: the ratio pi / pi_old is only 1 at the
-        # start of an update when the learner computes log-probs exactly as the sampler did.
-        for module in (self.policy, self.reference):
-            if module is not None and hasattr(module, "eval"):
-                module.eval()
+        self._setup_learner()
         torch.manual_seed(cfg.seed)
         self.schedule = SampleSchedule(sample_ids, cfg.seed)
         self.iteration = 0
@@ -156,6 +188,8 @@ class Trainer:
         self._round = 0
         if state is not None:
             self._load_state(state)
+        elif self.reference is not None:
+            self.run_dir.save_reference(self.reference.state_dict())
         self._owns_ray = init_ray(cfg.ray) if cfg.rollout.num_workers > 0 else False
         worker_kwargs = {
             "env_id": cfg.env.id,
@@ -167,10 +201,40 @@ class Trainer:
         }
         self.workers = make_workers(worker_kwargs, cfg.rollout)
 
+    def _setup_learner(self) -> None:
+        """Reference, master weights, precision, dropout, checkpointing and optimizer."""
+        cfg, policy = self.config, self.policy
+        # Dropout off, as TRL's ``disable_dropout_in_model``: the ratio pi / pi_old is only
+        # 1 at the start of an update when the learner computes log-probs exactly as the
+        # sampler did. Zeroed rather than ``eval()``, which would also turn off
+        # transformers' gradient checkpointing.
+        disable_dropout(policy)
+        self.reference = None
+        if self.algo.needs_reference:  # frozen, in the dtype the policy was loaded in
+            self.reference = copy.deepcopy(policy)
+            for p in self.reference.parameters():
+                p.requires_grad_(False)
+            set_train_mode(self.reference, False)
+        #: dtype of every weight as loaded: what the rollout workers hold
+        self.rollout_dtypes = float32_master_weights(policy)
+        loaded = loaded_precision(self.rollout_dtypes)
+        #: forward-pass precision in effect (``mixed_precision`` with ``auto`` resolved)
+        self.precision = loaded if cfg.mixed_precision == "auto" else cfg.mixed_precision
+        if cfg.gradient_checkpointing:
+            enable_gradient_checkpointing(policy)
+        set_train_mode(policy, True)
+        self.device = parameter_device(policy)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        #: Dr. GRPO's constant ``L`` (``None`` = the batch's token width)
+        self.token_slots = completion_budget(policy)
+        self._params = [p for p in policy.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(self._params, lr=cfg.learning_rate, eps=cfg.adam_eps)
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def create(cls, config: TrainConfig, *, tensorboard: bool = True) -> Trainer:
         """A fresh run in ``out_dir/<run name>`` (a ``-2``, ``-3`` suffix if taken)."""
+        config = resolve_train_config(config)
         name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
         run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
         run_dir.write_config(to_dict(config))
@@ -186,17 +250,21 @@ class Trainer:
             path: the run directory.
             config: the config to go on with (``None`` = the saved one). Only the keys of
                 :data:`RESUMABLE_CHANGES` may differ from the saved config (e.g. a larger
-                ``iterations``); anything else would change the results.
+                ``iterations``); anything else would change the results. Its ``null``
+                ``learning_rate`` and ``lr_anneal_iterations`` take the saved values.
 
         Raises:
             FileNotFoundError: not a run directory, or no checkpoint yet.
-            ConfigError: ``config`` changes a key that must stay the same.
+            ConfigError: ``config`` changes a key that must stay the same, or trains past
+                the end of the saved ``anneal_lr`` schedule.
         """
         path = Path(path)
         saved = from_dict(
             TrainConfig, RunDir(path, tensorboard=False).read_config(), source=str(path)
         )
+        saved = resolve_train_config(saved)
         if config is not None:
+            config = _fill_from_saved(config, saved, path)
             changed = sorted(
                 k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
             )
@@ -225,8 +293,9 @@ class Trainer:
             "policy_name": self.config.policy.name,
             "policy_config": self.worker_policy_config,
             "policy": self.policy.state_dict(),
-            "reference": None if self.reference is None else self.reference.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "mixed_precision": self.precision,
             "schedule": self.schedule.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
@@ -239,8 +308,19 @@ class Trainer:
     def _load_state(self, state: Mapping[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])
         if self.reference is not None:
-            self.reference.load_state_dict(state["reference"] or state["policy"])
+            reference = self.run_dir.load_reference()
+            if reference is None:  # a run saved before reference.pt existed
+                reference = state.get("reference")
+            if reference is None:
+                raise FileNotFoundError(
+                    f"{self.run_dir.path} has no reference.pt, which "
+                    f"{self.algo.name} with a KL penalty needs to resume: restore the file "
+                    "or start a new run"
+                )
+            self.reference.load_state_dict(reference)
         self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.schedule.load_state_dict(state["schedule"])
         self.iteration = int(state["iteration"])
         self.env_steps = int(state["env_steps"])
@@ -289,12 +369,12 @@ class Trainer:
         iteration = self.iteration
         start = time.perf_counter()
         if cfg.anneal_lr:
-            frac = 1.0 - (iteration - 1.0) / cfg.iterations
+            horizon = cfg.lr_anneal_iterations or cfg.iterations
             for group in self.optimizer.param_groups:
-                group["lr"] = frac * cfg.learning_rate
+                group["lr"] = annealed_lr(iteration, cfg.learning_rate, horizon)
 
-        # 1. rollout
-        weights = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
+        # 1. rollout (the weights in the dtype the workers hold)
+        weights = rollout_weights(policy, self.rollout_dtypes)
         self._round = 0
         experience, stats = algo.collect(lambda n: self._collect(n, weights), cfg.batch_size)
         rollout_s = time.perf_counter() - start
@@ -313,28 +393,13 @@ class Trainer:
             for mb_inds in np.array_split(b_inds, cfg.num_minibatches):
                 if len(mb_inds) == 0:
                     continue
-                mb = self._minibatch(experience, adv, ref_logp, mb_inds)
-                outputs = evaluate_policy(
-                    policy, mb.observations, mb.rollouts, need_values=algo.needs_values
-                )
-                mb = mb.to(outputs.logp.device)
-                loss, mb_stats = algo.loss(outputs, mb)
+                mb = algo.prepare(self._minibatch(experience, adv, ref_logp, mb_inds))
                 self.optimizer.zero_grad()
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(
-                    list(policy.parameters()), cfg.max_grad_norm
-                )
-                self.optimizer.step()
-                losses["losses/loss"].append(float(loss.detach()))
-                losses["losses/grad_norm"].append(float(grad_norm))
+                mb_stats = self.accumulate_gradients(mb)
+                losses["losses/grad_norm"].append(self._optimizer_step())
                 for key, value in mb_stats.items():
-                    losses[f"losses/{key}"].append(float(value))
-                if outputs.entropy is not None:
-                    losses["losses/entropy"].append(float(outputs.entropy.detach().mean()))
-                else:  # the sampled actions' surprisal, an unbiased estimate of the entropy
-                    surprisal = -(outputs.logp.detach() * mb.mask).sum(-1)
-                    losses["losses/entropy"].append(float(surprisal.mean()))
-                epoch_kl.append(float(mb_stats.get("approx_kl", 0.0)))
+                    losses[f"losses/{key}"].append(value)
+                epoch_kl.append(mb_stats.get("approx_kl", 0.0))
             if algo.target_kl is not None and epoch_kl and np.mean(epoch_kl) > algo.target_kl:
                 break
         update_s = time.perf_counter() - start - rollout_s
@@ -345,6 +410,57 @@ class Trainer:
         if iteration % cfg.checkpoint_every == 0 or iteration == cfg.iterations:
             self.save_checkpoint()
         return metrics
+
+    def accumulate_gradients(
+        self, mb: Minibatch, micro_batch_size: int | None = None
+    ) -> dict[str, float]:
+        """Backward passes over ``mb`` in micro-batches, gradients accumulated in ``.grad``.
+
+        Each micro-batch's loss is its share of the minibatch's (normalised by the whole
+        minibatch's rows and tokens), so the accumulated gradient is the minibatch's
+        gradient for every algorithm and ``loss_type``.
+
+        Args:
+            mb: the minibatch (after :meth:`Algorithm.prepare`).
+            micro_batch_size: rows per pass; ``None`` = the config's ``micro_batch_size``
+                (``null`` there = the whole minibatch at once).
+
+        Returns:
+            the minibatch's ``loss``, the algorithm's statistics and ``entropy``: sums of
+            the micro-batches' shares, i.e. the whole minibatch's values.
+        """
+        size = self.config.micro_batch_size if micro_batch_size is None else micro_batch_size
+        totals: dict[str, float] = defaultdict(float)
+        for part in mb.split(size):
+            with autocast(self.device, self.precision):
+                outputs = evaluate_policy(
+                    self.policy,
+                    part.observations,
+                    part.rollouts,
+                    need_values=self.algo.needs_values,
+                )
+            outputs = outputs.float()
+            part = part.to(outputs.logp.device)
+            loss, stats = self.algo.loss(outputs, part)
+            self.scaler.scale(loss).backward()
+            totals["loss"] += float(loss.detach())
+            for key, value in stats.items():
+                totals[key] += float(value)
+            if "entropy" not in stats:
+                if outputs.entropy is not None:
+                    entropy = outputs.entropy.detach().sum()
+                else:  # the sampled actions' surprisal, an unbiased estimate of the entropy
+                    entropy = -(outputs.logp.detach() * part.mask).sum()
+                totals["entropy"] += float(entropy) / max(part.num_rows, 1)
+        return dict(totals)
+
+    def _optimizer_step(self) -> float:
+        """Unscale (fp16), clip the global gradient norm, step; returns the norm."""
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._params, self.config.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return float(grad_norm)
 
     def _collect(self, count: int, weights: Mapping[str, Any]) -> Experience:
         """Play ``count`` scheduled samples on the workers (one sampling round)."""
@@ -365,23 +481,25 @@ class Trainer:
         self.env_steps += len(experience)
         return experience
 
-    def _reference_logp(self, experience: Experience, chunk: int = 64) -> torch.Tensor:
-        """Log-probabilities of the batch's actions under the frozen reference policy."""
+    def _reference_logp(self, experience: Experience) -> torch.Tensor:
+        """Log-probabilities of the batch's actions under the frozen reference policy (in
+        chunks of ``micro_batch_size`` rows, 64 without one)."""
+        chunk = self.config.micro_batch_size or 64
         out = []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             for begin in range(0, len(experience), chunk):
                 part = experience.select(np.arange(begin, min(begin + chunk, len(experience))))
                 out.append(
                     evaluate_policy(
                         self.reference, part.observations, part.rollouts, need_values=False
-                    ).logp
+                    ).logp.float()
                 )
         if not out:
             return torch.zeros_like(experience.rollouts.log_probs)
         return torch.cat(out).float().cpu()
 
-    @staticmethod
     def _minibatch(
+        self,
         experience: Experience,
         adv: AdvantageResult,
         ref_logp: torch.Tensor | None,
@@ -390,6 +508,7 @@ class Trainer:
         part = experience.select(rows)
         index = torch.as_tensor(rows, dtype=torch.long)
         values = part.rollouts.values
+        width = int(experience.rollouts.mask.shape[1])
         return Minibatch(
             observations=part.observations,
             rollouts=part.rollouts,
@@ -399,7 +518,8 @@ class Trainer:
             returns=None if adv.returns is None else adv.returns[index],
             old_values=None if values is None else values.detach().float().reshape(-1),
             ref_logp=None if ref_logp is None else ref_logp[index],
-            token_slots=int(experience.rollouts.mask.shape[1]),
+            # Dr. GRPO's L: the policy's max_new_tokens (never below the batch's width)
+            token_slots=width if self.token_slots is None else max(self.token_slots, width),
         )
 
     def _metrics(
@@ -436,8 +556,23 @@ class Trainer:
         return metrics
 
     def save_checkpoint(self) -> Path:
-        """Checkpoint the current iteration into the run directory."""
-        return self.run_dir.save_checkpoint(self.iteration, self.state_dict(), self.policy)
+        """Checkpoint the current iteration into the run directory: ``trainer.pt``,
+        ``policy.pt`` (a policy with ``save``), ``hf/`` (a policy with ``save_pretrained``,
+        as ``hf_export`` says); then prune to the newest ``keep_last``."""
+        cfg = self.config
+        export = hasattr(self.policy, "save_pretrained") and (
+            cfg.hf_export == "every"
+            or (cfg.hf_export == "final" and self.iteration >= cfg.iterations)
+        )
+
+        def write_hf(folder: Path) -> None:
+            self.policy.save_pretrained(folder / HF_DIR)
+
+        path = self.run_dir.save_checkpoint(
+            self.iteration, self.state_dict(), self.policy, write_hf if export else None
+        )
+        self.run_dir.prune_checkpoints(cfg.keep_last)
+        return path
 
     def close(self) -> None:
         """Stop the workers (and Ray, if this trainer started it); close the logs; give
@@ -450,6 +585,21 @@ class Trainer:
 
             ray.shutdown()
             self._owns_ray = False
+
+
+def _fill_from_saved(config: TrainConfig, saved: TrainConfig, path: Path) -> TrainConfig:
+    """``config`` with its ``null`` resolved keys taken from the saved config."""
+    changes: dict[str, Any] = {}
+    if config.learning_rate is None:
+        changes["learning_rate"] = saved.learning_rate
+    if config.anneal_lr and config.lr_anneal_iterations is None:
+        changes["lr_anneal_iterations"] = saved.lr_anneal_iterations
+    try:
+        return dataclasses.replace(config, **changes) if changes else config
+    except InvalidField as exc:
+        raise ConfigError(
+            f"cannot resume {path} with {exc.field} = {getattr(config, exc.field)}: {exc}"
+        ) from exc
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -485,6 +635,8 @@ __all__ = [
     "RESUMABLE_CHANGES",
     "TrainResult",
     "Trainer",
+    "completion_budget",
     "load_trained_policy",
     "resolve_policy_config",
+    "resolve_train_config",
 ]

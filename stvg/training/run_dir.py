@@ -5,10 +5,17 @@ Layout::
     <run>/config.yaml                 the resolved config (every default filled in)
     <run>/metrics.jsonl               one JSON object per iteration: {"iteration": i, ...}
     <run>/tb/                         TensorBoard scalars (torch.utils.tensorboard)
+    <run>/reference.pt                the frozen reference policy's weights (written once,
+                                      when the algorithm has a reference)
     <run>/checkpoints/iter_000010/    trainer.pt (policy, optimizer, RNG states, iteration,
-                                      sampler state) and policy.pt (the policy's own
-                                      checkpoint format, when it has one)
+                                      sampler state), policy.pt (the policy's own
+                                      checkpoint format, when it has one) and hf/ (a
+                                      Hugging Face export, when the policy has
+                                      save_pretrained)
     <run>/checkpoints/latest          name of the newest checkpoint folder
+
+Old checkpoint folders are deleted as new ones are written when a run keeps only the
+newest ``keep_last`` (:meth:`RunDir.prune_checkpoints`); the newest is never deleted.
 
 Reopening a run for ``--resume`` drops metric lines (and TensorBoard events) logged after
 its last checkpoint, so the resumed run writes them again exactly once.
@@ -32,6 +39,9 @@ CHECKPOINTS = "checkpoints"
 LATEST = "latest"
 TRAINER_STATE = "trainer.pt"
 POLICY_FILE = "policy.pt"
+REFERENCE_FILE = "reference.pt"
+HF_DIR = "hf"
+CHECKPOINT_PREFIX = "iter_"
 
 
 def _json_value(value: Any) -> Any:
@@ -111,7 +121,7 @@ class RunDir:
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_dir(self, iteration: int) -> Path:
         """``checkpoints/iter_<iteration>`` (not created)."""
-        return self.path / CHECKPOINTS / f"iter_{int(iteration):06d}"
+        return self.path / CHECKPOINTS / f"{CHECKPOINT_PREFIX}{int(iteration):06d}"
 
     def save_checkpoint(
         self,
@@ -147,6 +157,43 @@ class RunDir:
         """The newest checkpoint folder, or ``None``."""
         return latest_checkpoint(self.path)
 
+    def checkpoints(self) -> list[Path]:
+        """Every complete checkpoint folder (with ``trainer.pt``), oldest first."""
+        return list_checkpoints(self.path)
+
+    def prune_checkpoints(self, keep_last: int | None) -> list[Path]:
+        """Delete all but the newest ``keep_last`` checkpoint folders (``None`` = keep all);
+        the one ``latest`` names is always kept. Returns the deleted folders."""
+        if keep_last is None:
+            return []
+        if keep_last < 1:
+            raise ValueError(f"keep_last must be >= 1 or None, got {keep_last}")
+        folders = self.checkpoints()
+        newest = self.latest_checkpoint()
+        deleted = []
+        for folder in folders[: max(len(folders) - int(keep_last), 0)]:
+            if newest is not None and folder.resolve() == newest.resolve():
+                continue
+            shutil.rmtree(folder)
+            deleted.append(folder)
+        return deleted
+
+    # ------------------------------------------------------------------ reference
+    def save_reference(self, state: Mapping[str, Any]) -> Path:
+        """Write the frozen reference policy's weights to ``reference.pt`` (atomically)."""
+        target = self.path / REFERENCE_FILE
+        tmp = target.with_name(target.name + ".tmp")
+        torch.save(dict(state), tmp)
+        tmp.replace(target)
+        return target
+
+    def load_reference(self) -> dict[str, Any] | None:
+        """The weights of ``reference.pt``, or ``None`` when the run has none."""
+        target = self.path / REFERENCE_FILE
+        if not target.is_file():
+            return None
+        return torch.load(target, map_location="cpu", weights_only=False)
+
     def close(self) -> None:
         """Flush and close TensorBoard."""
         if self._writer is not None:
@@ -161,6 +208,22 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
         return []
     lines = target.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The complete checkpoint folders of a run (``iter_*`` with ``trainer.pt``), oldest
+    first."""
+    folder = Path(run_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    found = [
+        path
+        for path in folder.glob(f"{CHECKPOINT_PREFIX}*")
+        if path.is_dir()
+        and path.name[len(CHECKPOINT_PREFIX) :].isdigit()
+        and (path / TRAINER_STATE).is_file()
+    ]
+    return sorted(found, key=lambda path: int(path.name[len(CHECKPOINT_PREFIX) :]))
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -182,11 +245,14 @@ def load_trainer_state(checkpoint: str | Path) -> dict[str, Any]:
 
 __all__ = [
     "CONFIG_FILE",
+    "HF_DIR",
     "METRICS_FILE",
     "POLICY_FILE",
+    "REFERENCE_FILE",
     "TRAINER_STATE",
     "RunDir",
     "latest_checkpoint",
+    "list_checkpoints",
     "load_trainer_state",
     "read_metrics",
 ]

@@ -1,8 +1,9 @@
-"""Which samples each iteration plays, and the seed of every rollout task.
+"""Which samples each iteration plays, the seed of every rollout task, and the learning
+rate of every iteration.
 
-Both depend only on the run's seed and on how far the run has got, never on the number of
-workers or on wall-clock order, so a resumed run plays exactly what an uninterrupted one
-would.
+All three depend only on the run's config and on how far the run has got, never on the
+number of workers, on wall-clock order or on how many iterations this process is asked to
+run, so a resumed run plays and learns exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ def task_seed(seed: int, iteration: int, round_: int, task_index: int) -> int:
     return int(state.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
+def annealed_lr(iteration: int, base_lr: float, horizon: int) -> float:
+    """CleanRL's linear annealing: ``base_lr * (1 - (iteration - 1) / horizon)``, from
+    ``base_lr`` at iteration 1 down to ``base_lr / horizon`` at iteration ``horizon``
+    (0 after it).
+
+    ``horizon`` is the run's fixed ``lr_anneal_iterations``, not the ``iterations`` of
+    the current invocation, so resuming with more iterations keeps every rate.
+
+    >>> [annealed_lr(i, 1.0, 4) for i in (1, 2, 3, 4)]
+    [1.0, 0.75, 0.5, 0.25]
+    """
+    if horizon < 1:
+        raise ValueError(f"annealed_lr needs a horizon >= 1, got {horizon}")
+    return float(base_lr) * max(0.0, 1.0 - (int(iteration) - 1.0) / int(horizon))
+
+
 def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
     """``items`` cut into consecutive tuples of ``size`` (the last may be shorter).
 
@@ -75,4 +92,4 @@ def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
     return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-__all__ = ["SampleSchedule", "chunks", "task_seed"]
+__all__ = ["SampleSchedule", "annealed_lr", "chunks", "task_seed"]

@@ -17,6 +17,11 @@ dr_grpo    ``r_i - mean_g``                       ``sum_it l_it / (N * L)`` (Liu
 dapo       ``(r_i - mean_g) / (std_g + 1e-4)``    ``sum_it l_it / sum_i |o_i|`` (Yu et al., 2025)
 =========  =====================================  =============================================
 
+``L`` is the policy's generation budget ``max_new_tokens`` (TRL's ``max_completion_length``),
+a constant, when the policy config has one, else the batch's token width. ``N`` and
+``sum_i |o_i|`` are counted over the whole minibatch, also when it is cut into
+micro-batches for gradient accumulation.
+
 DAPO also clips higher (``eps_high = 0.28 > eps_low = 0.2``) and samples dynamically: groups
 whose answers all score the same (zero advantage) are dropped and more prompts are played
 until the batch is full.
@@ -37,9 +42,9 @@ from stvg.training.algorithms.base import (
     CollectFn,
     Minibatch,
     PolicyOutputs,
-    masked_mean,
+    masked_share,
 )
-from stvg.training.algorithms.kl import approx_kl, k3_kl
+from stvg.training.algorithms.kl import k3_kl
 from stvg.training.batch import Experience
 from stvg.training.config import GRPOConfig
 
@@ -58,6 +63,8 @@ def grpo_loss(
     beta: float = 0.0,
     ref_logp: torch.Tensor | None = None,
     token_slots: int | None = None,
+    num_rows: int | None = None,
+    num_tokens: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The clipped GRPO objective of a minibatch (see the module docstring).
 
@@ -70,19 +77,29 @@ def grpo_loss(
         eps_low, eps_high: clip range ``[1 - eps_low, 1 + eps_high]`` of the ratio.
         beta: weight of the ``k3`` KL penalty to ``ref_logp`` (needs ``ref_logp`` if > 0).
         ref_logp: float ``[N, L]`` under the frozen reference policy.
-        token_slots: ``L`` of Dr. GRPO's constant normaliser (default ``logp.shape[1]``).
+        token_slots: ``L`` of Dr. GRPO's constant normaliser (default ``logp.shape[1]``;
+            the trainer passes the policy's ``max_new_tokens``, TRL's
+            ``max_completion_length``).
+        num_rows: answers ``N`` of the whole minibatch when these rows are a micro-batch
+            of it (default: the rows given).
+        num_tokens: real tokens of the whole minibatch (default: ``mask.sum()``).
 
     Returns:
         ``(loss, stats)`` with stats ``policy_loss``, ``kl`` (to the reference, token
         mean; 0 without one), ``approx_kl`` (old vs new), ``clipfrac`` (share of tokens
         where the clip is active: ratio below ``1 - eps_low`` with ``A < 0`` or above
-        ``1 + eps_high`` with ``A > 0``) and ``ratio`` (token mean).
+        ``1 + eps_high`` with ``A > 0``) and ``ratio`` (token mean). With ``num_rows`` and
+        ``num_tokens`` of a whole minibatch, the loss and every statistic are this
+        micro-batch's share: summed over the micro-batches they give the minibatch's.
     """
     if beta > 0 and ref_logp is None:
         raise ValueError(
             "grpo_loss with beta > 0 needs ref_logp (the reference policy's log-probs)"
         )
     mask_f = mask.to(logp.dtype)
+    rows = int(logp.shape[0]) if num_rows is None else int(num_rows)
+    tokens = int(mask.sum()) if num_tokens is None else int(num_tokens)
+    slots = token_slots or int(logp.shape[1])
     adv = advantages.to(logp.dtype).reshape(-1, 1)
     log_ratio = logp - old_logp
     ratio = torch.exp(log_ratio)
@@ -92,36 +109,43 @@ def grpo_loss(
     kl = torch.zeros((), dtype=logp.dtype)
     if ref_logp is not None:
         token_kl = k3_kl(logp, ref_logp)
-        kl = masked_mean(token_kl, mask).detach()
+        kl = masked_share(token_kl, mask, tokens).detach()
         if beta > 0:
             per_token = per_token + beta * token_kl
-    loss = _aggregate(per_token, mask_f, loss_type, token_slots or int(logp.shape[1]))
+    loss = _aggregate(per_token, mask_f, loss_type, slots, rows, tokens)
     with torch.no_grad():
-        policy_loss = _aggregate(
-            policy_per_token, mask_f, loss_type, token_slots or int(logp.shape[1])
-        )
+        policy_loss = _aggregate(policy_per_token, mask_f, loss_type, slots, rows, tokens)
         clip_active = ((ratio < 1.0 - eps_low) & (adv < 0)) | ((ratio > 1.0 + eps_high) & (adv > 0))
+        # k3 estimate of KL(pi_old || pi) per token, as kl.approx_kl
+        token_approx_kl = (ratio - 1.0) - log_ratio
         stats = {
             "policy_loss": policy_loss,
             "kl": kl,
-            "approx_kl": approx_kl(old_logp[mask], logp[mask]) if bool(mask.any()) else kl * 0,
-            "clipfrac": masked_mean(clip_active.to(logp.dtype), mask),
-            "ratio": masked_mean(ratio, mask),
+            "approx_kl": masked_share(token_approx_kl, mask, tokens),
+            "clipfrac": masked_share(clip_active.to(logp.dtype), mask, tokens),
+            "ratio": masked_share(ratio, mask, tokens),
         }
     return loss, stats
 
 
 def _aggregate(
-    per_token: torch.Tensor, mask: torch.Tensor, loss_type: str, token_slots: int
+    per_token: torch.Tensor,
+    mask: torch.Tensor,
+    loss_type: str,
+    token_slots: int,
+    num_rows: int,
+    num_tokens: int,
 ) -> torch.Tensor:
-    total = (per_token * mask).sum()
+    """The loss of ``per_token`` as a share of a minibatch of ``num_rows`` answers and
+    ``num_tokens`` real tokens (see the module docstring's table)."""
     if loss_type == "grpo":
         per_answer = (per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
-        return per_answer.mean()
+        return per_answer.sum() / max(num_rows, 1)
+    total = (per_token * mask).sum()
     if loss_type == "dr_grpo":
-        return total / (per_token.shape[0] * token_slots)
+        return total / (max(num_rows, 1) * token_slots)
     if loss_type == "dapo":
-        return total / mask.sum().clamp(min=1.0)
+        return total / max(num_tokens, 1)
     raise ValueError(f"unknown GRPO loss_type {loss_type!r}; choose 'grpo', 'dr_grpo' or 'dapo'")
 
 
@@ -202,6 +226,8 @@ class GRPO(Algorithm):
             beta=self.config.beta,
             ref_logp=mb.ref_logp,
             token_slots=mb.token_slots,
+            num_rows=mb.num_rows,
+            num_tokens=mb.num_tokens,
         )
 
 

@@ -14,13 +14,13 @@ episode is one terminated step, so ``A = r - V(s)``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import torch
 
 from stvg.training.algorithms.advantages import generalized_advantage_estimates
 from stvg.training.algorithms.base import AdvantageResult, Algorithm, Minibatch, PolicyOutputs
-from stvg.training.algorithms.kl import approx_kl
 from stvg.training.batch import Experience
 from stvg.training.config import PPOConfig
 
@@ -39,6 +39,7 @@ def ppo_loss(
     ent_coef: float = 0.0,
     entropy: torch.Tensor | None = None,
     norm_adv: bool = True,
+    num_rows: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The PPO loss of a minibatch (see the module docstring).
 
@@ -52,12 +53,16 @@ def ppo_loss(
         clip_vloss: clip the value loss.
         vf_coef, ent_coef: weights of the value loss and the entropy bonus.
         entropy: float ``[n]`` entropies (grad); required when ``ent_coef > 0``.
-        norm_adv: normalise advantages within the minibatch (skipped for one row).
+        norm_adv: normalise advantages within these rows (skipped for one row). The
+            trainer normalises over the whole minibatch itself (:meth:`PPO.prepare`) and
+            passes ``False``, so that micro-batches share one normalisation.
+        num_rows: rows of the whole minibatch when these rows are a micro-batch of it
+            (default: the rows given); every mean divides by it.
 
     Returns:
         ``(loss, stats)`` with ``policy_loss``, ``value_loss``, ``entropy`` (0 without
         one), ``approx_kl``, ``old_approx_kl`` and ``clipfrac`` (share of rows with
-        ``|ratio - 1| > clip_coef``).
+        ``|ratio - 1| > clip_coef``); with ``num_rows``, this micro-batch's shares.
     """
     if ent_coef > 0 and entropy is None:
         raise ValueError(
@@ -66,32 +71,44 @@ def ppo_loss(
         )
     log_ratio = logp - old_logp
     ratio = log_ratio.exp()
+    rows = max(int(logp.shape[0]) if num_rows is None else int(num_rows), 1)
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return x.sum() / rows
+
     adv = advantages.to(logp.dtype)
     if norm_adv and adv.numel() > 1:
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    pg_loss = torch.max(
-        -adv * ratio, -adv * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)
-    ).mean()
+        adv = normalize_advantages(adv)
+    pg_loss = mean(torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)))
     values = values.to(logp.dtype)
     returns = returns.to(logp.dtype)
     v_unclipped = (values - returns) ** 2
     if clip_vloss:
         v_clipped = old_values + torch.clamp(values - old_values, -clip_coef, clip_coef)
-        v_loss = 0.5 * torch.max(v_unclipped, (v_clipped - returns) ** 2).mean()
+        v_loss = 0.5 * mean(torch.max(v_unclipped, (v_clipped - returns) ** 2))
     else:
-        v_loss = 0.5 * v_unclipped.mean()
-    entropy_mean = entropy.mean() if entropy is not None else torch.zeros((), dtype=logp.dtype)
+        v_loss = 0.5 * mean(v_unclipped)
+    entropy_mean = mean(entropy) if entropy is not None else torch.zeros((), dtype=logp.dtype)
     loss = pg_loss - ent_coef * entropy_mean + vf_coef * v_loss
     with torch.no_grad():
         stats = {
             "policy_loss": pg_loss.detach(),
             "value_loss": v_loss.detach(),
             "entropy": entropy_mean.detach(),
-            "approx_kl": approx_kl(old_logp, logp),
-            "old_approx_kl": (-log_ratio).mean(),
-            "clipfrac": ((ratio - 1.0).abs() > clip_coef).to(logp.dtype).mean(),
+            "approx_kl": mean((ratio - 1.0) - log_ratio),  # k3, as kl.approx_kl
+            "old_approx_kl": mean(-log_ratio),
+            "clipfrac": mean(((ratio - 1.0).abs() > clip_coef).to(logp.dtype)),
         }
     return loss, stats
+
+
+def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:
+    """``(A - mean(A)) / (std(A) + 1e-8)`` (CleanRL's ``norm_adv``; unbiased std).
+
+    >>> normalize_advantages(torch.tensor([1.0, 3.0])).tolist()
+    [-0.7071067690849304, 0.7071067690849304]
+    """
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
@@ -138,10 +155,18 @@ class PPO(Algorithm):
         stats = {"losses/explained_variance": explained_variance(values, returns)}
         return AdvantageResult(advantages=adv.float(), returns=returns.float(), stats=stats)
 
+    def prepare(self, mb: Minibatch) -> Minibatch:
+        """Normalise the advantages over the whole minibatch (``norm_adv``, more than one
+        row), before it is cut into micro-batches."""
+        if not self.config.norm_adv or len(mb) < 2:
+            return mb
+        return dataclasses.replace(mb, advantages=normalize_advantages(mb.advantages.float()))
+
     def loss(
         self, outputs: PolicyOutputs, mb: Minibatch
     ) -> tuple[torch.Tensor, Mapping[str, torch.Tensor | float]]:
-        """The PPO loss (:func:`ppo_loss`) with action log-probs summed over tokens."""
+        """The PPO loss (:func:`ppo_loss`) with action log-probs summed over tokens; the
+        advantages come normalised from :meth:`prepare`."""
         if outputs.values is None or mb.old_values is None or mb.returns is None:
             raise ValueError("PPO's loss needs the critic's values, old values and returns")
         mask = mb.mask.to(outputs.logp.dtype)
@@ -157,8 +182,9 @@ class PPO(Algorithm):
             vf_coef=self.config.vf_coef,
             ent_coef=self.config.ent_coef,
             entropy=outputs.entropy,
-            norm_adv=self.config.norm_adv,
+            norm_adv=False,
+            num_rows=mb.num_rows,
         )
 
 
-__all__ = ["PPO", "explained_variance", "ppo_loss"]
+__all__ = ["PPO", "explained_variance", "normalize_advantages", "ppo_loss"]

@@ -20,7 +20,6 @@ import torch
 
 from stvg.training.algorithms.advantages import rloo_advantages
 from stvg.training.algorithms.base import AdvantageResult, Algorithm, Minibatch, PolicyOutputs
-from stvg.training.algorithms.kl import approx_kl
 from stvg.training.batch import Experience
 from stvg.training.config import RLOOConfig
 
@@ -32,6 +31,7 @@ def rloo_loss(
     mask: torch.Tensor,
     *,
     clip_coef: float = 0.2,
+    num_rows: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The clipped sequence-level REINFORCE loss (see the module docstring).
 
@@ -41,9 +41,12 @@ def rloo_loss(
         advantages: float ``[N]`` leave-one-out advantages.
         mask: bool ``[N, L]`` real tokens.
         clip_coef: clip range of the sequence ratio.
+        num_rows: answers of the whole minibatch when these rows are a micro-batch of it
+            (default: the rows given); the mean over answers divides by it.
 
     Returns:
-        ``(loss, stats)`` with ``policy_loss``, ``approx_kl`` and ``clipfrac``.
+        ``(loss, stats)`` with ``policy_loss``, ``approx_kl`` and ``clipfrac`` (this
+        micro-batch's share of the minibatch's values with ``num_rows``).
     """
     mask_f = mask.to(logp.dtype)
     seq_logp = (logp * mask_f).sum(-1)
@@ -51,12 +54,14 @@ def rloo_loss(
     ratio = torch.exp(seq_logp - old_seq)
     adv = advantages.to(logp.dtype)
     clipped = torch.clamp(ratio, 1.0 - clip_coef, 1.0 + clip_coef)
-    loss = -torch.min(ratio * adv, clipped * adv).mean()
+    rows = max(int(logp.shape[0]) if num_rows is None else int(num_rows), 1)
+    loss = -torch.min(ratio * adv, clipped * adv).sum() / rows
     with torch.no_grad():
+        log_ratio = seq_logp - old_seq
         stats = {
             "policy_loss": loss.detach(),
-            "approx_kl": approx_kl(old_seq, seq_logp),
-            "clipfrac": ((ratio - 1.0).abs() > clip_coef).to(logp.dtype).mean(),
+            "approx_kl": ((ratio - 1.0) - log_ratio).sum() / rows,  # k3, as kl.approx_kl
+            "clipfrac": ((ratio - 1.0).abs() > clip_coef).to(logp.dtype).sum() / rows,
         }
     return loss, stats
 
@@ -95,7 +100,12 @@ class RLOO(Algorithm):
     ) -> tuple[torch.Tensor, Mapping[str, torch.Tensor | float]]:
         """The clipped REINFORCE loss (:func:`rloo_loss`)."""
         return rloo_loss(
-            outputs.logp, mb.old_logp, mb.advantages, mb.mask, clip_coef=self.config.clip_coef
+            outputs.logp,
+            mb.old_logp,
+            mb.advantages,
+            mb.mask,
+            clip_coef=self.config.clip_coef,
+            num_rows=mb.num_rows,
         )
 
 
