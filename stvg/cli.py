@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stvg.training.commands",
     "stvg.training.rl_commands",
     "stvg.experiments.run_commands",
+    "stvg.policies.commands",  # models tiny
 )
 
 

@@ -1,23 +1,24 @@
-"""Qwen2.5-VL / Qwen3-VL text policy on transformers, its prompts and video inputs."""
+"""Qwen2.5-VL / Qwen3-VL text policy on transformers, its prompts, inputs and tiny checkpoints."""
 
 from stvg.policies.vlm.config import FAMILY_COORDS, VLMPolicyConfig
 from stvg.policies.vlm.observation import context_from_reset, read_observation
-from stvg.policies.vlm.policy import ParsedGeneration, PreparedPrompt, VLMPolicy
+from stvg.policies.vlm.policy import ParsedGeneration, VLMPolicy
 from stvg.policies.vlm.prompt import PromptTemplate, load_template
-from stvg.policies.vlm.video import EncodedVideo, VideoSettings, encode_video, load_video_settings
+from stvg.policies.vlm.tiny import TINY_FAMILIES, build_tiny_checkpoint
+from stvg.policies.vlm.video import PreparedPrompt, encode_prompt, processor_geometry
 
 __all__ = [
     "FAMILY_COORDS",
-    "EncodedVideo",
+    "TINY_FAMILIES",
     "ParsedGeneration",
     "PreparedPrompt",
     "PromptTemplate",
     "VLMPolicy",
     "VLMPolicyConfig",
-    "VideoSettings",
+    "build_tiny_checkpoint",
     "context_from_reset",
-    "encode_video",
+    "encode_prompt",
     "load_template",
-    "load_video_settings",
+    "processor_geometry",
     "read_observation",
 ]

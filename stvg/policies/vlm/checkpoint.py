@@ -1,4 +1,4 @@
-"""Load a local Qwen VLM checkpoint: family, model, tokenizer and chat template.
+"""Load a local Qwen VLM checkpoint: family, model and processor (tokenizer, chat template).
 
 Everything is read from a LOCAL directory with ``local_files_only=True``; nothing is ever
 downloaded. transformers is imported inside the functions, so importing this module is cheap.
@@ -6,6 +6,7 @@ downloaded. transformers is imported inside the functions, so importing this mod
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -73,50 +74,90 @@ def load_model(
     device: str,
     dtype: Any,
     attn_implementation: str | None = None,
+    device_map: str | None = None,
 ) -> Any:
-    """The image-text-to-text model of the checkpoint, on ``device``, in eval mode."""
+    """The image-text-to-text model of the checkpoint in eval mode.
+
+    ``device_map`` (e.g. ``auto``) lets transformers place the weights; otherwise the model
+    is moved to ``device``.
+    """
     from transformers import AutoModelForImageTextToText
 
     kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
+    if device_map is not None:
+        if importlib.util.find_spec("accelerate") is None:
+            raise ValueError(
+                f"device_map={device_map!r} needs the accelerate package, which is not "
+                "installed: pip install accelerate, or set device instead of device_map"
+            )
+        kwargs["device_map"] = device_map
     model = AutoModelForImageTextToText.from_pretrained(str(model_path), **kwargs)
-    return model.to(device).eval()
+    if device_map is None:
+        model = model.to(device)
+    return model.eval()
 
 
-def load_tokenizer(model_path: str | Path) -> Any:
-    """The checkpoint's tokenizer, with the chat template of the processor when it has none.
+#: transformers processor class of each family.
+PROCESSOR_CLASSES: dict[str, str] = {
+    "qwen2.5-vl": "Qwen2_5_VLProcessor",
+    "qwen3-vl": "Qwen3VLProcessor",
+}
 
-    Qwen checkpoints keep the chat template in ``chat_template.jinja`` or
-    ``chat_template.json`` (processor) and/or in ``tokenizer_config.json``.
+
+def load_processor(model_path: str | Path, family: str) -> Any:
+    """The checkpoint's own processor (tokenizer, image and video processor, chat template).
+
+    Loaded with ``AutoProcessor.from_pretrained(model_path, local_files_only=True)``. When the
+    processor has no chat template but its tokenizer has one (or the reverse), the one found
+    is used for both.
+
+    Raises:
+        ValueError: the processor cannot be loaded, is not ``family``'s processor class, or
+            there is no chat template anywhere.
     """
-    from transformers import AutoTokenizer
+    from transformers import AutoProcessor
 
     path = Path(model_path)
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    try:
+        processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"could not load the processor of {path}: {exc}. A Qwen VL checkpoint needs its "
+            "processor files (processor_config.json, or preprocessor_config.json / "
+            "video_preprocessor_config.json) beside the tokenizer; copy them from the "
+            "original model, or build a tiny checkpoint with `stvg models tiny`"
+        ) from exc
+    expected = PROCESSOR_CLASSES[family]
+    if type(processor).__name__ != expected or getattr(processor, "video_processor", None) is None:
+        raise ValueError(
+            f"{path}: AutoProcessor loaded a {type(processor).__name__}, but a {family} "
+            f"checkpoint needs a {expected} with a video processor; check processor_config.json "
+            "(processor_class) and the video processor files"
+        )
+    tokenizer = processor.tokenizer
+    template = getattr(processor, "chat_template", None) or getattr(
+        tokenizer, "chat_template", None
+    )
+    if not template:
+        raise ValueError(
+            f"{path} has no chat template (chat_template.jinja, chat_template.json or "
+            "tokenizer_config.json); the VLM policy needs one to build prompts"
+        )
+    processor.chat_template = template
     if not getattr(tokenizer, "chat_template", None):
-        jinja = path / "chat_template.jinja"
-        as_json = path / "chat_template.json"
-        if jinja.is_file():
-            tokenizer.chat_template = jinja.read_text(encoding="utf-8")
-        elif as_json.is_file():
-            tokenizer.chat_template = json.loads(as_json.read_text(encoding="utf-8"))[
-                "chat_template"
-            ]
-        else:
-            raise ValueError(
-                f"{path} has no chat template (tokenizer_config.json, chat_template.jinja "
-                "or chat_template.json); the VLM policy needs one to build prompts"
-            )
-    return tokenizer
+        tokenizer.chat_template = template
+    return processor
 
 
 __all__ = [
     "MODEL_TYPES",
+    "PROCESSOR_CLASSES",
     "check_model_path",
     "detect_family",
     "load_model",
-    "load_tokenizer",
+    "load_processor",
     "resolve_device",
     "resolve_dtype",
 ]

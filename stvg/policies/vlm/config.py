@@ -36,11 +36,20 @@ class VLMPolicyConfig:
         temperature: softmax temperature for sampling, and for the log-probabilities of
             :meth:`VLMPolicy.log_prob` (so sampling and training use one distribution).
         top_p: nucleus-sampling mass (1 = off).
-        do_sample: sample (``True``) or decode greedily (``False``) in ``act``.
+        do_sample: sample (``True``) or decode greedily (``False``, the default: evaluation
+            is deterministic) in ``act``/``act_batch``/``generate``; ``sample`` (RL rollouts)
+            always samples.
+        micro_batch_size: rows (completions) per forward pass when :meth:`VLMPolicy.log_prob`
+            scores completions; bounds activation memory, not the result.
+        gradient_checkpointing: recompute activations in the backward pass
+            (transformers' activation / gradient checkpointing, non-reentrant) to save memory.
         device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:1``...
+        device_map: passed to ``from_pretrained`` (e.g. ``auto`` to spread a large model
+            over the visible GPUs); ``None`` loads on ``device``. Set one of the two.
         dtype: weight dtype; ``auto`` = bfloat16 on CUDA, float32 on CPU.
         min_pixels, max_pixels: override the checkpoint's video-processor pixel bounds
-            (``size.shortest_edge`` / ``size.longest_edge``; see ``stvg.envs.cost``).
+            (``size.shortest_edge`` / ``size.longest_edge``, per frame for Qwen2.5-VL, over
+            the clip for Qwen3-VL); ``None`` = the checkpoint's values.
         cap_pixels_per_frame: override the processor's qwen-vl-utils pixel cap
             (``None`` = the checkpoint's setting, off when unset).
         attn_implementation: transformers attention backend (``sdpa``, ``eager``,
@@ -58,8 +67,11 @@ class VLMPolicyConfig:
     max_new_tokens: int = 512
     temperature: float = 1.0
     top_p: float = 1.0
-    do_sample: bool = True
+    do_sample: bool = False
+    micro_batch_size: int = 8
+    gradient_checkpointing: bool = False
     device: str = "auto"
+    device_map: str | None = None
     dtype: DType = "auto"
     min_pixels: int | None = None
     max_pixels: int | None = None
@@ -82,6 +94,17 @@ class VLMPolicyConfig:
             raise InvalidField(
                 "temperature",
                 f"temperature must be > 0, got {self.temperature}; use do_sample=false for greedy",
+            )
+        if self.micro_batch_size < 1:
+            raise InvalidField(
+                "micro_batch_size",
+                f"micro_batch_size must be >= 1 rows per forward pass, got {self.micro_batch_size}",
+            )
+        if self.device_map is not None and self.device != "auto":
+            raise InvalidField(
+                "device_map",
+                f"device={self.device!r} and device_map={self.device_map!r} both place the "
+                "model; set device_map (and leave device as 'auto') or device, not both",
             )
         if not (0 < self.top_p <= 1):
             raise InvalidField("top_p", f"top_p must be in (0, 1], got {self.top_p}")

@@ -47,11 +47,16 @@ def read_observation(obs: Observation) -> tuple[np.ndarray, np.ndarray, str, tup
 
 
 def context_from_reset(
-    obs: Observation, info: Mapping[str, Any], fps: float | None
+    obs: Observation,
+    info: Mapping[str, Any],
+    fps: float | None,
+    model_size: tuple[int, int] | None = None,
 ) -> FrameContext:
     """The :class:`FrameContext` of an episode from ``GroundingEnv.reset``'s ``obs`` and ``info``.
 
-    ``info`` needs ``frame_idx``, ``original_size``, ``native_fps`` and ``num_frames``.
+    ``info`` needs ``frame_idx``, ``original_size``, ``native_fps`` and ``num_frames``;
+    ``model_size`` is the ``(width, height)`` the model's processor resized the frames to
+    (what ``pixels`` answers refer to), ``None`` = the shown size.
     """
     missing = [
         k for k in ("frame_idx", "original_size", "native_fps", "num_frames") if k not in info
@@ -69,6 +74,7 @@ def context_from_reset(
         native_fps=float(info["native_fps"]),
         num_frames=int(info["num_frames"]),
         fps=fps,
+        model_size=model_size,
     )
 
 

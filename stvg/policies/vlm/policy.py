@@ -1,23 +1,35 @@
 """``VLMPolicy``: a Qwen2.5-VL / Qwen3-VL text policy on transformers (registered as ``vlm``).
 
-One observation becomes one chat prompt: the shown frames as ONE video (at the env's
-sampling rate, with the shown timestamps), and the query, rate, timestamps and answer-format
-instructions filled into a YAML template (:mod:`stvg.policies.vlm.prompt`). The video
-inputs are built by :mod:`stvg.policies.vlm.video`, which reproduces the transformers video
-processors without frame resampling, so the model sees exactly the frames, and (Qwen3-VL)
-the per-patch timestamps, of the observation.
+One observation becomes one chat prompt: the shown frames as ONE video, and the query,
+rate, timestamps, frame size and answer-format instructions filled into a YAML template
+(:mod:`stvg.policies.vlm.prompt`). The checkpoint's own processor (``AutoProcessor``) turns
+text and frames into model inputs (:mod:`stvg.policies.vlm.video`), so the model sees
+exactly the shown frames and, for Qwen3-VL, the shown timestamps.
+
+Answer contract. :attr:`VLMPolicy.answer_spec` is the
+:class:`~stvg.verifiers.formats.ContractSpec` the policy answers in: its answer format,
+coordinate system, sampling rate and the processor's frame geometry. The prompt depends on
+the observation and this spec only: for Qwen2.5-VL (absolute pixel coordinates) it tells
+the size of the frames *as the processor resized them* (a 224x126 frame becomes 448x252
+under the default ``min_pixels``), read back from the processor's output. An env's
+:class:`~stvg.verifiers.formats.FrameContext` is never used to write the prompt; when one is
+passed it is checked against it (:meth:`VLMPolicy.prepare`), and it is what answers are
+parsed with.
 
 RL interface (:class:`~stvg.policies.base.TrainablePolicy`):
 
-* :meth:`VLMPolicy.sample` generates ``n`` completions per observation and returns their
-  token ids and per-token log-probabilities (prompt tokens are never scored);
-* :meth:`VLMPolicy.log_prob` recomputes those log-probabilities **with gradients** under
-  the current weights, for ratio-based losses (GRPO, PPO).
+* :meth:`VLMPolicy.sample` generates ``n`` completions for every observation in ONE
+  left-padded ``generate`` call (``num_return_sequences=n``: transformers encodes each video
+  once and shares it over the ``n`` rows) and scores them under ``no_grad``;
+* :meth:`VLMPolicy.log_prob` recomputes those log-probabilities **with gradients**, in
+  micro-batches of ``micro_batch_size`` rows (each video encoded once per micro-batch);
+  ``rows=`` scores a subset, for gradient accumulation.
 
 Log-probabilities are those of ``softmax(logits / temperature)``, the distribution that
 ``sample`` draws from before ``top_p`` truncation. The checkpoint's own sampling defaults
 (``top_k``, ``repetition_penalty`` in Qwen's ``generation_config.json``) are switched off so
-that sampling and scoring agree.
+that sampling and scoring agree. ``act``/``generate`` decode greedily unless the config sets
+``do_sample``.
 
 Cost per call: every :class:`~stvg.policies.base.TextCompletion` carries its visual and
 output token counts, and :attr:`VLMPolicy.last_cost` holds the figures of the last call
@@ -30,12 +42,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from stvg.policies.base import Observation, Rollouts, TextCompletion
+from stvg.policies.vlm.batch import prompt_batch, rows_of_video_features, scoring_batch
 from stvg.policies.vlm.checkpoint import (
     check_model_path,
     detect_family,
     load_model,
-    load_tokenizer,
+    load_processor,
     resolve_device,
     resolve_dtype,
 )
@@ -43,47 +58,20 @@ from stvg.policies.vlm.config import FAMILY_COORDS, VLMPolicyConfig
 from stvg.policies.vlm.observation import context_from_reset, read_observation
 from stvg.policies.vlm.prompt import chat_messages, load_template, prompt_values
 from stvg.policies.vlm.video import (
+    IMAGE_PAD,
     VIDEO_PAD,
     VISION_END,
     VISION_START,
-    EncodedVideo,
-    encode_video,
-    load_video_settings,
+    PreparedPrompt,
+    encode_prompt,
+    processor_geometry,
 )
-from stvg.verifiers.formats import FrameContext, ParseResult, get_format
+from stvg.verifiers.formats import ContractSpec, FrameContext, ParseResult, ShownFrames, get_format
 
-IMAGE_PAD = "<|image_pad|>"
-
-
-@dataclass
-class PreparedPrompt:
-    """Model inputs of one observation (batch of one), on the CPU.
-
-    Attributes:
-        text: the chat prompt before the video placeholder is expanded (for inspection).
-        input_ids: long ``[1, P]`` prompt tokens (video placeholder expanded).
-        mm_token_type_ids: int ``[1, P]``: 0 text, 1 image, 2 video token.
-        video: the encoded clip (pixel patches, grid, timing).
-        frames_shown: real frames in the observation.
-        shown_size: ``(width, height)`` of the shown frames, pixels.
-    """
-
-    text: str
-    input_ids: Any
-    mm_token_type_ids: Any
-    video: EncodedVideo
-    frames_shown: int
-    shown_size: tuple[int, int]
-
-    @property
-    def visual_tokens(self) -> int:
-        """``<|video_pad|>`` tokens in the prompt."""
-        return self.video.num_tokens
-
-    @property
-    def prompt_tokens(self) -> int:
-        """All prompt tokens (text and visual)."""
-        return int(self.input_ids.shape[1])
+#: Largest difference between an env context's timestamps and the observation's that still
+#: counts as the same frame times, seconds (observations carry float32 times; the prompt
+#: writes milliseconds).
+TIMESTAMP_TOLERANCE_S = 5e-4
 
 
 @dataclass(frozen=True)
@@ -94,11 +82,14 @@ class ParsedGeneration:
         text: the generated answer text.
         parse: the answer format's :class:`~stvg.verifiers.formats.ParseResult`.
         completion: the completion with its token ids and token counts.
+        ctx: the frame context the answer was parsed with (its ``model_size`` is the
+            processor's).
     """
 
     text: str
     parse: ParseResult
     completion: TextCompletion
+    ctx: FrameContext | None = None
 
 
 class VLMPolicy:
@@ -108,14 +99,15 @@ class VLMPolicy:
         model_path: LOCAL checkpoint directory (``local_files_only``; nothing is downloaded).
         **options: any other field of :class:`VLMPolicyConfig` (``family``, ``answer_format``,
             ``coords``, ``template``, ``fps``, ``max_new_tokens``, ``temperature``,
-            ``top_p``, ``do_sample``, ``device``, ``dtype``, ...).
+            ``top_p``, ``do_sample``, ``micro_batch_size``, ``device``, ``dtype``, ...).
 
     Attributes:
         config: the :class:`VLMPolicyConfig` (saved with checkpoints).
         family: ``qwen2.5-vl`` or ``qwen3-vl``.
         coords: the coordinate system the model is asked to answer in.
-        model, tokenizer: the transformers model and tokenizer.
-        last_cost: cost figures of the last ``act``/``generate`` call.
+        answer_spec: the answer contract the policy answers in.
+        model, processor, tokenizer: the transformers model, processor and its tokenizer.
+        last_cost: cost figures of the last ``act``/``generate``/``sample`` call.
     """
 
     config_class = VLMPolicyConfig
@@ -145,8 +137,10 @@ class VLMPolicy:
         self.coords = FAMILY_COORDS[detected] if config.coords == "auto" else config.coords
         self.answer_format = get_format(config.answer_format, self.coords)
         self.template = load_template(config.template)
-        self.video_settings = load_video_settings(
-            path,
+        self.processor = load_processor(path, detected)
+        self.tokenizer = self.processor.tokenizer
+        self.geometry = processor_geometry(
+            self.processor,
             detected,
             min_pixels=config.min_pixels,
             max_pixels=config.max_pixels,
@@ -154,13 +148,24 @@ class VLMPolicy:
         )
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
-        self.tokenizer = load_tokenizer(path)
         self.model = load_model(
             path,
             device=self.device,
             dtype=self.dtype,
             attn_implementation=config.attn_implementation,
+            device_map=config.device_map,
         )
+        if config.device_map is not None:
+            self.device = str(self.model.device)
+        if config.gradient_checkpointing:
+            # transformers >= 5.2x names it activation checkpointing (the old name warns).
+            enable = getattr(self.model, "activation_checkpointing_enable", None)
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                self.model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False}
+                )
         self._token_ids = self._special_token_ids()
         generation = self.model.generation_config
         eos = (
@@ -199,83 +204,160 @@ class VLMPolicy:
             )
         return ids
 
+    @property
+    def answer_spec(self) -> ContractSpec:
+        """The answer contract the policy answers in: format, coordinates, fps, geometry."""
+        return ContractSpec(
+            answer_format=self.config.answer_format,
+            coords=self.coords,
+            fps=self.config.fps,
+            geometry=self.geometry,
+        )
+
     # ------------------------------------------------------------------ prompts
 
     def prepare(self, obs: Observation, ctx: FrameContext | None = None) -> PreparedPrompt:
-        """Build the model inputs of one observation.
+        """Build the model inputs of one observation (from the observation and config only).
 
         Args:
             obs: a GroundingEnv observation.
-            ctx: what was shown (for the answer format's instructions); optional.
-        """
-        import torch
+            ctx: the env's frame context, optional and NOT used for the prompt; when given it
+                is checked against what the prompt tells.
 
+        Raises:
+            ValueError: ``ctx`` has other timestamps than the observation, or (``pixels``
+                coordinates) its ``coord_size`` is not the processor's resized size; the
+                message names both values.
+        """
         frames, times, query, shown_size = read_observation(obs)
-        video = encode_video(frames, times, self.video_settings, fps=self.config.fps)
+        shown = self.answer_spec.shown_frames(times, shown_size)
+        prep = self._encode(frames, query, shown)
+        if prep.model_size != shown.model_size:
+            # The geometry's estimate of the processor's resize is held equal to the
+            # processor by tests; should a checkpoint still differ, tell the processor's size.
+            shown = ShownFrames(shown.timestamps_s, shown_size, prep.model_size, shown.fps)
+            prep = self._encode(frames, query, shown)
+        if ctx is not None:
+            self._check_context(prep, ctx)
+        return prep
+
+    def _encode(self, frames: np.ndarray, query: str, shown: ShownFrames) -> PreparedPrompt:
+        width, height = shown.coord_size
         values = prompt_values(
             query=query,
             fps=self.config.fps,
-            timestamps_s=times,
-            width=shown_size[0],
-            height=shown_size[1],
-            format_instructions=self.answer_format.instructions(ctx),
+            timestamps_s=shown.timestamps_s,
+            width=width,
+            height=height,
+            format_instructions=self.answer_format.instructions(shown),
         )
-        text = self.tokenizer.apply_chat_template(
+        text = self.processor.apply_chat_template(
             chat_messages(self.template, values), tokenize=False, add_generation_prompt=True
         )
-        if text.count(VIDEO_PAD) != 1:
-            raise ValueError(
-                f"the chat template of {self.config.model_path} rendered {text.count(VIDEO_PAD)} "
-                f"{VIDEO_PAD} placeholders for one video; it must render video content as one"
-            )
-        expanded = text.replace(VIDEO_PAD, video.placeholder)
-        input_ids = self.tokenizer(expanded, return_tensors="pt")["input_ids"]
-        found = int((input_ids == self._token_ids[VIDEO_PAD]).sum())
-        if found != video.num_tokens:
-            raise ValueError(
-                f"prompt holds {found} {VIDEO_PAD} tokens but the video has {video.num_tokens}: "
-                "the prompt text itself contains video tokens"
-            )
-        types = torch.zeros_like(input_ids)
-        types[input_ids == self._token_ids[IMAGE_PAD]] = 1
-        types[input_ids == self._token_ids[VIDEO_PAD]] = 2
-        return PreparedPrompt(text, input_ids, types, video, len(frames), shown_size)
+        return encode_prompt(self.processor, self.family, text, frames, shown, self.geometry)
 
-    def model_inputs(
-        self, prep: PreparedPrompt, rows: int = 1, completion: Any = None
-    ) -> dict[str, Any]:
-        """Keyword inputs of ``self.model`` for ``rows`` copies of ``prep``, on the device.
+    def _check_context(self, prep: PreparedPrompt, ctx: FrameContext) -> None:
+        told = prep.shown.timestamps_s
+        given = np.asarray(ctx.timestamps_s, dtype=np.float64)
+        if given.shape != told.shape or not np.allclose(
+            given, told, rtol=0, atol=TIMESTAMP_TOLERANCE_S
+        ):
+            raise ValueError(
+                f"the frame context's timestamps_s {np.round(given, 3).tolist()} differ from "
+                f"the observation's {np.round(told, 3).tolist()}; pass the context of the "
+                "episode this observation comes from"
+            )
+        if self.coords == "pixels" and tuple(ctx.coord_size) != prep.model_size:
+            raise ValueError(
+                f"the frame context's coord_size is {tuple(ctx.coord_size)} (model_size="
+                f"{ctx.model_size}, shown_size={ctx.shown_size}) but the {self.family} "
+                f"processor resized the frames to {prep.model_size} (width, height), the size "
+                "the prompt tells and pixel answers refer to; build the env's contract from "
+                "policy.answer_spec (model_geometry) so that the verifier scores in this size"
+            )
 
-        Args:
-            prep: from :meth:`prepare`.
-            rows: batch size (identical prompts, e.g. ``n`` samples of one observation).
-            completion: optional ``(ids, mask)`` long/bool ``[rows, L]`` appended after the
-                prompt (right-padded completions; ``mask`` is ``False`` on padding).
-        """
+    def model_inputs(self, preps: Sequence[PreparedPrompt]) -> dict[str, Any]:
+        """Generation inputs of ``preps`` (one left-padded row each), on the model's device."""
+        inputs = prompt_batch(preps, self._pad_id)
+        return self._to_device(inputs)
+
+    def _to_device(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         import torch
 
-        input_ids = prep.input_ids.repeat(rows, 1)
-        types = prep.mm_token_type_ids.repeat(rows, 1)
-        attention = torch.ones_like(input_ids)
-        if completion is not None:
-            ids, mask = completion
-            input_ids = torch.cat([input_ids, ids], dim=1)
-            types = torch.cat([types, torch.zeros_like(ids)], dim=1)
-            attention = torch.cat([attention, mask.to(attention.dtype)], dim=1)
-        inputs: dict[str, Any] = {
-            "input_ids": input_ids,
-            "attention_mask": attention,
-            "mm_token_type_ids": types,
-            "pixel_values_videos": prep.video.pixel_values.repeat(rows, 1).to(self.dtype),
-            "video_grid_thw": torch.tensor([prep.video.grid_thw] * rows, dtype=torch.long),
-        }
-        if self.family == "qwen2.5-vl":
-            inputs["second_per_grid_ts"] = torch.tensor(
-                [prep.video.second_per_grid_t] * rows, dtype=torch.float32
-            )
-        return {k: v.to(self.device) for k, v in inputs.items()}
+        moved: dict[str, Any] = {}
+        for key, value in inputs.items():
+            if key == "pixel_values_videos":
+                value = value.to(self.dtype)
+            elif key == "second_per_grid_ts":
+                value = value.to(torch.float32)
+            moved[key] = value.to(self.device)
+        return moved
 
     # ------------------------------------------------------------------ generation
+
+    def _generation_options(self, do_sample: bool) -> dict[str, Any]:
+        # Every sampling knob is set explicitly: transformers fills unset ones from the
+        # checkpoint's generation_config (Qwen ships top_k, repetition_penalty, ...), which
+        # would make the sampling distribution differ from the one log_prob scores.
+        options: dict[str, Any] = {
+            "max_new_tokens": self.config.max_new_tokens,
+            "do_sample": do_sample,
+            "repetition_penalty": 1.0,  # off (it would act in greedy decoding too)
+            "pad_token_id": self._pad_id,
+            "eos_token_id": sorted(self._eos_ids),
+            # A generated vision token would desynchronise the prompt's video features.
+            "suppress_tokens": sorted(self._token_ids.values()),
+        }
+        if do_sample:  # sampling-only knobs (transformers warns about them when greedy)
+            options.update(temperature=self.config.temperature, top_p=self.config.top_p, top_k=0)
+        return options
+
+    def _generate(
+        self, preps: Sequence[PreparedPrompt], n: int, do_sample: bool
+    ) -> list[TextCompletion]:
+        """``n`` completions per prompt, observation-major, from ONE ``generate`` call."""
+        import torch
+
+        if n < 1:
+            raise ValueError(f"n must be >= 1 completions per observation, got {n}")
+        if not preps:
+            return []
+        inputs = self.model_inputs(preps)
+        width = int(inputs["input_ids"].shape[1])
+        options = self._generation_options(do_sample)
+        with torch.no_grad():
+            output = self.model.generate(**inputs, **options, num_return_sequences=n)
+        generated = output[:, width:].tolist()
+        return [self._completion(ids, preps[row // n]) for row, ids in enumerate(generated)]
+
+    def _completion(self, ids: list[int], prep: PreparedPrompt) -> TextCompletion:
+        kept: list[int] = []
+        for token in ids:
+            kept.append(int(token))
+            if token in self._eos_ids:
+                break
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        return TextCompletion(text, tuple(kept), prep.visual_tokens, prep.prompt_tokens)
+
+    def _cost(
+        self, preps: Sequence[PreparedPrompt], completions: Sequence[TextCompletion]
+    ) -> dict[str, Any]:
+        return {
+            "frames_shown": sum(p.frames_shown for p in preps),
+            "visual_tokens": {self.family: sum(p.visual_tokens for p in preps)},
+            "output_tokens": int(sum(c.output_tokens for c in completions)),
+        }
+
+    def _prepare_all(
+        self, obs_batch: Sequence[Observation], ctxs: Sequence[FrameContext | None] | None
+    ) -> list[PreparedPrompt]:
+        ctxs = list(ctxs) if ctxs is not None else [None] * len(obs_batch)
+        if len(ctxs) != len(obs_batch):
+            raise ValueError(
+                f"got {len(ctxs)} frame contexts for {len(obs_batch)} observations; pass one "
+                "per observation or none"
+            )
+        return [self.prepare(obs, ctx) for obs, ctx in zip(obs_batch, ctxs, strict=True)]
 
     def generate(
         self,
@@ -287,67 +369,27 @@ class VLMPolicy:
     ) -> list[TextCompletion]:
         """Generate ``n`` completions for one observation (no gradients).
 
-        ``do_sample=None`` follows the config; sampling uses ``temperature`` and ``top_p``.
+        ``do_sample=None`` follows the config (greedy by default); sampling uses
+        ``temperature`` and ``top_p``. ``ctx`` is only checked (see :meth:`prepare`).
         """
         prep = self.prepare(obs, ctx)
-        completions = self._generate(
-            prep, n, self.config.do_sample if do_sample is None else do_sample
-        )
-        self.last_cost = self._cost(prep, completions)
+        sample = self.config.do_sample if do_sample is None else do_sample
+        completions = self._generate([prep], n, sample)
+        self.last_cost = self._cost([prep], completions)
         return completions
 
-    def _generate(self, prep: PreparedPrompt, n: int, do_sample: bool) -> list[TextCompletion]:
-        import torch
-
-        if n < 1:
-            raise ValueError(f"n must be >= 1 completions per observation, got {n}")
-        inputs = self.model_inputs(prep, n)
-        # Every sampling knob is set explicitly: transformers fills unset ones from the
-        # checkpoint's generation_config (Qwen ships top_k, repetition_penalty, ...), which
-        # would make the sampling distribution differ from the one log_prob scores.
-        options: dict[str, Any] = {
-            "max_new_tokens": self.config.max_new_tokens,
-            "do_sample": do_sample,
-            "temperature": self.config.temperature if do_sample else 1.0,
-            "top_p": self.config.top_p if do_sample else 1.0,
-            "top_k": 0,  # off
-            "repetition_penalty": 1.0,  # off
-            "pad_token_id": self._pad_id,
-            "eos_token_id": sorted(self._eos_ids),
-            # A generated vision token would desynchronise the prompt's video features.
-            "suppress_tokens": sorted(self._token_ids.values()),
-        }
-        with torch.no_grad():
-            output = self.model.generate(**inputs, **options)
-        generated = output[:, prep.prompt_tokens :].tolist()
-        return [self._completion(ids, prep) for ids in generated]
-
-    def _completion(self, ids: list[int], prep: PreparedPrompt) -> TextCompletion:
-        kept: list[int] = []
-        for token in ids:
-            kept.append(int(token))
-            if token in self._eos_ids:
-                break
-        text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        return TextCompletion(text, tuple(kept), prep.visual_tokens, prep.prompt_tokens)
-
-    def _cost(self, prep: PreparedPrompt, completions: Sequence[TextCompletion]) -> dict[str, Any]:
-        return {
-            "frames_shown": prep.frames_shown,
-            "visual_tokens": {self.family: prep.visual_tokens},
-            "output_tokens": int(sum(c.output_tokens for c in completions)),
-        }
-
     def act(self, obs: Observation, ctx: FrameContext | None = None) -> str:
-        """The answer text for one observation (sampled or greedy, per ``do_sample``)."""
+        """The answer text for one observation (greedy unless the config sets ``do_sample``)."""
         return self.generate(obs, ctx, n=1)[0].text
 
     def act_batch(
         self, obs_list: Sequence[Observation], ctxs: Sequence[FrameContext | None] | None = None
     ) -> list[str]:
-        """Answer texts for several observations, one prompt at a time."""
-        ctxs = list(ctxs) if ctxs is not None else [None] * len(obs_list)
-        return [self.act(obs, ctx) for obs, ctx in zip(obs_list, ctxs, strict=True)]
+        """Answer texts for several observations, generated in one batched call."""
+        preps = self._prepare_all(obs_list, ctxs)
+        completions = self._generate(preps, 1, self.config.do_sample)
+        self.last_cost = self._cost(preps, completions)
+        return [c.text for c in completions]
 
     def generate_and_parse(
         self, obs: Observation, ctx: FrameContext | Mapping[str, Any]
@@ -356,14 +398,19 @@ class VLMPolicy:
 
         Args:
             obs: a GroundingEnv observation.
-            ctx: the episode's :class:`FrameContext` (``env.frame_context``), or the ``info``
-                dict of ``GroundingEnv.reset`` to build it from.
+            ctx: the episode's :class:`FrameContext` (``env.frame_context``, checked against
+                the prompt), or the ``info`` dict of ``GroundingEnv.reset`` to build it from
+                (its ``model_size`` is then the processor's).
         """
-        if not isinstance(ctx, FrameContext):
-            ctx = context_from_reset(obs, ctx, self.config.fps)
-        completion = self.generate(obs, ctx, n=1)[0]
+        if isinstance(ctx, FrameContext):
+            prep = self.prepare(obs, ctx)
+        else:
+            prep = self.prepare(obs)
+            ctx = context_from_reset(obs, ctx, self.config.fps, model_size=prep.model_size)
+        completion = self._generate([prep], 1, self.config.do_sample)[0]
+        self.last_cost = self._cost([prep], [completion])
         return ParsedGeneration(
-            completion.text, self.answer_format.parse(completion.text, ctx), completion
+            completion.text, self.answer_format.parse(completion.text, ctx), completion, ctx
         )
 
     # ------------------------------------------------------------------ RL interface
@@ -376,6 +423,10 @@ class VLMPolicy:
     ) -> Rollouts:
         """Sample ``n`` completions per observation, with per-token log-probs (no gradients).
 
+        All prompts go through one left-padded ``generate`` call with
+        ``num_return_sequences=n``; the log-probs are then computed in micro-batches. Always
+        samples (``do_sample`` only concerns ``act``/``generate``).
+
         Returns:
             :class:`Rollouts` whose ``actions`` are :class:`TextCompletion` objects,
             ``token_ids``/``log_probs``/``mask`` ``[B * n, L]`` right-padded, and
@@ -383,20 +434,13 @@ class VLMPolicy:
         """
         import torch
 
-        ctxs = list(ctxs) if ctxs is not None else [None] * len(obs_batch)
-        preps = [self.prepare(obs, ctx) for obs, ctx in zip(obs_batch, ctxs, strict=True)]
-        completions: list[TextCompletion] = []
-        obs_index: list[int] = []
-        for i, prep in enumerate(preps):
-            completions.extend(self._generate(prep, n, do_sample=True))
-            obs_index.extend([i] * n)
+        preps = self._prepare_all(obs_batch, ctxs)
+        completions = self._generate(preps, n, do_sample=True)
+        obs_index = [row // n for row in range(len(completions))]
+        token_ids, mask = self._pad_completions(completions)
         with torch.no_grad():
-            log_probs, mask, token_ids = self._score(preps, completions, obs_index)
-        self.last_cost = {
-            "frames_shown": sum(p.frames_shown for p in preps),
-            "visual_tokens": {self.family: sum(p.visual_tokens for p in preps)},
-            "output_tokens": int(sum(c.output_tokens for c in completions)),
-        }
+            log_probs = self._score(preps, obs_index, token_ids, mask, range(len(completions)))
+        self.last_cost = self._cost(preps, completions)
         return Rollouts(
             actions=list(completions),
             obs_index=obs_index,
@@ -410,28 +454,44 @@ class VLMPolicy:
             },
         )
 
+    def micro_batches(self, rows: int | Sequence[int]) -> list[list[int]]:
+        """Row indices split into consecutive chunks of ``micro_batch_size``.
+
+        For gradient accumulation: ``for mb in policy.micro_batches(len(rollouts)):
+        policy.log_prob(obs, rollouts, rows=mb)``, a backward pass per chunk.
+        """
+        rows = list(range(rows)) if isinstance(rows, int) else [int(r) for r in rows]
+        size = self.config.micro_batch_size
+        return [rows[i : i + size] for i in range(0, len(rows), size)]
+
     def log_prob(
         self,
         obs_batch: Sequence[Observation],
         actions: Rollouts | Sequence[TextCompletion | str],
         ctxs: Sequence[FrameContext | None] | None = None,
+        *,
+        rows: Sequence[int] | None = None,
     ) -> Any:
-        """Per-token log-probabilities ``[B * n, L]`` of completions, WITH gradients.
+        """Per-token log-probabilities of completions, WITH gradients.
 
         Args:
             obs_batch: the ``B`` observations the completions answer.
             actions: :class:`Rollouts` from :meth:`sample` (rows grouped by ``obs_index``)
                 or ``B * n`` completions in observation-major order; plain strings are
                 tokenized (which may differ from the ids a model sampled).
-            ctxs: the contexts used when sampling (they change the prompt's instructions).
+            ctxs: the episodes' frame contexts (only checked; the prompt never depends on
+                them).
+            rows: score only these rows (e.g. one chunk of :meth:`micro_batches`); ``None``
+                scores all.
 
         Returns:
-            float32 tensor aligned with ``actions.mask`` (0 on padding); prompt tokens are
-            never scored.
+            float32 tensor ``[len(rows), L]`` (all rows: ``[B * n, L]``) aligned with
+            ``actions.mask`` (0 on padding); prompt tokens are never scored. The forward
+            passes run ``micro_batch_size`` rows at a time.
         """
         if isinstance(actions, Rollouts):
             completions, obs_index = list(actions.actions), list(actions.obs_index)
-            width = int(actions.mask.shape[1])
+            width: int | None = int(actions.mask.shape[1])
         else:
             completions = [self._as_completion(a) for a in actions]
             if not obs_batch or len(completions) % len(obs_batch):
@@ -442,10 +502,28 @@ class VLMPolicy:
             group = len(completions) // len(obs_batch)
             obs_index = [row // group for row in range(len(completions))]
             width = None
-        ctxs = list(ctxs) if ctxs is not None else [None] * len(obs_batch)
-        preps = [self.prepare(obs, ctx) for obs, ctx in zip(obs_batch, ctxs, strict=True)]
-        log_probs, _, _ = self._score(preps, completions, obs_index, width)
-        return log_probs
+        bad = sorted({o for o in obs_index if not 0 <= o < len(obs_batch)})
+        if bad:
+            raise ValueError(
+                f"obs_index points to observations {bad}, but obs_batch has {len(obs_batch)}"
+            )
+        selected = list(range(len(completions))) if rows is None else [int(r) for r in rows]
+        out_of_range = [r for r in selected if not 0 <= r < len(completions)]
+        if out_of_range:
+            raise ValueError(
+                f"rows {out_of_range} are out of range for {len(completions)} completions"
+            )
+        needed = sorted({obs_index[r] for r in selected})
+        ctx_list = list(ctxs) if ctxs is not None else [None] * len(obs_batch)
+        if len(ctx_list) != len(obs_batch):
+            raise ValueError(
+                f"got {len(ctx_list)} frame contexts for {len(obs_batch)} observations"
+            )
+        preps: list[PreparedPrompt | None] = [None] * len(obs_batch)
+        for i in needed:
+            preps[i] = self.prepare(obs_batch[i], ctx_list[i])
+        token_ids, mask = self._pad_completions(completions, width)
+        return self._score(preps, obs_index, token_ids, mask, selected)
 
     def _as_completion(self, action: TextCompletion | str) -> TextCompletion:
         if isinstance(action, TextCompletion):
@@ -455,14 +533,10 @@ class VLMPolicy:
             return TextCompletion(action, tuple(int(i) for i in ids))
         raise TypeError(f"completions must be TextCompletion or str, got {type(action).__name__}")
 
-    def _score(
-        self,
-        preps: Sequence[PreparedPrompt],
-        completions: Sequence[TextCompletion],
-        obs_index: Sequence[int],
-        width: int | None = None,
-    ) -> tuple[Any, Any, Any]:
-        """Log-probs, mask and ids ``[N, width]`` of ``completions`` (grad follows the caller)."""
+    def _pad_completions(
+        self, completions: Sequence[TextCompletion], width: int | None = None
+    ) -> tuple[Any, Any]:
+        """Right-padded ids and mask ``[N, width]`` of ``completions``."""
         import torch
 
         lengths = [len(c.token_ids) for c in completions]
@@ -478,27 +552,61 @@ class VLMPolicy:
         for row, comp in enumerate(completions):
             token_ids[row, : lengths[row]] = torch.tensor(comp.token_ids, dtype=torch.long)
             mask[row, : lengths[row]] = True
-        rows_out: list[Any] = [None] * len(completions)
-        for i, prep in enumerate(preps):
-            rows = [r for r, o in enumerate(obs_index) if o == i]
-            if not rows:
-                continue
-            longest = max(1, max(lengths[r] for r in rows))
-            ids, row_mask = token_ids[rows, :longest], mask[rows, :longest]
-            inputs = self.model_inputs(prep, len(rows), (ids, row_mask))
-            logits = self.model(**inputs, use_cache=False, logits_to_keep=longest + 1).logits
-            logits = logits[:, :-1, :].float() / self.config.temperature
-            picked = torch.log_softmax(logits, dim=-1).gather(
-                -1, ids.to(logits.device).unsqueeze(-1)
-            )
-            picked = picked.squeeze(-1) * row_mask.to(logits.device)
-            padded = torch.nn.functional.pad(picked, (0, width - longest))
-            for j, row in enumerate(rows):
-                rows_out[row] = padded[j]
-        missing = [r for r, v in enumerate(rows_out) if v is None]
-        if missing:
-            raise ValueError(f"completions {missing} point to no observation (obs_index)")
-        return torch.stack(rows_out), mask, token_ids
+        return token_ids, mask
+
+    def _score(
+        self,
+        preps: Sequence[PreparedPrompt | None],
+        obs_index: Sequence[int],
+        token_ids: Any,
+        mask: Any,
+        rows: Sequence[int],
+    ) -> Any:
+        """Log-probs ``[len(rows), width]`` of the given rows (grad follows the caller)."""
+        import torch
+
+        width = int(token_ids.shape[1])
+        chunks = [
+            self._score_chunk(preps, obs_index, token_ids, mask, mb)
+            for mb in self.micro_batches(rows)
+        ]
+        if not chunks:
+            return torch.zeros((0, width), dtype=torch.float32, device=self.device)
+        return torch.cat(chunks, dim=0)
+
+    def _score_chunk(
+        self,
+        preps: Sequence[PreparedPrompt | None],
+        obs_index: Sequence[int],
+        token_ids: Any,
+        mask: Any,
+        rows: Sequence[int],
+    ) -> Any:
+        import torch
+
+        width = int(token_ids.shape[1])
+        longest = max(1, int(mask[rows].sum(dim=1).max()))
+        ids, row_mask = token_ids[rows, :longest], mask[rows, :longest]
+        inputs, unique, video_of_row = scoring_batch(
+            preps, [obs_index[r] for r in rows], ids, row_mask, self._pad_id
+        )
+        inputs = self._to_device(inputs)
+        videos = [preps[u] for u in unique]
+        features = self.model.get_video_features(
+            pixel_values_videos=torch.cat([p.pixel_values_videos for p in videos]).to(
+                self.device, self.dtype
+            ),
+            video_grid_thw=torch.cat([p.video_grid_thw for p in videos]).to(self.device),
+            return_dict=True,
+        )
+        encoded = {"video": rows_of_video_features(features, video_of_row)}
+        logits = self.model(
+            **inputs, mm_encoder_outputs=encoded, use_cache=False, logits_to_keep=longest + 1
+        ).logits
+        logits = logits[:, :-1, :].float() / self.config.temperature
+        picked = torch.log_softmax(logits, dim=-1).gather(-1, ids.to(logits.device).unsqueeze(-1))
+        picked = picked.squeeze(-1) * row_mask.to(logits.device)
+        return torch.nn.functional.pad(picked, (0, width - longest))
 
     # ------------------------------------------------------------------ torch plumbing
 
@@ -528,4 +636,4 @@ class VLMPolicy:
         return asdict(self.config)
 
 
-__all__ = ["ParsedGeneration", "PreparedPrompt", "VLMPolicy"]
+__all__ = ["TIMESTAMP_TOLERANCE_S", "ParsedGeneration", "PreparedPrompt", "VLMPolicy"]

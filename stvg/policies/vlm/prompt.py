@@ -17,9 +17,13 @@ Placeholders (``str.format`` syntax; write ``{{``/``}}`` for literal braces):
 ``{timestamps}``           comma-separated times of the shown frames, seconds
 ``{num_frames}``           number of shown frames
 ``{duration}``             time of the last shown frame, seconds
-``{width}``, ``{height}``  size of the frames as shown, pixels
+``{width}``, ``{height}``  size of the frames as the model sees them (its processor's
+                           resized size, which ``pixels`` coordinates refer to), pixels
 ``{format_instructions}``  the answer format's instructions
 =========================  ==============================================================
+
+The values come from the observation and the policy config only (never from the env's
+frame context), so an observation gets the same prompt in rollouts, evaluation and SFT.
 
 Shipped templates live in ``stvg/policies/templates/<name>.yaml``; a path to any YAML file
 works too.

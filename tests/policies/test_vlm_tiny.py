@@ -1,0 +1,102 @@
+"""Tiny Qwen VL checkpoints as package code, and the ``stvg models tiny`` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
+
+from stvg.cli import main
+from stvg.policies.vlm.tiny import QWEN_SAMPLING_DEFAULTS, build_tiny_checkpoint
+
+EXPECTED = {
+    # family: (model class, processor class, video processor class, patch size, size bounds)
+    "qwen2.5-vl": (
+        "Qwen2_5_VLForConditionalGeneration",
+        "Qwen2_5_VLProcessor",
+        "Qwen2VLVideoProcessor",
+        14,
+        {"shortest_edge": 128 * 28 * 28, "longest_edge": 768 * 28 * 28},
+    ),
+    "qwen3-vl": (
+        "Qwen3VLForConditionalGeneration",
+        "Qwen3VLProcessor",
+        "Qwen3VLVideoProcessor",
+        16,
+        {"shortest_edge": 128 * 32 * 32, "longest_edge": 768 * 32 * 32},
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(EXPECTED))
+def test_checkpoint_loads_with_transformers_auto_classes(tmp_path, family):
+    path = build_tiny_checkpoint(family, tmp_path / "ckpt", seed=0)
+    model_cls, processor_cls, video_cls, patch, size = EXPECTED[family]
+    model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+    assert type(model).__name__ == model_cls
+    assert type(processor).__name__ == processor_cls
+    assert type(processor.video_processor).__name__ == video_cls
+    assert processor.video_processor.patch_size == model.config.vision_config.patch_size == patch
+    assert dict(processor.video_processor.size) == size
+    assert processor.chat_template and "<|video_pad|>" in processor.chat_template
+    # The tokenizer knows the vision tokens at the ids the model config uses.
+    assert processor.video_token_id == model.config.video_token_id
+    # One layer of width 32 in both towers: about 0.1M parameters.
+    assert sum(p.numel() for p in model.parameters()) < 200_000
+    # Qwen's near-greedy sampling defaults ship with it (the policy must override them).
+    generation = GenerationConfig.from_pretrained(path)
+    assert generation.top_k == QWEN_SAMPLING_DEFAULTS["top_k"] == 1
+    assert generation.temperature == pytest.approx(0.1)
+
+
+def test_seed_fixes_the_weights(tmp_path):
+    def weights(seed, name):
+        path = build_tiny_checkpoint("qwen3-vl", tmp_path / name, seed=seed)
+        model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    first, again, other = weights(0, "a"), weights(0, "b"), weights(1, "c")
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_building_leaves_the_global_torch_generator_alone(tmp_path):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    build_tiny_checkpoint("qwen2.5-vl", tmp_path / "ckpt", seed=7)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_unknown_family_raises(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown tiny checkpoint family 'qwen4'.*qwen2\.5-vl"):
+        build_tiny_checkpoint("qwen4", tmp_path)  # type: ignore[arg-type]
+
+
+def test_cli_writes_a_checkpoint(tmp_path, capsys):
+    out = tmp_path / "tiny25"
+    assert main(["models", "tiny", "--family", "qwen2.5-vl", "--out", str(out), "--seed", "3"]) == 0
+    assert f"wrote a tiny qwen2.5-vl checkpoint to {out}" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "qwen2_5_vl"
+    processor = json.loads((out / "processor_config.json").read_text())
+    assert processor["processor_class"] == "Qwen2_5_VLProcessor"
+    assert processor["video_processor"]["video_processor_type"] == "Qwen2VLVideoProcessor"
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["models", "tiny", "--family", "qwen4", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "stvg models tiny: error: unknown --family 'qwen4'; choose one of qwen2.5-vl, qwen3-vl"
+    )
+    assert not (tmp_path / "x").exists()
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert main(["models", "tiny", "--family", "qwen3-vl", "--out", str(a_file)]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert main(["models"]) == 2  # no action: help on stderr
+    assert "tiny" in capsys.readouterr().err
