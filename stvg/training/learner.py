@@ -152,29 +152,35 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def enable_gradient_checkpointing(policy: Any) -> str:
-    """Turn on gradient checkpointing; returns what was called.
+    """Turn on gradient (activation) checkpointing; returns what was called.
 
-    Uses the policy's own ``enable_gradient_checkpointing()`` when it has one, else
-    ``policy.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=
-    {"use_reentrant": False})`` (transformers; non-reentrant checkpointing works with
-    inputs that do not require grad and with ``torch.autocast``).
+    Uses the policy's own ``enable_gradient_checkpointing()`` when it has one, else its
+    transformers ``.model``'s ``activation_checkpointing_enable`` (transformers >= 5.x;
+    ``gradient_checkpointing_enable`` before) with ``use_reentrant=False``: non-reentrant
+    checkpointing works with inputs that do not require grad and with ``torch.autocast``.
+    transformers checkpoints only in training mode, which the learner keeps.
 
     Raises:
-        ValueError: the policy offers neither.
+        ValueError: the policy offers none of these.
     """
     hook = getattr(policy, "enable_gradient_checkpointing", None)
     if callable(hook):
         hook()
         return f"{type(policy).__name__}.enable_gradient_checkpointing()"
     model = getattr(policy, "model", None)
-    enable = getattr(model, "gradient_checkpointing_enable", None)
-    if callable(enable):
-        enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        return f"{type(model).__name__}.gradient_checkpointing_enable(use_reentrant=False)"
+    for method, keyword in (
+        ("activation_checkpointing_enable", "activation_checkpointing_kwargs"),
+        ("gradient_checkpointing_enable", "gradient_checkpointing_kwargs"),
+    ):
+        enable = getattr(model, method, None)
+        if callable(enable):
+            enable(**{keyword: {"use_reentrant": False}})
+            return f"{type(model).__name__}.{method}(use_reentrant=False)"
     raise ValueError(
         f"gradient_checkpointing: true, but {type(policy).__name__} has no "
         "enable_gradient_checkpointing() and no transformers .model with "
-        "gradient_checkpointing_enable(): set gradient_checkpointing: false for this policy"
+        "activation_checkpointing_enable()/gradient_checkpointing_enable(): set "
+        "gradient_checkpointing: false for this policy"
     )
 
 

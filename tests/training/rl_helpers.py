@@ -88,3 +88,38 @@ def parameters(policy: Any) -> dict[str, torch.Tensor]:
 def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> list[str]:
     """Names of the weights that differ."""
     return [k for k in before if not torch.equal(before[k], after[k])]
+
+
+def first_minibatch(trainer: Any, seed: int = 0) -> Any:
+    """Play iteration 1 of ``trainer`` and return all its rows as one prepared minibatch,
+    shuffled, with sampling log-probs perturbed (so that ratios differ from 1 and the clip
+    is active on some tokens)."""
+    import dataclasses
+
+    import numpy as np
+
+    from stvg.training.learner import rollout_weights
+
+    trainer.iteration = 1
+    weights = rollout_weights(trainer.policy, trainer.rollout_dtypes)
+    experience, _ = trainer.algo.collect(
+        lambda n: trainer._collect(n, weights), trainer.config.batch_size
+    )
+    ref_logp = trainer._reference_logp(experience) if trainer.reference is not None else None
+    adv = trainer.algo.advantages(experience, ref_logp)
+    rows = np.random.default_rng(seed).permutation(len(experience))
+    mb = trainer._minibatch(experience, adv, ref_logp, rows)
+    noise = 0.6 * torch.randn(mb.old_logp.shape, generator=torch.Generator().manual_seed(seed))
+    mb = dataclasses.replace(mb, old_logp=mb.old_logp + noise * mb.mask)
+    return trainer.algo.prepare(mb)
+
+
+def gradients(trainer: Any, mb: Any, micro_batch_size: int) -> tuple[dict, dict]:
+    """The accumulated gradients (by parameter index) and statistics of one minibatch."""
+    trainer.optimizer.zero_grad()
+    stats = trainer.accumulate_gradients(mb, micro_batch_size)
+    grads = {
+        i: p.grad.detach().clone() for i, p in enumerate(trainer._params) if p.grad is not None
+    }
+    trainer.optimizer.zero_grad()
+    return grads, stats

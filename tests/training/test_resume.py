@@ -109,3 +109,60 @@ def test_resume_needs_a_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError, match="config.yaml"):
         Trainer.resume(tmp_path / "run")
+
+
+def _learning_rates(run: Path) -> list[float]:
+    return [line["charts/learning_rate"] for line in read_metrics(run)]
+
+
+def test_anneal_lr_keeps_its_schedule_when_resumed_with_more_iterations(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    anneal = {"anneal_lr": True, "learning_rate": 1e-2, "update_epochs": 1, "num_minibatches": 1}
+    straight = Trainer.create(_config(setup, tmp_path, "straight", **anneal), tensorboard=False)
+    try:
+        straight.train()
+    finally:
+        straight.close()
+    assert straight.config.lr_anneal_iterations == 4  # resolved from iterations, and saved
+    assert "lr_anneal_iterations: 4" in (straight.run_dir.path / "config.yaml").read_text()
+    # lr_i = 1e-2 * (1 - (i - 1) / 4)
+    expected = [1e-2, 7.5e-3, 5e-3, 2.5e-3]
+    assert _learning_rates(straight.run_dir.path) == pytest.approx(expected, abs=1e-12)
+
+    # a run planned as 4 annealed iterations, played 2 at a time
+    staged = _config(setup, tmp_path, "staged", iterations=2, lr_anneal_iterations=4, **anneal)
+    first = Trainer.create(staged, tensorboard=False)
+    try:
+        first.train()
+    finally:
+        first.close()
+    more = _config(setup, tmp_path, "staged", iterations=4, **anneal)  # lr_anneal_iterations: null
+    second = Trainer.resume(first.run_dir.path, more, tensorboard=False)
+    try:
+        second.train()
+    finally:
+        second.close()
+    assert _learning_rates(second.run_dir.path) == _learning_rates(straight.run_dir.path)
+    a, b = straight.policy.state_dict(), second.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # a run whose schedule ended at iteration 2 cannot go on to 4 (the rate would be 0)
+    short = Trainer.create(
+        _config(setup, tmp_path, "short", iterations=2, **anneal), tensorboard=False
+    )
+    try:
+        short.train()
+    finally:
+        short.close()
+    with pytest.raises(ConfigError, match="lr_anneal_iterations"):
+        Trainer.resume(
+            short.run_dir.path, _config(setup, tmp_path, "short", iterations=4, **anneal)
+        )
+
+
+def test_lr_anneal_iterations_validation(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="anneal_lr is false"):
+        _config(setup, tmp_path, "x", lr_anneal_iterations=4)
+    with pytest.raises(ConfigError, match=r"iterations: \(4\) exceeds lr_anneal_iterations"):
+        _config(setup, tmp_path, "x", anneal_lr=True, lr_anneal_iterations=3)

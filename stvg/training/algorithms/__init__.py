@@ -14,7 +14,7 @@ from stvg.training.algorithms.base import (
 )
 from stvg.training.algorithms.grpo import GRPO, grpo_loss, informative_groups
 from stvg.training.algorithms.kl import approx_kl, k3_kl
-from stvg.training.algorithms.ppo import PPO, explained_variance, ppo_loss
+from stvg.training.algorithms.ppo import PPO, explained_variance, normalize_advantages, ppo_loss
 from stvg.training.algorithms.registry import build_algorithm
 from stvg.training.algorithms.rloo import RLOO, rloo_loss
 
@@ -35,6 +35,7 @@ __all__ = [
     "grpo_loss",
     "informative_groups",
     "k3_kl",
+    "normalize_advantages",
     "ppo_loss",
     "rloo_advantages",
     "rloo_loss",
