@@ -12,6 +12,11 @@ One YAML file is one run::
     grpo: {group_size: 8, loss_type: grpo, beta: 0.0}
     rollout: {num_workers: 2}
 
+A VLM on a GPU typically adds ``micro_batch_size: 4`` (rows per forward/backward, gradients
+accumulated), ``gradient_checkpointing: true``, ``keep_last: 2`` and leaves
+``learning_rate`` and ``mixed_precision`` to their policy-derived defaults (1e-6, bf16
+autocast over float32 master weights).
+
 An unknown key or a wrong type is a :class:`~stvg.config.ConfigError` naming its key path;
 settings that do not fit together are reported by ``__post_init__`` with what, why and
 how to fix.

@@ -145,9 +145,20 @@ class Trainer:
     its last checkpoint), then call :meth:`train`.
 
     Args:
-        config: the run's config.
+        config: the run's config (``learning_rate: null`` and the anneal horizon are
+            resolved, :func:`resolve_train_config`).
         run_dir: its run directory.
         state: a checkpoint's trainer state to continue from (``None`` = fresh start).
+
+    Attributes:
+        policy: the learner's policy: float32 master weights, dropout zeroed, training
+            mode (gradient checkpointing on when configured).
+        reference: the frozen reference (in the dtype the policy was loaded in), or
+            ``None`` when the algorithm needs none; saved once, in ``reference.pt``.
+        precision: the forward-pass precision in effect (``no``, ``bf16``, ``fp16``).
+        rollout_dtypes: the loaded dtype of every weight, in which workers receive them.
+        token_slots: Dr. GRPO's constant ``L`` (the policy's ``max_new_tokens``), or
+            ``None`` (the batch's token width).
     """
 
     def __init__(
@@ -597,9 +608,7 @@ def _fill_from_saved(config: TrainConfig, saved: TrainConfig, path: Path) -> Tra
     try:
         return dataclasses.replace(config, **changes) if changes else config
     except InvalidField as exc:
-        raise ConfigError(
-            f"cannot resume {path} with {exc.field} = {getattr(config, exc.field)}: {exc}"
-        ) from exc
+        raise ConfigError(f"cannot resume {path} (saved schedule): {exc.field} {exc}") from exc
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
