@@ -1,11 +1,16 @@
-"""The ``stvg train-sft`` command: supervised fine-tuning of the native policy.
+"""The ``stvg train-sft`` command: supervised fine-tuning of the native or the VLM policy.
 
 ::
 
     stvg train-sft --config stvg/experiments/configs/sft_native.yaml [--out-dir DIR] [--epochs N]
+    stvg train-sft --config stvg/experiments/configs/sft_vlm_tiny.yaml
+    stvg train-sft --config stvg/experiments/configs/sft_vlm_tiny.yaml --write-targets T.jsonl
 
-A config error (unknown key, wrong type, impossible value) is reported with its key path
-and exit status 2.
+A config with a ``policy: {name: vlm, ...}`` section fine-tunes the VLM policy
+(:mod:`stvg.training.sft_vlm`); any other trains the native policy (:mod:`stvg.training.sft`).
+``--write-targets`` (VLM configs) writes the ground-truth targets JSONL of the config's train
+split and exits. A config error (unknown key, wrong type, impossible value) is reported with
+its key path and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,16 +23,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train-sft`` subcommand to the ``stvg`` parser."""
     parser = subparsers.add_parser(
         "train-sft",
-        help="supervised fine-tuning of the native policy from a YAML config",
+        help="supervised fine-tuning of the native or the VLM policy from a YAML config",
         description=(
-            "Train the native policy on ground-truth answers (SFT). Writes a run folder with "
-            "the resolved config, metrics.jsonl, policy.pt (the RL trainer's starting "
-            "point) and eval.json."
+            "Train a policy on ground-truth answers or target texts (SFT). The native "
+            "policy's run folder holds the resolved config, metrics.jsonl, policy.pt (the RL "
+            "trainer's starting point) and eval.json; a VLM run (a config with a 'policy: "
+            "{name: vlm}' section) writes hf/ (a Hugging Face model folder) instead of "
+            "policy.pt."
         ),
     )
     parser.add_argument("--config", required=True, metavar="CONFIG", help="SFT YAML config")
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--epochs", type=int, metavar="N", help="override the config's epochs")
+    parser.add_argument(
+        "--write-targets",
+        metavar="JSONL",
+        help="VLM configs: write the ground-truth targets of the train split to JSONL and exit",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_handle)
 
@@ -50,8 +62,10 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"stvg train-sft: error: {where}{exc}", file=sys.stderr)
         return 2
     try:
+        if args.write_targets is not None:
+            return _write_targets(config, args.write_targets)
         result = train_sft(config, progress=not args.no_progress)
-    except DataError as exc:
+    except (DataError, ConfigError) as exc:
         print(f"stvg train-sft: error: {exc}", file=sys.stderr)
         return 2
     if result.eval_metrics:
@@ -61,6 +75,21 @@ def _handle(args: argparse.Namespace) -> int:
             f"vIoU@0.3 {m['vIoU@0.3']:.4f} vIoU@0.5 {m['vIoU@0.5']:.4f}"
         )
     print(f"run folder: {result.run_dir} ({result.seconds:.1f}s)")
+    return 0
+
+
+def _write_targets(config: object, path: str) -> int:
+    from stvg.training.sft_vlm import VLMSFTConfig, write_config_targets
+
+    if not isinstance(config, VLMSFTConfig):
+        print(
+            "stvg train-sft: error: --write-targets needs a VLM config (policy: {name: vlm}); "
+            "the native policy trains on ground-truth actions, not texts",
+            file=sys.stderr,
+        )
+        return 2
+    count = write_config_targets(config, path)
+    print(f"wrote {count} ground-truth targets of split {config.data.train_split} to {path}")
     return 0
 
 

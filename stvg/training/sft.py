@@ -1,6 +1,8 @@
 """Supervised fine-tuning (SFT) of the native policy on ground-truth actions.
 
-``stvg train-sft --config CONFIG`` reads an :class:`SFTConfig`, then:
+``stvg train-sft --config CONFIG`` reads an :class:`SFTConfig` (a config with a
+``policy: {name: vlm, ...}`` section is a :class:`~stvg.training.sft_vlm.VLMSFTConfig`
+instead: SFT of the VLM policy on target texts, see :mod:`stvg.training.sft_vlm`), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing);
 2. decodes every video once at the env's sampling settings and caches the model-size
@@ -27,12 +29,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
 
-from stvg.config import InvalidField, from_yaml, to_dict
+from stvg.config import InvalidField, from_yaml, load_yaml, to_dict
 from stvg.data.types import Sample
 from stvg.policies.native.model import NativeModelConfig
 from stvg.training.sft_data import (
@@ -42,6 +44,9 @@ from stvg.training.sft_data import (
     load_cached_frames,
     sft_target,
 )
+
+if TYPE_CHECKING:
+    from stvg.training.sft_vlm import VLMSFTConfig
 
 
 @dataclass
@@ -177,7 +182,8 @@ class SFTResult:
 
     Attributes:
         run_dir: the run folder.
-        checkpoint: path of the saved policy.
+        checkpoint: path of the saved policy (``policy.pt``; for a VLM run the
+            Hugging Face folder ``hf``).
         history: the logged metric lines (as written to ``metrics.jsonl``).
         eval_metrics: the final evaluation's metrics (empty without an eval split).
         seconds: wall time of the whole run.
@@ -190,8 +196,17 @@ class SFTResult:
     seconds: float
 
 
-def load_sft_config(path: str | Path) -> SFTConfig:
-    """Read and validate an :class:`SFTConfig` YAML file (errors name the key path)."""
+def load_sft_config(path: str | Path) -> SFTConfig | VLMSFTConfig:
+    """Read and validate an SFT YAML file (errors name the key path).
+
+    A file with a top-level ``policy`` section is a VLM run
+    (:class:`~stvg.training.sft_vlm.VLMSFTConfig`, ``policy: {name: vlm, config: {...}}``);
+    any other is a native-policy run (:class:`SFTConfig`).
+    """
+    if "policy" in load_yaml(path):
+        from stvg.training.sft_vlm import VLMSFTConfig
+
+        return from_yaml(VLMSFTConfig, path)
     return from_yaml(SFTConfig, path)
 
 
@@ -326,19 +341,27 @@ def evaluate_cached(
     return evaluate(samples, predictions).metrics
 
 
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up to 1 over ``warmup`` steps, then cosine decay to 0.05 at ``total``."""
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up to 1 over ``warmup`` steps, then cosine decay
+    to 0.05 at ``total``.
+
+    >>> [round(warmup_cosine(s, 2, 10), 3) for s in (0, 1, 2, 6, 10)]
+    [0.5, 1.0, 1.0, 0.525, 0.05]
+    """
     if warmup and step < warmup:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> SFTResult:
+def train_sft(
+    config: SFTConfig | VLMSFTConfig, *, progress: bool = True, log: Any = print
+) -> SFTResult:
     """Run SFT as described in the module docstring.
 
     Args:
-        config: the run config.
+        config: the run config (a :class:`~stvg.training.sft_vlm.VLMSFTConfig` runs
+            :func:`~stvg.training.sft_vlm.train_sft_vlm`).
         progress: show tqdm bars while decoding.
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
@@ -349,6 +372,10 @@ def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> 
 
     from stvg.policies.native import NativePolicy
 
+    if not isinstance(config, SFTConfig):
+        from stvg.training.sft_vlm import train_sft_vlm
+
+        return train_sft_vlm(config, progress=progress, log=log)
     started = time.perf_counter()
     say = log or (lambda _line: None)
     if config.threads is not None:
@@ -396,7 +423,7 @@ def train_sft(config: SFTConfig, *, progress: bool = True, log: Any = print) -> 
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: _lr_factor(step, config.warmup_steps, total_steps)
+        optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
     )
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []
@@ -499,4 +526,5 @@ __all__ = [
     "load_sft_config",
     "sft_loss",
     "train_sft",
+    "warmup_cosine",
 ]

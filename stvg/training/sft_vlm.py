@@ -1,0 +1,649 @@
+"""Supervised fine-tuning (SFT) of the VLM policy on target texts.
+
+``stvg train-sft --config CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
+:class:`VLMSFTConfig`, then:
+
+1. makes sure the data exists (synthetic splits are generated when missing) and loads the
+   policy (:class:`~stvg.policies.vlm.VLMPolicy`) from its checkpoint;
+2. builds the train ``GroundingEnv`` from the ``env`` section, the keys the user left unset
+   (answer format, coordinates, fps, the processor's frame geometry) taken from the policy,
+   so the env scores in the answer contract the policy answers in;
+3. reads the target texts: the ``data.targets`` JSONL (``{"sample_id", "target"}`` lines,
+   :mod:`stvg.training.sft_targets`), or, without one, the ground truth of every train
+   sample rendered by the episode's answer contract (written to ``<out_dir>/targets.jsonl``);
+4. trains for ``epochs`` passes with AdamW (linear warm-up, then cosine decay) on the
+   token-level negative log-likelihood of the targets given the prompt,
+   ``loss = -(sum of the batch's target-token log-probs) / (target tokens in the batch)``.
+   The prompt is the policy's own (:meth:`VLMPolicy.log_prob` builds it from the env's
+   observation and frame context, the code rollouts use); prompt tokens are never scored;
+   each target is tokenized with the policy's tokenizer and ends with the end-of-turn token
+   (``<|im_end|>``), so a greedy decode of a learnt answer stops. A batch of
+   ``batch_size`` samples is processed ``micro_batch_size`` at a time with gradient
+   accumulation (the gradient equals that of the whole batch). A bf16/fp16 checkpoint trains
+   in float32 master weights under autocast (:mod:`stvg.training.learner`), and is cast
+   back to its dtype for saving;
+5. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per
+   optimiser step and per evaluation), ``hf/`` (a Hugging Face folder: model, tokenizer and
+   processor files; ``policy: {name: vlm, config: {model_path: <out_dir>/hf}}`` loads the
+   trained model), and ``targets.jsonl`` when ground-truth targets were used;
+6. evaluates with greedy decoding through the env on ``data.eval_split``
+   (:func:`stvg.experiments.evaluate_policy.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
+   the mean reward and its terms) every ``eval_every`` epochs and at the end, writing
+   ``eval.json`` and ``eval/`` (predictions, per-sample records).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+
+from stvg.config import InvalidField, from_dict, to_dict
+from stvg.policies.vlm.config import VLMPolicyConfig
+
+#: Env keys the SFT run sets itself.
+_RESERVED_ENV_KEYS = {
+    "split": "set data.train_split / data.eval_split instead",
+    "action_format": "VLM answers are text; remove it",
+}
+
+#: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".index.json")
+
+
+@dataclass
+class VLMPolicySpec:
+    """The VLM policy to fine-tune.
+
+    Attributes:
+        config: its :class:`~stvg.policies.vlm.config.VLMPolicyConfig` (``model_path``: the
+            local checkpoint to start from; ``max_new_tokens`` bounds evaluation answers).
+        name: ``vlm`` (the discriminator of a VLM SFT config).
+    """
+
+    config: VLMPolicyConfig
+    name: Literal["vlm"] = "vlm"
+
+
+@dataclass
+class VLMSFTDataConfig:
+    """Which samples are trained on and evaluated on, and their target texts.
+
+    Attributes:
+        train_split: split trained on.
+        eval_split: split evaluated on (``None`` = no evaluation).
+        targets: targets JSONL (``{"sample_id": ..., "target": ...}`` lines); ``None`` =
+            the ground truth rendered by the answer contract. Train samples without a
+            target are skipped (counted in the log).
+        reasoning: ``<think>`` text of ground-truth targets (``""`` = no think block).
+        generate: for ``synthetic``: generate a split whose annotation file is missing.
+        n_train, n_eval: videos generated for the train and eval splits.
+        difficulty: difficulty of generated synthetic splits.
+        seed: generation seed.
+        limit_train, limit_eval: use only the first ``n`` samples (``None`` = all).
+    """
+
+    train_split: str = "train"
+    eval_split: str | None = "test"
+    targets: str | None = None
+    reasoning: str = ""
+    generate: bool = True
+    n_train: int = 1000
+    n_eval: int = 100
+    difficulty: Literal["easy", "medium", "hard"] = "easy"
+    seed: int = 0
+    limit_train: int | None = None
+    limit_eval: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_eval"):
+            if getattr(self, name) < 1:
+                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        for name in ("limit_train", "limit_eval"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
+
+
+@dataclass
+class VLMSFTConfig:
+    """A supervised fine-tuning run of the VLM policy (YAML, see
+    ``stvg/experiments/configs/sft_vlm_tiny.yaml``).
+
+    Attributes:
+        policy: the policy and its checkpoint (see :class:`VLMPolicySpec`).
+        env: ``GroundingEnv`` keyword arguments (``dataset``, ``root``, ``fps``,
+            ``max_frames``, ``max_side``, ``verifier``, ...), validated as
+            :class:`~stvg.envs.config.GroundingEnvConfig`. ``split`` and ``action_format``
+            are set by the run; ``answer_format``, ``coords``, ``fps`` and
+            ``model_geometry`` left unset are taken from the policy.
+        data: samples and targets (see :class:`VLMSFTDataConfig`).
+        epochs: passes over the training samples.
+        batch_size: samples per optimiser step.
+        micro_batch_size: samples per forward/backward pass (gradient accumulation over
+            ``batch_size / micro_batch_size`` passes; must divide ``batch_size``).
+        lr: peak learning rate of AdamW (1e-5 suits a 7B model; a tiny model takes 1e-2).
+        weight_decay: AdamW weight decay.
+        warmup_steps: optimiser steps of linear warm-up before the cosine decay.
+        grad_clip: gradient-norm clip (0 = off).
+        eval_every: evaluate every this many epochs (0 = only at the end).
+        eval_batch_size: observations answered per generation call in evaluation.
+        seed: seed of torch (dropout) and of the sample order.
+        deterministic: ``torch.use_deterministic_algorithms`` during the run (warn-only
+            for operations without a deterministic kernel).
+        threads: torch CPU threads (``None`` = torch's default).
+        time_limit_s: stop training after this many seconds (``None`` = no limit); the run
+            still saves and evaluates.
+        out_dir: the run folder.
+    """
+
+    policy: VLMPolicySpec
+    env: dict[str, Any] = field(default_factory=dict)
+    data: VLMSFTDataConfig = field(default_factory=VLMSFTDataConfig)
+    epochs: int = 1
+    batch_size: int = 8
+    micro_batch_size: int = 1
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+    eval_every: int = 0
+    eval_batch_size: int = 8
+    seed: int = 0
+    deterministic: bool = True
+    threads: int | None = None
+    time_limit_s: float | None = None
+    out_dir: str = "runs/sft_vlm"
+
+    def __post_init__(self) -> None:
+        from stvg.envs.config import GroundingEnvConfig
+
+        for key, fix in _RESERVED_ENV_KEYS.items():
+            if key in self.env:
+                raise InvalidField(f"env.{key}", f"is set by the SFT run: {fix}")
+        from_dict(GroundingEnvConfig, self.env, path="env")  # unknown keys, wrong types
+        if (
+            self.env.get("dataset", "synthetic") == "synthetic"
+            and self.data.generate
+            and not self.env.get("root")
+        ):
+            raise InvalidField(
+                "env.root",
+                "synthetic splits are generated under env.root: set it (or data.generate: false "
+                "with env.annotations)",
+            )
+        for name in ("epochs", "batch_size", "micro_batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.batch_size % self.micro_batch_size:
+            raise InvalidField(
+                "micro_batch_size",
+                f"batch_size ({self.batch_size}) must be divisible by micro_batch_size "
+                f"({self.micro_batch_size}): set micro_batch_size to a divisor",
+            )
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InvalidField("lr", f"must be a positive number, got {self.lr}")
+        for name in ("weight_decay", "warmup_steps", "grad_clip", "eval_every"):
+            if getattr(self, name) < 0:
+                raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def build_env(env_kwargs: dict[str, Any], policy: Any, split: str) -> Any:
+    """The text ``GroundingEnv`` of ``split``, scoring in the policy's answer contract.
+
+    Keys of ``env_kwargs`` left unset (``answer_format``, ``coords``, ``fps``,
+    ``model_geometry``) are taken from the policy's ``answer_spec``
+    (:func:`stvg.envs.contract.bind_env_kwargs`, as the RL trainer and the evaluator do);
+    keys set to other values than the policy's raise
+    :class:`~stvg.verifiers.formats.ContractError` naming both.
+    """
+    from stvg.envs.contract import bind_env_kwargs, check_env_policy
+    from stvg.envs.grounding import GroundingEnv
+
+    kwargs = bind_env_kwargs(policy, {**env_kwargs, "split": split, "action_format": "text"})
+    env = GroundingEnv(kwargs)
+    check_env_policy(env, policy, env_name=f"SFT env ({split})", policy_name="policy vlm")
+    return env
+
+
+def end_of_turn_id(tokenizer: Any) -> int:
+    """The id of the token that ends an assistant turn: ``<|im_end|>`` (Qwen chat
+    templates), else the tokenizer's ``eos_token_id``."""
+    token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        token_id = tokenizer.eos_token_id
+    if token_id is None:
+        raise ValueError("the tokenizer has neither <|im_end|> nor an eos token")
+    return int(token_id)
+
+
+def target_completion(policy: Any, text: str) -> Any:
+    """``text`` as a :class:`~stvg.policies.base.TextCompletion` of the policy's
+    tokenizer, with the end-of-turn token appended (what a greedy decode must produce)."""
+    from stvg.policies.base import TextCompletion
+
+    ids = policy.tokenizer(text, add_special_tokens=False)["input_ids"]
+    return TextCompletion(text, (*(int(i) for i in ids), end_of_turn_id(policy.tokenizer)))
+
+
+def episode(env: Any, index: int) -> tuple[dict[str, Any], Any]:
+    """``(observation, frame context)`` of sample ``index`` of ``env`` (a reset)."""
+    obs, _ = env.reset(options={"index": int(index)})
+    return obs, env.frame_context
+
+
+def sft_vlm_loss(
+    policy: Any,
+    observations: Sequence[Any],
+    completions: Sequence[Any],
+    contexts: Sequence[Any],
+    total_tokens: int | None = None,
+) -> tuple[Any, int]:
+    """The summed target-token NLL of a (micro-)batch over ``total_tokens``.
+
+    ``loss = -(sum of log p(target token | prompt, earlier target tokens)) / total_tokens``,
+    the log-probs from :meth:`VLMPolicy.log_prob` (zero on padding; prompt tokens never
+    scored). ``total_tokens`` is the token count of the whole optimiser batch (default:
+    this batch's), so micro-batch losses add up to the batch loss.
+
+    Returns:
+        ``(loss, target tokens in this batch)``.
+    """
+    log_probs = policy.log_prob(list(observations), list(completions), list(contexts))
+    tokens = sum(len(c.token_ids) for c in completions)
+    denominator = tokens if total_tokens is None else total_tokens
+    return -log_probs.sum() / max(1, denominator), tokens
+
+
+def save_hf(policy: Any, out_dir: str | Path) -> Path:
+    """Write the policy's model as a Hugging Face folder that ``VLMPolicy`` (and
+    ``AutoModelForImageTextToText`` / ``AutoProcessor``) load.
+
+    Uses the policy's own ``save_pretrained`` when it has one; otherwise saves the model and
+    the tokenizer and copies the source checkpoint's other files (processor configs, chat
+    template) that are not weights.
+    """
+    import shutil
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if callable(getattr(policy, "save_pretrained", None)):
+        policy.save_pretrained(out)
+        return out
+    policy.model.save_pretrained(out)
+    policy.tokenizer.save_pretrained(out)
+    source = Path(policy.config.model_path)
+    for path in sorted(source.iterdir()):
+        if not path.is_file() or path.name.endswith(_WEIGHT_SUFFIXES):
+            continue
+        if not (out / path.name).exists():
+            shutil.copy2(path, out / path.name)
+    return out
+
+
+def restore_dtypes(policy: Any, dtypes: dict[str, Any]) -> None:
+    """Cast the policy's parameters back to the dtypes they were loaded in (``dtypes``:
+    from :func:`stvg.training.learner.float32_master_weights`)."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in policy.model.named_parameters():
+            dtype = dtypes.get(name)
+            if dtype is not None and param.dtype != dtype:
+                param.data = param.data.to(dtype)
+
+
+class _Greedy:
+    """The policy with greedy decoding in ``generate`` and ``generate_batch`` (everything
+    else forwarded), whatever its config's ``do_sample``."""
+
+    def __init__(self, policy: Any) -> None:
+        self._policy = policy
+
+    def generate(self, obs: Any, ctx: Any = None, *, n: int = 1, **_: Any) -> Any:
+        return self._policy.generate(obs, ctx, n=n, do_sample=False)
+
+    def generate_batch(self, obs_list: Sequence[Any], ctxs: Sequence[Any] | None = None) -> Any:
+        import inspect
+
+        method = getattr(self._policy, "generate_batch", None)
+        if callable(method) and "do_sample" in inspect.signature(method).parameters:
+            return method(obs_list, ctxs, do_sample=False)
+        ctxs = list(ctxs) if ctxs is not None else [None] * len(obs_list)
+        return [self.generate(o, c, n=1)[0] for o, c in zip(obs_list, ctxs, strict=True)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._policy, name)
+
+
+def evaluate_greedy(
+    policy: Any,
+    env_kwargs: dict[str, Any],
+    split: str,
+    *,
+    limit: int | None = None,
+    batch_size: int = 8,
+    out_dir: str | Path | None = None,
+) -> Any:
+    """Greedy answers of ``policy`` on ``split`` through ``GroundingEnv``, scored as
+    ``stvg evaluate --policy`` scores them.
+
+    The evaluator binds the env to the policy's answer contract as :func:`build_env` does.
+
+    Returns:
+        The :class:`~stvg.experiments.evaluate_policy.PolicyEvaluation`.
+    """
+    from stvg.experiments.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
+
+    config = PolicyEvalConfig(
+        policy=PolicySpec("vlm", to_dict(policy.config)),
+        env={**env_kwargs, "split": split},
+        batch_size=batch_size,
+        limit=limit,
+        progress=False,
+    )
+    policy.eval()
+    try:
+        return evaluate_policy(config, policy=_Greedy(policy), out_dir=out_dir)
+    finally:
+        policy.train()
+
+
+def _eval_summary(result: Any) -> dict[str, Any]:
+    """Flat figures of an evaluation: the dataset metrics, mean reward terms, t_iou, v_iou."""
+    metrics = {k: v for k, v in result.metrics.items() if not isinstance(v, dict)}
+    per_sample = result.per_sample
+    metrics.update(result.rewards)
+    for key in ("t_iou", "v_iou"):
+        metrics[key] = float(np.mean([r[key] for r in per_sample])) if per_sample else 0.0
+    metrics["parse_errors"] = sum(1 for r in per_sample if r.get("parse_error"))
+    return metrics
+
+
+def _eval_line(metrics: dict[str, Any]) -> dict[str, float]:
+    keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "reward", "t_iou", "v_iou")
+    line = {f"eval/{k}": float(metrics[k]) for k in keys if k in metrics}
+    if "parse_errors" in metrics:
+        line["eval/parse_errors"] = float(metrics["parse_errors"])
+    return line
+
+
+def _ensure_data(config: VLMSFTConfig) -> None:
+    from stvg.training.sft_data import ensure_synthetic_split
+
+    data = config.data
+    if config.env.get("dataset", "synthetic") != "synthetic" or not data.generate:
+        return
+    root = config.env["root"]
+    ensure_synthetic_split(root, data.train_split, data.n_train, data.seed, data.difficulty)
+    if data.eval_split:
+        ensure_synthetic_split(root, data.eval_split, data.n_eval, data.seed, data.difficulty)
+
+
+def write_config_targets(config: VLMSFTConfig, path: str | Path) -> int:
+    """Write the ground-truth targets of ``config``'s train split (its first
+    ``data.limit_train`` samples) to the targets JSONL ``path``, rendered in the answer
+    contract of ``config``'s policy and env; returns the number of records."""
+    from stvg.policies.vlm.policy import VLMPolicy
+    from stvg.training.sft_targets import write_gt_targets
+
+    _ensure_data(config)
+    policy = VLMPolicy.from_config(config.policy.config)
+    env = build_env(config.env, policy, config.data.train_split)
+    return write_gt_targets(
+        env, path, reasoning=config.data.reasoning, limit=config.data.limit_train
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = print) -> Any:
+    """Run VLM SFT as described in the module docstring.
+
+    Args:
+        config: the run config.
+        progress: unused (kept for the same call as the native SFT).
+        log: called with one line of text per epoch and evaluation (``None`` = silent).
+
+    Returns:
+        An :class:`~stvg.training.sft.SFTResult` whose ``checkpoint`` is the ``hf`` folder.
+    """
+    import torch
+
+    from stvg.data.errors import DataError
+    from stvg.policies.vlm.policy import VLMPolicy
+    from stvg.training.learner import (
+        autocast,
+        float32_master_weights,
+        loaded_precision,
+        parameter_device,
+    )
+    from stvg.training.sft import SFTResult, warmup_cosine
+    from stvg.training.sft_targets import read_targets, write_targets
+
+    del progress
+    started = time.perf_counter()
+    say = log or (lambda _line: None)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
+    run_dir = Path(config.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
+    )
+    data = config.data
+    try:
+        _ensure_data(config)
+        policy = VLMPolicy.from_config(config.policy.config)
+        torch.manual_seed(config.seed)
+        # bf16/fp16 checkpoints train in float32 master weights under autocast (Adam's small
+        # updates round away in bf16; see stvg.training.learner) and are cast back to the
+        # loaded dtype for saving and evaluation.
+        loaded_dtypes = float32_master_weights(policy)
+        precision = loaded_precision(loaded_dtypes)
+        device = parameter_device(policy)
+        env = build_env(config.env, policy, data.train_split)
+        n = (
+            len(env.samples)
+            if data.limit_train is None
+            else min(data.limit_train, len(env.samples))
+        )
+        if data.targets is not None:
+            targets = read_targets(data.targets)
+            source = data.targets
+        else:
+            from stvg.training.sft_targets import gt_targets
+
+            targets = gt_targets(env, reasoning=data.reasoning, limit=n)
+            write_targets(run_dir / "targets.jsonl", targets)
+            source = "ground truth (targets.jsonl)"
+        train_index = [i for i in range(n) if env.samples[i].sample_id in targets]
+        if not train_index:
+            raise DataError(
+                f"none of the {n} {data.train_split} samples has a target",
+                path=str(data.targets),
+                hint="check that the targets file was written for this split",
+            )
+        completions = {
+            i: target_completion(policy, targets[env.samples[i].sample_id]) for i in train_index
+        }
+        say(
+            f"data: {len(train_index)} of {n} {data.train_split} samples have a target "
+            f"({source}); {sum(len(c.token_ids) for c in completions.values())} target "
+            f"tokens; {time.perf_counter() - started:.1f}s"
+        )
+
+        optimiser = torch.optim.AdamW(
+            policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        steps_per_epoch = math.ceil(len(train_index) / config.batch_size)
+        total_steps = steps_per_epoch * config.epochs
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
+        )
+        rng = np.random.default_rng(config.seed)
+        history: list[dict[str, Any]] = []
+        eval_metrics: dict[str, Any] = {}
+        with (run_dir / "metrics.jsonl").open("w", encoding="utf-8") as metrics_file:
+
+            def record(line: dict[str, Any]) -> None:
+                history.append(line)
+                metrics_file.write(json.dumps(line) + "\n")
+                metrics_file.flush()
+
+            global_step, epoch = 0, 0
+            policy.train()
+            for epoch in range(1, config.epochs + 1):
+                epoch_start = time.perf_counter()
+                order = [train_index[j] for j in rng.permutation(len(train_index))]
+                losses = []
+                for lo in range(0, len(order), config.batch_size):
+                    step_start = time.perf_counter()
+                    b_index = order[lo : lo + config.batch_size]
+                    b_tokens = sum(len(completions[i].token_ids) for i in b_index)
+                    optimiser.zero_grad()
+                    loss_sum = 0.0
+                    for mlo in range(0, len(b_index), config.micro_batch_size):
+                        mb_index = b_index[mlo : mlo + config.micro_batch_size]
+                        mb_obs, mb_ctxs = zip(*(episode(env, i) for i in mb_index), strict=True)
+                        with autocast(device, precision):
+                            loss, _ = sft_vlm_loss(
+                                policy,
+                                mb_obs,
+                                [completions[i] for i in mb_index],
+                                mb_ctxs,
+                                b_tokens,
+                            )
+                        loss.backward()
+                        loss_sum += float(loss.detach())
+                    grad_norm = torch.nn.utils.clip_grad_norm_(
+                        policy.parameters(), config.grad_clip if config.grad_clip > 0 else math.inf
+                    )
+                    optimiser.step()
+                    scheduler.step()
+                    global_step += 1
+                    losses.append(loss_sum)
+                    record(
+                        {
+                            "epoch": epoch,
+                            "step": global_step,
+                            "losses/nll": loss_sum,
+                            "charts/grad_norm": float(grad_norm),
+                            "charts/lr": float(scheduler.get_last_lr()[0]),
+                            "charts/target_tokens": b_tokens,
+                            "charts/samples_per_s": len(b_index)
+                            / max(time.perf_counter() - step_start, 1e-9),
+                            "time_s": time.perf_counter() - started,
+                        }
+                    )
+                    if _out_of_time(config, started):
+                        break
+                say(
+                    f"epoch {epoch}/{config.epochs}: nll {np.mean(losses):.4f} "
+                    f"(last step {losses[-1]:.4f}) {time.perf_counter() - epoch_start:.1f}s"
+                )
+                out_of_time = _out_of_time(config, started)
+                last = epoch == config.epochs or out_of_time
+                if (
+                    data.eval_split
+                    and not last
+                    and config.eval_every
+                    and epoch % config.eval_every == 0
+                ):
+                    eval_metrics = _evaluate(policy, config, say, epoch, global_step, record, None)
+                if out_of_time:
+                    say(f"time limit {config.time_limit_s}s reached in epoch {epoch}")
+                    break
+            restore_dtypes(policy, loaded_dtypes)
+            checkpoint = save_hf(policy, run_dir / "hf")
+            (run_dir / "hf" / "stvg_sft.json").write_text(
+                json.dumps(
+                    {
+                        "source_model_path": config.policy.config.model_path,
+                        "targets": source,
+                        "epochs_done": epoch,
+                        "steps": global_step,
+                    },
+                    indent=2,
+                )
+                + "\n",
+                encoding="utf-8",
+            )
+            if data.eval_split:
+                eval_metrics = _evaluate(
+                    policy, config, say, epoch, global_step, record, run_dir / "eval"
+                )
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+    seconds = time.perf_counter() - started
+    if eval_metrics:
+        (run_dir / "eval.json").write_text(
+            json.dumps({**eval_metrics, "seconds": seconds}, indent=2) + "\n", encoding="utf-8"
+        )
+    say(f"model written to {checkpoint} ({seconds:.1f}s in all)")
+    return SFTResult(run_dir, checkpoint, history, eval_metrics, seconds)
+
+
+def _out_of_time(config: VLMSFTConfig, started: float) -> bool:
+    return config.time_limit_s is not None and time.perf_counter() - started > config.time_limit_s
+
+
+def _evaluate(
+    policy: Any,
+    config: VLMSFTConfig,
+    say: Any,
+    epoch: int,
+    step: int,
+    record: Any,
+    out_dir: Path | None,
+) -> dict[str, Any]:
+    data = config.data
+    result = evaluate_greedy(
+        policy,
+        config.env,
+        str(data.eval_split),
+        limit=data.limit_eval,
+        batch_size=config.eval_batch_size,
+        out_dir=out_dir,
+    )
+    metrics = _eval_summary(result)
+    record({"epoch": epoch, "step": step, **_eval_line(metrics)})
+    say(
+        f"eval {data.eval_split} @ epoch {epoch} (greedy): m_tIoU {metrics['m_tIoU']:.3f} "
+        f"m_vIoU {metrics['m_vIoU']:.3f} reward {metrics.get('reward', 0.0):.3f} "
+        f"({metrics['parse_errors']} unparsed)"
+    )
+    return metrics
+
+
+__all__ = [
+    "VLMPolicySpec",
+    "VLMSFTConfig",
+    "VLMSFTDataConfig",
+    "build_env",
+    "end_of_turn_id",
+    "episode",
+    "evaluate_greedy",
+    "save_hf",
+    "sft_vlm_loss",
+    "target_completion",
+    "train_sft_vlm",
+    "write_config_targets",
+]
