@@ -188,6 +188,23 @@ def test_loss_scores_only_target_tokens_and_accumulates_exactly(
     assert torch.all(log_probs[0, : lengths[0]] < 0) and torch.all(log_probs[1, : lengths[1]] < 0)
     by_hand = -(log_probs[0, : lengths[0]].sum() + log_probs[1, : lengths[1]].sum()) / sum(lengths)
 
+    # Teacher forcing by hand: the prompt's inputs, the target appended; the logits at the
+    # last prompt position and after predict the target tokens, nothing before is scored.
+    prep = policy.prepare(observations[0], contexts[0])
+    inputs = policy.model_inputs([prep])
+    target = torch.tensor([completions[0].token_ids])
+    inputs["input_ids"] = torch.cat([inputs["input_ids"], target], dim=1)
+    inputs["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(target)], 1)
+    inputs["mm_token_type_ids"] = torch.cat(
+        [inputs["mm_token_type_ids"], torch.zeros_like(target)], dim=1
+    )
+    with torch.no_grad():
+        logits = policy.model(**inputs, use_cache=False).logits[0].float()
+    start = prep.prompt_tokens - 1
+    picked = torch.log_softmax(logits[start : start + lengths[0]], dim=-1)
+    teacher = picked.gather(-1, target[0].unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(log_probs[0, : lengths[0]].detach(), teacher, atol=1e-4)
+
     loss, tokens = sft_vlm_loss(policy, observations, completions, contexts)
     assert tokens == sum(lengths)
     assert float(loss.detach()) == pytest.approx(float(by_hand.detach()), rel=1e-6)
@@ -329,6 +346,14 @@ def test_ground_truth_of_two_samples_is_memorised(
 
 
 # --------------------------------------------------------------------------- config
+
+
+def test_shipped_config_validates():
+    path = Path(__file__).resolve().parents[2] / "stvg/experiments/configs/sft_vlm_tiny.yaml"
+    config = load_sft_config(path)
+    assert isinstance(config, VLMSFTConfig)
+    assert config.policy.config.model_path == "data_cache/tiny-qwen2.5-vl"
+    assert (config.data.limit_train, config.batch_size, config.micro_batch_size) == (8, 2, 1)
 
 
 def test_config_dispatch_and_errors(tiny_checkpoint: Path, data_root: Path, tmp_path: Path, capsys):
