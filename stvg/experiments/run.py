@@ -124,14 +124,15 @@ class EnvSection:
 
     Attributes:
         fps: frames sampled per second of video.
-        max_frames: most frames per video (``null`` = room for the longest video).
+        max_frames: most frames per video (10: the synthetic videos' 10 s at 1 fps;
+            ``null`` = room for the longest video, VLM only).
         max_side: longer side of the frames as shown, pixels.
         verifier: the RL reward (``{terms: [...]}``; ``null`` = the verifier's default
             ``t_iou + v_iou``).
     """
 
     fps: float = 1.0
-    max_frames: int | None = None
+    max_frames: int | None = 10
     max_side: int = 64
     verifier: dict[str, Any] | None = None
 
@@ -173,12 +174,6 @@ class RunConfig:
     rl: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.policy.name == "native" and self.env.max_frames is None:
-            raise InvalidField(
-                "env.max_frames",
-                "the native policy has a fixed number of frame slots: set it (10 fits the "
-                "10 s synthetic videos at 1 fps)",
-            )
         sft_keys = (
             VLM_SFT_KEYS_SET_BY_RUNNER if self.policy.name == "vlm" else SFT_KEYS_SET_BY_RUNNER
         )
@@ -190,6 +185,12 @@ class RunConfig:
                     f"is set by the runner (keys {list(keys)} come from data/env/seed so that "
                     "every stage sees the same frames): remove it",
                 )
+        if self.policy.name == "native" and self.env.max_frames is None:
+            raise InvalidField(
+                "env.max_frames",
+                "the native policy has a fixed number of frame slots: set it (10 fits the "
+                "10 s synthetic videos at 1 fps)",
+            )
 
 
 @dataclass
