@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-all demo lint bench clean
+.PHONY: install test test-all demo demo-vlm lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test-all: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/stvg run stvg/experiments/configs/quickstart.yaml
+
+demo-vlm: $(STAMP)
+	$(BIN)/stvg run stvg/experiments/configs/vlm_tiny_quickstart.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check stvg tests benchmarks

@@ -1,0 +1,102 @@
+"""Every shipped config validates key by key, down to the policy's and the env's own keys.
+
+The GPU configs (HC-STVG v2 with Qwen2.5-VL-7B / Qwen3-VL-8B) cannot run here; loading
+them validates every key they set: an unknown or mistyped key anywhere is a ConfigError.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stvg.config import from_dict, from_yaml
+from stvg.envs.config import GroundingEnvConfig
+from stvg.experiments.evaluate_policy import load_policy_eval_config
+from stvg.experiments.run import load_run_config, rl_config, sft_config, vlm_sft_config
+from stvg.policies.registry import policy_class
+from stvg.training.config import TrainConfig
+from stvg.training.sft import load_sft_config
+from stvg.verifiers.verifier import load_verifier_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "stvg" / "experiments" / "configs"
+
+
+def _kind(path: Path) -> str:
+    name = path.stem
+    if name.endswith("quickstart"):
+        return "run"
+    if name.startswith("sft_") or name.endswith("_sft"):
+        return "sft"
+    if name.endswith("_grpo"):
+        return "train"
+    if name.startswith("eval_"):
+        return "eval"
+    return "unknown"
+
+
+def _check_policy(name: str, config: dict) -> None:
+    """The policy's own config class validates its keys (no model is loaded)."""
+    cls = policy_class(name)
+    config_class = getattr(cls, "config_class", None)
+    if config_class is not None:
+        from_dict(config_class, dict(config), path="policy.config")
+
+
+def _check_env(kwargs: dict) -> None:
+    from_dict(GroundingEnvConfig, dict(kwargs), path="env.kwargs")
+    if kwargs.get("verifier") is not None:
+        load_verifier_config(kwargs["verifier"])
+
+
+ALL = sorted(CONFIGS.glob("*.yaml"))
+
+
+def test_every_shipped_config_has_a_known_kind() -> None:
+    unknown = [p.name for p in ALL if _kind(p) == "unknown"]
+    assert unknown == [], f"add a rule for {unknown} in _kind"
+    names = {p.name for p in ALL}
+    for expected in (
+        "hcstvg2_qwen25vl7b_sft.yaml",
+        "hcstvg2_qwen25vl7b_grpo.yaml",
+        "hcstvg2_qwen3vl8b_sft.yaml",
+        "hcstvg2_qwen3vl8b_grpo.yaml",
+        "vlm_tiny_quickstart.yaml",
+    ):
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_shipped_config_validates(path: Path) -> None:
+    kind = _kind(path)
+    if kind == "run":
+        config = load_run_config(path)
+        if config.policy.name == "vlm":
+            _check_policy("vlm", config.policy.config)
+            vlm_sft_config(config, "data_cache/x", Path("runs/x/sft"))
+        else:
+            sft_config(config, "data_cache/x", Path("runs/x/sft"))
+        rl = rl_config(config, "data_cache/x", Path("runs/x/sft/ckpt"), Path("runs/x"))
+        _check_env(rl.env.kwargs)
+        _check_policy(rl.policy.name, rl.policy.config)
+    elif kind == "sft":
+        config = load_sft_config(path)
+        if getattr(config, "policy", None) is not None and hasattr(config, "env"):
+            _check_env(config.env)
+    elif kind == "train":
+        config = from_yaml(TrainConfig, path)
+        assert config.env.id == "stvg/Grounding-v0"
+        _check_env(config.env.kwargs)
+        _check_policy(config.policy.name, config.policy.config)
+    else:
+        config = load_policy_eval_config(path)
+        _check_policy(config.policy.name, config.policy.config)
+
+
+def test_gpu_configs_use_vlm_learning_numerics() -> None:
+    for name in ("hcstvg2_qwen25vl7b_grpo.yaml", "hcstvg2_qwen3vl8b_grpo.yaml"):
+        config = from_yaml(TrainConfig, CONFIGS / name)
+        assert config.learning_rate == 1e-6
+        assert config.mixed_precision == "bf16" and config.gradient_checkpointing
+        assert config.policy.config["dtype"] == "bfloat16"
+        assert config.env.kwargs["dataset"] == "hcstvg2"
