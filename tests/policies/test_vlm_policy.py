@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from tiny_vlm import build_qwen3_vl, build_qwen25_vl
+from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from stvg.config import ConfigError
 from stvg.envs.cost import visual_tokens
@@ -362,6 +363,21 @@ def test_gradient_checkpointing_gives_the_same_gradients(checkpoints):
             torch.cat([p.grad.flatten() for p in policy.parameters() if p.grad is not None])
         )
     torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+
+
+def test_save_pretrained_exports_a_loadable_checkpoint(checkpoints, tmp_path):
+    policy = VLMPolicy(checkpoints["qwen2.5-vl"], fps=FPS, max_new_tokens=4, device="cpu")
+    with torch.no_grad():
+        policy.model.lm_head.weight.add_(0.5)  # "trained" weights
+    out = policy.save_pretrained(tmp_path / "hf")
+    model = AutoModelForImageTextToText.from_pretrained(out, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(out, local_files_only=True)
+    assert torch.equal(model.lm_head.weight, policy.model.lm_head.weight)
+    assert type(processor).__name__ == "Qwen2_5_VLProcessor"
+    reloaded = VLMPolicy(str(out), fps=FPS, max_new_tokens=4, device="cpu")
+    obs = make_obs()
+    assert reloaded.prepare(obs).text == policy.prepare(obs).text
+    assert reloaded.act(obs) == policy.act(obs)
 
 
 def test_device_map_goes_to_from_pretrained(checkpoints):

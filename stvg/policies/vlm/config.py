@@ -11,6 +11,7 @@ from stvg.config import InvalidField
 Family = Literal["auto", "qwen2.5-vl", "qwen3-vl"]
 CoordsChoice = Literal["auto", "pixels", "norm1000", "norm1"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
+RolloutLogProbs = Literal["generation", "rescore"]
 
 #: Box coordinates each family was trained to emit (``coords="auto"``): Qwen2.5-VL grounds
 #: in absolute pixels, Qwen3-VL in 0-1000 normalised coordinates.
@@ -39,6 +40,13 @@ class VLMPolicyConfig:
         do_sample: sample (``True``) or decode greedily (``False``, the default: evaluation
             is deterministic) in ``act``/``act_batch``/``generate``; ``sample`` (RL rollouts)
             always samples.
+        rollout_log_probs: where :meth:`VLMPolicy.sample` takes the sampled tokens'
+            log-probabilities from. ``generation``: the sampling step's own
+            ``log_softmax(logits / temperature)``, recorded during ``generate`` (no extra
+            forward pass; the probabilities the tokens were drawn with). ``rescore``: a
+            separate no-grad forward pass over prompt and completion, the computation
+            :meth:`VLMPolicy.log_prob` makes (first-update ratios exactly 1 also in bf16,
+            at the cost of that pass). In float32 they agree to about 1e-6.
         micro_batch_size: rows (completions) per forward pass when :meth:`VLMPolicy.log_prob`
             scores completions; bounds activation memory, not the result.
         gradient_checkpointing: recompute activations in the backward pass
@@ -68,6 +76,7 @@ class VLMPolicyConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     do_sample: bool = False
+    rollout_log_probs: RolloutLogProbs = "generation"
     micro_batch_size: int = 8
     gradient_checkpointing: bool = False
     device: str = "auto"

@@ -19,8 +19,10 @@ parsed with.
 RL interface (:class:`~stvg.policies.base.TrainablePolicy`):
 
 * :meth:`VLMPolicy.sample` generates ``n`` completions for every observation in ONE
-  left-padded ``generate`` call (``num_return_sequences=n``: transformers encodes each video
-  once and shares it over the ``n`` rows) and scores them under ``no_grad``;
+  left-padded ``generate`` call: one prefill encodes each prompt (video and text) once, its
+  KV cache is repeated for the ``n`` rows, and the sampled tokens' log-probabilities are
+  recorded from the sampling steps themselves (or, ``rollout_log_probs="rescore"``, from a
+  separate no-grad pass);
 * :meth:`VLMPolicy.log_prob` recomputes those log-probabilities **with gradients**, in
   micro-batches of ``micro_batch_size`` rows (each video encoded once per micro-batch);
   ``rows=`` scores a subset, for gradient accumulation.
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +60,7 @@ from stvg.policies.vlm.checkpoint import (
 from stvg.policies.vlm.config import FAMILY_COORDS, VLMPolicyConfig
 from stvg.policies.vlm.observation import context_from_reset, read_observation
 from stvg.policies.vlm.prompt import chat_messages, load_template, prompt_values
+from stvg.policies.vlm.sampling import NEUTRAL_SAMPLING, StepLogProbs, sampling_processors
 from stvg.policies.vlm.video import (
     IMAGE_PAD,
     VIDEO_PAD,
@@ -158,14 +162,7 @@ class VLMPolicy:
         if config.device_map is not None:
             self.device = str(self.model.device)
         if config.gradient_checkpointing:
-            # transformers >= 5.2x names it activation checkpointing (the old name warns).
-            enable = getattr(self.model, "activation_checkpointing_enable", None)
-            if enable is not None:
-                enable(activation_checkpointing_kwargs={"use_reentrant": False})
-            else:
-                self.model.gradient_checkpointing_enable(
-                    gradient_checkpointing_kwargs={"use_reentrant": False}
-                )
+            self.enable_gradient_checkpointing()
         self._token_ids = self._special_token_ids()
         generation = self.model.generation_config
         eos = (
@@ -295,27 +292,48 @@ class VLMPolicy:
 
     # ------------------------------------------------------------------ generation
 
-    def _generation_options(self, do_sample: bool) -> dict[str, Any]:
-        # Every sampling knob is set explicitly: transformers fills unset ones from the
-        # checkpoint's generation_config (Qwen ships top_k, repetition_penalty, ...), which
-        # would make the sampling distribution differ from the one log_prob scores.
+    def _generation_options(
+        self, do_sample: bool, recorder: StepLogProbs | None = None
+    ) -> dict[str, Any]:
+        """``generate`` options. Every knob is set: transformers fills unset ones from the
+        checkpoint's generation_config (Qwen ships top_k, repetition_penalty, ...), which
+        would make the sampling distribution differ from the one ``log_prob`` scores."""
+        vision_ids = sorted(self._token_ids.values())
         options: dict[str, Any] = {
             "max_new_tokens": self.config.max_new_tokens,
-            "do_sample": do_sample,
-            "repetition_penalty": 1.0,  # off (it would act in greedy decoding too)
             "pad_token_id": self._pad_id,
             "eos_token_id": sorted(self._eos_ids),
-            # A generated vision token would desynchronise the prompt's video features.
-            "suppress_tokens": sorted(self._token_ids.values()),
         }
-        if do_sample:  # sampling-only knobs (transformers warns about them when greedy)
-            options.update(temperature=self.config.temperature, top_p=self.config.top_p, top_k=0)
+        if not do_sample:
+            # A generated vision token would desynchronise the prompt's video features.
+            options.update(do_sample=False, repetition_penalty=1.0, suppress_tokens=vision_ids)
+            return options
+        recorder = StepLogProbs(self.config.temperature) if recorder is None else recorder
+        options.update(NEUTRAL_SAMPLING)
+        options["logits_processor"] = sampling_processors(
+            self.config.temperature, self.config.top_p, vision_ids, recorder
+        )
         return options
 
     def _generate(
-        self, preps: Sequence[PreparedPrompt], n: int, do_sample: bool
+        self,
+        preps: Sequence[PreparedPrompt],
+        n: int,
+        do_sample: bool,
+        *,
+        share_prefill: bool = True,
+        recorder: StepLogProbs | None = None,
     ) -> list[TextCompletion]:
-        """``n`` completions per prompt, observation-major, from ONE ``generate`` call."""
+        """``n`` completions per prompt, observation-major, from ONE ``generate`` call.
+
+        With ``n > 1`` samples per prompt and ``share_prefill``, each prompt is encoded
+        ONCE: one forward pass over all prompts but their last token fills the KV cache
+        (vision tower and language model), the cache is repeated ``n`` times, and
+        ``generate`` continues the ``B * n`` rows from it. ``num_return_sequences=n`` would
+        encode each video once too, but run the language model over every prompt ``n``
+        times. Greedy decoding with ``n > 1`` decodes once and repeats the answers. A
+        ``recorder`` (sampling only) collects the sampled tokens' log-probabilities.
+        """
         import torch
 
         if n < 1:
@@ -324,11 +342,43 @@ class VLMPolicy:
             return []
         inputs = self.model_inputs(preps)
         width = int(inputs["input_ids"].shape[1])
-        options = self._generation_options(do_sample)
+        options = self._generation_options(do_sample, recorder)
         with torch.no_grad():
-            output = self.model.generate(**inputs, **options, num_return_sequences=n)
+            if n > 1 and do_sample and share_prefill:
+                output = self._generate_from_shared_prefill(inputs, n, options)
+            elif n > 1 and do_sample:
+                output = self.model.generate(**inputs, **options, num_return_sequences=n)
+            else:
+                output = self.model.generate(**inputs, **options)
+        if recorder is not None:
+            recorder.finish(output)
         generated = output[:, width:].tolist()
-        return [self._completion(ids, preps[row // n]) for row, ids in enumerate(generated)]
+        repeat = 1 if n > 1 and do_sample else n  # greedy: the same answer n times
+        rows = len(generated) * repeat
+        return [self._completion(generated[r // repeat], preps[r // n]) for r in range(rows)]
+
+    def _generate_from_shared_prefill(
+        self, inputs: Mapping[str, Any], n: int, options: Mapping[str, Any]
+    ) -> Any:
+        """``generate`` for ``n`` rows per prompt from one shared prompt prefill."""
+        text_keys = (
+            "input_ids",
+            "attention_mask",
+            "mm_token_type_ids",
+            "video_grid_thw",
+            "second_per_grid_ts",
+        )
+        sliced = ("input_ids", "attention_mask", "mm_token_type_ids")
+        prefix = {k: v[:, :-1] if k in sliced else v for k, v in inputs.items()}
+        out = self.model(**prefix, use_cache=True, logits_to_keep=1)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        cache.batch_repeat_interleave(n)
+        # The M-RoPE offset of each row's text after its video, set by the prefill; the
+        # cached continuation reads it (transformers' own cache-continuation path).
+        base = self.model.model
+        base.rope_deltas = base.rope_deltas.repeat_interleave(n, dim=0)
+        rows = {k: v.repeat_interleave(n, dim=0) for k, v in inputs.items() if k in text_keys}
+        return self.model.generate(**rows, cache=cache, **options)
 
     def _completion(self, ids: list[int], prep: PreparedPrompt) -> TextCompletion:
         kept: list[int] = []
@@ -423,23 +473,34 @@ class VLMPolicy:
     ) -> Rollouts:
         """Sample ``n`` completions per observation, with per-token log-probs (no gradients).
 
-        All prompts go through one left-padded ``generate`` call with
-        ``num_return_sequences=n``; the log-probs are then computed in micro-batches. Always
-        samples (``do_sample`` only concerns ``act``/``generate``).
+        All prompts go through one left-padded ``generate`` call for the ``B * n`` rows,
+        each prompt encoded once (see :meth:`_generate`). The log-probs are those of the
+        sampling steps themselves, or of a separate no-grad pass in micro-batches
+        (``rollout_log_probs``). Always samples (``do_sample`` only concerns
+        ``act``/``generate``).
 
         Returns:
             :class:`Rollouts` whose ``actions`` are :class:`TextCompletion` objects,
-            ``token_ids``/``log_probs``/``mask`` ``[B * n, L]`` right-padded, and
+            ``token_ids``/``log_probs``/``mask`` ``[B * n, L]`` right-padded (CPU), and
             ``extras`` with per-row ``frames_shown``, ``visual_tokens``, ``output_tokens``.
         """
         import torch
 
         preps = self._prepare_all(obs_batch, ctxs)
-        completions = self._generate(preps, n, do_sample=True)
+        recorder = StepLogProbs(self.config.temperature)
+        completions = self._generate(preps, n, do_sample=True, recorder=recorder)
         obs_index = [row // n for row in range(len(completions))]
         token_ids, mask = self._pad_completions(completions)
-        with torch.no_grad():
-            log_probs = self._score(preps, obs_index, token_ids, mask, range(len(completions)))
+        if self.config.rollout_log_probs == "generation":
+            recorded = recorder.result()[:, : token_ids.shape[1]]
+            recorded = torch.nn.functional.pad(
+                recorded, (0, token_ids.shape[1] - recorded.shape[1])
+            )
+            log_probs = torch.where(mask, recorded.cpu(), 0.0)
+        else:
+            with torch.no_grad():
+                rows = range(len(obs_index))
+                log_probs = self._score(preps, obs_index, token_ids, mask, rows).cpu()
         self.last_cost = self._cost(preps, completions)
         return Rollouts(
             actions=list(completions),
@@ -630,6 +691,32 @@ class VLMPolicy:
     def eval(self) -> VLMPolicy:
         """Put the model in evaluation mode; returns ``self``."""
         return self.train(False)
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute activations in the backward pass (non-reentrant; training mode only).
+
+        transformers >= 5.2x calls it activation checkpointing (the old name warns).
+        """
+        enable = getattr(self.model, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            self.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        """Export the current weights as a Hugging Face checkpoint directory.
+
+        Writes the model (config, weights, generation config) and the processor (tokenizer,
+        chat template, image and video processor), so ``AutoModelForImageTextToText``,
+        ``AutoProcessor``, vLLM and ``VLMPolicy(out_dir)`` load it. Returns ``out_dir``.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(out)
+        self.processor.save_pretrained(out)
+        return out
 
     def config_dict(self) -> dict[str, Any]:
         """The constructor configuration as a plain dict (what checkpoints save)."""
