@@ -8,11 +8,13 @@ The synthesis issue writes such files from a teacher model's reasoning; until th
 a warm start, :func:`write_gt_targets` writes the ground truth of every sample of an env's
 split as the answer the prompt asks for: the episode's answer contract
 (``env.contract``, :class:`~stvg.verifiers.formats.AnswerContract`) renders its
-:meth:`~stvg.verifiers.formats.AnswerContract.gt_answer` (span from the shown frame nearest
-the first ground-truth frame to the one nearest the last, the ground-truth box of every shown
-frame in it). The contract renders in the coordinates, frame size and timestamps the policy's
-prompt states (for Qwen2.5-VL ``pixels``: pixels of the processor-resized frames), so a model
-trained on these texts answers in the frame the env scores in.
+:meth:`~stvg.verifiers.formats.AnswerContract.gt_answer` (the ground-truth span in seconds,
+the ground-truth box of every shown frame inside it). The contract renders in the
+coordinates, frame size and timestamps the policy's prompt states (for Qwen2.5-VL
+``pixels``: pixels of the processor-resized frames), so a model trained on these texts
+answers in the frame the env scores in; build the env with
+:func:`stvg.training.sft_vlm.build_env` (or ``stvg.envs.contract.bind_env_kwargs``) so that
+its contract is the policy's.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "targets.jsonl"

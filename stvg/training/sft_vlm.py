@@ -484,10 +484,12 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         completions = {
             i: target_completion(policy, targets[env.samples[i].sample_id]) for i in train_index
         }
+        unused = len(set(targets) - {env.samples[i].sample_id for i in range(n)})
         say(
             f"data: {len(train_index)} of {n} {data.train_split} samples have a target "
-            f"({source}); {sum(len(c.token_ids) for c in completions.values())} target "
-            f"tokens; {time.perf_counter() - started:.1f}s"
+            f"({source}; {unused} targets of other samples unused); "
+            f"{sum(len(c.token_ids) for c in completions.values())} target tokens; "
+            f"{time.perf_counter() - started:.1f}s"
         )
 
         optimiser = torch.optim.AdamW(
@@ -567,7 +569,11 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                     and config.eval_every
                     and epoch % config.eval_every == 0
                 ):
-                    eval_metrics = _evaluate(policy, config, say, epoch, global_step, record, None)
+                    # float32 masters of a bf16/fp16 checkpoint meet its dtype's inputs here
+                    with torch.no_grad(), autocast(device, precision):
+                        eval_metrics = _evaluate(
+                            policy, config, say, epoch, global_step, record, None
+                        )
                 if out_of_time:
                     say(f"time limit {config.time_limit_s}s reached in epoch {epoch}")
                     break

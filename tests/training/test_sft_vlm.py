@@ -74,7 +74,7 @@ def _config(checkpoint: Path, root: Path, out_dir: Path, **changes) -> dict:
         "batch_size": 2,
         "micro_batch_size": 1,
         "lr": 0.01,
-        "threads": 2,
+        "threads": 1,
         "out_dir": str(out_dir),
     }
     for key, value in changes.items():
