@@ -288,6 +288,28 @@ def test_same_seed_same_losses(tiny_checkpoint: Path, data_root: Path, tmp_path:
     assert len(first) == 2 and first == losses("b")
 
 
+def test_bf16_checkpoint_trains_in_float32_masters_and_exports_bf16(
+    tiny_checkpoint: Path, data_root: Path, tmp_path: Path
+):
+    # bf16 weights take Adam's updates in float32 master copies under autocast; the run
+    # evaluates mid-way (float32 masters, autocast) and at the end (cast back to bf16), and
+    # exports bf16 weights.
+    from safetensors.torch import load_file
+
+    policy = {"name": "vlm", "config": {"model_path": str(tiny_checkpoint), "dtype": "bfloat16"}}
+    changes = {"epochs": 4, "eval_every": 2, "policy": policy}
+    config = from_dict(
+        VLMSFTConfig, _config(tiny_checkpoint, data_root, tmp_path / "run", **changes)
+    )
+    result = train_sft(config, log=None)
+    losses = [line["losses/nll"] for line in result.history if "losses/nll" in line]
+    evals = [line["epoch"] for line in result.history if "eval/m_vIoU" in line]
+    assert evals == [2, 4] and losses == sorted(losses, reverse=True)
+    assert losses[-1] < 0.9 * losses[0]
+    weights = load_file(result.checkpoint / "model.safetensors")
+    assert {str(w.dtype) for w in weights.values()} == {"torch.bfloat16"}
+
+
 def _memorise(checkpoint: Path, root: Path, out_dir: Path, **changes):
     config = from_dict(VLMSFTConfig, _config(checkpoint, root, out_dir, **changes))
     result = train_sft(config, log=None)
