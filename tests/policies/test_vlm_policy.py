@@ -280,6 +280,48 @@ def test_batched_rollouts_equal_one_prompt_at_a_time(checkpoints, family):
     assert (together[0][0] - together[0][3]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shared_prefill_samples_what_num_return_sequences_samples(policies, family):
+    """One prefill per prompt, its cache repeated n times: the same draws as transformers'
+    num_return_sequences (which runs the language model over each prompt n times)."""
+    policy = policies[family]
+    preps = [policy.prepare(o) for o in observations()]
+    torch.manual_seed(5)
+    shared = policy._generate(preps, 3, True)
+    torch.manual_seed(5)
+    plain = policy._generate(preps, 3, True, share_prefill=False)
+    assert [c.token_ids for c in shared] == [c.token_ids for c in plain]
+    assert len({c.token_ids for c in shared}) == 12  # 4 prompts x 3 different samples
+    # Greedy decoding of n > 1 answers decodes once: n equal answers.
+    assert len({c.text for c in policy.generate(make_obs(), n=3)}) == 1
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.5])
+def test_recorded_log_probs_equal_a_rescoring_pass(checkpoints, top_p):
+    """The sampling steps' own log-probs are those of the full softmax (before top-p)."""
+    obs = observations()[:2]
+    results = {}
+    for mode in ("generation", "rescore"):
+        policy = VLMPolicy(
+            checkpoints["qwen2.5-vl"],
+            fps=FPS,
+            max_new_tokens=6,
+            device="cpu",
+            temperature=0.7,
+            top_p=top_p,
+            rollout_log_probs=mode,
+        )
+        torch.manual_seed(3)
+        results[mode] = policy.sample(obs, n=3)
+        with torch.no_grad():
+            scored = policy.log_prob(obs, results[mode])
+        torch.testing.assert_close(results[mode].log_probs, scored, atol=1e-5, rtol=0)
+    generation, rescore = results["generation"], results["rescore"]
+    assert [c.token_ids for c in generation.actions] == [c.token_ids for c in rescore.actions]
+    torch.testing.assert_close(generation.log_probs, rescore.log_probs, atol=1e-5, rtol=0)
+    assert torch.all(generation.log_probs[~generation.mask] == 0)
+
+
 def test_log_prob_rows_and_micro_batches(checkpoints):
     policy = VLMPolicy(
         checkpoints["qwen2.5-vl"], fps=FPS, max_new_tokens=5, device="cpu", micro_batch_size=3

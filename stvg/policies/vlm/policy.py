@@ -150,6 +150,12 @@ class VLMPolicy:
             max_pixels=config.max_pixels,
             cap_pixels_per_frame=config.cap_pixels_per_frame,
         )
+        self._answer_spec = ContractSpec(
+            answer_format=config.answer_format,
+            coords=self.coords,
+            fps=config.fps,
+            geometry=self.geometry,
+        )
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.model = load_model(
@@ -203,13 +209,10 @@ class VLMPolicy:
 
     @property
     def answer_spec(self) -> ContractSpec:
-        """The answer contract the policy answers in: format, coordinates, fps, geometry."""
-        return ContractSpec(
-            answer_format=self.config.answer_format,
-            coords=self.coords,
-            fps=self.config.fps,
-            geometry=self.geometry,
-        )
+        """The answer contract the policy answers in: format, coordinates, fps and the
+        geometry of its processor (``min_pixels``/``max_pixels`` with the config's
+        overrides), which an env must score in (``stvg.verifiers.formats.check_agreement``)."""
+        return self._answer_spec
 
     # ------------------------------------------------------------------ prompts
 
