@@ -72,8 +72,8 @@ def memorised(request, data_root: Path, tmp_path_factory: pytest.TempPathFactory
                 "limit_eval": N_SAMPLES,
             },
             "epochs": 150,
-            "batch_size": 2,
-            "micro_batch_size": 2,
+            "batch_size": 1,
+            "micro_batch_size": 1,
             "lr": 0.02,
             "warmup_steps": 10,
             "seed": 0,
@@ -90,21 +90,28 @@ def test_greedy_answers_through_the_env_score_m_viou_over_09(memorised: tuple) -
     policy = make("vlm", **_policy_config(model_dir))
     env = GroundingEnv(bind_env_kwargs(policy, {**_env(root), "split": "train"}))
     check_env_policy(env, policy)
-    ctx_sizes, v_ious, t_ious = set(), [], []
+    ctx_sizes, v_ious, t_ious, ceiling = set(), [], [], []
     for index in range(N_SAMPLES):
         obs, _ = env.reset(options={"index": index})
         ctx = env.frame_context
         ctx_sizes.add((ctx.shown_size, ctx.model_size))
         _, _, _, _, info = env.step(policy.act(obs, ctx))
-        assert "parse_error" not in info, info.get("parse_error")
+        assert info.get("parse_error") is None, info["parse_error"]
         v_ious.append(info["v_iou"])
         t_ious.append(info["t_iou"])
+        # What the ground-truth target itself scores (1 fps boxes, interpolated).
+        env.reset(options={"index": index})
+        target = env.contract.render(env.contract.gt_answer(env.sample))
+        ceiling.append(env.step(target)[4]["v_iou"])
     if family == "qwen2.5-vl":
         assert ctx_sizes == {((128, 128), (140, 140))}
     else:  # 0-1000 coordinates: no model frame needed to read them
         assert env.answer_spec.coords == "norm1000"
     assert np.mean(t_ious) >= 0.95
     assert np.mean(v_ious) >= 0.9
+    # Memorised: within 0.01 of the ground truth's own score (measured: equal, 0.9191 for
+    # Qwen2.5-VL's 140 px frames, 0.9506 for Qwen3-VL's 0-1000 grid).
+    assert np.mean(v_ious) >= np.mean(ceiling) - 0.01
 
 
 def test_stvg_evaluate_policy_agrees(memorised: tuple, tmp_path: Path) -> None:
