@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 
@@ -467,6 +468,16 @@ def test_config_overrides_reach_the_processor(checkpoints):
     prep = policy.prepare(make_obs())
     assert prep.model_size == (168, 84)
     assert "4 frames of 168x84 pixels" in prep.text
+
+
+def test_prompt_tells_the_processors_size_when_the_estimate_differs(checkpoints):
+    policy = VLMPolicy(checkpoints["qwen2.5-vl"], fps=FPS, device="cpu")
+    # A geometry that predicts 168x84 while the processor resizes to 448x252.
+    wrong = ModelGeometry("qwen2.5-vl", 4096, 20_000)
+    policy._answer_spec = dataclasses.replace(policy.answer_spec, geometry=wrong)
+    prep = policy.prepare(make_obs())
+    assert prep.model_size == prep.shown.model_size == (448, 252)
+    assert "4 frames of 448x252 pixels" in prep.text and "168x84" not in prep.text
 
 
 def test_bad_model_paths_and_families(checkpoints, tmp_path):

@@ -96,9 +96,12 @@ def scoring_batch(
     """
     import torch
 
-    rows = [preps[i] for i in prompt_of_row]
-    if any(p is None for p in rows):
-        raise ValueError("scoring_batch: a row points to a prompt that was not prepared")
+    rows: list[PreparedPrompt] = []
+    for i in prompt_of_row:
+        prep = preps[i]
+        if prep is None:
+            raise ValueError(f"scoring_batch: a row points to prompt {i}, which was not prepared")
+        rows.append(prep)
     ids, types, mask = _left_padded(rows, pad_id)
     completion_mask = completion_mask.to(torch.long)
     unique = list(dict.fromkeys(int(i) for i in prompt_of_row))

@@ -11,7 +11,12 @@ Answer contract. :attr:`VLMPolicy.answer_spec` is the
 coordinate system, sampling rate and the processor's frame geometry. The prompt depends on
 the observation and this spec only: for Qwen2.5-VL (absolute pixel coordinates) it tells
 the size of the frames *as the processor resized them* (a 224x126 frame becomes 448x252
-under the default ``min_pixels``), read back from the processor's output. An env's
+under the default ``min_pixels``), read back from the processor's output. The text is
+written before the processor runs, so the size is first predicted with the spec's
+:class:`~stvg.verifiers.formats.ModelGeometry` (tests hold it equal to the processors) and
+then checked against the processor's output; should they ever differ, the prompt is
+written again with the processor's size. The processor itself expands the video
+placeholder (one call with the text and the frames). An env's
 :class:`~stvg.verifiers.formats.FrameContext` is never used to write the prompt; when one is
 passed it is checked against it (:meth:`VLMPolicy.prepare`), and it is what answers are
 parsed with.
@@ -390,7 +395,10 @@ class VLMPolicy:
             if token in self._eos_ids:
                 break
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        return TextCompletion(text, tuple(kept), prep.visual_tokens, prep.prompt_tokens)
+        finished = bool(kept) and kept[-1] in self._eos_ids
+        return TextCompletion(
+            text, tuple(kept), prep.visual_tokens, prep.prompt_tokens, finished=finished
+        )
 
     def _cost(
         self, preps: Sequence[PreparedPrompt], completions: Sequence[TextCompletion]
