@@ -69,12 +69,15 @@ class TextCompletion:
             no padding.
         visual_tokens: visual tokens in the prompt that produced it.
         prompt_tokens: tokens of the whole prompt (text + visual).
+        finished: whether generation stopped at an end-of-sequence token (``False``: cut
+            by the ``max_new_tokens`` budget, TRL's "clipped" completion; ``None``: unknown).
     """
 
     text: str
     token_ids: tuple[int, ...]
     visual_tokens: int = 0
     prompt_tokens: int = 0
+    finished: bool | None = None
 
     @property
     def output_tokens(self) -> int:

@@ -11,6 +11,8 @@ name                               meaning
 ``charts/t_iou``, ``charts/v_iou``  mean temporal and video IoU of the final answers
 ``charts/parse_ok``                share of answers that parsed (text policies)
 ``cost/<figure>``                  mean cost figure per episode (frames, visual tokens)
+``completions/mean_length``        mean generated tokens per answer (text policies)
+``completions/clipped_ratio``      share of answers cut by the ``max_new_tokens`` budget
 =================================  ==========================================================
 """
 
@@ -34,7 +36,7 @@ def metric_name(info_key: str) -> str:
         return "rewards/total/mean"
     if info_key.startswith("reward/"):
         return f"rewards/{info_key[len('reward/') :]}/mean"
-    if info_key.startswith("cost/"):
+    if info_key.startswith(("cost/", "completions/")):
         return info_key
     return f"charts/{info_key}"
 

@@ -94,13 +94,19 @@ def env_action(action: Any) -> Any:
     return action.text if isinstance(action, TextCompletion) else action
 
 
-def episode_metrics(info: Mapping[str, Any]) -> dict[str, float]:
-    """The numeric figures of a final ``info`` (see :data:`METRIC_KEYS`)."""
+def episode_metrics(info: Mapping[str, Any], action: Any = None) -> dict[str, float]:
+    """The numeric figures of a final ``info`` (see :data:`METRIC_KEYS`), plus, for a
+    :class:`TextCompletion` ``action``, ``completions/mean_length`` (generated tokens) and
+    ``completions/clipped_ratio`` (1 when the token budget cut it, TRL's names)."""
     out: dict[str, float] = {}
     for key, value in info.items():
         if key in METRIC_KEYS or key.startswith(METRIC_PREFIXES):
             if isinstance(value, (bool, int, float, np.integer, np.floating)):
                 out[key] = float(value)
+    if isinstance(action, TextCompletion):
+        out["completions/mean_length"] = float(action.output_tokens)
+        if action.finished is not None:
+            out["completions/clipped_ratio"] = 0.0 if action.finished else 1.0
     return out
 
 
@@ -189,7 +195,7 @@ class RolloutWorker:
                 )
             rewards.append(float(reward))
             sample_ids.append(sid)
-            episodes.append(EpisodeRecord(sid, float(reward), 1, episode_metrics(info)))
+            episodes.append(EpisodeRecord(sid, float(reward), 1, episode_metrics(info, action)))
         rows = len(rollouts)
         return Experience(
             observations=list(observations),
@@ -230,7 +236,9 @@ class RolloutWorker:
                 obs = next_obs
             length = len(rewards) - start
             self._fill_next_values(parts, next_values, start)
-            episodes.append(EpisodeRecord(sid, total, length, episode_metrics(info)))
+            episodes.append(
+                EpisodeRecord(sid, total, length, episode_metrics(info, step.actions[0]))
+            )
         return Experience(
             observations=observations,
             rollouts=concat_rollouts(parts, [1] * len(parts)),
