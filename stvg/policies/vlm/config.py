@@ -45,8 +45,8 @@ class VLMPolicyConfig:
             ``log_softmax(logits / temperature)``, recorded during ``generate`` (no extra
             forward pass; the probabilities the tokens were drawn with). ``rescore``: a
             separate no-grad forward pass over prompt and completion, the computation
-            :meth:`VLMPolicy.log_prob` makes (first-update ratios exactly 1 also in bf16,
-            at the cost of that pass). In float32 they agree to about 1e-6.
+            :meth:`VLMPolicy.log_prob` makes (the learner's numerics, which matters in
+            bf16, at the cost of that pass). In float32 the two agree to about 1e-6.
         micro_batch_size: rows (completions) per forward pass when :meth:`VLMPolicy.log_prob`
             scores completions; bounds activation memory, not the result.
         gradient_checkpointing: recompute activations in the backward pass
