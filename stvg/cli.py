@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stvg`` console script; returns the process exit code."""
+    # transformers draws a progress bar for every checkpoint it loads (each evaluation, each
+    # Ray worker); the stages print their own progress. HF_HUB_DISABLE_PROGRESS_BARS=0 in the
+    # environment brings them back.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -501,3 +501,27 @@ def test_observation_errors_name_the_key(policies):
         policy.prepare(obs)
     with pytest.raises(ValueError, match="must not contain <\\|video_pad\\|>"):
         policy.prepare(make_obs(query="find <|video_pad|>"))
+
+
+def test_export_keeps_pixel_overrides_and_the_loaded_dtype(checkpoints, tmp_path):
+    # min_pixels 3136 makes 224x126 frames 224x112 (not 448x252): the export must say so.
+    policy = VLMPolicy(
+        checkpoints["qwen2.5-vl"], fps=FPS, max_new_tokens=4, device="cpu", min_pixels=3136
+    )
+    assert policy.geometry.model_size(4, (224, 126)) == (224, 112)
+    policy.model.float()  # as a trainer's float32 master weights
+    out = policy.save_pretrained(tmp_path / "hf")
+    reloaded = VLMPolicy(str(out), fps=FPS, max_new_tokens=4, device="cpu")
+    assert reloaded.geometry == policy.geometry
+    assert reloaded.answer_spec == policy.answer_spec
+    obs = make_obs()
+    assert reloaded.prepare(obs).model_size == (224, 112)
+
+    bf16 = VLMPolicy(checkpoints["qwen2.5-vl"], fps=FPS, device="cpu", dtype="bfloat16")
+    bf16.model.float()
+    assert bf16.weight_dtype == torch.float32  # pixel inputs follow the weights
+    bf16.prepare(obs)
+    exported = AutoModelForImageTextToText.from_pretrained(
+        bf16.save_pretrained(tmp_path / "bf16"), local_files_only=True, dtype="auto"
+    )
+    assert next(exported.parameters()).dtype == torch.bfloat16

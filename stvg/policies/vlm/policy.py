@@ -120,6 +120,9 @@ class VLMPolicy:
     """
 
     config_class = VLMPolicyConfig
+    #: Adam step size the trainer uses when a run config leaves ``learning_rate`` unset: a
+    #: VLM learning rate (1e-4 would wreck a 7B model in a few steps).
+    default_learning_rate = 1e-6
 
     def __init__(self, model_path: str, **options: Any) -> None:
         self._setup(VLMPolicyConfig(model_path=str(model_path), **options))
@@ -292,7 +295,7 @@ class VLMPolicy:
         moved: dict[str, Any] = {}
         for key, value in inputs.items():
             if key == "pixel_values_videos":
-                value = value.to(self.dtype)
+                value = value.to(self.weight_dtype)
             elif key == "second_per_grid_ts":
                 value = value.to(torch.float32)
             moved[key] = value.to(self.device)
@@ -666,7 +669,7 @@ class VLMPolicy:
         videos = [preps[u] for u in unique]
         features = self.model.get_video_features(
             pixel_values_videos=torch.cat([p.pixel_values_videos for p in videos]).to(
-                self.device, self.dtype
+                self.device, self.weight_dtype
             ),
             video_grid_thw=torch.cat([p.video_grid_thw for p in videos]).to(self.device),
             return_dict=True,
@@ -716,17 +719,55 @@ class VLMPolicy:
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
 
+    @property
+    def weight_dtype(self) -> Any:
+        """The dtype of the model's parameters now (float32 while a trainer keeps master
+        weights of a bf16 checkpoint); pixel inputs are cast to it."""
+        return next(self.model.parameters()).dtype
+
     def save_pretrained(self, out_dir: str | Path) -> Path:
         """Export the current weights as a Hugging Face checkpoint directory.
 
-        Writes the model (config, weights, generation config) and the processor (tokenizer,
-        chat template, image and video processor), so ``AutoModelForImageTextToText``,
-        ``AutoProcessor``, vLLM and ``VLMPolicy(out_dir)`` load it. Returns ``out_dir``.
+        Writes the model (config, weights in the dtype the policy was loaded in, generation
+        config) and the processor (tokenizer, chat template, image and video processor, with
+        this policy's pixel bounds, so ``min_pixels``/``max_pixels`` overrides travel with
+        the export and its answer contract stays the same), so
+        ``AutoModelForImageTextToText``, ``AutoProcessor``, vLLM and ``VLMPolicy(out_dir)``
+        load it. Returns ``out_dir``.
         """
+        import copy
+
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
-        self.processor.save_pretrained(out)
+        state = {
+            k: v.detach().to(self.dtype) if v.is_floating_point() else v
+            for k, v in self.model.state_dict().items()
+        }
+        self.model.save_pretrained(out, state_dict=state)
+        # save_pretrained records the dtype of the (float32 master) parameters; the export
+        # holds the loaded dtype, which is what dtype="auto" must load.
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(out, local_files_only=True)
+        config.dtype = self.dtype
+        for sub in ("text_config", "vision_config"):
+            if getattr(config, sub, None) is not None:
+                getattr(config, sub).dtype = self.dtype
+        config.save_pretrained(out)
+        processor = copy.deepcopy(self.processor)
+        video = processor.video_processor
+        video.size = {
+            "shortest_edge": self.geometry.min_pixels,
+            "longest_edge": self.geometry.max_pixels,
+        }
+        for name, value in (
+            ("min_pixels", self.geometry.min_pixels),
+            ("max_pixels", self.geometry.max_pixels),
+            ("cap_pixels_per_frame", self.geometry.cap_pixels_per_frame),
+        ):
+            if hasattr(video, name):
+                setattr(video, name, value)
+        processor.save_pretrained(out)
         return out
 
     def config_dict(self) -> dict[str, Any]:
