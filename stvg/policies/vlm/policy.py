@@ -446,14 +446,26 @@ class VLMPolicy:
         """The answer text for one observation (greedy unless the config sets ``do_sample``)."""
         return self.generate(obs, ctx, n=1)[0].text
 
+    def generate_batch(
+        self,
+        obs_list: Sequence[Observation],
+        ctxs: Sequence[FrameContext | None] | None = None,
+        *,
+        do_sample: bool | None = None,
+    ) -> list[TextCompletion]:
+        """One completion per observation, generated in one batched call (no gradients);
+        greedy unless ``do_sample`` (default: the config's) says otherwise."""
+        preps = self._prepare_all(obs_list, ctxs)
+        sample = self.config.do_sample if do_sample is None else do_sample
+        completions = self._generate(preps, 1, sample)
+        self.last_cost = self._cost(preps, completions)
+        return completions
+
     def act_batch(
         self, obs_list: Sequence[Observation], ctxs: Sequence[FrameContext | None] | None = None
     ) -> list[str]:
         """Answer texts for several observations, generated in one batched call."""
-        preps = self._prepare_all(obs_list, ctxs)
-        completions = self._generate(preps, 1, self.config.do_sample)
-        self.last_cost = self._cost(preps, completions)
-        return [c.text for c in completions]
+        return [c.text for c in self.generate_batch(obs_list, ctxs)]
 
     def generate_and_parse(
         self, obs: Observation, ctx: FrameContext | Mapping[str, Any]
