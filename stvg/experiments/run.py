@@ -214,13 +214,9 @@ def load_run_config(path: str | Path) -> RunConfig:
     return from_yaml(RunConfig, path)
 
 
-def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
-    """The :class:`~stvg.training.sft.SFTConfig` of the SFT stage."""
-    from stvg.training.sft import SFTConfig
-
-    data = {
-        "dataset": "synthetic",
-        "root": root,
+def _sft_data(config: RunConfig) -> dict[str, Any]:
+    """The SFT data keys both SFT stages share: train on the generated train split."""
+    return {
         "train_split": "train",
         "eval_split": None,
         "generate": True,
@@ -229,6 +225,13 @@ def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
         "difficulty": config.data.difficulty,
         "seed": config.data.seed,
     }
+
+
+def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
+    """The :class:`~stvg.training.sft.SFTConfig` of the SFT stage."""
+    from stvg.training.sft import SFTConfig
+
+    data = {"dataset": "synthetic", "root": root, **_sft_data(config)}
     merged = {
         **config.sft,
         "data": data,
@@ -246,20 +249,11 @@ def vlm_sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
     from stvg.training.sft_vlm import VLMSFTConfig
 
     env = {k: v for k, v in env_kwargs(config, root, "train").items() if k != "split"}
-    data = {
-        "train_split": "train",
-        "eval_split": None,
-        "generate": True,
-        "n_train": config.data.n_train,
-        "n_eval": config.data.n_test,
-        "difficulty": config.data.difficulty,
-        "seed": config.data.seed,
-    }
     merged = {
         **config.sft,
         "policy": {"name": "vlm", "config": dict(config.policy.config)},
         "env": env,
-        "data": data,
+        "data": _sft_data(config),
         "seed": config.seed,
         "out_dir": str(out_dir),
     }

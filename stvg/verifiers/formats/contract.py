@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -171,16 +171,7 @@ class ContractSpec:
         """The episode's contract for frames shown as ``ctx`` (its ``model_size`` filled)."""
         model_size = self.model_size(ctx.timestamps_s.size, ctx.shown_size)
         if ctx.model_size != model_size:
-            ctx = FrameContext(
-                frame_idx=ctx.frame_idx,
-                timestamps_s=ctx.timestamps_s,
-                shown_size=ctx.shown_size,
-                original_size=ctx.original_size,
-                native_fps=ctx.native_fps,
-                num_frames=ctx.num_frames,
-                fps=ctx.fps,
-                model_size=model_size,
-            )
+            ctx = replace(ctx, model_size=model_size)
         return AnswerContract(self, ctx)
 
     def to_dict(self) -> dict[str, Any]:
