@@ -1,4 +1,4 @@
-"""Training: supervised fine-tuning of the native policy and RL trainers.
+"""Training: supervised fine-tuning (native and VLM policies) and RL trainers.
 
 Names are imported on first access so that ``stvg --help`` stays fast (no torch import).
 """
@@ -14,6 +14,10 @@ _LAZY: dict[str, str] = {
     "SFTResult": "stvg.training.sft",
     "load_sft_config": "stvg.training.sft",
     "train_sft": "stvg.training.sft",
+    "VLMSFTConfig": "stvg.training.sft_vlm",
+    "train_sft_vlm": "stvg.training.sft_vlm",
+    "read_targets": "stvg.training.sft_targets",
+    "write_gt_targets": "stvg.training.sft_targets",
     "EnvSpec": "stvg.training.config",
     "GRPOConfig": "stvg.training.config",
     "PPOConfig": "stvg.training.config",
