@@ -50,12 +50,10 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SFTDataConfig:
-    """Where the SFT data comes from.
+class SFTSplits:
+    """Which splits an SFT run trains and evaluates on, and how synthetic ones are made.
 
     Attributes:
-        dataset: dataset name for ``stvg.data.load_dataset``.
-        root: dataset folder.
         train_split: split trained on.
         eval_split: split evaluated on (``None`` = no evaluation).
         generate: for ``synthetic``: generate a split whose annotation file is missing.
@@ -63,11 +61,8 @@ class SFTDataConfig:
         difficulty: difficulty of generated synthetic splits.
         seed: generation seed.
         limit_train, limit_eval: use only the first ``n`` samples (``None`` = all).
-        cache_dir: folder of the decoded-frame caches (``None`` = ``<root>/native_cache``).
     """
 
-    dataset: str = "synthetic"
-    root: str = "data_cache/synthetic-easy"
     train_split: str = "train"
     eval_split: str | None = "test"
     generate: bool = True
@@ -77,7 +72,6 @@ class SFTDataConfig:
     seed: int = 0
     limit_train: int | None = None
     limit_eval: int | None = None
-    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_eval"):
@@ -87,6 +81,21 @@ class SFTDataConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
+
+
+@dataclass
+class SFTDataConfig(SFTSplits):
+    """Where the native policy's SFT data comes from (the :class:`SFTSplits` keys, and:)
+
+    Attributes:
+        dataset: dataset name for ``stvg.data.load_dataset``.
+        root: dataset folder.
+        cache_dir: folder of the decoded-frame caches (``None`` = ``<root>/native_cache``).
+    """
+
+    dataset: str = "synthetic"
+    root: str = "data_cache/synthetic-easy"
+    cache_dir: str | None = None
 
 
 @dataclass

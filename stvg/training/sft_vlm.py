@@ -47,6 +47,7 @@ import yaml
 
 from stvg.config import InvalidField, from_dict, to_dict
 from stvg.policies.vlm.config import VLMPolicyConfig
+from stvg.training.sft import SFTSplits
 
 #: Env keys the SFT run sets itself.
 _RESERVED_ENV_KEYS = {
@@ -73,43 +74,19 @@ class VLMPolicySpec:
 
 
 @dataclass
-class VLMSFTDataConfig:
-    """Which samples are trained on and evaluated on, and their target texts.
+class VLMSFTDataConfig(SFTSplits):
+    """Which samples are trained on and evaluated on (the :class:`SFTSplits` keys), and
+    their target texts:
 
     Attributes:
-        train_split: split trained on.
-        eval_split: split evaluated on (``None`` = no evaluation).
         targets: targets JSONL (``{"sample_id": ..., "target": ...}`` lines); ``None`` =
             the ground truth rendered by the answer contract. Train samples without a
             target are skipped (counted in the log).
         reasoning: ``<think>`` text of ground-truth targets (``""`` = no think block).
-        generate: for ``synthetic``: generate a split whose annotation file is missing.
-        n_train, n_eval: videos generated for the train and eval splits.
-        difficulty: difficulty of generated synthetic splits.
-        seed: generation seed.
-        limit_train, limit_eval: use only the first ``n`` samples (``None`` = all).
     """
 
-    train_split: str = "train"
-    eval_split: str | None = "test"
     targets: str | None = None
     reasoning: str = ""
-    generate: bool = True
-    n_train: int = 1000
-    n_eval: int = 100
-    difficulty: Literal["easy", "medium", "hard"] = "easy"
-    seed: int = 0
-    limit_train: int | None = None
-    limit_eval: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("n_train", "n_eval"):
-            if getattr(self, name) < 1:
-                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
-        for name in ("limit_train", "limit_eval"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
 
 
 @dataclass
