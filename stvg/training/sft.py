@@ -363,6 +363,20 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def sft_optimiser(
+    parameters: Any, *, lr: float, weight_decay: float, warmup_steps: int, total_steps: int
+) -> tuple[Any, Any]:
+    """AdamW and its :func:`warmup_cosine` schedule over ``total_steps`` optimiser steps (the
+    SFT recipe of both policies)."""
+    import torch
+
+    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: warmup_cosine(step, warmup_steps, total_steps)
+    )
+    return optimiser, scheduler
+
+
 def train_sft(
     config: SFTConfig | VLMSFTConfig, *, progress: bool = True, log: Any = print
 ) -> SFTResult:
@@ -426,13 +440,13 @@ def train_sft(
         seed=config.seed,
     )
     batcher = _Batcher(policy, train, train_cache, config.span_target)
-    optimiser = torch.optim.AdamW(
-        policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
+    optimiser, scheduler = sft_optimiser(
+        policy.parameters(),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_steps,
+        total_steps=steps_per_epoch * config.epochs,
     )
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []

@@ -410,7 +410,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         loaded_precision,
         parameter_device,
     )
-    from stvg.training.sft import SFTResult, warmup_cosine
+    from stvg.training.sft import SFTResult, sft_optimiser
     from stvg.training.sft_targets import read_targets, write_targets
 
     del progress
@@ -469,13 +469,13 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
             f"{time.perf_counter() - started:.1f}s"
         )
 
-        optimiser = torch.optim.AdamW(
-            policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
         steps_per_epoch = math.ceil(len(train_index) / config.batch_size)
-        total_steps = steps_per_epoch * config.epochs
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
+        optimiser, scheduler = sft_optimiser(
+            policy.parameters(),
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            warmup_steps=config.warmup_steps,
+            total_steps=steps_per_epoch * config.epochs,
         )
         rng = np.random.default_rng(config.seed)
         history: list[dict[str, Any]] = []
