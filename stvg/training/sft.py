@@ -545,9 +545,11 @@ __all__ = [
     "SFTConfig",
     "SFTDataConfig",
     "SFTResult",
+    "SFTSplits",
     "evaluate_cached",
     "load_sft_config",
     "sft_loss",
+    "sft_optimiser",
     "train_sft",
     "warmup_cosine",
 ]
