@@ -1,0 +1,1 @@
+"""Chain-of-thought synthesis with ground-truth replacement: the paper's SFT data."""
