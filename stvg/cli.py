@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stvg.training.rl_commands",
     "stvg.experiments.run_commands",
     "stvg.policies.commands",  # models tiny
+    "stvg.synthesis.commands",  # synth-cot
 )
 
 
