@@ -284,3 +284,15 @@ def test_cli_smoke(root, tmp_path, capsys):
     assert main(["synth-cot", "--config", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("stvg synth-cot: error:") and "colour" in err and "\n" not in err
+
+
+def test_openai_teacher_is_built_from_the_teacher_section():
+    from stvg.config import ConfigError
+    from stvg.synthesis import TeacherConfig, build_teacher
+
+    spec = ContractSpec("json-v1", "pixels", 1.0)
+    section = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "max_concurrency": 2}
+    teacher = build_teacher(TeacherConfig(name="openai", openai=section), spec, "default")
+    assert teacher.name == "openai"
+    with pytest.raises(ConfigError, match=r"teacher\.openai\.colour"):
+        build_teacher(TeacherConfig(name="openai", openai={"colour": 1}), spec, "default")
