@@ -101,6 +101,38 @@ class ParsedGeneration:
     ctx: FrameContext | None = None
 
 
+def checkpoint_contract(config: VLMPolicyConfig) -> tuple[Any, ContractSpec]:
+    """The checkpoint's processor and the :class:`ContractSpec` a policy of ``config``
+    answers in (answer format, coordinates, fps, the processor's geometry), without loading
+    the model: what :attr:`VLMPolicy.answer_spec` is, for stages that only need the
+    contract (synthesis before SFT).
+
+    Raises:
+        FileNotFoundError, ValueError: not a local Qwen VL checkpoint, or ``config.family``
+            contradicts it.
+    """
+    path = check_model_path(config.model_path)
+    detected = detect_family(path)
+    if config.family != "auto" and config.family != detected:
+        raise ValueError(
+            f"family={config.family!r} but {path}/config.json is a {detected} checkpoint; "
+            "set family to 'auto' or to the checkpoint's family"
+        )
+    coords = FAMILY_COORDS[detected] if config.coords == "auto" else config.coords
+    processor = load_processor(path, detected)
+    geometry = processor_geometry(
+        processor,
+        detected,
+        min_pixels=config.min_pixels,
+        max_pixels=config.max_pixels,
+        cap_pixels_per_frame=config.cap_pixels_per_frame,
+    )
+    spec = ContractSpec(
+        answer_format=config.answer_format, coords=coords, fps=config.fps, geometry=geometry
+    )
+    return processor, spec
+
+
 class VLMPolicy:
     """A Qwen2.5-VL / Qwen3-VL policy that answers in an answer format's text.
 
@@ -139,31 +171,13 @@ class VLMPolicy:
 
         self.config = config
         path = check_model_path(config.model_path)
-        detected = detect_family(path)
-        if config.family != "auto" and config.family != detected:
-            raise ValueError(
-                f"family={config.family!r} but {path}/config.json is a {detected} checkpoint; "
-                "set family to 'auto' or to the checkpoint's family"
-            )
-        self.family = detected
-        self.coords = FAMILY_COORDS[detected] if config.coords == "auto" else config.coords
+        self.processor, self._answer_spec = checkpoint_contract(config)
+        self.family = detect_family(path)
+        self.coords = self._answer_spec.coords
+        self.geometry = self._answer_spec.geometry
         self.answer_format = get_format(config.answer_format, self.coords)
         self.template = load_template(config.template)
-        self.processor = load_processor(path, detected)
         self.tokenizer = self.processor.tokenizer
-        self.geometry = processor_geometry(
-            self.processor,
-            detected,
-            min_pixels=config.min_pixels,
-            max_pixels=config.max_pixels,
-            cap_pixels_per_frame=config.cap_pixels_per_frame,
-        )
-        self._answer_spec = ContractSpec(
-            answer_format=config.answer_format,
-            coords=self.coords,
-            fps=config.fps,
-            geometry=self.geometry,
-        )
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.model = load_model(
@@ -787,4 +801,10 @@ class VLMPolicy:
         return asdict(self.config)
 
 
-__all__ = ["TIMESTAMP_TOLERANCE_S", "ParsedGeneration", "PreparedPrompt", "VLMPolicy"]
+__all__ = [
+    "TIMESTAMP_TOLERANCE_S",
+    "ParsedGeneration",
+    "PreparedPrompt",
+    "VLMPolicy",
+    "checkpoint_contract",
+]
