@@ -156,6 +156,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         f"- seed: {summary['seed']}",
         f"- policy: {summary.get('policy', 'native')}",
         f"- data: `{summary['data_root']}`",
+        *_synthesis_lines(summary.get("synthesis")),
         f"- SFT checkpoint: `{summary['sft_checkpoint']}`",
         f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "
         f"{summary['rl_iterations']} iterations, {summary['rl_num_workers']} Ray rollout workers)",
@@ -193,6 +194,25 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
     path = run_dir / "report.md"
     path.write_text("\n".join(text), encoding="utf-8")
     return path
+
+
+def _synthesis_lines(synthesis: dict[str, Any] | None) -> list[str]:
+    """The report's synthesis line: teacher, kept targets and the teacher's own metrics."""
+    if not synthesis:
+        return []
+    counts = synthesis["counts"]
+    parsed = synthesis["teacher_metrics"]["over_parsed"]
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f}"
+
+    return [
+        f"- synthesis: teacher `{synthesis['teacher']['teacher']}`, {counts['kept']} of "
+        f"{counts['written']} targets kept, {counts['replacements']} spans/boxes replaced by "
+        f"the ground truth; teacher before replacement m_tIoU {pct(parsed['m_tIoU'])} / "
+        f"m_vIoU {pct(parsed['m_vIoU'])} % over {parsed['n']} parsed answers "
+        f"(`{synthesis['targets']}`)"
+    ]
 
 
 __all__ = [

@@ -1,16 +1,19 @@
 """``stvg run CONFIG``: the whole pipeline in one command, from nothing to a report.
 
 1. **data** — generate the synthetic train and test splits (skipped when they exist);
-2. **SFT** — warm-start the policy: the native policy with
+2. **synthesis** (VLM, when the config has a ``synthesis:`` section) — chain-of-thought
+   targets for the train split from a teacher, every span and box replaced by the ground
+   truth (:func:`stvg.synthesis.run.synthesize`); SFT then trains on them;
+3. **SFT** — warm-start the policy: the native policy with
    :func:`stvg.training.sft.train_sft`, the VLM policy with
    :func:`stvg.training.sft_vlm.train_sft_vlm` on ground-truth targets rendered by the
    answer contract (``policy.tiny`` first builds a tiny random checkpoint, for CPU runs);
-3. **evaluate SFT** — the SFT checkpoint on the test split
+4. **evaluate SFT** — the SFT checkpoint on the test split
    (:func:`stvg.experiments.evaluate_policy.evaluate_policy`, official HC-STVG metrics);
-4. **RL** — GRPO (or any loop trainer) from the SFT checkpoint on the train split, with Ray
+5. **RL** — GRPO (or any loop trainer) from the SFT checkpoint on the train split, with Ray
    rollout workers (:class:`stvg.training.loop.Trainer`);
-5. **evaluate RL** — the final RL policy on the same test split, the same way;
-6. **report** — ``report.md`` (before/after-RL metrics, cost, timings, the command) and a
+6. **evaluate RL** — the final RL policy on the same test split, the same way;
+7. **report** — ``report.md`` (before/after-RL metrics, cost, timings, the command) and a
    learning-curve PNG (:mod:`stvg.experiments.report`).
 
 The config (``stvg/experiments/configs/quickstart.yaml``)::
@@ -50,6 +53,7 @@ from stvg.config import InvalidField, from_dict, from_yaml, to_dict
 SFT_KEYS_SET_BY_RUNNER = ("data", "fps", "max_frames", "max_side", "seed", "out_dir")
 VLM_SFT_KEYS_SET_BY_RUNNER = ("policy", "env", "data", "seed", "out_dir")
 RL_KEYS_SET_BY_RUNNER = ("env", "policy", "seed", "name", "out_dir")
+SYNTHESIS_KEYS_SET_BY_RUNNER = ("env", "contract", "template", "out", "progress")
 
 
 @dataclass
@@ -172,8 +176,21 @@ class RunConfig:
     eval: EvalSection = field(default_factory=EvalSection)
     sft: dict[str, Any] = field(default_factory=dict)
     rl: dict[str, Any] = field(default_factory=dict)
+    synthesis: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.synthesis is not None:
+            if self.policy.name != "vlm":
+                raise InvalidField(
+                    "synthesis", "a synthesis stage writes text targets: it needs policy vlm"
+                )
+            given = sorted(set(self.synthesis) & set(SYNTHESIS_KEYS_SET_BY_RUNNER))
+            if given:
+                raise InvalidField(
+                    f"synthesis.{given[0]}",
+                    f"is set by the runner (keys {list(SYNTHESIS_KEYS_SET_BY_RUNNER)} come "
+                    "from data/env/policy so that targets match the policy's prompt): remove it",
+                )
         sft_keys = (
             VLM_SFT_KEYS_SET_BY_RUNNER if self.policy.name == "vlm" else SFT_KEYS_SET_BY_RUNNER
         )
@@ -244,8 +261,34 @@ def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
     return from_dict(SFTConfig, merged, path="sft")
 
 
-def vlm_sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
-    """The :class:`~stvg.training.sft_vlm.VLMSFTConfig` of the SFT stage (VLM policy)."""
+def synthesis_config(config: RunConfig, root: str, out_dir: Path) -> Any:
+    """The :class:`~stvg.synthesis.config.SynthesisConfig` of the synthesis stage: the train
+    split shown as every stage shows it, in the policy's answer contract."""
+    from stvg.policies.vlm.config import VLMPolicyConfig
+    from stvg.policies.vlm.policy import checkpoint_contract
+    from stvg.synthesis.config import load_synthesis_config
+
+    policy = from_dict(VLMPolicyConfig, dict(config.policy.config), path="policy.config")
+    _, spec = checkpoint_contract(policy)
+    env = {k: v for k, v in env_kwargs(config, root, "train").items()}
+    merged = {
+        **(config.synthesis or {}),
+        "env": env,
+        "contract": {
+            "answer_format": spec.answer_format,
+            "coords": spec.coords,
+            "model_geometry": None if spec.geometry is None else spec.geometry.to_dict(),
+        },
+        "template": policy.template,
+        "out": str(out_dir),
+        "progress": False,
+    }
+    return load_synthesis_config(merged)
+
+
+def vlm_sft_config(config: RunConfig, root: str, out_dir: Path, targets: Path | None = None) -> Any:
+    """The :class:`~stvg.training.sft_vlm.VLMSFTConfig` of the SFT stage (VLM policy):
+    ground-truth targets, or the synthesis stage's ``targets``."""
     from stvg.training.sft_vlm import VLMSFTConfig
 
     env = {k: v for k, v in env_kwargs(config, root, "train").items() if k != "split"}
@@ -253,7 +296,7 @@ def vlm_sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
         **config.sft,
         "policy": {"name": "vlm", "config": dict(config.policy.config)},
         "env": env,
-        "data": _sft_data(config),
+        "data": {**_sft_data(config), "targets": None if targets is None else str(targets)},
         "seed": config.seed,
         "out_dir": str(out_dir),
     }
@@ -352,6 +395,11 @@ def run_experiment(
     )
     timings: dict[str, float] = {}
     log(f"run folder: {run_dir}")
+    total_stages = 7 if config.synthesis is not None else 6
+    done = iter(range(1, total_stages + 1))
+
+    def stage() -> str:
+        return f"[{next(done)}/{total_stages}]"
 
     # 1. data
     tick = time.perf_counter()
@@ -363,16 +411,41 @@ def run_experiment(
     ]
     timings["data_s"] = time.perf_counter() - tick
     log(
-        f"[1/6] data: {root} ({'generated ' + ', '.join(made) if made else 'already there'}) {timings['data_s']:.1f}s"
+        f"{stage()} data: {root} ({'generated ' + ', '.join(made) if made else 'already there'}) {timings['data_s']:.1f}s"
     )
 
-    # 2. SFT warm start
+    # 2. synthesis
+    targets = None
+    synthesis_summary = None
+    if config.synthesis is not None:
+        from stvg.synthesis.run import TARGETS_FILE, synthesize
+
+        tick = time.perf_counter()
+        _ensure_tiny(config)
+        synthesis = synthesize(synthesis_config(config, root, run_dir / "synthesis"))
+        targets = synthesis.out_dir / TARGETS_FILE
+        manifest = synthesis.manifest
+        synthesis_summary = {
+            "teacher": manifest["teacher"],
+            "counts": manifest["counts"],
+            "teacher_metrics": manifest["teacher_metrics"],
+            "targets": str(targets),
+        }
+        timings["synthesis_s"] = time.perf_counter() - tick
+        counts = manifest["counts"]
+        log(
+            f"{stage()} synthesis ({manifest['teacher']['teacher']}): {counts['kept']} of "
+            f"{counts['written']} kept, {counts['replacements']} replacements "
+            f"{timings['synthesis_s']:.1f}s"
+        )
+
+    # 3. SFT warm start
     tick = time.perf_counter()
     threads = torch.get_num_threads()
-    sft = _train_sft(config, root, run_dir / "sft")
+    sft = _train_sft(config, root, run_dir / "sft", targets)
     torch.set_num_threads(threads)
     timings["sft_s"] = time.perf_counter() - tick
-    log(f"[2/6] SFT: {sft.checkpoint} {timings['sft_s']:.1f}s")
+    log(f"{stage()} SFT: {sft.checkpoint} {timings['sft_s']:.1f}s")
 
     # 3. evaluate the SFT checkpoint
     tick = time.perf_counter()
@@ -381,7 +454,7 @@ def run_experiment(
     )
     timings["eval_sft_s"] = time.perf_counter() - tick
     log(
-        f"[3/6] SFT on test: m_tIoU {before.metrics['m_tIoU']:.4f} m_vIoU {before.metrics['m_vIoU']:.4f}"
+        f"{stage()} SFT on test: m_tIoU {before.metrics['m_tIoU']:.4f} m_vIoU {before.metrics['m_vIoU']:.4f}"
     )
 
     # 4. RL from the SFT checkpoint
@@ -392,7 +465,7 @@ def run_experiment(
     finally:
         trainer.close()
     timings["rl_s"] = time.perf_counter() - tick
-    log(f"[4/6] RL ({trainer.config.algorithm}): {trained.run_dir} {timings['rl_s']:.1f}s")
+    log(f"{stage()} RL ({trainer.config.algorithm}): {trained.run_dir} {timings['rl_s']:.1f}s")
 
     # 5. evaluate the RL policy
     tick = time.perf_counter()
@@ -401,7 +474,7 @@ def run_experiment(
     )
     timings["eval_rl_s"] = time.perf_counter() - tick
     log(
-        f"[5/6] RL on test: m_tIoU {after.metrics['m_tIoU']:.4f} m_vIoU {after.metrics['m_vIoU']:.4f}"
+        f"{stage()} RL on test: m_tIoU {after.metrics['m_tIoU']:.4f} m_vIoU {after.metrics['m_vIoU']:.4f}"
     )
 
     # 6. report
@@ -420,29 +493,37 @@ def run_experiment(
         "rl_num_workers": trainer.config.rollout.num_workers,
         "before_rl": _eval_summary(before),
         "after_rl": _eval_summary(after),
+        "synthesis": synthesis_summary,
         "timings_s": timings,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     report = write_report(run_dir, summary, trained.run_dir)
-    log(f"[6/6] report: {report} (total {timings['total_s']:.1f}s)")
+    log(f"{stage()} report: {report} (total {timings['total_s']:.1f}s)")
     return RunResult(run_dir, summary, report)
 
 
-def _train_sft(config: RunConfig, root: str, out_dir: Path) -> Any:
-    """Stage 2: the SFT run of the configured policy (a tiny checkpoint built first when
-    ``policy.tiny`` asks for one)."""
+def _ensure_tiny(config: RunConfig) -> None:
+    """Build the tiny checkpoint ``policy.tiny`` asks for, unless it exists."""
+    if config.policy.tiny is None:
+        return
+    model_path = Path(config.policy.config["model_path"])
+    if not (model_path / "config.json").is_file():
+        from stvg.policies.vlm.tiny import build_tiny_checkpoint
+
+        build_tiny_checkpoint(config.policy.tiny, model_path, seed=config.seed)
+
+
+def _train_sft(config: RunConfig, root: str, out_dir: Path, targets: Path | None = None) -> Any:
+    """The SFT stage of the configured policy (VLM: on ``targets`` when synthesis wrote
+    them, else on ground-truth answers)."""
     if config.policy.name == "native":
         from stvg.training.sft import train_sft
 
         return train_sft(sft_config(config, root, out_dir), progress=False, log=None)
     from stvg.training.sft_vlm import train_sft_vlm
 
-    model_path = Path(config.policy.config["model_path"])
-    if config.policy.tiny is not None and not (model_path / "config.json").is_file():
-        from stvg.policies.vlm.tiny import build_tiny_checkpoint
-
-        build_tiny_checkpoint(config.policy.tiny, model_path, seed=config.seed)
-    return train_sft_vlm(vlm_sft_config(config, root, out_dir), progress=False, log=None)
+    _ensure_tiny(config)
+    return train_sft_vlm(vlm_sft_config(config, root, out_dir, targets), progress=False, log=None)
 
 
 def _sft_policy(config: RunConfig, checkpoint: Path) -> Any:
@@ -494,5 +575,6 @@ __all__ = [
     "rl_config",
     "run_experiment",
     "sft_config",
+    "synthesis_config",
     "vlm_sft_config",
 ]
