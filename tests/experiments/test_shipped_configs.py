@@ -32,6 +32,8 @@ def _kind(path: Path) -> str:
         return "train"
     if name.startswith("eval_"):
         return "eval"
+    if name.startswith("synth_"):
+        return "synthesis"
     return "unknown"
 
 
@@ -88,6 +90,14 @@ def test_shipped_config_validates(path: Path) -> None:
         assert config.env.id == "stvg/Grounding-v0"
         _check_env(config.env.kwargs)
         _check_policy(config.policy.name, config.policy.config)
+    elif kind == "synthesis":
+        from stvg.synthesis.config import load_synthesis_config
+        from stvg.synthesis.teachers.openai_teacher import OpenAITeacherConfig
+
+        config = load_synthesis_config(path)
+        from_dict(OpenAITeacherConfig, dict(config.teacher.openai), path="teacher.openai")
+        if config.teacher.local:
+            _check_policy("vlm", config.teacher.local)
     else:
         config = load_policy_eval_config(path)
         _check_policy(config.policy.name, config.policy.config)
