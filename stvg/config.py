@@ -10,7 +10,9 @@ Supported field types: ``int``, ``float`` (ints accepted), ``str``, ``bool``, ``
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,13 +43,34 @@ class InvalidField(ValueError):
         self.field = field
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus numbers in exponent notation without a dot (``1e-4``),
+    which YAML 1.1 (and so PyYAML) would read as strings."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML ``text`` as Python values (``1e-4`` is a float, see :class:`_Loader`).
+
+    >>> parse_yaml("lr: 1e-4"), parse_yaml("3"), parse_yaml("[1, 2e3]")
+    ({'lr': 0.0001}, 3, [1, 2000.0])
+    """
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; malformed YAML is a :class:`ConfigError`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML in {path}: {exc}") from exc
     if data is None:
@@ -69,9 +92,84 @@ def from_dict(cls: type[T], data: Any, *, path: str = "", source: str | None = N
     return _convert(cls, data, path, source)
 
 
-def from_yaml(cls: type[T], path: str | Path, *, key: str | None = None) -> T:
-    """Build ``cls`` from a YAML file, optionally from the sub-mapping under ``key``."""
-    data = load_yaml(path)
+def parse_overrides(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+    """``["rl.learning_rate=1e-5", "env.fps=2", "seed=3"]`` (the command line's ``--set``)
+    as ``{dotted key: value}``; values are YAML (``null``, ``true``, ``[1, 2]``, ``{a: 1}``).
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty key, or a malformed value.
+
+    >>> parse_overrides(["rl.learning_rate=1e-5", "env.fps=2", "name=run a"])
+    {'rl.learning_rate': 1e-05, 'env.fps': 2, 'name': 'run a'}
+    """
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(
+                f"override {item!r} is not KEY=VALUE with a dotted key (e.g. rl.learning_rate=1e-5)"
+            )
+        try:
+            out[key] = parse_yaml(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: malformed value ({exc})") from exc
+    return out
+
+
+def add_set_argument(parser: Any) -> None:
+    """Add ``--set KEY=VALUE ...`` (dotted config overrides) to an ``argparse`` parser."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. --set rl.learning_rate=1e-5 env.fps=2 seed=3 "
+        "(values are YAML; validated like the file)",
+    )
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of the config mapping ``data`` with each dotted key of ``overrides`` set
+    (missing parent mappings are created; validation is :func:`from_dict`'s job, so an
+    unknown key is reported there with its full path).
+
+    Raises:
+        ConfigError: a dotted key runs through a value that is not a mapping.
+
+    >>> apply_overrides({"rl": {"lr": 1.0}}, {"rl.lr": 0.5, "env.fps": 2})
+    {'rl': {'lr': 0.5}, 'env': {'fps': 2}}
+    """
+    merged = copy.deepcopy(dict(data))
+    for dotted, value in (overrides or {}).items():
+        node = merged
+        *parents, last = dotted.split(".")
+        for depth, key in enumerate(parents):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parents[: depth + 1])
+                raise ConfigError(
+                    f"override {dotted}: config key {where} is {child!r}, not a mapping"
+                )
+            node = child
+        node[last] = value
+    return merged
+
+
+def from_yaml(
+    cls: type[T],
+    path: str | Path,
+    *,
+    key: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> T:
+    """Build ``cls`` from a YAML file, optionally from the sub-mapping under ``key``, with
+    dotted ``overrides`` (:func:`apply_overrides`) applied before validation."""
+    data = apply_overrides(load_yaml(path), overrides)
     if key is not None:
         data = data.get(key, {})
     return from_dict(cls, data, path=key or "", source=str(path))
@@ -197,4 +295,15 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-__all__ = ["ConfigError", "InvalidField", "from_dict", "from_yaml", "load_yaml", "to_dict"]
+__all__ = [
+    "ConfigError",
+    "InvalidField",
+    "add_set_argument",
+    "apply_overrides",
+    "from_dict",
+    "from_yaml",
+    "load_yaml",
+    "parse_overrides",
+    "parse_yaml",
+    "to_dict",
+]

@@ -19,6 +19,7 @@ import argparse
 import sys
 from typing import Any
 
+from stvg.config import add_set_argument
 from stvg.verifiers.commands import add_predictions_arguments, run_predictions_mode
 
 
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     online.add_argument("--limit", type=int, metavar="N", help="evaluate the first N samples")
     online.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_set_argument(online)
     parser.set_defaults(handler=_handler(parser))
 
 
@@ -108,6 +110,7 @@ def _run_policy(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from stvg.config import parse_overrides
     from stvg.experiments.evaluate_policy import (
         evaluate_policy,
         load_policy_eval_config,
@@ -115,7 +118,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     from stvg.verifiers.evaluation import format_table
 
-    config = load_policy_eval_config(args.policy)
+    config = load_policy_eval_config(args.policy, parse_overrides(args.overrides))
     overrides: dict[str, Any] = {"dataset": args.dataset, "split": args.split, "fps": args.fps}
     if args.root is not None:
         overrides["root"] = args.root

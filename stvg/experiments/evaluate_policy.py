@@ -131,9 +131,12 @@ class PolicyEvaluation:
         }
 
 
-def load_policy_eval_config(path: str | Path) -> PolicyEvalConfig:
-    """Read and validate a :class:`PolicyEvalConfig` YAML file (errors name the key path)."""
-    return from_yaml(PolicyEvalConfig, path)
+def load_policy_eval_config(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> PolicyEvalConfig:
+    """Read and validate a :class:`PolicyEvalConfig` YAML file with dotted ``overrides``
+    (errors name the key path)."""
+    return from_yaml(PolicyEvalConfig, path, overrides=overrides)
 
 
 def build_policy(spec: PolicySpec) -> Any:

@@ -226,9 +226,10 @@ class RunResult:
     report: Path
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Read and validate a :class:`RunConfig` YAML file (errors name the key path)."""
-    return from_yaml(RunConfig, path)
+def load_run_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read and validate a :class:`RunConfig` YAML file with dotted ``overrides`` (errors
+    name the key path)."""
+    return from_yaml(RunConfig, path, overrides=overrides)
 
 
 def _sft_data(config: RunConfig) -> dict[str, Any]:
@@ -386,6 +387,7 @@ def run_experiment(
     from stvg.training.loop import Trainer
     from stvg.training.sft_data import ensure_synthetic_split
 
+    check_stage_configs(config)
     log = say or (lambda _line: None)
     started = time.perf_counter()
     run_dir = _unique(Path(config.out_dir) / config.name)
@@ -502,6 +504,21 @@ def run_experiment(
     return RunResult(run_dir, summary, report)
 
 
+def check_stage_configs(config: RunConfig) -> None:
+    """Validate the SFT and RL sections as their stages will build them, before anything
+    runs: a bad ``rl.*`` key (from the YAML or ``--set``) fails at once, not after SFT.
+
+    Raises:
+        ConfigError: an unknown or mistyped key, naming its path (``rl.grpo.bogus``).
+    """
+    root, out = config.data.resolved_root(), Path(config.out_dir) / config.name
+    if config.policy.name == "vlm":
+        vlm_sft_config(config, root, out / "sft")
+    else:
+        sft_config(config, root, out / "sft")
+    rl_config(config, root, out / "sft" / "checkpoint", out)
+
+
 def _ensure_tiny(config: RunConfig) -> None:
     """Build the tiny checkpoint ``policy.tiny`` asks for, unless it exists."""
     if config.policy.tiny is None:
@@ -565,6 +582,7 @@ def _eval_summary(evaluation: Any) -> dict[str, Any]:
 
 __all__ = [
     "DataSection",
+    "check_stage_configs",
     "EnvSection",
     "EvalSection",
     "PolicySection",

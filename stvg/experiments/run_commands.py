@@ -13,6 +13,8 @@ import argparse
 import shlex
 import sys
 
+from stvg.config import add_set_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` subcommand to the ``stvg`` parser."""
@@ -28,17 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("config", metavar="CONFIG", help="the experiment's YAML config")
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--name", help="override the config's name (the run folder)")
+    add_set_argument(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from stvg.config import ConfigError
-    from stvg.experiments.run import load_run_config, run_experiment
+    from stvg.config import ConfigError, parse_overrides
+    from stvg.experiments.run import check_stage_configs, load_run_config, run_experiment
 
     try:
-        config = load_run_config(args.config)
+        config = load_run_config(args.config, parse_overrides(args.overrides))
+        check_stage_configs(config)
     except ConfigError as exc:
         print(f"stvg run: error: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stvg.config import add_set_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``synth-cot`` subcommand to the ``stvg`` parser."""
@@ -39,11 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="override out")
     parser.add_argument("--limit", type=int, metavar="N", help="override limit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_set_argument(parser)
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError, InvalidField
+    from stvg.config import ConfigError, InvalidField, parse_overrides
     from stvg.data import DataError
     from stvg.synthesis.config import load_synthesis_config
     from stvg.synthesis.run import synthesize
@@ -58,6 +61,7 @@ def _handle(args: argparse.Namespace) -> int:
         "progress": False if args.no_progress else None,
     }
     try:
+        overrides = {**parse_overrides(args.overrides), **overrides}
         config = load_synthesis_config(args.config, overrides)
         result = synthesize(config)
     except (ConfigError, InvalidField, DataError, ImportError) as exc:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from stvg.config import ConfigError, InvalidField, from_dict, load_yaml
+from stvg.config import InvalidField, apply_overrides, from_dict, load_yaml
 from stvg.verifiers.formats import Coords, ModelGeometry
 
 
@@ -177,20 +177,8 @@ def load_synthesis_config(
         ConfigError: an unknown key or a wrong type (the message names the key path).
     """
     data = dict(source) if isinstance(source, dict) else load_yaml(source)
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        node = data
-        *parents, last = dotted.split(".")
-        for key in parents:
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"config key {key}: expected a mapping, got {child!r}")
-            node[key] = child = dict(child)
-            node = child
-        node[last] = value
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data = apply_overrides(data, given)
     where = None if isinstance(source, dict) else str(source)
     return from_dict(SynthesisConfig, data, source=where)
 

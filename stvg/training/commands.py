@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stvg.config import add_set_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train-sft`` subcommand to the ``stvg`` parser."""
@@ -41,18 +43,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="VLM configs: write the ground-truth targets of the train split to JSONL and exit",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_set_argument(parser)
     parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from stvg.config import ConfigError, InvalidField
+    from stvg.config import ConfigError, InvalidField, parse_overrides
     from stvg.data import DataError
     from stvg.training.sft import load_sft_config, train_sft
 
     try:
-        config = load_sft_config(args.config)
+        config = load_sft_config(args.config, parse_overrides(args.overrides))
         if args.out_dir is not None:
             config = replace(config, out_dir=args.out_dir)
         if args.epochs is not None:

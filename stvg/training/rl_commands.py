@@ -16,6 +16,8 @@ import argparse
 import sys
 from typing import Any
 
+from stvg.config import add_set_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand to the ``stvg`` parser."""
@@ -38,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_set_argument(parser)
     parser.set_defaults(handler=_handler(parser))
 
 
@@ -45,8 +48,8 @@ def load_train_config(
     path: str | None, overrides: dict[str, Any], saved_run: str | None = None
 ) -> Any:
     """The :class:`~stvg.training.config.TrainConfig` of ``path`` (or of the run
-    ``saved_run`` when ``path`` is ``None``) with top-level ``overrides`` applied."""
-    from stvg.config import from_dict, load_yaml
+    ``saved_run`` when ``path`` is ``None``) with dotted ``overrides`` applied."""
+    from stvg.config import apply_overrides, from_dict, load_yaml
     from stvg.training.run_dir import RunDir
 
     if path is not None:
@@ -59,7 +62,7 @@ def load_train_config(
         if path is None:
             return None  # resume with the saved config as it is
         return from_dict(_config_class(), data, source=source)
-    return from_dict(_config_class(), {**data, **overrides}, source=source)
+    return from_dict(_config_class(), apply_overrides(data, overrides), source=source)
 
 
 def _config_class() -> Any:
@@ -89,10 +92,14 @@ def _handler(parser: argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError
+    from stvg.config import ConfigError, parse_overrides
     from stvg.training.run_dir import RunDir
 
-    overrides: dict[str, Any] = {}
+    try:
+        overrides: dict[str, Any] = parse_overrides(args.overrides)
+    except ConfigError as exc:
+        print(f"stvg train: error: {exc}", file=sys.stderr)
+        return 2
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     if args.out_dir is not None:

@@ -205,18 +205,21 @@ class SFTResult:
     seconds: float
 
 
-def load_sft_config(path: str | Path) -> SFTConfig | VLMSFTConfig:
+def load_sft_config(
+    path: str | Path, overrides: dict[str, Any] | None = None
+) -> SFTConfig | VLMSFTConfig:
     """Read and validate an SFT YAML file (errors name the key path).
 
     A file with a top-level ``policy`` section is a VLM run
     (:class:`~stvg.training.sft_vlm.VLMSFTConfig`, ``policy: {name: vlm, config: {...}}``);
-    any other is a native-policy run (:class:`SFTConfig`).
+    any other is a native-policy run (:class:`SFTConfig`). Dotted ``overrides``
+    (``{"lr": 1e-5}``) are applied before validation.
     """
     if "policy" in load_yaml(path):
         from stvg.training.sft_vlm import VLMSFTConfig
 
-        return from_yaml(VLMSFTConfig, path)
-    return from_yaml(SFTConfig, path)
+        return from_yaml(VLMSFTConfig, path, overrides=overrides)
+    return from_yaml(SFTConfig, path, overrides=overrides)
 
 
 def _load_split(cfg: SFTDataConfig, split: str, n: int, limit: int | None) -> list[Sample]:
