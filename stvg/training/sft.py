@@ -366,16 +366,22 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def sft_optimiser(
-    parameters: Any, *, lr: float, weight_decay: float, warmup_steps: int, total_steps: int
-) -> tuple[Any, Any]:
-    """AdamW and its :func:`warmup_cosine` schedule over ``total_steps`` optimiser steps (the
-    SFT recipe of both policies)."""
+def sft_optimiser(parameters: Any, config: Any, num_samples: int) -> tuple[Any, Any]:
+    """AdamW and its :func:`warmup_cosine` schedule over the run's optimiser steps, the SFT
+    recipe of both policies.
+
+    Args:
+        parameters: the parameters trained.
+        config: an SFT config (``lr``, ``weight_decay``, ``warmup_steps``, ``batch_size``,
+            ``epochs``).
+        num_samples: training samples per epoch.
+    """
     import torch
 
-    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    total_steps = math.ceil(num_samples / config.batch_size) * config.epochs
+    optimiser = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, warmup_steps, total_steps)
+        optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
     )
     return optimiser, scheduler
 
@@ -443,14 +449,8 @@ def train_sft(
         seed=config.seed,
     )
     batcher = _Batcher(policy, train, train_cache, config.span_target)
+    optimiser, scheduler = sft_optimiser(policy.parameters(), config, len(train))
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    optimiser, scheduler = sft_optimiser(
-        policy.parameters(),
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_steps,
-        total_steps=steps_per_epoch * config.epochs,
-    )
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []
     metrics_file = (run_dir / "metrics.jsonl").open("w", encoding="utf-8")

@@ -469,14 +469,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
             f"{time.perf_counter() - started:.1f}s"
         )
 
-        steps_per_epoch = math.ceil(len(train_index) / config.batch_size)
-        optimiser, scheduler = sft_optimiser(
-            policy.parameters(),
-            lr=config.lr,
-            weight_decay=config.weight_decay,
-            warmup_steps=config.warmup_steps,
-            total_steps=steps_per_epoch * config.epochs,
-        )
+        optimiser, scheduler = sft_optimiser(policy.parameters(), config, len(train_index))
         rng = np.random.default_rng(config.seed)
         history: list[dict[str, Any]] = []
         eval_metrics: dict[str, Any] = {}

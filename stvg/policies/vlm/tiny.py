@@ -152,6 +152,21 @@ def _text_config(tokenizer: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _vision_config(patch_size: int, **extra: Any) -> dict[str, Any]:
+    """A one-block vision tower with the family's patch size (2x2 merge, 2-frame patches)."""
+    return {
+        "depth": 1,
+        "hidden_size": VISION_HIDDEN,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "out_hidden_size": TEXT_HIDDEN,
+        "patch_size": patch_size,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        **extra,
+    }
+
+
 def build_qwen25_vl(path: str | Path, *, seed: int = 0) -> Path:
     """Save a tiny Qwen2.5-VL checkpoint (model, tokenizer, processor) under ``path``."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -166,18 +181,7 @@ def build_qwen25_vl(path: str | Path, *, seed: int = 0) -> Path:
                 "mrope_section": [2, 3, 3],
             },
         ),
-        vision_config={
-            "depth": 1,
-            "hidden_size": VISION_HIDDEN,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": TEXT_HIDDEN,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "window_size": 56,
-            "fullatt_block_indexes": [0],
-        },
+        vision_config=_vision_config(14, window_size=56, fullatt_block_indexes=[0]),
         **_token_ids(tokenizer),
     )
     processor = build_processor("qwen2.5-vl", tokenizer)
@@ -200,18 +204,7 @@ def build_qwen3_vl(path: str | Path, *, seed: int = 0) -> Path:
                 "mrope_interleaved": True,
             },
         ),
-        vision_config={
-            "depth": 1,
-            "hidden_size": VISION_HIDDEN,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": TEXT_HIDDEN,
-            "patch_size": 16,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "num_position_embeddings": 144,
-            "deepstack_visual_indexes": [0],
-        },
+        vision_config=_vision_config(16, num_position_embeddings=144, deepstack_visual_indexes=[0]),
         **_token_ids(tokenizer),
     )
     processor = build_processor("qwen3-vl", tokenizer)
