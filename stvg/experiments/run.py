@@ -49,6 +49,8 @@ from typing import Any, Literal
 import yaml
 
 from stvg.config import InvalidField, from_dict, from_yaml, to_dict
+from stvg.experiments.stages import RunFolderStages, StageOutput, Stages
+from stvg.tubes import DensifyConfig
 
 SFT_KEYS_SET_BY_RUNNER = ("data", "fps", "max_frames", "max_side", "seed", "out_dir")
 VLM_SFT_KEYS_SET_BY_RUNNER = ("policy", "env", "data", "seed", "out_dir")
@@ -66,6 +68,9 @@ class DataSection:
         n_train, n_test: videos of the train and test splits.
         difficulty: generator difficulty (``easy``, ``medium``, ``hard``).
         seed: generator seed.
+        val_size: native SFT: the last ``val_size`` train videos are held out as a
+            validation split; SFT keeps its best checkpoint on them and stops at the
+            plateau (``sft.patience``). 0 = no validation (train for ``sft.epochs``).
     """
 
     root: str | None = None
@@ -73,11 +78,17 @@ class DataSection:
     n_test: int = 100
     difficulty: Literal["easy", "medium", "hard"] = "easy"
     seed: int = 0
+    val_size: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_test"):
             if getattr(self, name) < 1:
                 raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.val_size < self.n_train:
+            raise InvalidField(
+                "val_size",
+                f"must be >= 0 and < n_train ({self.n_train}), got {self.val_size}",
+            )
 
     def resolved_root(self) -> str:
         """``root`` or its default."""
@@ -127,7 +138,8 @@ class EnvSection:
     """How every stage shows the videos, and the RL reward.
 
     Attributes:
-        fps: frames sampled per second of video.
+        fps: frames sampled per second of video (``null`` = every frame: frame-level
+            grounding, 100 frames for the 10 s synthetic videos at 10 fps).
         max_frames: most frames per video (10: the synthetic videos' 10 s at 1 fps;
             ``null`` = room for the longest video, VLM only).
         max_side: longer side of the frames as shown, pixels.
@@ -135,7 +147,7 @@ class EnvSection:
             ``t_iou + v_iou``).
     """
 
-    fps: float = 1.0
+    fps: float | None = 1.0
     max_frames: int | None = 10
     max_side: int = 64
     verifier: dict[str, Any] | None = None
@@ -148,10 +160,15 @@ class EvalSection:
     Attributes:
         batch_size: observations answered per ``act_batch`` call.
         limit: only the first ``limit`` test samples (``null`` = all).
+        densify: how the evaluations densify the per-second answers into frame-level
+            tubes (``{method: pchip}``; ``null`` = as the RL reward does,
+            ``env.verifier.densify`` or the default ``linear``). Only the evaluations
+            change, so a sweep over it evaluates the same trained policies.
     """
 
     batch_size: int = 32
     limit: int | None = None
+    densify: DensifyConfig | None = None
 
 
 @dataclass
@@ -202,6 +219,12 @@ class RunConfig:
                     f"is set by the runner (keys {list(keys)} come from data/env/seed so that "
                     "every stage sees the same frames): remove it",
                 )
+        if self.policy.name == "vlm" and self.data.val_size:
+            raise InvalidField(
+                "data.val_size",
+                "validation early stopping is implemented for the native policy's SFT; "
+                "set it to 0 for policy vlm",
+            )
         if self.policy.name == "native" and self.env.max_frames is None:
             raise InvalidField(
                 "env.max_frames",
@@ -250,6 +273,8 @@ def sft_config(config: RunConfig, root: str, out_dir: Path) -> Any:
     from stvg.training.sft import SFTConfig
 
     data = {"dataset": "synthetic", "root": root, **_sft_data(config)}
+    if config.data.val_size:
+        data["val_size"] = config.data.val_size
     merged = {
         **config.sft,
         "data": data,
@@ -344,17 +369,32 @@ def rl_config(config: RunConfig, root: str, checkpoint: Path, out_dir: Path) -> 
 def _evaluate(config: RunConfig, root: str, policy: Any, out_dir: Path, label: str) -> Any:
     from stvg.experiments.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
 
-    env = env_kwargs(config, root, "test")
-    if config.env.verifier is not None:  # the same answer format and coordinates as RL
-        env["verifier"] = config.env.verifier
     eval_config = PolicyEvalConfig(
         policy=PolicySpec(name=label),
-        env=env,
+        env=_eval_env(config, root),
         batch_size=config.eval.batch_size,
         limit=config.eval.limit,
         progress=False,
     )
     return evaluate_policy(eval_config, policy=policy, out_dir=out_dir)
+
+
+def _eval_env(config: RunConfig, root: str) -> dict[str, Any]:
+    """``GroundingEnv`` keyword arguments of the evaluations: the test split, the RL
+    verifier's answer format and coordinates, ``eval.densify`` when set."""
+    env = env_kwargs(config, root, "test")
+    if config.env.verifier is not None:  # the same answer format and coordinates as RL
+        env["verifier"] = config.env.verifier
+    if config.eval.densify is not None:
+        env["densify"] = to_dict(config.eval.densify)
+    return env
+
+
+def _sft_stage_config(config: RunConfig, root: str, out_dir: Path) -> Any:
+    """The SFT stage's config: :func:`vlm_sft_config` or :func:`sft_config`."""
+    if config.policy.name == "vlm":
+        return vlm_sft_config(config, root, out_dir)
+    return sft_config(config, root, out_dir)
 
 
 def _unique(path: Path) -> Path:
@@ -370,6 +410,8 @@ def run_experiment(
     *,
     command: str = "",
     say: Callable[[str], None] | None = print,
+    run_dir: Path | None = None,
+    stages: Stages | None = None,
 ) -> RunResult:
     """Run the pipeline of the module docstring.
 
@@ -377,6 +419,11 @@ def run_experiment(
         config: the pipeline config.
         command: the command line, quoted in the report.
         say: called with one line per stage (``None`` = silent).
+        run_dir: the run folder (``None`` = ``out_dir/name``, ``-2``, ``-3`` when taken); it
+            is created and must not hold an earlier run's summary.
+        stages: where the stages are built (``None`` = sub-folders of the run folder; a
+            :class:`~stvg.experiments.stages.StageStore` shares stages between the runs of
+            a sweep).
 
     Returns:
         A :class:`RunResult`.
@@ -384,18 +431,22 @@ def run_experiment(
     import torch
 
     from stvg.experiments.report import write_report
-    from stvg.training.loop import Trainer
-    from stvg.training.sft_data import ensure_synthetic_split
 
     check_stage_configs(config)
     log = say or (lambda _line: None)
     started = time.perf_counter()
-    run_dir = _unique(Path(config.out_dir) / config.name)
-    run_dir.mkdir(parents=True)
+    if run_dir is None:
+        run_dir = _unique(Path(config.out_dir) / config.name)
+    run_dir = Path(run_dir)
+    if (run_dir / "summary.json").exists():
+        raise FileExistsError(f"{run_dir} already holds a finished run (summary.json)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store: Stages = stages if stages is not None else RunFolderStages(run_dir)
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
     )
     timings: dict[str, float] = {}
+    built: dict[str, StageOutput] = {}
     log(f"run folder: {run_dir}")
     total_stages = 7 if config.synthesis is not None else 6
     done = iter(range(1, total_stages + 1))
@@ -403,83 +454,126 @@ def run_experiment(
     def stage() -> str:
         return f"[{next(done)}/{total_stages}]"
 
+    def reused(name: str) -> str:
+        return f" (reused {built[name].folder})" if built[name].reused else ""
+
     # 1. data
     tick = time.perf_counter()
     root = config.data.resolved_root()
-    made = [
-        split
-        for split, n in (("train", config.data.n_train), ("test", config.data.n_test))
-        if ensure_synthetic_split(root, split, n, config.data.seed, config.data.difficulty)
-    ]
+    made = _ensure_data(config, root)
     timings["data_s"] = time.perf_counter() - tick
     log(
         f"{stage()} data: {root} ({'generated ' + ', '.join(made) if made else 'already there'}) {timings['data_s']:.1f}s"
     )
+    data_inputs = {"data": to_dict(config.data), "root": root}
 
     # 2. synthesis
     targets = None
     synthesis_summary = None
+    upstream = {"data": data_inputs, "policy": to_dict(config.policy)}
     if config.synthesis is not None:
         from stvg.synthesis.run import TARGETS_FILE, synthesize
 
         tick = time.perf_counter()
         _ensure_tiny(config)
-        synthesis = synthesize(synthesis_config(config, root, run_dir / "synthesis"))
-        targets = synthesis.out_dir / TARGETS_FILE
-        manifest = synthesis.manifest
-        synthesis_summary = {
-            "teacher": manifest["teacher"],
-            "counts": manifest["counts"],
-            "teacher_metrics": manifest["teacher_metrics"],
-            "targets": str(targets),
+
+        def build_synthesis(folder: Path) -> dict[str, Any]:
+            manifest = synthesize(synthesis_config(config, root, folder)).manifest
+            return {
+                "teacher": manifest["teacher"],
+                "counts": manifest["counts"],
+                "teacher_metrics": manifest["teacher_metrics"],
+                "targets": str(folder / TARGETS_FILE),
+            }
+
+        synthesis_inputs = {
+            **upstream,
+            "synthesis": _without(to_dict(synthesis_config(config, root, run_dir)), "out"),
         }
+        built["synthesis"] = store.run("synthesis", synthesis_inputs, build_synthesis)
+        synthesis_summary = {
+            k: built["synthesis"].record[k]
+            for k in ("teacher", "counts", "teacher_metrics", "targets")
+        }
+        targets = Path(synthesis_summary["targets"])
+        upstream = {**upstream, "synthesis": built["synthesis"].key}
         timings["synthesis_s"] = time.perf_counter() - tick
-        counts = manifest["counts"]
+        counts = synthesis_summary["counts"]
         log(
-            f"{stage()} synthesis ({manifest['teacher']['teacher']}): {counts['kept']} of "
+            f"{stage()} synthesis ({synthesis_summary['teacher']['teacher']}): {counts['kept']} of "
             f"{counts['written']} kept, {counts['replacements']} replacements "
-            f"{timings['synthesis_s']:.1f}s"
+            f"{timings['synthesis_s']:.1f}s{reused('synthesis')}"
         )
 
     # 3. SFT warm start
     tick = time.perf_counter()
-    threads = torch.get_num_threads()
-    sft = _train_sft(config, root, run_dir / "sft", targets)
-    torch.set_num_threads(threads)
-    timings["sft_s"] = time.perf_counter() - tick
-    log(f"{stage()} SFT: {sft.checkpoint} {timings['sft_s']:.1f}s")
 
-    # 3. evaluate the SFT checkpoint
+    def build_sft(folder: Path) -> dict[str, Any]:
+        threads = torch.get_num_threads()
+        try:
+            sft = _train_sft(config, root, folder, targets)
+        finally:
+            torch.set_num_threads(threads)
+        return {"checkpoint": str(sft.checkpoint), **_sft_selection(sft)}
+
+    sft_inputs = {
+        **upstream,
+        "sft": _without(to_dict(_sft_stage_config(config, root, run_dir)), "out_dir"),
+    }
+    built["sft"] = store.run("sft", sft_inputs, build_sft)
+    sft_checkpoint = Path(built["sft"].record["checkpoint"])
+    timings["sft_s"] = time.perf_counter() - tick
+    log(f"{stage()} SFT: {sft_checkpoint} {timings['sft_s']:.1f}s{reused('sft')}")
+
+    # 4. evaluate the SFT checkpoint
     tick = time.perf_counter()
-    before = _evaluate(
-        config, root, _sft_policy(config, sft.checkpoint), run_dir / "eval_sft", "sft"
+    built["eval_sft"] = store.run(
+        "eval_sft",
+        {"policy": built["sft"].key, "eval": _eval_inputs(config, root)},
+        lambda folder: _evaluate_record(
+            config, root, _sft_policy(config, sft_checkpoint), folder, "sft"
+        ),
     )
+    before = built["eval_sft"].record
     timings["eval_sft_s"] = time.perf_counter() - tick
     log(
-        f"{stage()} SFT on test: m_tIoU {before.metrics['m_tIoU']:.4f} m_vIoU {before.metrics['m_vIoU']:.4f}"
+        f"{stage()} SFT on test: m_tIoU {before['metrics']['m_tIoU']:.4f} "
+        f"m_vIoU {before['metrics']['m_vIoU']:.4f}{reused('eval_sft')}"
     )
 
-    # 4. RL from the SFT checkpoint
+    # 5. RL from the SFT checkpoint
     tick = time.perf_counter()
-    trainer = Trainer.create(rl_config(config, root, sft.checkpoint, run_dir))
-    try:
-        trained = trainer.train()
-    finally:
-        trainer.close()
+    rl_inputs = {
+        "sft": built["sft"].key,
+        "rl": _without(to_dict(rl_config(config, root, Path("<sft>"), run_dir)), "out_dir"),
+    }
+    built["rl"] = store.run(
+        "rl", rl_inputs, lambda folder: _train_rl(config, root, sft_checkpoint, folder)
+    )
+    trained = built["rl"].record
     timings["rl_s"] = time.perf_counter() - tick
-    log(f"{stage()} RL ({trainer.config.algorithm}): {trained.run_dir} {timings['rl_s']:.1f}s")
-
-    # 5. evaluate the RL policy
-    tick = time.perf_counter()
-    after = _evaluate(
-        config, root, _rl_policy(config, trained.checkpoint), run_dir / "eval_rl", "rl"
+    log(
+        f"{stage()} RL ({trained['algorithm']}): {trained['run_dir']} {timings['rl_s']:.1f}s"
+        f"{reused('rl')}"
     )
+
+    # 6. evaluate the RL policy
+    tick = time.perf_counter()
+    built["eval_rl"] = store.run(
+        "eval_rl",
+        {"policy": built["rl"].key, "eval": _eval_inputs(config, root)},
+        lambda folder: _evaluate_record(
+            config, root, _rl_policy(config, trained["checkpoint"]), folder, "rl"
+        ),
+    )
+    after = built["eval_rl"].record
     timings["eval_rl_s"] = time.perf_counter() - tick
     log(
-        f"{stage()} RL on test: m_tIoU {after.metrics['m_tIoU']:.4f} m_vIoU {after.metrics['m_vIoU']:.4f}"
+        f"{stage()} RL on test: m_tIoU {after['metrics']['m_tIoU']:.4f} "
+        f"m_vIoU {after['metrics']['m_vIoU']:.4f}{reused('eval_rl')}"
     )
 
-    # 6. report
+    # 7. report
     timings["total_s"] = time.perf_counter() - started
     summary = {
         "name": config.name,
@@ -487,21 +581,85 @@ def run_experiment(
         "policy": config.policy.name,
         "command": command,
         "data_root": root,
-        "sft_checkpoint": str(sft.checkpoint),
-        "rl_run_dir": str(trained.run_dir),
-        "rl_checkpoint": str(trained.checkpoint),
-        "rl_algorithm": trainer.config.algorithm,
-        "rl_iterations": trained.iterations,
-        "rl_num_workers": trainer.config.rollout.num_workers,
-        "before_rl": _eval_summary(before),
-        "after_rl": _eval_summary(after),
+        "sft_checkpoint": str(sft_checkpoint),
+        "sft_selection": {
+            k: v for k, v in built["sft"].record.items() if k not in ("checkpoint", "build_s")
+        },
+        "rl_run_dir": trained["run_dir"],
+        "rl_checkpoint": trained["checkpoint"],
+        "rl_algorithm": trained["algorithm"],
+        "rl_iterations": trained["iterations"],
+        "rl_num_workers": trained["num_workers"],
+        "before_rl": _without(before, "dir", "build_s"),
+        "after_rl": _without(after, "dir", "build_s"),
+        "eval_dirs": {"sft": before["dir"], "rl": after["dir"]},
         "synthesis": synthesis_summary,
+        "stages": {
+            name: {"folder": str(out.folder), "key": out.key, "reused": out.reused}
+            for name, out in built.items()
+        },
         "timings_s": timings,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    report = write_report(run_dir, summary, trained.run_dir)
+    report = write_report(run_dir, summary, trained["run_dir"])
     log(f"{stage()} report: {report} (total {timings['total_s']:.1f}s)")
     return RunResult(run_dir, summary, report)
+
+
+def _ensure_data(config: RunConfig, root: str) -> list[str]:
+    """Generate the missing synthetic splits (under a file lock: the trials of a sweep may
+    ask at once); returns the splits generated."""
+    from filelock import FileLock
+
+    from stvg.training.sft_data import ensure_synthetic_split
+
+    Path(root).parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(Path(root)) + ".lock"):
+        return [
+            split
+            for split, n in (("train", config.data.n_train), ("test", config.data.n_test))
+            if ensure_synthetic_split(root, split, n, config.data.seed, config.data.difficulty)
+        ]
+
+
+def _train_rl(config: RunConfig, root: str, checkpoint: Path, folder: Path) -> dict[str, Any]:
+    """The RL stage: train from ``checkpoint`` into ``folder``; returns its record."""
+    from stvg.training.loop import Trainer
+
+    trainer = Trainer.create(rl_config(config, root, checkpoint, folder))
+    try:
+        trained = trainer.train()
+    finally:
+        trainer.close()
+    return {
+        "run_dir": str(trained.run_dir),
+        "checkpoint": None if trained.checkpoint is None else str(trained.checkpoint),
+        "iterations": trained.iterations,
+        "algorithm": trainer.config.algorithm,
+        "num_workers": trainer.config.rollout.num_workers,
+    }
+
+
+def _evaluate_record(
+    config: RunConfig, root: str, policy: Any, folder: Path, label: str
+) -> dict[str, Any]:
+    """An evaluation stage: evaluate ``policy`` into ``folder``; returns its record."""
+    return {**_eval_summary(_evaluate(config, root, policy, folder, label)), "dir": str(folder)}
+
+
+def _eval_inputs(config: RunConfig, root: str) -> dict[str, Any]:
+    """What an evaluation's result depends on besides the policy."""
+    return {"env": _eval_env(config, root), "eval": to_dict(config.eval)}
+
+
+def _sft_selection(sft: Any) -> dict[str, Any]:
+    """What SFT reports about the checkpoint it kept (validation early stopping)."""
+    keys = ("best_epoch", "epochs_done", "stopped_early", "best_val")
+    return {k: getattr(sft, k) for k in keys if getattr(sft, k, None) is not None}
+
+
+def _without(mapping: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k not in keys}
 
 
 def check_stage_configs(config: RunConfig) -> None:
@@ -512,11 +670,8 @@ def check_stage_configs(config: RunConfig) -> None:
         ConfigError: an unknown or mistyped key, naming its path (``rl.grpo.bogus``).
     """
     root, out = config.data.resolved_root(), Path(config.out_dir) / config.name
-    if config.policy.name == "vlm":
-        vlm_sft_config(config, root, out / "sft")
-    else:
-        sft_config(config, root, out / "sft")
-    rl_config(config, root, out / "sft" / "checkpoint", out)
+    _sft_stage_config(config, root, out / "sft")
+    rl_config(config, root, out / "sft" / "checkpoint", out / "rl")
 
 
 def _ensure_tiny(config: RunConfig) -> None:

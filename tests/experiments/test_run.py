@@ -60,7 +60,7 @@ def test_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert (run / "sft" / "policy.pt").is_file()
     assert (run / "eval_sft" / "predictions.json").is_file()
     assert (run / "eval_rl" / "metrics.json").is_file()
-    rl_runs = [p for p in run.iterdir() if p.name.startswith("Grounding-v0__grpo__seed1")]
+    rl_runs = [p for p in (run / "rl").iterdir() if p.name.startswith("Grounding-v0__grpo__seed1")]
     assert len(rl_runs) == 1 and (rl_runs[0] / "metrics.jsonl").is_file()
 
 
