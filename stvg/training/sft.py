@@ -5,20 +5,33 @@
 instead: SFT of the VLM policy on target texts, see :mod:`stvg.training.sft_vlm`), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing);
-2. decodes every video once at the env's sampling settings and caches the model-size
-   frames (:mod:`stvg.training.sft_data`);
-3. builds the policy with a vocabulary from the training queries;
-4. trains for ``epochs`` passes with AdamW (linear warm-up, then cosine decay) on the
-   negative log-likelihood of the target action (:func:`~stvg.training.sft_data.sft_target`):
+2. with ``data.val_size > 0``, holds out the last ``val_size`` samples of the train split
+   (after ``limit_train``, in the split's order, whatever the seed) as the validation
+   split: they are never trained on;
+3. decodes every video once at the env's sampling settings and caches the model-size
+   frames (:mod:`stvg.training.sft_data`; the validation samples are rows of the train
+   split's cache, so they are decoded once, and the cache file does not depend on
+   ``val_size``);
+4. builds the policy with a vocabulary from the training queries (not the held-out ones);
+5. trains for up to ``epochs`` passes with AdamW (linear warm-up, then cosine decay over
+   ``epochs``, see :func:`sft_optimiser`) on the negative log-likelihood of the target
+   action (:func:`~stvg.training.sft_data.sft_target`):
    ``loss = -log p(start) - log p(end | start) + box_weight * mean_box(-log N(box))
    + heat_weight * mean_box(heatmap cross-entropy)`` (box terms are averaged over the
    boxes of the span so long spans do not dominate; see :func:`sft_loss`);
-5. evaluates every ``eval_every`` epochs and at the end on the eval split (m_tIoU, m_vIoU,
-   vIoU@0.3/0.5 via :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the
-   env's default verifier exactly as ``GroundingEnv`` scores them);
-6. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per epoch
-   and per evaluation), ``policy.pt`` (loadable with ``NativePolicy.load`` — the RL
-   trainer starts from it) and ``eval.json`` (the final evaluation).
+6. with validation, evaluates the validation split every ``eval_every`` epochs and after
+   the last one, keeps in memory the weights of the best evaluation by ``select_metric``,
+   and stops after ``patience`` evaluations without improvement (early stopping only
+   stops: the learning-rate schedule stays the one of ``epochs``); the best weights are
+   restored at the end;
+7. evaluates on the eval split (m_tIoU, m_vIoU, vIoU@0.3/0.5 via
+   :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the env's default
+   verifier exactly as ``GroundingEnv`` scores them): with validation once, the selected
+   checkpoint; without, every ``eval_every`` epochs and at the end;
+8. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per
+   epoch and per evaluation: ``val/...`` of the validation split, ``eval/...`` of the eval
+   split), ``policy.pt`` (the selected weights, loadable with ``NativePolicy.load`` — the
+   RL trainer starts from it) and ``eval.json`` (the final evaluation).
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import yaml
 
-from stvg.config import InvalidField, from_yaml, load_yaml, to_dict
+from stvg.config import ConfigError, InvalidField, from_yaml, load_yaml, to_dict
 from stvg.data.types import Sample
 from stvg.policies.native.model import NativeModelConfig
 from stvg.training.sft_data import (
@@ -47,6 +60,8 @@ from stvg.training.sft_data import (
 
 if TYPE_CHECKING:
     from stvg.training.sft_vlm import VLMSFTConfig
+
+SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
 
 
 @dataclass
@@ -91,11 +106,31 @@ class SFTDataConfig(SFTSplits):
         dataset: dataset name for ``stvg.data.load_dataset``.
         root: dataset folder.
         cache_dir: folder of the decoded-frame caches (``None`` = ``<root>/native_cache``).
+        val_size: the last ``val_size`` samples of the train split (after ``limit_train``,
+            in the split's order, so the same whatever the seed) are held out as the
+            validation split: not trained on, evaluated every ``eval_every`` epochs to
+            select the checkpoint and stop early (0 = no validation; must be less than the
+            number of train samples).
     """
 
     dataset: str = "synthetic"
     root: str = "data_cache/synthetic-easy"
     cache_dir: str | None = None
+    val_size: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.val_size < 0:
+            raise InvalidField(
+                "val_size", f"must be >= 0 (0 = no validation hold-out), got {self.val_size}"
+            )
+        if self.limit_train is not None and self.val_size >= self.limit_train:
+            raise InvalidField(
+                "val_size",
+                f"holds out {self.val_size} of the limit_train={self.limit_train} train "
+                f"samples, leaving none to train on: set val_size below {self.limit_train} "
+                "or raise limit_train",
+            )
 
 
 @dataclass
@@ -121,7 +156,14 @@ class SFTConfig:
         grad_clip: gradient-norm clip (0 = off).
         box_weight: weight of the box negative log-likelihood against the span's.
         heat_weight: weight of the auxiliary heatmap cross-entropy (0 = off).
-        eval_every: evaluate every this many epochs (0 = only at the end).
+        eval_every: evaluate every this many epochs (0 = only at the end): the validation
+            split when ``data.val_size > 0`` (then it must be >= 1), else the eval split.
+        select_metric: validation metric that picks the saved checkpoint and drives early
+            stopping: ``m_vIoU`` (spatio-temporal, the benchmark's headline metric),
+            ``m_tIoU`` (temporal only) or ``m_tIoU+m_vIoU`` (their sum).
+        patience: with validation, stop after this many validation evaluations without a
+            strictly better ``select_metric`` (``None`` = run all ``epochs``; the best
+            checkpoint is still the one saved).
         seed: seed of initialisation and shuffling.
         threads: torch CPU threads (``None`` = torch's default).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the
@@ -146,6 +188,8 @@ class SFTConfig:
     box_weight: float = 1.0
     heat_weight: float = 1.0
     eval_every: int = 5
+    select_metric: SelectMetric = "m_vIoU"
+    patience: int | None = None
     seed: int = 0
     threads: int | None = None
     time_limit_s: float | None = None
@@ -181,6 +225,23 @@ class SFTConfig:
                 raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
             raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        if self.data.val_size > 0 and self.eval_every < 1:
+            raise InvalidField(
+                "eval_every",
+                f"must be >= 1 with a validation hold-out (data.val_size={self.data.val_size}), "
+                f"got {self.eval_every}: set eval_every: 1 to validate every epoch, or "
+                "data.val_size: 0",
+            )
+        if self.patience is not None and self.patience < 1:
+            raise InvalidField(
+                "patience", f"must be >= 1 or null (run all epochs), got {self.patience}"
+            )
+        if self.patience is not None and self.data.val_size == 0:
+            raise InvalidField(
+                "patience",
+                f"early stopping (patience={self.patience}) needs a validation hold-out, but "
+                "data.val_size is 0: set data.val_size > 0 or patience: null",
+            )
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
@@ -194,8 +255,16 @@ class SFTResult:
         checkpoint: path of the saved policy (``policy.pt``; for a VLM run the
             Hugging Face folder ``hf``).
         history: the logged metric lines (as written to ``metrics.jsonl``).
-        eval_metrics: the final evaluation's metrics (empty without an eval split).
+        eval_metrics: the final evaluation's metrics (empty without an eval split); with
+            validation, those of the selected checkpoint.
         seconds: wall time of the whole run.
+        epochs_done: epochs trained (``None``: not recorded, VLM runs).
+        best_epoch: epoch of the selected checkpoint, the best validation evaluation
+            (``None`` without validation: the checkpoint is the last epoch's).
+        stopped_early: training stopped before ``epochs`` because ``patience``
+            validation evaluations in a row did not improve.
+        val_metrics: the validation metrics of the selected checkpoint (empty without
+            validation).
     """
 
     run_dir: Path
@@ -203,6 +272,10 @@ class SFTResult:
     history: list[dict[str, Any]]
     eval_metrics: dict[str, Any]
     seconds: float
+    epochs_done: int | None = None
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    val_metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def load_sft_config(
@@ -421,6 +494,7 @@ def train_sft(
 
     data = config.data
     train = _load_split(data, data.train_split, data.n_train, data.limit_train)
+    n_fit = _train_count(len(train), data)
     evals = (
         _load_split(data, data.eval_split, data.n_eval, data.limit_eval) if data.eval_split else []
     )
@@ -433,12 +507,19 @@ def train_sft(
         cache_dir=cache_dir,
         progress=progress,
     )
-    train_cache = load_cached_frames(train, name=data.train_split, **frame_args)
+    # the whole train split is cached once (the same file whatever val_size); the
+    # held-out samples are its last rows
+    split_cache = load_cached_frames(train, name=data.train_split, **frame_args)
+    train, val = train[:n_fit], train[n_fit:]
+    train_cache = _rows(split_cache, 0, n_fit)
+    val_cache = _rows(split_cache, n_fit, len(split_cache)) if val else None
     eval_cache = (
         load_cached_frames(evals, name=str(data.eval_split), **frame_args) if evals else None
     )
+    held_out = f" / {len(val)} validation" if val else ""
     say(
-        f"data: {len(train)} train / {len(evals)} eval samples ready in {time.perf_counter() - started:.1f}s"
+        f"data: {len(train)} train{held_out} / {len(evals)} eval samples ready "
+        f"in {time.perf_counter() - started:.1f}s"
     )
 
     policy = NativePolicy.from_samples(
@@ -461,6 +542,8 @@ def train_sft(
         metrics_file.flush()
 
     eval_metrics: dict[str, Any] = {}
+    best = _Best(config.select_metric)
+    stopped_early = False
     global_step = 0
     policy.train()
     try:
@@ -508,9 +591,28 @@ def train_sft(
                 and time.perf_counter() - started > config.time_limit_s
             )
             last = epoch == config.epochs or out_of_time
-            if eval_cache is not None and (
-                last or (config.eval_every and epoch % config.eval_every == 0)
-            ):
+            due = last or (config.eval_every and epoch % config.eval_every == 0)
+            if val_cache is not None and due:
+                val_metrics = evaluate_cached(policy, val, val_cache, config.fps)
+                record({"epoch": epoch, "step": global_step, **_eval_line(val_metrics, "val")})
+                verdict = best.update(epoch, global_step, val_metrics, policy)
+                say(
+                    f"val @ epoch {epoch}: m_tIoU {val_metrics['m_tIoU']:.3f} "
+                    f"m_vIoU {val_metrics['m_vIoU']:.3f}; {verdict}"
+                )
+                if (
+                    config.patience is not None
+                    and best.stale >= config.patience
+                    and epoch < config.epochs
+                ):
+                    stopped_early = True
+                    say(
+                        f"early stop after epoch {epoch}: val {config.select_metric} did not "
+                        f"improve in {best.stale} evaluations (patience {config.patience}); "
+                        f"keeping epoch {best.epoch}"
+                    )
+                    break
+            elif eval_cache is not None and due:
                 eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
                 record({"epoch": epoch, "step": global_step, **_eval_line(eval_metrics)})
                 say(
@@ -520,28 +622,125 @@ def train_sft(
             if out_of_time:
                 say(f"time limit {config.time_limit_s}s reached after epoch {epoch}")
                 break
+        epochs_done = epoch
+        if best.state is not None:
+            policy.load_state_dict(best.state)
+            if eval_cache is not None:
+                eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
+                record({"epoch": best.epoch, "step": best.step, **_eval_line(eval_metrics)})
+                say(
+                    f"eval {data.eval_split} of the best checkpoint (epoch {best.epoch}): "
+                    f"m_tIoU {eval_metrics['m_tIoU']:.3f} m_vIoU {eval_metrics['m_vIoU']:.3f}"
+                )
     finally:
         metrics_file.close()
-    checkpoint = policy.save(
-        run_dir / "policy.pt",
-        extra={
-            "sft": {"epochs_done": epoch, "steps": global_step, "eval": _eval_line(eval_metrics)}
-        },
-    )
+    sft_extra: dict[str, Any] = {
+        "epochs_done": epochs_done,
+        "steps": global_step,
+        "eval": _eval_line(eval_metrics),
+    }
+    validation: dict[str, Any] = {}
+    if best.state is not None:
+        validation = {
+            "best_epoch": best.epoch,
+            "best_step": best.step,
+            "stopped_early": stopped_early,
+            "select_metric": config.select_metric,
+            "val_size": len(val),
+            "val": _eval_line(best.metrics, "val"),
+        }
+        sft_extra.update(validation)
+    checkpoint = policy.save(run_dir / "policy.pt", extra={"sft": sft_extra})
     seconds = time.perf_counter() - started
     if eval_metrics:
         summary = {
             **{k: v for k, v in eval_metrics.items() if not isinstance(v, dict)},
             "seconds": seconds,
+            **{k: v for k, v in validation.items() if k != "val"},
+            **_eval_line(best.metrics, "val"),
         }
         (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     say(f"checkpoint written to {checkpoint} ({seconds:.1f}s in all)")
-    return SFTResult(run_dir, checkpoint, history, eval_metrics, seconds)
+    return SFTResult(
+        run_dir,
+        checkpoint,
+        history,
+        eval_metrics,
+        seconds,
+        epochs_done=epochs_done,
+        best_epoch=best.epoch,
+        stopped_early=stopped_early,
+        val_metrics=best.metrics,
+    )
 
 
-def _eval_line(metrics: dict[str, Any]) -> dict[str, float]:
+def _train_count(n_samples: int, data: SFTDataConfig) -> int:
+    """Samples trained on: the train split less the ``data.val_size`` held out at its end."""
+    if data.val_size == 0:
+        return n_samples
+    if data.val_size >= n_samples:
+        limit = "" if data.limit_train is None else f" (limit_train={data.limit_train})"
+        raise ConfigError(
+            f"config key data.val_size: holds out {data.val_size} samples, but the train split "
+            f"{data.train_split!r} under {data.root} has {n_samples}{limit}, leaving none to "
+            f"train on: set data.val_size below {n_samples}"
+        )
+    return n_samples - data.val_size
+
+
+def _rows(cache: CachedFrames, lo: int, hi: int) -> CachedFrames:
+    """Rows ``lo:hi`` of a frame cache (array views, nothing copied)."""
+    return CachedFrames(
+        cache.sample_ids[lo:hi],
+        cache.frames[lo:hi],
+        cache.counts[lo:hi],
+        cache.frame_idx[lo:hi],
+        cache.timestamps_s[lo:hi],
+    )
+
+
+def select_value(metrics: dict[str, Any], select_metric: SelectMetric) -> float:
+    """The value of ``select_metric`` in dataset metrics (higher is better).
+
+    >>> select_value({"m_tIoU": 0.5, "m_vIoU": 0.25}, "m_tIoU+m_vIoU")
+    0.75
+    """
+    return float(sum(metrics[name] for name in select_metric.split("+")))
+
+
+class _Best:
+    """The best validation evaluation so far, with a copy of its weights."""
+
+    def __init__(self, select_metric: SelectMetric) -> None:
+        self.select_metric = select_metric
+        self.value = -math.inf
+        self.epoch: int | None = None
+        self.step: int | None = None
+        self.metrics: dict[str, Any] = {}
+        self.state: dict[str, Any] | None = None
+        self.stale = 0  # evaluations since the best one
+
+    def update(self, epoch: int, step: int, metrics: dict[str, Any], policy: Any) -> str:
+        """Take the evaluation of ``epoch`` if strictly better (the first always is);
+        returns the log text saying which is best."""
+        value = select_value(metrics, self.select_metric)
+        name = self.select_metric
+        if self.state is None or value > self.value:
+            before = "" if self.epoch is None else f", was {self.value:.4f} @ epoch {self.epoch}"
+            self.value, self.epoch, self.step, self.stale = value, epoch, step, 0
+            self.metrics = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+            self.state = {k: v.detach().clone() for k, v in policy.state_dict().items()}
+            return f"new best {name} {value:.4f}{before}"
+        self.stale += 1
+        return (
+            f"best {name} {self.value:.4f} @ epoch {self.epoch} "
+            f"({self.stale} evaluation{'s' if self.stale > 1 else ''} without improvement)"
+        )
+
+
+def _eval_line(metrics: dict[str, Any], prefix: str = "eval") -> dict[str, float]:
     keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
-    return {f"eval/{k}": float(metrics[k]) for k in keys if k in metrics}
+    return {f"{prefix}/{k}": float(metrics[k]) for k in keys if k in metrics}
 
 
 __all__ = [
@@ -549,8 +748,10 @@ __all__ = [
     "SFTDataConfig",
     "SFTResult",
     "SFTSplits",
+    "SelectMetric",
     "evaluate_cached",
     "load_sft_config",
+    "select_value",
     "sft_loss",
     "sft_optimiser",
     "train_sft",
