@@ -21,8 +21,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stvg.training.commands",
     "stvg.training.rl_commands",
     "stvg.experiments.run_commands",
+    "stvg.experiments.sweep_commands",
     "stvg.policies.commands",  # models tiny
     "stvg.synthesis.commands",  # synth-cot
+    "stvg.render.commands",  # render
 )
 
 

@@ -1,0 +1,176 @@
+"""``stvg sweep``: grid axes, up-front validation, shared stages, results, and resuming
+after the sweep is killed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from test_run import tiny_config
+
+from stvg.cli import main
+from stvg.config import ConfigError, InvalidField
+from stvg.experiments.sweep import (
+    cell_label,
+    grid_combinations,
+    load_sweep_config,
+    parse_axis,
+    trial_name,
+)
+
+
+def test_axis_forms() -> None:
+    grid = parse_axis("env.fps", [0.5, 1.0])
+    assert grid.kind == "grid" and grid.overrides(0.5) == {"env.fps": 0.5}
+    drawn = parse_axis("rl.learning_rate", {"loguniform": [1e-5, 1e-3]})
+    assert drawn.kind == "drawn" and drawn.distribution == ("loguniform", [1e-5, 1e-3])
+    variants = parse_axis(
+        "algorithm",
+        {
+            "dr_grpo": {"rl.algorithm": "grpo", "rl.grpo.loss_type": "dr_grpo"},
+            "rloo": {"rl.algorithm": "rloo"},
+        },
+    )
+    assert variants.values == ("dr_grpo", "rloo")
+    assert variants.overrides("dr_grpo") == {"rl.algorithm": "grpo", "rl.grpo.loss_type": "dr_grpo"}
+    with pytest.raises(InvalidField, match="must be a list of values") as error:
+        parse_axis("env.fps", 2.0)
+    assert error.value.field == "grid.env.fps"
+    with pytest.raises(InvalidField, match="low < high"):
+        parse_axis("x", {"uniform": [1.0, 0.5]})
+    with pytest.raises(InvalidField, match="needs at least one value"):
+        parse_axis("seed", [])
+
+
+def test_combinations_labels_and_names() -> None:
+    axes = [parse_axis("env.fps", [0.5, 1.0]), parse_axis("seed", [0, 1, 2])]
+    combos = grid_combinations(axes)
+    assert len(combos) == 6 and combos[0] == {"env.fps": 0.5, "seed": 0}
+    assert cell_label({"env.fps": 0.5}) == "env.fps=0.5"
+    assert cell_label({}) == "base"
+    assert trial_name({"env.fps": 0.5, "seed": 2}) == "env.fps=0.5,seed=2"
+    terms = {"env.verifier.terms": [{"name": "t_iou", "weight": 1.0}]}
+    name = trial_name(terms)
+    assert "/" not in name and " " not in name and len(name) <= 80
+    assert name != trial_name({"env.verifier.terms": [{"name": "v_iou", "weight": 1.0}]})
+
+
+def _sweep_file(tmp_path: Path, **extra: object) -> Path:
+    base = tiny_config(tmp_path)
+    base["data"]["n_test"] = 2
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
+    sweep = {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "sweeps"),
+        "base": "base.yaml",
+        "set": {"rl.iterations": 2},
+        "grid": {
+            "algorithm": {
+                "grpo": {"rl.algorithm": "grpo"},
+                "rloo": {"rl.algorithm": "rloo", "rl.rloo.group_size": 2},
+            },
+            "eval.densify.method": ["linear", "hold"],
+            "seed": [0, 1],
+        },
+        "resources": {"cpu": 1},
+        "max_concurrent_trials": 2,
+        "ray": {"num_cpus": 2},
+        "report": {"baseline": "algorithm=grpo,eval.densify.method=linear", "plots": ["bars"]},
+        **extra,
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_every_trial_is_validated_before_anything_runs(tmp_path: Path) -> None:
+    path = _sweep_file(tmp_path)
+    sweep = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sweep["grid"]["algorithm"]["rloo"]["rl.rloo.bogus"] = 1
+    path.write_text(yaml.safe_dump(sweep), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rl\.rloo\.bogus.*trial algorithm=rloo"):
+        load_sweep_config(path)
+    assert not (tmp_path / "sweeps").exists()
+
+
+def test_sweep_shares_stages_and_writes_results(tmp_path: Path) -> None:
+    path = _sweep_file(tmp_path)
+    assert main(["sweep", str(path)]) == 0
+    sweep_dir = tmp_path / "sweeps" / "tiny"
+    with (sweep_dir / "results.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"ok"}
+    assert [r["cell"] for r in rows[:2]] == ["algorithm=grpo,eval.densify.method=linear"] * 2
+    assert sorted({r["seed"] for r in rows}) == ["0", "1"]
+    for row in rows:
+        assert 0.0 <= float(row["final/m_vIoU"]) <= float(row["final/m_tIoU"]) <= 1.0
+        assert float(row["cost/frames_shown"]) == 4.0 and float(row["wall_s"]) > 0
+    stages = sorted(p.name.split("-")[0] for p in (sweep_dir / "stages").iterdir() if p.is_dir())
+    # SFT once per seed; RL once per (algorithm, seed); the densify axis only re-evaluates.
+    assert stages.count("sft") == 2 and stages.count("eval_sft") == 4
+    assert stages.count("rl") == 4 and stages.count("eval_rl") == 8
+    # The hold and linear evaluations of one trained policy differ only in densification.
+    by_trial = {r["trial"]: r for r in rows}
+    hold = by_trial["algorithm=grpo,eval.densify.method=hold,seed=0"]
+    linear = by_trial["algorithm=grpo,eval.densify.method=linear,seed=0"]
+    assert hold["final/m_tIoU"] == linear["final/m_tIoU"]
+    report = (sweep_dir / "report.md").read_text(encoding="utf-8")
+    assert "algorithm=rloo,eval.densify.method=hold" in report
+    # Running it again resumes: nothing is trained again.
+    before = {p.name: p.stat().st_mtime_ns for p in (sweep_dir / "stages").iterdir()}
+    assert main(["sweep", str(path)]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (sweep_dir / "stages").iterdir()}
+    assert after == before
+
+
+def test_a_changed_sweep_in_the_same_folder_is_refused(tmp_path: Path) -> None:
+    path = _sweep_file(tmp_path)
+    config, spec = load_sweep_config(path)
+    sweep_dir = Path(spec.sweep_dir)
+    sweep_dir.mkdir(parents=True)
+    (sweep_dir / "sweep.yaml").write_text(yaml.safe_dump({"grid": {"seed": [5]}}), "utf-8")
+    assert main(["sweep", str(path)]) == 2
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
+    path = _sweep_file(tmp_path, max_concurrent_trials=1)
+    sweep_dir = tmp_path / "sweeps" / "tiny"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stvg.cli", "sweep", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            finished = list((sweep_dir / "trials").glob("*/row.json"))
+            if len(finished) >= 2:
+                break
+            assert process.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.2)
+        else:
+            pytest.fail("no trial finished within 180 s")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    done = {p.parent.name: p.stat().st_mtime_ns for p in finished}
+    assert len(done) < 8
+    assert main(["sweep", str(path)]) == 0
+    rows = list(csv.DictReader((sweep_dir / "results.csv").open(encoding="utf-8")))
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"ok"}
+    for name, mtime in done.items():  # finished trials were not run again
+        assert (sweep_dir / "trials" / name / "row.json").stat().st_mtime_ns == mtime
+        summary = json.loads((sweep_dir / "trials" / name / "summary.json").read_text())
+        assert summary["name"] == name
