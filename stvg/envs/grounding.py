@@ -13,11 +13,13 @@ from stvg.data.types import Sample
 from stvg.envs.answers import struct_to_answer
 from stvg.envs.config import GroundingEnvConfig, resolve_config
 from stvg.envs.frame_source import FrameSource, pad_frames
+from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
 from stvg.envs.samples import frame_slots, load_samples, max_duration_s
 from stvg.envs.scoring import build_verifier, cost_info
 from stvg.envs.selection import SampleSelector
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext
+from stvg.verifiers.verifier import VerifierResult
 
 
 class GroundingEnv(gym.Env):
@@ -97,14 +99,17 @@ class GroundingEnv(gym.Env):
     the trainer and the evaluator fill unset keys from the policy's spec and refuse a
     policy whose spec differs (:mod:`stvg.envs.contract`).
     ``samples`` replaces the dataset by an in-memory list of :class:`~stvg.data.Sample`.
+    ``render_mode="rgb_array"`` makes :meth:`render` return the episode as a contact sheet
+    (see :mod:`stvg.envs.render_sheet`); ``None`` (default) renders nothing.
     ``max_frames=None`` (the default) makes room for the longest video at ``fps``; a
     smaller cap spreads a longer video's frames evenly and warns with a count.
     ``reset(options={"sample_id": ...})`` or ``{"index": i}`` picks a sample.
 
     ## Version History
 
-    * v0: initial version (``model_geometry`` and the ``max_frames=None`` default are
-      additions: with their defaults, scores are unchanged for a given ``max_frames``).
+    * v0: initial version (``model_geometry``, the ``max_frames=None`` default and
+      ``render_mode="rgb_array"`` are additions: with their defaults, observations and
+      scores are unchanged for a given ``max_frames``).
 
     ## Example
 
@@ -117,15 +122,20 @@ class GroundingEnv(gym.Env):
     (True, True)
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 1,  # sheets per second when renders are recorded as a video
+    }
 
     def __init__(
         self,
         config: GroundingEnvConfig | dict[str, Any] | None = None,
         *,
         samples: Sequence[Sample] | None = None,
+        render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self.render_mode = check_render_mode(render_mode, "GroundingEnv")
         self.config = cfg = resolve_config(GroundingEnvConfig, config, kwargs)
         self.samples = load_samples(cfg, samples)
         longest = max(len(s.query) for s in self.samples)
@@ -158,6 +168,8 @@ class GroundingEnv(gym.Env):
         self._contract: AnswerContract | None = None
         self._obs: dict[str, Any] | None = None
         self._done = True
+        self._shown_frames: np.ndarray | None = None  # RGB frames of the episode, as shown
+        self._result: VerifierResult | None = None  # the step's score, for render()
 
     @property
     def sample(self) -> Sample | None:
@@ -199,6 +211,7 @@ class GroundingEnv(gym.Env):
             "query": sample.query,
         }
         self._sample, self._contract, self._done = sample, contract, False
+        self._shown_frames, self._result = sampled.frames, None
         stats = self.frame_source.stats
         info = {
             "sample_id": sample.sample_id,
@@ -234,7 +247,34 @@ class GroundingEnv(gym.Env):
         info["sample_id"] = sample.sample_id
         info.update(cost_info(len(ctx.frame_idx), ctx.shown_size, self.config.model_geometry))
         self._done = True
+        self._result = result
         return self._obs, float(result.total), True, False, info
+
+    def render(self) -> np.ndarray | None:
+        """The current episode as a contact sheet (``render_mode="rgb_array"``).
+
+        Returns:
+            uint8 ``[H, W, 3]`` RGB image of the frames shown in this episode, with the
+            last answer's boxes and the ground truth drawn after the step (just the frames
+            before it); the same shape for every episode of this env (see
+            :mod:`stvg.envs.render_sheet`). ``None``, with Gymnasium's warning, when the
+            env was made without a render mode.
+
+        Raises:
+            RuntimeError: called before :meth:`reset`.
+        """
+        if self.render_mode is None:
+            gym.logger.warn(
+                "GroundingEnv.render() called without a render mode; make the env with "
+                'render_mode="rgb_array" to get contact sheets'
+            )
+            return None
+        if self._sample is None or self._contract is None or self._shown_frames is None:
+            raise RuntimeError("GroundingEnv.render() called before reset()")
+        layout = sheet_layout(self.max_frames, self.config.max_side)
+        return episode_sheet(
+            self._sample, self._contract.frame, self._shown_frames, self._result, layout
+        )
 
 
 __all__ = ["GroundingEnv"]
