@@ -1,10 +1,13 @@
-"""The report of a pipeline run: ``report.md`` and a learning-curve PNG.
+"""The report of a pipeline run: ``report.md``, a learning-curve PNG and per-sample figures.
 
 ``report.md`` holds the command and seed, the test metrics before and after RL (with the
 change), the cost of answering (frames shown, visual tokens, policy time per sample), the
 RL training figures and the wall time of every stage. ``learning_curve.png`` plots, per RL
 iteration, the mean reward and the sampled answers' tIoU and vIoU (thin lines) with a
 moving average (thick lines), and the test m_vIoU before and after RL as dashed levels.
+The ``## Test samples`` section (:mod:`stvg.experiments.report_samples`) adds tIoU and
+vIoU histograms of the test samples before and after RL and contact sheets of the best and
+worst 3 test samples by vIoU (left out when the evaluation folders are missing).
 Plots use Matplotlib's ``Agg`` backend, so no display is needed.
 """
 
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from stvg.experiments.report_samples import samples_section
 from stvg.training.run_dir import read_metrics
 
 CURVE_FILE = "learning_curve.png"
@@ -127,11 +131,15 @@ def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
 
 
 def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: str | Path) -> Path:
-    """Write ``report.md`` and ``learning_curve.png`` into ``run_dir``.
+    """Write ``report.md``, ``learning_curve.png`` and the per-sample figures
+    (``iou_histograms.png``, ``gallery/*.png``) into ``run_dir``.
 
     Args:
         run_dir: the pipeline's run folder.
-        summary: the pipeline summary (see :func:`stvg.experiments.run.run_experiment`).
+        summary: the pipeline summary (see :func:`stvg.experiments.run.run_experiment`);
+            the per-sample figures read the evaluation folders
+            ``summary["eval_dirs"]["sft"]`` / ``["rl"]`` (default ``run_dir/eval_sft`` and
+            ``run_dir/eval_rl``) and the test split under ``summary["data_root"]``.
         rl_run_dir: the RL run directory (its ``metrics.jsonl`` is plotted).
 
     Returns:
@@ -170,6 +178,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         f"Samples: {before['metrics'].get('n', '?')} (official HC-STVG protocol on native frames; "
         "deterministic answers of the policy).",
         "",
+        *samples_section(run_dir, summary),
         "## Cost of answering",
         "",
         cost_table(before["cost"], after["cost"]),

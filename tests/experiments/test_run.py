@@ -57,6 +57,9 @@ def test_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     report = (run / "report.md").read_text()
     assert "## Test metrics before and after RL" in report and "m_vIoU" in report
     assert (run / "learning_curve.png").stat().st_size > 1000
+    assert "## Test samples" in report and (run / "iou_histograms.png").stat().st_size > 1000
+    gallery = sorted(p.name.split("_")[0] for p in (run / "gallery").glob("*.png"))
+    assert gallery == ["best"] * 3 + ["worst"] * 3  # 3 test samples: each list has all 3
     assert (run / "sft" / "policy.pt").is_file()
     assert (run / "eval_sft" / "predictions.json").is_file()
     assert (run / "eval_rl" / "metrics.json").is_file()
