@@ -654,8 +654,16 @@ def _eval_inputs(config: RunConfig, root: str) -> dict[str, Any]:
 
 def _sft_selection(sft: Any) -> dict[str, Any]:
     """What SFT reports about the checkpoint it kept (validation early stopping)."""
-    keys = ("best_epoch", "epochs_done", "stopped_early", "best_val")
-    return {k: getattr(sft, k) for k in keys if getattr(sft, k, None) is not None}
+    selection: dict[str, Any] = {
+        k: getattr(sft, k)
+        for k in ("best_epoch", "epochs_done", "stopped_early")
+        if getattr(sft, k, None) is not None
+    }
+    val = getattr(sft, "val_metrics", None)
+    if val:
+        keys = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+        selection["val_metrics"] = {k: float(val[k]) for k in keys if k in val}
+    return selection
 
 
 def _without(mapping: Mapping[str, Any], *keys: str) -> dict[str, Any]:

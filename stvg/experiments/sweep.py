@@ -21,7 +21,8 @@ Each grid combination is one Ray Tune trial (:class:`ray.tune.Tuner`, grid axes 
 ``tune.grid_search``, drawn axes as Tune's distributions, ``max_concurrent_trials`` and
 per-trial placement groups from Tune) that runs :func:`~stvg.experiments.run.run_experiment`
 in ``<out_dir>/<name>/trials/<trial>/``. Stages are shared through a
-:class:`~stvg.experiments.stages.StageStore` in ``<out_dir>/<name>/stages/``: data, SFT,
+:class:`~stvg.experiments.stages.StageStore` in ``<out_dir>/<name>/stages/`` (or
+``stages_dir``, which several sweeps may share): data, SFT,
 RL and evaluations are keyed by their inputs, so trials that differ only in RL settings
 start from one SFT checkpoint, and trials that differ only in ``eval.densify`` evaluate
 one trained policy.
@@ -38,6 +39,7 @@ experiment state).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -65,6 +67,7 @@ from stvg.training.config import RayConfig
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
 ROW_FILE = "row.json"
+LOG_FILE = "log.txt"
 SWEEP_FILE = "sweep.yaml"
 
 
@@ -106,6 +109,9 @@ class SweepConfig:
         seed_key: the axis whose values are seeds: cells are the combinations of the other
             axes, and statistics are across seeds.
         search_seed: seed of the draws of drawn axes.
+        stages_dir: the stage store (``null`` = ``<sweep folder>/stages``); several sweeps
+            naming one folder share their stages (the shipped sweeps share their SFT
+            checkpoints this way).
         resources: per trial (see :class:`TrialResources`).
         max_concurrent_trials: trials running at once (``null`` = as many as fit).
         ray: the Ray cluster (``address: null`` starts a local one).
@@ -121,6 +127,7 @@ class SweepConfig:
     samples: int = 1
     seed_key: str = "seed"
     search_seed: int = 0
+    stages_dir: str | None = None
     resources: TrialResources = field(default_factory=TrialResources)
     max_concurrent_trials: int | None = None
     ray: RayConfig = field(default_factory=RayConfig)
@@ -215,6 +222,7 @@ class TrialSpec:
         axes: the grid's axes.
         seed_key: see :class:`SweepConfig`.
         sweep_dir: the sweep folder (absolute).
+        stages_dir: the stage store (absolute).
         cwd: the working directory the command ran in (relative paths of the base config
             are relative to it, as for ``stvg run``).
     """
@@ -224,6 +232,7 @@ class TrialSpec:
     axes: tuple[Axis, ...]
     seed_key: str
     sweep_dir: str
+    stages_dir: str
     cwd: str
 
     def overrides(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,12 +333,16 @@ def load_sweep_config(
         base, source = dict(config.base), f"{path}: base"
     base = apply_overrides(base, config.set)
     axes = tuple(parse_axis(name, value) for name, value in config.grid.items())
+    sweep_dir = (Path(config.out_dir) / config.name).resolve()
     spec = TrialSpec(
         base=base,
         source=source,
         axes=axes,
         seed_key=config.seed_key,
-        sweep_dir=str((Path(config.out_dir) / config.name).resolve()),
+        sweep_dir=str(sweep_dir),
+        stages_dir=str(
+            Path(config.stages_dir).resolve() if config.stages_dir else sweep_dir / "stages"
+        ),
         cwd=os.getcwd(),
     )
     from stvg.experiments.run import check_stage_configs
@@ -384,7 +397,8 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     """Run (or, when it finished before, read back) one trial; returns its results row.
 
     The trial's run folder is ``trials/<trial_name(values)>``; a finished trial left its
-    ``row.json`` there and is not run again. An unfinished folder is cleared first.
+    ``row.json`` there and is not run again. An unfinished folder is cleared first. The
+    trial's stage lines and warnings go to ``log.txt`` in that folder.
     """
     from stvg.experiments.run import run_experiment
     from stvg.experiments.stages import StageStore
@@ -404,12 +418,19 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     rl.setdefault("progress_bar", False)  # trials run in parallel: no interleaved bars
     config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl)
     started = time.perf_counter()
-    result = run_experiment(
-        config,
-        command=f"stvg sweep (trial {name})",
-        run_dir=trial_dir,
-        stages=StageStore(Path(spec.sweep_dir) / "stages"),
-    )
+    trial_dir.mkdir(parents=True)
+    # Trials run side by side: each one's stage lines and warnings go to its own log.
+    with (
+        (trial_dir / LOG_FILE).open("w", encoding="utf-8", buffering=1) as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        result = run_experiment(
+            config,
+            command=f"stvg sweep (trial {name})",
+            run_dir=trial_dir,
+            stages=StageStore(spec.stages_dir),
+        )
     row = results_row(spec, values, result.summary, time.perf_counter() - started)
     row["run_dir"] = str(trial_dir)
     tmp = row_path.with_suffix(".json.tmp")
@@ -608,7 +629,7 @@ def _error_row(spec: TrialSpec, values: Mapping[str, Any], error: Any) -> dict[s
         "cell": spec.cell(values),
         "seed": int(seed) if isinstance(seed, (int, float)) else 0,
         "status": "error",
-        "error": _error_text(error),
+        "error": f"{_error_text(error)} (log: {Path(spec.sweep_dir) / 'trials' / trial_name(values) / LOG_FILE})",
     }
     for axis in spec.axes:
         row[f"axis/{axis.name}"] = _format_value(values[axis.name])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,8 @@ def load_cached_frames(
         times[i, :count] = np.asarray(sampled.frame_idx, np.float64) / sample.native_fps
     cached = CachedFrames([s.sample_id for s in samples], frames, counts, frame_idx, times)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    # One temporary file per process: trials of a sweep may decode the same split at once.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
     np.savez(
         tmp,
         sample_ids=np.array(cached.sample_ids),
