@@ -110,3 +110,23 @@ def test_gpu_configs_use_vlm_learning_numerics() -> None:
         assert config.mixed_precision == "bf16" and config.gradient_checkpointing
         assert config.policy.config["dtype"] == "bfloat16"
         assert config.env.kwargs["dataset"] == "hcstvg2"
+
+
+SWEEPS = sorted((CONFIGS / "sweeps").glob("*.yaml"))
+
+
+def test_the_issue_sweeps_are_shipped() -> None:
+    names = {p.stem for p in SWEEPS}
+    assert {"fps", "smoothing", "rewards", "algorithms", "quickstart_seeds"} <= names
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_shipped_sweep_validates_every_trial(path: Path) -> None:
+    """Every grid combination's run config, SFT and RL stage config validate; the report's
+    baseline is one of the sweep's cells."""
+    from stvg.experiments.sweep import grid_combinations, load_sweep_config
+
+    config, spec = load_sweep_config(path)
+    cells = {spec.cell(values) for values in grid_combinations(spec.axes)}
+    assert config.report.baseline is None or config.report.baseline in cells
+    assert len(cells) >= 1 and config.max_concurrent_trials == 2
