@@ -358,16 +358,39 @@ def load_sweep_config(
     return config, spec
 
 
-def _tune_space(axes: Sequence[Axis]) -> dict[str, Any]:
+def _tune_codes(spec: TrialSpec) -> dict[str, str]:
+    """Axis name -> its key in Tune's ``param_space["axes"]``.
+
+    Tune's grid varies the alphabetically first key fastest. The seed axis gets the first
+    code and the other axes follow in reverse order, so the grid runs like nested loops over
+    the declared axes with the seed innermost: trials running side by side are different
+    seeds of one cell, and build their different SFT stages in parallel instead of waiting
+    on one shared stage."""
+    ordered = [a.name for a in spec.axes if a.name == spec.seed_key]
+    ordered += [a.name for a in reversed(spec.axes) if a.name != spec.seed_key]
+    return {name: f"a{rank:02d}" for rank, name in enumerate(ordered)}
+
+
+def decode_axes(spec: TrialSpec, coded: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's axis values by name, in declared order, from Tune's coded config."""
+    codes = _tune_codes(spec)
+    return {axis.name: coded[codes[axis.name]] for axis in spec.axes}
+
+
+def _tune_space(spec: TrialSpec) -> dict[str, Any]:
+    """Tune's ``param_space["axes"]``: grid axes as ``tune.grid_search``, drawn axes as
+    Tune's distributions, keyed by :func:`_tune_codes`."""
     from ray import tune
 
+    codes = _tune_codes(spec)
     space: dict[str, Any] = {}
-    for axis in axes:
+    for axis in spec.axes:
+        code = codes[axis.name]
         if axis.kind == "drawn":
             kind, args = axis.distribution or ("choice", [])
-            space[axis.name] = tune.choice(args) if kind == "choice" else getattr(tune, kind)(*args)
+            space[code] = tune.choice(args) if kind == "choice" else getattr(tune, kind)(*args)
         else:
-            space[axis.name] = tune.grid_search(list(axis.values))
+            space[code] = tune.grid_search(list(axis.values))
     return space
 
 
@@ -378,7 +401,7 @@ def trial_resources(spec: TrialSpec, resources: TrialResources) -> Callable[[dic
     def bundles(params: dict) -> Any:
         from ray.tune import PlacementGroupFactory
 
-        config = spec.run_config(params["axes"])
+        config = spec.run_config(decode_axes(spec, params["axes"]))
         rollout = dict(config.rl.get("rollout", {}))
         head = {"CPU": resources.cpu, "GPU": resources.gpu}
         worker = {
@@ -479,7 +502,7 @@ def _trainable(params: dict[str, Any], spec: TrialSpec) -> None:
     """Ray Tune's function trainable: one trial; reports its numeric results to Tune."""
     from ray import tune
 
-    row = run_trial(spec, params["axes"])
+    row = run_trial(spec, decode_axes(spec, params["axes"]))
     tune.report(
         {
             k: float(v)
@@ -573,7 +596,7 @@ def run_sweep(
             log(f"sweep {sweep_dir}: {n_trials} trials")
             tuner = tune.Tuner(
                 trainable,
-                param_space={"axes": _tune_space(spec.axes)},
+                param_space={"axes": _tune_space(spec)},
                 tune_config=tune.TuneConfig(
                     num_samples=config.samples,
                     max_concurrent_trials=config.max_concurrent_trials,
@@ -583,7 +606,7 @@ def run_sweep(
                     storage_path=str(sweep_dir),
                     name="tune",
                     verbose=0,
-                    callbacks=[_Progress(log, n_trials)],
+                    callbacks=[_Progress(spec, log, n_trials)],
                 ),
             )
         grid = tuner.fit()
@@ -594,7 +617,7 @@ def run_sweep(
             ray.shutdown()
     rows = []
     for result in grid:
-        values = result.config["axes"]
+        values = decode_axes(spec, result.config["axes"])
         row_path = sweep_dir / "trials" / trial_name(values) / ROW_FILE
         if result.error is None and row_path.is_file():
             rows.append(json.loads(row_path.read_text(encoding="utf-8")))
@@ -648,7 +671,7 @@ def _error_text(error: Any) -> str:
 class _Progress:
     """A Tune callback printing one line per finished or failed trial."""
 
-    def __new__(cls, log: Callable[[str], None], total: int) -> Any:
+    def __new__(cls, spec: TrialSpec, log: Callable[[str], None], total: int) -> Any:
         from ray.tune import Callback
 
         class Progress(Callback):
@@ -662,11 +685,15 @@ class _Progress:
                 result = trial.last_result or {}
                 metric = result.get("final/m_vIoU")
                 figure = f" m_vIoU {metric:.4f}" if metric is not None else ""
-                log(f"[{self.done}/{total}] {trial_name(trial.config['axes'])}{figure}")
+                log(
+                    f"[{self.done}/{total}] {trial_name(decode_axes(spec, trial.config['axes']))}{figure}"
+                )
 
             def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
                 self.done += 1
-                log(f"[{self.done}/{total}] {trial_name(trial.config['axes'])} failed")
+                log(
+                    f"[{self.done}/{total}] {trial_name(decode_axes(spec, trial.config['axes']))} failed"
+                )
 
         return Progress()
 

@@ -174,3 +174,23 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path
         assert (sweep_dir / "trials" / name / "row.json").stat().st_mtime_ns == mtime
         summary = json.loads((sweep_dir / "trials" / name / "summary.json").read_text())
         assert summary["name"] == name
+
+
+def test_tune_runs_the_grid_with_the_seed_innermost(tmp_path: Path) -> None:
+    """Tune's own variant generator, on the coded space: trials side by side are seeds of
+    one cell (different SFT stages), the declared axes nest like loops."""
+    from ray.tune.search.variant_generator import generate_variants
+
+    from stvg.experiments.sweep import _tune_space, decode_axes
+
+    config, spec = load_sweep_config(_sweep_file(tmp_path))
+    order = [
+        trial_name(decode_axes(spec, v["axes"]))
+        for _, v in generate_variants({"axes": _tune_space(spec)})
+    ]
+    assert order[:3] == [
+        "algorithm=grpo,eval.densify.method=linear,seed=0",
+        "algorithm=grpo,eval.densify.method=linear,seed=1",
+        "algorithm=grpo,eval.densify.method=hold,seed=0",
+    ]
+    assert len(order) == len(set(order)) == 8
