@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ray.tune import Callback
 
 from stvg.config import (
     ConfigError,
@@ -151,6 +152,26 @@ class SweepConfig:
             parse_axis(name, value)
 
 
+def flatten_dotted(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted overrides with nested mappings spelled out as dotted keys, later keys winning.
+
+    ``set: {rl.iterations: 60}`` overridden on the command line with
+    ``--set set.rl.iterations=5`` holds both ``rl.iterations`` and ``rl: {iterations: 5}``;
+    flattened, the second replaces the first instead of replacing the whole ``rl`` section.
+
+    >>> flatten_dotted({"rl.iterations": 60, "rl": {"iterations": 5, "grpo": {"beta": 0.1}}})
+    {'rl.iterations': 5, 'rl.grpo.beta': 0.1}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in overrides.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_dotted(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
 @dataclass(frozen=True)
 class Axis:
     """One axis of the grid.
@@ -203,7 +224,7 @@ def parse_axis(name: str, value: Any) -> Axis:
             raise InvalidField(where, f"loguniform needs low > 0, got {args!r}")
         return Axis(name, "drawn", distribution=(kind, list(args)))
     if isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
-        variants = {str(label): dict(v) for label, v in value.items()}
+        variants = {str(label): flatten_dotted(v) for label, v in value.items()}
         return Axis(name, "variants", values=tuple(variants), variants=variants)
     raise InvalidField(
         where,
@@ -331,7 +352,7 @@ def load_sweep_config(
         base, source = load_yaml(base_path), str(base_path)
     else:
         base, source = dict(config.base), f"{path}: base"
-    base = apply_overrides(base, config.set)
+    base = apply_overrides(base, flatten_dotted(config.set))
     axes = tuple(parse_axis(name, value) for name, value in config.grid.items())
     sweep_dir = (Path(config.out_dir) / config.name).resolve()
     spec = TrialSpec(
@@ -571,7 +592,7 @@ def run_sweep(
     from stvg.experiments.sweep_report import write_results_csv, write_sweep_report
     from stvg.training.workers import init_ray
 
-    log = say or (lambda _line: None)
+    log = say or _silent
     sweep_dir = Path(spec.sweep_dir)
     resolved = to_dict(config)
     resume = _check_same_sweep(sweep_dir, resolved, restart)
@@ -668,34 +689,40 @@ def _error_text(error: Any) -> str:
     return text[-1] if text else type(cause).__name__
 
 
-class _Progress:
-    """A Tune callback printing one line per finished or failed trial."""
+class _Progress(Callback):
+    """A Tune callback printing one line per finished or failed trial.
 
-    def __new__(cls, spec: TrialSpec, log: Callable[[str], None], total: int) -> Any:
-        from ray.tune import Callback
+    Args:
+        spec: the sweep (to name trials).
+        log: called with each line; not pickled with Tune's experiment state.
+        total: trials in the sweep.
+    """
 
-        class Progress(Callback):
-            def __init__(self) -> None:
-                self.done = 0
+    def __init__(self, spec: TrialSpec, log: Callable[[str], None], total: int) -> None:
+        self.spec, self.log, self.total, self.done = spec, log, total, 0
 
-            def on_trial_complete(
-                self, iteration: int, trials: list, trial: Any, **info: Any
-            ) -> None:
-                self.done += 1
-                result = trial.last_result or {}
-                metric = result.get("final/m_vIoU")
-                figure = f" m_vIoU {metric:.4f}" if metric is not None else ""
-                log(
-                    f"[{self.done}/{total}] {trial_name(decode_axes(spec, trial.config['axes']))}{figure}"
-                )
+    def __getstate__(self) -> dict[str, Any]:
+        return {"spec": self.spec, "total": self.total, "done": self.done}
 
-            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                self.done += 1
-                log(
-                    f"[{self.done}/{total}] {trial_name(decode_axes(spec, trial.config['axes']))} failed"
-                )
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.log = _silent
 
-        return Progress()
+    def _line(self, trial: Any, outcome: str) -> None:
+        self.done += 1
+        name = trial_name(decode_axes(self.spec, trial.config["axes"]))
+        self.log(f"[{self.done}/{self.total}] {name} {outcome}")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        metric = (trial.last_result or {}).get("final/m_vIoU")
+        self._line(trial, "done" if metric is None else f"m_vIoU {metric:.4f}")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._line(trial, "failed")
+
+
+def _silent(_line: str) -> None:
+    """A log function that drops its line."""
 
 
 __all__ = [
@@ -705,6 +732,7 @@ __all__ = [
     "TrialResources",
     "TrialSpec",
     "cell_label",
+    "flatten_dotted",
     "grid_combinations",
     "load_sweep_config",
     "parse_axis",

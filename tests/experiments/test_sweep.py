@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,62 @@ def test_tune_runs_the_grid_with_the_seed_innermost(tmp_path: Path) -> None:
         "algorithm=grpo,eval.densify.method=hold,seed=0",
     ]
     assert len(order) == len(set(order)) == 8
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray instance for the shipped sweeps (each sweep then leaves it running)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "stvg" / "experiments" / "configs" / "sweeps"
+
+
+def _reduced_budget(tmp_path: Path) -> list[str]:
+    """``--set`` overrides that shrink a shipped sweep to seconds: 6 tiny videos, a tiny
+    model, one SFT epoch, one RL iteration, 2 seeds; everything under ``tmp_path``."""
+    model = "{frame_size: 16, channels: [4, 4, 8], word_dim: 8, query_dim: 8, hidden: 8}"
+    return [
+        f"out_dir={tmp_path / 'sweeps'}",
+        f"stages_dir={tmp_path / 'stages'}",
+        "grid.seed=[0]",
+        f"set.data.root={tmp_path / 'data'}",
+        "set.data.n_train=6",
+        "set.data.n_test=2",
+        "set.data.val_size=2",
+        "set.sft.epochs=1",
+        "set.sft.patience=1",
+        f"set.sft.model={model}",
+        "set.rl.iterations=1",
+        "set.rl.batch_size=2",
+        "set.rl.grpo.group_size=2",
+        "set.eval.batch_size=2",
+    ]
+
+
+@pytest.mark.parametrize("name", ["fps", "smoothing", "rewards", "algorithms", "quickstart_seeds"])
+def test_shipped_sweep_runs_end_to_end_on_a_reduced_budget(
+    tmp_path: Path, name: str, ray_cluster: None
+) -> None:
+    args = ["sweep", str(SHIPPED / f"{name}.yaml"), "--set", *_reduced_budget(tmp_path)]
+    assert main(args) == 0
+    sweep_dir = tmp_path / "sweeps" / name
+    rows = list(csv.DictReader((sweep_dir / "results.csv").open(encoding="utf-8")))
+    config, spec = load_sweep_config(SHIPPED / f"{name}.yaml", {"grid.seed": [0]})
+    assert len(rows) == len(grid_combinations(spec.axes)) and {r["status"] for r in rows} == {"ok"}
+    report = (sweep_dir / "report.md").read_text(encoding="utf-8")
+    for plot in config.report.plots:
+        assert f"]({plot}" in report
+    if name == "fps":  # cost grows with the rate: 3, 5, 10, 20 and 100 frames per query
+        frames = {r["cell"]: float(r["cost/frames_shown"]) for r in rows}
+        assert frames == {
+            "fps=0.25": 3.0,
+            "fps=0.5": 5.0,
+            "fps=1": 10.0,
+            "fps=2": 20.0,
+            "fps=frame": 100.0,
+        }
