@@ -49,6 +49,7 @@ import numpy as np
 
 from stvg.data.errors import VideoError
 from stvg.data.timing import sample_frame_indices, time_of_frame
+from stvg.data.types import Sample
 
 logger = logging.getLogger(__name__)
 
@@ -420,3 +421,29 @@ class VideoReader:
                 failed_idx,
             )
             self._num_frames = failed_idx
+
+
+def decode_sample_frames(
+    sample: Sample, fps: float | None, max_frames: int | None, max_side: int | None
+) -> SampledFrames:
+    """Decode the frames of ``sample``'s video at ``fps`` (``None`` = every native frame),
+    at most ``max_frames`` evenly spread, longer side at most ``max_side`` pixels (``None``
+    = as stored). Which frames follows :func:`~stvg.data.timing.sample_frame_indices` on the
+    *sample's* ``native_fps`` and ``num_frames``; frames the file turns out not to have (a
+    container that over-states its length) are left out.
+
+    Raises:
+        VideoError: the video cannot be read or yields no frame (naming the sample).
+    """
+    frame_idx = sample_frame_indices(sample.native_fps, sample.num_frames, fps, max_frames)
+    with VideoReader(sample.video_path) as reader:
+        frame_idx = frame_idx[frame_idx < reader.num_frames]
+        sampled = reader.read_frames(frame_idx, max_side=max_side)
+    if len(sampled) == 0:
+        raise VideoError(
+            "no frame could be decoded",
+            path=str(sample.video_path),
+            sample_id=sample.sample_id,
+            hint="check that the file is a readable video",
+        )
+    return sampled

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stvg.data.errors import VideoError
-from stvg.data.timing import sample_frame_indices
 from stvg.data.types import Sample
-from stvg.data.video import SampledFrames, VideoReader
+from stvg.data.video import SampledFrames, decode_sample_frames
 from stvg.envs.frame_cache import CacheStats, FrameCache, frame_key
 
 
@@ -49,20 +47,7 @@ class FrameSource:
         return self.cache.get_or_load(key, lambda: self._decode(sample))
 
     def _decode(self, sample: Sample) -> SampledFrames:
-        frame_idx = sample_frame_indices(
-            sample.native_fps, sample.num_frames, self.fps, self.max_frames
-        )
-        with VideoReader(sample.video_path) as reader:
-            frame_idx = frame_idx[frame_idx < reader.num_frames]
-            sampled = reader.read_frames(frame_idx, max_side=self.max_side)
-        if len(sampled) == 0:
-            raise VideoError(
-                "no frame could be decoded",
-                path=str(sample.video_path),
-                sample_id=sample.sample_id,
-                hint="check that the file is a readable video",
-            )
-        return sampled
+        return decode_sample_frames(sample, self.fps, self.max_frames, self.max_side)
 
 
 def pad_frames(frames: np.ndarray, max_frames: int, max_side: int) -> tuple[np.ndarray, np.ndarray]:

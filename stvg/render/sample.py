@@ -16,9 +16,10 @@ import numpy as np
 
 from stvg.config import ConfigError
 from stvg.data.errors import VideoError
-from stvg.data.timing import sample_frame_indices, time_of_frame
+from stvg.data.timing import time_of_frame
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames, VideoReader
+from stvg.envs.frame_source import decode_sample_frames
 from stvg.render.draw import draw_tubes
 from stvg.render.mp4 import Mp4Writer
 from stvg.render.overlay import TubePair
@@ -46,6 +47,12 @@ def sample_header(sample: Sample, prediction: Prediction | None) -> SheetHeader:
 
 
 def _open_video(sample: Sample) -> VideoReader:
+    _check_video(sample)
+    return VideoReader(sample.video_path)
+
+
+def _check_video(sample: Sample) -> None:
+    """A missing video is an error naming the sample and the ``--video-dir`` fix."""
     if not Path(sample.video_path).is_file():
         raise VideoError(
             "video file not found",
@@ -54,7 +61,6 @@ def _open_video(sample: Sample) -> VideoReader:
             hint="pass the folder of the videos with --video-dir (default: videos/ beside "
             "the annotation file)",
         )
-    return VideoReader(sample.video_path)
 
 
 def read_sample_frames(
@@ -79,17 +85,8 @@ def read_sample_frames(
     Raises:
         VideoError: the video is missing or unreadable (the message names the sample).
     """
-    frame_idx = sample_frame_indices(sample.native_fps, sample.num_frames, fps, max_frames)
-    with _open_video(sample) as reader:
-        frame_idx = frame_idx[frame_idx < reader.num_frames]
-        sampled = reader.read_frames(frame_idx, max_side=max_side)
-    if len(sampled) == 0:
-        raise VideoError(
-            "no frame could be decoded",
-            path=str(sample.video_path),
-            sample_id=sample.sample_id,
-            hint="check that the file is a readable video",
-        )
+    _check_video(sample)
+    sampled = decode_sample_frames(sample, fps, max_frames, max_side)
     timestamps = np.asarray(time_of_frame(sampled.frame_idx, sample.native_fps), dtype=np.float64)
     return SampledFrames(
         frames=sampled.frames,
