@@ -48,13 +48,14 @@ from typing import Any, Literal
 
 import yaml
 
-from stvg.config import InvalidField, from_dict, from_yaml, to_dict
+from stvg.config import ConfigError, InvalidField, from_dict, from_yaml, to_dict
 from stvg.experiments.stages import RunFolderStages, StageOutput, Stages
 from stvg.tubes import DensifyConfig
 
 SFT_KEYS_SET_BY_RUNNER = ("data", "fps", "max_frames", "max_side", "seed", "out_dir")
 VLM_SFT_KEYS_SET_BY_RUNNER = ("policy", "env", "data", "seed", "out_dir")
 RL_KEYS_SET_BY_RUNNER = ("env", "policy", "seed", "name", "out_dir")
+NATIVE_KEYS_SET_BY_SFT = ("vocab", "model", "max_query_len", "checkpoint")
 SYNTHESIS_KEYS_SET_BY_RUNNER = ("env", "contract", "template", "out", "progress")
 
 
@@ -109,7 +110,9 @@ class PolicySection:
             transformers).
         config: ``vlm``: :class:`~stvg.policies.vlm.config.VLMPolicyConfig` keys
             (``model_path`` required: the local checkpoint SFT starts from); ``native``:
-            unused (the SFT section configures it).
+            the RL stage's policy options (``box_temperature``, ``seed``,
+            :class:`~stvg.policies.native.policy.NativePolicyConfig`); the network and
+            vocabulary come from SFT (the ``sft`` section).
         tiny: ``vlm`` only: build a tiny random checkpoint of this family
             (``qwen2.5-vl`` or ``qwen3-vl``) at ``config.model_path`` when it does not exist
             yet (what ``stvg models tiny`` writes), for runs on a CPU.
@@ -126,11 +129,22 @@ class PolicySection:
                 "policy vlm needs config.model_path (a local checkpoint folder; with tiny: "
                 "qwen2.5-vl a tiny random one is built there)",
             )
-        if self.name == "native" and (self.config or self.tiny):
-            raise InvalidField(
-                "config",
-                "policy native is configured by the sft section; remove policy.config/tiny",
-            )
+        if self.name == "native":
+            if self.tiny:
+                raise InvalidField("tiny", "tiny builds a VLM checkpoint: remove it for native")
+            sft_owned = sorted(set(self.config) & set(NATIVE_KEYS_SET_BY_SFT))
+            if sft_owned:
+                raise InvalidField(
+                    f"config.{sft_owned[0]}",
+                    "the native policy's network and vocabulary come from SFT (the sft "
+                    "section): remove it from policy.config",
+                )
+            from stvg.policies.native.policy import NativePolicyConfig
+
+            try:
+                from_dict(NativePolicyConfig, {**self.config, "checkpoint": "<sft>"})
+            except ConfigError as exc:
+                raise InvalidField("config", str(exc)) from None
 
 
 @dataclass
@@ -354,7 +368,10 @@ def rl_config(config: RunConfig, root: str, checkpoint: Path, out_dir: Path) -> 
     if vlm:
         policy = {"name": "vlm", "config": {**config.policy.config, "model_path": str(checkpoint)}}
     else:
-        policy = {"name": "native", "config": {"checkpoint": str(checkpoint)}}
+        policy = {
+            "name": "native",
+            "config": {**config.policy.config, "checkpoint": str(checkpoint)},
+        }
     merged = {
         **config.rl,
         "env": {"id": "stvg/Grounding-v0", "kwargs": kwargs},
@@ -470,7 +487,9 @@ def run_experiment(
     # 2. synthesis
     targets = None
     synthesis_summary = None
-    upstream = {"data": data_inputs, "policy": to_dict(config.policy)}
+    # The native policy's options act in RL only; SFT does not depend on them.
+    sft_policy = config.policy if config.policy.name == "vlm" else PolicySection()
+    upstream = {"data": data_inputs, "policy": to_dict(sft_policy)}
     if config.synthesis is not None:
         from stvg.synthesis.run import TARGETS_FILE, synthesize
 

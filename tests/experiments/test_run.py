@@ -94,3 +94,17 @@ def test_report_tables_by_hand() -> None:
     assert "| frames_shown | 10.0 | 10.0 |" in costs
     assert "| policy_seconds | 0.0100 | - |" in costs
     assert moving_average([2.0, 4.0, 6.0, 8.0], 2).tolist() == [2.0, 3.0, 5.0, 7.0]
+
+
+def test_native_policy_options_reach_rl_only() -> None:
+    from stvg.experiments.run import rl_config, sft_config
+
+    config = load_run_config(QUICKSTART)
+    assert config.policy.config == {"box_temperature": 0.3}
+    rl = rl_config(config, "data_cache/x", Path("sft/policy.pt"), Path("runs/q"))
+    assert rl.policy.config == {"box_temperature": 0.3, "checkpoint": "sft/policy.pt"}
+    assert "box_temperature" not in str(sft_config(config, "data_cache/x", Path("s")))
+    with pytest.raises(ConfigError, match="policy.config.model"):
+        from_dict(RunConfig, {"policy": {"name": "native", "config": {"model": {}}}})
+    with pytest.raises(ConfigError, match="box_temperature"):
+        from_dict(RunConfig, {"policy": {"name": "native", "config": {"box_temperature": 0}}})

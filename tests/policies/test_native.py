@@ -206,3 +206,35 @@ def test_deterministic_actions_fit_the_env(tmp_path_factory: pytest.TempPathFact
         assert env.action_space.contains(action)
         _, reward, terminated, _, info = env.step(action)
         assert terminated and info.get("invalid_action") is None and 0.0 <= reward <= 1.0
+
+
+def test_box_temperature_scales_exploration_and_keeps_log_probs_exact():
+    """Same weights, temperature 0.25: the box std is 0.25x, sampled boxes spread 0.25x as
+    far from the mean, the recorded log-probabilities are those of the scaled Gaussian, and
+    the most likely action does not change."""
+    cold = _policy(box_temperature=0.25)
+    warm = _policy()
+    warm.load_state_dict(cold.state_dict())
+    obs = [_obs(6)]
+    out_cold, _ = cold.forward(obs)
+    out_warm, _ = warm.forward(obs)
+    assert torch.allclose(out_cold.box_log_std.exp(), 0.25 * out_warm.box_log_std.exp())
+    cold_rollouts = cold.sample(obs, 64)
+    warm_rollouts = warm.sample(obs, 64)
+
+    def spread(rollouts) -> float:
+        boxes = np.stack([a["boxes"] for a in rollouts.actions])
+        masks = np.stack([a["box_mask"] for a in rollouts.actions]).astype(bool)
+        return float(np.std(boxes[masks], axis=0).mean())
+
+    ratio = spread(cold_rollouts) / spread(warm_rollouts)
+    assert 0.15 < ratio < 0.4
+    assert torch.allclose(
+        cold.log_prob(obs, cold_rollouts).detach(), cold_rollouts.log_probs, atol=1e-4
+    )
+    assert not torch.allclose(warm.log_prob(obs, cold_rollouts), cold_rollouts.log_probs, atol=1e-2)
+    greedy_cold, greedy_warm = cold.act(obs[0]), warm.act(obs[0])
+    assert np.array_equal(greedy_cold["span"], greedy_warm["span"])
+    assert np.allclose(greedy_cold["boxes"], greedy_warm["boxes"])
+    with pytest.raises(ConfigError, match="box_temperature"):
+        _policy(box_temperature=0.0)

@@ -17,6 +17,8 @@ A checkpoint (``save``/``load``) holds the constructor config (vocabulary includ
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,12 @@ class NativePolicyConfig:
         model: network sizes.
         max_query_len: query words read (longer queries are truncated).
         deterministic: ``act`` returns the most likely action (else a sample).
+        box_temperature: exploration temperature of the box head: sampled boxes (and their
+            log-probabilities, so the policy gradient stays exact) use the standard
+            deviation ``box_temperature * exp(box_log_std)``. SFT learns ``box_log_std`` as
+            the spread of its errors, about 10% of the frame per coordinate and frame, which
+            is far more noise than RL needs; 0.3 keeps sampled answers close to the mean box.
+            The most likely action (``deterministic``, evaluation) does not depend on it.
         seed: seed of the sampling generator.
         checkpoint: load weights and config from this file (``make("native",
             checkpoint=...)``); ``deterministic`` and ``seed`` given here override the
@@ -65,6 +73,7 @@ class NativePolicyConfig:
     model: NativeModelConfig = field(default_factory=NativeModelConfig)
     max_query_len: int = 32
     deterministic: bool = True
+    box_temperature: float = 1.0
     seed: int = 0
     checkpoint: str | None = None
 
@@ -77,6 +86,10 @@ class NativePolicyConfig:
             )
         if self.max_query_len <= 0:
             raise InvalidField("max_query_len", f"must be positive, got {self.max_query_len}")
+        if not (math.isfinite(self.box_temperature) and self.box_temperature > 0):
+            raise InvalidField(
+                "box_temperature", f"must be a positive number, got {self.box_temperature}"
+            )
 
 
 def _take(out: NativeOutputs, index: torch.Tensor) -> NativeOutputs:
@@ -128,7 +141,12 @@ class NativePolicy:
     def from_config(cls, config: NativePolicyConfig) -> NativePolicy:
         """Build from a config: load ``config.checkpoint`` when set, else a fresh model."""
         if config.checkpoint is not None:
-            return cls.load(config.checkpoint, deterministic=config.deterministic, seed=config.seed)
+            return cls.load(
+                config.checkpoint,
+                deterministic=config.deterministic,
+                box_temperature=config.box_temperature,
+                seed=config.seed,
+            )
         return cls(**to_dict(config))
 
     @classmethod
@@ -161,7 +179,8 @@ class NativePolicy:
 
         Args:
             path: the checkpoint file.
-            **overrides: config fields to change (``deterministic``, ``seed``).
+            **overrides: config fields to change (``deterministic``, ``box_temperature``,
+                ``seed``).
 
         Raises:
             FileNotFoundError: no such file.
@@ -218,7 +237,12 @@ class NativePolicy:
     def forward(self, obs_batch: Sequence[Observation]) -> tuple[NativeOutputs, list[VideoInputs]]:
         """Model outputs for observations (with gradients) and their prepared inputs."""
         videos = self.inputs(obs_batch)
-        return self.model(self.batch(videos)), videos
+        out = self.model(self.batch(videos))
+        if self.config.box_temperature != 1.0:
+            out = dataclasses.replace(
+                out, box_log_std=out.box_log_std + math.log(self.config.box_temperature)
+            )
+        return out, videos
 
     # ----------------------------------------------------------------- acting
     def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
