@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="VidSTG only: the VidOR annotation folder with the per-video box files",
     )
+    add_predictions_file_checks(offline)
     common = parser.add_argument_group("common options")
     common.add_argument(
         "--protocol",
@@ -66,6 +68,33 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT",
         help="predictions-file mode: write the metrics (and per-sample scores) to this JSON "
         "file; policy mode: write predictions, metrics and per-sample scores to this folder",
+    )
+
+
+def add_predictions_file_checks(group: argparse._ArgumentGroup) -> None:
+    """The predictions-file options of issue 12: dump format, gap filling, invalid entries."""
+    from stvg.verifiers.prediction_checks import FILL_METHODS
+    from stvg.verifiers.predictions import ON_INVALID, PRED_FORMATS
+
+    group.add_argument(
+        "--pred-format",
+        choices=PRED_FORMATS,
+        default="stvg",
+        help="stvg: stvg predictions file (default); tubedetr: TubeDETR's log_stats.json; "
+        "cgstvg: CG-STVG's test_results.json (see stvg.verifiers.prediction_dumps)",
+    )
+    group.add_argument(
+        "--fill",
+        choices=FILL_METHODS,
+        default="none",
+        help="frames of a predicted span without a box: none (score 0 IoU, counted; "
+        "default), linear or hold (densify on the fly, counted)",
+    )
+    group.add_argument(
+        "--on-invalid",
+        choices=ON_INVALID,
+        default="error",
+        help="a malformed prediction: error (default) or zero (score it 0 and list it)",
     )
 
 
@@ -96,21 +125,52 @@ def _evaluate_predictions_file(args: argparse.Namespace) -> int:
     from stvg.data import DataError
 
     try:
+        _check_out(args.out)
         return _score_file(args)
-    except DataError as exc:
+    except (DataError, _OutError) as exc:
         print(f"stvg evaluate: error: {exc}", file=sys.stderr)
         return 2
+
+
+class _OutError(Exception):
+    """``--out`` cannot be written (reported in one line, before any scoring)."""
+
+
+def _check_out(out: str | None) -> None:
+    """Fail early, in one line, when the metrics file ``out`` cannot be written."""
+    if not out:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise _OutError(f"--out {out} is a folder; give a JSON file path, e.g. {out}/metrics.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _OutError(
+            f"--out {out}: cannot create its folder ({exc.strerror}); choose a writable path"
+        ) from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _OutError(f"--out {out}: not writable (permission denied); choose a writable path")
 
 
 def _score_file(args: argparse.Namespace) -> int:
     from stvg.data import load_dataset
     from stvg.verifiers.evaluation import evaluate, format_table
-    from stvg.verifiers.predictions import read_predictions
+    from stvg.verifiers.prediction_checks import check_predictions
+    from stvg.verifiers.predictions import load_predictions
 
     samples = load_dataset(
         args.dataset_format, annotations=args.annotations, vidor_root=args.vidor_root
     )
-    predictions = read_predictions(args.predictions)
+    loaded = load_predictions(
+        args.predictions,
+        pred_format=args.pred_format,
+        on_invalid=args.on_invalid,
+        sample_ids=[s.sample_id for s in samples],
+    )
+    predictions, checks = check_predictions(
+        samples, loaded.predictions, fill=args.fill, invalid=loaded.invalid
+    )
     report = evaluate(samples, predictions, protocol=args.protocol)
     no_boxes = sum(1 for s in samples if s.meta.get("boxes_available") is False)
     if no_boxes:
@@ -120,6 +180,9 @@ def _score_file(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(format_table(report))
+    print(checks.summary_line())
+    for line in checks.warnings():
+        print(line, file=sys.stderr)
     if report.unknown:
         shown = ", ".join(report.unknown[:5])
         more = f" and {len(report.unknown) - 5} more" if len(report.unknown) > 5 else ""
@@ -129,8 +192,11 @@ def _score_file(args: argparse.Namespace) -> int:
         )
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        result = {**report.to_dict(), "prediction_checks": checks.to_dict()}
+        try:
+            out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise _OutError(f"--out {out}: cannot write ({exc.strerror})") from None
         print(f"metrics written to {out}")
     return 0
 

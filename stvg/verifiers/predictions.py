@@ -17,7 +17,17 @@ A predictions file is JSON (``DESIGN.md``)::
 * Other keys of an entry (``"score"``, ``"qtype"``, ...) are ignored.
 
 Every malformed entry raises :class:`stvg.data.DataError` naming the file, the sample id and
-the field (``bbox["17"]``), and saying how to fix it.
+the field (``bbox["17"]``), and saying how to fix it (or, with ``on_invalid="zero"`` in
+:func:`load_predictions`, is left out and listed with its reason). A key given twice (a sample
+id, a frame of ``bbox``, a field of an entry) is always an error: plain ``json.load`` would
+silently keep the last one, so the same file could score differently by the order of its
+entries.
+
+Reading is fast and lean: the file is parsed with ``msgspec`` into one raw slice per sample
+(views into the file's bytes, no copy), and each sample is decoded on its own straight into
+numpy arrays, so the peak memory is about the file size plus the arrays. A file that the
+fast path refuses is read again with the standard library and the strict checks below, so
+that every error message is the same on both paths.
 """
 
 from __future__ import annotations
@@ -27,17 +37,21 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 
 from stvg.data.errors import DataError
 from stvg.data.types import Tube
 
 _FRAME_KEY = re.compile(r"[0-9]+")
+
+OnInvalid = Literal["error", "zero"]
+ON_INVALID: tuple[str, ...] = ("error", "zero")
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,13 @@ class Prediction:
             )
         object.__setattr__(self, "span", (int(first), int(last)))
 
+    @property
+    def n_frames_without_box(self) -> int:
+        """Frames of ``span`` (inclusive) that have no box (they score 0 IoU)."""
+        first, last = self.span
+        frames = self.tube.frame_idx
+        return (last - first + 1) - int(np.count_nonzero((frames >= first) & (frames <= last)))
+
     def to_json(self) -> dict[str, Any]:
         """The predictions-file entry ``{"st_frame", "ed_frame", "bbox"}`` of this prediction."""
         return {
@@ -102,6 +123,13 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             "<entry>",
             'write {"st_frame": int, "ed_frame": int, "bbox": {"<frame>": [x1, y1, x2, y2]}}',
         )
+    repeated = getattr(entry, "repeated", ())
+    if repeated:
+        raise fail(
+            f"key {repeated[0]!r} is given twice in the entry",
+            repeated[0],
+            "give each field of a prediction once",
+        )
     for key in ("st_frame", "ed_frame", "bbox"):
         if key not in entry:
             raise fail(
@@ -127,6 +155,11 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             f"bbox must be an object mapping frame -> box, got {type(bbox).__name__}",
             "bbox",
             'write {"<frame>": [x1, y1, x2, y2], ...}',
+        )
+    repeated = getattr(bbox, "repeated", ())
+    if repeated:
+        raise fail(
+            f"frame {repeated[0]} is given twice", f"bbox[{repeated[0]!r}]", "give each frame once"
         )
     frames: list[int] = []
     boxes: list[list[float]] = []
@@ -166,6 +199,252 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     return Prediction((first, last), tube, n_boxes_outside_span=len(bbox) - len(frames))
 
 
+class _PairsDict(dict):
+    """A JSON object that remembers the keys it was given more than once (``repeated``)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = _PairsDict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        out.repeated = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+    return out
+
+
+def _strict_json(path: str, data: bytes | str) -> Any:
+    """``json.loads`` that keeps track of repeated keys (see :class:`_PairsDict`)."""
+    try:
+        return json.loads(data, object_pairs_hook=_pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"predictions file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            path=path,
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"predictions file is not UTF-8 text: {exc.reason} at byte {exc.start}",
+            path=path,
+            hint="write the file as UTF-8 JSON",
+        ) from exc
+
+
+def _duplicate_id_error(path: str, sample_id: str) -> DataError:
+    return DataError(
+        "sample id given twice: a JSON reader keeps only the last entry, so the score "
+        "would depend on the order of the entries",
+        path=path,
+        sample_id=sample_id,
+        hint="keep one entry per sample id (merge or drop the others)",
+    )
+
+
+def _top_level_error(path: str, data: Any) -> DataError:
+    return DataError(
+        f"the top level must be an object keyed by sample id, got {type(data).__name__}",
+        path=path,
+        hint='write {"<sample_id>": {"st_frame": ..., "ed_frame": ..., "bbox": {...}}}',
+    )
+
+
+@dataclass(frozen=True)
+class LoadedPredictions:
+    """A predictions file as read by :func:`load_predictions`.
+
+    Attributes:
+        predictions: ``{sample_id: Prediction}`` of the valid entries, file order.
+        invalid: ``{sample_id: reason}`` of the entries left out with ``on_invalid="zero"``
+            (the evaluation scores them 0, like a missing prediction), file order.
+        path: the file read.
+        pred_format: the dump format it was read as (``stvg``, ``tubedetr``, ``cgstvg``).
+    """
+
+    predictions: dict[str, Prediction]
+    invalid: dict[str, str]
+    path: str
+    pred_format: str = "stvg"
+
+    @property
+    def n_boxes_outside_span(self) -> int:
+        """Boxes outside their span, dropped while reading (all samples)."""
+        return sum(p.n_boxes_outside_span for p in self.predictions.values())
+
+
+def _collect(
+    path: str, items: Any, parse: Any, on_invalid: OnInvalid
+) -> tuple[dict[str, Prediction], dict[str, str]]:
+    """Parse ``(sample_id, entry)`` pairs with ``parse``; a DataError is raised or recorded."""
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    predictions: dict[str, Prediction] = {}
+    invalid: dict[str, str] = {}
+    for sample_id, entry in items:
+        try:
+            predictions[sample_id] = parse(path, sample_id, entry)
+        except DataError as exc:
+            if on_invalid == "error":
+                raise
+            invalid[sample_id] = str(exc)
+    return predictions, invalid
+
+
+def _read_strict(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredictions:
+    """The reference reader: the standard library's JSON and :func:`_parse_entry`."""
+    top = _strict_json(path, data)
+    if not isinstance(top, dict):
+        raise _top_level_error(path, top)
+    repeated = getattr(top, "repeated", ())
+    if repeated:
+        raise _duplicate_id_error(path, repeated[0])
+    predictions, invalid = _collect(path, top.items(), _parse_entry, on_invalid)
+    return LoadedPredictions(predictions, invalid, path)
+
+
+class _FastEntry(msgspec.Struct):
+    """The fields of a predictions-file entry that the fast path decodes (others ignored)."""
+
+    st_frame: int
+    ed_frame: int
+    bbox: msgspec.Raw
+
+
+_TOP_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENTRY_DECODER = msgspec.json.Decoder(_FastEntry)
+_BBOX_DECODER = msgspec.json.Decoder(dict[str, tuple[float, float, float, float]])
+# between two consecutive top-level values: `, "<key>" :` (or `{ "<key>" :` before the first)
+_KEY_GAP = re.compile(rb'\s*[{,]\s*("(?:[^"\\]|\\.)*")\s*:\s*')
+_END_GAP = re.compile(rb"\s*}\s*")
+
+
+def _find_dropped_id(data: bytes, raws: Mapping[str, msgspec.Raw]) -> str | None:
+    """The first sample id that ``data`` gives twice, or ``None``.
+
+    ``raws`` holds zero-copy views into ``data``, one per *kept* value; a decoder keeps the
+    last of repeated keys, so a dropped entry shows as a gap between two kept values that
+    holds more than one key. Only the gaps are scanned (a few bytes per sample).
+    """
+    if not raws:
+        return None
+    base = np.frombuffer(data, dtype=np.uint8).ctypes.data
+    extents = sorted(
+        (np.frombuffer(raw, dtype=np.uint8).ctypes.data - base, len(memoryview(raw)))
+        for raw in raws.values()
+    )
+    end = 0
+    for start, size in extents:
+        gap = data[end:start]
+        if _KEY_GAP.fullmatch(gap) is None:
+            match = _KEY_GAP.match(gap)
+            return json.loads(match.group(1)) if match else None
+        end = start + size
+    return None
+
+
+def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
+    """Decode one entry straight into arrays; anything unusual goes to :func:`_parse_entry`
+    (which raises the precise error, or accepts what the fast path was unsure of)."""
+
+    def strict() -> Prediction:
+        return _parse_entry(path, sample_id, _strict_json(path, bytes(raw)))
+
+    try:
+        entry = _ENTRY_DECODER.decode(raw)
+        bbox = _BBOX_DECODER.decode(entry.bbox)
+    except msgspec.DecodeError:
+        return strict()
+    first, last, n = entry.st_frame, entry.ed_frame, len(bbox)
+    if not 0 <= first <= last:
+        return strict()
+    if n == 0:
+        return Prediction((first, last), Tube.empty())
+    keys = "".join(bbox)
+    # a repeated frame key leaves fewer boxes than "[" (boxes are flat lists of numbers)
+    if "" in bbox or not (keys.isascii() and keys.isdigit()) or bytes(entry.bbox).count(b"[") != n:
+        return strict()
+    frames = np.fromiter(map(int, bbox), dtype=np.int64, count=n)
+    boxes = np.array(list(bbox.values()), dtype=np.float64)
+    order = np.argsort(frames, kind="stable")
+    frames, boxes = frames[order], boxes[order]
+    if np.any(np.diff(frames) == 0) or not np.isfinite(boxes).all():
+        return strict()
+    keep = (frames >= first) & (frames <= last)
+    n_kept = int(np.count_nonzero(keep))
+    if n_kept != n:
+        frames, boxes = frames[keep], boxes[keep]
+    return Prediction((first, last), Tube(frames, boxes), n_boxes_outside_span=n - n_kept)
+
+
+def _read_fast(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredictions:
+    try:
+        raws = _TOP_DECODER.decode(data)
+    except msgspec.DecodeError:
+        # not JSON, not an object, or JSON that only Python accepts (NaN): the strict
+        # reader gives the precise error, or reads the file
+        return _read_strict(path, data, on_invalid)
+    dropped = _find_dropped_id(data, raws)
+    if dropped is not None:
+        raise _duplicate_id_error(path, dropped)
+    predictions, invalid = _collect(path, raws.items(), _fast_entry, on_invalid)
+    return LoadedPredictions(predictions, invalid, path)
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise DataError(
+            "predictions file not found", path=str(path), hint="check the path"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise DataError(
+            "the predictions path is a folder", path=str(path), hint="give the JSON file"
+        ) from exc
+    except OSError as exc:
+        raise DataError(f"cannot read predictions file: {exc}", path=str(path)) from exc
+
+
+PRED_FORMATS: tuple[str, ...] = ("stvg", "tubedetr", "cgstvg")
+
+
+def load_predictions(
+    path: str | Path,
+    *,
+    pred_format: str = "stvg",
+    on_invalid: OnInvalid = "error",
+    sample_ids: Sequence[str] | None = None,
+) -> LoadedPredictions:
+    """Read a predictions file or another codebase's prediction dump.
+
+    Args:
+        path: the JSON file.
+        pred_format: ``stvg`` (the format of the module docstring), ``tubedetr``
+            (TubeDETR's ``log_stats.json``) or ``cgstvg`` (CG-STVG's ``test_results.json``);
+            the dumps are converted in :mod:`stvg.verifiers.prediction_dumps`.
+        on_invalid: ``error`` (default): a malformed entry raises; ``zero``: it is left out
+            (the evaluation scores it 0) and listed in ``LoadedPredictions.invalid``.
+        sample_ids: the dataset's sample ids in annotation-file order; the dumps number
+            their samples in that order (ignored for ``stvg``).
+
+    Raises:
+        DataError: the file is missing or not JSON, a sample id is given twice, or (with
+            ``on_invalid="error"``) an entry is malformed; the message names file, sample id
+            and field.
+    """
+    path_str = str(path)
+    data = _read_bytes(path)
+    if pred_format == "stvg":
+        return _read_fast(path_str, data, on_invalid)
+    if pred_format not in PRED_FORMATS:
+        raise ValueError(f"unknown pred_format {pred_format!r}; choose one of {PRED_FORMATS}")
+    from stvg.verifiers.prediction_dumps import convert_dump
+
+    top = _strict_json(path_str, data)
+    entries = convert_dump(path_str, top, pred_format, sample_ids)
+    predictions, invalid = _collect(path_str, entries.items(), _parse_entry, on_invalid)
+    return LoadedPredictions(predictions, invalid, path_str, pred_format)
+
+
 def read_predictions(path: str | Path) -> dict[str, Prediction]:
     """Read and validate a predictions file (format in the module docstring).
 
@@ -177,32 +456,11 @@ def read_predictions(path: str | Path) -> dict[str, Prediction]:
         counted in ``Prediction.n_boxes_outside_span``.
 
     Raises:
-        DataError: the file is missing, is not JSON, is not an object keyed by sample id, or
-            an entry is malformed (the message names file, sample id and field).
+        DataError: the file is missing, is not JSON, is not an object keyed by sample id,
+            gives a sample id twice, or an entry is malformed (the message names file,
+            sample id and field).
     """
-    path_str = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DataError("predictions file not found", path=path_str, hint="check the path") from exc
-    except OSError as exc:
-        raise DataError(f"cannot read predictions file: {exc}", path=path_str) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"predictions file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            path=path_str,
-        ) from exc
-    if not isinstance(data, dict):
-        raise DataError(
-            f"the top level must be an object keyed by sample id, got {type(data).__name__}",
-            path=path_str,
-            hint='write {"<sample_id>": {"st_frame": ..., "ed_frame": ..., "bbox": {...}}}',
-        )
-    return {
-        sample_id: _parse_entry(path_str, sample_id, entry) for sample_id, entry in data.items()
-    }
+    return load_predictions(path).predictions
 
 
 def write_predictions(path: str | Path, predictions: Mapping[str, Prediction]) -> None:
@@ -232,4 +490,13 @@ def write_predictions(path: str | Path, predictions: Mapping[str, Prediction]) -
         raise
 
 
-__all__ = ["Prediction", "read_predictions", "write_predictions"]
+__all__ = [
+    "ON_INVALID",
+    "PRED_FORMATS",
+    "LoadedPredictions",
+    "OnInvalid",
+    "Prediction",
+    "load_predictions",
+    "read_predictions",
+    "write_predictions",
+]

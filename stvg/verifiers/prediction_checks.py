@@ -1,0 +1,207 @@
+"""Checks of predictions against their videos, and filling of gaps inside predicted spans.
+
+Two cases that a metric alone hides:
+
+* **gaps**: frames of a predicted span without a box score 0 IoU; a file with boxes only on
+  every 10th frame (forgot to densify) scores about a tenth of its vIoU without any error.
+  :func:`check_predictions` counts them per sample and in total; :func:`fill_gaps`
+  densifies on the fly with a :mod:`stvg.tubes` method (``linear`` or ``hold``).
+* **spans past the video end**: ``ed_frame >= num_frames`` (the video has frames
+  ``0 .. num_frames - 1``); counted and listed (the metric scores them as given).
+
+:class:`PredictionChecks` holds the counts and goes into the evaluation report
+(``to_dict`` for the metrics JSON, ``summary_line`` for the table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from stvg.data.types import Sample, Tube
+from stvg.tubes.densify import DENSIFY_METHODS
+from stvg.verifiers.predictions import Prediction
+
+FillMethod = Literal["none", "linear", "hold"]
+FILL_METHODS: tuple[str, ...] = ("none", "linear", "hold")
+
+
+@dataclass(frozen=True)
+class PredictionChecks:
+    """What :func:`check_predictions` found (counts over the predictions of known samples).
+
+    Attributes:
+        frames_without_box: ``{sample_id: n}`` for samples whose span has ``n > 0`` frames
+            without a box, dataset order (after filling, when ``fill`` is not ``none``).
+        frames_filled: ``{sample_id: n}`` frames given a box by ``fill``, dataset order.
+        span_past_end: ``{sample_id: ed_frame - (num_frames - 1)}``, the frames past the
+            last frame of the video, for spans that end after it.
+        n_boxes_outside_span: boxes given outside their span, dropped while reading.
+        invalid: ``{sample_id: reason}`` of entries left out (``--on-invalid zero``).
+        fill: the fill method used (``none``, ``linear``, ``hold``).
+    """
+
+    frames_without_box: dict[str, int] = field(default_factory=dict)
+    frames_filled: dict[str, int] = field(default_factory=dict)
+    span_past_end: dict[str, int] = field(default_factory=dict)
+    n_boxes_outside_span: int = 0
+    invalid: dict[str, str] = field(default_factory=dict)
+    fill: str = "none"
+
+    @property
+    def n_frames_without_box(self) -> int:
+        """Frames without a box inside predicted spans, all samples."""
+        return sum(self.frames_without_box.values())
+
+    @property
+    def n_frames_filled(self) -> int:
+        """Frames given a box by ``fill``, all samples."""
+        return sum(self.frames_filled.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly counts (totals first, then the per-sample dicts)."""
+        return {
+            "fill": self.fill,
+            "n_frames_without_box": self.n_frames_without_box,
+            "n_samples_with_gaps": len(self.frames_without_box),
+            "n_frames_filled": self.n_frames_filled,
+            "n_span_past_end": len(self.span_past_end),
+            "n_boxes_outside_span": self.n_boxes_outside_span,
+            "n_invalid": len(self.invalid),
+            "frames_without_box": dict(self.frames_without_box),
+            "frames_filled": dict(self.frames_filled),
+            "span_past_end": dict(self.span_past_end),
+            "invalid": dict(self.invalid),
+        }
+
+    def summary_line(self) -> str:
+        """One line for under the metrics table."""
+        return (
+            f"frames_without_box={self.n_frames_without_box} "
+            f"(in {len(self.frames_without_box)} samples)  fill={self.fill} "
+            f"filled={self.n_frames_filled}  span_past_end={len(self.span_past_end)}  "
+            f"invalid={len(self.invalid)}"
+        )
+
+    def warnings(self) -> list[str]:
+        """One warning line per non-zero count, saying how to fix it."""
+        out = []
+        if self.frames_without_box:
+            shown = ", ".join(list(self.frames_without_box)[:3])
+            out.append(
+                f"warning: {self.n_frames_without_box} frames inside predicted spans have no box "
+                f"(in {len(self.frames_without_box)} samples, e.g. {shown}); they score 0 IoU. "
+                "If the boxes are sparse on purpose, densify them or pass --fill linear|hold"
+            )
+        if self.span_past_end:
+            shown = ", ".join(list(self.span_past_end)[:3])
+            out.append(
+                f"warning: {len(self.span_past_end)} predicted spans end after the last frame "
+                f"of their video (e.g. {shown}); check the frame indices (0-based, inclusive)"
+            )
+        if self.invalid:
+            shown = ", ".join(list(self.invalid)[:3])
+            out.append(
+                f"warning: {len(self.invalid)} invalid predictions scored 0 (e.g. {shown}); "
+                "their reasons are in the metrics JSON (--out)"
+            )
+        return out
+
+
+def _filled_tube(pred: Prediction, method: str, native_fps: float) -> Tube:
+    """``pred.tube`` with a box on every frame of its span (given boxes kept as they are)."""
+    first, last = pred.span
+    tube = pred.tube
+    queries = np.arange(first, last + 1, dtype=np.int64)
+    boxes = DENSIFY_METHODS[method].function(
+        tube.frame_idx.astype(np.float64),
+        tube.boxes_xyxy,
+        queries.astype(np.float64),
+        float(native_fps),
+    )
+    given = np.searchsorted(queries, tube.frame_idx)
+    boxes[given] = tube.boxes_xyxy  # exact, whatever the method does at its samples
+    return Tube(queries, boxes)
+
+
+def fill_gaps(
+    samples: Sequence[Sample], predictions: Mapping[str, Prediction], method: FillMethod
+) -> tuple[dict[str, Prediction], dict[str, int]]:
+    """Give a box to every frame of each predicted span (``method`` ``linear`` or ``hold``,
+    :mod:`stvg.tubes.smoothing`; the end boxes are held beyond the first and last box).
+
+    A span without any box stays empty (nothing to fill from). Predictions of ids not in
+    ``samples`` are kept unchanged.
+
+    Returns:
+        The filled predictions (same keys and order) and ``{sample_id: frames filled}``.
+    """
+    if method not in FILL_METHODS:
+        raise ValueError(f"fill must be one of {FILL_METHODS}, got {method!r}")
+    if method == "none":
+        return dict(predictions), {}
+    fps = {s.sample_id: s.native_fps for s in samples}
+    out: dict[str, Prediction] = {}
+    filled: dict[str, int] = {}
+    for sample_id, pred in predictions.items():
+        gaps = pred.n_frames_without_box
+        if gaps == 0 or len(pred.tube) == 0 or sample_id not in fps:
+            out[sample_id] = pred
+            continue
+        tube = _filled_tube(pred, method, fps[sample_id])
+        out[sample_id] = Prediction(pred.span, tube, pred.n_boxes_outside_span)
+        filled[sample_id] = gaps
+    order = {s.sample_id: i for i, s in enumerate(samples)}
+    filled = dict(sorted(filled.items(), key=lambda kv: order[kv[0]]))
+    return out, filled
+
+
+def check_predictions(
+    samples: Sequence[Sample],
+    predictions: Mapping[str, Prediction],
+    *,
+    fill: FillMethod = "none",
+    invalid: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Prediction], PredictionChecks]:
+    """Fill gaps (``fill``) and count gaps, spans past the video end and dropped boxes.
+
+    Args:
+        samples: the dataset (``num_frames`` of each video).
+        predictions: ``{sample_id: Prediction}``; ids not in ``samples`` are not counted.
+        fill: ``none`` (default), ``linear`` or ``hold``, see :func:`fill_gaps`.
+        invalid: entries left out while reading (``LoadedPredictions.invalid``), passed on.
+
+    Returns:
+        The predictions to score (filled when ``fill`` is not ``none``) and the
+        :class:`PredictionChecks`.
+    """
+    scored, filled = fill_gaps(samples, predictions, fill)
+    without: dict[str, int] = {}
+    past_end: dict[str, int] = {}
+    outside = 0
+    for sample in samples:
+        pred = scored.get(sample.sample_id)
+        if pred is None:
+            continue
+        outside += pred.n_boxes_outside_span
+        gaps = pred.n_frames_without_box
+        if gaps:
+            without[sample.sample_id] = gaps
+        beyond = pred.span[1] - (sample.num_frames - 1)
+        if beyond > 0:
+            past_end[sample.sample_id] = beyond
+    checks = PredictionChecks(
+        frames_without_box=without,
+        frames_filled=filled,
+        span_past_end=past_end,
+        n_boxes_outside_span=outside,
+        invalid=dict(invalid or {}),
+        fill=fill,
+    )
+    return scored, checks
+
+
+__all__ = ["FILL_METHODS", "FillMethod", "PredictionChecks", "check_predictions", "fill_gaps"]
