@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stvg.config import ConfigError, InvalidField
+from stvg.experiments.report import moving_average
 from stvg.experiments.stats import Interval, mean_ci, paired_difference
 
 REPORT_FILE = "report.md"
@@ -461,6 +462,7 @@ def _plot_curves(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.0))
     n_trials = n_read = n_non_finite = 0
+    windows: set[int] = set()
     for label, rows in cells.items():
         per_iteration: dict[int, list[float]] = {}
         for row in rows:
@@ -471,8 +473,12 @@ def _plot_curves(
             curve, non_finite = _read_curve(Path(source), key)
             n_read += 1
             n_non_finite += non_finite
-            for iteration, value in curve.items():
-                per_iteration.setdefault(iteration, []).append(value)
+            steps = sorted(curve)
+            window = max(1, len(steps) // 20)
+            windows.add(window)
+            smoothed = moving_average([curve[i] for i in steps], window)
+            for iteration, value in zip(steps, smoothed, strict=True):
+                per_iteration.setdefault(iteration, []).append(float(value))
         if not per_iteration:
             continue
         iterations = sorted(per_iteration)
@@ -496,9 +502,16 @@ def _plot_curves(
     ax.grid(alpha=0.3)
     name = "curves.png"
     _save(fig, folder / name)
+    smoothing = (
+        f"each seed's curve a trailing mean over {'/'.join(map(str, sorted(windows)))} "
+        "iterations, then "
+        if windows - {1}
+        else ""
+    )
     caption = (
-        f"{key} per RL iteration: mean over each cell's seeds with a 95% t band "
-        f"({n_read} of {n_trials} ok trials had RL metrics"
+        f"{key} per RL iteration ({smoothing}the mean over each cell's seeds with a 95% t "
+        "band; "
+        f"{n_read} of {n_trials} ok trials had RL metrics"
         + (f"; {n_non_finite} non-finite values left out" if n_non_finite else "")
         + ")."
     )
