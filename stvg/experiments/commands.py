@@ -38,6 +38,21 @@ def parse_fps(text: str) -> float | None:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1.
+
+    >>> positive_int("3")
+    3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand (predictions-file and policy modes)."""
     parser = subparsers.add_parser(
@@ -68,7 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help="frames sampled per second ('native' = every frame; default: the config's)",
     )
-    online.add_argument("--limit", type=int, metavar="N", help="evaluate the first N samples")
+    online.add_argument(
+        "--limit", type=positive_int, metavar="N", help="evaluate the first N samples (N >= 1)"
+    )
     online.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_set_argument(online)
     parser.set_defaults(handler=_handler(parser))
@@ -84,6 +101,10 @@ def _handler(parser: argparse.ArgumentParser):
             ]
             if missing:
                 parser.error(f"--policy needs {' and '.join(missing)}")
+            from stvg.data.datasets import dataset_names
+
+            if args.dataset not in dataset_names():
+                parser.error(f"unknown --dataset {args.dataset!r}; choose one of {dataset_names()}")
             return _run_policy(args)
         if args.predictions is not None:
             return run_predictions_mode(parser, args)
@@ -136,4 +157,4 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["parse_fps", "register"]
+__all__ = ["parse_fps", "positive_int", "register"]

@@ -122,6 +122,19 @@ def test_cli_policy_mode_errors(root, tmp_path, capsys):
         from_dict(
             PolicyEvalConfig, {"policy": {"name": "random"}, "env": {"action_format": "text"}}
         )
+    # --limit 0 and an unknown --dataset: one-line usage errors, before anything is built.
+    good = tmp_path / "oracle.yaml"
+    good.write_text(yaml.safe_dump({"policy": {"name": "oracle"}}))
+    base = ["evaluate", "--policy", str(good), "--split", "test", "--root", str(root)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "--dataset", "synthetic", "--limit", "0"])
+    assert exit_info.value.code == 2
+    assert "--limit: expected an integer >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--dataset", "hcstvg3"])
+    err = capsys.readouterr().err
+    assert "unknown --dataset 'hcstvg3'; choose one of" in err and "'synthetic'" in err
+    assert "Traceback" not in err
 
 
 def test_parse_fps():
