@@ -3,7 +3,8 @@
 Mode "predictions file" (this module)::
 
     stvg evaluate --annotations A --format hcstvg|hcstvg2|vidstg|synthetic [--vidor-root R] \\
-                  --predictions P [--protocol native|tubedetr] [--out M.json]
+                  --predictions P [--protocol official|tubedetr|tubedetr-grid|cgstvg|all] \\
+                  [--out M.json]
 
 loads the dataset's annotations (no videos needed), scores the predictions file, prints a
 table and optionally writes the metrics as JSON. The options are grouped by mode so that a
@@ -20,6 +21,15 @@ import sys
 from pathlib import Path
 
 DATASET_FORMATS: tuple[str, ...] = ("hcstvg", "hcstvg2", "vidstg", "synthetic")
+# --protocol values: stvg.verifiers.metrics.PROTOCOLS, the old alias, and "all"
+PROTOCOL_CHOICES: tuple[str, ...] = (
+    "official",
+    "tubedetr",
+    "tubedetr-grid",
+    "cgstvg",
+    "native",
+    "all",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score STVG predictions: m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5",
         description=(
             "Score spatio-temporal grounding predictions with the official HC-STVG protocol "
-            "(or TubeDETR's 5 fps protocol) and print the dataset metrics."
+            "(or TubeDETR's or CG-STVG's, or all of them) and print the dataset metrics."
         ),
     )
     add_predictions_arguments(parser)
@@ -58,10 +68,12 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
     common = parser.add_argument_group("common options")
     common.add_argument(
         "--protocol",
-        choices=("native", "tubedetr"),
-        default="native",
-        help="native: official HC-STVG evaluator on every native frame (default); "
-        "tubedetr: TubeDETR's evaluator on a 5 fps frame grid",
+        choices=PROTOCOL_CHOICES,
+        default="official",
+        help="official: the official HC-STVG evaluator, GT as annotated (default; 'native' "
+        "is an alias); tubedetr: TubeDETR's evaluator, its 5 fps grid and its GT one frame "
+        "late; tubedetr-grid: TubeDETR's grid on correct frames; cgstvg: CG-STVG's evaluator "
+        "(last GT frame dropped, missing predictions skipped); all: one row per protocol",
     )
     common.add_argument(
         "--out",
@@ -155,7 +167,7 @@ def _check_out(out: str | None) -> None:
 
 def _score_file(args: argparse.Namespace) -> int:
     from stvg.data import load_dataset
-    from stvg.verifiers.evaluation import evaluate, format_table
+    from stvg.verifiers.evaluation import evaluate, evaluate_protocols, format_table
     from stvg.verifiers.prediction_checks import check_predictions
     from stvg.verifiers.predictions import load_predictions
 
@@ -171,7 +183,10 @@ def _score_file(args: argparse.Namespace) -> int:
     predictions, checks = check_predictions(
         samples, loaded.predictions, fill=args.fill, invalid=loaded.invalid
     )
-    report = evaluate(samples, predictions, protocol=args.protocol)
+    if args.protocol == "all":
+        report = evaluate_protocols(samples, predictions)
+    else:
+        report = evaluate(samples, predictions, protocol=args.protocol)
     no_boxes = sum(1 for s in samples if s.meta.get("boxes_available") is False)
     if no_boxes:
         print(

@@ -1,7 +1,8 @@
-"""Exact STVG metrics: temporal IoU, video IoU and their dataset summaries.
+"""Exact STVG metrics: temporal IoU, video IoU and their dataset summaries, per protocol.
 
-Protocol ``"native"`` (default) is the official HC-STVG evaluator's, on native frames (see
-``DESIGN.md``). For a ground-truth span ``[gs, ge]`` and a predicted span ``[ps, pe]``
+Protocol ``"official"`` (default; ``"native"`` is an accepted alias) is the official HC-STVG
+evaluator's (``eval_hcvg.py`` of tzhhhh123/HC-STVG, commit ``080b193``), on native frames
+(see ``DESIGN.md``). For a ground-truth span ``[gs, ge]`` and a predicted span ``[ps, pe]``
 (0-based inclusive native frames) with predicted boxes:
 
 * ``U = max(pe, ge) - min(ps, gs) + 1`` frames; ``I`` = frames in both spans;
@@ -9,28 +10,62 @@ Protocol ``"native"`` (default) is the official HC-STVG evaluator's, on native f
 * ``vIoU = (1 / U) * sum(IoU(pred_f, gt_f) for f in I if f has a GT box)``; a frame of
   ``I`` without a predicted box contributes 0, and predicted boxes outside ``[ps, pe]``
   are ignored;
-* a sample without a prediction scores 0 on both.
+* GT boxes are scored **as annotated**, never clipped to the frame; the GT boxes (on the
+  frames of ``gt_span``) reaching outside ``[0, width] x [0, height]`` are counted per
+  sample (:attr:`SampleScore.n_gt_boxes_outside_frame`) and in total;
+* dataset means over **all** samples: a sample without a prediction scores 0 on both.
 
-Protocol ``"tubedetr"`` reproduces the evaluators of TubeDETR (Yang et al., CVPR 2022,
-``datasets/hcstvg_eval.py`` and ``vidstg_eval.py``), which most later STVG papers report:
+Compatibility protocols reproduce the arithmetic of other codebases exactly, so that a
+prediction dump can be compared with numbers published with them. Each one reads the same
+:class:`~stvg.data.types.Sample` (0-based inclusive spans, annotated boxes) and applies that
+codebase's conventions itself:
 
-* frames are subsampled to a 5 fps grid built by TubeDETR's own rule, *not* by
-  :func:`stvg.data.timing.sample_frame_indices`: starting at the first frame of the range,
-  frame ``f`` is kept when ``floor(f * 5 / native_fps)`` grows. The range is
-  ``[0, num_frames - 1)`` (TubeDETR's HC-STVG loop stops before the last frame) or, for
-  VidSTG, VidSTG's ``used_segment`` ``[begin_fid, end_fid)`` when ``sample.meta`` carries
-  it. A grid longer than 200 frames is cut down to 200 (``ids[j * len // 200]``), which
-  only happens in long VidSTG videos. Videos below 5 fps keep every frame (TubeDETR would
-  refuse them). For 25 and 30 fps videos the grid equals ``sample_frame_indices(.., 5.0)``
-  (every 5th/6th frame); for rates like 29.97 the two rules differ by a frame here and there
-  (TubeDETR rounds up, ``timing`` rounds half up);
-* ``tIoU`` is unchanged: TubeDETR computes it from the span end points with exclusive
-  ends, which equals ``|I| / U`` over inclusive native frames;
-* ``vIoU`` counts only grid frames: the sum runs over grid frames of ``I`` and ``U`` is the
-  number of grid frames in ``[min(ps, gs), max(pe, ge)]`` (at least 1). Because sparse grid
-  frames rarely sit on the span edges, tubedetr vIoU is not exactly native vIoU, and it can
-  even exceed tIoU (5 fps video of 5 frames, grid 0..3, GT ``[3, 3]``, prediction
-  ``[0, 4]``: tIoU 1/5, vIoU 1/4); a span between two grid frames gets vIoU 0.
+``"tubedetr"`` follows TubeDETR (Yang et al., CVPR 2022; antoyang/TubeDETR,
+``datasets/hcstvg_eval.py`` and ``datasets/vidstg_eval.py`` at commit ``3c32cc9``, the
+fixed evaluators of May 2022; GT from ``preproc/preproc_hcstvg*.py``; predicted spans from
+``models/postprocessors.py``, which add 1 to the end frame). It differs from ``official``:
+
+* **frame ids**: TubeDETR's preprocessing stores HC-STVG's 1-based ``st_frame`` as
+  ``tube_start_frame`` and uses it as a 0-based frame id, so its GT tube is the annotated
+  one **one frame late**: GT span ``[gs + 1, ge + 1]``, annotated box of frame ``f`` on
+  frame ``f + 1``. Predictions are 0-based decoded frames, unchanged. VidSTG frame ids are
+  0-based in its files, so VidSTG samples (``meta["dataset"] == "vidstg"``) are not shifted;
+  every other sample is read with HC-STVG's convention;
+* **5 fps grid**: only grid frames count in vIoU, see :func:`tubedetr_frame_grid`: starting
+  at the first frame of the range, frame ``f`` is kept when ``floor(f * 5 / native_fps)``
+  grows. The range is ``[0, num_frames - 1)`` (TubeDETR's HC-STVG loop stops before the last
+  frame) or, for VidSTG, its ``used_segment`` ``[begin_fid, end_fid)`` when ``sample.meta``
+  carries it. A grid longer than 200 frames is cut to 200 (``ids[j * len // 200]``). Videos
+  below 5 fps keep every frame (TubeDETR would refuse them). TubeDETR takes the HC-STVG frame
+  rate as ``img_num / 20``, which is what the HC-STVG loader sets when the file has no
+  ``fps``; for 29.97 fps TubeDETR's rule rounds up where
+  :func:`stvg.data.timing.sample_frame_indices` rounds half up;
+* ``tIoU`` from the end points with exclusive ends (GT ``[gs+1, ge+2)``, prediction
+  ``[ps, pe+1)``), which equals ``|I| / U`` over the shifted inclusive frames;
+* ``vIoU``: the sum runs over grid frames of ``I`` that carry a GT box, and the denominator
+  is the number of grid frames in ``[min(ps, gs'), max(pe, ge')]`` (``gs', ge'`` the
+  shifted GT span; at least 1); a span between two grid frames gets vIoU 0, and vIoU can
+  exceed tIoU (5 fps video of 5 frames, grid 0..3, GT ``[3, 3]``, prediction ``[0, 4]``);
+* a missing prediction scores 0 (TubeDETR raises ``RuntimeError`` instead; a missing box on
+  a grid frame also raises there and scores 0 here).
+
+``"tubedetr-grid"`` is ``"tubedetr"`` without the frame-id shift: TubeDETR's 5 fps grid on
+the correct 0-based frames (stvg's ``tubedetr`` protocol before issue 12). For VidSTG it
+equals ``"tubedetr"``.
+
+``"cgstvg"`` follows CG-STVG (Gu et al., CVPR 2024; HengLan/CGSTVG,
+``datasets/evaluation/hcstvg_eval.py`` at commit ``90bed96``; GT from ``datasets/hcstvg.py``,
+predicted spans from ``models/post_processor.py``, which add 1 to the end frame). Frames are
+0-based and native (no grid). It differs from ``official``:
+
+* **GT end exclusive**: the loader builds ``gt_temp_bound = [gs, ge]`` inclusive but the
+  evaluator reads its end as exclusive, so the last GT frame drops out: the effective GT
+  span is ``[gs, ge - 1]`` (empty for a 1-frame GT, which then scores 0), in tIoU, in ``I``
+  and in ``U``;
+* **GT boxes**: ``x2 = min(x2, width)``, ``y2 = min(y2, height)`` (its loader does this,
+  and asserts the box is inside on those sides; the near sides are kept as annotated);
+* **averaging over predicted samples only**: a sample without a prediction is skipped, not
+  scored 0 (:attr:`ScoreBatch.counted`); ``n`` in the summary is the number averaged over.
 
 Scoring is vectorised: :class:`GroundTruthTable` packs the ground truth of many samples
 into flat arrays once (reuse it when the same samples are scored repeatedly, as in RL
@@ -53,8 +88,10 @@ import numpy as np
 from stvg.data.types import Sample, Tube
 from stvg.verifiers.iou import box_iou_columns
 
-Protocol = Literal["native", "tubedetr"]
-PROTOCOLS: tuple[str, ...] = ("native", "tubedetr")
+Protocol = Literal["official", "native", "tubedetr", "tubedetr-grid", "cgstvg"]
+PROTOCOLS: tuple[str, ...] = ("official", "tubedetr", "tubedetr-grid", "cgstvg")
+"""Canonical protocol names, in the order ``stvg evaluate --protocol all`` prints them."""
+PROTOCOL_ALIASES: dict[str, str] = {"native": "official"}  # old name -> canonical name
 
 TUBEDETR_FPS = 5.0  # frames per second of TubeDETR's evaluation grid
 TUBEDETR_MAX_LEN = 200  # frames; TubeDETR's video_max_len
@@ -62,9 +99,20 @@ CHUNK_FRAMES = 32768  # predicted frames scored per vectorised chunk (fits the C
 UNKNOWN_SENTENCE_TYPE = "unknown"  # breakdown key for samples without meta["sentence_type"]
 
 
-def _check_protocol(protocol: str) -> None:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown metric protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
+def canonical_protocol(protocol: str) -> str:
+    """The canonical name of ``protocol`` (``"native"`` -> ``"official"``).
+
+    Raises:
+        ValueError: unknown name; the message lists the accepted ones.
+
+    >>> canonical_protocol("native")
+    'official'
+    """
+    name = PROTOCOL_ALIASES.get(protocol, protocol)
+    if name not in PROTOCOLS:
+        accepted = [*PROTOCOLS, *PROTOCOL_ALIASES]
+        raise ValueError(f"unknown metric protocol {protocol!r}; choose one of {accepted}")
+    return name
 
 
 def _check_span(span: Any, what: str) -> tuple[int, int]:
@@ -114,10 +162,17 @@ class SampleScore:
         t_iou: temporal IoU in ``[0, 1]`` (0 without a prediction).
         v_iou: video IoU in ``[0, 1]``, never above ``t_iou`` (0 without a prediction).
         pred_span: predicted ``(first, last)`` native frames, ``None`` without a prediction.
-        gt_span: ground-truth ``(first, last)`` native frames.
-        n_frames_scored: frames in the vIoU denominator: ``U`` for ``"native"``, the grid
-            frames in the union for ``"tubedetr"``; 0 without a prediction.
+        gt_span: ground-truth ``(first, last)`` frames as the protocol reads them
+            (``"tubedetr"`` on HC-STVG: one frame later than annotated; ``"cgstvg"``: the
+            annotated span, of which the last frame is not scored).
+        n_frames_scored: frames in the vIoU denominator: ``U`` for ``"official"`` and
+            ``"cgstvg"``, the grid frames in the union for ``"tubedetr"`` and
+            ``"tubedetr-grid"``; 0 without a prediction.
         meta: the sample's ``meta`` (``sentence_type`` drives the VidSTG breakdown).
+        n_gt_boxes_outside_frame: annotated GT boxes on the frames of ``gt_span`` that
+            reach outside ``[0, width] x [0, height]`` (scored as annotated).
+        counted: whether the dataset means include this sample (``False`` only for a
+            missing prediction under ``"cgstvg"``).
     """
 
     sample_id: str
@@ -127,6 +182,8 @@ class SampleScore:
     gt_span: tuple[int, int]
     n_frames_scored: int
     meta: Mapping[str, Any] = field(default_factory=dict)
+    n_gt_boxes_outside_frame: int = 0
+    counted: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly dict (without ``meta``)."""
@@ -137,6 +194,8 @@ class SampleScore:
             "pred_span": None if self.pred_span is None else list(self.pred_span),
             "gt_span": list(self.gt_span),
             "n_frames_scored": self.n_frames_scored,
+            "n_gt_boxes_outside_frame": self.n_gt_boxes_outside_frame,
+            "counted": self.counted,
         }
 
 
@@ -233,6 +292,8 @@ class ScoreBatch(Sequence[SampleScore]):
         n_frames_scored: int64 ``[S]`` frames in each vIoU denominator (0 without prediction).
         has_prediction: bool ``[S]``.
         pred_first, pred_last: int64 ``[S]`` predicted span (``0, -1`` without prediction).
+        counted: bool ``[S]``, the samples that the dataset means average over (all of
+            them, except missing predictions under ``"cgstvg"``).
     """
 
     def __init__(
@@ -244,8 +305,9 @@ class ScoreBatch(Sequence[SampleScore]):
         has_prediction: np.ndarray,
         pred_first: np.ndarray,
         pred_last: np.ndarray,
+        counted: np.ndarray | None = None,
     ) -> None:
-        """Wrap per-sample arrays aligned with ``table.samples``."""
+        """Wrap per-sample arrays aligned with ``table.samples`` (``counted``: all)."""
         self.table = table
         self.t_iou = t_iou
         self.v_iou = v_iou
@@ -253,6 +315,7 @@ class ScoreBatch(Sequence[SampleScore]):
         self.has_prediction = has_prediction
         self.pred_first = pred_first
         self.pred_last = pred_last
+        self.counted = np.ones(len(t_iou), dtype=bool) if counted is None else counted
 
     def __len__(self) -> int:
         return int(self.t_iou.shape[0])
@@ -268,6 +331,8 @@ class ScoreBatch(Sequence[SampleScore]):
             gt_span=(int(self.table.gt_start[i]), int(self.table.gt_end[i])),
             n_frames_scored=int(self.n_frames_scored[i]),
             meta=sample.meta,
+            n_gt_boxes_outside_frame=int(self.table.n_gt_boxes_outside_frame[i]),
+            counted=bool(self.counted[i]),
         )
 
     def __getitem__(self, index):  # type: ignore[override]
@@ -294,43 +359,64 @@ class GroundTruthTable:
     """Ground truth of many samples packed into flat arrays, ready for vectorised scoring.
 
     Build it once per sample list and protocol, then call :meth:`score` for each set of
-    predictions. Each sample's GT span is stored densely, one row per frame
-    (row ``gt_offset[i] + f - gt_start[i]`` holds frame ``f``), as four contiguous
-    coordinate columns plus the box area and a mask of the rows that count (a GT box is
-    present, and for ``"tubedetr"`` the frame is on the grid). GT boxes outside a sample's
-    ``gt_span`` are never used by the protocol and are dropped.
+    predictions. Each sample's GT span, as the protocol reads it, is stored densely, one row
+    per frame (row ``gt_offset[i] + f - gt_start[i]`` holds frame ``f``), as four
+    contiguous coordinate columns plus the box area and a mask of the rows that count (a
+    GT box is present, and for the TubeDETR protocols the frame is on the grid). GT boxes
+    outside a sample's ``gt_span`` are never used by any protocol and are dropped.
 
     Attributes:
         samples: the samples, in order.
-        protocol: ``"native"`` or ``"tubedetr"``.
-        gt_start, gt_end: int64 ``[S]`` GT spans (inclusive native frames).
+        protocol: the canonical protocol name (see :data:`PROTOCOLS`).
+        gt_start, gt_end: int64 ``[S]`` GT spans as the protocol reads them (inclusive
+            frames; ``"tubedetr"`` shifts HC-STVG spans one frame later).
+        n_gt_boxes_outside_frame: int64 ``[S]`` annotated GT boxes on the frames of the
+            annotated ``gt_span`` reaching outside ``[0, width] x [0, height]``.
         sentence_types: sorted sentence types when any sample has ``meta["sentence_type"]``
             (samples without one are ``"unknown"``), else ``None``.
     """
 
-    def __init__(self, samples: Sequence[Sample], protocol: Protocol = "native") -> None:
+    def __init__(self, samples: Sequence[Sample], protocol: Protocol | str = "official") -> None:
         """Pack ``samples`` (a sequence of :class:`Sample`) for ``protocol``."""
-        _check_protocol(protocol)
+        self.protocol: str = canonical_protocol(protocol)
         self.samples: tuple[Sample, ...] = tuple(samples)
-        self.protocol: Protocol = protocol
         n = len(self.samples)
         spans = [_check_span(s.gt_span, f"sample {s.sample_id!r}: gt_span") for s in self.samples]
-        self.gt_start = np.fromiter((sp[0] for sp in spans), dtype=np.int64, count=n)
-        self.gt_end = np.fromiter((sp[1] for sp in spans), dtype=np.int64, count=n)
+        annotated_start = np.fromiter((sp[0] for sp in spans), dtype=np.int64, count=n)
+        annotated_end = np.fromiter((sp[1] for sp in spans), dtype=np.int64, count=n)
+        keys, boxes = _flat_boxes(self.samples)
+        counts = np.fromiter((len(s.gt_boxes) for s in self.samples), dtype=np.int64, count=n)
+        sid = np.repeat(np.arange(n), counts)
+        inside = (keys >= annotated_start[sid]) & (keys <= annotated_end[sid])
+        keys, boxes, sid = keys[inside], boxes[inside], sid[inside]
+        width = np.fromiter((s.width for s in self.samples), dtype=np.float64, count=n)
+        height = np.fromiter((s.height for s in self.samples), dtype=np.float64, count=n)
+        outside = (boxes[:, 0] < 0) | (boxes[:, 1] < 0)
+        outside |= (boxes[:, 2] > width[sid]) | (boxes[:, 3] > height[sid])
+        self.n_gt_boxes_outside_frame = np.bincount(sid[outside], minlength=n).astype(np.int64)
+        # The protocol's reading of the annotated ground truth.
+        shift = np.zeros(n, dtype=np.int64)
+        if self.protocol == "tubedetr":  # 1-based st_frame read as a 0-based frame id
+            shift[:] = [0 if s.meta.get("dataset") == "vidstg" else 1 for s in self.samples]
+            keys = keys + shift[sid]
+        if self.protocol == "cgstvg":  # its loader: x2 = min(x1 + w, W), y2 = min(y1 + h, H)
+            boxes = boxes.copy()
+            np.minimum(boxes[:, 2], width[sid], out=boxes[:, 2])
+            np.minimum(boxes[:, 3], height[sid], out=boxes[:, 3])
+        self.gt_start = annotated_start + shift
+        self.gt_end = annotated_end + shift
+        # Last GT frame that scores: CG-STVG reads its inclusive GT end as exclusive.
+        self._scored_gt_end = self.gt_end - 1 if self.protocol == "cgstvg" else self.gt_end
         lengths = self.gt_end - self.gt_start + 1
         self.gt_offset = _segment_offsets(lengths)
         self._row_base = self.gt_offset - self.gt_start  # row of frame f = _row_base[i] + f
         total = int(lengths.sum()) if n else 0
-        keys, boxes = _flat_boxes(self.samples)
-        counts = np.fromiter((len(s.gt_boxes) for s in self.samples), dtype=np.int64, count=n)
-        sid = np.repeat(np.arange(n), counts)
-        inside = (keys >= self.gt_start[sid]) & (keys <= self.gt_end[sid])
-        rows, boxes = self._row_base[sid[inside]] + keys[inside], boxes[inside]
+        rows = self._row_base[sid] + keys
         # Rows x1, y1, x2, y2, area; column `total` is a null box (area 0, so IoU 0) for
-        # predicted frames outside the intersection. Frames without a GT box, and for
-        # "tubedetr" frames off the grid, keep a null box too: they add 0 to the sum.
+        # predicted frames outside the intersection. Frames without a GT box, and for the
+        # TubeDETR protocols frames off the grid, keep a null box too: they add 0 to the sum.
         table = np.zeros((5, total + 1), dtype=np.float64)
-        if protocol == "tubedetr":
+        if self.protocol in ("tubedetr", "tubedetr-grid"):
             grids = [
                 tubedetr_frame_grid(s.native_fps, s.num_frames, segment=_used_segment(s))
                 for s in self.samples
@@ -409,13 +495,13 @@ class GroundTruthTable:
                 f"{len(pred_tubes)} tubes"
             )
         has, ps, pe = self._pred_spans(pred_spans)
-        gs, ge = self.gt_start, self.gt_end
+        gs, ge = self.gt_start, self._scored_gt_end
         inter_first, inter_last = np.maximum(ps, gs), np.minimum(pe, ge)
         n_inter = np.maximum(inter_last - inter_first + 1, 0)
         union_first, union_last = np.minimum(ps, gs), np.maximum(pe, ge)
         n_union = union_last - union_first + 1
         t_iou = np.where(has, n_inter / np.maximum(n_union, 1), 0.0)
-        if self.protocol == "native":
+        if self.protocol in ("official", "cgstvg"):
             denominator = n_union
         else:
             stride, keys = self._grid_stride, self._grid_keys
@@ -426,7 +512,8 @@ class GroundTruthTable:
         iou_sum = self._iou_sums(pred_tubes, np.flatnonzero(n_inter > 0), inter_first, inter_last)
         v_iou = np.where(has, iou_sum / np.maximum(denominator, 1), 0.0)
         n_scored = np.where(has, denominator, 0)
-        return ScoreBatch(self, t_iou, v_iou, n_scored, has, ps, pe)
+        counted = has.copy() if self.protocol == "cgstvg" else np.ones(n, dtype=bool)
+        return ScoreBatch(self, t_iou, v_iou, n_scored, has, ps, pe, counted)
 
     def _iou_sums(
         self,
@@ -471,7 +558,7 @@ def score_sample(
     pred_span: tuple[int, int] | None,
     pred_tube: Tube | None,
     *,
-    protocol: Protocol = "native",
+    protocol: Protocol | str = "official",
 ) -> SampleScore:
     """Score one prediction against one sample (see the module docstring for the protocol).
 
@@ -481,7 +568,8 @@ def score_sample(
             prediction, which scores 0 on both metrics.
         pred_tube: predicted boxes (original-video pixels); frames outside ``pred_span``
             are ignored; ``None`` = no boxes (tIoU is scored, vIoU is 0).
-        protocol: ``"native"`` (official HC-STVG) or ``"tubedetr"`` (5 fps grid).
+        protocol: one of :data:`PROTOCOLS` (default ``"official"``, the official HC-STVG
+            evaluator; ``"native"`` is an alias of it).
 
     Returns:
         The sample's :class:`SampleScore`.
@@ -494,19 +582,26 @@ def score_samples(
     pred_spans: Sequence[tuple[int, int] | None],
     pred_tubes: Sequence[Tube | None],
     *,
-    protocol: Protocol = "native",
+    protocol: Protocol | str = "official",
 ) -> ScoreBatch:
     """Score aligned predictions for many samples at once (vectorised over all frames).
 
     Same arguments as :func:`score_sample`, one entry per sample; returns the scores in
-    sample order as a :class:`ScoreBatch` (a ``Sequence[SampleScore]``). To score the same samples repeatedly, build a :class:`GroundTruthTable`
-    once and call its :meth:`~GroundTruthTable.score`.
+    sample order as a :class:`ScoreBatch` (a ``Sequence[SampleScore]``). To score the same
+    samples repeatedly, build a :class:`GroundTruthTable` once and call its
+    :meth:`~GroundTruthTable.score`.
     """
     return GroundTruthTable(samples, protocol).score(pred_spans, pred_tubes)
 
 
 def _summary(t_iou: np.ndarray, v_iou: np.ndarray, thresholds: Sequence[float]) -> dict[str, Any]:
-    out: dict[str, Any] = {"m_tIoU": float(t_iou.mean()), "m_vIoU": float(v_iou.mean())}
+    """Means over the given samples; ``None`` for every mean when there are none."""
+    if t_iou.size == 0:
+        out: dict[str, Any] = {"m_tIoU": None, "m_vIoU": None}
+        out.update({f"vIoU@{thr:g}": None for thr in thresholds})
+        out["n"] = 0
+        return out
+    out = {"m_tIoU": float(t_iou.mean()), "m_vIoU": float(v_iou.mean())}
     for thr in thresholds:
         out[f"vIoU@{thr:g}"] = float(np.mean(v_iou > thr))  # strictly greater
     out["n"] = int(t_iou.size)
@@ -520,13 +615,16 @@ def dataset_metrics(
 
     Args:
         scores: one :class:`SampleScore` per sample of the dataset (missing predictions
-            included, as zeros); a :class:`ScoreBatch` is summarised from its arrays.
+            included); a :class:`ScoreBatch` is summarised from its arrays. Only counted
+            samples enter the means (all of them except missing predictions under
+            ``"cgstvg"``, which averages over predicted samples only).
         thresholds: vIoU thresholds; ``vIoU@t`` is the share of samples with vIoU
             **strictly** greater than ``t``.
 
     Returns:
         ``{"m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "n"}`` (fractions in ``[0, 1]``, one
-        ``vIoU@t`` key per threshold, formatted with ``:g``), plus ``"by_sentence_type"``:
+        ``vIoU@t`` key per threshold, formatted with ``:g``; ``n`` = samples averaged over;
+        every mean is ``None`` when ``n`` is 0), plus ``"by_sentence_type"``:
         ``{type: same keys}`` when any sample has ``meta["sentence_type"]`` (samples
         without one are grouped under ``"unknown"``).
     """
@@ -534,12 +632,13 @@ def dataset_metrics(
     if n == 0:
         raise ValueError("dataset_metrics needs at least one SampleScore, got none")
     if isinstance(scores, ScoreBatch):
-        t_iou, v_iou = scores.t_iou, scores.v_iou
+        t_iou, v_iou, counted = scores.t_iou, scores.v_iou, scores.counted
         names = scores.table.sentence_types
         type_index = scores.table._type_index if names is not None else None
     else:
         t_iou = np.fromiter((s.t_iou for s in scores), dtype=np.float64, count=n)
         v_iou = np.fromiter((s.v_iou for s in scores), dtype=np.float64, count=n)
+        counted = np.fromiter((s.counted for s in scores), dtype=bool, count=n)
         types = [s.meta.get("sentence_type") for s in scores]
         names, type_index = None, None
         if any(t is not None for t in types):
@@ -547,23 +646,25 @@ def dataset_metrics(
             names = sorted(set(labels))
             lookup = {t: k for k, t in enumerate(names)}
             type_index = np.fromiter((lookup[t] for t in labels), dtype=np.int64, count=n)
-    out = _summary(t_iou, v_iou, thresholds)
+    out = _summary(t_iou[counted], v_iou[counted], thresholds)
     if names is not None and type_index is not None:
-        out["by_sentence_type"] = {
-            name: _summary(t_iou[type_index == k], v_iou[type_index == k], thresholds)
-            for k, name in enumerate(names)
-        }
+        out["by_sentence_type"] = {}
+        for k, name in enumerate(names):
+            keep = (type_index == k) & counted
+            out["by_sentence_type"][name] = _summary(t_iou[keep], v_iou[keep], thresholds)
     return out
 
 
 __all__ = [
     "PROTOCOLS",
+    "PROTOCOL_ALIASES",
     "TUBEDETR_FPS",
     "TUBEDETR_MAX_LEN",
     "GroundTruthTable",
     "Protocol",
     "SampleScore",
     "ScoreBatch",
+    "canonical_protocol",
     "dataset_metrics",
     "score_sample",
     "score_samples",

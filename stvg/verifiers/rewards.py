@@ -10,7 +10,8 @@ Terms (:data:`REWARD_TERMS`; parameters with their defaults in brackets):
 name                      value                                                     range
 ========================  ========================================================  ========
 ``t_iou``                 official temporal IoU (:func:`stvg.verifiers.metrics.      [0, 1]
-                          score_sample`, protocol ``native``)
+                          score_sample`, protocol ``official``: GT
+                          boxes as annotated, never clipped)
 ``v_iou``                 official video IoU of the densified tube                  [0, 1]
 ``format``                1 for strictly well-formed text; ``repaired`` [0.5] when  [0, 1]
                           the answer was usable only after repairs; 0 when unusable

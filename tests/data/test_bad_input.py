@@ -163,22 +163,23 @@ def test_reversed_vidor_box_is_an_error(tmp_path):
     assert info.value.field == "trajectories[25][1].bbox"
 
 
-# ---------------------------------------------------------------- repairs: clipped and counted
-def test_boxes_outside_the_frame_are_clipped_and_counted(tmp_path):
-    # 640x360 frame: [630, 350, 20, 20] -> [630, 350, 640, 360]; [-5, -5, 10, 10] ->
-    # [0, 0, 5, 5]; [700, 400, 10, 10] lies entirely outside -> degenerate [640, 360, 640, 360].
+# ---------------------------------------------------------------- repairs and findings, counted
+def test_boxes_outside_the_frame_are_kept_as_annotated_and_counted(tmp_path):
+    # 640x360 frame: [630, 350, 20, 20] -> [630, 350, 650, 370]; [-5, -5, 10, 10] ->
+    # [-5, -5, 5, 5]; [700, 400, 10, 10] lies entirely outside -> [700, 400, 710, 410]; all
+    # three are kept (the official evaluator scores GT as annotated) and counted.
     _, dataset = load_v1(
         tmp_path, bbox=[[630, 350, 20, 20], [-5, -5, 10, 10], [700, 400, 10, 10], [1, 1, 2, 2]]
     )
     sample = dataset[0]
     assert sample.gt_boxes == {
-        4: [630.0, 350.0, 640.0, 360.0],
-        5: [0.0, 0.0, 5.0, 5.0],
-        6: [640.0, 360.0, 640.0, 360.0],
+        4: [630.0, 350.0, 650.0, 370.0],
+        5: [-5.0, -5.0, 5.0, 5.0],
+        6: [700.0, 400.0, 710.0, 410.0],
         7: [1.0, 1.0, 3.0, 3.0],
     }
-    assert sample.meta["repairs"] == {"box_clipped_to_frame": 3}
-    assert dataset.repairs == {"box_clipped_to_frame": 3}
+    assert sample.meta["repairs"] == {"box_outside_frame": 3}
+    assert dataset.repairs == {"box_outside_frame": 3}
 
 
 def test_span_partly_outside_is_clipped_and_counted(tmp_path):

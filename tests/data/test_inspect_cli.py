@@ -59,14 +59,15 @@ def test_statistics_of_a_hand_written_file(v2_file):
     boxes = stats["boxes"]
     assert boxes["num_boxes"] == 7
     assert boxes["samples_without_boxes"] == 0
-    assert boxes["width_px"] == pytest.approx({"min": 10.0, "mean": 170 / 7, "max": 40.0})
+    # [190, 0, 20, 50] reaches past the 200-pixel-wide frame: kept as annotated (width 20)
+    assert boxes["width_px"] == pytest.approx({"min": 20.0, "mean": 180 / 7, "max": 40.0})
     assert boxes["height_px"] == pytest.approx({"min": 10.0, "mean": 190 / 7, "max": 50.0})
-    # areas / 20000: 200 (x4), 500, 2000, 2000
+    # areas / 20000: 200 (x4), 1000, 2000, 2000
     assert boxes["area_share_of_frame"] == pytest.approx(
-        {"min": 0.01, "mean": 0.265 / 7, "max": 0.1}
+        {"min": 0.01, "mean": 0.29 / 7, "max": 0.1}
     )
     assert boxes["span_coverage"] == {"min": 1.0, "mean": 1.0, "max": 1.0}
-    assert stats["repairs"] == {"box_clipped_to_frame": 1}
+    assert stats["repairs"] == {"box_outside_frame": 1}
 
 
 def test_coverage_sentence_types_and_empty_samples(tmp_path):
@@ -102,7 +103,7 @@ def test_report_lists_the_figures(v2_file):
     assert "samples      2   videos 2" in lines
     assert any(line.split() == ["span", "(frames)", "3", "3.5", "4"] for line in lines)
     assert any(line.split() == ["video", "duration", "(s)", "10", "15", "20"] for line in lines)
-    assert "repairs      box_clipped_to_frame 1" in lines
+    assert "repairs      box_outside_frame 1" in lines
 
 
 def test_inspect_command_on_a_file_and_a_root(v2_file, tmp_path, capsys):

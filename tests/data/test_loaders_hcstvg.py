@@ -34,7 +34,7 @@ V1 = {
 }
 
 V2 = {
-    # Boxes partly outside the 640x360 frame: the first is clipped to [600, 300, 640, 360].
+    # Boxes partly outside the 640x360 frame: the first is kept as annotated (and counted).
     "12/x_y.mp4": {
         "bbox": [[600, 300, 100, 100], [0.5, 1.5, 10.25, 20.0]],
         "st_frame": 199,
@@ -123,10 +123,10 @@ def test_v2_conversion_and_repairs(tmp_path):
     assert (clipped.width, clipped.height) == (640, 360)  # img_size is [height, width]
     assert clipped.gt_span == (198, 199)
     assert clipped.gt_boxes == {
-        198: [600.0, 300.0, 640.0, 360.0],
+        198: [600.0, 300.0, 700.0, 400.0],
         199: [0.5, 1.5, 10.75, 21.5],
     }
-    assert clipped.meta["repairs"] == {"box_clipped_to_frame": 1}
+    assert clipped.meta["repairs"] == {"box_outside_frame": 1}
     assert clipped.video_path == str(tmp_path / "videos" / "12" / "x_y.mp4")
 
     late = dataset.get("13/late.mp4")
@@ -140,14 +140,14 @@ def test_v2_conversion_and_repairs(tmp_path):
     assert fps.gt_span == (2, 2)
     assert "st_time" not in fps.meta  # optional keys are kept only when present
 
-    assert dataset.repairs == {"box_clipped_to_frame": 1, "span_clipped_to_video": 1}
+    assert dataset.repairs == {"box_outside_frame": 1, "span_clipped_to_video": 1}
     assert dataset.summary() == {
         "name": "hcstvg2",
         "split": "val",
         "source": str(tmp_path / "valv2.json"),
         "num_samples": 3,
         "num_videos": 3,
-        "repairs": {"box_clipped_to_frame": 1, "span_clipped_to_video": 1},
+        "repairs": {"box_outside_frame": 1, "span_clipped_to_video": 1},
     }
 
 

@@ -132,12 +132,12 @@ def test_boxes_from_vidor_files(tiny_vidstg, tmp_path):
     assert seat.gt_span == (1560, 1745)
     assert len(seat.gt_boxes) == 186
     assert seat.gt_boxes[1560] == [50.0, 60.0, 70.0, 80.0]
-    assert seat.gt_boxes[1745] == [600.0, 300.0, 640.0, 360.0]  # clipped to the frame
-    assert seat.meta["repairs"] == {"box_clipped_to_frame": 6}  # frames 1740..1745
+    assert seat.gt_boxes[1745] == [600.0, 300.0, 700.0, 380.0]  # kept as annotated
+    assert seat.meta["repairs"] == {"box_outside_frame": 6}  # frames 1740..1745
     assert seat.video_path == str(tmp_path / "videos" / "6297019062.mp4")  # no video_path
     baby = dataset.get("6297019062/2/q0")  # target 0 never appears
     assert baby.gt_boxes == {}
-    assert dataset.repairs == {"box_clipped_to_frame": 6}
+    assert dataset.repairs == {"box_outside_frame": 6}
 
 
 def test_missing_vidor_file_names_the_video_and_folder(tiny_vidstg, entries, tmp_path):

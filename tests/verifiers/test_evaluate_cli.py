@@ -63,8 +63,15 @@ NATIVE = {"m_tIoU": 7 / 12, "m_vIoU": 5 / 12, "vIoU@0.3": 3 / 4, "vIoU@0.5": 1 /
 TUBEDETR = {"m_tIoU": 7 / 12, "m_vIoU": 23 / 60, "vIoU@0.3": 2 / 4, "vIoU@0.5": 1 / 4, "n": 4}
 
 
-@pytest.mark.parametrize(("protocol", "expected"), [("native", NATIVE), ("tubedetr", TUBEDETR)])
-def test_cli_scores_predictions_file(hcstvg_files, tmp_path, capsys, protocol, expected):
+@pytest.mark.parametrize(
+    ("protocol", "expected", "canonical"),
+    [
+        ("official", NATIVE, "official"),
+        ("native", NATIVE, "official"),  # the old name stays an alias
+        ("tubedetr-grid", TUBEDETR, "tubedetr-grid"),
+    ],
+)
+def test_cli_scores_predictions_file(hcstvg_files, tmp_path, capsys, protocol, expected, canonical):
     ann_path, pred_path = hcstvg_files
     out = tmp_path / "metrics" / "m.json"
     argv = ["evaluate", "--annotations", str(ann_path), "--format", "hcstvg2"]
@@ -74,12 +81,12 @@ def test_cli_scores_predictions_file(hcstvg_files, tmp_path, capsys, protocol, e
     for key, value in expected.items():
         assert result[key] == pytest.approx(value), key
     assert result["missing"] == ["d.mp4"] and result["unknown"] == ["zzz.mp4"]
-    assert result["protocol"] == protocol
+    assert result["protocol"] == canonical
     per_sample = {s["sample_id"]: s for s in result["per_sample"]}
     assert per_sample["c.mp4"]["gt_span"] == [100, 119]
     assert per_sample["d.mp4"]["pred_span"] is None
     captured = capsys.readouterr()
-    assert "m_vIoU" in captured.out and f"protocol={protocol}" in captured.out
+    assert "m_vIoU" in captured.out and f"protocol={canonical}" in captured.out
     assert "zzz.mp4" in captured.err
 
 

@@ -189,7 +189,7 @@ def test_tubedetr_protocol_on_30fps_example():
     # native: I = 20..40 (21 frames), U = 10..50 (41 frames)
     assert native.t_iou == pytest.approx(21 / 41)
     assert native.v_iou == pytest.approx(21 / 41)
-    tubedetr = score_sample(sample, (20, 50), pred, protocol="tubedetr")
+    tubedetr = score_sample(sample, (20, 50), pred, protocol="tubedetr-grid")
     # tIoU unchanged; grid in U: 12, 18, 24, 30, 36, 42, 48 (7); grid in I: 24, 30, 36 (3)
     assert tubedetr.t_iou == pytest.approx(21 / 41)
     assert tubedetr.v_iou == pytest.approx(3 / 7)
@@ -198,9 +198,9 @@ def test_tubedetr_protocol_on_30fps_example():
     gt = full_gt(10, 40)
     del gt[30]
     sample_gap = make_sample((10, 40), gt, num_frames=90)
-    assert score_sample(sample_gap, (20, 50), pred, protocol="tubedetr").v_iou == pytest.approx(
-        2 / 7
-    )
+    assert score_sample(
+        sample_gap, (20, 50), pred, protocol="tubedetr-grid"
+    ).v_iou == pytest.approx(2 / 7)
     assert score_sample(sample_gap, (20, 50), pred).v_iou == pytest.approx(20 / 41)
 
 
@@ -211,11 +211,11 @@ def test_tubedetr_protocol_uses_vidstg_used_segment():
     # in U 18, 24 (2), in I 18 (1) -> vIoU 1/2.
     meta = {"used_segment": {"begin_fid": 13, "end_fid": 40}}
     with_segment = make_sample((13, 20), full_gt(13, 20), meta=meta)
-    score = score_sample(with_segment, (13, 25), tube(range(13, 26)), protocol="tubedetr")
+    score = score_sample(with_segment, (13, 25), tube(range(13, 26)), protocol="tubedetr-grid")
     assert score.t_iou == pytest.approx(8 / 13)
     assert (score.v_iou, score.n_frames_scored) == (pytest.approx(2 / 3), 3)
     plain = make_sample((13, 20), full_gt(13, 20))
-    score = score_sample(plain, (13, 25), tube(range(13, 26)), protocol="tubedetr")
+    score = score_sample(plain, (13, 25), tube(range(13, 26)), protocol="tubedetr-grid")
     assert (score.v_iou, score.n_frames_scored) == (pytest.approx(1 / 2), 2)
 
 
@@ -230,7 +230,7 @@ def test_batch_scoring_equals_one_by_one():
     ]
     spans = [(12, 30), None, (40, 55)]
     tubes = [tube(range(12, 31)), None, tube(range(40, 56), HALF)]
-    for protocol in ("native", "tubedetr"):
+    for protocol in ("native", "tubedetr-grid", "tubedetr", "cgstvg", "official"):  # official last
         batch = score_samples(samples, spans, tubes, protocol=protocol)
         single = [
             score_sample(s, p, t, protocol=protocol)
@@ -307,7 +307,7 @@ def reference_score(sample, span, pred, protocol):
     (ps, pe), (gs, ge) = span, sample.gt_span
     pred_boxes = {} if pred is None else pred.to_dict()
     union = range(min(ps, gs), max(pe, ge) + 1)
-    if protocol == "tubedetr":
+    if protocol == "tubedetr-grid":
         grid = set(tubedetr_frame_grid(sample.native_fps, sample.num_frames).tolist())
         counted = [f for f in union if f in grid]
     else:
@@ -342,12 +342,12 @@ def scored_case(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(scored_case(), st.sampled_from(["native", "tubedetr"]))
+@given(scored_case(), st.sampled_from(["official", "tubedetr-grid"]))
 def test_property_bounds_and_reference(case, protocol):
     sample, span, pred = case
     score = score_sample(sample, span, pred, protocol=protocol)
     assert 0.0 <= score.v_iou <= 1.0 and 0.0 <= score.t_iou <= 1.0
-    if protocol == "native":
+    if protocol == "official":
         assert score.v_iou <= score.t_iou
     # (TubeDETR's vIoU counts grid frames but its tIoU all frames, so vIoU can exceed tIoU:
     # 5 fps video of 5 frames, grid 0..3, GT 3..3, prediction 0..4 -> tIoU 1/5, vIoU 1/4.)
@@ -366,7 +366,7 @@ def test_property_perfect_prediction_scores_one(case):
     perfect = Tube.from_dict(gt)
     score = score_sample(sample, (gs, ge), perfect)
     assert (score.t_iou, score.v_iou) == (pytest.approx(1.0), pytest.approx(1.0))
-    tubedetr = score_sample(sample, (gs, ge), perfect, protocol="tubedetr")
+    tubedetr = score_sample(sample, (gs, ge), perfect, protocol="tubedetr-grid")
     grid = tubedetr_frame_grid(sample.native_fps, sample.num_frames)
     on_grid = bool(np.any((grid >= gs) & (grid <= ge)))
     # a span between two grid frames has nothing to score under TubeDETR's protocol

@@ -3,10 +3,14 @@
 Every problem raises :class:`~stvg.data.errors.DataError` naming the file, the sample id and
 the field (a key path such as ``temporal_gt.end_fid`` or ``bbox[3]``).
 
-Repairs: two kinds of imperfect annotation are fixed instead of rejected, and counted.
+Repairs and findings: imperfect annotations are kept or fixed instead of rejected, and
+counted in ``meta["repairs"]`` and the dataset's ``repairs``.
 
-* ``box_clipped_to_frame``: a box reaching outside ``[0, width] x [0, height]`` is clipped to
-  the frame (counted once per box). A box entirely outside becomes a degenerate box (area 0).
+* ``box_outside_frame``: a GT box reaching outside ``[0, width] x [0, height]`` is **kept
+  as annotated** (counted once per box), because the official HC-STVG evaluator scores GT
+  boxes as annotated (``DESIGN.md``, metric protocol); nothing is changed. :func:`clip_box`
+  stays available for code that builds *training targets* and wants them inside the frame;
+  it must never be applied to the GT that metrics or rewards score.
 * ``span_clipped_to_video``: a ground-truth span reaching before frame 0 or past the last
   frame is clipped to the video and boxes outside the clipped span are dropped (counted once
   per sample). A span entirely outside the video is a :class:`DataError`.
@@ -23,7 +27,7 @@ from typing import Any
 
 from stvg.data.errors import DataError
 
-BOX_CLIPPED = "box_clipped_to_frame"
+BOX_OUTSIDE_FRAME = "box_outside_frame"  # counted, kept as annotated (not a repair)
 SPAN_CLIPPED = "span_clipped_to_video"
 
 
@@ -215,8 +219,20 @@ class FieldReader:
         return value
 
 
+def box_outside_frame(box: Sequence[float], width: int, height: int) -> bool:
+    """Whether an xyxy pixel box reaches outside ``[0, width] x [0, height]``.
+
+    >>> box_outside_frame([630, 350, 650, 360], 640, 360)
+    True
+    """
+    return box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height
+
+
 def clip_box(box: list[float], width: int, height: int) -> tuple[list[float], bool]:
-    """Clip an xyxy box to ``[0, width] x [0, height]``; returns ``(box, was_clipped)``."""
+    """Clip an xyxy box to ``[0, width] x [0, height]``; returns ``(box, was_clipped)``.
+
+    For training targets only: scored ground truth stays as annotated (module docstring).
+    """
     x1 = min(max(box[0], 0.0), float(width))
     y1 = min(max(box[1], 0.0), float(height))
     x2 = min(max(box[2], 0.0), float(width))

@@ -19,8 +19,9 @@ Conversion: boxes become ``[x, y, x + w, y + h]``; the ground-truth span is the 
 0-based ``[st_frame - 1, st_frame - 1 + len(bbox) - 1]`` and box ``i`` belongs to frame
 ``st_frame - 1 + i``. A box with negative width or height is a :class:`DataError` (the
 annotation is wrong, not merely imprecise); a box of zero width or height is kept
-(degenerate, area 0). Boxes reaching outside the frame and spans reaching outside the
-video are clipped and counted (see :mod:`stvg.data.loaders.common`).
+(degenerate, area 0). Boxes reaching outside the frame are kept as annotated and counted
+(``box_outside_frame``); spans reaching outside the video are clipped and counted (see
+:mod:`stvg.data.loaders.common`).
 
 Files: ``annotations=<file>``, or under ``root`` the first of ``<split>.json`` and
 ``<split>v2.json`` (v2 ships ``trainv2.json`` / ``valv2.json``). Default split: ``test``
@@ -36,11 +37,11 @@ from typing import Any, Literal
 from stvg.data.datasets import GroundingDataset, register_dataset
 from stvg.data.errors import DataError
 from stvg.data.loaders.common import (
-    BOX_CLIPPED,
+    BOX_OUTSIDE_FRAME,
     SPAN_CLIPPED,
     FieldReader,
     RepairLog,
-    clip_box,
+    box_outside_frame,
     clip_span,
     default_video_dir,
     read_json,
@@ -110,9 +111,8 @@ def parse_hcstvg_entry(
         box = _xywh_to_xyxy(fields, raw, f"bbox[{i}]")
         if frame < span_first or frame > span_last:
             continue
-        box, box_clipped = clip_box(box, width, height)
-        if box_clipped:
-            sample_repairs[BOX_CLIPPED] += 1
+        if box_outside_frame(box, width, height):  # kept as annotated, counted
+            sample_repairs[BOX_OUTSIDE_FRAME] += 1
         gt_boxes[frame] = box
 
     sample_meta = dict(meta)

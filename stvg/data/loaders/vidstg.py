@@ -20,8 +20,8 @@ the target is absent have no box). A video whose file is missing is a :class:`Da
 Without ``vidor_root`` samples load with empty ``gt_boxes`` and
 ``meta["boxes_available"] = False``, and one warning says so.
 
-Repairs as in :mod:`stvg.data.loaders.common` (spans past the video, boxes outside the
-frame, both counted per sample). A box with ``xmax < xmin`` or ``ymax < ymin`` is a
+Repairs as in :mod:`stvg.data.loaders.common` (spans past the video are clipped, boxes
+outside the frame are kept as annotated; both counted per sample). A box with ``xmax < xmin`` or ``ymax < ymin`` is a
 :class:`DataError`.
 
 Files: ``annotations=<file>``, or under ``root`` the first of ``<split>.json`` and
@@ -42,11 +42,11 @@ from typing import Any
 from stvg.data.datasets import GroundingDataset, register_dataset
 from stvg.data.errors import DataError
 from stvg.data.loaders.common import (
-    BOX_CLIPPED,
+    BOX_OUTSIDE_FRAME,
     SPAN_CLIPPED,
     FieldReader,
     RepairLog,
-    clip_box,
+    box_outside_frame,
     clip_span,
     default_video_dir,
     read_json,
@@ -275,7 +275,8 @@ def _parse_entry(n: int, entry: Any, path: Path, split: str) -> list[_Sentence]:
 def _target_boxes(
     sentence: _Sentence, trajectories: list[Any], vidor_file: Path
 ) -> dict[int, list[float]]:
-    """Boxes of ``sentence.target_id`` on the frames of its span, clipped to the frame."""
+    """Boxes of ``sentence.target_id`` on the frames of its span, as annotated (boxes
+    outside the frame are counted in ``sentence.repairs``, not changed)."""
     boxes: dict[int, list[float]] = {}
     first, last = sentence.span
     for frame in range(first, min(last, len(trajectories) - 1) + 1):
@@ -305,8 +306,7 @@ def _target_boxes(
                     "",
                     hint="fix the VidOR box or drop the video",
                 )
-            box, clipped = clip_box(box, sentence.width, sentence.height)
-            if clipped:
-                sentence.repairs[BOX_CLIPPED] += 1
+            if box_outside_frame(box, sentence.width, sentence.height):
+                sentence.repairs[BOX_OUTSIDE_FRAME] += 1
             boxes[frame] = box
     return boxes
