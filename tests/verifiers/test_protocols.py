@@ -279,3 +279,23 @@ def test_cli_protocol_all_prints_one_row_per_protocol(tmp_path, capsys):
     assert result["protocol"] == "all" and list(result["by_protocol"]) == list(PROTOCOLS)
     assert result["by_protocol"]["official"]["m_vIoU"] == pytest.approx(0.925)
     assert result["n_gt_boxes_outside_frame"] == 1
+
+
+def test_reward_scores_gt_as_annotated(tmp_path):
+    from stvg.data.types import SecondLevelAnswer
+    from stvg.verifiers.formats import FrameContext, ParseResult
+    from stvg.verifiers.rewards import RewardInput, get_term
+
+    a = list(load_dataset("hcstvg2", annotations=_hcstvg2_file(tmp_path)))[0]
+    # GT 3..6 with [600, 0, 700, 40] on frame 3 (past the 640-wide frame); the answer is
+    # the same clipped prediction as above: the v_iou reward equals official vIoU 0.85.
+    pred_a = {3: [600.0, 0.0, 640.0, 40.0], **{f: BOX for f in range(4, 7)}}
+    answer = SecondLevelAnswer((0.6, 1.2), np.zeros(0), np.zeros((0, 4)))
+    inp = RewardInput(
+        a,
+        ParseResult(answer, None, (), True),
+        FrameContext.from_sample(a, fps=5.0),
+        (3, 6),
+        tube_of(pred_a),
+    )
+    assert get_term("v_iou").function(inp).value == pytest.approx(0.85)
