@@ -540,7 +540,8 @@ def _check_same_sweep(sweep_dir: Path, resolved: dict[str, Any], restart: bool) 
     if not path.is_file():
         return False
     before = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    keys = ("base", "set", "grid", "samples", "seed_key", "search_seed")
+    # resolved_base: the base run config's content, so that an edited base file is caught
+    keys = ("base", "resolved_base", "set", "grid", "samples", "seed_key", "search_seed")
     if {k: before.get(k) for k in keys} == {k: resolved.get(k) for k in keys}:
         return not restart
     if not restart:
@@ -594,7 +595,7 @@ def run_sweep(
 
     log = say or _silent
     sweep_dir = Path(spec.sweep_dir)
-    resolved = to_dict(config)
+    resolved = {**to_dict(config), "resolved_base": dict(spec.base)}
     resume = _check_same_sweep(sweep_dir, resolved, restart)
     if restart and sweep_dir.exists():
         shutil.rmtree(sweep_dir)

@@ -141,6 +141,25 @@ def test_a_changed_sweep_in_the_same_folder_is_refused(tmp_path: Path) -> None:
     assert main(["sweep", str(path)]) == 2
 
 
+def test_an_edited_base_config_is_not_resumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same sweep file over an edited base file is a different sweep: resuming it would
+    keep trials run with the old base."""
+    from stvg.experiments.sweep import SWEEP_FILE, _check_same_sweep
+
+    path = _sweep_file(tmp_path)
+    config, spec = load_sweep_config(path)
+    sweep_dir = Path(spec.sweep_dir)
+    sweep_dir.mkdir(parents=True)
+    resolved = {"base": "base.yaml", "resolved_base": dict(spec.base), "grid": config.grid}
+    (sweep_dir / SWEEP_FILE).write_text(yaml.safe_dump(resolved), "utf-8")
+    assert _check_same_sweep(sweep_dir, resolved, restart=False) is True
+    edited = {**resolved, "resolved_base": {**spec.base, "seed": 7}}
+    with pytest.raises(ConfigError, match="changed: resolved_base"):
+        _check_same_sweep(sweep_dir, edited, restart=False)
+
+
 @pytest.mark.timeout(300)
 def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
     path = _sweep_file(tmp_path, max_concurrent_trials=1)
