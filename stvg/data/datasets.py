@@ -30,7 +30,7 @@ class GroundingDataset(Sequence[Sample]):
         source: the annotation file the samples came from.
         samples: the samples, in annotation order; ids must be unique.
         repairs: how many times each repair was applied while loading, e.g.
-            ``{"box_clipped_to_frame": 3, "span_clipped_to_video": 1}`` (boxes and samples
+            ``{"box_outside_frame": 3, "span_clipped_to_video": 1}`` (boxes and samples
             respectively; see the loader's docstring).
 
     Raises:

@@ -2,7 +2,8 @@
 
 Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
 
-    stvg evaluate --annotations A --format F --predictions P [--protocol native|tubedetr] [--out M.json]
+    stvg evaluate --annotations A --format F --predictions P [--protocol official|tubedetr|tubedetr-grid|cgstvg|all]
+        [--pred-format stvg|tubedetr|cgstvg] [--fill none|linear|hold] [--on-invalid error|zero] [--out M.json]
 
 Policy mode (:mod:`stvg.experiments.evaluate_policy`)::
 
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score STVG predictions, or run a policy on a split: m_tIoU, m_vIoU, cost",
         description=(
             "Score spatio-temporal grounding predictions with the official HC-STVG protocol "
-            "(or TubeDETR's 5 fps protocol), or run a policy over a dataset split through "
+            "(or TubeDETR's or CG-STVG's arithmetic), or run a policy over a dataset split through "
             "GroundingEnv and report its metrics and cost."
         ),
     )
@@ -101,6 +102,11 @@ def _handler(parser: argparse.ArgumentParser):
             ]
             if missing:
                 parser.error(f"--policy needs {' and '.join(missing)}")
+            if args.protocol == "all":
+                parser.error(
+                    "--protocol all scores a predictions file: run policy mode with --out DIR, "
+                    "then stvg evaluate --predictions DIR/predictions.json --protocol all"
+                )
             from stvg.data.datasets import dataset_names
 
             if args.dataset not in dataset_names():

@@ -217,7 +217,7 @@ def evaluate_policy(
     policy: Any = None,
     samples: Sequence[Any] | None = None,
     out_dir: str | Path | None = None,
-    protocol: str = "native",
+    protocol: str = "official",
 ) -> PolicyEvaluation:
     """Run ``config.policy`` over the env's split (see the module docstring).
 
@@ -228,8 +228,8 @@ def evaluate_policy(
         samples: in-memory samples instead of loading ``env.dataset``.
         out_dir: write ``predictions.json``, ``metrics.json``, ``per_sample.jsonl`` and
             ``config.yaml`` here.
-        protocol: metric protocol of the report (``native`` or ``tubedetr``, see
-            :mod:`stvg.verifiers.metrics`).
+        protocol: metric protocol of the report (``official``, ``tubedetr``,
+            ``tubedetr-grid`` or ``cgstvg``; see :mod:`stvg.verifiers.metrics`).
 
     Returns:
         A :class:`PolicyEvaluation`.

@@ -143,3 +143,12 @@ def test_parse_fps():
         with pytest.raises(argparse.ArgumentTypeError):
             parse_fps(bad)
     assert np.isclose(parse_fps("0.5"), 0.5)
+
+
+def test_cli_policy_mode_protocol_all_is_a_usage_error(root, tmp_path, capsys):
+    good = tmp_path / "oracle.yaml"
+    good.write_text(yaml.safe_dump({"policy": {"name": "oracle"}}))
+    argv = ["evaluate", "--policy", str(good), "--dataset", "synthetic", "--split", "test"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--root", str(root), "--protocol", "all"])
+    assert "--protocol all scores a predictions file" in capsys.readouterr().err
