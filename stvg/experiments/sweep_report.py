@@ -78,6 +78,9 @@ class SweepReportConfig:
             * ``bars`` — per metric, one bar per cell, the baseline highlighted.
         curve_metric: the key of each trial's RL ``metrics.jsonl`` plotted by ``curves``
             (e.g. ``charts/episodic_return``, ``rewards/total/mean``).
+        curve_change: plot each seed's curve minus its own first (smoothed) value, so the
+            band shows how much RL moved the metric rather than how far apart the seeds'
+            starting points are.
         cost_axes: row keys of the costs on the x axes of ``tradeoff`` (per test query).
     """
 
@@ -85,6 +88,7 @@ class SweepReportConfig:
     metrics: list[str] = field(default_factory=lambda: ["m_vIoU", "m_tIoU"])
     plots: list[Literal["tradeoff", "curves", "bars"]] = field(default_factory=lambda: ["bars"])
     curve_metric: str = "charts/episodic_return"
+    curve_change: bool = False
     cost_axes: list[str] = field(
         default_factory=lambda: ["cost/visual_tokens/qwen2.5-vl", "cost/seconds_per_query"]
     )
@@ -455,12 +459,31 @@ def _read_curve(path: Path, key: str) -> tuple[dict[int, float], int]:
     return curve, non_finite
 
 
-def _plot_curves(
-    folder: Path, cells: Mapping[str, Sequence[Mapping[str, Any]]], key: str
-) -> tuple[str, str]:
-    """``key`` per RL iteration: per cell the mean over its seeds with a 95% t band."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+@dataclass
+class CurveBands:
+    """Learning curves per cell, aggregated over seeds (what the ``curves`` plot draws).
+
+    Attributes:
+        bands: cell label -> (iterations, one 95% t interval over the seeds per iteration).
+        n_trials, n_read: trials in the cells, and those whose ``metrics.jsonl`` was read.
+        n_non_finite: non-finite values left out.
+        windows: the trailing-mean windows used (``max(1, iterations // 20)`` per curve).
+    """
+
+    bands: dict[str, tuple[list[int], list[Interval]]]
+    n_trials: int
+    n_read: int
+    n_non_finite: int
+    windows: set[int]
+
+
+def curve_bands(
+    cells: Mapping[str, Sequence[Mapping[str, Any]]], key: str, *, change: bool = False
+) -> CurveBands:
+    """Each trial's ``key`` per RL iteration, smoothed with a trailing mean over
+    ``max(1, n // 20)`` iterations (minus its first smoothed value with ``change``), then
+    per cell and iteration the mean and 95% t interval over the seeds that have it."""
+    bands: dict[str, tuple[list[int], list[Interval]]] = {}
     n_trials = n_read = n_non_finite = 0
     windows: set[int] = set()
     for label, rows in cells.items():
@@ -477,12 +500,30 @@ def _plot_curves(
             window = max(1, len(steps) // 20)
             windows.add(window)
             smoothed = moving_average([curve[i] for i in steps], window)
+            if change and len(smoothed):
+                smoothed = smoothed - smoothed[0]
             for iteration, value in zip(steps, smoothed, strict=True):
                 per_iteration.setdefault(iteration, []).append(float(value))
-        if not per_iteration:
-            continue
-        iterations = sorted(per_iteration)
-        cis = [mean_ci(per_iteration[i], CONFIDENCE) for i in iterations]
+        if per_iteration:
+            iterations = sorted(per_iteration)
+            bands[label] = (iterations, [mean_ci(per_iteration[i], CONFIDENCE) for i in iterations])
+    return CurveBands(bands, n_trials, n_read, n_non_finite, windows)
+
+
+def _plot_curves(
+    folder: Path,
+    cells: Mapping[str, Sequence[Mapping[str, Any]]],
+    key: str,
+    *,
+    change: bool = False,
+) -> tuple[str, str]:
+    """``key`` per RL iteration: per cell the mean over its seeds with a 95% t band."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    aggregated = curve_bands(cells, key, change=change)
+    n_trials, n_read = aggregated.n_trials, aggregated.n_read
+    n_non_finite, windows = aggregated.n_non_finite, aggregated.windows
+    for label, (iterations, cis) in aggregated.bands.items():
         (line,) = ax.plot(iterations, [ci.mean for ci in cis], label=label, linewidth=1.5)
         ax.fill_between(
             iterations,
@@ -498,20 +539,19 @@ def _plot_curves(
         ax.legend(fontsize=7)
     ax.set_xlabel("RL iteration")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel(key)
+    ax.set_ylabel(f"change of {key} since iteration 1" if change else key)
     ax.grid(alpha=0.3)
     name = "curves.png"
     _save(fig, folder / name)
-    smoothing = (
-        f"each seed's curve a trailing mean over {'/'.join(map(str, sorted(windows)))} "
-        "iterations, then "
-        if windows - {1}
-        else ""
-    )
+    steps = []
+    if windows - {1}:
+        steps.append(f"a trailing mean over {'/'.join(map(str, sorted(windows)))} iterations")
+    if change:
+        steps.append("minus its first value")
+    per_seed = f"each seed's curve {' '.join(steps)}, then " if steps else ""
     caption = (
-        f"{key} per RL iteration ({smoothing}the mean over each cell's seeds with a 95% t "
-        "band; "
-        f"{n_read} of {n_trials} ok trials had RL metrics"
+        f"{key} per RL iteration ({per_seed}the mean over each cell's seeds with a 95% t "
+        f"band; {n_read} of {n_trials} ok trials had RL metrics"
         + (f"; {n_non_finite} non-finite values left out" if n_non_finite else "")
         + ")."
     )
@@ -637,7 +677,9 @@ def write_sweep_report(
                 _plot_tradeoff(sweep_dir, cells, m, config.cost_axes) for m in config.metrics
             ]
         elif kind == "curves":
-            figures.append(_plot_curves(sweep_dir, cells, config.curve_metric))
+            figures.append(
+                _plot_curves(sweep_dir, cells, config.curve_metric, change=config.curve_change)
+            )
     if figures:
         text += ["## Plots", ""]
         for name, caption in figures:

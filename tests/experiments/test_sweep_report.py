@@ -259,3 +259,25 @@ def test_config_validation() -> None:
         from_dict(SweepReportConfig, {"metrics": []}, path="report")
     config = from_dict(SweepReportConfig, {"baseline": A, "plots": ["curves"]}, path="report")
     assert config.baseline == A and config.plots == ["curves"]
+
+
+def test_curve_bands_by_hand(tmp_path: Path) -> None:
+    """Two seeds 10 apart that both climb by 1 per iteration: as levels the band is wide,
+    as changes since iteration 1 it is the climb itself, exactly (3 iterations: no
+    smoothing window)."""
+    from stvg.experiments.sweep_report import curve_bands
+
+    rows = [
+        {"rl_metrics": write_curve(tmp_path / "s0.jsonl", [1.0, 2.0, 3.0])},
+        {"rl_metrics": write_curve(tmp_path / "s1.jsonl", [11.0, 12.0, 13.0])},
+    ]
+    levels = curve_bands({"a": rows}, "charts/episodic_return")
+    iterations, cis = levels.bands["a"]
+    assert iterations == [1, 2, 3] and [ci.mean for ci in cis] == [6.0, 7.0, 8.0]
+    # t(0.975, 1) = 12.7062; s = 7.0711; half-width = 12.7062 * 7.0711 / sqrt(2) = 63.531
+    assert cis[0].half_width == pytest.approx(63.531, abs=1e-3)
+    changes = curve_bands({"a": rows}, "charts/episodic_return", change=True)
+    _, cis = changes.bands["a"]
+    assert [ci.mean for ci in cis] == [0.0, 1.0, 2.0]
+    assert all(ci.half_width == 0.0 for ci in cis)
+    assert changes.n_read == 2 and changes.windows == {1}
