@@ -391,6 +391,8 @@ def _plot_tradeoff(
     cost_axes: Sequence[str],
 ) -> tuple[str, str]:
     """``final/<metric>`` (%) against each cost axis (log x), one point per cell."""
+    import matplotlib.ticker
+
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(cost_axes), figsize=(5.0 * len(cost_axes), 4.0))
     axes = [axes] if len(cost_axes) == 1 else list(axes)
@@ -426,6 +428,8 @@ def _plot_tradeoff(
                     fontsize=7,
                 )
             ax.set_xscale("log", nonpositive="clip")
+            # Labelled decades only: minor-tick labels of a short log axis overlap.
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(f"{cost} (mean per test query, log)")
         ax.set_ylabel(f"final/{metric} (%)")
         ax.grid(alpha=0.3, which="both")
