@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from test_evaluate_cli import hcstvg2_entry
 
 from stvg.cli import main
 from stvg.data.errors import DataError
@@ -126,18 +127,6 @@ def test_span_past_video_end_is_counted():
     _, checks = check_predictions([sample("a"), sample("b")], preds)
     assert checks.span_past_end == {"a": 5}  # frames 100..104 of a 100-frame video
     assert any("end after the last frame" in w for w in checks.warnings())
-
-
-def hcstvg2_entry(st_frame_1based, n_boxes):
-    return {
-        "English": "the man",
-        "bbox": [[0, 0, 10, 10]] * n_boxes,
-        "st_frame": st_frame_1based,
-        "st_time": (st_frame_1based - 1) / 30.0,
-        "ed_time": (st_frame_1based - 2 + n_boxes) / 30.0,
-        "img_num": 600,
-        "img_size": [64, 64],
-    }
 
 
 @pytest.fixture
