@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from stvg.data.errors import VideoError
 from stvg.data.types import Sample
 from stvg.envs.frame_source import FrameSource
 from stvg.policies.native.features import VideoInputs, downsample, xyxy_to_cxcywh
@@ -74,15 +76,41 @@ class CachedFrames:
         return VideoInputs(self.frames[i, :count], self.timestamps_s[i, :count], query)
 
 
-def _cache_key(
-    samples: Sequence[Sample], fps: float | None, max_frames: int, max_side: int, frame_size: int
-) -> str:
-    digest = hashlib.sha256()
+def _settings_key(fps: float | None, max_frames: int, max_side: int, frame_size: int) -> str:
+    """Hash of the sampling settings (what every cache of a split at these settings shares)."""
     settings = [_CACHE_VERSION, fps, max_frames, max_side, frame_size]
-    digest.update(json.dumps(settings).encode())
+    return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
+
+
+def _samples_key(samples: Sequence[Sample]) -> str:
+    """Hash of which samples a cache holds (ids, video paths, frame counts and rates)."""
+    digest = hashlib.sha256()
     for s in samples:
         digest.update(f"{s.sample_id}\0{s.video_path}\0{s.num_frames}\0{s.native_fps}\n".encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:12]
+
+
+def _files_key(samples: Sequence[Sample]) -> str:
+    """Hash of the samples' video files as they are now (size and modification time), so a
+    split regenerated in place, or a video replaced or truncated, gets a new cache instead
+    of the old frames.
+
+    Raises:
+        VideoError: a sample's video file is missing (naming the sample).
+    """
+    digest = hashlib.sha256()
+    for s in samples:
+        try:
+            stat = os.stat(s.video_path)
+        except OSError as exc:
+            raise VideoError(
+                "video file not found",
+                path=str(s.video_path),
+                sample_id=s.sample_id,
+                hint=f"the annotations list it but the file cannot be read ({exc.strerror})",
+            ) from None
+        digest.update(f"{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:12]
 
 
 def load_cached_frames(
@@ -98,6 +126,11 @@ def load_cached_frames(
 ) -> CachedFrames:
     """The model-size shown frames of ``samples``, from ``cache_dir`` or decoded now.
 
+    A cache file is keyed on the sampling settings, the samples, and the content: each video
+    file's size and modification time. A split regenerated in place, or a video
+    replaced or truncated, therefore decodes again (with a warning naming the stale file,
+    which is removed) instead of training on the old frames.
+
     Args:
         samples: the samples (their videos must exist when not cached).
         fps, max_frames, max_side: the env's sampling settings.
@@ -107,11 +140,12 @@ def load_cached_frames(
         progress: show a tqdm bar while decoding.
 
     Raises:
-        VideoError: a video cannot be read.
+        VideoError: a video is missing or cannot be read (naming the sample).
     """
-    path = (
-        Path(cache_dir) / f"{name}-{_cache_key(samples, fps, max_frames, max_side, frame_size)}.npz"
+    prefix = (
+        f"{name}-{_settings_key(fps, max_frames, max_side, frame_size)}-{_samples_key(samples)}"
     )
+    path = Path(cache_dir) / f"{prefix}-{_files_key(samples)}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as data:
             return CachedFrames(
@@ -123,6 +157,20 @@ def load_cached_frames(
             )
     from tqdm import tqdm
 
+    stale = [
+        old
+        for old in sorted(Path(cache_dir).glob(f"{prefix}-*.npz"))
+        if old.name != path.name and ".tmp." not in old.name  # not another process's write
+    ]
+    if stale:
+        warnings.warn(
+            f"SFT frame cache {stale[-1]} no longer matches the {name} videos (a video was "
+            f"regenerated, replaced or truncated since it was written): decoding them again "
+            f"into {path.name}",
+            stacklevel=2,
+        )
+        for old in stale:
+            old.unlink(missing_ok=True)
     source = FrameSource(fps, max_frames, max_side, cache_mb=0)
     n = len(samples)
     frames = np.zeros((n, max_frames, frame_size, frame_size, 3), dtype=np.uint8)
