@@ -58,7 +58,13 @@ from stvg.training.learner import (
 )
 from stvg.training.metrics import episode_summary
 from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
-from stvg.training.run_dir import HF_DIR, RunDir, latest_checkpoint, load_trainer_state
+from stvg.training.run_dir import (
+    HF_DIR,
+    RunDir,
+    latest_checkpoint,
+    load_trainer_state,
+    newest_loadable_checkpoint,
+)
 from stvg.training.schedule import SampleSchedule, annealed_lr, chunks, task_seed
 from stvg.training.workers import init_ray, make_workers
 
@@ -287,10 +293,7 @@ class Trainer:
                 )
         else:
             config = saved
-        checkpoint = latest_checkpoint(path)
-        if checkpoint is None:
-            raise FileNotFoundError(f"run {path} has no checkpoint to resume from")
-        state = load_trainer_state(checkpoint)
+        _, state = newest_loadable_checkpoint(path)
         run_dir = RunDir(path, tensorboard=tensorboard, purge_after=int(state["iteration"]))
         run_dir.write_config(to_dict(config))
         return cls(config, run_dir, state)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -202,12 +203,35 @@ class RunDir:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Every line of ``<run_dir>/metrics.jsonl``."""
+    """Every line of ``<run_dir>/metrics.jsonl``.
+
+    A torn last line (a run killed while writing it) is dropped with a warning; a bad line
+    before the last is an error naming the file and the line.
+
+    Raises:
+        ValueError: a line other than the last is not JSON.
+    """
     target = Path(run_dir) / METRICS_FILE
     if not target.is_file():
         return []
-    lines = target.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    lines = [line for line in target.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                warnings.warn(
+                    f"{target}: the last line is incomplete (the run stopped while writing "
+                    f"it); dropping it: {line[:60]!r}",
+                    stacklevel=2,
+                )
+                break
+            raise ValueError(
+                f"{target}, line {number}: not a JSON object ({exc.msg}); the file is "
+                "damaged: remove the line or restore the file"
+            ) from None
+    return records
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -227,20 +251,76 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The folder ``checkpoints/latest`` names, or ``None`` when the run has none."""
+    """The folder ``checkpoints/latest`` names; when the pointer is missing, empty or names
+    a folder without ``trainer.pt``, the newest complete checkpoint folder (with a warning
+    when the pointer was there but bad); ``None`` when the run has no checkpoint."""
     pointer = Path(run_dir) / CHECKPOINTS / LATEST
-    if not pointer.is_file():
-        return None
-    folder = Path(run_dir) / CHECKPOINTS / pointer.read_text(encoding="utf-8").strip()
-    return folder if (folder / TRAINER_STATE).is_file() else None
+    found = list_checkpoints(run_dir)
+    if pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        folder = Path(run_dir) / CHECKPOINTS / name
+        if name and (folder / TRAINER_STATE).is_file():
+            return folder
+        if found:
+            warnings.warn(
+                f"{pointer} names {name or 'nothing'!r}, which is not a complete checkpoint; "
+                f"using the newest complete one, {found[-1].name}",
+                stacklevel=2,
+            )
+    return found[-1] if found else None
+
+
+class CorruptCheckpoint(ValueError):
+    """A checkpoint's ``trainer.pt`` exists but cannot be read (truncated or damaged)."""
 
 
 def load_trainer_state(checkpoint: str | Path) -> dict[str, Any]:
-    """Read ``trainer.pt`` of a checkpoint folder."""
+    """Read ``trainer.pt`` of a checkpoint folder.
+
+    Raises:
+        FileNotFoundError: the folder has no ``trainer.pt``.
+        CorruptCheckpoint: the file cannot be read, naming it.
+    """
     path = Path(checkpoint) / TRAINER_STATE
     if not path.is_file():
         raise FileNotFoundError(f"no {TRAINER_STATE} in checkpoint folder {checkpoint}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        raise CorruptCheckpoint(
+            f"{path} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}); "
+            "it is truncated or damaged"
+        ) from None
+
+
+def newest_loadable_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run whose ``trainer.pt`` loads, with its state: the one
+    ``latest`` names first, then the complete folders newest first; each one skipped is
+    named with the reason in a warning.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint that loads (listing what was tried).
+    """
+    first = latest_checkpoint(run_dir)
+    candidates = ([first] if first is not None else []) + [
+        c for c in reversed(list_checkpoints(run_dir)) if c != first
+    ]
+    problems = []
+    for checkpoint in candidates:
+        try:
+            state = load_trainer_state(checkpoint)
+        except (CorruptCheckpoint, FileNotFoundError) as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            warnings.warn(
+                f"resuming from {checkpoint.name}: newer checkpoints cannot be read: "
+                + "; ".join(problems),
+                stacklevel=2,
+            )
+        return checkpoint, state
+    tried = f" (tried: {'; '.join(problems)})" if problems else ""
+    raise FileNotFoundError(f"run {run_dir} has no checkpoint to resume from{tried}")
 
 
 __all__ = [
@@ -251,7 +331,9 @@ __all__ = [
     "REFERENCE_FILE",
     "TRAINER_STATE",
     "RunDir",
+    "CorruptCheckpoint",
     "latest_checkpoint",
+    "newest_loadable_checkpoint",
     "list_checkpoints",
     "load_trainer_state",
     "read_metrics",
