@@ -184,6 +184,12 @@ class EvalSection:
     limit: int | None = None
     densify: DensifyConfig | None = None
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise InvalidField("limit", f"must be >= 1 or null (all samples), got {self.limit}")
+
 
 @dataclass
 class RunConfig:
@@ -694,9 +700,20 @@ def check_stage_configs(config: RunConfig) -> None:
     runs: a bad ``rl.*`` key (from the YAML or ``--set``) fails at once, not after SFT.
 
     Raises:
-        ConfigError: an unknown or mistyped key, naming its path (``rl.grpo.bogus``).
+        ConfigError: an unknown or mistyped key, naming its path (``rl.grpo.bogus``,
+            ``env.verifier.terms[0].name``).
     """
+    from stvg.envs.config import GroundingEnvConfig
+    from stvg.verifiers.verifier import VerifierConfig, load_verifier_config
+
     root, out = config.data.resolved_root(), Path(config.out_dir) / config.name
+    verifier = config.env.verifier
+    if isinstance(verifier, Mapping):
+        from_dict(VerifierConfig, dict(verifier), path="env.verifier")
+    elif verifier is not None:
+        load_verifier_config(verifier)
+    env = {k: v for k, v in _eval_env(config, root).items() if k != "verifier"}
+    from_dict(GroundingEnvConfig, env, path="env")
     _sft_stage_config(config, root, out / "sft")
     rl_config(config, root, out / "sft" / "checkpoint", out / "rl")
 

@@ -44,7 +44,8 @@ def _run(args: argparse.Namespace) -> int:
         config = load_run_config(args.config, parse_overrides(args.overrides))
         check_stage_configs(config)
     except ConfigError as exc:
-        print(f"stvg run: error: {exc}", file=sys.stderr)
+        where = "" if f"(in {args.config}" in str(exc) else f" (in {args.config})"
+        print(f"stvg run: error: {exc}{where}", file=sys.stderr)
         return 2
     overrides = {k: v for k, v in (("out_dir", args.out_dir), ("name", args.name)) if v is not None}
     config = dataclasses.replace(config, **overrides)

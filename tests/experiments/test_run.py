@@ -108,3 +108,34 @@ def test_native_policy_options_reach_rl_only() -> None:
         from_dict(RunConfig, {"policy": {"name": "native", "config": {"model": {}}}})
     with pytest.raises(ConfigError, match="box_temperature"):
         from_dict(RunConfig, {"policy": {"name": "native", "config": {"box_temperature": 0}}})
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("eval.batch_size=0", "config key eval.batch_size"),
+        (
+            "env.verifier.terms=[{name: bogus}]",
+            "config key env.verifier.terms[0].name: unknown reward term 'bogus'",
+        ),
+        ("env.verifier.densify.method=cubic", "config key env.verifier.densify.method"),
+        ("env.max_side=1", "config key env.max_side"),
+        ("rl.grpo.bogus=1", "unknown config key rl.grpo.bogus"),
+    ],
+)
+def test_config_errors_stop_the_run_before_any_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, message: str
+) -> None:
+    """An error anywhere in the run config fails at once, naming the key and the file, before
+    data generation (the data root is never created) — not after SFT."""
+    import time
+
+    data = tmp_path / "data"
+    started = time.perf_counter()
+    code = main(
+        ["run", str(QUICKSTART), "--set", override, f"data.root={data}", f"out_dir={tmp_path}"]
+    )
+    assert code == 2 and time.perf_counter() - started < 10
+    err = capsys.readouterr().err
+    assert message in err and str(QUICKSTART) in err and "Traceback" not in err
+    assert not data.exists() and not (tmp_path / "quickstart").exists()
