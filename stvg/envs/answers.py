@@ -24,7 +24,10 @@ def _to_pixels(boxes_norm: np.ndarray, original_size: tuple[int, int]) -> np.nda
 
 
 def struct_to_answer(
-    action: Mapping[str, Any], times_s: np.ndarray, original_size: tuple[int, int]
+    action: Mapping[str, Any],
+    times_s: np.ndarray,
+    original_size: tuple[int, int],
+    repairs: list[str] | None = None,
 ) -> tuple[SecondLevelAnswer | None, str | None]:
     """The answer of a ``struct`` action of :class:`~stvg.envs.grounding.GroundingEnv`.
 
@@ -35,23 +38,32 @@ def struct_to_answer(
             slot ``i`` of ``boxes``/``box_mask`` belongs to ``times_s[i]`` and masked slots
             beyond ``T`` (padding) are ignored.
         original_size: ``(width, height)`` of the video in pixels.
+        repairs: receives one line per repair applied (the same rule as the text parsers: a
+            given box with a non-finite coordinate is dropped, the rest of the answer kept).
 
     Returns:
-        ``(answer, None)``, or ``(None, reason)`` when the span is not finite or reversed, or
-        a masked box has a non-finite coordinate.
+        ``(answer, None)``, or ``(None, reason)`` when the span is not finite or reversed,
+        or ``box_mask`` holds anything but 0 and 1.
 
     Raises:
         KeyError, ValueError: a missing key or a wrong shape.
     """
     span = np.asarray(action["span"], dtype=np.float64).reshape(-1)
     boxes = np.asarray(action["boxes"], dtype=np.float64)
-    mask = np.asarray(action["box_mask"]).reshape(-1) != 0
+    raw_mask = np.asarray(action["box_mask"], dtype=np.float64).reshape(-1)
+    mask = raw_mask == 1
     if span.shape != (2,):
         raise ValueError(f"struct action 'span' must hold 2 numbers, got shape {span.shape}")
     if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] != mask.shape[0]:
         raise ValueError(
             f"struct action 'boxes' must have shape [N, 4] with N = len(box_mask) = "
             f"{mask.shape[0]}, got {boxes.shape}"
+        )
+    odd = np.flatnonzero((raw_mask != 0) & (raw_mask != 1))
+    if odd.size:
+        return None, (
+            f"invalid box_mask at slot {int(odd[0])}: {raw_mask[odd[0]]!r}; a mask holds 0 (no "
+            "box) or 1 (a box)"
         )
     if not np.all(np.isfinite(span)):
         return None, f"invalid span {span.tolist()}: start and end must be finite seconds"
@@ -60,13 +72,15 @@ def struct_to_answer(
     times = np.asarray(times_s, dtype=np.float64).reshape(-1)
     shown = min(times.shape[0], mask.shape[0])
     keep = np.flatnonzero(mask[:shown])
+    finite = np.all(np.isfinite(boxes[keep]), axis=1)
+    for slot in keep[~finite]:
+        if repairs is not None:
+            repairs.append(
+                f"box at slot {int(slot)} ({boxes[slot].tolist()}) has a non-finite "
+                "coordinate: dropped"
+            )
+    keep = keep[finite]
     chosen = boxes[keep]
-    bad = keep[~np.all(np.isfinite(chosen), axis=1)]
-    if bad.size:
-        return None, (
-            f"invalid box at slot {int(bad[0])}: {boxes[bad[0]].tolist()} has a non-finite "
-            "coordinate"
-        )
     answer = SecondLevelAnswer(
         span_s=(float(span[0]), float(span[1])),
         times_s=times[keep],

@@ -239,8 +239,11 @@ class GroundingEnv(gym.Env):
                 )
             result = self.verifier.score_text(action, sample, ctx)
         else:
-            answer, reason = struct_to_answer(action, ctx.timestamps_s, ctx.original_size)
-            result = self.verifier.score_answer(answer, sample, ctx)
+            repairs: list[str] = []
+            answer, reason = struct_to_answer(
+                action, ctx.timestamps_s, ctx.original_size, repairs=repairs
+            )
+            result = self.verifier.score_answer(answer, sample, ctx, repairs=repairs)
         info = dict(result.to_info())
         if reason is not None:
             info["invalid_action"] = reason

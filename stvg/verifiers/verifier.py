@@ -284,17 +284,24 @@ class Verifier:
         return self.score_parse(self.parse(text, ctx), sample, ctx)
 
     def score_answer(
-        self, answer: SecondLevelAnswer | None, sample: Sample, ctx: FrameContext
+        self,
+        answer: SecondLevelAnswer | None,
+        sample: Sample,
+        ctx: FrameContext,
+        repairs: Sequence[str] = (),
     ) -> VerifierResult:
         """Score a structured answer (boxes in original-video pixels, times in seconds).
 
         A structured answer needs no parsing, so it counts as well formed (``format`` term
-        1); ``None`` (no answer) scores 0 on every term with the reason "no answer".
+        1) unless ``repairs`` were applied to it (as for a repaired text answer); ``None``
+        (no answer) scores 0 on every term with the reason "no answer".
         """
         if answer is None:
             parse = ParseResult.failure("no answer (None)")
         elif isinstance(answer, SecondLevelAnswer):
-            parse = ParseResult(answer=answer, error=None, repairs=(), format_ok=True)
+            parse = ParseResult(
+                answer=answer, error=None, repairs=tuple(repairs), format_ok=not repairs
+            )
         else:
             raise TypeError(
                 f"score_answer needs a SecondLevelAnswer or None, got {type(answer).__name__}"

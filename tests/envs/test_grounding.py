@@ -120,7 +120,6 @@ def test_text_answer_in_shown_pixels(toy_sample: Sample) -> None:
         ((2.0, 1.0), {1: GT_NORM}, "reversed span"),
         ((float("nan"), 1.0), {1: GT_NORM}, "must be finite"),
         ((1.0, float("inf")), {1: GT_NORM}, "must be finite"),
-        ((1.0, 2.0), {1: [np.nan, 0.1, 0.5, 0.5]}, "non-finite coordinate"),
     ],
 )
 def test_bad_struct_actions_score_zero_with_reason(
@@ -132,6 +131,32 @@ def test_bad_struct_actions_score_zero_with_reason(
     assert terminated and reward == 0.0
     assert info["t_iou"] == 0.0 and info["v_iou"] == 0.0
     assert reason in info["invalid_action"]
+
+
+def test_a_non_finite_struct_box_is_dropped_as_a_text_box_is(toy_sample: Sample) -> None:
+    """One rule for both action formats (the text parsers' rule): a box with a NaN
+    coordinate is dropped and recorded as a repair; the span keeps its tIoU."""
+    env = GroundingEnv(samples=[toy_sample], fps=1.0, max_side=64, action_format="struct")
+    env.reset(seed=0)
+    _, _, _, _, clean = env.step(struct_action(16, (1.0, 2.0), {1: GT_NORM}))
+    env.reset(seed=0)
+    nan_box = struct_action(16, (1.0, 2.0), {1: GT_NORM, 2: [np.nan, 0.1, 0.5, 0.5]})
+    _, reward, _, _, info = env.step(nan_box)
+    assert info.get("invalid_action") is None
+    assert info["t_iou"] == clean["t_iou"] > 0 and info["v_iou"] == clean["v_iou"]
+    assert info["num_repairs"] == 1 and "slot 2" in info["repairs"][0]
+    assert info["format_ok"] is False and clean["format_ok"] is True
+
+
+@pytest.mark.parametrize("mask_value", [2, float("nan"), -1])
+def test_a_box_mask_other_than_0_or_1_is_refused(toy_sample: Sample, mask_value: float) -> None:
+    env = GroundingEnv(samples=[toy_sample], fps=1.0, max_side=64, action_format="struct")
+    env.reset(seed=0)
+    action = struct_action(16, (1.0, 2.0), {1: GT_NORM})
+    action["box_mask"] = action["box_mask"].astype(np.float64)
+    action["box_mask"][1] = mask_value
+    _, reward, _, _, info = env.step(action)
+    assert reward == 0.0 and "invalid box_mask at slot 1" in info["invalid_action"]
 
 
 def test_nan_in_an_unmasked_slot_is_ignored(toy_sample: Sample) -> None:
