@@ -65,7 +65,8 @@ def parse_yaml(text: str) -> Any:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping from ``path``; malformed YAML is a :class:`ConfigError`."""
+    """Read a YAML mapping from ``path``; a missing, empty or malformed file, or one whose
+    top level is not a mapping, is a :class:`ConfigError`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -74,7 +75,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML in {path}: {exc}") from exc
     if data is None:
-        return {}
+        raise ConfigError(
+            f"{path} is empty (or only comments): a config file names at least the keys it "
+            "sets; see stvg/experiments/configs/ for complete examples"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     return data

@@ -112,3 +112,16 @@ def test_every_config_command_takes_set_and_names_a_bad_key(argv, message, capsy
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_an_empty_config_file_is_a_clear_error(tmp_path, capsys) -> None:
+    """Issue 14.5: an empty YAML used to run every default (``stvg run``) or fail on an
+    unrelated key (``stvg train``: policy.vocab)."""
+    from stvg.cli import main
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here yet\n", encoding="utf-8")
+    for command in (["run", str(empty)], ["train", str(empty)], ["sweep", str(empty)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{empty} is empty" in err and "Traceback" not in err
