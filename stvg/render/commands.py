@@ -21,20 +21,10 @@ import argparse
 import difflib
 import sys
 
-from stvg.experiments.commands import parse_fps
+from stvg.experiments.commands import parse_fps, positive_int
 from stvg.verifiers.commands import DATASET_FORMATS
 
 _SHOWN_IDS = 5  # valid sample ids listed when the asked one is unknown
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,21 +81,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="contact sheet: frames per second shown as tiles (default 1; 'native' = all)",
     )
     picture.add_argument(
-        "--max-frames", type=_positive_int, metavar="N", help="contact sheet: at most N tiles"
+        "--max-frames", type=positive_int, metavar="N", help="contact sheet: at most N tiles"
     )
     picture.add_argument(
-        "--columns", type=_positive_int, metavar="C", help="contact sheet: tiles per row"
+        "--columns", type=positive_int, metavar="C", help="contact sheet: tiles per row"
     )
     picture.add_argument(
         "--tile-width",
-        type=_positive_int,
+        type=positive_int,
         default=224,
         metavar="W",
         help="contact sheet: tile width in pixels (default 224)",
     )
     picture.add_argument(
         "--max-side",
-        type=_positive_int,
+        type=positive_int,
         metavar="S",
         help="video: shrink frames so the longer side is at most S pixels",
     )
