@@ -12,6 +12,8 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	# verl without its transformers<5.11 pin (see pyproject.toml, extra "scale")
+	$(BIN)/pip install -q -c constraints.txt --no-deps 'verl==0.9.1'
 	touch $(STAMP)
 
 install: $(STAMP)
