@@ -13,6 +13,8 @@ name                               meaning
 ``cost/<figure>``                  mean cost figure per episode (frames, visual tokens)
 ``completions/mean_length``        mean generated tokens per answer (text policies)
 ``completions/clipped_ratio``      share of answers cut by the ``max_new_tokens`` budget
+``data/bad_videos``                samples whose video could not be decoded, replaced by
+                                   another (env ``on_bad_video: skip``): a sum, not a mean
 =================================  ==========================================================
 """
 
@@ -36,7 +38,7 @@ def metric_name(info_key: str) -> str:
         return "rewards/total/mean"
     if info_key.startswith("reward/"):
         return f"rewards/{info_key[len('reward/') :]}/mean"
-    if info_key.startswith(("cost/", "completions/")):
+    if info_key.startswith(("cost/", "completions/", "data/")):
         return info_key
     return f"charts/{info_key}"
 
@@ -55,7 +57,13 @@ def episode_summary(episodes: Sequence[EpisodeRecord]) -> dict[str, float]:
     for episode in episodes:
         for key, value in episode.metrics.items():
             values[metric_name(key)].append(value)
-    out.update({k: float(np.mean(v)) for k, v in sorted(values.items())})
+    # data/ figures are counts of the iteration (summed); the others are means
+    out.update(
+        {
+            k: float(np.sum(v) if k.startswith("data/") else np.mean(v))
+            for k, v in sorted(values.items())
+        }
+    )
     return out
 
 
