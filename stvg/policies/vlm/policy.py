@@ -50,21 +50,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from stvg.policies.base import Observation, Rollouts, TextCompletion
 from stvg.policies.vlm.batch import prompt_batch, rows_of_video_features, scoring_batch
 from stvg.policies.vlm.checkpoint import (
-    check_model_path,
-    detect_family,
     load_model,
-    load_processor,
     resolve_device,
     resolve_dtype,
 )
-from stvg.policies.vlm.config import FAMILY_COORDS, VLMPolicyConfig
-from stvg.policies.vlm.observation import context_from_reset, read_observation
-from stvg.policies.vlm.prompt import chat_messages, load_template, prompt_values
+from stvg.policies.vlm.config import VLMPolicyConfig
+from stvg.policies.vlm.observation import context_from_reset
+from stvg.policies.vlm.prompter import TIMESTAMP_TOLERANCE_S, VLMPrompter, checkpoint_contract
 from stvg.policies.vlm.sampling import NEUTRAL_SAMPLING, StepLogProbs, sampling_processors
 from stvg.policies.vlm.video import (
     IMAGE_PAD,
@@ -72,15 +67,8 @@ from stvg.policies.vlm.video import (
     VISION_END,
     VISION_START,
     PreparedPrompt,
-    encode_prompt,
-    processor_geometry,
 )
-from stvg.verifiers.formats import ContractSpec, FrameContext, ParseResult, ShownFrames, get_format
-
-#: Largest difference between an env context's timestamps and the observation's that still
-#: counts as the same frame times, seconds (observations carry float32 times; the prompt
-#: writes milliseconds).
-TIMESTAMP_TOLERANCE_S = 5e-4
+from stvg.verifiers.formats import ContractSpec, FrameContext, ParseResult
 
 
 @dataclass(frozen=True)
@@ -99,38 +87,6 @@ class ParsedGeneration:
     parse: ParseResult
     completion: TextCompletion
     ctx: FrameContext | None = None
-
-
-def checkpoint_contract(config: VLMPolicyConfig) -> tuple[Any, ContractSpec]:
-    """The checkpoint's processor and the :class:`ContractSpec` a policy of ``config``
-    answers in (answer format, coordinates, fps, the processor's geometry), without loading
-    the model: what :attr:`VLMPolicy.answer_spec` is, for stages that only need the
-    contract (synthesis before SFT).
-
-    Raises:
-        FileNotFoundError, ValueError: not a local Qwen VL checkpoint, or ``config.family``
-            contradicts it.
-    """
-    path = check_model_path(config.model_path)
-    detected = detect_family(path)
-    if config.family != "auto" and config.family != detected:
-        raise ValueError(
-            f"family={config.family!r} but {path}/config.json is a {detected} checkpoint; "
-            "set family to 'auto' or to the checkpoint's family"
-        )
-    coords = FAMILY_COORDS[detected] if config.coords == "auto" else config.coords
-    processor = load_processor(path, detected)
-    geometry = processor_geometry(
-        processor,
-        detected,
-        min_pixels=config.min_pixels,
-        max_pixels=config.max_pixels,
-        cap_pixels_per_frame=config.cap_pixels_per_frame,
-    )
-    spec = ContractSpec(
-        answer_format=config.answer_format, coords=coords, fps=config.fps, geometry=geometry
-    )
-    return processor, spec
 
 
 class VLMPolicy:
@@ -170,13 +126,15 @@ class VLMPolicy:
         import torch
 
         self.config = config
-        path = check_model_path(config.model_path)
-        self.processor, self._answer_spec = checkpoint_contract(config)
-        self.family = detect_family(path)
+        self.prompter = VLMPrompter(config)
+        path = self.prompter.model_path
+        self.processor = self.prompter.processor
+        self._answer_spec = self.prompter.answer_spec
+        self.family = self.prompter.family
         self.coords = self._answer_spec.coords
         self.geometry = self._answer_spec.geometry
-        self.answer_format = get_format(config.answer_format, self.coords)
-        self.template = load_template(config.template)
+        self.answer_format = self.prompter.answer_format
+        self.template = self.prompter.template
         self.tokenizer = self.processor.tokenizer
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
@@ -239,64 +197,8 @@ class VLMPolicy:
     # ------------------------------------------------------------------ prompts
 
     def prepare(self, obs: Observation, ctx: FrameContext | None = None) -> PreparedPrompt:
-        """Build the model inputs of one observation (from the observation and config only).
-
-        Args:
-            obs: a GroundingEnv observation.
-            ctx: the env's frame context, optional and NOT used for the prompt; when given it
-                is checked against what the prompt tells.
-
-        Raises:
-            ValueError: ``ctx`` has other timestamps than the observation, or (``pixels``
-                coordinates) its ``coord_size`` is not the processor's resized size; the
-                message names both values.
-        """
-        frames, times, query, shown_size = read_observation(obs)
-        shown = self.answer_spec.shown_frames(times, shown_size)
-        prep = self._encode(frames, query, shown)
-        if prep.model_size != shown.model_size:
-            # The geometry's estimate of the processor's resize is held equal to the
-            # processor by tests; should a checkpoint still differ, tell the processor's size.
-            shown = ShownFrames(shown.timestamps_s, shown_size, prep.model_size, shown.fps)
-            prep = self._encode(frames, query, shown)
-        if ctx is not None:
-            self._check_context(prep, ctx)
-        return prep
-
-    def _encode(self, frames: np.ndarray, query: str, shown: ShownFrames) -> PreparedPrompt:
-        width, height = shown.coord_size
-        values = prompt_values(
-            query=query,
-            fps=self.config.fps,
-            timestamps_s=shown.timestamps_s,
-            width=width,
-            height=height,
-            format_instructions=self.answer_format.instructions(shown),
-        )
-        text = self.processor.apply_chat_template(
-            chat_messages(self.template, values), tokenize=False, add_generation_prompt=True
-        )
-        return encode_prompt(self.processor, self.family, text, frames, shown, self.geometry)
-
-    def _check_context(self, prep: PreparedPrompt, ctx: FrameContext) -> None:
-        told = prep.shown.timestamps_s
-        given = np.asarray(ctx.timestamps_s, dtype=np.float64)
-        if given.shape != told.shape or not np.allclose(
-            given, told, rtol=0, atol=TIMESTAMP_TOLERANCE_S
-        ):
-            raise ValueError(
-                f"the frame context's timestamps_s {np.round(given, 3).tolist()} differ from "
-                f"the observation's {np.round(told, 3).tolist()}; pass the context of the "
-                "episode this observation comes from"
-            )
-        if self.coords == "pixels" and tuple(ctx.coord_size) != prep.model_size:
-            raise ValueError(
-                f"the frame context's coord_size is {tuple(ctx.coord_size)} (model_size="
-                f"{ctx.model_size}, shown_size={ctx.shown_size}) but the {self.family} "
-                f"processor resized the frames to {prep.model_size} (width, height), the size "
-                "the prompt tells and pixel answers refer to; build the env's contract from "
-                "policy.answer_spec (model_geometry) so that the verifier scores in this size"
-            )
+        """Build the model inputs of one observation (:meth:`VLMPrompter.prepare`)."""
+        return self.prompter.prepare(obs, ctx)
 
     def model_inputs(self, preps: Sequence[PreparedPrompt]) -> dict[str, Any]:
         """Generation inputs of ``preps`` (one left-padded row each), on the model's device."""
