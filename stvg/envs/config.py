@@ -117,6 +117,11 @@ class GroundingEnvConfig(EnvDataConfig):
             the evaluator and ``stvg run`` fill it (and ``answer_format``, ``coords``,
             ``fps``) from the policy when unset, and refuse a policy that disagrees.
         max_text_length: longest text action accepted by ``action_space.contains``.
+        on_bad_video: what ``reset`` does with a sample whose video cannot be decoded:
+            ``error`` (default) raises naming the sample and the file; ``skip`` plays
+            another sample instead, warns once per bad video and lists the skipped ones in
+            ``info["bad_videos"]`` (see :mod:`stvg.envs.bad_videos`; the RL rollouts count
+            them as ``data/bad_videos``).
     """
 
     action_format: Literal["text", "struct"] = "text"
@@ -124,6 +129,7 @@ class GroundingEnvConfig(EnvDataConfig):
     coords: Coords | None = None
     model_geometry: ModelGeometry | None = None
     max_text_length: int = 65536
+    on_bad_video: Literal["error", "skip"] = "error"
 
     def __post_init__(self) -> None:
         super().__post_init__()

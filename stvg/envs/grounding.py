@@ -11,6 +11,7 @@ import numpy as np
 from stvg.data.errors import DataError
 from stvg.data.types import Sample
 from stvg.envs.answers import struct_to_answer
+from stvg.envs.bad_videos import BadVideoSkipper
 from stvg.envs.config import GroundingEnvConfig, resolve_config
 from stvg.envs.frame_source import FrameSource, pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
@@ -82,7 +83,9 @@ class GroundingEnv(gym.Env):
     * Truncation: never.
 
     ``info`` after ``reset``: ``sample_id``, ``original_size`` (w, h), ``native_fps``,
-    ``num_frames``, ``frame_idx`` (native frames shown), ``cache_hits``/``cache_misses``.
+    ``num_frames``, ``frame_idx`` (native frames shown), ``cache_hits``/``cache_misses``,
+    and ``bad_videos`` (``on_bad_video="skip"`` only, when the chosen sample's video could
+    not be decoded and another sample was played: ``[{"sample_id", "reason"}, ...]``).
     ``info`` after ``step``: every reward term, ``t_iou``, ``v_iou``, ``parse_error`` (if
     any), ``invalid_action`` (if any), ``sample_id`` and the cost figures
     ``cost/frames_shown`` and ``cost/visual_tokens/<family>`` (Qwen2.5-VL and Qwen3-VL).
@@ -93,8 +96,8 @@ class GroundingEnv(gym.Env):
     ``split``, ``root``, ``annotations``, ``video_dir``, ``vidor_root``, ``fps``,
     ``max_frames``, ``max_side``, ``action_format``, ``answer_format``, ``coords``,
     ``densify``, ``verifier``, ``sample_order``, ``frame_cache_mb``, ``max_query_length``,
-    ``max_text_length``, ``model_geometry``); ``config`` may give them as one config
-    object or mapping. :attr:`answer_spec` is the env's
+    ``max_text_length``, ``model_geometry``, ``on_bad_video``); ``config`` may give them
+    as one config object or mapping. :attr:`answer_spec` is the env's
     :class:`~stvg.verifiers.formats.ContractSpec` (format, coordinates, fps, geometry);
     the trainer and the evaluator fill unset keys from the policy's spec and refuse a
     policy whose spec differs (:mod:`stvg.envs.contract`).
@@ -107,9 +110,9 @@ class GroundingEnv(gym.Env):
 
     ## Version History
 
-    * v0: initial version (``model_geometry``, the ``max_frames=None`` default and
-      ``render_mode="rgb_array"`` are additions: with their defaults, observations and
-      scores are unchanged for a given ``max_frames``).
+    * v0: initial version (``model_geometry``, the ``max_frames=None`` default,
+      ``render_mode="rgb_array"`` and ``on_bad_video`` are additions: with their
+      defaults, observations and scores are unchanged for a given ``max_frames``).
 
     ## Example
 
@@ -164,6 +167,7 @@ class GroundingEnv(gym.Env):
         )
         self.frame_source = FrameSource(cfg.fps, self.max_frames, cfg.max_side, cfg.frame_cache_mb)
         self._selector = SampleSelector(self.samples, cfg.sample_order)
+        self._bad_videos = BadVideoSkipper(self.samples, cfg.on_bad_video)
         self._sample: Sample | None = None
         self._contract: AnswerContract | None = None
         self._obs: dict[str, Any] | None = None
@@ -194,8 +198,12 @@ class GroundingEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self._selector.restart()
-        sample = self._selector.next(self.np_random, options)
-        sampled = self.frame_source.frames(sample)
+        sample, sampled, skipped = self._bad_videos.load(
+            self._selector.next(self.np_random, options),
+            self.frame_source.frames,
+            lambda: self._selector.next(self.np_random, None),
+            options,
+        )
         contract = self.answer_spec.contract(
             FrameContext.from_sample(sample, sampled.frame_idx, sampled.shown_size, self.config.fps)
         )
@@ -222,6 +230,8 @@ class GroundingEnv(gym.Env):
             "cache_hits": stats.hits,
             "cache_misses": stats.misses,
         }
+        if skipped:
+            info["bad_videos"] = skipped
         return self._obs, info
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:

@@ -8,10 +8,13 @@ Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
 Policy mode (:mod:`stvg.experiments.evaluate_policy`)::
 
     stvg evaluate --policy CONFIG --dataset D --split S [--root R] [--fps F] [--out DIR]
+        [--on-bad-video error|skip]
 
 runs the policy of ``CONFIG`` over the split through ``GroundingEnv`` and prints the metrics
 table and the cost per sample; ``--fps native`` samples every native frame. A config or
-data error is reported with exit status 2.
+data error is reported with exit status 2. A video that cannot be decoded stops the
+evaluation (``--on-bad-video error``, the default) after writing the samples scored so
+far to ``--out``, or is left out and listed (``skip``).
 """
 
 from __future__ import annotations
@@ -87,6 +90,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     online.add_argument(
         "--limit", type=positive_int, metavar="N", help="evaluate the first N samples (N >= 1)"
     )
+    online.add_argument(
+        "--on-bad-video",
+        choices=("error", "skip"),
+        help="a video that cannot be decoded: stop with partial results (error, the "
+        "config's default) or leave the sample out and list it (skip)",
+    )
     online.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_set_argument(online)
     parser.set_defaults(handler=_handler(parser))
@@ -154,10 +163,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         config = replace(config, limit=args.limit)
     if args.no_progress:
         config = replace(config, progress=False)
+    if args.on_bad_video is not None:
+        config = replace(config, on_bad_video=args.on_bad_video)
     result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
     print(format_table(result.report))
     cost = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.cost.items()))
     print(f"cost per sample: {cost}; {result.seconds:.1f}s in all")
+    if result.bad_videos:
+        print(f"left out {len(result.bad_videos)} sample(s) whose video is unreadable:")
+        for bad in result.bad_videos:
+            print(f"  {bad['sample_id']}: {bad['reason']}")
     if args.out:
         print(f"predictions and metrics written to {args.out}")
     return 0

@@ -7,6 +7,7 @@ reads a :class:`PolicyEvalConfig` YAML::
     env: {max_frames: 16, max_side: 224}     # any GroundingEnv key; optional
     batch_size: 16
     limit: null                              # first n samples only
+    on_bad_video: error                      # or skip: score the others, list the bad ones
 
 builds the env (``action_format`` from the policy: ``struct`` or ``text``), answers every
 sample (observations in batches through ``act_batch``, each answer then scored by the env's
@@ -21,6 +22,17 @@ sample (observations in batches through ``act_batch``, each answer then scored b
 With ``out_dir`` it writes ``predictions.json`` (the DESIGN.md predictions format),
 ``metrics.json`` (metrics, rewards, cost, counts), ``per_sample.jsonl`` and the resolved
 ``config.yaml``.
+
+A sample whose video cannot be decoded (:class:`~stvg.data.errors.VideoError`):
+
+* ``on_bad_video: error`` (the default, so that a number is never silently over fewer
+  samples): the evaluation stops with :class:`EvaluationStopped`, one line naming the
+  sample and the file; with ``out_dir`` the samples scored before it are written first
+  (``metrics.json`` then has ``complete: false`` and ``stopped_at: {sample_id, reason}``).
+  Any other exception also writes those partial results before it propagates.
+* ``on_bad_video: skip``: the sample is left out of the metrics (``n`` counts the scored
+  samples), warned about, and listed with its reason under ``bad_videos`` (with
+  ``n_bad_videos``) in :meth:`PolicyEvaluation.summary` / ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -28,15 +40,17 @@ from __future__ import annotations
 import inspect
 import json
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
 
 from stvg.config import InvalidField, from_yaml, to_dict
+from stvg.data.errors import DataError, VideoError
 from stvg.verifiers.evaluation import EvaluationReport, evaluate
 from stvg.verifiers.predictions import Prediction, write_predictions
 
@@ -67,7 +81,11 @@ class PolicyEvalConfig:
             ``fps`` given on the command line replace the ones here, and
             ``action_format`` comes from the policy.
         batch_size: observations answered per ``act_batch`` call.
-        limit: evaluate only the first ``limit`` samples (``None`` = all).
+        limit: evaluate only the first ``limit`` samples (``None`` = all; bad videos
+            among them are skipped, not replaced).
+        on_bad_video: a sample whose video cannot be decoded stops the evaluation
+            (``error``, default; partial results are written) or is left out and listed
+            (``skip``); see the module docstring.
         progress: show a tqdm progress bar.
     """
 
@@ -75,6 +93,7 @@ class PolicyEvalConfig:
     env: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 8
     limit: int | None = None
+    on_bad_video: Literal["error", "skip"] = "error"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -86,6 +105,12 @@ class PolicyEvalConfig:
             raise InvalidField(
                 "env.action_format",
                 "is set by the policy (struct or text); remove it from env",
+            )
+        if "on_bad_video" in self.env:
+            raise InvalidField(
+                "env.on_bad_video",
+                "an evaluation never replaces a sample by another: set on_bad_video at the "
+                "top level of the config (error or skip) and remove it from env",
             )
 
 
@@ -104,6 +129,10 @@ class PolicyEvaluation:
         per_sample: one dict per sample (id, t_iou, v_iou, reward, parse error, cost).
         action_format: ``struct`` or ``text``.
         seconds: wall time of the whole evaluation (env, policy and scoring).
+        bad_videos: ``{sample_id, video_path, reason}`` of each sample left out because
+            its video could not be decoded (``on_bad_video: skip``).
+        stopped_at: ``{sample_id, reason}`` of what stopped an incomplete evaluation
+            (partial results); ``None`` when every sample was evaluated.
     """
 
     report: EvaluationReport
@@ -113,6 +142,8 @@ class PolicyEvaluation:
     per_sample: list[dict[str, Any]]
     action_format: str
     seconds: float
+    bad_videos: list[dict[str, str]] = field(default_factory=list)
+    stopped_at: dict[str, str] | None = None
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -128,7 +159,22 @@ class PolicyEvaluation:
             "action_format": self.action_format,
             "seconds": self.seconds,
             "n_parse_errors": sum(1 for s in self.per_sample if s["parse_error"] is not None),
+            "n_bad_videos": len(self.bad_videos),
+            "bad_videos": list(self.bad_videos),
+            "complete": self.stopped_at is None,
+            **({} if self.stopped_at is None else {"stopped_at": dict(self.stopped_at)}),
         }
+
+
+class EvaluationStopped(DataError):
+    """An evaluation that stopped at a sample (``on_bad_video: error``); its partial
+    results were written (when it had an ``out_dir``) and are in :attr:`partial`
+    (``None`` when no sample was scored before it)."""
+
+    def __init__(self, message: str, partial: PolicyEvaluation | None, sample_id: str) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.sample_id = sample_id
 
 
 def load_policy_eval_config(
@@ -242,7 +288,9 @@ def evaluate_policy(
     started = time.perf_counter()
     policy = policy if policy is not None else build_policy(config.policy)
     action_format = getattr(policy, "action_format", "text")
-    env_kwargs = bind_env_kwargs(policy, {**config.env, "action_format": action_format})
+    env_kwargs = bind_env_kwargs(
+        policy, {**config.env, "action_format": action_format, "on_bad_video": "error"}
+    )
     env = GroundingEnv(env_kwargs, samples=samples)
     check_env_policy(
         env, policy, env_name="evaluation env", policy_name=f"policy {config.policy.name}"
@@ -250,44 +298,126 @@ def evaluate_policy(
     if hasattr(policy, "bind_samples"):
         policy.bind_samples(env.samples)
     n = len(env.samples) if config.limit is None else min(config.limit, len(env.samples))
-    predictions: dict[str, Prediction] = {}
-    per_sample: list[dict[str, Any]] = []
-    policy_seconds = 0.0
+    state = _Progress()
     bar = tqdm(total=n, desc=f"evaluate {config.policy.name}", disable=not config.progress)
-    for lo in range(0, n, config.batch_size):
-        index = list(range(lo, min(lo + config.batch_size, n)))
-        obs_list, infos, contexts = [], [], []
-        for i in index:
-            obs, info = env.reset(options={"index": i})
-            obs_list.append(obs)
-            infos.append(info)
-            contexts.append(env.frame_context)
-        tick = time.perf_counter()
-        actions = answer_batch(policy, obs_list, infos, contexts)
-        seconds = (time.perf_counter() - tick) / len(index)
-        policy_seconds += seconds * len(index)
-        for i, action in zip(index, actions, strict=True):
-            env.reset(options={"index": i})
-            _, reward, _, _, info = env.step(_env_action(action))
-            prediction = _prediction(env, _env_action(action))
-            if prediction is not None:
-                predictions[env.sample.sample_id] = prediction
-            per_sample.append(_sample_record(info, float(reward), action, seconds))
-        bar.update(len(index))
-    bar.close()
-    report = evaluate(list(env.samples)[:n], predictions, protocol=protocol)  # type: ignore[arg-type]
-    result = PolicyEvaluation(
-        report=report,
-        predictions=predictions,
-        rewards=_means(per_sample, "reward"),
-        cost=_means(per_sample, "cost/"),
-        per_sample=per_sample,
-        action_format=action_format,
-        seconds=time.perf_counter() - started,
-    )
-    if out_dir is not None:
-        _write(result, config, Path(out_dir))
+
+    def finish(stopped_at: dict[str, str] | None) -> PolicyEvaluation | None:
+        bar.close()
+        scored = {r["sample_id"] for r in state.per_sample}
+        done = [s for s in list(env.samples)[:n] if s.sample_id in scored]
+        if not done:  # nothing scored: the counts and the reason only
+            if out_dir is not None:
+                _write_empty(state, stopped_at, config, Path(out_dir))
+            return None
+        result = PolicyEvaluation(
+            report=evaluate(done, state.predictions, protocol=protocol),  # type: ignore[arg-type]
+            predictions=state.predictions,
+            rewards=_means(state.per_sample, "reward"),
+            cost=_means(state.per_sample, "cost/"),
+            per_sample=state.per_sample,
+            action_format=action_format,
+            seconds=time.perf_counter() - started,
+            bad_videos=state.bad_videos,
+            stopped_at=stopped_at,
+        )
+        if out_dir is not None:
+            _write(result, config, Path(out_dir))
+        return result
+
+    try:
+        for lo in range(0, n, config.batch_size):
+            _evaluate_batch(env, policy, config, range(lo, min(lo + config.batch_size, n)), state)
+            bar.update(min(config.batch_size, n - lo))
+    except VideoError as exc:
+        sample = env.samples[state.current]
+        partial = finish({"sample_id": sample.sample_id, "reason": str(exc)})
+        written = f"; partial results in {out_dir}" if out_dir is not None else ""
+        raise EvaluationStopped(
+            f"{exc} [evaluation stopped after {len(state.per_sample)} of {n} samples"
+            f"{written}; or set on_bad_video: skip (stvg evaluate --on-bad-video skip) to score "
+            "the other samples]",
+            partial,
+            sample.sample_id,
+        ) from exc
+    except BaseException as exc:  # a policy error, Ctrl-C: keep what was scored, then stop
+        at = "" if state.current is None else env.samples[state.current].sample_id
+        finish({"sample_id": at, "reason": f"{type(exc).__name__}: {exc}"})
+        raise
+    result = finish(None)
+    if result is None:
+        raise DataError(
+            f"none of the {n} samples could be evaluated: every video is unreadable "
+            f"(on_bad_video=skip; first: {state.bad_videos[0]['reason']})",
+            hint="check the dataset's video folder; re-encode or re-download the videos",
+        )
     return result
+
+
+@dataclass
+class _Progress:
+    """What an evaluation has so far (kept when it stops)."""
+
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+    per_sample: list[dict[str, Any]] = field(default_factory=list)
+    bad_videos: list[dict[str, str]] = field(default_factory=list)
+    current: int | None = None  # index of the sample being evaluated
+
+
+def _evaluate_batch(
+    env: Any, policy: Any, config: PolicyEvalConfig, indices: range, state: _Progress
+) -> None:
+    """Answer and score the samples ``indices`` into ``state`` (bad videos skipped when
+    ``on_bad_video`` is ``skip``)."""
+    index, obs_list, infos, contexts = [], [], [], []
+    stop: tuple[int, VideoError] | None = None
+    for i in indices:
+        state.current = i
+        try:
+            obs, info = env.reset(options={"index": i})
+        except VideoError as exc:
+            if config.on_bad_video == "error":  # score the batch's samples before it first
+                stop = (i, exc)
+                break
+            sample = env.samples[i]
+            state.bad_videos.append(
+                {"sample_id": sample.sample_id, "video_path": sample.video_path, "reason": str(exc)}
+            )
+            warnings.warn(f"on_bad_video=skip: left out {exc}", stacklevel=3)
+            continue
+        index.append(i)
+        obs_list.append(obs)
+        infos.append(info)
+        contexts.append(env.frame_context)
+    if index:
+        _answer(env, policy, index, obs_list, infos, contexts, state)
+    if stop is not None:
+        state.current = stop[0]
+        raise stop[1]
+    state.current = None
+
+
+def _answer(
+    env: Any,
+    policy: Any,
+    index: Sequence[int],
+    obs_list: Sequence[Any],
+    infos: Sequence[Any],
+    contexts: Sequence[Any],
+    state: _Progress,
+) -> None:
+    """The policy's answers to the reset samples ``index``, scored by the env."""
+    state.current = index[0]
+    tick = time.perf_counter()
+    actions = answer_batch(policy, obs_list, infos, contexts)
+    seconds = (time.perf_counter() - tick) / len(index)
+    for i, action in zip(index, actions, strict=True):
+        state.current = i
+        env.reset(options={"index": i})
+        _, reward, _, _, info = env.step(_env_action(action))
+        prediction = _prediction(env, _env_action(action))
+        if prediction is not None:
+            state.predictions[env.sample.sample_id] = prediction
+        state.per_sample.append(_sample_record(info, float(reward), action, seconds))
 
 
 def _sample_record(
@@ -338,6 +468,27 @@ def _write(result: PolicyEvaluation, config: PolicyEvalConfig, out_dir: Path) ->
     )
 
 
+def _write_empty(
+    state: _Progress, stopped_at: dict[str, str] | None, config: PolicyEvalConfig, out_dir: Path
+) -> None:
+    """``metrics.json`` (counts, bad videos, where it stopped) of an evaluation that
+    scored no sample; empty ``predictions.json`` and ``per_sample.jsonl``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_predictions(out_dir / "predictions.json", {})
+    summary: dict[str, Any] = {
+        "n": 0,
+        "n_bad_videos": len(state.bad_videos),
+        "bad_videos": list(state.bad_videos),
+        "complete": stopped_at is None,
+        **({} if stopped_at is None else {"stopped_at": dict(stopped_at)}),
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "per_sample.jsonl").write_text("", encoding="utf-8")
+    (out_dir / "config.yaml").write_text(
+        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
+    )
+
+
 def with_cli_overrides(config: PolicyEvalConfig, **overrides: Any) -> PolicyEvalConfig:
     """``config`` with the command line's ``dataset``, ``split``, ``root`` and ``fps``
     (those given, not ``...``) put into ``env``; ``fps=None`` means every native frame."""
@@ -350,11 +501,13 @@ def with_cli_overrides(config: PolicyEvalConfig, **overrides: Any) -> PolicyEval
         env=env,
         batch_size=config.batch_size,
         limit=config.limit,
+        on_bad_video=config.on_bad_video,
         progress=config.progress,
     )
 
 
 __all__ = [
+    "EvaluationStopped",
     "PolicyEvalConfig",
     "answer_batch",
     "PolicyEvaluation",

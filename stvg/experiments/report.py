@@ -4,7 +4,9 @@
 change), the cost of answering (frames shown, visual tokens, policy time per sample), the
 RL training figures and the wall time of every stage. ``learning_curve.png`` plots, per RL
 iteration, the mean reward and the sampled answers' tIoU and vIoU (thin lines) with a
-moving average (thick lines), and the test m_vIoU before and after RL as dashed levels.
+moving average (thick lines), the deterministic answers' vIoU (``rewards/greedy/v_iou``,
+every ``greedy_every`` iterations), and the test m_vIoU before and after RL as dashed
+levels.
 The ``## Test samples`` section (:mod:`stvg.experiments.report_samples`) adds tIoU and
 vIoU histograms of the test samples before and after RL and contact sheets of the best and
 worst 3 test samples by vIoU (left out when the evaluation folders are missing).
@@ -63,9 +65,10 @@ def plot_learning_curve(
     window = max(1, len(lines) // 20)
     fig, (ax_reward, ax_iou) = plt.subplots(1, 2, figsize=(11, 4))
     series = [
-        (ax_reward, "rewards/total/mean", "reward (verifier total)", "tab:purple"),
-        (ax_iou, "charts/t_iou", "tIoU (sampled answers)", "tab:blue"),
-        (ax_iou, "charts/v_iou", "vIoU (sampled answers)", "tab:orange"),
+        (ax_reward, "rewards/sampled/total", "reward (verifier total)", "tab:purple"),
+        (ax_iou, "rewards/sampled/t_iou", "tIoU (sampled answers)", "tab:blue"),
+        (ax_iou, "rewards/sampled/v_iou", "vIoU (sampled answers)", "tab:orange"),
+        (ax_iou, "rewards/greedy/v_iou", "vIoU (deterministic answers)", "tab:red"),
     ]
     for ax, key, label, colour in series:
         values = [line.get(key) for line in lines]
@@ -130,6 +133,19 @@ def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _bad_video_lines(bad_videos: list[Mapping[str, str]]) -> list[str]:
+    """Report lines listing the test samples left out for an unreadable video
+    (``eval.on_bad_video: skip``); none when there were none."""
+    if not bad_videos:
+        return []
+    return [
+        "",
+        f"Left out: {len(bad_videos)} test sample(s) whose video is unreadable "
+        "(`eval.on_bad_video: skip`):",
+        *(f"- `{bad['sample_id']}`: {bad['reason']}" for bad in bad_videos),
+    ]
+
+
 def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: str | Path) -> Path:
     """Write ``report.md``, ``learning_curve.png`` and the per-sample figures
     (``iou_histograms.png``, ``gallery/*.png``) into ``run_dir``.
@@ -177,6 +193,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"Samples: {before['metrics'].get('n', '?')} (official HC-STVG protocol on native frames; "
         "deterministic answers of the policy).",
+        *_bad_video_lines(before.get("bad_videos", [])),
         "",
         *samples_section(run_dir, summary),
         "## Cost of answering",
@@ -187,8 +204,9 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"![learning curve]({CURVE_FILE})",
         "",
-        f"- last iteration: reward {last.get('rewards/total/mean', float('nan')):.4f}, "
-        f"tIoU {last.get('charts/t_iou', float('nan')):.4f}, vIoU {last.get('charts/v_iou', float('nan')):.4f} "
+        f"- last iteration: reward {last.get('rewards/sampled/total', float('nan')):.4f}, "
+        f"tIoU {last.get('rewards/sampled/t_iou', float('nan')):.4f}, "
+        f"vIoU {last.get('rewards/sampled/v_iou', float('nan')):.4f} "
         "(sampled answers on the train split)",
         f"- answers sampled: {int(last.get('charts/global_step', 0))}; mean samples/s "
         f"{(float(np.mean(sps)) if sps else float('nan')):.1f}",

@@ -178,11 +178,15 @@ class EvalSection:
             tubes (``{method: pchip}``; ``null`` = as the RL reward does,
             ``env.verifier.densify`` or the default ``linear``). Only the evaluations
             change, so a sweep over it evaluates the same trained policies.
+        on_bad_video: a test video that cannot be decoded stops the run naming it
+            (``error``, default; the evaluation's partial results are written) or is
+            left out of both evaluations and listed in ``summary.json`` (``skip``).
     """
 
     batch_size: int = 32
     limit: int | None = None
     densify: DensifyConfig | None = None
+    on_bad_video: Literal["error", "skip"] = "error"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -397,6 +401,7 @@ def _evaluate(config: RunConfig, root: str, policy: Any, out_dir: Path, label: s
         env=_eval_env(config, root),
         batch_size=config.eval.batch_size,
         limit=config.eval.limit,
+        on_bad_video=config.eval.on_bad_video,
         progress=False,
     )
     return evaluate_policy(eval_config, policy=policy, out_dir=out_dir)
@@ -776,6 +781,7 @@ def _eval_summary(evaluation: Any) -> dict[str, Any]:
         "rewards": dict(evaluation.rewards),
         "cost": dict(evaluation.cost),
         "seconds": evaluation.seconds,
+        "bad_videos": list(evaluation.bad_videos),
     }
 
 
