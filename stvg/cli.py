@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stvg.policies.commands",  # models tiny
     "stvg.synthesis.commands",  # synth-cot
     "stvg.render.commands",  # render
+    "stvg.exports.commands",  # export verl|trl
 )
 
 

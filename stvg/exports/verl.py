@@ -34,7 +34,7 @@ Two ways for verl to read the frames:
   Qwen3-VL's in-prompt timestamps are exact when the shown times are ``k / fps`` (a native
   rate that is a multiple of ``fps``, no ``max_frames`` thinning), and it resizes the frames
   itself (bicubic) before the processor does, so pixel values differ slightly from stvg's.
-* :class:`StvgRLHFDataset` (``data.custom_cls``): hands the processor the shown frames and
+* :class:`stvg.exports.verl_dataset.StvgRLHFDataset` (``data.custom_cls``): hands the processor the shown frames and
   the policy's own video metadata (:func:`stvg.policies.vlm.video.clip_and_metadata`): the
   same pixels, timestamps and tokens as the VLM policy, for both families.
 
@@ -183,44 +183,8 @@ def stvg_videos(messages: list[dict[str, Any]], temporal_patch_size: int = 2) ->
     return videos
 
 
-def _dataset_class() -> type:
-    from verl.utils.dataset.rl_dataset import RLHFDataset
-
-    class StvgRLHFDataset(RLHFDataset):
-        """verl's ``RLHFDataset`` that hands the processor stvg's shown frames with the
-        VLM policy's own video metadata (exact frame times for Qwen3-VL, no second resize),
-        instead of qwen-vl-utils' reading of them. Set it as verl's ``data.custom_cls``
-        (``path``: this module's file, ``name: StvgRLHFDataset``); images and audio are
-        not used by STVG rows."""
-
-        @classmethod
-        def _process_multi_modal_info(cls, messages, image_patch_size, config):  # noqa: ANN001
-            videos = stvg_videos(messages)
-            return None, (videos or None), None
-
-        @classmethod
-        async def process_vision_info(cls, messages, image_patch_size, config):  # noqa: ANN001
-            videos = stvg_videos(messages)
-            return None, (videos or None)
-
-    StvgRLHFDataset.__module__ = __name__
-    StvgRLHFDataset.__qualname__ = "StvgRLHFDataset"
-    return StvgRLHFDataset
-
-
-def __getattr__(name: str) -> Any:
-    # verl is imported only when the dataset class is asked for (``stvg export`` runs
-    # without it).
-    if name == "StvgRLHFDataset":
-        cls = _dataset_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "ABILITY",
-    "StvgRLHFDataset",
     "prompt_messages",
     "stvg_videos",
     "verl_row",
