@@ -120,8 +120,8 @@ class GroundingEnvConfig(EnvDataConfig):
         on_bad_video: what ``reset`` does with a sample whose video cannot be decoded:
             ``error`` (default) raises naming the sample and the file; ``skip`` plays
             another sample instead, warns once per bad video and lists the skipped ones in
-            ``info["bad_videos"]`` (see :mod:`stvg.envs.bad_videos`; the RL rollouts count
-            them as ``data/bad_videos``).
+            ``info["bad_videos"]`` (see :mod:`stvg.envs.bad_videos`; the RL log has the share
+            of replaced samples as ``charts/bad_video_frac``).
     """
 
     action_format: Literal["text", "struct"] = "text"

@@ -11,6 +11,11 @@ and plays:
   ``policy.sample([obs], 1)`` per step, until termination or truncation. After a
   truncation the critic's value of the final observation is stored for bootstrapping.
 
+A sample whose video the env cannot decode is, with the env's ``on_bad_video: skip``,
+replaced by the env (see :mod:`stvg.envs.bad_videos`): the rows and episode records name
+the sample actually played, and each episode record says whether it replaced one
+(:data:`BAD_VIDEO_KEY`; the iteration's log has the share, ``charts/bad_video_frac``).
+
 Because everything random in a task comes from its seed, a task gives the same experience
 on any worker, in this process or in a Ray actor, first try or after a restart.
 """
@@ -34,6 +39,11 @@ from stvg.training.batch import EpisodeRecord, Experience, concat_rollouts
 #: ``info`` keys (and prefixes) copied into :class:`EpisodeRecord.metrics`.
 METRIC_KEYS = ("reward", "t_iou", "v_iou", "parse_ok", "format_ok", "num_repairs")
 METRIC_PREFIXES = ("reward/", "cost/")
+#: Episode figure: 1 when the episode plays a replacement for a scheduled sample whose
+#: video could not be decoded (env ``on_bad_video: skip``), else 0. Logged as
+#: ``charts/bad_video_frac``: the share of the iteration's answers (= of its prompts)
+#: that replaced a bad video.
+BAD_VIDEO_KEY = "bad_video_frac"
 #: Modules that register policies when imported.
 POLICY_MODULES = ("stvg.policies.native", "stvg.policies.baselines")
 
@@ -180,11 +190,17 @@ class RolloutWorker:
 
     def _play_groups(self, task: RolloutTask) -> Experience:
         env, n = self.env, task.group_size
-        observations = [env.reset(options={"sample_id": sid})[0] for sid in task.sample_ids]
+        observations, played, bad = [], [], []
+        for sid in task.sample_ids:
+            obs, info = env.reset(options={"sample_id": sid})
+            observations.append(obs)
+            played.append(info.get("sample_id", sid))  # another sample when sid's video is bad
+            bad.append(1.0 if info.get("bad_videos") else 0.0)
         rollouts = self.policy.sample(observations, n)
         rewards, episodes, sample_ids = [], [], []
         for row, action in enumerate(rollouts.actions):
-            sid = task.sample_ids[rollouts.obs_index[row]]
+            group = int(rollouts.obs_index[row])
+            sid = played[group]
             env.reset(options={"sample_id": sid})
             _, reward, terminated, truncated, info = env.step(env_action(action))
             if not (terminated or truncated):
@@ -195,7 +211,8 @@ class RolloutWorker:
                 )
             rewards.append(float(reward))
             sample_ids.append(sid)
-            episodes.append(EpisodeRecord(sid, float(reward), 1, episode_metrics(info, action)))
+            metrics = {**episode_metrics(info, action), BAD_VIDEO_KEY: bad[group]}
+            episodes.append(EpisodeRecord(sid, float(reward), 1, metrics))
         rows = len(rollouts)
         return Experience(
             observations=list(observations),
@@ -218,8 +235,10 @@ class RolloutWorker:
         next_values: list[float] = []
         sample_ids: list[str] = []
         episodes: list[EpisodeRecord] = []
-        for sid in task.sample_ids:
-            obs, _ = env.reset(options={"sample_id": sid})
+        for asked in task.sample_ids:
+            obs, reset_info = env.reset(options={"sample_id": asked})
+            sid = reset_info.get("sample_id", asked)  # another sample when asked's video is bad
+            bad = 1.0 if reset_info.get("bad_videos") else 0.0
             start, total, done = len(rewards), 0.0, False
             while not done:
                 step = self.policy.sample([obs], 1)
@@ -236,9 +255,8 @@ class RolloutWorker:
                 obs = next_obs
             length = len(rewards) - start
             self._fill_next_values(parts, next_values, start)
-            episodes.append(
-                EpisodeRecord(sid, total, length, episode_metrics(info, step.actions[0]))
-            )
+            metrics = {**episode_metrics(info, step.actions[0]), BAD_VIDEO_KEY: bad}
+            episodes.append(EpisodeRecord(sid, total, length, metrics))
         return Experience(
             observations=observations,
             rollouts=concat_rollouts(parts, [1] * len(parts)),
@@ -265,6 +283,7 @@ class RolloutWorker:
 
 
 __all__ = [
+    "BAD_VIDEO_KEY",
     "METRIC_KEYS",
     "METRIC_PREFIXES",
     "POLICY_MODULES",
