@@ -3,8 +3,9 @@
 Both converters return ``(answer, reason)``: an answer and ``None``, or ``None`` and a reason
 that says what was wrong with the action (a bad action is data, scored 0, not a crash).
 Normalised boxes are xyxy in ``[0, 1]`` of the frame; they are clipped to ``[0, 1]`` and
-scaled to original-video pixels (``x * width``, ``y * height``). A malformed action
-*structure* (a missing key, a wrong shape) is a programming error and raises.
+scaled to original-video pixels (``x * width``, ``y * height``). A malformed ``struct``
+action (not a mapping, a missing key, a value that is not numbers, a wrong shape) is an
+invalid action with a reason too, like a bad value.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from typing import Any
 import numpy as np
 
 from stvg.data.types import SecondLevelAnswer
+
+#: The keys of a ``struct`` action.
+STRUCT_KEYS = ("span", "boxes", "box_mask")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _to_pixels(boxes_norm: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
@@ -42,21 +51,39 @@ def struct_to_answer(
             given box with a non-finite coordinate is dropped, the rest of the answer kept).
 
     Returns:
-        ``(answer, None)``, or ``(None, reason)`` when the span is not finite or reversed,
-        or ``box_mask`` holds anything but 0 and 1.
-
-    Raises:
-        KeyError, ValueError: a missing key or a wrong shape.
+        ``(answer, None)``, or ``(None, reason)`` when the action is malformed (not a
+        mapping, a missing key, a value that is not numbers, ``span`` not 2 numbers,
+        ``boxes`` not ``[len(box_mask), 4]``), the span is not finite or reversed, or
+        ``box_mask`` holds anything but 0 and 1.
     """
-    span = np.asarray(action["span"], dtype=np.float64).reshape(-1)
-    boxes = np.asarray(action["boxes"], dtype=np.float64)
-    raw_mask = np.asarray(action["box_mask"], dtype=np.float64).reshape(-1)
+    if not isinstance(action, Mapping):
+        return None, (
+            f"invalid struct action: expected a mapping with keys {list(STRUCT_KEYS)}, got "
+            f"{type(action).__name__}"
+        )
+    missing = [key for key in STRUCT_KEYS if key not in action]
+    if missing:
+        return None, (
+            f"invalid struct action: missing key(s) {missing}; it needs {list(STRUCT_KEYS)}"
+        )
+    arrays = {}
+    for key in STRUCT_KEYS:
+        try:
+            arrays[key] = np.asarray(action[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            return None, (
+                f"invalid struct action: {key!r} must be numbers, got "
+                f"{type(action[key]).__name__} {_short(action[key])}"
+            )
+    span = arrays["span"].reshape(-1)
+    boxes = arrays["boxes"]
+    raw_mask = arrays["box_mask"].reshape(-1)
     mask = raw_mask == 1
     if span.shape != (2,):
-        raise ValueError(f"struct action 'span' must hold 2 numbers, got shape {span.shape}")
+        return None, f"invalid struct action: 'span' must hold 2 numbers, got shape {span.shape}"
     if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] != mask.shape[0]:
-        raise ValueError(
-            f"struct action 'boxes' must have shape [N, 4] with N = len(box_mask) = "
+        return None, (
+            f"invalid struct action: 'boxes' must have shape [N, 4] with N = len(box_mask) = "
             f"{mask.shape[0]}, got {boxes.shape}"
         )
     odd = np.flatnonzero((raw_mask != 0) & (raw_mask != 1))
@@ -136,4 +163,4 @@ def track_to_answer(
     return answer, None
 
 
-__all__ = ["struct_to_answer", "track_to_answer"]
+__all__ = ["STRUCT_KEYS", "struct_to_answer", "track_to_answer"]

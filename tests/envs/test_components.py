@@ -152,8 +152,8 @@ def test_struct_to_answer_scales_clips_and_ignores_padding() -> None:
     assert reason is None
     assert answer.times_s.tolist() == [1.0]
     assert answer.boxes_xyxy.tolist() == [[100.0, 50.0, 200.0, 100.0]]
-    with pytest.raises(ValueError, match="shape"):
-        struct_to_answer({**action, "boxes": [[0, 0, 1, 1]]}, np.array([1.0]), (2, 2))
+    none, reason = struct_to_answer({**action, "boxes": [[0, 0, 1, 1]]}, np.array([1.0]), (2, 2))
+    assert none is None and "'boxes' must have shape [N, 4] with N = len(box_mask) = 3" in reason
 
 
 def test_track_to_answer() -> None:
