@@ -1,54 +1,75 @@
-"""Reading videos with OpenCV and sampling their frames at any rate.
+"""Reading videos with PyAV and sampling their frames at any rate.
 
-:class:`VideoReader` opens one video file with ``cv2.VideoCapture`` (FFmpeg backend) and
-returns :class:`SampledFrames`: RGB uint8 frames, their 0-based native frame indices and
-their timestamps in seconds. Which frames a rate selects is decided by
+:class:`VideoReader` opens one video file with PyAV (FFmpeg) and returns
+:class:`SampledFrames`: RGB uint8 frames, their 0-based native frame indices and their
+timestamps in seconds. Which frames a rate selects is decided by
 :func:`stvg.data.timing.sample_frame_indices` (the one place of that rule); this module only
 decodes them.
 
-**Skipping frames cheaply.** Sparse indices (1 fps of a 30 fps video) never decode the whole
-video into RGB arrays. Between two wanted frames the reader either calls ``grab()`` on every
-frame in the gap (demux and decode, but no colour conversion or copy) or seeks with
-``CAP_PROP_POS_FRAMES`` (OpenCV seeks to the key frame before ``target - 16`` and decodes
-forward, so one seek costs about ``16 + distance to the previous key frame`` decodes plus a
-fixed overhead). Measured on a 60 s 640x360 30 fps mp4v video (key frame every 12 frames,
-``benchmarks/bench_sampling.py``): one seek costs about as much as 25 grabs, so grabbing
-wins for gaps below ~25 frames and seeking wins above; with long-GOP H.264 (a key frame
-every 250 frames) a seek costs far more and grabbing wins up to much larger gaps. The
-default policy ``"auto"`` therefore measures both on the video at hand: gaps of at most
-:data:`MIN_SEEK_GAP` frames are always grabbed (a seek decodes at least that many frames);
-for larger gaps it times its first seek and its grabs and then seeks only when the measured
-seek time is below ``gap x`` the measured time per grab. ``"grab"`` and ``"seek"`` force one
-strategy. A backward jump always seeks. Every strategy returns identical frames: after each
-seek the reader checks the position that FFmpeg reports and, if a seek ever lands on the
-wrong frame, falls back to grabbing for the rest of the reader's life (with a warning).
+**Decoding only what is needed.** The reader drives the demuxer and the decoder packet by
+packet (FFmpeg frame + slice threads, ``thread_type="AUTO"``):
 
-**Frame count.** ``CAP_PROP_FRAME_COUNT`` comes from the container and is trusted. When it is
-0 or negative (some streams do not store it) the frames are counted once by grabbing through
-the video. When it is too large (a container whose count is estimated from its duration), a
-read that fails within the last :data:`END_TOLERANCE_S` seconds (or 2 % of the frames) of the
-declared length shortens the video: :attr:`VideoReader.num_frames` becomes the index of the
-first frame that could not be decoded, the frames requested beyond it are left out of the
-result, and a warning names the file, the declared and the decodable counts. A read that
-fails earlier than that is a :class:`~stvg.data.errors.VideoError` (corrupt or truncated
-file).
+* *Keyframe-aware seeking.* Where the keyframes are comes from the container's index
+  (:mod:`stvg.data.keyframes`; no decoding). For each wanted frame the reader seeks to the
+  last keyframe at or before it when that keyframe lies past the packets already fed (more
+  than :data:`SEEK_MIN_SKIPPED` frames ahead), and decodes forward otherwise. Before a seek
+  the decoder is drained right after the wanted frame's packet, so no packet past it is
+  decoded for nothing. Short GOPs (keyint 30, OpenCV's mp4v with a keyframe every 12
+  frames) thus decode a few frames per sample at 1 fps; long GOPs decode forward.
+* *Non-reference frames are skipped.* A packet whose frame is not wanted and that lies
+  before the last wanted frame is decoded with ``skip_frame="NONREF"``: FFmpeg drops it if no
+  other frame refers to it (half the frames of x264's default B-pyramid), and decodes it if
+  one does, so the frames returned are exactly those of a full decode.
+* *Colour conversion only for returned frames*, with the resize done by the same swscale
+  call (``max_side``; :data:`RESIZE_INTERPOLATION`), written straight into the output array.
+
+``seek_policy="grab"`` never seeks forward (decodes through every gap); ``"seek"`` seeks
+whenever the wanted frame is not the next one. Every policy returns identical frames.
+
+**Frame numbers.** Frame ``i`` is the ``i``-th frame in display order: its index is
+``round((pts - pts_0) * time_base * native_fps)``, with ``pts_0`` the timestamp of the first
+frame, which equals counting frames from the stream start for constant-rate streams, B-frame
+reordering included. Each frame's timestamp is checked: one that is missing, off the frame
+grid by more than a quarter frame, or not increasing (variable frame rate, broken muxing)
+switches the reader, with a warning, to counting decoded frames from the start of the
+stream without seeking (exact, slower). After a seek the first packet's timestamp is checked
+too: a keyframe that turns out to be displayed after the wanted frame (an open-GOP I-frame)
+is corrected in the index and an earlier keyframe is used.
+
+**Frame count.** As OpenCV reports it (so annotations that index frames by OpenCV's count
+keep their meaning): the stream's ``nb_frames`` when the container stores it, otherwise
+``round(duration_s * native_fps)``, otherwise the packets are counted once by demuxing. When
+the count is too large (a truncated download, a duration-based estimate), a frame that
+cannot be decoded within the last :data:`END_TOLERANCE_S` seconds (or 2 % of the frames) of
+the declared length shortens the video: :attr:`VideoReader.num_frames` becomes the index of
+the first frame that could not be decoded, the frames requested beyond it are left out of
+the result, and a warning names the file, the declared and the decodable counts. A frame
+that fails earlier than that is a :class:`~stvg.data.errors.VideoError` (corrupt or
+truncated file).
+
+Pixels differ slightly from those of the OpenCV reader this module replaced (another YUV to
+RGB conversion); :data:`READER_VERSION` names the decoder so that caches of decoded frames
+can key on it.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-import cv2
+import av
+import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from stvg.data.errors import VideoError
-from stvg.data.timing import sample_frame_indices, time_of_frame
+from stvg.data.keyframes import KeyframeIndex, keyframe_index
+from stvg.data.timing import round_half_up, sample_frame_indices, time_of_frame
 from stvg.data.types import Sample
 
 logger = logging.getLogger(__name__)
@@ -56,9 +77,38 @@ logger = logging.getLogger(__name__)
 SeekPolicy = Literal["auto", "grab", "seek"]
 SEEK_POLICIES: tuple[str, ...] = ("auto", "grab", "seek")
 
-MIN_SEEK_GAP = 16  # frames; OpenCV's seek decodes from >= 16 frames before its target
+#: Names the decoder and its colour conversion; caches of decoded frames key on it.
+READER_VERSION = "pyav-1"
+#: Seek only when it skips more than this many frames (a seek drains the thread pipeline).
+SEEK_MIN_SKIPPED = 2  # frames
 END_TOLERANCE_S = 1.0  # seconds; a failed read this close to the declared end shortens
-_EMA = 0.3  # weight of the newest timing in the running cost estimates
+#: swscale algorithm of the resize to ``max_side`` (``None`` at native size: FFmpeg's default).
+RESIZE_INTERPOLATION = "AREA"
+_GRID_TOLERANCE = 0.25  # frames; a timestamp farther than this from the frame grid is VFR
+
+
+@dataclass
+class DecodeStats:
+    """Work done by one :class:`VideoReader` since it was opened (counts).
+
+    Attributes:
+        seeks: container seeks (rewinds to the start included).
+        packets_fed: packets sent to the decoder.
+        packets_nonref: of those, packets sent with ``skip_frame="NONREF"`` (decoded only
+            when another frame refers to them).
+        frames_decoded: frames that came out of the decoder.
+        frames_returned: frames converted to RGB and returned.
+    """
+
+    seeks: int = 0
+    packets_fed: int = 0
+    packets_nonref: int = 0
+    frames_decoded: int = 0
+    frames_returned: int = 0
+
+
+class _Renumber(Exception):
+    """Timestamps cannot number the frames: restart the read counting frames instead."""
 
 
 @dataclass(frozen=True)
@@ -115,17 +165,18 @@ def shown_size_for(width: int, height: int, max_side: int | None) -> tuple[int, 
 
 
 class VideoReader:
-    """One video file opened for frame sampling (OpenCV, FFmpeg backend).
+    """One video file opened for frame sampling (PyAV / FFmpeg).
 
     Args:
         path: the video file.
-        seek_policy: how to skip frames between wanted ones: ``"auto"`` (measure and pick,
-            see the module docstring), ``"grab"`` (always ``grab()`` through the gap) or
-            ``"seek"`` (seek with ``CAP_PROP_POS_FRAMES`` whenever the gap is not empty).
+        seek_policy: how to skip frames between wanted ones: ``"auto"`` (seek when the
+            wanted frame lies past the next keyframe, see the module docstring), ``"grab"``
+            (decode through every gap) or ``"seek"`` (seek whenever the wanted frame is not
+            the next one).
 
     Raises:
-        VideoError: the file does not exist, OpenCV cannot open it, or it has no decodable
-            frame, no size or no frame rate.
+        VideoError: the file does not exist, FFmpeg cannot open it, or it has no video
+            stream, no decodable frame, no size or no frame rate.
 
     Use as a context manager (or call :meth:`close`)::
 
@@ -134,7 +185,7 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, *, seek_policy: SeekPolicy = "auto") -> None:
-        self._cap: cv2.VideoCapture | None = None
+        self._container: av.container.InputContainer | None = None
         if seek_policy not in SEEK_POLICIES:
             raise ValueError(f"seek_policy must be one of {SEEK_POLICIES}, got {seek_policy!r}")
         self._path = Path(path)
@@ -145,24 +196,45 @@ class VideoReader:
                 path=str(self._path),
                 hint="check the dataset's video_dir, or load annotations only",
             )
-        self._cap = self._open()
-        self._native_fps = float(self._cap.get(cv2.CAP_PROP_FPS))
-        self._width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        self._height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._count_mode = False  # number frames by counting them (timestamps unusable)
+        self.stats = DecodeStats()
+        self._open()
+        stream = self._stream
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self._native_fps = float(rate) if rate else 0.0
+        self._width = int(stream.codec_context.width)
+        self._height = int(stream.codec_context.height)
         if not math.isfinite(self._native_fps) or self._native_fps <= 0:
-            raise self._unreadable(f"no frame rate (CAP_PROP_FPS={self._native_fps})")
+            raise self._unreadable(f"no frame rate (average_rate={stream.average_rate})")
+        self._frames_per_tick = float(stream.time_base or 0) * self._native_fps
+        self._start_pts: int | None = None
+        frames, fed_pts = self._first_frames()
+        if not frames:
+            raise self._unreadable("not even its first frame can be decoded")
+        self._start_pts = frames[0].pts
+        if self._width <= 0 or self._height <= 0:  # a raw stream: the size of its frames
+            self._width, self._height = int(frames[0].width), int(frames[0].height)
         if self._width <= 0 or self._height <= 0:
             raise self._unreadable(f"no frame size ({self._width}x{self._height})")
-        ok = self._cap.grab()
-        if not ok:
-            raise self._unreadable("not even its first frame can be decoded")
-        self._pos = 1  # index of the frame the next grab()/read() decodes
-        self._declared_frames = declared if declared > 0 else self._count_frames()
+        if self._start_pts is None or self._frames_per_tick <= 0:
+            self._count_mode = True
+        self._pending.append((0, frames[0]))
+        self._count, self._last_pushed = 1, 0
+        self.stats.frames_decoded += 1
+        for pts in fed_pts:
+            idx = self._packet_idx_of_pts(pts)
+            if idx is not None:
+                self._fed.add(idx)
+                self._fed_max = max(self._fed_max, idx)
+        try:
+            self._push(frames[1:])
+        except _Renumber as reason:
+            self._switch_to_counting(str(reason))
+        declared = self._declared_count()
+        self._declared_frames = declared if declared > 0 else self._count_packets()
         self._num_frames = self._declared_frames
-        self._seek_cost_s: float | None = None
-        self._grab_cost_s: float | None = None
-        self._seek_verified_ok = True
+        self._index: KeyframeIndex | None = None
+        self._reformatter = VideoReformatter()
 
     # ------------------------------------------------------------------ properties
     @property
@@ -172,7 +244,7 @@ class VideoReader:
 
     @property
     def native_fps(self) -> float:
-        """Frames per second stored in the container."""
+        """Frames per second stored in the container (its average frame rate)."""
         return self._native_fps
 
     @property
@@ -195,12 +267,18 @@ class VideoReader:
         """Length in seconds: ``num_frames / native_fps``."""
         return self._num_frames / self._native_fps
 
+    @property
+    def keyframes(self) -> np.ndarray:
+        """int64 array of the keyframes' native frame indices (from the container index)."""
+        return self._keyframes().key_idx.copy()
+
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Release the decoder; the reader cannot be used afterwards."""
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        if self._container is not None:
+            self._pending.clear()
+            self._container.close()
+            self._container = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -214,7 +292,7 @@ class VideoReader:
         self.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_cap", None) is not None:
+        if getattr(self, "_container", None) is not None:
             self.close()
 
     def __repr__(self) -> str:
@@ -236,7 +314,7 @@ class VideoReader:
         Which frames are taken follows :func:`stvg.data.timing.sample_frame_indices`
         (``max_frames`` keeps that many, evenly spread, first and last included).
         ``max_side`` shrinks frames so the longer side is ``<= max_side`` pixels
-        (``cv2.INTER_AREA``, aspect kept).
+        (:func:`shown_size_for`; swscale :data:`RESIZE_INTERPOLATION`, aspect kept).
         """
         frame_idx = sample_frame_indices(self._native_fps, self._num_frames, fps, max_frames)
         return self.read_frames(frame_idx, max_side=max_side)
@@ -265,22 +343,15 @@ class VideoReader:
                 f"({self._num_frames} frames), got [{wanted[0]}, {wanted[-1]}]"
             )
         shown_w, shown_h = shown_size_for(self._width, self._height, max_side)
-        frames: list[np.ndarray] = []
-        kept: list[int] = []
-        for target in wanted.tolist():
-            if target >= self._num_frames:  # the video was shortened by an earlier failure
-                break
-            image = self._decode(target)
-            if image is None:
-                break
-            if image.shape[1] != shown_w or image.shape[0] != shown_h:
-                image = cv2.resize(image, (shown_w, shown_h), interpolation=cv2.INTER_AREA)
-            frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-            kept.append(target)
-        kept_idx = np.asarray(kept, dtype=np.int64)
-        stacked = np.stack(frames) if frames else np.zeros((0, shown_h, shown_w, 3), dtype=np.uint8)
+        out = np.empty((wanted.size, shown_h, shown_w, 3), dtype=np.uint8)
+        try:
+            kept = self._decode_into(wanted.tolist(), out)
+        except _Renumber as reason:
+            self._switch_to_counting(str(reason))
+            kept = self._decode_into(wanted.tolist(), out)
+        kept_idx = wanted[:kept].copy()
         return SampledFrames(
-            frames=stacked,
+            frames=out[:kept] if kept < wanted.size else out,
             frame_idx=kept_idx,
             timestamps_s=np.asarray(time_of_frame(kept_idx, self._native_fps), dtype=np.float64),
             shown_size=(shown_w, shown_h),
@@ -288,13 +359,349 @@ class VideoReader:
             native_fps=self._native_fps,
         )
 
-    # ------------------------------------------------------------------ internals
-    def _open(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(str(self._path), cv2.CAP_FFMPEG)
-        if not cap.isOpened():
-            cap.release()
-            raise self._unreadable("OpenCV/FFmpeg cannot open it")
-        return cap
+    # ------------------------------------------------------------------ decoding plan
+    def _decode_into(self, wanted: list[int], out: np.ndarray) -> int:
+        """Decode ``wanted`` into ``out``; returns how many were decoded (a prefix)."""
+        wanted_set = set(wanted)
+        last = wanted[-1] if wanted else -1
+        shown_h, shown_w = out.shape[1:3]
+        native = (shown_w, shown_h) == (self._width, self._height)
+        for i, target in enumerate(wanted):
+            if target >= self._num_frames:  # the video was shortened by an earlier failure
+                return i
+            following = wanted[i + 1] if i + 1 < len(wanted) else None
+            frame = self._get(target, following, last, wanted_set)
+            if frame is None:
+                return i
+            rgb = self._reformatter.reformat(
+                frame,
+                width=None if native else shown_w,
+                height=None if native else shown_h,
+                format="rgb24",
+                interpolation=None if native else RESIZE_INTERPOLATION,
+            )
+            plane = rgb.planes[0]
+            rows = np.frombuffer(plane, dtype=np.uint8).reshape(shown_h, plane.line_size)
+            out[i] = rows[:, : shown_w * 3].reshape(shown_h, shown_w, 3)
+            self.stats.frames_returned += 1
+        return len(wanted)
+
+    def _get(
+        self, target: int, following: int | None, last: int, wanted: set[int]
+    ) -> av.VideoFrame | None:
+        """The decoded frame ``target`` (or ``None`` after shortening the video).
+
+        ``following`` is the next wanted frame (``None``: none in this call), ``last`` the
+        last one and ``wanted`` all of them: they decide seeks, drains and skipped frames.
+        """
+        frame = self._from_pending(target)
+        if frame is not None:
+            return frame
+        if target < self._next_idx or self._should_seek(target):
+            self._seek(target)
+            frame = self._from_pending(target)
+            if frame is not None:
+                return frame
+        while True:
+            if self._pending:  # frames before the target were dropped: the head is past it
+                return self._missing(target)
+            if self._exhausted:
+                return self._at_end(target)
+            packet_idx = self._feed(last, wanted)
+            if packet_idx == target:
+                if (
+                    following is not None
+                    and not self._count_mode
+                    and self._should_seek(following, after_drain=False)
+                ):
+                    self._drain()  # the next wanted frame needs a seek: decode nothing more
+            frame = self._from_pending(target)
+            if frame is not None:
+                return frame
+
+    def _should_seek(self, target: int, *, after_drain: bool = True) -> bool:
+        """Whether to seek for ``target`` (not yet decoded, not behind the decoder)."""
+        if self._drained and after_drain:
+            return True  # a drained decoder takes packets again only after a seek
+        if self._count_mode or self._seek_policy == "grab":
+            return False
+        key = self._keyframes().at_or_before(target)
+        if self._seek_policy == "seek":
+            return target > self._fed_max + 1 or (key > self._gop_key)
+        return key > self._gop_key and key - self._fed_max > SEEK_MIN_SKIPPED
+
+    # ------------------------------------------------------------------ decoder state
+    def _open(self) -> None:
+        """Open the container and reset the decoding state (frame 0 comes next)."""
+        try:
+            container = av.open(str(self._path))
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise self._unreadable(f"FFmpeg cannot open it ({exc})") from None
+        if not container.streams.video:
+            container.close()
+            raise self._unreadable("it has no video stream")
+        self._container = container
+        self._stream = container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._codec = self._stream.codec_context
+        self._skip = "DEFAULT"
+        self._reset_state(next_idx=0)
+
+    def _reset_state(self, *, next_idx: int) -> None:
+        self._demux = self._require_open().demux(self._stream)
+        self._lookahead: av.Packet | None = None
+        self._pending: collections.deque[tuple[int, av.VideoFrame]] = collections.deque()
+        self._next_idx = next_idx  # frames before it were passed (or cannot come any more)
+        self._last_pushed = next_idx - 1  # index of the last frame out of the decoder
+        self._fed_max = next_idx - 1  # highest frame index among the packets fed
+        self._gop_key = next_idx  # the keyframe the decoder started from (or passed last)
+        self._drained = False  # the decoder was sent end-of-stream
+        self._exhausted = False  # the demuxer has no packet left and the decoder is drained
+        self._count = next_idx  # frames counted so far (count mode)
+        self._fed: set[int] = set()  # frame indices of the packets fed since the last seek
+
+    def _require_open(self) -> av.container.InputContainer:
+        if self._container is None:
+            raise ValueError(f"VideoReader for {self._path} is closed")
+        return self._container
+
+    def _first_frames(self) -> tuple[list[av.VideoFrame], list[int | None]]:
+        """Feed packets until frames come out; returns them (``[]``: the stream has none)
+        and the timestamps of the packets fed."""
+        fed_pts: list[int | None] = []
+        while True:
+            packet = self._next_packet()
+            if packet is None:
+                self._drained = self._exhausted = True
+                return self._decode(None), fed_pts
+            fed_pts.append(packet.pts)
+            self.stats.packets_fed += 1
+            frames = self._decode(packet)
+            if frames:
+                return frames, fed_pts
+
+    def _next_packet(self) -> av.Packet | None:
+        """The next non-empty packet of the stream (``None`` at the end of the data)."""
+        if self._lookahead is not None:
+            packet, self._lookahead = self._lookahead, None
+            return packet
+        while True:
+            try:
+                packet = next(self._demux)
+            except StopIteration:
+                return None
+            except av.error.FFmpegError as exc:  # a truncated or corrupt file: data ends
+                logger.debug("%s: demuxing stopped (%s)", self._path, exc)
+                return None
+            if packet.size:
+                return packet
+
+    def _packet_idx(self, packet: av.Packet) -> int | None:
+        return self._packet_idx_of_pts(packet.pts)
+
+    def _packet_idx_of_pts(self, pts: int | None) -> int | None:
+        if self._count_mode or pts is None or self._start_pts is None:
+            return None
+        return int(round_half_up((pts - self._start_pts) * self._frames_per_tick))
+
+    def _feed(self, last: int, wanted: set[int]) -> int | None:
+        """Decode the next packet (or drain at the end); returns its frame index if known."""
+        packet = self._next_packet()
+        if packet is None:
+            self._drain()
+            self._exhausted = True
+            return None
+        idx = self._packet_idx(packet)
+        skip = "DEFAULT"
+        if idx is not None:
+            if idx < last and idx not in wanted and not packet.is_keyframe:
+                skip = "NONREF"
+            if packet.is_keyframe and idx > self._gop_key:
+                self._gop_key = idx
+            self._fed_max = max(self._fed_max, idx)
+            self._fed.add(idx)
+        if skip != self._skip:
+            self._codec.skip_frame = self._skip = skip
+        self.stats.packets_fed += 1
+        self.stats.packets_nonref += skip == "NONREF"
+        self._push(self._decode(packet))
+        return idx
+
+    def _decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
+        try:
+            return self._codec.decode(packet)
+        except av.error.EOFError:
+            return []
+        except av.error.FFmpegError as exc:  # a corrupt packet: its frame will be missing
+            logger.debug("%s: a packet could not be decoded (%s)", self._path, exc)
+            return []
+
+    def _drain(self) -> None:
+        if not self._drained:
+            self._drained = True
+            self._push(self._decode(None))
+
+    def _push(self, frames: list[av.VideoFrame]) -> None:
+        """Number the decoded ``frames`` and queue those not yet passed."""
+        self.stats.frames_decoded += len(frames)
+        for frame in frames:
+            if self._count_mode:
+                idx = self._count
+                self._count += 1
+            else:
+                idx = self._frame_idx(frame)
+                if idx <= self._last_pushed:
+                    raise _Renumber(
+                        f"frame timestamps are not increasing (frame {idx} after "
+                        f"{self._last_pushed})"
+                    )
+            self._last_pushed = idx
+            if idx >= self._next_idx:
+                self._pending.append((idx, frame))
+
+    def _frame_idx(self, frame: av.VideoFrame) -> int:
+        if frame.pts is None:
+            raise _Renumber("a decoded frame has no timestamp")
+        position = (frame.pts - self._start_pts) * self._frames_per_tick
+        idx = int(round_half_up(position))
+        if abs(position - idx) > _GRID_TOLERANCE:
+            raise _Renumber(
+                f"frame timestamps are off the {self._native_fps:g} fps grid (a frame at "
+                f"{position:.2f} frames; variable frame rate?)"
+            )
+        return idx
+
+    def _from_pending(self, target: int) -> av.VideoFrame | None:
+        """Pop ``target`` from the decoded frames (dropping those before it)."""
+        pending = self._pending
+        while pending and pending[0][0] < target:
+            pending.popleft()
+        if pending and pending[0][0] == target:
+            self._next_idx = target + 1
+            return pending.popleft()[1]
+        return None
+
+    # ------------------------------------------------------------------ seeking
+    def _keyframes(self) -> KeyframeIndex:
+        if self._index is None:
+            self._index = keyframe_index(
+                str(self._path),
+                self._stream,
+                num_frames=self._declared_frames,
+                native_fps=self._native_fps,
+                start_pts=self._start_pts,
+            )
+        return self._index
+
+    def _seek(self, target: int) -> None:
+        """Position the decoder at the last keyframe at or before ``target``."""
+        if self._count_mode:
+            self._rewind()
+            return
+        index = self._keyframes()
+        key = index.at_or_before(target)
+        while True:
+            if key == 0:
+                self._rewind()
+                return
+            ticks = (key + _GRID_TOLERANCE) / self._frames_per_tick
+            container = self._require_open()
+            self.stats.seeks += 1
+            try:
+                container.seek(self._start_pts + int(ticks), stream=self._stream)
+            except av.error.FFmpegError as exc:
+                logger.debug("%s: seek to frame %d failed (%s)", self._path, key, exc)
+                key = index.before(key) or 0
+                continue
+            self._codec.flush_buffers()
+            self._reset_state(next_idx=0)
+            first = self._next_packet()
+            landed = None if first is None else self._packet_idx(first)
+            if first is None or landed is None:  # no data there (a truncated file)
+                key = index.before(key) or 0
+                continue
+            self._lookahead = first
+            if landed > target:  # the keyframe is displayed after the target (open GOP)
+                if first.is_keyframe:
+                    index.correct(key, landed)
+                key = index.before(min(key, landed)) or 0
+                continue
+            self._reset_position(landed)
+            return
+
+    def _reset_position(self, landed: int) -> None:
+        lookahead = self._lookahead
+        self._reset_state(next_idx=landed)
+        self._lookahead = lookahead
+        self._last_pushed = -1  # open-GOP leading frames may come out before the keyframe
+        self._fed_max = landed - 1
+
+    def _rewind(self) -> None:
+        """Back to frame 0: seek to the stream start (in count mode, or when seeking fails:
+        reopen the file)."""
+        container = self._require_open()
+        self.stats.seeks += 1
+        if not self._count_mode:
+            try:
+                container.seek(self._start_pts or 0, stream=self._stream)
+                self._codec.flush_buffers()
+                self._reset_state(next_idx=0)
+                self._last_pushed = -1
+                return
+            except av.error.FFmpegError as exc:
+                logger.debug("%s: seek to the start failed (%s); reopening", self._path, exc)
+        container.close()
+        self._open()
+
+    def _switch_to_counting(self, reason: str) -> None:
+        logger.warning(
+            "%s: %s; numbering frames by counting them from the start of the stream from now "
+            "on (slower, exact)",
+            self._path,
+            reason,
+        )
+        self._require_open().close()
+        self._count_mode = True
+        self._open()
+
+    # ------------------------------------------------------------------ failures
+    def _missing(self, target: int) -> av.VideoFrame | None:
+        """Frames after ``target`` came out but not ``target`` itself."""
+        if not self._count_mode and target not in self._fed:
+            raise _Renumber(f"no packet has the timestamp of frame {target}")
+        self._shorten(target)  # its packet was fed but could not be decoded
+        return None
+
+    def _at_end(self, target: int) -> av.VideoFrame | None:
+        """The data ended before ``target``: the first frame without a decodable packet
+        cannot be decoded."""
+        failed = self._last_pushed + 1
+        if not self._count_mode:
+            failed = max(failed, min(self._fed_max + 1, target))
+        self._shorten(failed)
+        return None
+
+    def _declared_count(self) -> int:
+        """The frame count as OpenCV reports it: ``nb_frames``, else duration x fps."""
+        stream = self._stream
+        if stream.frames and stream.frames > 0:
+            return int(stream.frames)
+        container = self._require_open()
+        duration_s = 0.0
+        if container.duration:
+            duration_s = container.duration / av.time_base
+        elif stream.duration and stream.time_base:
+            duration_s = float(stream.duration * stream.time_base)
+        return int(math.floor(duration_s * self._native_fps + 0.5))
+
+    def _count_packets(self) -> int:
+        """Count the stream's packets in one demux pass (no decoding) on a second handle."""
+        count = 0
+        with av.open(str(self._path)) as container:
+            for packet in container.demux(container.streams.video[0]):
+                count += 1 if packet.size else 0
+        logger.info("%s stores no frame count; counted %d frames by demuxing", self._path, count)
+        return count
 
     def _unreadable(self, reason: str) -> VideoError:
         return VideoError(
@@ -302,100 +709,6 @@ class VideoReader:
             path=str(self._path),
             hint="the file may be corrupt, truncated or in an unsupported format; "
             "re-download or re-encode it (e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4)",
-        )
-
-    def _require_open(self) -> cv2.VideoCapture:
-        if self._cap is None:
-            raise ValueError(f"VideoReader for {self._path} is closed")
-        return self._cap
-
-    def _count_frames(self) -> int:
-        """Count frames by grabbing through the video, then rewind (reopen)."""
-        cap = self._require_open()
-        count = self._pos
-        while cap.grab():
-            count += 1
-        cap.release()
-        self._cap = self._open()
-        self._pos = 0
-        logger.info("%s stores no frame count; counted %d frames by decoding", self._path, count)
-        return count
-
-    def _decode(self, target: int) -> np.ndarray | None:
-        """Move to ``target`` and read it (BGR), or shorten the video and return ``None``."""
-        gap = target - self._pos
-        if gap < 0 or (gap > 0 and self._should_seek(gap)):
-            if not self._seek(target) and not self._grab_from_start(target):
-                return None
-        elif gap > 0:
-            cap = self._require_open()
-            start = time.perf_counter()
-            for _ in range(gap):
-                if not cap.grab():
-                    self._shorten(self._pos)
-                    return None
-                self._pos += 1
-            self._update_grab_cost((time.perf_counter() - start) / gap)
-        ok, image = self._require_open().read()
-        if not ok or image is None:
-            self._shorten(target)
-            return None
-        self._pos = target + 1
-        return image
-
-    def _should_seek(self, gap: int) -> bool:
-        if self._seek_policy == "grab" or not self._seek_verified_ok:
-            return False
-        if self._seek_policy == "seek":
-            return True
-        if gap <= MIN_SEEK_GAP:
-            return False
-        if self._seek_cost_s is None:
-            return True  # probe: time one seek
-        if self._grab_cost_s is None:
-            return False  # probe: time grabbing
-        return self._seek_cost_s < gap * self._grab_cost_s
-
-    def _seek(self, target: int) -> bool:
-        """Seek so that the next read returns ``target``; ``False`` if the seek was inexact."""
-        cap = self._require_open()
-        start = time.perf_counter()
-        cap.set(cv2.CAP_PROP_POS_FRAMES, float(target))
-        cost = time.perf_counter() - start
-        self._seek_cost_s = (
-            cost if self._seek_cost_s is None else (_EMA * cost + (1 - _EMA) * self._seek_cost_s)
-        )
-        landed = int(round(cap.get(cv2.CAP_PROP_POS_FRAMES)))
-        if landed == target:
-            self._pos = target
-            return True
-        logger.warning(
-            "%s: seeking to frame %d landed on frame %d; reading this video by grabbing "
-            "frames from now on (slower, exact)",
-            self._path,
-            target,
-            landed,
-        )
-        self._seek_verified_ok = False
-        return False
-
-    def _grab_from_start(self, target: int) -> bool:
-        """Reopen and grab up to ``target`` (after an inexact seek); ``False`` if it ended."""
-        self._require_open().release()
-        self._cap = cap = self._open()
-        self._pos = 0
-        while self._pos < target:
-            if not cap.grab():
-                self._shorten(self._pos)
-                return False
-            self._pos += 1
-        return True
-
-    def _update_grab_cost(self, per_grab_s: float) -> None:
-        self._grab_cost_s = (
-            per_grab_s
-            if self._grab_cost_s is None
-            else (_EMA * per_grab_s + (1 - _EMA) * self._grab_cost_s)
         )
 
     def _shorten(self, failed_idx: int) -> None:

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import logging
 
+import av
 import cv2
 import numpy as np
 import pytest
 
 from stvg.data import SampledFrames, VideoReader
 from stvg.data.video import shown_size_for
+
+
+def write_index_video(path, num_frames):
+    """An mp4v video (64x48, 30 fps) whose frame i spells i in 8 binary stripes, as the
+    ``index_video`` fixture's (see conftest.py), with ``num_frames`` frames."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (64, 48))
+    for i in range(num_frames):
+        bits = [(i >> (7 - b)) & 1 for b in range(8)]
+        writer.write(
+            np.repeat(np.repeat(np.array(bits, np.uint8) * 255, 8), 3)
+            .reshape(1, 64, 3)
+            .repeat(48, axis=0)
+        )
+    writer.release()
+    return path
 
 
 def spelt(frames: np.ndarray, decode) -> list[int]:
@@ -134,33 +150,33 @@ def test_unknown_seek_policy(index_video):
         VideoReader(index_video, seek_policy="fast")
 
 
-def fake_capture(monkeypatch, *, frame_count=None, seek_offset=0):
-    """Replace cv2.VideoCapture with one that misreports its frame count or seek position."""
-    real = cv2.VideoCapture
+def truncated_copy(src, dst, num_frames, keep_frames):
+    """A faststart copy of ``src`` (index first, then the frames) with the data of every frame
+    from ``keep_frames`` on cut off: the container still declares ``num_frames`` frames, as
+    a partial download does. (Real files: these tests replaced ones that faked OpenCV's
+    reported frame count.)"""
+    with (
+        av.open(str(src)) as source,
+        av.open(str(dst), "w", options={"movflags": "faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    with av.open(str(dst)) as container:
+        entries = container.streams.video[0].index_entries
+        assert len(entries) == num_frames
+        cut = entries[keep_frames].pos
+    with open(dst, "r+b") as handle:
+        handle.truncate(cut)
+    return dst
 
-    class Misreporting:  # a wrapper: Python subclasses of cv2 types crash in the GC
-        def __init__(self, *args):
-            self._cap = real(*args)
 
-        def __getattr__(self, name):
-            return getattr(self._cap, name)
-
-        def get(self, prop):
-            value = self._cap.get(prop)
-            if prop == cv2.CAP_PROP_FRAME_COUNT and frame_count is not None:
-                return float(frame_count)
-            if prop == cv2.CAP_PROP_POS_FRAMES:
-                return value + seek_offset
-            return value
-
-    monkeypatch.setattr(cv2, "VideoCapture", Misreporting)
-
-
-def test_overstated_frame_count_near_the_end_shortens_with_a_warning(
-    index_video, decode, monkeypatch, caplog
-):
-    fake_capture(monkeypatch, frame_count=92)  # container says 92, 90 are decodable
-    with VideoReader(index_video) as video:
+def test_overstated_frame_count_near_the_end_shortens_with_a_warning(tmp_path, decode, caplog):
+    source = write_index_video(tmp_path / "full.mp4", num_frames=92)
+    path = truncated_copy(source, tmp_path / "cut.mp4", 92, 90)  # declares 92, 90 decodable
+    with VideoReader(path) as video:
         assert video.num_frames == 92
         with caplog.at_level(logging.WARNING, logger="stvg.data.video"):
             sampled = video.sample(None)
@@ -169,30 +185,34 @@ def test_overstated_frame_count_near_the_end_shortens_with_a_warning(
     assert sampled.frame_idx.tolist() == list(range(90))
     assert spelt(sampled.frames[-2:], decode) == [88, 89]
     assert "declares 92 frames but frame 90 cannot be decoded" in caplog.text
-    assert str(index_video) in caplog.text
+    assert str(path) in caplog.text
 
 
-def test_failure_far_from_the_declared_end_is_an_error(index_video, monkeypatch):
+@pytest.mark.parametrize("policy", ["auto", "grab", "seek"])
+def test_failure_far_from_the_declared_end_is_an_error(tmp_path, policy):
     from stvg.data import VideoError
 
-    fake_capture(monkeypatch, frame_count=200)  # tolerance: 30 frames (1 s at 30 fps)
-    with VideoReader(index_video, seek_policy="grab") as video:
+    source = write_index_video(tmp_path / "full.mp4", num_frames=200)
+    path = truncated_copy(source, tmp_path / "cut.mp4", 200, 90)  # tolerance: 30 frames
+    with VideoReader(path, seek_policy=policy) as video:
         with pytest.raises(VideoError, match="frame 90 of 200 cannot be decoded") as info:
             video.read_frames(np.array([100]))
-    assert str(index_video) in str(info.value)
+    assert str(path) in str(info.value)
 
 
-def test_missing_frame_count_is_counted_by_decoding(index_video, decode, monkeypatch):
-    fake_capture(monkeypatch, frame_count=0)
-    with VideoReader(index_video) as video:
+def test_missing_frame_count_is_counted_by_demuxing(decode, tmp_path):
+    raw = tmp_path / "index.m4v"  # a raw MPEG-4 stream: no frame count, no duration, no rate
+    with av.open(str(raw), "w", format="m4v") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(90):
+            bits = np.repeat(np.array([(i >> (7 - b)) & 1 for b in range(8)], np.uint8), 8)
+            image = np.repeat((bits * 255)[None, :, None], 3, axis=2).repeat(48, axis=0)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with VideoReader(raw) as video:
         assert video.num_frames == 90
-        assert spelt(video.sample(1.0).frames, decode) == [0, 30, 60]
-
-
-def test_inexact_seek_falls_back_to_grabbing(index_video, decode, monkeypatch, caplog):
-    fake_capture(monkeypatch, seek_offset=1)  # every reported seek position is one off
-    with VideoReader(index_video, seek_policy="seek") as video:
-        with caplog.at_level(logging.WARNING, logger="stvg.data.video"):
-            sampled = video.read_frames(np.array([40, 70]))
-    assert spelt(sampled.frames, decode) == [40, 70]
-    assert "seeking to frame 40 landed on frame 41" in caplog.text
+        assert video.native_fps == 25.0  # FFmpeg's guess for a stream that stores no rate
+        assert spelt(video.sample(1.0).frames, decode) == [0, 25, 50, 75]
