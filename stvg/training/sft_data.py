@@ -25,6 +25,7 @@ import numpy as np
 
 from stvg.data.errors import VideoError
 from stvg.data.types import Sample
+from stvg.data.video import READER_VERSION
 from stvg.envs.frame_source import FrameSource
 from stvg.policies.native.features import VideoInputs, downsample, xyxy_to_cxcywh
 
@@ -78,7 +79,7 @@ class CachedFrames:
 
 def _settings_key(fps: float | None, max_frames: int, max_side: int, frame_size: int) -> str:
     """Hash of the sampling settings (what every cache of a split at these settings shares)."""
-    settings = [_CACHE_VERSION, fps, max_frames, max_side, frame_size]
+    settings = [_CACHE_VERSION, READER_VERSION, fps, max_frames, max_side, frame_size]
     return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
 
 
