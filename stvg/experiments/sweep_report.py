@@ -77,7 +77,7 @@ class SweepReportConfig:
             * ``curves`` — the RL learning curve (``curve_metric`` per iteration) per cell.
             * ``bars`` — per metric, one bar per cell, the baseline highlighted.
         curve_metric: the key of each trial's RL ``metrics.jsonl`` plotted by ``curves``
-            (e.g. ``charts/episodic_return``, ``rewards/total/mean``).
+            (e.g. ``charts/episodic_return``, ``rewards/sampled/total``).
         curve_change: plot each seed's curve minus its own first (smoothed) value, so the
             band shows how much RL moved the metric rather than how far apart the seeds'
             starting points are.

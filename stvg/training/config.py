@@ -404,6 +404,13 @@ class TrainConfig:
             new ones are written; the newest is never deleted); ``null`` = keep all.
         hf_export: when to write a Hugging Face export of a policy that has
             ``save_pretrained`` (see :data:`HFExport`).
+        greedy_every: at iteration 1, every this many iterations and at the last, also
+            play the policy's deterministic answer (``act_batch``, what evaluation scores)
+            to the iteration's prompts, before the update, and log its reward,
+            ``rewards/greedy/{total,t_iou,v_iou}``, next to the sampled answers'
+            ``rewards/sampled/...``; 0 = never. It draws on no random generator of the
+            run and trains nothing, so it does not change the run's results; it costs one
+            forward pass per prompt (GRPO, RLOO and PPO; not ``rllib_ppo``).
         progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
         torch_threads: torch intra-op threads of the learner process (``null`` = torch's
             default). On a small shared CPU, 1 avoids threads spinning against each other.
@@ -433,6 +440,7 @@ class TrainConfig:
     checkpoint_every: int = 10
     keep_last: int | None = None
     hf_export: HFExport = "every"
+    greedy_every: int = 10
     progress_bar: bool = True
     torch_threads: int | None = None
     env: EnvSpec = field(default_factory=EnvSpec)
@@ -456,6 +464,10 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.greedy_every < 0:
+            raise InvalidField(
+                "greedy_every", f"must be >= 0 (0 = no greedy rewards), got {self.greedy_every}"
+            )
         for name in ("torch_threads", "micro_batch_size", "keep_last", "lr_anneal_iterations"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -10,7 +10,9 @@ Every iteration reads top to bottom in the papers' order:
    ``micro_batch_size`` rows whose gradients accumulate (the losses are normalised by the
    whole minibatch, so the gradient does not depend on the cut), then Adam with a global
    gradient-norm clip;
-4. **log** — one line of ``metrics.jsonl`` and TensorBoard scalars; a checkpoint every
+4. **log** — one line of ``metrics.jsonl`` and TensorBoard scalars (the diagnostics of
+   :meth:`Trainer._metrics`: sampled and greedy rewards, the policy's exploration width,
+   zero-variance groups, advantage scale, KL to the reference); a checkpoint every
    ``checkpoint_every`` iterations (the reference policy is saved once, in the run's
    ``reference.pt``; old checkpoints are pruned to ``keep_last``).
 
@@ -46,6 +48,7 @@ from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, eval
 from stvg.training.algorithms.base import AdvantageResult
 from stvg.training.batch import Experience
 from stvg.training.config import DEFAULT_LEARNING_RATE, TrainConfig
+from stvg.training.greedy import GreedyProbe, played_prompts
 from stvg.training.learner import (
     autocast,
     disable_dropout,
@@ -56,7 +59,7 @@ from stvg.training.learner import (
     rollout_weights,
     set_train_mode,
 )
-from stvg.training.metrics import episode_summary
+from stvg.training.metrics import episode_summary, greedy_summary, group_summary
 from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
 from stvg.training.run_dir import (
     HF_DIR,
@@ -78,6 +81,7 @@ RESUMABLE_CHANGES = (
     "checkpoint_every",
     "keep_last",
     "hf_export",
+    "greedy_every",
     "micro_batch_size",
     "gradient_checkpointing",
     "out_dir",
@@ -217,6 +221,9 @@ class Trainer:
             "env_seed": cfg.seed,
         }
         self.workers = make_workers(worker_kwargs, cfg.rollout)
+        self.greedy = GreedyProbe(
+            cfg.env.id, self.env_kwargs, cfg.env.max_episode_steps, env_seed=cfg.seed
+        )
 
     def _setup_learner(self) -> None:
         """Reference, master weights, precision, dropout, checkpointing and optimizer."""
@@ -392,6 +399,16 @@ class Trainer:
         self._round = 0
         experience, stats = algo.collect(lambda n: self._collect(n, weights), cfg.batch_size)
         rollout_s = time.perf_counter() - start
+        # the policy's own diagnostics and its deterministic answers, before the update
+        # (the weights that sampled); neither draws on the run's random generators
+        stats = {**stats, **self._policy_diagnostics()}
+        if self._greedy_due(iteration):
+            greedy_start = time.perf_counter()
+            sample_ids = played_prompts([e.sample_id for e in experience.episodes])
+            with autocast(self.device, self.precision):
+                stats.update(greedy_summary(self.greedy.play(policy, sample_ids)))
+            stats["time/greedy_s"] = time.perf_counter() - greedy_start
+            start += stats["time/greedy_s"]  # not counted as rollout or update time
 
         # 2. advantages
         ref_logp = self._reference_logp(experience) if self.reference is not None else None
@@ -424,6 +441,22 @@ class Trainer:
         if iteration % cfg.checkpoint_every == 0 or iteration == cfg.iterations:
             self.save_checkpoint()
         return metrics
+
+    def _greedy_due(self, iteration: int) -> bool:
+        """Whether iteration ``iteration`` logs the greedy rewards (``greedy_every``: at
+        iteration 1, every ``greedy_every`` iterations and at the last; 0 = never)."""
+        every = self.config.greedy_every
+        if every == 0:
+            return False
+        return iteration == 1 or iteration % every == 0 or iteration == self.config.iterations
+
+    def _policy_diagnostics(self) -> dict[str, float]:
+        """The policy's own scalars (``policy.diagnostics()``, e.g. the native policy's
+        ``policy/box_std``); none for a policy without the method."""
+        diagnostics = getattr(self.policy, "diagnostics", None)
+        if diagnostics is None:
+            return {}
+        return {str(k): float(v) for k, v in diagnostics().items()}
 
     def accumulate_gradients(
         self, mb: Minibatch, micro_batch_size: int | None = None
@@ -545,10 +578,27 @@ class Trainer:
         rollout_s: float,
         update_s: float,
     ) -> dict[str, float]:
+        """One iteration's log line.
+
+        Besides the losses (``losses/...``: ``kl`` is the KL to the reference of every
+        algorithm that has one) and timings, the RL diagnostics:
+
+        * ``rewards/sampled/{total,t_iou,v_iou}``: the sampled answers
+          (:func:`~stvg.training.metrics.episode_summary`); ``rewards/greedy/...``: the
+          deterministic answers to the same prompts, every ``greedy_every`` iterations;
+        * ``policy/...``: the policy's own figures (the native policy's ``box_std``, the
+          spread its boxes are sampled with);
+        * group algorithms: ``charts/reward_std`` and ``charts/zero_variance_groups``
+          over every group played (DAPO's dropped groups included);
+        * ``charts/advantage_abs_mean``: the mean ``|A|`` of the rows trained on.
+        """
         iteration_s = rollout_s + update_s
         played = sum(e.length for e in experience.episodes)
         metrics: dict[str, float] = {}
         metrics.update(episode_summary(experience.episodes))
+        if self.algo.group_size > 1 and experience.episodes:
+            returns = [e.episode_return for e in experience.episodes]
+            metrics.update(group_summary(returns, self.algo.group_size))
         metrics.update({k: float(np.mean(v)) for k, v in sorted(losses.items())})
         metrics.update(collect_stats)
         if adv is not None:
@@ -592,6 +642,7 @@ class Trainer:
         """Stop the workers (and Ray, if this trainer started it); close the logs; give
         the process its torch thread count back."""
         self.workers.close()
+        self.greedy.close()
         self.run_dir.close()
         torch.set_num_threads(self._threads_before)
         if self._owns_ray:

@@ -123,7 +123,12 @@ def _train(args: argparse.Namespace) -> int:
         result = trainer.train()
     finally:
         trainer.close()
-    shown = ("charts/episodic_return", "charts/t_iou", "charts/v_iou", "charts/SPS")
+    shown = (
+        "charts/episodic_return",
+        "rewards/sampled/t_iou",
+        "rewards/sampled/v_iou",
+        "charts/SPS",
+    )
     summary = ", ".join(f"{k} {result.metrics[k]:.4f}" for k in shown if k in result.metrics)
     print(f"done: {result.iterations} iterations; {summary}")
     print(f"last checkpoint: {result.checkpoint}")

@@ -52,7 +52,8 @@ def make_run(tmp_path: Path, data_root: Path, *, with_evals: bool = True) -> dic
     rl_dir = tmp_path / "rl_run"
     rl_dir.mkdir()
     (rl_dir / "metrics.jsonl").write_text(
-        json.dumps({"iteration": 1, "rewards/total/mean": 0.5, "charts/v_iou": 0.2}) + "\n"
+        json.dumps({"iteration": 1, "rewards/sampled/total": 0.5, "rewards/sampled/v_iou": 0.2})
+        + "\n"
     )
     if with_evals:
         write_eval(tmp_path / "eval_sft", ids, [(0.3, 0.15)] * 4)

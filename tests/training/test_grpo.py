@@ -203,11 +203,11 @@ def test_grpo_trains_with_kl_to_the_reference(setup: tuple[Path, Path], tmp_path
     assert [line["iteration"] for line in lines] == [1, 2]
     for key in (
         "charts/episodic_return",
-        "rewards/total/mean",
+        "rewards/sampled/total",
         "rewards/t_iou/mean",
         "rewards/v_iou/mean",
-        "charts/t_iou",
-        "charts/v_iou",
+        "rewards/sampled/t_iou",
+        "rewards/sampled/v_iou",
         "losses/loss",
         "losses/kl",
         "losses/entropy",

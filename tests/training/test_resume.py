@@ -13,7 +13,14 @@ from stvg.training.loop import Trainer, load_trained_policy
 from stvg.training.run_dir import read_metrics
 
 #: Metrics that measure time and so differ between two runs of the same seed.
-TIMING = ("charts/SPS", "charts/rollout_SPS", "time/rollout_s", "time/update_s", "time/iteration_s")
+TIMING = (
+    "charts/SPS",
+    "charts/rollout_SPS",
+    "time/rollout_s",
+    "time/update_s",
+    "time/iteration_s",
+    "time/greedy_s",
+)
 
 
 class Interrupted(RuntimeError):

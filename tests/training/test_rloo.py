@@ -100,7 +100,7 @@ def test_rloo_trains(setup: tuple[Path, Path], tmp_path: Path) -> None:
         "losses/policy_loss",
         "losses/kl",
         "losses/clipfrac",
-        "rewards/total/mean",
+        "rewards/sampled/total",
         "charts/SPS",
     ):
         assert key in lines[0], key

@@ -90,9 +90,9 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [line["iteration"] for line in lines] == [1, 2]
     for key in (
         "charts/episodic_return",
-        "charts/t_iou",
-        "charts/v_iou",
-        "rewards/total/mean",
+        "rewards/sampled/t_iou",
+        "rewards/sampled/v_iou",
+        "rewards/sampled/total",
         "losses/policy_loss",
         "losses/value_loss",
         "losses/entropy",

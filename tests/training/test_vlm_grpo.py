@@ -119,7 +119,7 @@ def test_grpo_with_two_ray_workers_trains_logs_and_resumes_exactly(
     lines = read_metrics(run_a)
     assert [line["iteration"] for line in lines] == [1, 2, 3]
     for key in (
-        "rewards/total/mean",
+        "rewards/sampled/total",
         "rewards/t_iou/mean",
         "rewards/v_iou/mean",
         "rewards/format/mean",

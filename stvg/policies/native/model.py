@@ -186,6 +186,11 @@ class NativeModel(nn.Module):
         )
         self.cell_size = 1.0 / cells  # side of one feature-map cell, fraction of the frame
 
+    def clamped_box_log_std(self) -> torch.Tensor:
+        """The box Gaussian's log standard deviation ``[4]`` the outputs carry: the learned
+        ``box_log_std`` clamped to ``[min_log_std, max_log_std]`` (normalised units)."""
+        return self.box_log_std.clamp(self.config.min_log_std, self.config.max_log_std)
+
     def encode_query(self, tokens: torch.Tensor) -> torch.Tensor:
         """Query vectors ``[B, query_dim]`` from word ids ``[B, L]`` (0 = padding)."""
         lengths = (tokens != 0).sum(dim=1).clamp(min=1).cpu()
@@ -243,7 +248,7 @@ class NativeModel(nn.Module):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
         weights = batch.mask.unsqueeze(-1).to(out.dtype)
         pooled = (out * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        log_std = self.box_log_std.clamp(cfg.min_log_std, cfg.max_log_std)
+        log_std = self.clamped_box_log_std()
         return NativeOutputs(
             start_logits=self.start_head(out).squeeze(-1),
             end_logits=self.end_head(out).squeeze(-1),

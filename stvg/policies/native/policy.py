@@ -244,6 +244,18 @@ class NativePolicy:
             )
         return out, videos
 
+    def diagnostics(self) -> dict[str, float]:
+        """Scalars an RL trainer logs every iteration (``{name: value}``).
+
+        ``policy/box_std``: the mean over the 4 coordinates of the standard deviation of
+        the boxes :meth:`sample` draws, in normalised units (fractions of the frame): the
+        learned ``exp(box_log_std)`` (clamped as the model clamps it) times
+        ``box_temperature``.
+        """
+        with torch.no_grad():
+            log_std = self.model.clamped_box_log_std() + math.log(self.config.box_temperature)
+        return {"policy/box_std": float(log_std.exp().mean())}
+
     # ----------------------------------------------------------------- acting
     def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
         """The struct action for one observation (``info`` is not needed)."""

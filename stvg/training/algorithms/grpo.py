@@ -201,15 +201,9 @@ class GRPO(Algorithm):
         adv = group_normalized_advantages(
             rewards, self.group_size, scale=self.config.loss_type != "dr_grpo"
         )
-        grouped = rewards.view(-1, self.group_size)
-        stds = grouped.std(dim=1) if len(grouped) else torch.zeros(0)
-        stats = {
-            "charts/reward_std": float(stds.mean()) if len(stds) else 0.0,
-            "charts/frac_reward_zero_std": float((stds < 1e-12).double().mean())
-            if len(stds)
-            else 0.0,
-        }
-        return AdvantageResult(advantages=adv.float(), stats=stats)
+        # the groups' reward spread and zero-variance share are logged by the loop for
+        # every group algorithm, over all groups played (stvg.training.metrics.group_summary)
+        return AdvantageResult(advantages=adv.float())
 
     def loss(
         self, outputs: PolicyOutputs, mb: Minibatch
