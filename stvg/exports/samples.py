@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from stvg.data.types import Sample
 from stvg.envs.scoring import cost_info
 from stvg.policies.vlm.prompter import VLMPrompter
 from stvg.policies.vlm.video import PreparedPrompt
 from stvg.verifiers.adapters.common import ground_truth_to_dict
-from stvg.verifiers.formats import ShownFrames
+from stvg.verifiers.formats import AnswerContract, ShownFrames
 
 #: The placeholder verl's ``RLHFDataset`` replaces by the row's video (and TRL's image
 #: placeholders are content items, see :mod:`stvg.exports.trl`).
@@ -45,6 +46,8 @@ class ExportSample:
         cost: stvg's cost figures of the sample (``cost/frames_shown``,
             ``cost/visual_tokens/<family>``).
         prepared: the processor's output for the prompt (what the policy feeds the model).
+        sample: the dataset sample (ground truth in original pixels and native frames).
+        contract: the episode's answer contract (format, coordinates, what was shown).
     """
 
     index: int
@@ -57,6 +60,13 @@ class ExportSample:
     ground_truth: dict[str, Any]
     cost: dict[str, Any]
     prepared: PreparedPrompt
+    sample: Sample
+    contract: AnswerContract
+
+    @property
+    def target(self) -> str:
+        """The ground truth as the answer the model should write (an SFT target)."""
+        return self.contract.render(self.contract.gt_answer(self.sample))
 
     @property
     def video_tokens(self) -> int:
@@ -99,6 +109,8 @@ def export_samples(
             ground_truth=ground_truth_to_dict(sample, contract),
             cost=cost_info(int(frames.shape[0]), prep.shown.shown_size, prompter.geometry),
             prepared=prep,
+            sample=sample,
+            contract=contract,
         )
 
 

@@ -11,7 +11,8 @@ verifier reads answers in the frame the model saw.
 Columns: ``prompt`` (chat messages; the user content has one ``{"type": "image"}``
 placeholder per frame, filled by TRL from ``images``), ``images`` (the shown frames, PIL),
 ``ground_truth`` (the verifier's record as a JSON string, read by
-:func:`stvg.verifiers.adapters.make_trl_reward`), ``sample_id``, ``frames_shown``,
+:func:`stvg.verifiers.adapters.make_trl_reward`), ``target`` (the ground truth as the
+answer the model should write, in this contract: an SFT target), ``sample_id``, ``frames_shown``,
 ``visual_tokens`` (image tokens of the prompt, from the processor).
 """
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from stvg.exports.samples import ExportSample
 from stvg.policies.vlm.prompter import VLMPrompter
-from stvg.verifiers.formats import ShownFrames
+from stvg.verifiers.formats import AnswerContract, ShownFrames
 from stvg.verifiers.formats.base import format_seconds
 
 
@@ -73,10 +75,12 @@ def trl_row(prompter: VLMPrompter, sample: ExportSample) -> dict[str, Any]:
         messages.append({"role": message["role"], "content": parts})
     # the answer contract of the video, read in the frame size the image processor gives
     record = {**sample.ground_truth, "model_size": [int(size[0]), int(size[1])]}
+    contract = AnswerContract(sample.contract.spec, replace(sample.contract.frame, model_size=size))
     return {
         "prompt": messages,
         "images": [Image.fromarray(f) for f in sample.frames],
         "ground_truth": json.dumps(record),
+        "target": contract.render(contract.gt_answer(sample.sample)),
         "sample_id": sample.sample_id,
         "frames_shown": int(sample.frames.shape[0]),
         "visual_tokens": image_tokens(prompter, sample.frames),
@@ -106,6 +110,7 @@ def trl_dataset(prompter: VLMPrompter, samples: Iterable[ExportSample]) -> Any:
             ],
             "images": [datasets.Image()],
             "ground_truth": datasets.Value("string"),
+            "target": datasets.Value("string"),
             "sample_id": datasets.Value("string"),
             "frames_shown": datasets.Value("int64"),
             "visual_tokens": datasets.Value("int64"),

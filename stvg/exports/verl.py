@@ -23,7 +23,8 @@ column                            value
                                   the shown frames' native indices and times
 ``extra_info``                    ``index``, ``split``, ``sample_id``, ``query``,
                                   ``family``, ``frames_shown``, ``video_tokens`` (stvg's
-                                  cost figure for the policy's family)
+                                  cost figure for the policy's family), ``target`` (the
+                                  ground truth as the answer to write: an SFT target)
 ================================  ===========================================================
 
 Two ways for verl to read the frames:
@@ -120,6 +121,7 @@ def verl_row(
             "family": family,
             "frames_shown": int(sample.frames.shape[0]),
             "video_tokens": int(sample.cost[f"cost/visual_tokens/{family}"]),
+            "target": sample.target,
         },
     }
 
