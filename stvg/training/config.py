@@ -59,6 +59,17 @@ to ``checkpoints/iter_<N>/hf/`` (loadable by ``AutoModelForImageTextToText`` and
 * ``never`` — no export (``trainer.pt`` still holds the weights).
 """
 
+WorkerPlacement = Literal["spread", "default"]
+"""Where Ray puts the rollout actors of a run:
+
+- ``spread``: Ray's ``SPREAD`` scheduling strategy, actors spread over the cluster's nodes
+  as evenly as their resources allow (best effort: a node that lacks the CPUs/GPUs is
+  skipped, several actors share a node when there are more actors than nodes). On one
+  machine it is the same as ``default``.
+- ``default``: Ray's default (hybrid) policy, which fills the learner's node first and
+  spreads only once it is about half busy.
+"""
+
 AlgorithmName = Literal["grpo", "rloo", "ppo", "rllib_ppo"]
 """Which trainer runs:
 
@@ -312,6 +323,8 @@ class RolloutConfig:
             task. Tasks are cut and seeded the same way whatever ``num_workers`` is, so a
             run's results do not depend on how many workers play them.
         max_worker_restarts: dead workers replaced over the whole run before giving up.
+        placement: where Ray puts the actors (see :data:`WorkerPlacement`); ignored inside
+            a placement group (a ``stvg sweep`` trial's), which places them itself.
     """
 
     num_workers: int = 0
@@ -319,6 +332,7 @@ class RolloutConfig:
     num_gpus_per_worker: float = 0.0
     task_size: int = 2
     max_worker_restarts: int = 8
+    placement: WorkerPlacement = "spread"
 
     def __post_init__(self) -> None:
         if self.num_workers < 0:
@@ -346,19 +360,32 @@ class RayConfig:
     """How to reach Ray.
 
     Attributes:
-        address: ``null`` starts a local Ray instance (``ray.init()``); ``auto`` or
-            ``ray://host:10001`` connects to an existing cluster.
+        address: ``null`` starts a local Ray instance (``ray.init()``); ``host:port`` (the
+            head's GCS port, 6379 unless ``ray start --head --port`` said otherwise),
+            ``auto`` (the cluster this machine is a node of, or ``RAY_ADDRESS``) or
+            ``ray://host:10001`` (Ray Client) joins an existing cluster (docs/cluster.md).
         num_cpus: CPUs of a local instance (``null`` = all of the machine's).
         include_dashboard: start Ray's dashboard with a local instance.
+        connect_timeout_s: seconds to wait for a TCP answer from a ``host:port`` or
+            ``ray://`` address before failing with an error naming it (Ray itself
+            retries an unreachable address for minutes).
     """
 
     address: str | None = None
     num_cpus: int | None = None
     include_dashboard: bool = False
+    connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.num_cpus is not None and self.num_cpus < 1:
             raise InvalidField("num_cpus", f"must be >= 1 or null, got {self.num_cpus}")
+        if self.address is not None and not self.address.strip():
+            raise InvalidField("address", "is empty: give host:port, auto, ray://host:port or null")
+        if not (math.isfinite(self.connect_timeout_s) and self.connect_timeout_s > 0):
+            raise InvalidField(
+                "connect_timeout_s",
+                f"must be a number of seconds > 0, got {self.connect_timeout_s}",
+            )
 
 
 @dataclass

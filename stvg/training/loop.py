@@ -89,9 +89,11 @@ RESUMABLE_CHANGES = (
     "rollout.num_cpus_per_worker",
     "rollout.num_gpus_per_worker",
     "rollout.max_worker_restarts",
+    "rollout.placement",
     "ray.address",
     "ray.num_cpus",
     "ray.include_dashboard",
+    "ray.connect_timeout_s",
 )
 
 IterationCallback = Callable[[int, Mapping[str, float], "Trainer"], None]
@@ -614,7 +616,7 @@ class Trainer:
                 "time/rollout_s": rollout_s,
                 "time/update_s": update_s,
                 "time/iteration_s": iteration_s,
-                "workers/restarts": float(self.workers.restarts),
+                **self.workers.metrics(),  # workers/restarts, workers/nodes
             }
         )
         return metrics

@@ -7,20 +7,36 @@ reference; an actor loads them only when their version is new to it. Tasks go to
 they become free. When an actor dies (killed, out of memory, its node lost) the pool starts
 a replacement and gives it the same task again, so the batch is complete and, since a
 task's randomness comes from its seed, identical to an undisturbed one.
+
+On a cluster (``ray.address``, see docs/cluster.md) the actors are spread over the nodes
+(``rollout.placement``), and every task reports the node that played it: the pool counts
+the nodes that played tasks (``workers/nodes`` in the run's metrics).
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import socket
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from stvg.config import ConfigError
 from stvg.training.batch import Experience
 from stvg.training.config import RayConfig, RolloutConfig
 from stvg.training.rollout import RolloutTask, RolloutWorker
+
+logger = logging.getLogger(__name__)
+
+
+class RayConnectError(ConfigError):
+    """``ray.address`` names a cluster that cannot be joined (nothing answers there, or Ray
+    refused the connection). A :class:`~stvg.config.ConfigError`, so the CLI reports it as
+    one line with exit status 2."""
 
 
 class LocalWorkers:
@@ -62,6 +78,10 @@ class LocalWorkers:
             np.random.set_state(np_state)
             random.setstate(py_state)
 
+    def metrics(self) -> dict[str, float]:
+        """``workers/restarts`` (always 0) and ``workers/nodes`` (1: this process)."""
+        return {"workers/restarts": float(self.restarts), "workers/nodes": 1.0}
+
     def close(self) -> None:
         """Release the env."""
         self.worker.env.close()
@@ -76,10 +96,15 @@ def init_ray(config: RayConfig) -> bool:
     """Connect to Ray unless already connected.
 
     ``config.address`` ``None`` starts a local instance (``num_cpus``, dashboard per the
-    config); ``auto`` or ``ray://...`` joins an existing cluster.
+    config); ``host:port``, ``auto`` or ``ray://host:port`` joins an existing cluster.
+    A ``host:port`` or ``ray://`` address must answer a TCP connection within
+    ``config.connect_timeout_s`` first (Ray alone would retry it for minutes).
 
     Returns:
         whether this call started the connection (and so should shut it down).
+
+    Raises:
+        RayConnectError: nothing answers at the address, or Ray could not join it.
     """
     import ray
 
@@ -87,11 +112,56 @@ def init_ray(config: RayConfig) -> bool:
         return False
     kwargs: dict[str, Any] = {"include_dashboard": config.include_dashboard, "log_to_driver": True}
     if config.address is not None:
+        check_reachable(config.address, config.connect_timeout_s)
         kwargs["address"] = config.address
     elif config.num_cpus is not None:
         kwargs["num_cpus"] = config.num_cpus
-    ray.init(**kwargs)
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        if config.address is None:
+            raise
+        raise RayConnectError(
+            f"ray.address={config.address!r}: Ray could not join the cluster ({exc}). Check "
+            "that `ray status --address <address>` works from this machine; a cluster with "
+            "token authentication also needs RAY_AUTH_MODE=token and its token here "
+            "(docs/cluster.md)"
+        ) from exc
     return True
+
+
+def check_reachable(address: str, timeout_s: float) -> None:
+    """Raise :class:`RayConnectError` unless ``address`` (``host:port`` or
+    ``ray://host:port``) accepts a TCP connection within ``timeout_s`` seconds. ``auto``,
+    ``local`` and addresses without a port are left to Ray."""
+    host, sep, port_text = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        return
+    host = host.strip("[]")  # [::1]:6379
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=timeout_s):
+            return
+    except TimeoutError:
+        reason = f"no answer within {timeout_s:g} s (ray.connect_timeout_s)"
+    except OSError as exc:  # refused, unknown host, unreachable network
+        reason = exc.strerror or str(exc)
+    raise RayConnectError(
+        f"ray.address={address!r}: cannot reach {host}:{port_text}: {reason}. Start the "
+        "cluster's head there (`ray start --head --port=PORT`) and give its address as "
+        "host:PORT, or set ray.address to null for a local Ray instance (docs/cluster.md)"
+    )
+
+
+class _RayRolloutWorker(RolloutWorker):
+    """A :class:`RolloutWorker` actor whose results say which Ray node played them."""
+
+    def run_on_node(
+        self, task: RolloutTask, weights: Mapping[str, Any], version: int
+    ) -> tuple[Experience, str]:
+        """``(self.run(task, weights, version), the Ray node id of this actor)``."""
+        import ray
+
+        return self.run(task, weights, version), ray.get_runtime_context().get_node_id()
 
 
 class RayWorkers:
@@ -100,13 +170,16 @@ class RayWorkers:
     Args:
         worker_kwargs: keyword arguments of :class:`RolloutWorker` (``env_seed`` is offset
             by the actor's index).
-        rollout: sizes and resources (``num_workers``, ``num_cpus_per_worker``,
-            ``num_gpus_per_worker``, ``max_worker_restarts``).
+        rollout: sizes, resources and placement (``num_workers``, ``num_cpus_per_worker``,
+            ``num_gpus_per_worker``, ``max_worker_restarts``, ``placement``).
 
     Attributes:
         actors: the live actor handles, one per slot.
         restarts: actors replaced so far.
         tasks_in_flight: tasks queued on an actor at once (2 hides the round trip).
+        scheduling_strategy: the Ray scheduling strategy of the actors (``"SPREAD"``, or
+            ``None`` for Ray's default or the enclosing placement group's).
+        tasks_by_node: tasks played so far per Ray node id (hex), as the actors report.
     """
 
     def __init__(self, worker_kwargs: Mapping[str, Any], rollout: RolloutConfig) -> None:
@@ -117,14 +190,26 @@ class RayWorkers:
         self._ray = ray
         self.num_workers = rollout.num_workers
         self.max_restarts = rollout.max_worker_restarts
-        self._remote = ray.remote(
-            num_cpus=rollout.num_cpus_per_worker,
-            num_gpus=rollout.num_gpus_per_worker,
-            max_restarts=0,
-        )(RolloutWorker)
+        # Inside a placement group (a sweep trial's) the actors belong to its bundles; an
+        # explicit strategy would take them out of it.
+        spread = (
+            rollout.placement == "spread"
+            and rollout.num_workers > 1
+            and ray.util.get_current_placement_group() is None
+        )
+        self.scheduling_strategy: str | None = "SPREAD" if spread else None
+        options: dict[str, Any] = {
+            "num_cpus": rollout.num_cpus_per_worker,
+            "num_gpus": rollout.num_gpus_per_worker,
+            "max_restarts": 0,
+        }
+        if self.scheduling_strategy is not None:
+            options["scheduling_strategy"] = self.scheduling_strategy
+        self._remote = ray.remote(**options)(_RayRolloutWorker)
         self._kwargs = {**dict(worker_kwargs), "torch_threads": worker_threads(rollout)}
         self.tasks_in_flight = 2
         self.restarts = 0
+        self.tasks_by_node: Counter[str] = Counter()
         self.actors = [self._start(slot) for slot in range(self.num_workers)]
 
     def _start(self, slot: int) -> Any:
@@ -172,7 +257,7 @@ class RayWorkers:
         def fill(slot: int) -> None:
             while queue and in_flight[slot] < self.tasks_in_flight:
                 task, actor = queue.pop(0), self.actors[slot]
-                pending[actor.run.remote(task, weights_ref, version)] = (task, slot, actor)
+                pending[actor.run_on_node.remote(task, weights_ref, version)] = (task, slot, actor)
                 in_flight[slot] += 1
 
         for slot in range(self.num_workers):
@@ -182,13 +267,25 @@ class RayWorkers:
             task, slot, actor = pending.pop(ready[0])
             in_flight[slot] -= 1
             try:
-                results[task.index] = ray.get(ready[0])
+                results[task.index], node_id = ray.get(ready[0])
             except ray.exceptions.RayActorError:
                 if actor is self.actors[slot]:
                     self._replace(slot)
                 queue.insert(0, task)
+            else:
+                if node_id not in self.tasks_by_node:
+                    logger.info("rollout worker %d plays on Ray node %s", slot, node_id)
+                self.tasks_by_node[node_id] += 1
             fill(slot)
         return [results[task.index] for task in tasks]
+
+    def metrics(self) -> dict[str, float]:
+        """``workers/restarts`` (actors replaced so far) and ``workers/nodes`` (Ray nodes
+        that have played at least one task since the pool started)."""
+        return {
+            "workers/restarts": float(self.restarts),
+            "workers/nodes": float(len(self.tasks_by_node)),
+        }
 
     def close(self) -> None:
         """Kill the actors."""
@@ -207,4 +304,12 @@ def make_workers(
     return RayWorkers(worker_kwargs, rollout)
 
 
-__all__ = ["LocalWorkers", "RayWorkers", "init_ray", "make_workers", "worker_threads"]
+__all__ = [
+    "LocalWorkers",
+    "RayConnectError",
+    "RayWorkers",
+    "check_reachable",
+    "init_ray",
+    "make_workers",
+    "worker_threads",
+]
