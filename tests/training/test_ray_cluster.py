@@ -1,0 +1,238 @@
+"""``stvg train`` on a real two-node Ray cluster started on this machine, and the one-line
+error for a ``ray.address`` where nothing listens.
+
+The cluster is two ``ray start --block`` processes, each its own raylet with its own
+``--temp-dir``, CPUs and custom resource (``head_node`` / ``node_b``), each in its own
+process session. They are stopped by killing those two process groups (their Ray
+processes die with them), never with ``ray stop``, which would kill every Ray process on
+the machine, other users' included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import ray
+import yaml
+from rl_helpers import grounding_config, make_native_checkpoint, make_split
+
+from stvg.cli import main
+from stvg.training.run_dir import read_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+RAY = Path(sys.executable).parent / "ray"
+STVG = Path(sys.executable).parent / "stvg"
+START_TIMEOUT_S = 90.0
+#: Waits (up to argv[2] s) until the cluster at argv[1] has 2 alive nodes; prints them.
+NODES_PROBE = """
+import json, sys, time
+import ray
+ray.init(address=sys.argv[1], log_to_driver=False)
+deadline = time.monotonic() + float(sys.argv[2])
+while len(alive := [n for n in ray.nodes() if n["Alive"]]) < 2 and time.monotonic() < deadline:
+    time.sleep(0.3)
+custom = ("head_node", "node_b")
+print(json.dumps([
+    {"id": n["NodeID"], "resource": next((k for k in n["Resources"] if k in custom), None)}
+    for n in alive
+]))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _node_ports() -> list[str]:
+    """Ports two raylets on one machine would otherwise both take by default."""
+    return [
+        f"--dashboard-agent-listen-port={_free_port()}",
+        f"--dashboard-agent-grpc-port={_free_port()}",
+        f"--metrics-export-port={_free_port()}",
+        f"--runtime-env-agent-port={_free_port()}",
+    ]
+
+
+def _auth_env() -> dict[str, str]:
+    """Token authentication, as Ray 2.60 turns on for a head when a token exists: every
+    process of the test (nodes, this driver, ``stvg train``) reads the same token."""
+    if not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        token = Path.home() / ".ray" / "auth_token"
+        if not token.is_file():  # what Ray's own `ray get-auth-token --generate` writes
+            token.parent.mkdir(parents=True, exist_ok=True)
+            token.write_text(secrets.token_hex(32), encoding="utf-8")
+    return {"RAY_AUTH_MODE": "token"}
+
+
+@dataclass
+class Cluster:
+    """A running two-node cluster: its address, temp root, env and node processes."""
+
+    address: str
+    base: Path
+    env: dict[str, str]
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}:\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.base.glob("*.log"))
+        )
+
+    def start_node(self, name: str, args: list[str]) -> None:
+        log = open(self.base / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+        cmd = [str(RAY), "start", "--block", "--disable-usage-stats", "--num-cpus=1"]
+        cmd += ["--include-log-monitor=false", f"--temp-dir={self.base / name}"]
+        cmd += [*_node_ports(), *args]
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.procs.append(proc)
+
+    def check_alive(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                pytest.fail(f"a ray start process exited ({proc.returncode}):\n{self.logs()}")
+
+    def stop(self) -> list[str]:
+        """Kill both nodes' process groups; the command lines of whatever of theirs is
+        still alive 15 s later."""
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its session's process group
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+        deadline = time.monotonic() + 15.0
+        while True:
+            found = subprocess.run(
+                ["pgrep", "-af", str(self.base)], capture_output=True, text=True
+            ).stdout.splitlines()
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """Head (1 CPU, resource ``head_node``) and a second node (1 CPU, ``node_b``) joined
+    to it; both are seen alive by ``ray.nodes()`` before the test starts."""
+    base = Path(tempfile.mkdtemp(prefix="stvg-ray-", dir="/tmp"))  # short: socket paths
+    env = {**os.environ, **_auth_env(), "RAY_USAGE_STATS_ENABLED": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    port = _free_port()
+    c = Cluster(address=f"127.0.0.1:{port}", base=base, env=env)
+    try:
+        c.start_node(
+            "head",
+            [
+                "--head",
+                f"--port={port}",
+                "--include-dashboard=false",
+                f"--ray-client-server-port={_free_port()}",
+                '--resources={"head_node": 1}',
+            ],
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            c.check_alive()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the head did not listen on {port}:\n{c.logs()}")
+                time.sleep(0.3)
+        c.start_node("node_b", [f"--address={c.address}", '--resources={"node_b": 1}'])
+        # From another process, as a user would: this one's Ray has its auth mode fixed.
+        probe = subprocess.run(
+            [sys.executable, "-c", NODES_PROBE, c.address, str(START_TIMEOUT_S)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S + 60,
+        )
+        c.check_alive()
+        assert probe.returncode == 0, probe.stderr[-3000:] + c.logs()
+        nodes = json.loads(probe.stdout.strip().splitlines()[-1])
+        assert len({n["id"] for n in nodes}) == 2  # two raylets, alive
+        assert sorted(n["resource"] for n in nodes) == ["head_node", "node_b"]
+        yield c
+    finally:
+        left = c.stop()
+        shutil.rmtree(base, ignore_errors=True)
+        assert not left, f"Ray processes left behind: {left}"
+
+
+def test_train_on_two_nodes_plays_on_both(cluster: Cluster, tmp_path: Path) -> None:
+    root = make_split(tmp_path / "data")
+    checkpoint = make_native_checkpoint(root, root / "init.pt")
+    # 4 one-prompt tasks: the pool queues 2 on each of the 2 workers, so both play.
+    config = grounding_config(
+        root,
+        checkpoint,
+        tmp_path / "runs",
+        iterations=1,
+        batch_size=4,
+        rollout={"num_workers": 2, "task_size": 1, "num_cpus_per_worker": 1},
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    done = subprocess.run(
+        [str(STVG), "train", str(path), "--set", f"ray.address={cluster.address}"],
+        env=cluster.env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:] + cluster.logs()
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    (line,) = read_metrics(run)
+    # Each node has 1 CPU and each worker takes 1: one worker per node, and each reported
+    # its own node id with the tasks it played (a local instance could only report 1).
+    assert line["workers/nodes"] == 2.0
+    assert line["workers/restarts"] == 0.0
+    assert line["charts/trained_rows"] == 16  # 4 prompts x group of 4
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    assert saved["ray"]["address"] == cluster.address
+
+
+def test_unreachable_address_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_split(tmp_path / "data", n=2)
+    checkpoint = make_native_checkpoint(root, root / "init.pt")
+    config = grounding_config(
+        root, checkpoint, tmp_path / "runs", rollout={"num_workers": 2, "task_size": 1}
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    port = _free_port()  # closed again: nothing listens there
+    ray.shutdown()
+    start = time.monotonic()
+    code = main(["train", str(path), "--set", f"ray.address=127.0.0.1:{port}"])
+    elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"ray.address='127.0.0.1:{port}': cannot reach 127.0.0.1:{port}" in err
+    assert "Connection refused" in err and "ray start --head" in err
+    assert "Traceback" not in err
+    assert elapsed < 30  # Ray alone retries for minutes
+    assert not ray.is_initialized()
