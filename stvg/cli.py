@@ -3,7 +3,8 @@
 Each subpackage that offers commands has a ``commands`` module with
 ``register(subparsers)``; it adds its subcommands, each with ``handler`` set by
 ``set_defaults(handler=...)``. Handlers import heavy libraries (torch, ray) lazily so that
-``stvg --help`` stays fast.
+``stvg --help`` stays fast. A config, data or file-system error, or Ray failing, that
+escapes a handler is one line on stderr and exit status 2 (see :mod:`stvg.cli_errors`).
 """
 
 from __future__ import annotations
@@ -53,8 +54,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0 if args.command is None else 2
-    result = handler(args)
+    try:
+        result = handler(args)
+    except Exception as exc:  # a config, data, file or Ray error: one line, not a traceback
+        from stvg.cli_errors import EXIT_USAGE, error_line, shortened
+
+        if not shortened(exc):
+            raise
+        print(f"{_prog(args)}: error: {error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     return int(result or 0)
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """``stvg <command> [<subcommand>]`` of the parsed ``args``."""
+    words = ["stvg", str(args.command)]
+    for key in ("data_command", "models_command"):
+        if getattr(args, key, None):
+            words.append(str(getattr(args, key)))
+    return " ".join(words)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from stvg.cli_errors import check_writable_dir, name_argument, non_negative_int
+from stvg.experiments.commands import positive_int
 
 DIFFICULTY_CHOICES: tuple[str, ...] = ("easy", "medium", "hard")
 
@@ -23,9 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write OUT/videos/*.mp4, OUT/<split>.json and OUT/<split>_scenes.json.",
     )
     synth.add_argument("--out", required=True, help="output folder")
-    synth.add_argument("--split", required=True, help="split name, e.g. train, val, test")
-    synth.add_argument("--n", type=int, required=True, help="number of videos")
-    synth.add_argument("--seed", type=int, required=True, help="random seed")
+    synth.add_argument(
+        "--split",
+        type=name_argument,
+        required=True,
+        help="split name, e.g. train, val, test (letters, digits, '-', '_')",
+    )
+    synth.add_argument("--n", type=positive_int, required=True, help="number of videos (>= 1)")
+    synth.add_argument("--seed", type=non_negative_int, required=True, help="random seed (>= 0)")
     synth.add_argument(
         "--difficulty", choices=DIFFICULTY_CHOICES, default="easy", help="scene difficulty"
     )
@@ -56,11 +65,14 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    if args.n <= 0:
-        raise SystemExit(f"stvg data synth: --n must be a positive number of videos, got {args.n}")
+    check_writable_dir(args.out)  # before any video is drawn
     from stvg.data.synthetic import generate_split
 
-    summary = generate_split(args.out, args.split, args.n, args.seed, args.difficulty)
+    try:
+        summary = generate_split(args.out, args.split, args.n, args.seed, args.difficulty)
+    except ValueError as exc:  # the generator's config checks: what, and how to fix
+        print(f"stvg data synth: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

@@ -146,6 +146,7 @@ def _run_policy(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from stvg.cli_errors import check_writable_dir
     from stvg.config import parse_overrides
     from stvg.experiments.evaluate_policy import (
         evaluate_policy,
@@ -154,6 +155,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     from stvg.verifiers.evaluation import format_table
 
+    if args.out is not None:
+        check_writable_dir(args.out)  # before the policy is built or a video decoded
     config = load_policy_eval_config(args.policy, parse_overrides(args.overrides))
     overrides: dict[str, Any] = {"dataset": args.dataset, "split": args.split, "fps": args.fps}
     if args.root is not None:

@@ -6,8 +6,10 @@
     stvg train CONFIG --resume RUN_DIR     # continue RUN_DIR with CONFIG (e.g. more iterations)
     stvg train --resume RUN_DIR            # continue RUN_DIR with its saved config
 
-A config error (unknown key, wrong type, settings that do not fit together) is reported
-with its key path and exit status 2.
+A config error (unknown key, wrong type, settings that do not fit together, an unknown
+env, policy or dataset, a missing dataset folder) is reported with its key path and exit
+status 2, before the run directory is made. Ray failing under the run (a dead node or
+actor) is one line naming the run directory to ``--resume``, exit status 2.
 """
 
 from __future__ import annotations
@@ -92,7 +94,10 @@ def _handler(parser: argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> int:
+    from stvg.cli_errors import is_ray_failure, ray_failure_message
     from stvg.config import ConfigError, parse_overrides
+    from stvg.data import DataError
+    from stvg.training.preflight import check_train_names
     from stvg.training.run_dir import RunDir
 
     try:
@@ -108,6 +113,8 @@ def _train(args: argparse.Namespace) -> int:
         overrides["progress_bar"] = False
     try:
         config = load_train_config(args.config, overrides, args.resume)
+        if config is not None:  # unknown names, a missing root: before any run folder exists
+            check_train_names(config, args.config or args.resume)
         if args.resume is not None:
             algorithm = (config.algorithm if config is not None else None) or RunDir(
                 args.resume, tensorboard=False
@@ -115,14 +122,27 @@ def _train(args: argparse.Namespace) -> int:
             trainer = trainer_class(algorithm).resume(args.resume, config)
         else:
             trainer = trainer_class(config.algorithm).create(config)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, DataError, FileNotFoundError) as exc:
         print(f"stvg train: error: {exc}", file=sys.stderr)
         return 2
     print(f"run directory: {trainer.run_dir.path}", flush=True)
+    ray_failed = False
     try:
         result = trainer.train()
+    except Exception as exc:  # Ray dying under the run: say where to resume from
+        if not is_ray_failure(exc):
+            raise
+        ray_failed = True
+        run = trainer.run_dir.path
+        message = ray_failure_message(exc, run, f"stvg train --resume {run}")
+        print(f"stvg train: error: {message}", file=sys.stderr)
+        return 2
     finally:
-        trainer.close()
+        try:
+            trainer.close()
+        except Exception as exc:  # closing dead Ray workers may fail too
+            if not (ray_failed and is_ray_failure(exc)):
+                raise
     shown = (
         "charts/episodic_return",
         "rewards/sampled/t_iou",

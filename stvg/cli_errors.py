@@ -1,0 +1,159 @@
+"""One-line errors of the ``stvg`` command: bad arguments caught before work starts, and the
+failures that escape a command (a config or data error, a file-system error, Ray failing).
+
+:func:`stvg.cli.main` turns :class:`CommandError`, :class:`~stvg.config.ConfigError`,
+:class:`~stvg.data.errors.DataError`, :class:`OSError` and Ray's errors escaping a handler
+into ``stvg <command>: error: <one line>`` and exit status 2; ``STVG_TRACEBACK=1`` in the
+environment re-raises them with their traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+#: Exit status of a usage, config or data error (argparse's).
+EXIT_USAGE = 2
+#: Set to 1 to get the traceback of an error that :func:`stvg.cli.main` shortens.
+TRACEBACK_ENV = "STVG_TRACEBACK"
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class CommandError(Exception):
+    """A bad argument found by a command before it starts work; the message says what was
+    wrong, where (the flag and value) and how to fix it."""
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (e.g. a seed).
+
+    >>> non_negative_int("0")
+    0
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def name_argument(text: str) -> str:
+    """An argparse type: a name that becomes part of file names (letters, digits, ``-``,
+    ``_``; no path separators, no ``..``).
+
+    >>> name_argument("train")
+    'train'
+    """
+    if not _NAME.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a name: use letters, digits, '-' or '_' (it becomes part of "
+            "file names, so no '/' or '..')"
+        )
+    return text
+
+
+def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a folder that can be written (created when missing), checked before any
+    work starts.
+
+    Raises:
+        CommandError: ``path`` is a file, or cannot be created or written.
+    """
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise CommandError(f"{flag} {path}: exists and is not a folder; give a folder path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CommandError(
+            f"{flag} {path}: cannot create or write this folder ({reason}); choose a writable "
+            "folder"
+        ) from None
+    return folder
+
+
+def is_ray_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of Ray's own errors (a dead node, actor or worker, a lost
+    object, a system error), as opposed to an error of our code that Ray carried."""
+    exceptions = sys.modules.get("ray.exceptions")  # no Ray imported: not Ray's error
+    if exceptions is None or not isinstance(exc, exceptions.RayError):
+        return False
+    cause = getattr(exc, "cause", None)  # a RayTaskError carries the task's own error
+    return not isinstance(cause, Exception) or is_ray_failure(cause)
+
+
+def carried_error(exc: BaseException) -> BaseException:
+    """The error of our code that a ``RayTaskError`` carries (``exc`` itself otherwise)."""
+    exceptions = sys.modules.get("ray.exceptions")
+    cause = getattr(exc, "cause", None)
+    if exceptions is not None and isinstance(exc, exceptions.RayError):
+        if isinstance(cause, Exception):
+            return carried_error(cause)
+    return exc
+
+
+def ray_failure_message(exc: BaseException, run_dir: str | Path | None, resume: str) -> str:
+    """One line for Ray failing under a command: what failed, where the last checkpoint
+    is, and how to continue (``resume``, e.g. ``stvg train --resume RUN_DIR``)."""
+    where = f"; the last checkpoint is in {run_dir}" if run_dir is not None else ""
+    return (
+        f"Ray failed ({type(exc).__name__}: {first_line(exc)}){where}. Fix: check the "
+        f"machine (memory, a killed node), then continue with {resume}"
+    )
+
+
+def first_line(exc: BaseException, limit: int = 400) -> str:
+    """The first non-empty line of ``str(exc)`` (Ray's errors append their traceback)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shortened(exc: BaseException) -> bool:
+    """Whether :func:`stvg.cli.main` reports ``exc`` in one line (see the module doc)."""
+    if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+        return False
+    from stvg.config import ConfigError
+    from stvg.data.errors import DataError
+
+    carried = carried_error(exc)
+    return is_ray_failure(exc) or isinstance(
+        carried, (CommandError, ConfigError, DataError, OSError)
+    )
+
+
+def error_line(exc: BaseException) -> str:
+    """The one-line message of an error that :func:`shortened` accepts."""
+    if is_ray_failure(exc):
+        return ray_failure_message(exc, None, "the same command")
+    carried = carried_error(exc)
+    if isinstance(carried, OSError) and carried.filename is not None:
+        reason = carried.strerror or first_line(carried)
+        return f"{carried.filename}: {reason}; check the path and its permissions"
+    return first_line(carried, limit=2000)
+
+
+__all__ = [
+    "EXIT_USAGE",
+    "TRACEBACK_ENV",
+    "CommandError",
+    "carried_error",
+    "check_writable_dir",
+    "error_line",
+    "first_line",
+    "is_ray_failure",
+    "name_argument",
+    "non_negative_int",
+    "ray_failure_message",
+    "shortened",
+]
