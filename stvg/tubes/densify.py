@@ -20,6 +20,14 @@ Rules (one place, used by the envs, the verifiers and the evaluation):
 * **No boxes.** An answer without boxes gives an **empty** :class:`~stvg.data.types.Tube`:
   a span without boxes cannot score vIoU, and the verifier reads the temporal span from
   the answer itself.
+
+**Many answers at once.** :func:`densify_batch` densifies a whole batch of answers laid end
+to end in flat arrays (what :class:`~stvg.verifiers.verifier.Verifier` scores) and returns a
+:class:`TubeBatch`; :func:`densify` is its batch of one, so there is one implementation.
+Times become frames, same-frame boxes are averaged and the boxes are tidied with array code
+over all answers' boxes; ``hold`` and ``linear`` are interpolated for all answers in one
+pass (``linear`` repeats ``numpy.interp``'s arithmetic, its special cases included);
+``pchip``, ``savgol`` and ``kalman`` call their smoother once per answer.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from typing import Literal
 
 import numpy as np
 
-from stvg.data.timing import frame_of_time, span_seconds_to_frames
+from stvg.data.timing import span_seconds_to_frames
 from stvg.data.types import Sample, SecondLevelAnswer, Tube
 from stvg.tubes.kalman import kalman_boxes
 from stvg.tubes.smoothing import hold_boxes, linear_boxes, pchip_boxes, savgol_boxes
@@ -146,6 +154,66 @@ def resolve_params(method: str, params: Mapping[str, float]) -> dict[str, float 
     return resolved
 
 
+def frames_of_times(
+    times_s: np.ndarray, native_fps: np.ndarray | float, num_frames: np.ndarray | int
+) -> np.ndarray:
+    """Native frame of each time: :func:`stvg.data.timing.frame_of_time`, element-wise.
+
+    Args:
+        times_s: float64 ``[N]`` times, seconds.
+        native_fps: frames per second of each time's video (``[N]`` or one number).
+        num_frames: native frames of each time's video (``[N]`` or one number).
+
+    Returns:
+        int64 ``[N]``: ``round_half_up(t * native_fps)`` clipped to ``[0, num_frames - 1]``
+        (the same floating-point operations as ``frame_of_time``).
+
+    Raises:
+        OverflowError: a ``t * native_fps`` that is not finite (no frame index exists).
+    """
+    frames = np.multiply(times_s, native_fps)
+    frames += 0.5
+    np.floor(frames, out=frames)
+    if not np.all(np.isfinite(frames)):
+        bad = float(np.asarray(times_s).reshape(-1)[np.flatnonzero(~np.isfinite(frames))[0]])
+        raise OverflowError(f"time {bad!r} s has no native frame index (t * native_fps overflows)")
+    np.clip(frames, 0.0, np.subtract(num_frames, 1), out=frames)
+    return frames.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class TubeBatch:
+    """The tubes of many answers, laid end to end.
+
+    Attributes:
+        frame_idx: int64 ``[Q]`` native frames of every tube, tube after tube (each tube's
+            frames are consecutive, ``first..last`` of its span).
+        boxes_xyxy: float64 ``[Q, 4]`` the boxes of those frames, original-video pixels
+            (a view of a coordinate-major ``[4, Q]`` array: ``boxes_xyxy.T`` is contiguous).
+        offsets: int64 ``[A + 1]``: tube ``i`` is rows ``offsets[i]:offsets[i + 1]`` (no
+            rows for an answer without boxes).
+        answer: int64 ``[Q]`` the answer (tube) of each row.
+    """
+
+    frame_idx: np.ndarray
+    boxes_xyxy: np.ndarray
+    offsets: np.ndarray
+    answer: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int64 ``[A]`` frames of each tube."""
+        return np.diff(self.offsets)
+
+    def tube(self, i: int) -> Tube:
+        """Tube ``i`` as a :class:`~stvg.data.types.Tube` (views of the batch arrays)."""
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return Tube(self.frame_idx[lo:hi], self.boxes_xyxy[lo:hi])
+
+
 def densify(
     answer: SecondLevelAnswer,
     sample: Sample,
@@ -156,6 +224,8 @@ def densify(
     **params: float,
 ) -> Tube:
     """A box on every native frame of the answer's span (see the module rules).
+
+    The batch of one of :func:`densify_batch`.
 
     Args:
         answer: span (seconds) and boxes (original-video pixels) at sampled times.
@@ -181,36 +251,212 @@ def densify(
     first, last = span_seconds_to_frames(
         answer.span_s, sample.native_fps, sample.num_frames, fps=fps, end_extension=end_extension
     )
-    sample_frames = np.array(
-        [frame_of_time(t, sample.native_fps, sample.num_frames) for t in answer.times_s],
-        dtype=np.int64,
+    batch = densify_batch(
+        method,
+        resolved,
+        first=np.array([first], dtype=np.int64),
+        last=np.array([last], dtype=np.int64),
+        box_offsets=np.array([0, answer.times_s.size], dtype=np.int64),
+        times_s=answer.times_s,
+        boxes_xyxy=answer.boxes_xyxy,
+        native_fps=np.array([float(sample.native_fps)]),
+        num_frames=np.array([int(sample.num_frames)], dtype=np.int64),
+        width=np.array([float(sample.width)]),
+        height=np.array([float(sample.height)]),
     )
-    unique_frames, inverse = np.unique(sample_frames, return_inverse=True)
-    sums = np.zeros((unique_frames.size, 4))
-    np.add.at(sums, inverse, answer.boxes_xyxy)
-    sample_boxes = sums / np.bincount(inverse, minlength=unique_frames.size)[:, None]
-    frames = np.arange(first, last + 1, dtype=np.int64)
-    boxes = DENSIFY_METHODS[method].function(
-        unique_frames.astype(np.float64),
-        sample_boxes,
-        frames.astype(np.float64),
-        float(sample.native_fps),
-        **resolved,
-    )
-    return Tube(frames, _tidy_boxes(boxes, sample.width, sample.height))
+    return Tube(batch.frame_idx, np.ascontiguousarray(batch.boxes_xyxy))
 
 
-def _tidy_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Clip xyxy boxes to the frame and collapse crossed coordinate pairs to midpoints."""
-    out = np.array(boxes, dtype=np.float64)
-    out[:, 0::2] = np.clip(out[:, 0::2], 0.0, float(width))
-    out[:, 1::2] = np.clip(out[:, 1::2], 0.0, float(height))
-    for lo, hi in ((0, 2), (1, 3)):
-        crossed = out[:, lo] > out[:, hi]
-        mid = 0.5 * (out[crossed, lo] + out[crossed, hi])
-        out[crossed, lo] = mid
-        out[crossed, hi] = mid
+def _segments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets [A + 1], owner [sum(counts)])`` of segments of the given lengths."""
+    offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
+
+
+def densify_batch(
+    method: str,
+    params: Mapping[str, float | int],
+    *,
+    first: np.ndarray,
+    last: np.ndarray,
+    box_offsets: np.ndarray,
+    times_s: np.ndarray,
+    boxes_xyxy: np.ndarray,
+    native_fps: np.ndarray,
+    num_frames: np.ndarray,
+    width: np.ndarray,
+    height: np.ndarray,
+) -> TubeBatch:
+    """Densify ``A`` answers at once (see the module rules; :func:`densify` is one answer).
+
+    Args:
+        method: a name in :data:`DENSIFY_METHODS`.
+        params: the method's resolved parameters (:func:`resolve_params`).
+        first, last: int64 ``[A]`` inclusive span of each answer in native frames
+            (:func:`stvg.data.timing.span_seconds_to_frames`; ignored without boxes).
+        box_offsets: int64 ``[A + 1]``: answer ``i``'s boxes are rows
+            ``box_offsets[i]:box_offsets[i + 1]`` of ``times_s`` and ``boxes_xyxy``.
+        times_s: float64 ``[B]`` box times, seconds, strictly increasing within an answer.
+        boxes_xyxy: float64 ``[B, 4]`` boxes, original-video pixels.
+        native_fps, num_frames, width, height: ``[A]`` each answer's video.
+
+    Returns:
+        A :class:`TubeBatch` (an empty tube for each answer without boxes).
+    """
+    spec = DENSIFY_METHODS[method]
+    n_answers = int(first.shape[0])
+    counts = np.diff(box_offsets)
+    has = counts > 0
+    _, box_answer = _segments(counts)
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    frames = frames_of_times(
+        np.asarray(times_s, dtype=np.float64), native_fps[box_answer], num_frames[box_answer]
+    )
+    # Average the boxes that fall on one frame: frames are non-decreasing within an answer.
+    n_boxes = frames.shape[0]
+    new = np.ones(n_boxes, dtype=bool)
+    np.not_equal(frames[1:], frames[:-1], out=new[1:])
+    new[1:] |= box_answer[1:] != box_answer[:-1]
+    starts = np.flatnonzero(new)
+    unique_frames, unique_answer = frames[starts], box_answer[starts]
+    if n_boxes:
+        per_frame = np.diff(np.append(starts, n_boxes))
+        unique_boxes = np.add.reduceat(boxes, starts, axis=0) / per_frame[:, None]
+    else:
+        unique_boxes = np.zeros((0, 4))
+    unique_offsets, _ = _segments(np.bincount(unique_answer, minlength=n_answers))
+    # Query frames: first..last of every answer with boxes.
+    lengths = np.where(has, last - first + 1, 0)
+    offsets, query_answer = _segments(lengths)
+    queries = np.arange(offsets[-1], dtype=np.int64)
+    queries += np.repeat(first - offsets[:-1], lengths)
+    if method in ("hold", "linear"):
+        out = _interpolate_all(
+            method, unique_frames, unique_answer, unique_boxes, unique_offsets,
+            first, queries, offsets, query_answer, int(num_frames.max(initial=0)) + 1,
+        )  # fmt: skip
+    else:
+        out = np.empty((4, queries.shape[0]), dtype=np.float64)
+        for i in np.flatnonzero(has).tolist():
+            lo, hi = unique_offsets[i], unique_offsets[i + 1]
+            out[:, offsets[i] : offsets[i + 1]] = spec.function(
+                unique_frames[lo:hi].astype(np.float64),
+                unique_boxes[lo:hi],
+                queries[offsets[i] : offsets[i + 1]].astype(np.float64),
+                float(native_fps[i]),
+                **params,
+            ).T
+    _tidy_columns(out, width[query_answer], height[query_answer])
+    return TubeBatch(queries, out.T, offsets, query_answer)
+
+
+def _interpolate_all(
+    method: str,
+    frames: np.ndarray,
+    answer: np.ndarray,
+    boxes: np.ndarray,
+    offsets: np.ndarray,
+    first: np.ndarray,
+    queries: np.ndarray,
+    query_offsets: np.ndarray,
+    query_answer: np.ndarray,
+    stride: int,
+) -> np.ndarray:
+    """``hold`` or ``linear`` boxes of every query, all answers in one pass: float64 ``[4, Q]``.
+
+    ``frames``/``boxes`` are each answer's unique sample frames (increasing) and boxes,
+    answer after answer (``offsets``); each answer's queries are its frames
+    ``first..last`` (``query_offsets``). The sample at or before each query (``j``) is a
+    running maximum over the queries, where each sample marks its own frame. ``linear``
+    repeats ``numpy.interp``: ends held, ``slope_j * (q - x_j) + y_j`` between samples, with
+    the slopes ``(y_{j+1} - y_j) / (x_{j+1} - x_j)`` computed once per segment as numpy
+    does (and, when a box is not finite, numpy's special cases). ``hold`` takes the nearer
+    of ``j`` and ``j + 1`` (ties to ``j``).
+    """
+    n_queries = queries.shape[0]
+    q_lo, q_hi = offsets[query_answer], offsets[query_answer + 1] - 1
+    # j: the last sample of the query's answer at or before the query (< q_lo: none)
+    marks = np.full(n_queries, -1, dtype=np.int64)
+    sample_first = first[answer]
+    pos = frames - sample_first
+    in_span = (pos >= 0) & (pos < np.diff(query_offsets)[answer])
+    marks[(query_offsets[:-1][answer] + pos)[in_span]] = np.flatnonzero(in_span)
+    has = np.flatnonzero(np.diff(query_offsets) > 0)
+    keys = answer * stride + frames
+    before = np.searchsorted(keys, has * stride + first[has], side="right") - 1
+    starts = query_offsets[has]
+    marks[starts] = np.maximum(marks[starts], before)
+    j = np.maximum.accumulate(marks) if n_queries else marks
+    x = frames.astype(np.float64)
+    q = queries.astype(np.float64)
+    cols = np.ascontiguousarray(boxes.T)  # [4, U]
+    if method == "hold":
+        np.clip(j, q_lo, q_hi, out=j)
+        step = (j < q_hi) & (x[j] != q)
+        rows = np.flatnonzero(step)
+        j0 = j[rows]
+        farther = np.abs(q[rows] - x[j0]) > np.abs(x[j0 + 1] - q[rows])
+        j[rows[farther]] += 1
+        return cols.take(j, axis=1)
+    # slope of the segment after each sample (0 after an answer's last sample)
+    n_unique = frames.shape[0]
+    slope = np.zeros((4, n_unique), dtype=np.float64)
+    if n_unique > 1:
+        seg = np.flatnonzero(answer[1:] == answer[:-1])
+        slope[:, seg] = (cols[:, seg + 1] - cols[:, seg]) / (x[seg + 1] - x[seg])
+    if not (np.isfinite(slope).all() and np.isfinite(cols).all()):
+        return _interpolate_nonfinite(j, q_lo, q_hi, x, q, cols, slope)
+    np.clip(j, q_lo, q_hi, out=j)
+    t = np.maximum(q, x[q_lo])  # before the first sample: t = 0, the first box
+    t -= x[j]
+    out = slope.take(j, axis=1)
+    out *= t
+    out += cols.take(j, axis=1)
     return out
+
+
+def _interpolate_nonfinite(
+    j: np.ndarray,
+    q_lo: np.ndarray,
+    q_hi: np.ndarray,
+    x: np.ndarray,
+    q: np.ndarray,
+    cols: np.ndarray,
+    slope: np.ndarray,
+) -> np.ndarray:
+    """``numpy.interp``'s case analysis, for boxes that are not all finite: ``[4, Q]``."""
+    inside = (j >= q_lo) & (j < q_hi)
+    np.clip(j, q_lo, q_hi, out=j)
+    out = cols.take(j, axis=1)
+    inside &= x[j] != q
+    rows = np.flatnonzero(inside)
+    if rows.size:
+        j0 = j[rows]
+        x1, xq = x[j0 + 1], q[rows]
+        y0, y1, s = cols[:, j0], cols[:, j0 + 1], slope[:, j0]
+        value = s * (xq - x[j0]) + y0
+        nan = np.isnan(value)
+        other = s * (xq - x1) + y1  # numpy.interp: try from the other end
+        value = np.where(nan, other, value)
+        value = np.where(np.isnan(value) & (y0 == y1), y0, value)  # then a flat segment
+        out[:, rows] = value
+    return out
+
+
+def _tidy_columns(out: np.ndarray, width: np.ndarray, height: np.ndarray) -> None:
+    """Clip ``[4, N]`` xyxy boxes to the frame, collapse crossed pairs to midpoints, in place.
+
+    ``width``/``height`` are per box (``[N]``) or one number.
+    """
+    for row, size in ((0, width), (1, height), (2, width), (3, height)):
+        np.clip(out[row], 0.0, size, out=out[row])
+    for lo, hi in ((0, 2), (1, 3)):
+        crossed = np.flatnonzero(out[lo] > out[hi])
+        if crossed.size:
+            mid = 0.5 * (out[lo, crossed] + out[hi, crossed])
+            out[lo, crossed] = mid
+            out[hi, crossed] = mid
 
 
 @dataclass
@@ -258,7 +504,10 @@ __all__ = [
     "DENSIFY_METHODS",
     "DensifyConfig",
     "DensifyMethod",
+    "TubeBatch",
     "densify",
+    "densify_batch",
     "densify_with",
+    "frames_of_times",
     "resolve_params",
 ]

@@ -26,6 +26,25 @@ Scoring one answer:
    or not they are terms.
 
 The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
+
+Scoring is batched: :meth:`Verifier.score_batch` parses the answers in a loop
+(:func:`stvg.verifiers.batch_parse.parse_batch`: a clean answer's boxes are assembled with
+array code), then densifies and scores the whole batch with array code, one pass over all
+answers' frames (:class:`stvg.verifiers.batch_input.BatchInput`,
+:mod:`stvg.verifiers.batch_terms`). ``score_text``, ``score_answer``, ``score_parse`` and
+``predict`` are batches of one, so there is one implementation. Which parts run batched:
+
+* every built-in term (``t_iou``, ``v_iou``, ``format``, ``consistency``, ``giou``, ``l1``,
+  ``span_length``) and the official tIoU/vIoU; a term registered elsewhere without a
+  batched form (:data:`stvg.verifiers.batch_terms.BATCH_TERMS`) is scored answer by answer
+  with its own function on a :class:`~stvg.verifiers.rewards.RewardInput`;
+* densify ``hold`` and ``linear`` for all answers at once; ``pchip``, ``savgol`` and
+  ``kalman`` call their smoother per answer (the rest of the densify step stays batched);
+* parsing: answers that need a repair or fail are assembled by the shared rules per answer.
+
+The results equal scoring answer by answer (up to ``1e-12``; sums over frames may round
+differently in the last bits). Argument errors (a wrong type, a context of another video)
+are raised before anything is scored.
 """
 
 from __future__ import annotations
@@ -37,9 +56,12 @@ from pathlib import Path
 from typing import Any
 
 from stvg.config import ConfigError, InvalidField, from_dict, load_yaml
-from stvg.data.timing import span_seconds_to_frames
 from stvg.data.types import Sample, SecondLevelAnswer, Tube
-from stvg.tubes import DensifyConfig, densify_with
+from stvg.tubes import DensifyConfig
+from stvg.tubes.densify import resolve_params
+from stvg.verifiers.batch_input import BatchInput
+from stvg.verifiers.batch_parse import parse_batch
+from stvg.verifiers.batch_terms import BATCH_TERMS
 from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResult, get_format
 from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, get_term, resolve_term_params
 
@@ -251,6 +273,14 @@ class Verifier:
             (t.name, t.weight, get_term(t.name).function, resolve_term_params(t.name, t.params))
             for t in self.config.terms
         ]
+        # a term's batched form, only for the built-in function of that name
+        self._batch_terms = [
+            BATCH_TERMS.get(name) if function is REWARD_TERMS[name].function else None
+            for name, _, function, _ in self._terms
+        ]
+        self._densify_params = resolve_params(
+            self.config.densify.method, self.config.densify.params
+        )
 
     def __repr__(self) -> str:
         terms = ", ".join(f"{t.name}x{t.weight:g}" for t in self.config.terms)
@@ -274,14 +304,15 @@ class Verifier:
         return self.answer_format.parse(text, ctx)
 
     def score_text(self, text: str, sample: Sample, ctx: FrameContext) -> VerifierResult:
-        """Score the model's text answer to ``sample`` shown ``ctx``.
+        """Score the model's text answer to ``sample`` shown ``ctx`` (a batch of one).
 
         Raises:
             TypeError: ``text`` is not a ``str`` (a caller bug; malformed text is scored 0).
         """
         if not isinstance(text, str):
             raise TypeError(f"score_text needs the answer as str, got {type(text).__name__}")
-        return self.score_parse(self.parse(text, ctx), sample, ctx)
+        _check_context(sample, ctx)
+        return self._score([text], [sample], [ctx])[0]
 
     def score_answer(
         self,
@@ -296,17 +327,7 @@ class Verifier:
         1) unless ``repairs`` were applied to it (as for a repaired text answer); ``None``
         (no answer) scores 0 on every term with the reason "no answer".
         """
-        if answer is None:
-            parse = ParseResult.failure("no answer (None)")
-        elif isinstance(answer, SecondLevelAnswer):
-            parse = ParseResult(
-                answer=answer, error=None, repairs=tuple(repairs), format_ok=not repairs
-            )
-        else:
-            raise TypeError(
-                f"score_answer needs a SecondLevelAnswer or None, got {type(answer).__name__}"
-            )
-        return self.score_parse(parse, sample, ctx)
+        return self.score_parse(_answer_parse(answer, repairs), sample, ctx)
 
     def predict(
         self, parse: ParseResult, sample: Sample, ctx: FrameContext
@@ -316,58 +337,23 @@ class Verifier:
         ``(None, None)`` when the parse failed; otherwise the span rule and the densified
         tube (empty when the answer has no boxes) described in the module docstring.
         """
-        answer = parse.answer
-        if answer is None:
+        if parse.answer is None:
             return None, None
-        pred_span = span_seconds_to_frames(
-            answer.span_s,
-            sample.native_fps,
-            sample.num_frames,
-            fps=ctx.fps,
-            end_extension=self.config.densify.end_extension,
-        )
-        return pred_span, densify_with(self.config.densify, answer, sample, ctx.fps)
+        inp = self._batch_input([parse], [sample], [ctx])
+        return (int(inp.pred_first[0]), int(inp.pred_last[0])), inp.tubes.tube(0)
 
     def score_parse(self, parse: ParseResult, sample: Sample, ctx: FrameContext) -> VerifierResult:
-        """Score an already parsed answer (the step shared by every ``score_*`` method).
+        """Score an already parsed answer (a batch of one).
 
         Raises:
             TypeError: arguments of the wrong type.
             ValueError: ``ctx`` describes another video than ``sample`` (size, frame count
                 or frame rate differ).
         """
+        if not isinstance(parse, ParseResult):
+            raise TypeError(f"score_parse needs a ParseResult, got {type(parse).__name__}")
         _check_context(sample, ctx)
-        pred_span, pred_tube = self.predict(parse, sample, ctx)
-        inp = RewardInput(sample, parse, ctx, pred_span, pred_tube)
-        values: dict[str, float] = {}
-        weighted: dict[str, float] = {}
-        reasons: dict[str, str] = {}
-        for name, weight, function, params in self._terms:
-            score = function(inp, **params)
-            value = float(score.value)
-            if not math.isfinite(value):
-                raise ValueError(
-                    f"sample {sample.sample_id!r}: reward term {name!r} returned {value}; "
-                    "terms must return finite numbers"
-                )
-            values[name] = value
-            weighted[name] = weight * value
-            if score.reason is not None:
-                reasons[name] = score.reason
-        official = inp.official
-        return VerifierResult(
-            total=float(sum(weighted.values())),
-            terms=values,
-            weighted=weighted,
-            reasons=reasons,
-            t_iou=float(official.t_iou),
-            v_iou=float(official.v_iou),
-            parse_error=None if parse.ok else (parse.error or "no answer"),
-            repairs=tuple(parse.repairs),
-            format_ok=bool(parse.format_ok),
-            pred_span=pred_span,
-            pred_tube=pred_tube,
-        )
+        return self._score([parse], [sample], [ctx])[0]
 
     def score_batch(
         self,
@@ -375,20 +361,120 @@ class Verifier:
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
     ) -> list[VerifierResult]:
-        """Score aligned answers: a ``str`` is parsed, anything else is a structured answer.
+        """Score aligned answers at once: a ``str`` is parsed, anything else is structured.
+
+        Equal to ``score_text`` / ``score_answer`` answer by answer (see the module
+        docstring for what runs batched); an RL step's ``prompts x group`` answers go in
+        one call (answers of one prompt may share the ``Sample`` and ``FrameContext``
+        objects, whose ground truth is then packed once).
 
         Raises:
-            ValueError: the three sequences differ in length.
+            ValueError: the three sequences differ in length; a context of another video.
+            TypeError: an action that is neither ``str``, ``SecondLevelAnswer`` nor ``None``.
         """
         if not (len(actions) == len(samples) == len(contexts)):
             raise ValueError(
                 f"score_batch needs aligned sequences, got {len(actions)} actions, "
                 f"{len(samples)} samples and {len(contexts)} contexts"
             )
-        return [
-            self.score_text(a, s, c) if isinstance(a, str) else self.score_answer(a, s, c)
-            for a, s, c in zip(actions, samples, contexts, strict=True)
+        items: list[str | ParseResult] = [
+            a if isinstance(a, str) else _answer_parse(a, ()) for a in actions
         ]
+        checked: set[tuple[int, int]] = set()
+        for sample, ctx in zip(samples, contexts, strict=True):
+            if (id(sample), id(ctx)) not in checked:
+                _check_context(sample, ctx)
+                checked.add((id(sample), id(ctx)))
+        return self._score(items, samples, contexts)
+
+    def _batch_input(
+        self,
+        items: Sequence[str | ParseResult],
+        samples: Sequence[Sample],
+        contexts: Sequence[FrameContext],
+    ) -> BatchInput:
+        densify = self.config.densify
+        columns = parse_batch(self.answer_format, items, contexts)
+        return BatchInput(
+            columns, samples, contexts, densify.method, self._densify_params, densify.end_extension
+        )
+
+    def _score(
+        self,
+        items: Sequence[str | ParseResult],
+        samples: Sequence[Sample],
+        contexts: Sequence[FrameContext],
+    ) -> list[VerifierResult]:
+        """Score checked, aligned answers (texts or parse results): the one implementation."""
+        inp = self._batch_input(items, samples, contexts)
+        columns, tubes = inp.columns, inp.tubes
+        t_iou, v_iou = (x.tolist() for x in inp.official)
+        batched = [
+            None if batch is None else batch(inp, **params)
+            for batch, (_, _, _, params) in zip(self._batch_terms, self._terms, strict=True)
+        ]
+        values = [None if b is None else b.values.tolist() for b in batched]
+        reasons = [None if b is None else b.reasons for b in batched]
+        ok = columns.ok.tolist()
+        format_ok = columns.format_ok.tolist()
+        first, last = inp.pred_first.tolist(), inp.pred_last.tolist()
+        offsets = tubes.offsets.tolist()
+        results = []
+        for i in range(len(items)):
+            pred_span = (first[i], last[i]) if ok[i] else None
+            pred_tube = None
+            if ok[i]:
+                lo, hi = offsets[i], offsets[i + 1]
+                pred_tube = Tube(tubes.frame_idx[lo:hi], tubes.boxes_xyxy[lo:hi])
+            fallback_input = None
+            terms: dict[str, float] = {}
+            weighted: dict[str, float] = {}
+            why: dict[str, str] = {}
+            for k, (name, weight, function, params) in enumerate(self._terms):
+                term_values = values[k]
+                if term_values is not None:
+                    value, reason = term_values[i], reasons[k][i]  # type: ignore[index]
+                else:  # a term without a batched form: its own function, on this answer
+                    if fallback_input is None:
+                        fallback_input = RewardInput(
+                            samples[i], columns.parse_result(i), contexts[i], pred_span, pred_tube
+                        )
+                    score = function(fallback_input, **params)
+                    value, reason = float(score.value), score.reason
+                if not math.isfinite(value):
+                    raise ValueError(
+                        f"sample {samples[i].sample_id!r}: reward term {name!r} returned "
+                        f"{value}; terms must return finite numbers"
+                    )
+                terms[name] = value
+                weighted[name] = weight * value
+                if reason is not None:
+                    why[name] = reason
+            results.append(
+                VerifierResult(
+                    total=float(sum(weighted.values())),
+                    terms=terms,
+                    weighted=weighted,
+                    reasons=why,
+                    t_iou=t_iou[i],
+                    v_iou=v_iou[i],
+                    parse_error=None if ok[i] else (columns.errors[i] or "no answer"),
+                    repairs=columns.repairs[i],
+                    format_ok=format_ok[i],
+                    pred_span=pred_span,
+                    pred_tube=pred_tube,
+                )
+            )
+        return results
+
+
+def _answer_parse(answer: SecondLevelAnswer | None, repairs: Sequence[str]) -> ParseResult:
+    """The parse result of a structured answer (``None``: no answer)."""
+    if answer is None:
+        return ParseResult.failure("no answer (None)")
+    if isinstance(answer, SecondLevelAnswer):
+        return ParseResult(answer=answer, error=None, repairs=tuple(repairs), format_ok=not repairs)
+    raise TypeError(f"score_answer needs a SecondLevelAnswer or None, got {type(answer).__name__}")
 
 
 def _check_context(sample: Sample, ctx: FrameContext) -> None:

@@ -1,0 +1,271 @@
+"""What batched reward terms look at: a batch of parsed answers, densified and scored.
+
+:class:`BatchInput` is the batch counterpart of :class:`~stvg.verifiers.rewards.RewardInput`:
+``A`` answers (an :class:`~stvg.verifiers.batch_parse.AnswerColumns`), their samples and
+frame contexts. Everything is computed with array code over all answers at once, and only
+when a term asks for it:
+
+* :attr:`BatchInput.pred_first` / :attr:`BatchInput.pred_last`: the predicted span in
+  native frames (:func:`stvg.data.timing.span_seconds_to_frames` with the densify end
+  extension), for every usable answer;
+* :attr:`BatchInput.tubes`: the densified tubes (:func:`stvg.tubes.densify_batch`);
+* :attr:`BatchInput.official`: the official tIoU and vIoU of every answer, the arithmetic of
+  :func:`stvg.verifiers.metrics.score_sample` (protocol ``official``): per tube frame the IoU
+  with the GT box of that frame when it lies in both spans, else with a null box, summed
+  per answer with ``np.add.reduceat``;
+* :attr:`BatchInput.pairs`: predicted and GT boxes on the frames that have both
+  (:func:`stvg.verifiers.rewards.spatial_pairs` for all answers).
+
+The ground truth of the batch's distinct samples (by identity: the answers of one prompt
+share it) is packed once, densely over each ``gt_span``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from stvg.data.types import Sample
+from stvg.tubes.densify import TubeBatch, densify_batch, frames_of_times
+from stvg.verifiers.batch_parse import AnswerColumns
+from stvg.verifiers.formats.context import FrameContext
+from stvg.verifiers.iou import box_iou_columns
+
+
+def _unique(objects: Sequence[object]) -> tuple[list[int], np.ndarray]:
+    """Positions of the distinct objects (by identity) and each item's distinct index."""
+    seen: dict[int, int] = {}
+    first: list[int] = []
+    index = np.empty(len(objects), dtype=np.int64)
+    for i, obj in enumerate(objects):
+        k = seen.get(id(obj))
+        if k is None:
+            k = seen[id(obj)] = len(first)
+            first.append(i)
+        index[i] = k
+    return first, index
+
+
+def _gt_span(sample: Sample) -> tuple[int, int]:
+    """``sample.gt_span`` as ints, checked as :mod:`stvg.verifiers.metrics` checks it."""
+    span = sample.gt_span
+    try:
+        first, last = int(span[0]), int(span[1])
+        ok = len(span) == 2 and first == span[0] and last == span[1] and 0 <= first <= last
+    except (TypeError, ValueError, IndexError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"sample {sample.sample_id!r}: gt_span must be a (first, last) pair of integer "
+            f"frames with 0 <= first <= last (0-based inclusive native frames), got {span!r}"
+        )
+    return first, last
+
+
+class _GroundTruth:
+    """GT boxes of distinct samples, one row per frame of each ``gt_span``, plus a null row.
+
+    Row ``row_base[u] + f`` holds frame ``f`` of sample ``u`` (``gs <= f <= ge``): the box
+    as annotated (column of ``cols``, float64 ``[4, R + 1]``), its area and whether the
+    frame has a GT box (``has_box``).
+    The last row (``null``) is a zero box without a GT box.
+    """
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        n = len(samples)
+        spans = np.zeros((n, 2), dtype=np.int64)
+        for u, s in enumerate(samples):
+            spans[u] = _gt_span(s)
+        self.first, self.last = spans[:, 0], spans[:, 1]
+        counts = np.fromiter((len(s.gt_boxes) for s in samples), np.int64, n)
+        total = int(counts.sum())
+        try:
+            if not all(len(b) == 4 for s in samples for b in s.gt_boxes.values()):
+                raise ValueError("a box without 4 coordinates")
+            keys = np.fromiter(
+                itertools.chain.from_iterable(s.gt_boxes for s in samples), np.int64, total
+            )
+            boxes = np.fromiter(
+                itertools.chain.from_iterable(
+                    itertools.chain.from_iterable(s.gt_boxes.values()) for s in samples
+                ),
+                np.float64,
+                4 * total,
+            ).reshape(total, 4)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(
+                "gt_boxes must map int frames to [x1, y1, x2, y2] boxes; samples "
+                f"{[s.sample_id for s in samples][:5]} hold another value ({exc})"
+            ) from exc
+        owner = np.repeat(np.arange(n), counts)
+        inside = (keys >= self.first[owner]) & (keys <= self.last[owner])
+        lengths = self.last - self.first + 1
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        self.row_base = offsets[:-1] - self.first
+        self.null = int(offsets[-1])
+        rows = self.row_base[owner[inside]] + keys[inside]
+        self.cols = np.zeros((4, self.null + 1), dtype=np.float64)
+        self.cols[:, rows] = boxes[inside].T
+        self.has_box = np.zeros(self.null + 1, dtype=bool)
+        self.has_box[rows] = True
+        c = self.cols
+        self.area = np.maximum(c[2] - c[0], 0.0) * np.maximum(c[3] - c[1], 0.0)
+
+
+class BatchInput:
+    """A batch of parsed answers with their samples and contexts (see the module docstring).
+
+    Args:
+        columns: the parsed answers (``A`` of them).
+        samples: per answer, the ground truth.
+        contexts: per answer, what the model was shown.
+        densify_method, densify_params, end_extension: the densify rule
+            (:class:`stvg.tubes.DensifyConfig`, parameters resolved).
+
+    Attributes:
+        columns, samples, contexts: as given.
+        ok: bool ``[A]``, usable answers.
+        native_fps, num_frames, width, height: ``[A]`` each answer's video.
+        gt_first, gt_last: int64 ``[A]`` each answer's GT span.
+        pred_first, pred_last: int64 ``[A]`` predicted span (``0, -1`` when unusable).
+
+    Raises:
+        ValueError: a non-zero ``end_extension`` with a context without ``fps``; a
+            malformed GT span or GT box.
+    """
+
+    def __init__(
+        self,
+        columns: AnswerColumns,
+        samples: Sequence[Sample],
+        contexts: Sequence[FrameContext],
+        densify_method: str,
+        densify_params: dict[str, float | int],
+        end_extension: float,
+    ) -> None:
+        self.columns, self.samples, self.contexts = columns, samples, contexts
+        self.densify_method, self.densify_params = densify_method, densify_params
+        self.ok = columns.ok
+        first, self._sample_index = _unique(samples)
+        self._distinct = [samples[i] for i in first]
+        u, d = self._sample_index, self._distinct
+        m = len(d)
+        self.native_fps = np.fromiter((float(s.native_fps) for s in d), np.float64, m)[u]
+        self.num_frames = np.fromiter((int(s.num_frames) for s in d), np.int64, m)[u]
+        self.width = np.fromiter((float(s.width) for s in d), np.float64, m)[u]
+        self.height = np.fromiter((float(s.height) for s in d), np.float64, m)[u]
+        self.gt = _GroundTruth(d)
+        self.gt_first, self.gt_last = self.gt.first[u], self.gt.last[u]
+        # predicted spans (span_seconds_to_frames, vectorised)
+        idx = np.flatnonzero(self.ok)
+        start, end = columns.span_s[idx, 0], columns.span_s[idx, 1].copy()
+        if end_extension:
+            fps = [contexts[i].fps for i in idx.tolist()]
+            if not all(fps):
+                raise ValueError("end_extension needs the sampling rate fps")
+            end += float(end_extension) / np.array(fps, dtype=np.float64)
+        fps_ok, n_ok = self.native_fps[idx], self.num_frames[idx]
+        pf = frames_of_times(start, fps_ok, n_ok)
+        pl = np.maximum(pf, frames_of_times(end, fps_ok, n_ok))
+        self.pred_first = np.zeros(len(columns), dtype=np.int64)
+        self.pred_last = np.full(len(columns), -1, dtype=np.int64)
+        self.pred_first[idx], self.pred_last[idx] = pf, pl
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @functools.cached_property
+    def failure_reasons(self) -> list[str | None]:
+        """Per answer ``"parse failed: <error>"`` for unusable answers, else ``None``."""
+        errors = self.columns.errors
+        return [None if ok else f"parse failed: {errors[i]}" for i, ok in enumerate(self.ok)]
+
+    @functools.cached_property
+    def tubes(self) -> TubeBatch:
+        """The densified tube of every answer (empty without boxes or when unusable)."""
+        c = self.columns
+        return densify_batch(
+            self.densify_method,
+            self.densify_params,
+            first=self.pred_first,
+            last=self.pred_last,
+            box_offsets=c.box_offsets,
+            times_s=c.times_s,
+            boxes_xyxy=c.boxes_xyxy,
+            native_fps=self.native_fps,
+            num_frames=self.num_frames,
+            width=self.width,
+            height=self.height,
+        )
+
+    @functools.cached_property
+    def _intersection(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per answer: first and last frame in both spans, and the union length."""
+        first = np.maximum(self.pred_first, self.gt_first)
+        last = np.minimum(self.pred_last, self.gt_last)
+        union = np.maximum(self.pred_last, self.gt_last) - np.minimum(
+            self.pred_first, self.gt_first
+        )
+        return first, last, union + 1
+
+    @functools.cached_property
+    def _frame_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per tube frame: its GT row (null outside both spans) and whether it is inside."""
+        tubes = self.tubes
+        first, last, _ = self._intersection
+        a = tubes.answer
+        f = tubes.frame_idx
+        inside = (f >= first[a]) & (f <= last[a])
+        rows = np.where(inside, self.gt.row_base[self._sample_index[a]] + f, self.gt.null)
+        return rows, inside
+
+    @functools.cached_property
+    def official(self) -> tuple[np.ndarray, np.ndarray]:
+        """float64 ``[A]`` official tIoU and vIoU (0 for unusable answers)."""
+        first, last, union = self._intersection
+        n_inter = np.maximum(last - first + 1, 0)
+        t_iou = np.where(self.ok, n_inter / np.maximum(union, 1), 0.0)
+        tubes = self.tubes
+        sums = np.zeros(len(self), dtype=np.float64)
+        lengths = tubes.lengths
+        nonempty = np.flatnonzero(lengths > 0)
+        if nonempty.size:
+            rows, _ = self._frame_rows
+            gt = self.gt.cols.take(rows, axis=1)
+            iou = box_iou_columns(tubes.boxes_xyxy.T, gt, b_area=self.gt.area[rows])
+            sums[nonempty] = np.add.reduceat(iou, tubes.offsets[nonempty])
+        sums = np.where(n_inter > 0, sums, 0.0)
+        v_iou = np.where(self.ok, sums / np.maximum(union, 1), 0.0)
+        return t_iou, v_iou
+
+    @functools.cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Frames with a predicted and a GT box inside both spans, all answers.
+
+        Returns:
+            ``(answer [M], pred [M, 4], gt [M, 4], count [A])``: the answer of each pair,
+            the aligned boxes (original pixels) and the pairs per answer.
+        """
+        rows, inside = self._frame_rows
+        keep = np.flatnonzero(inside & self.gt.has_box[rows])
+        answer = self.tubes.answer[keep]
+        count = np.bincount(answer, minlength=len(self))
+        gt = self.gt.cols.take(rows[keep], axis=1).T
+        return answer, self.tubes.boxes_xyxy[keep], gt, count
+
+    @functools.cached_property
+    def box_counts(self) -> np.ndarray:
+        """int64 ``[A]`` boxes of each answer (after parsing)."""
+        return np.diff(self.columns.box_offsets)
+
+    @functools.cached_property
+    def shown_counts(self) -> np.ndarray:
+        """int64 ``[A]`` frames shown for each answer (``ctx.frame_idx.size``)."""
+        return np.fromiter((c.frame_idx.shape[0] for c in self.contexts), np.int64, len(self))
+
+
+__all__ = ["BatchInput"]
