@@ -16,6 +16,7 @@ the nodes that played tasks (``workers/nodes`` in the run's metrics).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import socket
 from collections import Counter
@@ -31,6 +32,9 @@ from stvg.training.config import RayConfig, RolloutConfig
 from stvg.training.rollout import RolloutTask, RolloutWorker
 
 logger = logging.getLogger(__name__)
+
+#: The driver's working directory, handed to the workers of a joined cluster.
+DRIVER_CWD_VAR = "STVG_DRIVER_CWD"
 
 
 class RayConnectError(ConfigError):
@@ -98,7 +102,9 @@ def init_ray(config: RayConfig) -> bool:
     ``config.address`` ``None`` starts a local instance (``num_cpus``, dashboard per the
     config); ``host:port``, ``auto`` or ``ray://host:port`` joins an existing cluster.
     A ``host:port`` or ``ray://`` address must answer a TCP connection within
-    ``config.connect_timeout_s`` first (Ray alone would retry it for minutes).
+    ``config.connect_timeout_s`` first (Ray alone would retry it for minutes). The
+    workers of a joined cluster start in this process's working directory where their
+    node has it (:func:`enter_driver_cwd`), as the workers of a local instance do.
 
     Returns:
         whether this call started the connection (and so should shut it down).
@@ -114,6 +120,13 @@ def init_ray(config: RayConfig) -> bool:
     if config.address is not None:
         check_reachable(config.address, config.connect_timeout_s)
         kwargs["address"] = config.address
+        # A joined cluster starts workers in the directory of its `ray start`; they move
+        # to this process's directory, so relative paths (dataset roots, checkpoints)
+        # mean what they mean here wherever that directory exists.
+        kwargs["runtime_env"] = {
+            "env_vars": {DRIVER_CWD_VAR: os.getcwd()},
+            "worker_process_setup_hook": f"{__name__}.enter_driver_cwd",
+        }
     elif config.num_cpus is not None:
         kwargs["num_cpus"] = config.num_cpus
     try:
@@ -128,6 +141,23 @@ def init_ray(config: RayConfig) -> bool:
             "(docs/cluster.md)"
         ) from exc
     return True
+
+
+def enter_driver_cwd() -> None:
+    """Ray's ``worker_process_setup_hook`` on a joined cluster: change to the driver's
+    working directory (``$STVG_DRIVER_CWD``) if this node has it, else stay and warn."""
+    path = os.environ.get(DRIVER_CWD_VAR)
+    if not path:
+        return
+    if os.path.isdir(path):
+        os.chdir(path)
+    else:
+        logger.warning(
+            "the driver's working directory %s does not exist on this node: relative paths "
+            "in the run config are read from %s here",
+            path,
+            os.getcwd(),
+        )
 
 
 def check_reachable(address: str, timeout_s: float) -> None:
@@ -309,6 +339,7 @@ __all__ = [
     "RayConnectError",
     "RayWorkers",
     "check_reachable",
+    "enter_driver_cwd",
     "init_ray",
     "make_workers",
     "worker_threads",

@@ -100,7 +100,12 @@ class Cluster:
         cmd += ["--include-log-monitor=false", f"--temp-dir={self.base / name}"]
         cmd += [*_node_ports(), *args]
         proc = subprocess.Popen(
-            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env=self.env,
+            cwd=self.base,  # where its workers start: not where `stvg train` runs
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         self.procs.append(proc)
@@ -182,12 +187,13 @@ def cluster() -> Iterator[Cluster]:
 
 def test_train_on_two_nodes_plays_on_both(cluster: Cluster, tmp_path: Path) -> None:
     root = make_split(tmp_path / "data")
-    checkpoint = make_native_checkpoint(root, root / "init.pt")
-    # 4 one-prompt tasks: the pool queues 2 on each of the 2 workers, so both play.
+    make_native_checkpoint(root, root / "init.pt")
+    # Paths relative to the directory of `stvg train`, not of `ray start` (the workers
+    # start there), and 4 one-prompt tasks: the pool queues 2 on each of the 2 workers.
     config = grounding_config(
-        root,
-        checkpoint,
-        tmp_path / "runs",
+        Path("data"),
+        Path("data/init.pt"),
+        Path("runs"),
         iterations=1,
         batch_size=4,
         rollout={"num_workers": 2, "task_size": 1, "num_cpus_per_worker": 1},
