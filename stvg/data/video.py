@@ -20,8 +20,9 @@ packet (FFmpeg frame + slice threads, ``thread_type="AUTO"``):
   before the last wanted frame is decoded with ``skip_frame="NONREF"``: FFmpeg drops it if no
   other frame refers to it (half the frames of x264's default B-pyramid), and decodes it if
   one does, so the frames returned are exactly those of a full decode.
-* *Colour conversion only for returned frames*, with the resize done by the same swscale
-  call (``max_side``; :data:`RESIZE_INTERPOLATION`), written straight into the output array.
+* *Colour conversion only for returned frames* (``VideoFrame.to_ndarray(format="rgb24")``),
+  with the resize to ``max_side`` done by the same swscale call
+  (:data:`RESIZE_INTERPOLATION`); each frame is copied once, into the output array.
 
 ``seek_policy="grab"`` never seeks forward (decodes through every gap); ``"seek"`` seeks
 whenever the wanted frame is not the next one. Every policy returns identical frames.
@@ -65,7 +66,6 @@ from typing import Literal
 import av
 import av.error
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from stvg.data.errors import VideoError
 from stvg.data.keyframes import KeyframeIndex, keyframe_index
@@ -234,7 +234,6 @@ class VideoReader:
         self._declared_frames = declared if declared > 0 else self._count_packets()
         self._num_frames = self._declared_frames
         self._index: KeyframeIndex | None = None
-        self._reformatter = VideoReformatter()
 
     # ------------------------------------------------------------------ properties
     @property
@@ -373,16 +372,15 @@ class VideoReader:
             frame = self._get(target, following, last, wanted_set)
             if frame is None:
                 return i
-            rgb = self._reformatter.reformat(
-                frame,
-                width=None if native else shown_w,
-                height=None if native else shown_h,
-                format="rgb24",
-                interpolation=None if native else RESIZE_INTERPOLATION,
-            )
-            plane = rgb.planes[0]
-            rows = np.frombuffer(plane, dtype=np.uint8).reshape(shown_h, plane.line_size)
-            out[i] = rows[:, : shown_w * 3].reshape(shown_h, shown_w, 3)
+            if native:
+                out[i] = frame.to_ndarray(format="rgb24")
+            else:
+                out[i] = frame.to_ndarray(
+                    width=shown_w,
+                    height=shown_h,
+                    format="rgb24",
+                    interpolation=RESIZE_INTERPOLATION,
+                )
             self.stats.frames_returned += 1
         return len(wanted)
 
