@@ -40,10 +40,16 @@ class _Pairs(list):
     """A JSON object kept as its ``(key, value)`` pairs, so duplicate keys are visible."""
 
 
+# Built once: json.loads(text, object_pairs_hook=...) builds a decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs)
+
+
 def _decode(text: str) -> Any | str:
     """JSON value of ``text`` with objects as :class:`_Pairs`, or an error reason."""
     try:
-        return json.loads(text, object_pairs_hook=_Pairs)
+        if text.startswith("\ufeff"):  # what json.loads checks before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         return f"invalid JSON at char {exc.pos}: {exc.msg}"
     except RecursionError:
