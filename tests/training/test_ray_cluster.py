@@ -1,5 +1,5 @@
-"""``stvg train`` on a real two-node Ray cluster started on this machine, and the one-line
-error for a ``ray.address`` where nothing listens.
+"""``stvg train`` (and, slow, ``stvg sweep``) on a real two-node Ray cluster started on
+this machine, and the one-line error for a ``ray.address`` where nothing listens.
 
 The cluster is two ``ray start --block`` processes, each its own raylet with its own
 ``--temp-dir``, CPUs and custom resource (``head_node`` / ``node_b``), each in its own
@@ -10,6 +10,7 @@ the machine, other users' included.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 import ray
 import yaml
-from rl_helpers import grounding_config, make_native_checkpoint, make_split
+from rl_helpers import TINY_MODEL, grounding_config, make_native_checkpoint, make_split
 
 from stvg.cli import main
 from stvg.training.run_dir import read_metrics
@@ -134,7 +135,7 @@ class Cluster:
             time.sleep(0.5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """Head (1 CPU, resource ``head_node``) and a second node (1 CPU, ``node_b``) joined
     to it; both are seen alive by ``ray.nodes()`` before the test starts."""
@@ -220,25 +221,79 @@ def test_train_on_two_nodes_plays_on_both(cluster: Cluster, tmp_path: Path) -> N
     assert saved["ray"]["address"] == cluster.address
 
 
-def test_unreachable_address_is_one_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    root = make_split(tmp_path / "data", n=2)
-    checkpoint = make_native_checkpoint(root, root / "init.pt")
-    config = grounding_config(
-        root, checkpoint, tmp_path / "runs", rollout={"num_workers": 2, "task_size": 1}
+def _sweep_file(tmp_path: Path, rl: dict) -> Path:
+    """A one-trial sweep of a tiny pipeline (data, SFT, RL, evaluations)."""
+    base = {
+        "name": "tiny",
+        "seed": 1,
+        "data": {"root": str(tmp_path / "data"), "n_train": 4, "n_test": 2},
+        "env": {"fps": 1.0, "max_frames": 4, "max_side": 32},
+        "sft": {"epochs": 1, "batch_size": 4, "model": TINY_MODEL, "threads": 1},
+        "rl": {
+            "algorithm": "grpo",
+            "iterations": 1,
+            "batch_size": 2,
+            "progress_bar": False,
+            "torch_threads": 1,
+            "grpo": {"group_size": 2},
+            **rl,
+        },
+        "eval": {"batch_size": 4},
+    }
+    sweep = {
+        "name": "cluster",
+        "out_dir": str(tmp_path / "sweeps"),
+        "base": base,
+        "grid": {"seed": [0]},
+        "resources": {"cpu": 1},
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_sweep_runs_its_trial_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
+    # The trial's placement group asks for 1 CPU for the trial and 1 for its rollout
+    # worker: with 1 CPU per node, the worker plays on the other node than the trial.
+    path = _sweep_file(tmp_path, {"rollout": {"num_workers": 1, "task_size": 1}})
+    done = subprocess.run(
+        [str(STVG), "sweep", str(path), "--set", f"ray.address={cluster.address}"],
+        env=cluster.env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-4000:]
+    with (tmp_path / "sweeps" / "cluster" / "results.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["trial"], r["status"]) for r in rows] == [("seed=0", "ok")]
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_unreachable_address_is_one_clear_error(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if command == "train":
+        root = make_split(tmp_path / "data", n=2)
+        checkpoint = make_native_checkpoint(root, root / "init.pt")
+        config = grounding_config(
+            root, checkpoint, tmp_path / "runs", rollout={"num_workers": 2, "task_size": 1}
+        )
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    else:
+        path = _sweep_file(tmp_path, {"rollout": {"num_workers": 0}})
     port = _free_port()  # closed again: nothing listens there
     ray.shutdown()
     start = time.monotonic()
-    code = main(["train", str(path), "--set", f"ray.address=127.0.0.1:{port}"])
+    code = main([command, str(path), "--set", f"ray.address=127.0.0.1:{port}"])
     elapsed = time.monotonic() - start
     err = capsys.readouterr().err
     assert code == 2
-    assert f"ray.address='127.0.0.1:{port}': cannot reach 127.0.0.1:{port}" in err
-    assert "Connection refused" in err and "ray start --head" in err
-    assert "Traceback" not in err
+    assert err.startswith(f"stvg {command}: error: ray.address='127.0.0.1:{port}': ")
+    assert f"cannot reach 127.0.0.1:{port}: Connection refused" in err
+    assert "ray start --head" in err and "Traceback" not in err
     assert elapsed < 30  # Ray alone retries for minutes
     assert not ray.is_initialized()
