@@ -4,6 +4,7 @@ config, data, file and Ray errors escaping a command."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,39 @@ def test_ray_errors_are_told_apart_from_errors_ray_carried() -> None:
 def test_traceback_env_keeps_the_traceback(monkeypatch) -> None:
     monkeypatch.setenv("STVG_TRACEBACK", "1")
     assert not shortened(VideoError("unreadable"))
+
+
+QUICKSTART = str(Path(__file__).resolve().parents[1] / "stvg/experiments/configs/quickstart.yaml")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--name", "../../x"], "config key name (in "),
+        (["--name", "a/b"], "'a/b' is not a folder name"),
+        (["--out-dir", "/proc/x/out"], "--out-dir /proc/x/out: cannot create or write"),
+    ],
+)
+def test_run_rejects_a_path_name_and_an_unwritable_out_dir_first(
+    extra: list[str], message: str, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    err = _fails(["run", QUICKSTART, *extra], capsys)
+    assert time.perf_counter() - start < 10.0  # before any stage (data generation alone is more)
+    (line,) = err.strip().splitlines()
+    assert line.startswith("stvg run: error: ") and message in line
+    assert not (tmp_path.parent / "x").exists() and not (tmp_path / "runs").exists()
+
+
+def test_models_tiny_negative_seed_and_inspect_errors_exit_2(tmp_path: Path, capsys) -> None:
+    err = _fails(
+        ["models", "tiny", "--family", "qwen2.5-vl", "--out", str(tmp_path / "m"), "--seed", "-1"],
+        capsys,
+    )
+    assert "argument --seed: expected an integer >= 0, got -1" in err
+    assert not (tmp_path / "m").exists()
+    # data inspect used SystemExit(message): exit status 1 and the message only at exit
+    err = _fails(["data", "inspect", str(tmp_path / "none.json"), "--format", "nope"], capsys)
+    (line,) = err.strip().splitlines()
+    assert line.startswith("stvg data inspect: error: ")

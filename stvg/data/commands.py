@@ -86,6 +86,7 @@ def _inspect(args: argparse.Namespace) -> int:
             args.path, args.dataset_format, split=args.split, vidor_root=args.vidor_root
         )
     except (DataError, ValueError) as exc:
-        raise SystemExit(f"stvg data inspect: {exc}") from exc
+        print(f"stvg data inspect: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(stats, indent=2) if args.json else format_report(stats))
     return 0

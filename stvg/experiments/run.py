@@ -40,6 +40,7 @@ always report the official metrics.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -220,6 +221,12 @@ class RunConfig:
     synthesis: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if not self.name or re.search(r"[/\\]", self.name) or self.name in (".", ".."):
+            raise InvalidField(
+                "name",
+                f"{self.name!r} is not a folder name (the run folder is out_dir/name): no "
+                "'/', '\\', '.' or '..'",
+            )
         if self.synthesis is not None:
             if self.policy.name != "vlm":
                 raise InvalidField(

@@ -13,6 +13,7 @@ import argparse
 import shlex
 import sys
 
+from stvg.cli_errors import check_writable_dir
 from stvg.config import add_set_argument
 
 
@@ -35,20 +36,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from stvg.config import ConfigError, parse_overrides
     from stvg.experiments.run import check_stage_configs, load_run_config, run_experiment
 
     try:
-        config = load_run_config(args.config, parse_overrides(args.overrides))
+        overrides = parse_overrides(args.overrides)
+        # --out-dir and --name are validated as the config's keys (a name is no path)
+        for key, value in (("out_dir", args.out_dir), ("name", args.name)):
+            if value is not None:
+                overrides[key] = value
+        config = load_run_config(args.config, overrides)
         check_stage_configs(config)
     except ConfigError as exc:
         where = "" if f"(in {args.config}" in str(exc) else f" (in {args.config})"
         print(f"stvg run: error: {exc}{where}", file=sys.stderr)
         return 2
-    overrides = {k: v for k, v in (("out_dir", args.out_dir), ("name", args.name)) if v is not None}
-    config = dataclasses.replace(config, **overrides)
+    check_writable_dir(config.out_dir, "--out-dir" if args.out_dir else "out_dir")  # first
     command = (
         "stvg run " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         if sys.argv[1:2] == ["run"]

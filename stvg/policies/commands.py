@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from stvg.cli_errors import non_negative_int
+
 #: Families ``stvg models tiny`` builds (kept here so that ``--help`` needs no torch).
 FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl")
 
@@ -41,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     tiny.add_argument("--family", required=True, help=f"one of {', '.join(FAMILIES)}")
     tiny.add_argument("--out", required=True, metavar="DIR", help="directory to write")
-    tiny.add_argument("--seed", type=int, default=0, metavar="N", help="weight seed (0)")
+    tiny.add_argument(
+        "--seed", type=non_negative_int, default=0, metavar="N", help="weight seed (>= 0; 0)"
+    )
     tiny.set_defaults(handler=_handle_tiny)
 
 
