@@ -211,7 +211,29 @@ class TubeBatch:
     def tube(self, i: int) -> Tube:
         """Tube ``i`` as a :class:`~stvg.data.types.Tube` (views of the batch arrays)."""
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        return Tube(self.frame_idx[lo:hi], self.boxes_xyxy[lo:hi])
+        return _view_tube(self.frame_idx[lo:hi], self.boxes_xyxy[lo:hi])
+
+    def tubes(self) -> list[Tube]:
+        """Every tube, in answer order (views of the batch arrays)."""
+        offsets = self.offsets.tolist()
+        frames, boxes = self.frame_idx, self.boxes_xyxy
+        return [
+            _view_tube(frames[lo:hi], boxes[lo:hi])
+            for lo, hi in zip(offsets[:-1], offsets[1:], strict=True)
+        ]
+
+
+def _view_tube(frame_idx: np.ndarray, boxes_xyxy: np.ndarray) -> Tube:
+    """A :class:`Tube` of batch views, without re-checking what holds by construction.
+
+    A batch's frames are int64 and consecutive (strictly increasing) and its boxes float64
+    ``[n, 4]``, so ``Tube.__post_init__``'s conversions and checks would change nothing;
+    skipping them keeps building thousands of tubes cheap.
+    """
+    tube = object.__new__(Tube)
+    object.__setattr__(tube, "frame_idx", frame_idx)
+    object.__setattr__(tube, "boxes_xyxy", boxes_xyxy)
+    return tube
 
 
 def densify(

@@ -83,7 +83,8 @@ class _GroundTruth:
         counts = np.fromiter((len(s.gt_boxes) for s in samples), np.int64, n)
         total = int(counts.sum())
         try:
-            if not all(len(b) == 4 for s in samples for b in s.gt_boxes.values()):
+            values = itertools.chain.from_iterable(s.gt_boxes.values() for s in samples)
+            if total and set(map(len, values)) != {4}:
                 raise ValueError("a box without 4 coordinates")
             keys = np.fromiter(
                 itertools.chain.from_iterable(s.gt_boxes for s in samples), np.int64, total

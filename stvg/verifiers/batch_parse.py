@@ -169,26 +169,29 @@ def _candidate(i: int, raw: RawAnswer, ctx: FrameContext, repairs: list[str]) ->
     clipped = start < 0 or end > duration
     if clipped:
         start, end = max(start, 0.0), min(end, duration)
-    times: list[float] = []
-    values: list[float] = []
     bad_keys: dict[int, object] = {}
+    if not raw.boxes:
+        return _Candidate(i, raw, ctx, repairs, start, end, clipped, [], [], bad_keys)
+    keys, boxes = zip(*raw.boxes, strict=True)
+    # the common case with C-level checks only: str keys, lists of 4 int/float
+    if set(map(type, keys)) == {str} and set(map(type, boxes)) == {list}:
+        times = list(map(_key_time, keys))
+        values = list(itertools.chain.from_iterable(boxes))
+        if (
+            None not in times
+            and set(map(len, boxes)) == {4}
+            and set(map(type, values)) <= _NUMBER_TYPES
+        ):
+            return _Candidate(i, raw, ctx, repairs, start, end, clipped, times, values, bad_keys)
+    times, values = [], []
     for key, value in raw.boxes:
         time_s = _key_time(key) if type(key) is str else None
         if time_s is None:
             bad_keys[len(times)] = key
             time_s = math.nan
         times.append(time_s)
-        if type(value) is list and len(value) == 4:
-            values.extend(value)
-        else:
-            values.extend(_NAN4)
-    if not set(map(type, values)) <= _NUMBER_TYPES:  # bools, strings, None: box dropped
-        values = list(
-            itertools.chain.from_iterable(
-                box if {type(v) for v in box} <= _NUMBER_TYPES else _NAN4
-                for box in (values[k : k + 4] for k in range(0, len(values), 4))
-            )
-        )
+        good = type(value) is list and len(value) == 4
+        values.extend(value if good and set(map(type, value)) <= _NUMBER_TYPES else _NAN4)
     return _Candidate(i, raw, ctx, repairs, start, end, clipped, times, values, bad_keys)
 
 

@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from stvg.config import ConfigError, InvalidField, from_dict, load_yaml
 from stvg.data.types import Sample, SecondLevelAnswer, Tube
 from stvg.tubes import DensifyConfig
@@ -64,6 +66,8 @@ from stvg.verifiers.batch_parse import parse_batch
 from stvg.verifiers.batch_terms import BATCH_TERMS
 from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResult, get_format
 from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, get_term, resolve_term_params
+
+BLOCK_ANSWERS = 256  # answers scored per vectorised block (work arrays stay in cache)
 
 
 @dataclass
@@ -210,6 +214,18 @@ class VerifierResult:
     format_ok: bool
     pred_span: tuple[int, int] | None
     pred_tube: Tube | None
+
+    @classmethod
+    def _trusted(cls, **fields: Any) -> VerifierResult:
+        """A result from fields the verifier computed (every field given, right types).
+
+        The batch path builds thousands of results per call; the frozen dataclass's
+        ``__init__`` sets each field through ``object.__setattr__``, this fills
+        ``__dict__`` at once (the same object, an order of magnitude faster).
+        """
+        result = object.__new__(cls)
+        result.__dict__.update(fields)
+        return result
 
     @property
     def parse_ok(self) -> bool:
@@ -405,67 +421,103 @@ class Verifier:
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
     ) -> list[VerifierResult]:
-        """Score checked, aligned answers (texts or parse results): the one implementation."""
+        """Score checked, aligned answers (texts or parse results): the one implementation.
+
+        Answers go in blocks of :data:`BLOCK_ANSWERS`, so that the work arrays over their
+        frames stay in the CPU cache (measured 1.3x faster than one block of 2048).
+        """
+        if len(items) > BLOCK_ANSWERS:
+            return [
+                result
+                for lo in range(0, len(items), BLOCK_ANSWERS)
+                for result in self._score_block(
+                    items[lo : lo + BLOCK_ANSWERS],
+                    samples[lo : lo + BLOCK_ANSWERS],
+                    contexts[lo : lo + BLOCK_ANSWERS],
+                )
+            ]
+        return self._score_block(items, samples, contexts)
+
+    def _score_block(
+        self,
+        items: Sequence[str | ParseResult],
+        samples: Sequence[Sample],
+        contexts: Sequence[FrameContext],
+    ) -> list[VerifierResult]:
+        """Score one block of answers with array code (see the module docstring)."""
         inp = self._batch_input(items, samples, contexts)
-        columns, tubes = inp.columns, inp.tubes
-        t_iou, v_iou = (x.tolist() for x in inp.official)
+        columns, n = inp.columns, len(items)
+        names = [name for name, _, _, _ in self._terms]
         batched = [
             None if batch is None else batch(inp, **params)
             for batch, (_, _, _, params) in zip(self._batch_terms, self._terms, strict=True)
         ]
-        values = [None if b is None else b.values.tolist() for b in batched]
-        reasons = [None if b is None else b.reasons for b in batched]
-        ok = columns.ok.tolist()
-        format_ok = columns.format_ok.tolist()
-        first, last = inp.pred_first.tolist(), inp.pred_last.tolist()
-        offsets = tubes.offsets.tolist()
-        results = []
-        for i in range(len(items)):
-            pred_span = (first[i], last[i]) if ok[i] else None
-            pred_tube = None
-            if ok[i]:
-                lo, hi = offsets[i], offsets[i + 1]
-                pred_tube = Tube(tubes.frame_idx[lo:hi], tubes.boxes_xyxy[lo:hi])
-            fallback_input = None
-            terms: dict[str, float] = {}
-            weighted: dict[str, float] = {}
-            why: dict[str, str] = {}
-            for k, (name, weight, function, params) in enumerate(self._terms):
-                term_values = values[k]
-                if term_values is not None:
-                    value, reason = term_values[i], reasons[k][i]  # type: ignore[index]
-                else:  # a term without a batched form: its own function, on this answer
-                    if fallback_input is None:
-                        fallback_input = RewardInput(
-                            samples[i], columns.parse_result(i), contexts[i], pred_span, pred_tube
-                        )
-                    score = function(fallback_input, **params)
-                    value, reason = float(score.value), score.reason
-                if not math.isfinite(value):
-                    raise ValueError(
-                        f"sample {samples[i].sample_id!r}: reward term {name!r} returned "
-                        f"{value}; terms must return finite numbers"
-                    )
-                terms[name] = value
-                weighted[name] = weight * value
-                if reason is not None:
-                    why[name] = reason
-            results.append(
-                VerifierResult(
-                    total=float(sum(weighted.values())),
-                    terms=terms,
-                    weighted=weighted,
-                    reasons=why,
-                    t_iou=t_iou[i],
-                    v_iou=v_iou[i],
-                    parse_error=None if ok[i] else (columns.errors[i] or "no answer"),
-                    repairs=columns.repairs[i],
-                    format_ok=format_ok[i],
-                    pred_span=pred_span,
-                    pred_tube=pred_tube,
-                )
+        values: list[Any] = [None if b is None else b.values for b in batched]
+        reasons: list[Any] = [None if b is None else b.reasons for b in batched]
+        if any(b is None for b in batched):
+            self._fallback_terms(inp, values, reasons)
+        table = np.array(values, dtype=np.float64).reshape(len(names), n)
+        bad = ~np.isfinite(table)
+        if bad.any():  # the first answer (then term) in order, as one by one
+            k, i = min((int(i), int(k)) for k, i in zip(*np.nonzero(bad), strict=True))[::-1]
+            raise ValueError(
+                f"sample {samples[i].sample_id!r}: reward term {names[k]!r} returned "
+                f"{table[k, i]}; terms must return finite numbers"
             )
-        return results
+        weights = np.array([w for _, w, _, _ in self._terms], dtype=np.float64)
+        weighted = table * weights[:, None]
+        total = np.zeros(n)
+        for row in weighted:  # in term order, as sum() over the dict
+            total += row
+        why: list[dict[str, str]] = [{} for _ in range(n)]
+        for name, term_reasons in zip(names, reasons, strict=True):
+            for i, reason in enumerate(term_reasons):
+                if reason is not None:
+                    why[i][name] = reason
+        ok = columns.ok.tolist()
+        tubes = inp.tubes.tubes()
+        first, last = inp.pred_first.tolist(), inp.pred_last.tolist()
+        t_iou, v_iou = (x.tolist() for x in inp.official)
+        return [
+            VerifierResult._trusted(
+                total=tot,
+                terms=dict(zip(names, vals, strict=True)),
+                weighted=dict(zip(names, wvals, strict=True)),
+                reasons=reasons_i,
+                t_iou=t_iou[i],
+                v_iou=v_iou[i],
+                parse_error=None if ok[i] else (columns.errors[i] or "no answer"),
+                repairs=columns.repairs[i],
+                format_ok=fmt_ok,
+                pred_span=(first[i], last[i]) if ok[i] else None,
+                pred_tube=tubes[i] if ok[i] else None,
+            )
+            for i, (tot, vals, wvals, reasons_i, fmt_ok) in enumerate(
+                zip(total.tolist(), zip(*table.tolist(), strict=True),
+                    zip(*weighted.tolist(), strict=True), why, columns.format_ok.tolist(),
+                    strict=True)
+            )
+        ]  # fmt: skip
+
+    def _fallback_terms(self, inp: BatchInput, values: list[Any], reasons: list[Any]) -> None:
+        """Fill ``values``/``reasons`` of the terms without a batched form (``None`` there),
+        answer by answer with the terms' own functions on a :class:`RewardInput`."""
+        tubes = inp.tubes.tubes()
+        inputs = [
+            RewardInput(
+                inp.samples[i],
+                inp.columns.parse_result(i),
+                inp.contexts[i],
+                (int(inp.pred_first[i]), int(inp.pred_last[i])) if inp.ok[i] else None,
+                tubes[i] if inp.ok[i] else None,
+            )
+            for i in range(len(inp))
+        ]
+        for k, (_, _, function, params) in enumerate(self._terms):
+            if values[k] is None:
+                scores = [function(x, **params) for x in inputs]
+                values[k] = np.array([float(s.value) for s in scores], dtype=np.float64)
+                reasons[k] = [s.reason for s in scores]
 
 
 def _answer_parse(answer: SecondLevelAnswer | None, repairs: Sequence[str]) -> ParseResult:
