@@ -348,6 +348,8 @@ class VideoReader:
         except _Renumber as reason:
             self._switch_to_counting(str(reason))
             kept = self._decode_into(wanted.tolist(), out)
+        # Frames fed as skippable may never come out: a later read of one must seek.
+        self._next_idx = max(self._next_idx, self._nonref_max + 1)
         kept_idx = wanted[:kept].copy()
         return SampledFrames(
             frames=out[:kept] if kept < wanted.size else out,
@@ -403,7 +405,7 @@ class VideoReader:
         while True:
             if self._pending:  # frames before the target were dropped: the head is past it
                 return self._missing(target)
-            if self._exhausted:
+            if self._exhausted or self._drained:
                 return self._at_end(target)
             packet_idx = self._feed(last, wanted)
             if packet_idx == target:
@@ -457,6 +459,7 @@ class VideoReader:
         self._exhausted = False  # the demuxer has no packet left and the decoder is drained
         self._count = next_idx  # frames counted so far (count mode)
         self._fed: set[int] = set()  # frame indices of the packets fed since the last seek
+        self._nonref_max = -1  # highest frame index fed as skippable (it may never come out)
 
     def _require_open(self) -> av.container.InputContainer:
         if self._container is None:
@@ -514,6 +517,7 @@ class VideoReader:
         if idx is not None:
             if idx < last and idx not in wanted and not packet.is_keyframe:
                 skip = "NONREF"
+                self._nonref_max = max(self._nonref_max, idx)
             if packet.is_keyframe and idx > self._gop_key:
                 self._gop_key = idx
             self._fed_max = max(self._fed_max, idx)
@@ -675,7 +679,8 @@ class VideoReader:
         cannot be decoded."""
         failed = self._last_pushed + 1
         if not self._count_mode:
-            failed = max(failed, min(self._fed_max + 1, target))
+            fed_ok = target if target in self._fed else self._fed_max + 1
+            failed = max(failed, min(fed_ok, target))
         self._shorten(failed)
         return None
 
