@@ -75,7 +75,7 @@ def keyframe_index(
         start_pts: timestamp of frame 0 in ``stream.time_base`` units (``None``: unknown,
             then only the container index can be used).
     """
-    entries = stream.index_entries
+    entries = getattr(stream, "index_entries", None) or ()  # older PyAV: no index access
     if len(entries) and abs(len(entries) - num_frames) <= 1:
         keys: list[int] = []
         position = 0
