@@ -430,3 +430,28 @@ def test_repairs_are_the_parsers_words() -> None:
         )
     )
     assert json.dumps(result.pred_span) == "[0, 20]"
+
+
+def test_trl_and_verl_batches_equal_scoring_row_by_row() -> None:
+    from stvg.verifiers.adapters import compute_score, compute_score_batch, make_trl_reward
+    from stvg.verifiers.adapters.common import ground_truth_to_dict
+
+    pixels = ground_truth_to_dict(SCENE, SCENE_CTX)
+    tagged = ground_truth_to_dict(SCENE, SCENE_CTX, answer_format="tagged", coords="norm1")
+    texts = [
+        '<answer>{"span": [1, 2], "boxes": {"1": [0, 0, 10, 10], "2": [0, 0, 20, 10]}}</answer>',
+        "<time>1 - 3</time>\n<boxes>1: [0, 0, 0.1, 0.1]</boxes>",
+        "junk",
+        '<answer>{"span": [0, 1], "boxes": {"1": [0, 0, 10, 10]}}</answer>',
+    ]
+    records = [pixels, tagged, pixels, json.dumps(pixels)]
+    infos = [None, None, {"verifier": {"terms": [{"name": "format", "weight": 1.0}]}}, None]
+    rows = [compute_score("stvg", t, r, i) for t, r, i in zip(texts, records, infos, strict=True)]
+    assert compute_score_batch(["stvg"] * 4, texts, records, infos) == rows
+    # row 0: frames 10..20 (tIoU 10/11); frame 10 + k has [0, 0, 10 + k, 10], IoU 10 / (10 + k)
+    v_iou = sum(10 / (10 + k) for k in range(10)) / 11
+    assert rows[0]["score"] == pytest.approx(10 / 11 + v_iou)
+    reward = make_trl_reward()
+    assert reward(completions=texts, ground_truth=records) == [
+        compute_score("stvg", t, r)["score"] for t, r in zip(texts, records, strict=True)
+    ]

@@ -7,9 +7,10 @@ from stvg.verifiers.adapters.common import (
     VerifierCache,
     ground_truth_from_dict,
     ground_truth_to_dict,
+    score_records,
 )
 from stvg.verifiers.adapters.trl import TrlReward, completion_text, make_trl_reward
-from stvg.verifiers.adapters.verl import compute_score, verl_result
+from stvg.verifiers.adapters.verl import compute_score, compute_score_batch, verl_result
 
 __all__ = [
     "OPTIONAL_KEYS",
@@ -19,8 +20,10 @@ __all__ = [
     "VerifierCache",
     "completion_text",
     "compute_score",
+    "compute_score_batch",
     "ground_truth_from_dict",
     "ground_truth_to_dict",
     "make_trl_reward",
+    "score_records",
     "verl_result",
 ]

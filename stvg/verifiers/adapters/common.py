@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -360,6 +360,54 @@ def score_record(
     return verifier.score_text(text, record.sample, record.ctx)
 
 
+def score_records(
+    verifier_cache: VerifierCache,
+    config: VerifierConfigLike,
+    texts: Sequence[str],
+    ground_truths: Sequence[Mapping[str, Any] | str],
+) -> list[VerifierResult]:
+    """Score many model texts against their ground-truth records in batches.
+
+    The batch form of :func:`score_record` (equal results): records are decoded once per
+    distinct record (a group's completions repeat their prompt's record, so they share one
+    ``Sample`` and context), and the texts of each ``(answer_format, coords)`` go through
+    one :meth:`~stvg.verifiers.verifier.Verifier.score_batch` call.
+
+    Raises:
+        ValueError: a malformed ground-truth record; ``texts`` and ``ground_truths`` of
+            different lengths.
+        TypeError: a text that is not a ``str``.
+    """
+    if len(texts) != len(ground_truths):
+        raise ValueError(
+            f"score_records needs one ground-truth record per text, got {len(texts)} texts "
+            f"and {len(ground_truths)} records"
+        )
+    decoded: dict[Any, GroundTruth] = {}
+    records = []
+    for text, ground_truth in zip(texts, ground_truths, strict=True):
+        if not isinstance(text, str):
+            raise TypeError(f"score_text needs the answer as str, got {type(text).__name__}")
+        key = ground_truth if isinstance(ground_truth, str) else id(ground_truth)
+        if key not in decoded:
+            decoded[key] = ground_truth_from_dict(ground_truth)
+        records.append(decoded[key])
+    groups: dict[tuple[str | None, str | None], list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault((record.answer_format, record.coords), []).append(i)
+    results: list[VerifierResult | None] = [None] * len(texts)
+    for (answer_format, coords), rows in groups.items():
+        verifier = verifier_cache.get(config, answer_format=answer_format, coords=coords)
+        scored = verifier.score_batch(
+            [texts[i] for i in rows],
+            [records[i].sample for i in rows],
+            [records[i].ctx for i in rows],
+        )
+        for i, result in zip(rows, scored, strict=True):
+            results[i] = result
+    return results  # type: ignore[return-value]
+
+
 __all__ = [
     "OPTIONAL_KEYS",
     "REQUIRED_KEYS",
@@ -369,4 +417,5 @@ __all__ = [
     "ground_truth_from_dict",
     "ground_truth_to_dict",
     "score_record",
+    "score_records",
 ]

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from stvg.verifiers.adapters.common import VerifierCache, score_record
+from stvg.verifiers.adapters.common import VerifierCache, score_records
 from stvg.verifiers.rewards import get_term
 from stvg.verifiers.verifier import TermConfig, VerifierConfigLike, load_verifier_config
 
@@ -132,11 +132,9 @@ class TrlReward:
                 f"{len(completions)} completions but {len(records)} {self.ground_truth_key!r} "
                 "entries: TRL passes one per completion"
             )
-        rewards = []
-        for completion, record in zip(completions, records, strict=True):
-            result = score_record(self._verifiers, self.config, completion_text(completion), record)
-            rewards.append(result.total if self.term is None else result.terms[self.term])
-        return rewards
+        texts = [completion_text(c) for c in completions]
+        results = score_records(self._verifiers, self.config, texts, records)
+        return [r.total if self.term is None else r.terms[self.term] for r in results]
 
 
 def make_trl_reward(

@@ -8,6 +8,10 @@ Point verl at this module in its config::
       reward_kwargs:            # optional: the verifier config for every sample
         verifier: {terms: [{name: t_iou, weight: 0.5}, {name: v_iou, weight: 0.5}]}
 
+With verl's batch reward manager (``reward_model.reward_manager: batch``) use
+``name: compute_score_batch``: the whole batch is scored with one batched verifier call
+per config, the same results row by row.
+
 Each row's ``reward_model.ground_truth`` is the record of
 :mod:`stvg.verifiers.adapters.common` (a mapping or its JSON string); ``extra_info`` may carry
 a per-row ``verifier`` config. The layout is documented in ``docs/verifier.md``.
@@ -16,10 +20,10 @@ a per-row ``verifier`` config. The layout is documented in ``docs/verifier.md``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stvg.verifiers.adapters.common import VerifierCache, score_record
+from stvg.verifiers.adapters.common import VerifierCache, config_key, score_record, score_records
 from stvg.verifiers.verifier import VerifierConfigLike, VerifierResult
 
 # Verifiers built once per (config, answer format, coords) in this process.
@@ -42,6 +46,16 @@ def verl_result(result: VerifierResult) -> dict[str, float | str]:
     out["format_ok"] = 1.0 if result.format_ok else 0.0
     out["parse_error"] = result.parse_error or ""
     return out
+
+
+def plain_config(value: Any) -> Any:
+    """``value`` with OmegaConf containers (verl's ``reward_kwargs`` arrive as
+    ``DictConfig``/``ListConfig``) turned into plain dicts and lists."""
+    if type(value).__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
 def _config_from_extra_info(extra_info: Any, default: VerifierConfigLike) -> VerifierConfigLike:
@@ -91,8 +105,50 @@ def compute_score(
         stvg.config.ConfigError: an invalid verifier config.
     """
     del data_source, kwargs
-    config = _config_from_extra_info(extra_info, verifier)
+    config = plain_config(_config_from_extra_info(extra_info, plain_config(verifier)))
     return verl_result(score_record(VERIFIERS, config, solution_str, ground_truth))
 
 
-__all__ = ["VERIFIERS", "compute_score", "verl_result"]
+def compute_score_batch(
+    data_sources: Sequence[str],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Mapping[str, Any] | str],
+    extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
+    *,
+    verifier: VerifierConfigLike = None,
+    **kwargs: Any,
+) -> list[dict[str, float | str]]:
+    """Score a verl batch at once (``reward_model.reward_manager: batch``).
+
+    verl's ``BatchRewardManager`` calls its ``compute_score`` with lists
+    (``data_sources``, ``solution_strs``, ``ground_truths``, ``extra_infos``); this scores
+    the rows of each verifier config with one batched call and returns, row by row, what
+    :func:`compute_score` returns for that row.
+
+    Raises:
+        ValueError: lists of different lengths; a malformed ground-truth record.
+        stvg.config.ConfigError: an invalid verifier config.
+    """
+    del kwargs
+    n = len(solution_strs)
+    infos = [None] * n if extra_infos is None else list(extra_infos)
+    if not (len(data_sources) == len(ground_truths) == len(infos) == n):
+        raise ValueError(
+            f"compute_score_batch needs aligned lists, got {len(data_sources)} data sources, "
+            f"{n} solutions, {len(ground_truths)} ground truths and {len(infos)} extra infos"
+        )
+    by_config: dict[str, tuple[VerifierConfigLike, list[int]]] = {}
+    for i, info in enumerate(infos):
+        config = _config_from_extra_info(info, verifier)
+        by_config.setdefault(config_key(config), (config, []))[1].append(i)
+    out: list[dict[str, float | str] | None] = [None] * n
+    for config, rows in by_config.values():
+        results = score_records(
+            VERIFIERS, config, [solution_strs[i] for i in rows], [ground_truths[i] for i in rows]
+        )
+        for i, result in zip(rows, results, strict=True):
+            out[i] = verl_result(result)
+    return out  # type: ignore[return-value]
+
+
+__all__ = ["VERIFIERS", "compute_score", "compute_score_batch", "verl_result"]
