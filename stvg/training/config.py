@@ -431,9 +431,9 @@ class TrainConfig:
             new ones are written; the newest is never deleted); ``null`` = keep all.
         hf_export: when to write a Hugging Face export of a policy that has
             ``save_pretrained`` (see :data:`HFExport`).
-        greedy_every: at iteration 1, every this many iterations and at the last, also
-            play the policy's deterministic answer (``act_batch``, what evaluation scores)
-            to the iteration's prompts, before the update, and log its reward,
+        greedy_every: at iteration 1 and every this many iterations, also play the
+            policy's deterministic answer (``act_batch``, what evaluation scores) to the
+            iteration's prompts, before the update, and log its reward,
             ``rewards/greedy/{total,t_iou,v_iou}``, next to the sampled answers'
             ``rewards/sampled/...``; 0 = never. It draws on no random generator of the
             run and trains nothing, so it does not change the run's results; it costs one

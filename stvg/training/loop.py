@@ -446,11 +446,10 @@ class Trainer:
 
     def _greedy_due(self, iteration: int) -> bool:
         """Whether iteration ``iteration`` logs the greedy rewards (``greedy_every``: at
-        iteration 1, every ``greedy_every`` iterations and at the last; 0 = never)."""
+        iteration 1 and every ``greedy_every`` iterations; 0 = never). Not "at the last":
+        a run resumed with more ``iterations`` must log what the longer run logs."""
         every = self.config.greedy_every
-        if every == 0:
-            return False
-        return iteration == 1 or iteration % every == 0 or iteration == self.config.iterations
+        return every > 0 and (iteration == 1 or iteration % every == 0)
 
     def _policy_diagnostics(self) -> dict[str, float]:
         """The policy's own scalars (``policy.diagnostics()``, e.g. the native policy's
