@@ -82,6 +82,26 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     return folder
 
 
+def check_writable_file(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a file that can be written (its folder created when missing), checked
+    before any work starts.
+
+    Raises:
+        CommandError: ``path`` is a folder, or its folder cannot be created or written.
+    """
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise CommandError(f"{flag} {path}: is a folder; give a file path")
+    try:
+        check_writable_dir(file.parent, flag)
+    except CommandError:
+        raise CommandError(
+            f"{flag} {path}: its folder {file.parent} cannot be created or written; choose a "
+            "writable path"
+        ) from None
+    return file
+
+
 def is_ray_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is one of Ray's own errors (a dead node, actor or worker, a lost
     object, a system error), as opposed to an error of our code that Ray carried."""
@@ -149,6 +169,7 @@ __all__ = [
     "CommandError",
     "carried_error",
     "check_writable_dir",
+    "check_writable_file",
     "error_line",
     "first_line",
     "is_ray_failure",

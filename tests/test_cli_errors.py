@@ -116,3 +116,34 @@ def test_models_tiny_negative_seed_and_inspect_errors_exit_2(tmp_path: Path, cap
     err = _fails(["data", "inspect", str(tmp_path / "none.json"), "--format", "nope"], capsys)
     (line,) = err.strip().splitlines()
     assert line.startswith("stvg data inspect: error: ")
+
+
+SFT_NATIVE = str(Path(QUICKSTART).parent / "sft_native.yaml")
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["train", "/proc/nonexistent/run.yaml", "--out-dir", "/proc/x/out"],
+            "stvg train: error: --out-dir /proc/x/out: cannot create or write this folder",
+        ),
+        (
+            ["train", "--resume", "/proc/nonexistent/run"],
+            "stvg train: error: --resume /proc/nonexistent/run: no such run folder",
+        ),
+        (
+            ["train-sft", "--config", SFT_NATIVE, "--out-dir", "/proc/x/out"],
+            "stvg train-sft: error: --out-dir /proc/x/out: cannot create or write this folder",
+        ),
+        (
+            ["render", "--root", "/proc/nonexistent", "--format", "synthetic", "--sample", "a"]
+            + ["--out", "/proc/x/a.png"],
+            "stvg render: error: --out /proc/x/a.png: its folder /proc/x cannot be created",
+        ),
+    ],
+)
+def test_unwritable_outputs_and_a_missing_run_are_one_line(argv, line, capsys) -> None:
+    err = _fails(argv, capsys)
+    (only,) = err.strip().splitlines()
+    assert only.startswith(line)

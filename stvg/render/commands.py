@@ -142,12 +142,14 @@ def unknown_sample_error(sample_id: str, known: list[str], source: str) -> Excep
 
 
 def _render(args: argparse.Namespace) -> int:
+    from stvg.cli_errors import check_writable_file
     from stvg.data import load_dataset
     from stvg.render.sample import check_out_suffix, render_sample
     from stvg.render.sheet import SheetLayout
     from stvg.verifiers.predictions import read_predictions
 
     check_out_suffix(args.out)
+    check_writable_file(args.out)  # before the dataset is read or a frame decoded
     dataset = load_dataset(
         args.dataset_format,
         split=args.split,

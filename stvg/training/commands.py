@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _handle(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from stvg.cli_errors import check_writable_dir
     from stvg.config import ConfigError, InvalidField, parse_overrides
     from stvg.data import DataError
     from stvg.training.sft import load_sft_config, train_sft
@@ -57,6 +58,7 @@ def _handle(args: argparse.Namespace) -> int:
     try:
         config = load_sft_config(args.config, parse_overrides(args.overrides))
         if args.out_dir is not None:
+            check_writable_dir(args.out_dir, "--out-dir")  # before any frame is decoded
             config = replace(config, out_dir=args.out_dir)
         if args.epochs is not None:
             config = replace(config, epochs=args.epochs)

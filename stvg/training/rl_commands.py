@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from stvg.config import add_set_argument
@@ -94,7 +95,7 @@ def _handler(parser: argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from stvg.cli_errors import is_ray_failure, ray_failure_message
+    from stvg.cli_errors import check_writable_dir, is_ray_failure, ray_failure_message
     from stvg.config import ConfigError, parse_overrides
     from stvg.data import DataError
     from stvg.training.preflight import check_train_names
@@ -108,7 +109,15 @@ def _train(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     if args.out_dir is not None:
+        check_writable_dir(args.out_dir, "--out-dir")  # before the run folder is made
         overrides["out_dir"] = args.out_dir
+    if args.resume is not None and not Path(args.resume).is_dir():
+        print(
+            f"stvg train: error: --resume {args.resume}: no such run folder; give the run "
+            "directory that stvg train printed (out_dir/<run name>)",
+            file=sys.stderr,
+        )
+        return 2
     if args.no_progress:
         overrides["progress_bar"] = False
     try:
