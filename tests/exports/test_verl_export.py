@@ -155,3 +155,40 @@ def _shift_boxes(target: str) -> str:
     answer = json.loads(body.split("</answer>", 1)[0])
     answer["boxes"] = {t: [b[0] + 3, b[1], b[2] + 3, b[3]] for t, b in answer["boxes"].items()}
     return f"{prefix}<answer>{json.dumps(answer)}</answer>"
+
+
+def test_verl_loads_our_reward_and_dataset_class_from_the_documented_config() -> None:
+    """The keys docs/verl.md and examples/verl set, read by verl's own loaders."""
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.utils.import_utils import load_extern_object
+
+    config = OmegaConf.create(
+        {
+            "reward": {
+                "custom_reward_function": {
+                    "path": "pkg://stvg.verifiers.adapters.verl",
+                    "name": "compute_score",
+                    "reward_kwargs": {"verifier": {"terms": [{"name": "v_iou", "weight": 1.0}]}},
+                }
+            }
+        }
+    )
+    reward = get_custom_reward_fn(config)
+    record = {
+        "gt_span": [0, 9],
+        "gt_boxes": {str(f): [0.0, 0.0, 10.0, 10.0] for f in range(10)},
+        "native_fps": 10.0,
+        "num_frames": 10,
+        "width": 10,
+        "height": 10,
+        "frame_indices": [0, 5],
+        "timestamps": [0.0, 0.5],
+        "shown_size": [10, 10],
+        "fps": 2.0,
+    }
+    # the right span with boxes half the area of the truth: vIoU 0.5 on every frame
+    answer = '<answer>{"span": [0.0, 0.9], "boxes": {"0.0": [0, 0, 5, 10], "0.5": [0, 0, 5, 10]}}</answer>'
+    out = reward(data_source="stvg/synthetic", solution_str=answer, ground_truth=record)
+    assert out["score"] == pytest.approx(0.5) and out["v_iou"] == pytest.approx(0.5)
+    cls = load_extern_object("pkg://stvg.exports.verl_dataset", "StvgRLHFDataset")
+    assert cls is StvgRLHFDataset and issubclass(cls, RLHFDataset)
