@@ -155,7 +155,8 @@ def shortened(exc: BaseException) -> bool:
 def error_line(exc: BaseException) -> str:
     """The one-line message of an error that :func:`shortened` accepts."""
     if is_ray_failure(exc):
-        return ray_failure_message(exc, None, "the same command")
+        again = "the same command (stvg run reuses its finished stages, stvg sweep resumes)"
+        return ray_failure_message(exc, None, again)
     carried = carried_error(exc)
     if isinstance(carried, OSError) and carried.filename is not None:
         reason = carried.strerror or first_line(carried)
