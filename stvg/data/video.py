@@ -17,9 +17,11 @@ packet (FFmpeg frame + slice threads, ``thread_type="AUTO"``):
   decoded for nothing. Short GOPs (keyint 30, OpenCV's mp4v with a keyframe every 12
   frames) thus decode a few frames per sample at 1 fps; long GOPs decode forward.
 * *Non-reference frames are skipped.* A packet whose frame is not wanted and that lies
-  before the last wanted frame is decoded with ``skip_frame="NONREF"``: FFmpeg drops it if no
-  other frame refers to it (half the frames of x264's default B-pyramid), and decodes it if
-  one does, so the frames returned are exactly those of a full decode.
+  before the last wanted frame is not decoded if no other frame refers to it (half the
+  frames of x264's default B-pyramid): H.264 packets of disposable pictures are not even
+  sent to the decoder (:mod:`stvg.data.nal`), other codecs' are sent with
+  ``skip_frame="NONREF"`` (FFmpeg drops them, and decodes those that are references). The
+  frames returned are exactly those of a full decode.
 * *Colour conversion only for returned frames* (``VideoFrame.to_ndarray(format="rgb24")``),
   with the resize to ``max_side`` done by the same swscale call
   (:data:`RESIZE_INTERPOLATION`); each frame is copied once, into the output array.
@@ -69,6 +71,7 @@ import numpy as np
 
 from stvg.data.errors import VideoError
 from stvg.data.keyframes import KeyframeIndex, keyframe_index
+from stvg.data.nal import h264_length_size, is_disposable
 from stvg.data.timing import round_half_up, sample_frame_indices, time_of_frame
 from stvg.data.types import Sample
 
@@ -96,6 +99,7 @@ class DecodeStats:
         packets_fed: packets sent to the decoder.
         packets_nonref: of those, packets sent with ``skip_frame="NONREF"`` (decoded only
             when another frame refers to them).
+        packets_dropped: unwanted H.264 packets of disposable pictures, never sent.
         frames_decoded: frames that came out of the decoder.
         frames_returned: frames converted to RGB and returned.
     """
@@ -103,6 +107,7 @@ class DecodeStats:
     seeks: int = 0
     packets_fed: int = 0
     packets_nonref: int = 0
+    packets_dropped: int = 0
     frames_decoded: int = 0
     frames_returned: int = 0
 
@@ -444,7 +449,8 @@ class VideoReader:
         self._stream = container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._codec = self._stream.codec_context
-        self._skip = "DEFAULT"
+        self._codec.skip_frame = self._skip = "DEFAULT"
+        self._length_size = h264_length_size(self._codec.name, self._codec.extradata)
         self._reset_state(next_idx=0)
 
     def _reset_state(self, *, next_idx: int) -> None:
@@ -515,13 +521,16 @@ class VideoReader:
         idx = self._packet_idx(packet)
         skip = "DEFAULT"
         if idx is not None:
-            if idx < last and idx not in wanted and not packet.is_keyframe:
-                skip = "NONREF"
-                self._nonref_max = max(self._nonref_max, idx)
             if packet.is_keyframe and idx > self._gop_key:
                 self._gop_key = idx
             self._fed_max = max(self._fed_max, idx)
             self._fed.add(idx)
+            if idx < last and idx not in wanted and not packet.is_keyframe:
+                self._nonref_max = max(self._nonref_max, idx)
+                if self._length_size and is_disposable(memoryview(packet), self._length_size):
+                    self.stats.packets_dropped += 1
+                    return idx  # a disposable picture nobody wants: not even sent
+                skip = "NONREF"
         if skip != self._skip:
             self._codec.skip_frame = self._skip = skip
         self.stats.packets_fed += 1
