@@ -2,7 +2,7 @@
 this machine, and the one-line error for a ``ray.address`` where nothing listens.
 
 The cluster is two ``ray start --block`` processes, each its own raylet with its own
-``--temp-dir``, CPUs and custom resource (``head_node`` / ``node_b``), each in its own
+``--temp-dir``, 4 CPUs and custom resource (``head_node`` / ``node_b``), each in its own
 process session. They are stopped by killing those two process groups (their Ray
 processes die with them), never with ``ray stop``, which would kill every Ray process on
 the machine, other users' included.
@@ -37,6 +37,9 @@ REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
 STVG = Path(sys.executable).parent / "stvg"
 START_TIMEOUT_S = 90.0
+#: CPUs of each node: room for both rollout workers on one node, so that only the spread
+#: placement puts them on two (Ray's default fills a node to half before using another).
+NODE_CPUS = 4
 #: Waits (up to argv[2] s) until the cluster at argv[1] has 2 alive nodes; prints them.
 NODES_PROBE = """
 import json, sys, time
@@ -97,7 +100,7 @@ class Cluster:
 
     def start_node(self, name: str, args: list[str]) -> None:
         log = open(self.base / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
-        cmd = [str(RAY), "start", "--block", "--disable-usage-stats", "--num-cpus=1"]
+        cmd = [str(RAY), "start", "--block", "--disable-usage-stats", f"--num-cpus={NODE_CPUS}"]
         cmd += ["--include-log-monitor=false", f"--temp-dir={self.base / name}"]
         cmd += [*_node_ports(), *args]
         proc = subprocess.Popen(
@@ -137,10 +140,11 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    """Head (1 CPU, resource ``head_node``) and a second node (1 CPU, ``node_b``) joined
-    to it; both are seen alive by ``ray.nodes()`` before the test starts."""
+    """Head (resource ``head_node``) and a second node (``node_b``) joined to it; both are
+    seen alive by ``ray.nodes()`` before the tests start."""
     base = Path(tempfile.mkdtemp(prefix="stvg-ray-", dir="/tmp"))  # short: socket paths
     env = {**os.environ, **_auth_env(), "RAY_USAGE_STATS_ENABLED": "0"}
+    env["RAY_enable_worker_prestart"] = "0"  # no idle workers: 2 CPUs shared by the tests
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     port = _free_port()
     c = Cluster(address=f"127.0.0.1:{port}", base=base, env=env)
@@ -186,7 +190,13 @@ def cluster() -> Iterator[Cluster]:
         assert not left, f"Ray processes left behind: {left}"
 
 
-def test_train_on_two_nodes_plays_on_both(cluster: Cluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "placement, nodes",
+    [("spread", 2), pytest.param("default", 1, marks=pytest.mark.slow)],
+)
+def test_train_on_two_nodes_plays_on_both(
+    placement: str, nodes: int, cluster: Cluster, tmp_path: Path
+) -> None:
     root = make_split(tmp_path / "data")
     make_native_checkpoint(root, root / "init.pt")
     # Paths relative to the directory of `stvg train`, not of `ray start` (the workers
@@ -197,7 +207,12 @@ def test_train_on_two_nodes_plays_on_both(cluster: Cluster, tmp_path: Path) -> N
         Path("runs"),
         iterations=1,
         batch_size=4,
-        rollout={"num_workers": 2, "task_size": 1, "num_cpus_per_worker": 1},
+        rollout={
+            "num_workers": 2,
+            "task_size": 1,
+            "num_cpus_per_worker": 1,
+            "placement": placement,
+        },
     )
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -212,9 +227,9 @@ def test_train_on_two_nodes_plays_on_both(cluster: Cluster, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-4000:] + cluster.logs()
     (run,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     (line,) = read_metrics(run)
-    # Each node has 1 CPU and each worker takes 1: one worker per node, and each reported
-    # its own node id with the tasks it played (a local instance could only report 1).
-    assert line["workers/nodes"] == 2.0
+    # Each worker reported its own node id with every task it played: spread, the two
+    # workers played on the two nodes; Ray's default put both on one (either fits both).
+    assert line["workers/nodes"] == nodes
     assert line["workers/restarts"] == 0.0
     assert line["charts/trained_rows"] == 16  # 4 prompts x group of 4
     saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
@@ -254,9 +269,8 @@ def _sweep_file(tmp_path: Path, rl: dict) -> Path:
 
 @pytest.mark.slow
 def test_sweep_runs_its_trial_on_the_cluster(cluster: Cluster, tmp_path: Path) -> None:
-    # The trial's placement group asks for 1 CPU for the trial and 1 for its rollout
-    # worker: with 1 CPU per node, the worker plays on the other node than the trial.
-    path = _sweep_file(tmp_path, {"rollout": {"num_workers": 1, "task_size": 1}})
+    # The trial's placement group holds the trial and its 2 rollout workers (1 CPU each).
+    path = _sweep_file(tmp_path, {"rollout": {"num_workers": 2, "task_size": 1}})
     done = subprocess.run(
         [str(STVG), "sweep", str(path), "--set", f"ray.address={cluster.address}"],
         env=cluster.env,
