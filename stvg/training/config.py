@@ -66,8 +66,9 @@ WorkerPlacement = Literal["spread", "default"]
   as evenly as their resources allow (best effort: a node that lacks the CPUs/GPUs is
   skipped, several actors share a node when there are more actors than nodes). On one
   machine it is the same as ``default``.
-- ``default``: Ray's default (hybrid) policy, which fills the learner's node first and
-  spreads only once it is about half busy.
+- ``default``: Ray's default (hybrid) policy, which fills one node until about half of
+  its resources are in use before using others (two 1-CPU workers on two 4-CPU nodes
+  both land on one).
 """
 
 AlgorithmName = Literal["grpo", "rloo", "ppo", "rllib_ppo"]
