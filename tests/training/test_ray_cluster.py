@@ -31,7 +31,10 @@ import yaml
 from rl_helpers import TINY_MODEL, grounding_config, make_native_checkpoint, make_split
 
 from stvg.cli import main
+from stvg.config import ConfigError, from_dict
+from stvg.training.config import RayConfig, TrainConfig
 from stvg.training.run_dir import read_metrics
+from stvg.training.workers import RayConnectError, init_ray
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
@@ -311,3 +314,27 @@ def test_unreachable_address_is_one_clear_error(
     assert "ray start --head" in err and "Traceback" not in err
     assert elapsed < 30  # Ray alone retries for minutes
     assert not ray.is_initialized()
+
+
+def test_connect_timeout_and_config_checks() -> None:
+    ray.shutdown()
+    # A listening socket whose accept queue (backlog 0: one connection) is full drops the
+    # next handshake: the TCP check waits connect_timeout_s, then says so.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            start = time.monotonic()
+            with pytest.raises(RayConnectError, match=r"no answer within 0\.5 s") as error:
+                init_ray(RayConfig(address=f"127.0.0.1:{port}", connect_timeout_s=0.5))
+            assert 0.4 < time.monotonic() - start < 5
+    assert str(error.value).startswith(f"ray.address='127.0.0.1:{port}': cannot reach")
+    closed = _free_port()
+    with pytest.raises(RayConnectError, match=f"cannot reach 127.0.0.1:{closed}: Connection"):
+        init_ray(RayConfig(address=f"ray://127.0.0.1:{closed}"))
+    assert not ray.is_initialized()
+    with pytest.raises(ConfigError, match=r"ray\.connect_timeout_s.*> 0, got 0"):
+        from_dict(TrainConfig, {"ray": {"connect_timeout_s": 0}})
+    with pytest.raises(ConfigError, match=r"rollout\.placement"):
+        from_dict(TrainConfig, {"rollout": {"placement": "pack"}})
