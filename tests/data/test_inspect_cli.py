@@ -117,11 +117,13 @@ def test_inspect_command_on_a_file_and_a_root(v2_file, tmp_path, capsys):
     assert printed == inspect_path(v2_file, "hcstvg2")
 
 
-def test_inspect_command_reports_bad_input(tmp_path):
-    with pytest.raises(SystemExit, match="annotation file not found"):
-        main(["data", "inspect", "--format", "hcstvg2", str(tmp_path / "none.json")])
-    with pytest.raises(SystemExit, match="unknown dataset 'hcstvg9'"):
-        main(["data", "inspect", "--format", "hcstvg9", str(tmp_path)])
+def test_inspect_command_reports_bad_input(tmp_path, capsys):
+    # exit status 2 and one line on stderr (it was SystemExit(message): status 1)
+    assert main(["data", "inspect", "--format", "hcstvg2", str(tmp_path / "none.json")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("stvg data inspect: error: annotation file not found")
+    assert main(["data", "inspect", "--format", "hcstvg9", str(tmp_path)]) == 2
+    assert "unknown dataset 'hcstvg9'" in capsys.readouterr().err
 
 
 def test_synth_command_writes_a_loadable_split(tmp_path, capsys):
