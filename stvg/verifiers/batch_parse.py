@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -134,7 +135,7 @@ class _Builder:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     """An answer whose span is usable, waiting for the array pass over its boxes.
 
@@ -162,8 +163,12 @@ def _candidate(i: int, raw: RawAnswer, ctx: FrameContext, repairs: list[str]) ->
     span = raw.span
     if type(span) not in (list, tuple) or len(span) != 2:
         return None
-    start, end = as_finite(span[0]), as_finite(span[1])
-    duration = ctx.duration_s
+    start, end = span
+    if type(start) is float and type(end) is float and start - start == 0 == end - end:
+        pass  # finite floats (the common case), as as_finite gives them
+    else:
+        start, end = as_finite(start), as_finite(end)
+    duration = ctx.num_frames / ctx.native_fps  # ctx.duration_s
     if start is None or end is None or end < start or end < 0 or start > duration:
         return None  # an error: the shared rules say which, at once
     clipped = start < 0 or end > duration
@@ -306,8 +311,9 @@ def _assemble_clean(fmt: AnswerFormat, candidates: list[_Candidate], builder: _B
     nearest = np.where(d_left <= d_right, left, right)
     distance = np.minimum(d_left, d_right)
     snapped = stamps[nearest]
-    start = np.fromiter((c.start for c in candidates), np.float64, n)[owner]
-    end = np.fromiter((c.end for c in candidates), np.float64, n)[owner]
+    span_start = np.fromiter((c.start for c in candidates), np.float64, n)
+    span_end = np.fromiter((c.end for c in candidates), np.float64, n)
+    start, end = span_start[owner], span_end[owner]
     tol = exact_tol[box_group]
     no_match = ~dropped & (distance > snap_tol[box_group])
     dropped |= no_match
@@ -349,20 +355,21 @@ def _assemble_clean(fmt: AnswerFormat, candidates: list[_Candidate], builder: _B
             )
         )
     winner = winner[~no_frames[owner[winner]]]
+    index = np.fromiter((c.index for c in candidates), np.int64, n)
     if winner.size:
         g = box_group[winner]
         boxes = np.clip(fixed[winner] / ext[g] * orig[g], 0.0, orig[g])
-        index = np.fromiter((c.index for c in candidates), np.int64, n)
         builder.segments.append((index[owner[winner]], snapped[winner], boxes))
-    kept_counts = np.bincount(owner[winner], minlength=n)
-    for k in np.flatnonzero(~no_frames).tolist():
-        c = candidates[k]
-        repairs = tuple(c.repairs)
-        i = c.index
-        builder.ok[i], builder.format_ok[i] = True, not repairs
-        builder.repairs[i] = repairs
-        builder.span_s[i] = (c.start, c.end)
-        builder.counts[i] = kept_counts[k]
+    done = np.flatnonzero(~no_frames)
+    rows = index[done]
+    repairs = [tuple(candidates[k].repairs) for k in done.tolist()]
+    for i, r in zip(rows.tolist(), repairs, strict=True):
+        builder.repairs[i] = r
+    builder.ok[rows] = True
+    builder.format_ok[rows] = np.fromiter(map(operator.not_, repairs), bool, len(repairs))
+    builder.span_s[rows, 0] = span_start[done]
+    builder.span_s[rows, 1] = span_end[done]
+    builder.counts[rows] = np.bincount(owner[winner], minlength=n)[done]
 
 
 def _messages(
