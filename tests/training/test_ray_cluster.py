@@ -157,7 +157,8 @@ def cluster() -> Iterator[Cluster]:
             [
                 "--head",
                 f"--port={port}",
-                "--include-dashboard=false",
+                "--include-dashboard=false",  # still a minimal dashboard process:
+                f"--dashboard-port={_free_port()}",  # not 8265, which others' Ray may hold
                 f"--ray-client-server-port={_free_port()}",
                 '--resources={"head_node": 1}',
             ],
