@@ -28,10 +28,10 @@ Scoring one answer:
 The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
 
 Scoring is batched: :meth:`Verifier.score_batch` parses the answers in a loop
-(:func:`stvg.verifiers.batch_parse.parse_batch`: a clean answer's boxes are assembled with
-array code), then densifies and scores the whole batch with array code, one pass over all
-answers' frames (:class:`stvg.verifiers.batch_input.BatchInput`,
-:mod:`stvg.verifiers.batch_terms`). ``score_text``, ``score_answer``, ``score_parse`` and
+(:func:`stvg.verifiers.batch_parse.parse_batch`), then densifies and scores them with
+array code, one pass over all answers' frames per block of :data:`BLOCK_ANSWERS` answers
+(:class:`stvg.verifiers.batch_input.BatchInput`, :mod:`stvg.verifiers.batch_terms`). Steps 2
+and 3 above are what it computes, for every answer at once. ``score_text``, ``score_answer``, ``score_parse`` and
 ``predict`` are batches of one, so there is one implementation. Which parts run batched:
 
 * every built-in term (``t_iou``, ``v_iou``, ``format``, ``consistency``, ``giou``, ``l1``,
@@ -40,7 +40,10 @@ answers' frames (:class:`stvg.verifiers.batch_input.BatchInput`,
   with its own function on a :class:`~stvg.verifiers.rewards.RewardInput`;
 * densify ``hold`` and ``linear`` for all answers at once; ``pchip``, ``savgol`` and
   ``kalman`` call their smoother per answer (the rest of the densify step stays batched);
-* parsing: answers that need a repair or fail are assembled by the shared rules per answer.
+* parsing: each text is decoded by its format (a loop); the shared rules, repairs
+  included, run with array code; an answer whose span is an error, with frames never
+  shown, or with an integer beyond float range is assembled per answer
+  (:mod:`stvg.verifiers.batch_parse`).
 
 The results equal scoring answer by answer (up to ``1e-12``; sums over frames may round
 differently in the last bits). Argument errors (a wrong type, a context of another video)

@@ -308,7 +308,7 @@ def _outcome(fn: Any) -> tuple[Any, tuple[type, str] | None]:
 # ------------------------------------------------------------------------------ tests
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1))
 def test_score_batch_equals_the_per_answer_reference(seed: int) -> None:
     verifier, actions, samples, contexts = make_batch(seed)
