@@ -147,3 +147,10 @@ def test_unwritable_outputs_and_a_missing_run_are_one_line(argv, line, capsys) -
     err = _fails(argv, capsys)
     (only,) = err.strip().splitlines()
     assert only.startswith(line)
+
+
+def test_synth_cot_unwritable_out_is_one_line_before_the_teacher(capsys) -> None:
+    config = str(Path(QUICKSTART).parent / "synth_scene.yaml")
+    err = _fails(["synth-cot", "--config", config, "--out", "/proc/x/out"], capsys)
+    (line,) = err.strip().splitlines()
+    assert line.startswith("stvg synth-cot: error: --out /proc/x/out: cannot create or write")

@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from stvg.cli_errors import check_writable_dir
     from stvg.config import ConfigError, InvalidField, parse_overrides
     from stvg.data import DataError
     from stvg.synthesis.config import load_synthesis_config
@@ -63,6 +64,7 @@ def _handle(args: argparse.Namespace) -> int:
     try:
         overrides = {**parse_overrides(args.overrides), **overrides}
         config = load_synthesis_config(args.config, overrides)
+        check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
         result = synthesize(config)
     except (ConfigError, InvalidField, DataError, ImportError) as exc:
         where = f"config key {exc.field}: " if isinstance(exc, InvalidField) else ""
