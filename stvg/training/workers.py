@@ -30,11 +30,9 @@ from stvg.config import ConfigError
 from stvg.training.batch import Experience
 from stvg.training.config import RayConfig, RolloutConfig
 from stvg.training.rollout import RolloutTask, RolloutWorker
+from stvg.training.worker_setup import DRIVER_CWD_VAR, enter_driver_cwd
 
 logger = logging.getLogger(__name__)
-
-#: The driver's working directory, handed to the workers of a joined cluster.
-DRIVER_CWD_VAR = "STVG_DRIVER_CWD"
 
 
 class RayConnectError(ConfigError):
@@ -104,7 +102,8 @@ def init_ray(config: RayConfig) -> bool:
     A ``host:port`` or ``ray://`` address must answer a TCP connection within
     ``config.connect_timeout_s`` first (Ray alone would retry it for minutes). The
     workers of a joined cluster start in this process's working directory where their
-    node has it (:func:`enter_driver_cwd`), as the workers of a local instance do.
+    node has it (:mod:`stvg.training.worker_setup`), as the workers of a local instance
+    do.
 
     Returns:
         whether this call started the connection (and so should shut it down).
@@ -125,7 +124,7 @@ def init_ray(config: RayConfig) -> bool:
         # mean what they mean here wherever that directory exists.
         kwargs["runtime_env"] = {
             "env_vars": {DRIVER_CWD_VAR: os.getcwd()},
-            "worker_process_setup_hook": f"{__name__}.enter_driver_cwd",
+            "worker_process_setup_hook": f"{enter_driver_cwd.__module__}.enter_driver_cwd",
         }
     elif config.num_cpus is not None:
         kwargs["num_cpus"] = config.num_cpus
@@ -141,23 +140,6 @@ def init_ray(config: RayConfig) -> bool:
             "(docs/cluster.md)"
         ) from exc
     return True
-
-
-def enter_driver_cwd() -> None:
-    """Ray's ``worker_process_setup_hook`` on a joined cluster: change to the driver's
-    working directory (``$STVG_DRIVER_CWD``) if this node has it, else stay and warn."""
-    path = os.environ.get(DRIVER_CWD_VAR)
-    if not path:
-        return
-    if os.path.isdir(path):
-        os.chdir(path)
-    else:
-        logger.warning(
-            "the driver's working directory %s does not exist on this node: relative paths "
-            "in the run config are read from %s here",
-            path,
-            os.getcwd(),
-        )
 
 
 def check_reachable(address: str, timeout_s: float) -> None:
@@ -339,7 +321,6 @@ __all__ = [
     "RayConnectError",
     "RayWorkers",
     "check_reachable",
-    "enter_driver_cwd",
     "init_ray",
     "make_workers",
     "worker_threads",

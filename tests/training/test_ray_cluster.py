@@ -34,6 +34,7 @@ from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.training.config import RayConfig, TrainConfig
 from stvg.training.run_dir import read_metrics
+from stvg.training.worker_setup import DRIVER_CWD_VAR, enter_driver_cwd
 from stvg.training.workers import RayConnectError, init_ray
 
 REPO = Path(__file__).resolve().parents[2]
@@ -339,3 +340,19 @@ def test_connect_timeout_and_config_checks() -> None:
         from_dict(TrainConfig, {"ray": {"connect_timeout_s": 0}})
     with pytest.raises(ConfigError, match=r"rollout\.placement"):
         from_dict(TrainConfig, {"rollout": {"placement": "pack"}})
+
+
+def test_worker_setup_enters_the_driver_directory_where_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    driver, node = tmp_path / "driver", tmp_path / "node"
+    driver.mkdir()
+    node.mkdir()
+    monkeypatch.chdir(node)
+    monkeypatch.setenv(DRIVER_CWD_VAR, str(tmp_path / "missing"))
+    enter_driver_cwd()  # this node lacks the directory: stay, and say so
+    assert Path.cwd() == node
+    assert f"{tmp_path / 'missing'} does not exist on this node" in caplog.text
+    monkeypatch.setenv(DRIVER_CWD_VAR, str(driver))
+    enter_driver_cwd()
+    assert Path.cwd() == driver
