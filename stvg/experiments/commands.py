@@ -23,38 +23,9 @@ import argparse
 import sys
 from typing import Any
 
+from stvg.cli_args import parse_fps, positive_int
 from stvg.config import add_set_argument
 from stvg.verifiers.commands import add_predictions_arguments, run_predictions_mode
-
-
-def parse_fps(text: str) -> float | None:
-    """``--fps`` value: a positive number, or ``native``/``none`` for every native frame."""
-    if text.strip().lower() in ("native", "none", "null"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--fps must be a positive number or 'native', got {text!r}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--fps must be positive, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1.
-
-    >>> positive_int("3")
-    3
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

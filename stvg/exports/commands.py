@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stvg.cli_args import parse_fps, positive_int
 from stvg.config import add_set_argument
-from stvg.experiments.commands import parse_fps, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

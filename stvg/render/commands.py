@@ -21,7 +21,7 @@ import argparse
 import difflib
 import sys
 
-from stvg.experiments.commands import parse_fps, positive_int
+from stvg.cli_args import parse_fps, positive_int
 from stvg.verifiers.commands import DATASET_FORMATS
 
 _SHOWN_IDS = 5  # valid sample ids listed when the asked one is unknown
