@@ -18,8 +18,7 @@ from stvg.config import ConfigError
 from stvg.data.errors import VideoError
 from stvg.data.timing import time_of_frame
 from stvg.data.types import Sample
-from stvg.data.video import SampledFrames, VideoReader
-from stvg.envs.frame_source import decode_sample_frames
+from stvg.data.video import SampledFrames, VideoReader, decode_sample_frames
 from stvg.render.draw import draw_tubes
 from stvg.render.mp4 import Mp4Writer
 from stvg.render.overlay import TubePair
