@@ -33,8 +33,8 @@ import numpy as np
 from stvg.config import from_dict
 from stvg.synthesis.config import SynthesisConfig, TeacherConfig
 from stvg.synthesis.replace import replace_with_gt
+from stvg.synthesis.targets import write_targets
 from stvg.synthesis.teachers.base import Teacher, TeacherRequest
-from stvg.training.sft_targets import write_targets
 from stvg.verifiers.formats import ContractSpec, check_agreement
 
 RECORDS_FILE = "records.jsonl"

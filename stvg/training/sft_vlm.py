@@ -9,7 +9,7 @@
    (answer format, coordinates, fps, the processor's frame geometry) taken from the policy,
    so the env scores in the answer contract the policy answers in;
 3. reads the target texts: the ``data.targets`` JSONL (``{"sample_id", "target"}`` lines,
-   :mod:`stvg.training.sft_targets`), or, without one, the ground truth of every train
+   :mod:`stvg.synthesis.targets`), or, without one, the ground truth of every train
    sample rendered by the episode's answer contract (written to ``<out_dir>/targets.jsonl``);
 4. trains for ``epochs`` passes with AdamW (linear warm-up, then cosine decay) on the
    token-level negative log-likelihood of the targets given the prompt,
@@ -376,7 +376,7 @@ def write_config_targets(config: VLMSFTConfig, path: str | Path) -> int:
     ``data.limit_train`` samples) to the targets JSONL ``path``, rendered in the answer
     contract of ``config``'s policy and env; returns the number of records."""
     from stvg.policies.vlm.policy import VLMPolicy
-    from stvg.training.sft_targets import write_gt_targets
+    from stvg.synthesis.targets import write_gt_targets
 
     _ensure_data(config)
     policy = VLMPolicy.from_config(config.policy.config)
@@ -404,6 +404,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
 
     from stvg.data.errors import DataError
     from stvg.policies.vlm.policy import VLMPolicy
+    from stvg.synthesis.targets import read_targets, write_targets
     from stvg.training.learner import (
         autocast,
         float32_master_weights,
@@ -411,7 +412,6 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         parameter_device,
     )
     from stvg.training.sft import SFTResult, sft_optimiser
-    from stvg.training.sft_targets import read_targets, write_targets
 
     del progress
     started = time.perf_counter()
@@ -446,7 +446,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
             targets = read_targets(data.targets)
             source = data.targets
         else:
-            from stvg.training.sft_targets import gt_targets
+            from stvg.synthesis.targets import gt_targets
 
             targets = gt_targets(env, reasoning=data.reasoning, limit=n)
             write_targets(run_dir / "targets.jsonl", targets)

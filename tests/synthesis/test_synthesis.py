@@ -14,8 +14,8 @@ from stvg.data.synthetic import generate_split
 from stvg.data.types import Sample
 from stvg.envs.grounding import GroundingEnv
 from stvg.synthesis import load_synthesis_config, replace_with_gt, synthesize
+from stvg.synthesis.targets import read_targets
 from stvg.synthesis.teachers import Teacher, TeacherReply, TeacherRequest
-from stvg.training.sft_targets import read_targets
 from stvg.verifiers import Verifier
 from stvg.verifiers.formats import ContractSpec, FrameContext
 from stvg.verifiers.formats.coords import from_original, render_coord

@@ -21,8 +21,8 @@ from stvg.data.types import Sample
 from stvg.envs.contract import bind_env_kwargs
 from stvg.envs.grounding import GroundingEnv
 from stvg.policies.vlm.policy import VLMPolicy
+from stvg.synthesis.targets import gt_targets, read_targets, write_gt_targets, write_targets
 from stvg.training.sft import SFTConfig, load_sft_config, train_sft
-from stvg.training.sft_targets import gt_targets, read_targets, write_gt_targets, write_targets
 from stvg.training.sft_vlm import (
     VLMSFTConfig,
     build_env,
