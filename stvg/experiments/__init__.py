@@ -10,11 +10,11 @@ import importlib
 from typing import Any
 
 _LAZY: dict[str, str] = {
-    "PolicyEvalConfig": "stvg.experiments.evaluate_policy",
-    "PolicyEvaluation": "stvg.experiments.evaluate_policy",
-    "PolicySpec": "stvg.experiments.evaluate_policy",
-    "evaluate_policy": "stvg.experiments.evaluate_policy",
-    "load_policy_eval_config": "stvg.experiments.evaluate_policy",
+    "PolicyEvalConfig": "stvg.training.evaluate_policy",
+    "PolicyEvaluation": "stvg.training.evaluate_policy",
+    "PolicySpec": "stvg.training.evaluate_policy",
+    "evaluate_policy": "stvg.training.evaluate_policy",
+    "load_policy_eval_config": "stvg.training.evaluate_policy",
     "RunConfig": "stvg.experiments.run",
     "RunResult": "stvg.experiments.run",
     "load_run_config": "stvg.experiments.run",

@@ -5,7 +5,7 @@ Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
     stvg evaluate --annotations A --format F --predictions P [--protocol official|tubedetr|tubedetr-grid|cgstvg|all]
         [--pred-format stvg|tubedetr|cgstvg] [--fill none|linear|hold] [--on-invalid error|zero] [--out M.json]
 
-Policy mode (:mod:`stvg.experiments.evaluate_policy`)::
+Policy mode (:mod:`stvg.training.evaluate_policy`)::
 
     stvg evaluate --policy CONFIG --dataset D --split S [--root R] [--fps F] [--out DIR]
         [--on-bad-video error|skip]
@@ -119,7 +119,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from stvg.cli_errors import check_writable_dir
     from stvg.config import parse_overrides
-    from stvg.experiments.evaluate_policy import (
+    from stvg.training.evaluate_policy import (
         evaluate_policy,
         load_policy_eval_config,
         with_cli_overrides,

@@ -189,6 +189,12 @@ class ActorCriticPolicy(TrainablePolicy, Protocol):
         ...
 
 
+def env_action(action: Any) -> Any:
+    """What an env's ``step`` takes for a policy's action: a :class:`TextCompletion`'s
+    text, any other action (a string, a struct action) as it is."""
+    return action.text if isinstance(action, TextCompletion) else action
+
+
 __all__ = [
     "ActorCriticPolicy",
     "Observation",
@@ -196,4 +202,5 @@ __all__ = [
     "Rollouts",
     "TextCompletion",
     "TrainablePolicy",
+    "env_action",
 ]

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from stvg.policies.base import env_action
 from stvg.training.learner import set_train_mode
-from stvg.training.rollout import env_action, make_env
+from stvg.training.rollout import make_env
 
 
 @contextmanager

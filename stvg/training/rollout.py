@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from stvg.envs.contract import check_env_policy
-from stvg.policies.base import Rollouts, TextCompletion
+from stvg.policies.base import Rollouts, TextCompletion, env_action
 from stvg.training.batch import EpisodeRecord, Experience, concat_rollouts
 
 #: ``info`` keys (and prefixes) copied into :class:`EpisodeRecord.metrics`.
@@ -97,11 +97,6 @@ def make_policy(name: str, config: Mapping[str, Any]) -> Any:
 
     policy_class(name)
     return make(name, **dict(config))
-
-
-def env_action(action: Any) -> Any:
-    """What the env takes for a policy's action (a :class:`TextCompletion`'s text)."""
-    return action.text if isinstance(action, TextCompletion) else action
 
 
 def episode_metrics(info: Mapping[str, Any], action: Any = None) -> dict[str, float]:

@@ -27,7 +27,7 @@
    processor files; ``policy: {name: vlm, config: {model_path: <out_dir>/hf}}`` loads the
    trained model), and ``targets.jsonl`` when ground-truth targets were used;
 6. evaluates with greedy decoding through the env on ``data.eval_split``
-   (:func:`stvg.experiments.evaluate_policy.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
+   (:func:`stvg.training.evaluate_policy.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
    the mean reward and its terms) every ``eval_every`` epochs and at the end, writing
    ``eval.json`` and ``eval/`` (predictions, per-sample records).
 """
@@ -322,9 +322,9 @@ def evaluate_greedy(
     The evaluator binds the env to the policy's answer contract as :func:`build_env` does.
 
     Returns:
-        The :class:`~stvg.experiments.evaluate_policy.PolicyEvaluation`.
+        The :class:`~stvg.training.evaluate_policy.PolicyEvaluation`.
     """
-    from stvg.experiments.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
+    from stvg.training.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
 
     config = PolicyEvalConfig(
         policy=PolicySpec("vlm", to_dict(policy.config)),

@@ -15,8 +15,8 @@ from stvg.config import ConfigError, from_dict
 from stvg.data import load_dataset
 from stvg.envs.cost import cost_figures
 from stvg.experiments.commands import parse_fps
-from stvg.experiments.evaluate_policy import PolicyEvalConfig, evaluate_policy
 from stvg.policies.native import NativePolicy
+from stvg.training.evaluate_policy import PolicyEvalConfig, evaluate_policy
 from stvg.training.sft import evaluate_cached
 from stvg.training.sft_data import load_cached_frames
 from stvg.verifiers.evaluation import evaluate

@@ -51,6 +51,7 @@ import yaml
 
 from stvg.config import InvalidField, from_yaml, to_dict
 from stvg.data.errors import DataError, VideoError
+from stvg.policies.base import env_action
 from stvg.verifiers.evaluation import EvaluationReport, evaluate
 from stvg.verifiers.predictions import Prediction, write_predictions
 
@@ -231,12 +232,6 @@ def _output_tokens(action: Any) -> int | None:
     return int(tokens) if isinstance(tokens, (int, np.integer)) else None
 
 
-def _env_action(action: Any) -> Any:
-    """What the env takes: a text completion's ``text``, anything else as is."""
-    text = getattr(action, "text", None)
-    return text if isinstance(text, str) else action
-
-
 def _prediction(env: Any, action: Any) -> Prediction | None:
     """The densified prediction the env's verifier makes of ``action`` (``None`` when the
     answer is unusable)."""
@@ -413,8 +408,8 @@ def _answer(
     for i, action in zip(index, actions, strict=True):
         state.current = i
         env.reset(options={"index": i})
-        _, reward, _, _, info = env.step(_env_action(action))
-        prediction = _prediction(env, _env_action(action))
+        _, reward, _, _, info = env.step(env_action(action))
+        prediction = _prediction(env, env_action(action))
         if prediction is not None:
             state.predictions[env.sample.sample_id] = prediction
         state.per_sample.append(_sample_record(info, float(reward), action, seconds))

@@ -1,0 +1,98 @@
+"""Every module's ``stvg`` imports point down the layer order (DESIGN "Layout").
+
+Checked on the source (``ast``), lazy imports inside functions included, so an import that
+climbs back up a layer fails here however deep it is hidden.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "stvg"
+
+#: What each subpackage may import (besides itself and the top-level helper modules
+#: ``stvg.config``, ``stvg.cli_args`` and ``stvg.cli_errors``). Bottom to top: data; tubes; verifiers; render
+#: (drawing, used by the envs' render modes); envs and policies side by side (policies
+#: depend on the answer contract in verifiers, never on envs); synthesis (SFT data: CoT,
+#: targets; uses the envs' frame sampling and the VLM prompt); training; exports (verl/TRL
+#: datasets from env episodes and the VLM prompter); experiments on everything.
+ALLOWED: dict[str, set[str]] = {
+    "data": set(),
+    "tubes": {"data"},
+    "verifiers": {"data", "tubes"},
+    "render": {"data", "tubes", "verifiers"},
+    "envs": {"data", "tubes", "verifiers", "render"},
+    "policies": {"data", "tubes", "verifiers"},
+    "synthesis": {"data", "tubes", "verifiers", "render", "envs", "policies"},
+    "training": {"data", "tubes", "verifiers", "render", "envs", "policies", "synthesis"},
+    "exports": {"data", "tubes", "verifiers", "render", "envs", "policies", "synthesis"},
+    "experiments": {
+        "data",
+        "tubes",
+        "verifiers",
+        "render",
+        "envs",
+        "policies",
+        "synthesis",
+        "training",
+        "exports",
+    },
+}
+#: Top-level modules every layer may use, with what they may import themselves
+#: (``cli_errors`` turns config and data errors into one-line messages).
+BASE_MODULES: dict[str, set[str]] = {"config": set(), "cli_args": set(), "cli_errors": {"data"}}
+
+
+def _stvg_imports(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        out.extend((node.lineno, n) for n in names if n == "stvg" or n.startswith("stvg."))
+    return out
+
+
+def _violations(path: Path, root: Path = PACKAGE) -> list[str]:
+    relative = path.relative_to(root)
+    layer = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+    bad = []
+    for line, name in _stvg_imports(path):
+        target = name.split(".")[1] if "." in name else ""
+        if target in BASE_MODULES or target in ("", layer):  # "": the package itself
+            continue
+        if layer in ALLOWED:
+            ok = target in ALLOWED[layer]
+        elif layer in BASE_MODULES:
+            ok = target in BASE_MODULES[layer]
+        else:  # cli, cli_errors: the command line sits above everything
+            ok = True
+        if not ok:
+            bad.append(f"stvg/{relative}:{line} imports {name}")
+    return bad
+
+
+def test_every_subpackage_has_a_layer() -> None:
+    subpackages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert subpackages == set(ALLOWED), "add the new subpackage to ALLOWED with its layer"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_imports_point_down_the_layers(path: Path) -> None:
+    assert _violations(path) == []
+
+
+def test_the_checker_catches_a_climbing_import(tmp_path: Path) -> None:
+    """A policies module importing envs (lazily, inside a function) is reported."""
+    module = tmp_path / "stvg" / "policies" / "x.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("def f():\n    from stvg.envs.cost import visual_tokens\n")
+    assert _violations(module, tmp_path / "stvg") == ["stvg/policies/x.py:2 imports stvg.envs.cost"]
