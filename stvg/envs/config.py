@@ -45,6 +45,11 @@ class EnvDataConfig:
             permutation from ``self.np_random`` every pass over the dataset).
         frame_cache_mb: memory bound of the decoded-frame LRU cache in MB (0 = off).
         max_query_length: longest query, in characters, of the ``query`` observation.
+        on_bad_video: what ``reset`` does with a sample whose video cannot be decoded:
+            ``error`` (default) raises naming the sample and the file; ``skip`` plays
+            another sample instead, warns once per bad video and lists the skipped ones in
+            ``info["bad_videos"]`` (see :mod:`stvg.envs.bad_videos`; the RL log has the share
+            of replaced samples as ``charts/bad_video_frac``).
     """
 
     dataset: str = "synthetic"
@@ -61,6 +66,7 @@ class EnvDataConfig:
     sample_order: Literal["sequential", "shuffle"] = "sequential"
     frame_cache_mb: float = 512.0
     max_query_length: int = 4096
+    on_bad_video: Literal["error", "skip"] = "error"
 
     def __post_init__(self) -> None:
         if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
@@ -117,11 +123,6 @@ class GroundingEnvConfig(EnvDataConfig):
             the evaluator and ``stvg run`` fill it (and ``answer_format``, ``coords``,
             ``fps``) from the policy when unset, and refuse a policy that disagrees.
         max_text_length: longest text action accepted by ``action_space.contains``.
-        on_bad_video: what ``reset`` does with a sample whose video cannot be decoded:
-            ``error`` (default) raises naming the sample and the file; ``skip`` plays
-            another sample instead, warns once per bad video and lists the skipped ones in
-            ``info["bad_videos"]`` (see :mod:`stvg.envs.bad_videos`; the RL log has the share
-            of replaced samples as ``charts/bad_video_frac``).
     """
 
     action_format: Literal["text", "struct"] = "text"
@@ -129,7 +130,6 @@ class GroundingEnvConfig(EnvDataConfig):
     coords: Coords | None = None
     model_geometry: ModelGeometry | None = None
     max_text_length: int = 65536
-    on_bad_video: Literal["error", "skip"] = "error"
 
     def __post_init__(self) -> None:
         super().__post_init__()

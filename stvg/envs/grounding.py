@@ -8,22 +8,21 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from stvg.data.errors import DataError
 from stvg.data.types import Sample
+from stvg.data.video import SampledFrames
 from stvg.envs.answers import struct_to_answer
-from stvg.envs.bad_videos import BadVideoSkipper
-from stvg.envs.config import GroundingEnvConfig, resolve_config
-from stvg.envs.frame_source import FrameSource, pad_frames
+from stvg.envs.base import VideoGroundingEnvBase
+from stvg.envs.config import GroundingEnvConfig
+from stvg.envs.frame_source import pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
-from stvg.envs.samples import frame_slots, load_samples, max_duration_s
-from stvg.envs.scoring import build_verifier, cost_info
-from stvg.envs.selection import SampleSelector
+from stvg.envs.samples import frame_slots, max_duration_s
+from stvg.envs.scoring import cost_info
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext
 from stvg.verifiers.verifier import VerifierResult
 
 
-class GroundingEnv(gym.Env):
+class GroundingEnv(VideoGroundingEnvBase):
     """Spatio-temporal video grounding in one step: *when* and *where* is the query?
 
     ## Description
@@ -130,6 +129,8 @@ class GroundingEnv(gym.Env):
         "render_fps": 1,  # sheets per second when renders are recorded as a video
     }
 
+    config: GroundingEnvConfig
+
     def __init__(
         self,
         config: GroundingEnvConfig | dict[str, Any] | None = None,
@@ -139,17 +140,8 @@ class GroundingEnv(gym.Env):
         **kwargs: Any,
     ) -> None:
         self.render_mode = check_render_mode(render_mode, "GroundingEnv")
-        self.config = cfg = resolve_config(GroundingEnvConfig, config, kwargs)
-        self.samples = load_samples(cfg, samples)
-        longest = max(len(s.query) for s in self.samples)
-        if longest > cfg.max_query_length:
-            raise DataError(
-                f"a query has {longest} characters, more than max_query_length="
-                f"{cfg.max_query_length}",
-                field="query",
-                hint="raise the env's max_query_length",
-            )
-        self.max_frames = frame_slots(self.samples, cfg.fps, cfg.max_frames)
+        super().__init__(GroundingEnvConfig, config, kwargs, samples)
+        cfg = self.config
         duration = max_duration_s(self.samples)
         self.observation_space = grounding_observation_space(
             self.max_frames, cfg.max_side, cfg.max_query_length, duration
@@ -158,56 +150,37 @@ class GroundingEnv(gym.Env):
             self.action_space = text_space(cfg.max_text_length)
         else:
             self.action_space = struct_action_space(self.max_frames, duration)
-        self.verifier = build_verifier(cfg)
         self.answer_spec = ContractSpec(
             answer_format=self.verifier.config.answer_format,
             coords=self.verifier.config.coords,
             fps=cfg.fps,
             geometry=cfg.model_geometry,
         )
-        self.frame_source = FrameSource(cfg.fps, self.max_frames, cfg.max_side, cfg.frame_cache_mb)
-        self._selector = SampleSelector(self.samples, cfg.sample_order)
-        self._bad_videos = BadVideoSkipper(self.samples, cfg.on_bad_video)
-        self._sample: Sample | None = None
         self._contract: AnswerContract | None = None
         self._obs: dict[str, Any] | None = None
         self._done = True
         self._shown_frames: np.ndarray | None = None  # RGB frames of the episode, as shown
         self._result: VerifierResult | None = None  # the step's score, for render()
 
-    @property
-    def sample(self) -> Sample | None:
-        """The sample of the current episode (``None`` before the first reset)."""
-        return self._sample
-
-    @property
-    def frame_context(self) -> FrameContext | None:
-        """What the policy is shown in the current episode (frames, times, sizes, and the
-        model's frame size under :attr:`answer_spec`)."""
-        return None if self._contract is None else self._contract.frame
+    def _frame_slots(self) -> int:
+        """Sets :attr:`max_frames`, the frame slots of an observation: ``max_frames``, or
+        (``None``) room for the longest video at ``fps``."""
+        self.max_frames = frame_slots(self.samples, self.config.fps, self.config.max_frames)
+        return self.max_frames
 
     @property
     def contract(self) -> AnswerContract | None:
         """The current episode's answer contract (``None`` before the first reset)."""
         return self._contract
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    def _episode_context(self, ctx: FrameContext) -> FrameContext:
+        """``ctx`` with the model's frame size filled by the episode's answer contract."""
+        self._contract = self.answer_spec.contract(ctx)
+        return self._contract.frame
+
+    def _start_episode(
+        self, sample: Sample, sampled: SampledFrames, ctx: FrameContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Start an episode on the next sample (see ``sample_order``) or ``options``."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self._selector.restart()
-        sample, sampled, skipped = self._bad_videos.load(
-            self._selector.next(self.np_random, options),
-            self.frame_source.frames,
-            lambda: self._selector.next(self.np_random, None),
-            options,
-        )
-        contract = self.answer_spec.contract(
-            FrameContext.from_sample(sample, sampled.frame_idx, sampled.shown_size, self.config.fps)
-        )
-        ctx = contract.frame
         frames, mask = pad_frames(sampled.frames, self.max_frames, self.config.max_side)
         timestamps = np.zeros(self.max_frames, dtype=np.float32)
         timestamps[: len(sampled)] = ctx.timestamps_s
@@ -218,21 +191,10 @@ class GroundingEnv(gym.Env):
             "shown_size": np.asarray(sampled.shown_size, dtype=np.int64),
             "query": sample.query,
         }
-        self._sample, self._contract, self._done = sample, contract, False
+        self._done = False
         self._shown_frames, self._result = sampled.frames, None
         stats = self.frame_source.stats
-        info = {
-            "sample_id": sample.sample_id,
-            "original_size": (sample.width, sample.height),
-            "native_fps": sample.native_fps,
-            "num_frames": sample.num_frames,
-            "frame_idx": ctx.frame_idx.copy(),
-            "cache_hits": stats.hits,
-            "cache_misses": stats.misses,
-        }
-        if skipped:
-            info["bad_videos"] = skipped
-        return self._obs, info
+        return self._obs, {"cache_hits": stats.hits, "cache_misses": stats.misses}
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Score the answer; the episode ends (``terminated=True``) whatever it is."""

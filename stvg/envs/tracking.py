@@ -6,23 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from stvg.data.errors import DataError
 from stvg.data.types import Sample
+from stvg.data.video import SampledFrames
 from stvg.envs.answers import track_to_answer
-from stvg.envs.config import TrackingEnvConfig, resolve_config
-from stvg.envs.frame_source import FrameSource
-from stvg.envs.samples import load_samples, max_duration_s
-from stvg.envs.scoring import build_verifier, cost_info
-from stvg.envs.selection import SampleSelector
+from stvg.envs.base import VideoGroundingEnvBase
+from stvg.envs.config import TrackingEnvConfig
+from stvg.envs.samples import max_duration_s
+from stvg.envs.scoring import cost_info
 from stvg.envs.spaces import tracking_action_space, tracking_observation_space
 from stvg.verifiers.formats import FrameContext
 from stvg.verifiers.iou import box_iou_single
 
 
-class TrackingEnv(gym.Env):
+class TrackingEnv(VideoGroundingEnvBase):
     """Second-level tracking: at each sampled second, is the queried target there, and where?
 
     ## Description
@@ -76,19 +74,24 @@ class TrackingEnv(gym.Env):
     The last step's ``info`` carries the same metrics as ``GroundingEnv``'s step (every
     verifier term, ``t_iou``, ``v_iou``, ``sample_id``, cost figures); every step's
     ``info`` has ``step`` (0-based), ``frame_idx`` and ``in_gt_span``. ``reset``'s
-    ``info`` has ``sample_id``, ``original_size``, ``native_fps``, ``num_frames`` and
-    ``frame_idx`` (all frames the episode will show).
+    ``info`` has ``sample_id``, ``original_size``, ``native_fps``, ``num_frames``,
+    ``frame_idx`` (all frames the episode will show) and, with ``on_bad_video="skip"``
+    when the chosen sample's video could not be decoded and another sample is played,
+    ``bad_videos`` (``[{"sample_id", "reason"}, ...]``, see :mod:`stvg.envs.bad_videos`).
 
     ## Arguments
 
     Keyword arguments map onto :class:`~stvg.envs.config.TrackingEnvConfig` (the dataset
-    keys of ``GroundingEnv`` plus ``reward_mode``, ``false_presence_penalty`` and
-    ``include_prev_box``); ``samples`` replaces the dataset by an in-memory list.
+    keys of ``GroundingEnv``, ``on_bad_video`` included, plus ``reward_mode``,
+    ``false_presence_penalty`` and ``include_prev_box``); ``samples`` replaces the dataset
+    by an in-memory list. What both envs share (config, samples, verifier, sample walk,
+    frames, ``reset``) is :class:`~stvg.envs.base.VideoGroundingEnvBase`.
     ``reset(options={"sample_id": ...})`` or ``{"index": i}`` picks a sample.
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version (``on_bad_video`` is an addition: with its default ``error``,
+      observations and rewards are unchanged; a bad video's error now names the sample).
 
     ## Example
 
@@ -101,6 +104,8 @@ class TrackingEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
+    config: TrackingEnvConfig
+
     def __init__(
         self,
         config: TrackingEnvConfig | dict[str, Any] | None = None,
@@ -108,61 +113,24 @@ class TrackingEnv(gym.Env):
         samples: Sequence[Sample] | None = None,
         **kwargs: Any,
     ) -> None:
-        self.config = cfg = resolve_config(TrackingEnvConfig, config, kwargs)
-        self.samples = load_samples(cfg, samples)
-        longest = max(len(s.query) for s in self.samples)
-        if longest > cfg.max_query_length:
-            raise DataError(
-                f"a query has {longest} characters, more than max_query_length="
-                f"{cfg.max_query_length}",
-                field="query",
-                hint="raise the env's max_query_length",
-            )
+        super().__init__(TrackingEnvConfig, config, kwargs, samples)
+        cfg = self.config
         self.observation_space = tracking_observation_space(
             cfg.max_side, cfg.max_query_length, max_duration_s(self.samples), cfg.include_prev_box
         )
         self.action_space = tracking_action_space()
-        self.verifier = build_verifier(cfg)
-        self.frame_source = FrameSource(cfg.fps, cfg.max_frames, cfg.max_side, cfg.frame_cache_mb)
-        self._selector = SampleSelector(self.samples, cfg.sample_order)
         self._episode: _Episode | None = None
-
-    @property
-    def sample(self) -> Sample | None:
-        """The sample of the current episode (``None`` before the first reset)."""
-        return None if self._episode is None else self._episode.sample
-
-    @property
-    def frame_context(self) -> FrameContext | None:
-        """All frames the current episode shows, with their times and sizes."""
-        return None if self._episode is None else self._episode.ctx
 
     @property
     def num_steps(self) -> int:
         """Steps of the current episode (sampled frames; 0 before the first reset)."""
         return 0 if self._episode is None else self._episode.num_steps
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    def _start_episode(
+        self, sample: Sample, sampled: SampledFrames, ctx: FrameContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Start an episode on the next sample (see ``sample_order``) or ``options``."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self._selector.restart()
-        sample = self._selector.next(self.np_random, options)
-        sampled = self.frame_source.frames(sample)
-        ctx = FrameContext.from_sample(
-            sample, sampled.frame_idx, sampled.shown_size, self.config.fps
-        )
         self._episode = episode = _Episode(sample, ctx, sampled.frames)
-        info = {
-            "sample_id": sample.sample_id,
-            "original_size": (sample.width, sample.height),
-            "native_fps": sample.native_fps,
-            "num_frames": sample.num_frames,
-            "frame_idx": ctx.frame_idx.copy(),
-        }
-        return self._observation(episode, 0, None), info
+        return self._observation(episode, 0, None), {}
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Record the decision for the current frame; move to the next frame."""

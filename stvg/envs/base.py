@@ -1,0 +1,153 @@
+"""What every stvg env shares: config, dataset, verifier, sample walk, frames, reset.
+
+:class:`VideoGroundingEnvBase` holds the part of :class:`~stvg.envs.grounding.GroundingEnv`
+and :class:`~stvg.envs.tracking.TrackingEnv` that is the same: the typed config from
+keyword arguments, the samples (a dataset split or an in-memory list), the query-length
+check, the verifier, the sample walk (:class:`~stvg.envs.selection.SampleSelector`), the
+frame source with its cache, the bad-video policy (``on_bad_video``,
+:mod:`stvg.envs.bad_videos`) and the bookkeeping of ``reset``. A subclass builds its spaces
+and says what an episode's first observation is (:meth:`VideoGroundingEnvBase._start_episode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+
+from stvg.data.errors import DataError
+from stvg.data.types import Sample
+from stvg.data.video import SampledFrames
+from stvg.envs.bad_videos import BadVideoSkipper
+from stvg.envs.config import EnvDataConfig, resolve_config
+from stvg.envs.frame_source import FrameSource
+from stvg.envs.samples import load_samples
+from stvg.envs.scoring import build_verifier
+from stvg.envs.selection import SampleSelector
+from stvg.verifiers.formats import FrameContext
+
+
+def check_query_length(samples: Sequence[Sample], max_query_length: int) -> None:
+    """Raise when a query of ``samples`` is longer than the ``query`` text space allows.
+
+    Raises:
+        DataError: the longest query has more than ``max_query_length`` characters.
+    """
+    longest = max(len(s.query) for s in samples)
+    if longest > max_query_length:
+        raise DataError(
+            f"a query has {longest} characters, more than max_query_length={max_query_length}",
+            field="query",
+            hint="raise the env's max_query_length",
+        )
+
+
+class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any]):
+    """Base of the stvg envs: one episode per sample of a video-grounding dataset.
+
+    Args:
+        config_class: the env's config dataclass (an :class:`~stvg.envs.config.EnvDataConfig`).
+        config: a ``config_class`` instance, a mapping of its fields, or ``None``.
+        overrides: keyword arguments of the env (win over ``config``; key path ``env.<key>``).
+        samples: in-memory samples replacing the dataset that ``config`` names.
+
+    After construction: :attr:`config`, :attr:`samples`, :attr:`verifier` and
+    :attr:`frame_source` (frames at ``config.fps``, at most :meth:`_frame_slots` per video,
+    longer side ``config.max_side`` pixels). ``reset(seed=..., options=...)`` picks the
+    sample (a new ``seed`` restarts the walk; ``options`` ``sample_id`` or ``index``
+    choose one), decodes its frames (replacing a bad video under ``on_bad_video="skip"``)
+    and returns the subclass's observation with the info ``sample_id``,
+    ``original_size`` (w, h pixels), ``native_fps``, ``num_frames``, ``frame_idx`` (native
+    frames shown, 0-based), the subclass's extra keys, and ``bad_videos`` when samples
+    were skipped.
+
+    Raises:
+        stvg.config.ConfigError: a wrong config key or value (names the key path).
+        DataError: an empty dataset or a query longer than ``max_query_length``.
+    """
+
+    config: EnvDataConfig
+
+    def __init__(
+        self,
+        config_class: type[EnvDataConfig],
+        config: Any,
+        overrides: dict[str, Any],
+        samples: Sequence[Sample] | None,
+    ) -> None:
+        self.config = cfg = resolve_config(config_class, config, overrides)
+        self.samples = load_samples(cfg, samples)
+        check_query_length(self.samples, cfg.max_query_length)
+        self.verifier = build_verifier(cfg)
+        self.frame_source = FrameSource(
+            cfg.fps, self._frame_slots(), cfg.max_side, cfg.frame_cache_mb
+        )
+        self._selector = SampleSelector(self.samples, cfg.sample_order)
+        self._bad_videos = BadVideoSkipper(self.samples, cfg.on_bad_video)
+        self._sample: Sample | None = None
+        self._frame: FrameContext | None = None
+
+    def _frame_slots(self) -> int | None:
+        """Most frames decoded per video (``None`` = every sampled frame): ``max_frames``."""
+        return self.config.max_frames
+
+    @property
+    def sample(self) -> Sample | None:
+        """The sample of the current episode (``None`` before the first reset)."""
+        return self._sample
+
+    @property
+    def frame_context(self) -> FrameContext | None:
+        """What the current episode shows: native frames, their times, the shown size
+        (``None`` before the first reset)."""
+        return self._frame
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Start an episode on the next sample (see ``sample_order``) or ``options``."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self._selector.restart()
+        sample, sampled, skipped = self._bad_videos.load(
+            self._selector.next(self.np_random, options),
+            self.frame_source.frames,
+            lambda: self._selector.next(self.np_random, None),
+            options,
+        )
+        ctx = self._episode_context(
+            FrameContext.from_sample(sample, sampled.frame_idx, sampled.shown_size, self.config.fps)
+        )
+        self._sample, self._frame = sample, ctx
+        obs, extra = self._start_episode(sample, sampled, ctx)
+        info: dict[str, Any] = {
+            "sample_id": sample.sample_id,
+            "original_size": (sample.width, sample.height),
+            "native_fps": sample.native_fps,
+            "num_frames": sample.num_frames,
+            "frame_idx": ctx.frame_idx.copy(),
+            **extra,
+        }
+        if skipped:
+            info["bad_videos"] = skipped
+        return obs, info
+
+    def _episode_context(self, ctx: FrameContext) -> FrameContext:
+        """The episode's frame context from the shown frames' ``ctx`` (unchanged here)."""
+        return ctx
+
+    def _start_episode(
+        self, sample: Sample, sampled: SampledFrames, ctx: FrameContext
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Set up the episode's state; return its first observation and extra reset info.
+
+        Args:
+            sample: the sample played (a replacement when the chosen one's video was bad).
+            sampled: its decoded frames (uint8 RGB ``[T, H, W, 3]``) and their indices.
+            ctx: the episode's frame context (:meth:`_episode_context`).
+        """
+        raise NotImplementedError
+
+
+__all__ = ["VideoGroundingEnvBase", "check_query_length"]
