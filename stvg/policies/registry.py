@@ -27,6 +27,7 @@ BUILTIN_POLICIES: dict[str, str] = {
     "oracle": "stvg.policies.baselines:OraclePolicy",
     "prior": "stvg.policies.baselines:PriorPolicy",
     "native": "stvg.policies.native.policy:NativePolicy",
+    "tracking-mlp": "stvg.policies.tracking:TrackingMLPPolicy",
 }
 
 _REGISTRY: dict[str, Callable[..., Any] | str] = dict(BUILTIN_POLICIES)

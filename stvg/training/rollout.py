@@ -78,10 +78,9 @@ def make_env(
 def policy_class(name: str) -> Any:
     """The class registered as policy ``name``.
 
-    ``tracking-mlp`` and the policies of :data:`POLICY_MODULES` are registered on import,
-    so those modules are imported first when ``name`` is not registered yet.
+    The policies of :data:`POLICY_MODULES` are registered on import, so those modules are
+    imported first when ``name`` is not registered yet.
     """
-    import stvg.training.tracking_policy  # noqa: F401  (registers tracking-mlp)
     from stvg.policies.registry import policy_class as lookup
     from stvg.policies.registry import registered_policies
 
@@ -92,7 +91,7 @@ def policy_class(name: str) -> Any:
 
 
 def make_policy(name: str, config: Mapping[str, Any]) -> Any:
-    """``stvg.policies.make(name, **config)``, ``tracking-mlp`` included."""
+    """``stvg.policies.make(name, **config)``."""
     from stvg.policies.registry import make
 
     policy_class(name)

@@ -22,6 +22,7 @@ from rl_helpers import (
 )
 
 from stvg.policies.registry import register_policy, unregister_policy
+from stvg.policies.tracking import TrackingMLPPolicy
 from stvg.training.algorithms import grpo_loss
 from stvg.training.learner import (
     autocast,
@@ -33,7 +34,6 @@ from stvg.training.learner import (
 )
 from stvg.training.loop import Trainer, completion_budget
 from stvg.training.run_dir import read_metrics
-from stvg.training.tracking_policy import TrackingMLPPolicy
 
 
 @pytest.fixture(scope="module")

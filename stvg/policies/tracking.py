@@ -9,8 +9,9 @@ box is drawn only when ``present = 1``, so::
     log pi(a | s) = log p(present) + present * sum_k log N(box_k; mu_k, sigma_k)
     H(pi(. | s))  = H(p) + p(present = 1) * sum_k (log sigma_k + 0.5 * log(2 pi e))
 
-It lives with the trainers because it exists to exercise PPO with GAE on ``TrackingEnv``;
-the grounding policies are in :mod:`stvg.policies`.
+It exists to exercise PPO with GAE on ``TrackingEnv`` and is registered like the other
+policies (``stvg.policies.make("tracking-mlp", obs_dim=...)``); it reads observations as
+plain arrays and imports nothing of the envs or the trainers.
 """
 
 from __future__ import annotations
