@@ -33,6 +33,7 @@ from stvg.tubes.densify import TubeBatch, densify_batch, frames_of_times
 from stvg.verifiers.batch_parse import AnswerColumns
 from stvg.verifiers.formats.context import FrameContext
 from stvg.verifiers.iou import box_iou_columns
+from stvg.verifiers.spans import check_span
 
 
 def _unique(objects: Sequence[object]) -> tuple[list[int], np.ndarray]:
@@ -49,22 +50,6 @@ def _unique(objects: Sequence[object]) -> tuple[list[int], np.ndarray]:
     return first, index
 
 
-def _gt_span(sample: Sample) -> tuple[int, int]:
-    """``sample.gt_span`` as ints, checked as :mod:`stvg.verifiers.metrics` checks it."""
-    span = sample.gt_span
-    try:
-        first, last = int(span[0]), int(span[1])
-        ok = len(span) == 2 and first == span[0] and last == span[1] and 0 <= first <= last
-    except (TypeError, ValueError, IndexError):
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"sample {sample.sample_id!r}: gt_span must be a (first, last) pair of integer "
-            f"frames with 0 <= first <= last (0-based inclusive native frames), got {span!r}"
-        )
-    return first, last
-
-
 class _GroundTruth:
     """GT boxes of distinct samples, one row per frame of each ``gt_span``, plus a null row.
 
@@ -78,7 +63,7 @@ class _GroundTruth:
         n = len(samples)
         spans = np.zeros((n, 2), dtype=np.int64)
         for u, s in enumerate(samples):
-            spans[u] = _gt_span(s)
+            spans[u] = check_span(s.gt_span, f"sample {s.sample_id!r}: gt_span")
         self.first, self.last = spans[:, 0], spans[:, 1]
         counts = np.fromiter((len(s.gt_boxes) for s in samples), np.int64, n)
         total = int(counts.sum())

@@ -79,13 +79,14 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from stvg.data.types import Sample, Tube
+from stvg.verifiers.spans import check_span
 
 Protocol = Literal["official", "native", "tubedetr", "tubedetr-grid", "cgstvg"]
 PROTOCOLS: tuple[str, ...] = ("official", "tubedetr", "tubedetr-grid", "cgstvg")
@@ -115,24 +116,6 @@ def canonical_protocol(protocol: str) -> str:
     return name
 
 
-def _check_span(span: Any, what: str) -> tuple[int, int]:
-    try:
-        first, last = (int(span[0]), int(span[1]))
-    except (TypeError, ValueError, IndexError) as exc:
-        raise ValueError(
-            f"{what} must be a (first, last) pair of frame indices, got {span!r}"
-        ) from exc
-    if len(span) != 2 or first != span[0] or last != span[1]:
-        raise ValueError(
-            f"{what} must be a (first, last) pair of integer frame indices, got {span!r}"
-        )
-    if first < 0 or first > last:
-        raise ValueError(
-            f"{what} must satisfy 0 <= first <= last (0-based inclusive native frames), got {span!r}"
-        )
-    return first, last
-
-
 def temporal_iou(pred_span: tuple[int, int], gt_span: tuple[int, int]) -> float:
     """Temporal IoU of two inclusive native-frame spans.
 
@@ -147,8 +130,8 @@ def temporal_iou(pred_span: tuple[int, int], gt_span: tuple[int, int]) -> float:
     >>> temporal_iou((0, 9), (5, 14))
     0.3333333333333333
     """
-    ps, pe = _check_span(pred_span, "pred_span")
-    gs, ge = _check_span(gt_span, "gt_span")
+    ps, pe = check_span(pred_span, "pred_span")
+    gs, ge = check_span(gt_span, "gt_span")
     inter = max(0, min(pe, ge) - max(ps, gs) + 1)
     return inter / (max(pe, ge) - min(ps, gs) + 1)
 
@@ -406,7 +389,7 @@ class GroundTruthTable:
         self.protocol: str = canonical_protocol(protocol)
         self.samples: tuple[Sample, ...] = tuple(samples)
         n = len(self.samples)
-        spans = [_check_span(s.gt_span, f"sample {s.sample_id!r}: gt_span") for s in self.samples]
+        spans = [check_span(s.gt_span, f"sample {s.sample_id!r}: gt_span") for s in self.samples]
         annotated_start = np.fromiter((sp[0] for sp in spans), dtype=np.int64, count=n)
         annotated_end = np.fromiter((sp[1] for sp in spans), dtype=np.int64, count=n)
         keys, boxes = _flat_boxes(self.samples)
@@ -460,13 +443,8 @@ class GroundTruthTable:
         table[4] = np.maximum(table[2] - table[0], 0.0) * np.maximum(table[3] - table[1], 0.0)
         self._gt_table = table
         self._null_row = total
-        types = [s.meta.get("sentence_type") for s in self.samples]
-        self.sentence_types: list[str] | None = None
-        if any(t is not None for t in types):
-            labels = [UNKNOWN_SENTENCE_TYPE if t is None else str(t) for t in types]
-            self.sentence_types = sorted(set(labels))
-            lookup = {t: k for k, t in enumerate(self.sentence_types)}
-            self._type_index = np.fromiter((lookup[t] for t in labels), dtype=np.int64, count=n)
+        self.sentence_types: list[str] | None
+        self.sentence_types, self._type_index = _sentence_types(s.meta for s in self.samples)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -492,7 +470,7 @@ class GroundTruthTable:
             ok = False
         if not ok:  # find the culprit for a precise message
             for i in idx:
-                _check_span(pred_spans[i], f"sample {self.samples[i].sample_id!r}: pred_span")
+                check_span(pred_spans[i], f"sample {self.samples[i].sample_id!r}: pred_span")
             raise ValueError(f"pred_spans must be (first, last) integer pairs, got {pred_spans!r}")
         first[idx], last[idx] = arr[:, 0], arr[:, 1]
         return has, first, last
@@ -644,6 +622,29 @@ def score_samples(
     return GroundTruthTable(samples, protocol).score(pred_spans, pred_tubes)
 
 
+def _sentence_types(
+    metas: Iterable[Mapping[str, Any]],
+) -> tuple[list[str], np.ndarray] | tuple[None, None]:
+    """The sentence-type breakdown of samples given by their ``meta``, in sample order.
+
+    Returns ``(names, index)``: the sorted type names (``str(meta["sentence_type"])``,
+    :data:`UNKNOWN_SENTENCE_TYPE` for a sample without one) and int64 ``[S]`` positions of
+    each sample's type in ``names``; ``(None, None)`` when no sample has a type.
+
+    >>> _sentence_types([{"sentence_type": "interrogative"}, {}, {"sentence_type": "declarative"}])
+    (['declarative', 'interrogative', 'unknown'], array([1, 2, 0]))
+    >>> _sentence_types([{}, {"dataset": "hcstvg"}])
+    (None, None)
+    """
+    types = [meta.get("sentence_type") for meta in metas]
+    if all(t is None for t in types):
+        return None, None
+    labels = [UNKNOWN_SENTENCE_TYPE if t is None else str(t) for t in types]
+    names = sorted(set(labels))
+    lookup = {t: k for k, t in enumerate(names)}
+    return names, np.fromiter((lookup[t] for t in labels), dtype=np.int64, count=len(labels))
+
+
 def _summary(t_iou: np.ndarray, v_iou: np.ndarray, thresholds: Sequence[float]) -> dict[str, Any]:
     """Means over the given samples; ``None`` for every mean when there are none."""
     if t_iou.size == 0:
@@ -683,19 +684,12 @@ def dataset_metrics(
         raise ValueError("dataset_metrics needs at least one SampleScore, got none")
     if isinstance(scores, ScoreBatch):
         t_iou, v_iou, counted = scores.t_iou, scores.v_iou, scores.counted
-        names = scores.table.sentence_types
-        type_index = scores.table._type_index if names is not None else None
+        names, type_index = scores.table.sentence_types, scores.table._type_index
     else:
         t_iou = np.fromiter((s.t_iou for s in scores), dtype=np.float64, count=n)
         v_iou = np.fromiter((s.v_iou for s in scores), dtype=np.float64, count=n)
         counted = np.fromiter((s.counted for s in scores), dtype=bool, count=n)
-        types = [s.meta.get("sentence_type") for s in scores]
-        names, type_index = None, None
-        if any(t is not None for t in types):
-            labels = [UNKNOWN_SENTENCE_TYPE if t is None else str(t) for t in types]
-            names = sorted(set(labels))
-            lookup = {t: k for k, t in enumerate(names)}
-            type_index = np.fromiter((lookup[t] for t in labels), dtype=np.int64, count=n)
+        names, type_index = _sentence_types(s.meta for s in scores)
     out = _summary(t_iou[counted], v_iou[counted], thresholds)
     if names is not None and type_index is not None:
         out["by_sentence_type"] = {}

@@ -47,6 +47,7 @@ import numpy as np
 
 from stvg.data.errors import DataError
 from stvg.data.types import Tube
+from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
 
@@ -71,23 +72,11 @@ class Prediction:
     n_boxes_outside_span: int = 0
 
     def __post_init__(self) -> None:
-        first, last = self.span
-        if (
-            isinstance(first, bool)
-            or isinstance(last, bool)
-            or first != int(first)
-            or last != int(last)
-        ):
-            raise ValueError(f"Prediction.span must hold integer frames, got {self.span!r}")
-        if not 0 <= int(first) <= int(last):
-            raise ValueError(
-                f"Prediction.span must satisfy 0 <= first <= last (inclusive frames), got {self.span!r}"
-            )
+        object.__setattr__(self, "span", check_span(self.span, "Prediction.span"))
         if not isinstance(self.tube, Tube):
             raise TypeError(
                 f"Prediction.tube must be a stvg.data.Tube, got {type(self.tube).__name__}"
             )
-        object.__setattr__(self, "span", (int(first), int(last)))
 
     @property
     def n_frames_without_box(self) -> int:

@@ -53,6 +53,7 @@ from stvg.data.types import Sample, Tube
 from stvg.verifiers.formats.context import FrameContext, ParseResult
 from stvg.verifiers.iou import generalized_box_iou
 from stvg.verifiers.metrics import SampleScore, score_sample
+from stvg.verifiers.spans import check_span
 
 
 class TermScore(NamedTuple):
@@ -65,23 +66,6 @@ class TermScore(NamedTuple):
 
     value: float
     reason: str | None = None
-
-
-def _check_span(span: Any, what: str) -> tuple[int, int] | None:
-    if span is None:
-        return None
-    if (
-        not isinstance(span, tuple)
-        or len(span) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in span)
-    ):
-        raise TypeError(
-            f"{what} must be a (first, last) tuple of int frame indices or None, got {span!r}"
-        )
-    first, last = int(span[0]), int(span[1])
-    if first < 0 or first > last:
-        raise ValueError(f"{what} must satisfy 0 <= first <= last, got {span!r}")
-    return first, last
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +84,9 @@ class RewardInput:
 
     Raises:
         TypeError: a field of the wrong type (a caller bug).
-        ValueError: a span that is not ``0 <= first <= last``, or a span without an answer.
+        ValueError: a ``pred_span`` that is not a pair of integer frames with
+            ``0 <= first <= last`` (:func:`stvg.verifiers.spans.check_span`), or a span
+            without an answer.
     """
 
     sample: Sample
@@ -119,7 +105,9 @@ class RewardInput:
             raise TypeError(
                 f"RewardInput.pred_tube must be a Tube or None, got {type(self.pred_tube).__name__}"
             )
-        object.__setattr__(self, "pred_span", _check_span(self.pred_span, "RewardInput.pred_span"))
+        if self.pred_span is not None:
+            span = check_span(self.pred_span, "RewardInput.pred_span")
+            object.__setattr__(self, "pred_span", span)
         if self.parse.answer is None and self.pred_span is not None:
             raise ValueError(
                 f"sample {self.sample.sample_id!r}: RewardInput has pred_span={self.pred_span} "

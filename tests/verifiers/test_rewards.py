@@ -180,8 +180,11 @@ def test_reward_input_rejects_caller_bugs() -> None:
     parse = ParseResult(answer((1.0, 3.0), [1], [GT_BOX]), None, (), True)
     with pytest.raises(TypeError, match="RewardInput.sample"):
         RewardInput({"id": 1}, parse, CTX, (30, 90), None)
-    with pytest.raises(TypeError, match="pred_span"):
-        RewardInput(SAMPLE, parse, CTX, [30, 90], None)
+    with pytest.raises(ValueError, match=r"RewardInput\.pred_span must be a \(first, last\) pair"):
+        RewardInput(SAMPLE, parse, CTX, (30.5, 90), None)
+    # any integer pair is stored as a tuple of Python ints
+    listed = RewardInput(SAMPLE, parse, CTX, [np.int64(30), 90.0], None).pred_span
+    assert listed == (30, 90) and all(type(v) is int for v in listed)
     with pytest.raises(TypeError, match="pred_tube"):
         RewardInput(SAMPLE, parse, CTX, (30, 90), {30: GT_BOX})
     with pytest.raises(ValueError, match="0 <= first <= last"):
