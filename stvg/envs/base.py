@@ -23,9 +23,10 @@ from stvg.envs.bad_videos import BadVideoSkipper
 from stvg.envs.config import EnvDataConfig, resolve_config
 from stvg.envs.frame_source import FrameSource
 from stvg.envs.samples import load_samples
-from stvg.envs.scoring import build_verifier
+from stvg.envs.scoring import build_verifier, cost_info
 from stvg.envs.selection import SampleSelector
-from stvg.verifiers.formats import FrameContext
+from stvg.verifiers.formats import FrameContext, ModelGeometry
+from stvg.verifiers.verifier import VerifierResult
 
 
 def check_query_length(samples: Sequence[Sample], max_query_length: int) -> None:
@@ -41,6 +42,30 @@ def check_query_length(samples: Sequence[Sample], max_query_length: int) -> None
             field="query",
             hint="raise the env's max_query_length",
         )
+
+
+def scored_info(
+    result: VerifierResult,
+    reason: str | None,
+    sample_id: str,
+    ctx: FrameContext,
+    geometry: ModelGeometry | None = None,
+) -> dict[str, Any]:
+    """The ``info`` figures of an episode's scored answer (both envs' last step).
+
+    Returns:
+        every figure of ``result.to_info()`` (reward terms, ``t_iou``, ``v_iou``,
+        ``parse_error`` ...), ``invalid_action`` (``reason``, when not ``None``),
+        ``sample_id`` and the cost of the episode's ``len(ctx.frame_idx)`` frames of
+        ``ctx.shown_size`` pixels (``cost/frames_shown``, ``cost/visual_tokens/<family>``,
+        the family of ``geometry`` costed with its pixel bounds).
+    """
+    info = dict(result.to_info())
+    if reason is not None:
+        info["invalid_action"] = reason
+    info["sample_id"] = sample_id
+    info.update(cost_info(len(ctx.frame_idx), ctx.shown_size, geometry))
+    return info
 
 
 class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any]):
@@ -150,4 +175,4 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any]):
         raise NotImplementedError
 
 
-__all__ = ["VideoGroundingEnvBase", "check_query_length"]
+__all__ = ["VideoGroundingEnvBase", "check_query_length", "scored_info"]

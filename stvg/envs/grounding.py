@@ -11,12 +11,11 @@ import numpy as np
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames
 from stvg.envs.answers import struct_to_answer
-from stvg.envs.base import VideoGroundingEnvBase
+from stvg.envs.base import VideoGroundingEnvBase, scored_info
 from stvg.envs.config import GroundingEnvConfig
 from stvg.envs.frame_source import pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
 from stvg.envs.samples import frame_slots, max_duration_s
-from stvg.envs.scoring import cost_info
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext
 from stvg.verifiers.verifier import VerifierResult
@@ -216,11 +215,7 @@ class GroundingEnv(VideoGroundingEnvBase):
                 action, ctx.timestamps_s, ctx.original_size, repairs=repairs
             )
             result = self.verifier.score_answer(answer, sample, ctx, repairs=repairs)
-        info = dict(result.to_info())
-        if reason is not None:
-            info["invalid_action"] = reason
-        info["sample_id"] = sample.sample_id
-        info.update(cost_info(len(ctx.frame_idx), ctx.shown_size, self.config.model_geometry))
+        info = scored_info(result, reason, sample.sample_id, ctx, self.config.model_geometry)
         self._done = True
         self._result = result
         return self._obs, float(result.total), True, False, info

@@ -11,10 +11,9 @@ import numpy as np
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames
 from stvg.envs.answers import track_to_answer
-from stvg.envs.base import VideoGroundingEnvBase
+from stvg.envs.base import VideoGroundingEnvBase, scored_info
 from stvg.envs.config import TrackingEnvConfig
 from stvg.envs.samples import max_duration_s
-from stvg.envs.scoring import cost_info
 from stvg.envs.spaces import tracking_action_space, tracking_observation_space
 from stvg.verifiers.formats import FrameContext
 from stvg.verifiers.iou import box_iou_single
@@ -164,11 +163,7 @@ class TrackingEnv(VideoGroundingEnvBase):
                 episode.present, np.stack(episode.boxes), ctx.timestamps_s, ctx.original_size
             )
             result = self.verifier.score_answer(answer, sample, ctx)
-            info.update(result.to_info())
-            if reason is not None:
-                info["invalid_action"] = reason
-            info["sample_id"] = sample.sample_id
-            info.update(cost_info(episode.num_steps, ctx.shown_size))
+            info.update(scored_info(result, reason, sample.sample_id, ctx))
             if self.config.reward_mode == "sparse":
                 reward = float(result.total)
         prev_box = np.clip(box, 0.0, 1.0) if present and finite else None
