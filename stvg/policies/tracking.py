@@ -173,12 +173,17 @@ class TrackingMLPPolicy:
         return lp_present + present.to(lp_box.dtype) * lp_box, entropy
 
     # ------------------------------------------------------------------ acting
-    def act(self, obs: Observation) -> dict[str, Any]:
-        """The action for one observation."""
+    def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The action for one observation (``info`` is not needed)."""
         return self.act_batch([obs])[0]
 
-    def act_batch(self, obs_list: Sequence[Observation]) -> list[dict[str, Any]]:
-        """Actions for several observations (the mode when ``deterministic``)."""
+    def act_batch(
+        self,
+        obs_list: Sequence[Observation],
+        infos: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Actions for several observations (the mode when ``deterministic``; ``infos``
+        are not needed)."""
         if self.config.deterministic:
             with torch.no_grad():
                 logits, box_mean, _ = self._heads(obs_list)
