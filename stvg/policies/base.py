@@ -39,11 +39,13 @@ Observation = Mapping[str, Any]
 class Policy(Protocol):
     """Anything that answers observations: ``act`` one, ``act_batch`` several.
 
-    A policy that needs more than the observation (the ``oracle`` baseline reads the
-    ground truth of ``info["sample_id"]``; text-mode baselines read ``frame_idx`` and
-    ``original_size``) accepts the env's reset ``info`` as an optional keyword: ``info``
-    for ``act``, ``infos`` (one per observation) for ``act_batch``. Callers that have the
-    infos pass them to policies whose methods take that keyword.
+    One signature for every policy (native, baselines, VLM, tracking): ``act(obs, info=None)``
+    and ``act_batch(obs_list, infos=None)``, where ``info`` is the dict the env's ``reset``
+    returned with ``obs`` (``infos``: one per observation, in order). A policy that needs
+    more than the observation (the ``oracle`` baseline reads the ground truth of
+    ``info["sample_id"]``; text-mode baselines read ``frame_idx`` and ``original_size``)
+    reads it there; the others accept and ignore it, so a caller that has the infos always
+    passes them.
     """
 
     def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> Any:
@@ -86,6 +88,20 @@ class TextCompletion:
 
     def __str__(self) -> str:
         return self.text
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """A text policy that also returns its completions' token counts (the VLM policy):
+    ``generate_batch(obs_list, ctxs)`` gives one :class:`TextCompletion` per observation;
+    ``ctxs`` are the episodes' :class:`~stvg.verifiers.formats.FrameContext` objects,
+    checked against the prompt."""
+
+    def generate_batch(
+        self, obs_list: Sequence[Observation], ctxs: Sequence[Any] | None = None
+    ) -> list[TextCompletion]:
+        """One completion per observation, in order."""
+        ...
 
 
 @dataclass
@@ -201,6 +217,7 @@ __all__ = [
     "Policy",
     "Rollouts",
     "TextCompletion",
+    "TextGenerator",
     "TrainablePolicy",
     "env_action",
 ]

@@ -37,7 +37,6 @@ A sample whose video cannot be decoded (:class:`~stvg.data.errors.VideoError`):
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 import warnings
@@ -51,7 +50,7 @@ import yaml
 
 from stvg.config import InvalidField, from_yaml, to_dict
 from stvg.data.errors import DataError, VideoError
-from stvg.policies.base import env_action
+from stvg.policies.base import TextGenerator, env_action
 from stvg.verifiers.evaluation import EvaluationReport, evaluate
 from stvg.verifiers.predictions import Prediction, write_predictions
 
@@ -193,38 +192,23 @@ def build_policy(spec: PolicySpec) -> Any:
     return make(spec.name, **spec.config)
 
 
-def _accepts(method: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def answer_batch(
     policy: Any,
     obs_list: Sequence[Mapping[str, Any]],
     infos: Sequence[Mapping[str, Any]],
     contexts: Sequence[Any],
 ) -> list[Any]:
-    """The policy's actions for a batch, given what it can use besides the observations.
+    """The policy's actions for a batch: ``act_batch(obs_list, infos)``, the one
+    :class:`~stvg.policies.base.Policy` signature (``infos``: the env's reset infos).
 
-    * a policy with ``generate_batch(obs_list, ctxs)`` (the VLM policy) answers the whole
-      batch in one call, and one with ``generate(obs, ctx, n)`` one observation at a time;
-      either way the :class:`~stvg.policies.base.TextCompletion` keeps its output-token
-      count;
-    * an ``act_batch`` taking ``infos`` gets the env's reset infos (oracle, text baselines);
-    * an ``act_batch`` taking ``ctxs`` gets the episodes' ``FrameContext`` objects;
-    * otherwise ``act_batch(obs_list)``.
+    A :class:`~stvg.policies.base.TextGenerator` (the VLM policy) answers through
+    ``generate_batch(obs_list, contexts)`` instead, in one batched call: its
+    :class:`~stvg.policies.base.TextCompletion` objects keep the output-token count, and the
+    episodes' ``FrameContext`` objects (``contexts``) are checked against its prompts.
     """
-    if callable(getattr(policy, "generate_batch", None)):
+    if isinstance(policy, TextGenerator):
         return list(policy.generate_batch(obs_list, contexts))
-    if callable(getattr(policy, "generate", None)):
-        return [policy.generate(o, c, n=1)[0] for o, c in zip(obs_list, contexts, strict=True)]
-    if _accepts(policy.act_batch, "infos"):
-        return list(policy.act_batch(obs_list, infos=infos))
-    if _accepts(policy.act_batch, "ctxs"):
-        return list(policy.act_batch(obs_list, ctxs=contexts))
-    return list(policy.act_batch(obs_list))
+    return list(policy.act_batch(obs_list, infos))
 
 
 def _output_tokens(action: Any) -> int | None:

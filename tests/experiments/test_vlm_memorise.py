@@ -95,7 +95,8 @@ def test_greedy_answers_through_the_env_score_m_viou_over_09(memorised: tuple) -
         obs, _ = env.reset(options={"index": index})
         ctx = env.frame_context
         ctx_sizes.add((ctx.shown_size, ctx.model_size))
-        _, _, _, _, info = env.step(policy.act(obs, ctx))
+        # generate checks the env's frame context against the prompt; act takes the info
+        _, _, _, _, info = env.step(policy.generate(obs, ctx)[0].text)
         assert info.get("parse_error") is None, info["parse_error"]
         v_ious.append(info["v_iou"])
         t_ious.append(info["t_iou"])

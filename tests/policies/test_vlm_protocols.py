@@ -27,10 +27,10 @@ class EchoPolicy:
     def __init__(self, suffix: str = "") -> None:
         self.suffix = suffix
 
-    def act(self, obs):
+    def act(self, obs, info=None):
         return obs["query"] + self.suffix
 
-    def act_batch(self, obs_list):
+    def act_batch(self, obs_list, infos=None):
         return [self.act(obs) for obs in obs_list]
 
 
@@ -52,10 +52,10 @@ class ConstantPolicy:
     def from_config(cls, config: ConstantConfig) -> ConstantPolicy:
         return cls(config)
 
-    def act(self, obs):
+    def act(self, obs, info=None):
         return self.config.answer * self.config.repeat
 
-    def act_batch(self, obs_list):
+    def act_batch(self, obs_list, infos=None):
         return [self.act(obs) for obs in obs_list]
 
 

@@ -358,9 +358,14 @@ class VLMPolicy:
         self.last_cost = self._cost([prep], completions)
         return completions
 
-    def act(self, obs: Observation, ctx: FrameContext | None = None) -> str:
-        """The answer text for one observation (greedy unless the config sets ``do_sample``)."""
-        return self.generate(obs, ctx, n=1)[0].text
+    def act(self, obs: Observation, info: Mapping[str, Any] | None = None) -> str:
+        """The answer text for one observation (greedy unless the config sets ``do_sample``).
+
+        ``info`` (the env's reset info, the :class:`~stvg.policies.base.Policy` signature) is
+        not needed: the prompt depends on the observation alone. To have the episode's
+        :class:`FrameContext` checked against the prompt, call :meth:`generate`.
+        """
+        return self.generate(obs, n=1)[0].text
 
     def generate_batch(
         self,
@@ -378,10 +383,13 @@ class VLMPolicy:
         return completions
 
     def act_batch(
-        self, obs_list: Sequence[Observation], ctxs: Sequence[FrameContext | None] | None = None
+        self,
+        obs_list: Sequence[Observation],
+        infos: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> list[str]:
-        """Answer texts for several observations, generated in one batched call."""
-        return [c.text for c in self.generate_batch(obs_list, ctxs)]
+        """Answer texts for several observations, generated in one batched call (``infos``
+        are not needed; :meth:`generate_batch` takes frame contexts to check)."""
+        return [c.text for c in self.generate_batch(obs_list)]
 
     def generate_and_parse(
         self, obs: Observation, ctx: FrameContext | Mapping[str, Any]
