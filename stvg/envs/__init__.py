@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "GroundingEnvConfig": "stvg.envs.config",
     "TrackingEnv": "stvg.envs.tracking",
     "TrackingEnvConfig": "stvg.envs.config",
+    "VideoGroundingEnvBase": "stvg.envs.base",
     "cost_figures": "stvg.envs.cost",
     "hash_tokens": "stvg.envs.tokenizer",
     "struct_to_answer": "stvg.envs.answers",
