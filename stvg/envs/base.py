@@ -11,6 +11,7 @@ and says what an episode's first observation is (:meth:`VideoGroundingEnvBase._s
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,7 +69,7 @@ def scored_info(
     return info
 
 
-class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any]):
+class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
     """Base of the stvg envs: one episode per sample of a video-grounding dataset.
 
     Args:
@@ -162,6 +163,7 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any]):
         """The episode's frame context from the shown frames' ``ctx`` (unchanged here)."""
         return ctx
 
+    @abc.abstractmethod
     def _start_episode(
         self, sample: Sample, sampled: SampledFrames, ctx: FrameContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -172,7 +174,6 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any]):
             sampled: its decoded frames (uint8 RGB ``[T, H, W, 3]``) and their indices.
             ctx: the episode's frame context (:meth:`_episode_context`).
         """
-        raise NotImplementedError
 
 
 __all__ = ["VideoGroundingEnvBase", "check_query_length", "scored_info"]
