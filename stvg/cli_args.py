@@ -40,4 +40,19 @@ def positive_int(text: str) -> int:
     return value
 
 
-__all__ = ["parse_fps", "positive_int"]
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (e.g. a seed).
+
+    >>> non_negative_int("0")
+    0
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+__all__ = ["non_negative_int", "parse_fps", "positive_int"]

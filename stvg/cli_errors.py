@@ -29,21 +29,6 @@ class CommandError(Exception):
     wrong, where (the flag and value) and how to fix it."""
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0 (e.g. a seed).
-
-    >>> non_negative_int("0")
-    0
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
 def name_argument(text: str) -> str:
     """An argparse type: a name that becomes part of file names (letters, digits, ``-``,
     ``_``; no path separators, no ``..``).
@@ -175,7 +160,6 @@ __all__ = [
     "first_line",
     "is_ray_failure",
     "name_argument",
-    "non_negative_int",
     "ray_failure_message",
     "shortened",
 ]

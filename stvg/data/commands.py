@@ -9,8 +9,8 @@ import argparse
 import json
 import sys
 
-from stvg.cli_args import positive_int
-from stvg.cli_errors import check_writable_dir, name_argument, non_negative_int
+from stvg.cli_args import non_negative_int, positive_int
+from stvg.cli_errors import check_writable_dir, name_argument
 
 DIFFICULTY_CHOICES: tuple[str, ...] = ("easy", "medium", "hard")
 

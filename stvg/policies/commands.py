@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stvg.cli_errors import non_negative_int
+from stvg.cli_args import non_negative_int
 
 #: Families ``stvg models tiny`` builds (kept here so that ``--help`` needs no torch).
 FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl")
