@@ -33,16 +33,14 @@ import dataclasses
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from stvg.config import ConfigError, InvalidField, from_dict, to_dict
+from stvg.config import ConfigError, InvalidField, to_dict
 from stvg.envs.contract import bind_env_kwargs, check_env_policy
 from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, evaluate_policy
 from stvg.training.algorithms.base import AdvantageResult
@@ -59,6 +57,12 @@ from stvg.training.learner import (
     rollout_weights,
     set_train_mode,
 )
+from stvg.training.lifecycle import (
+    RESUMABLE_CHANGES,
+    ResumePoint,
+    TrainerLifecycle,
+    TrainResult,
+)
 from stvg.training.metrics import episode_summary, greedy_summary, group_summary
 from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
 from stvg.training.run_dir import (
@@ -66,54 +70,9 @@ from stvg.training.run_dir import (
     RunDir,
     latest_checkpoint,
     load_trainer_state,
-    newest_loadable_checkpoint,
 )
 from stvg.training.schedule import SampleSchedule, annealed_lr, chunks, task_seed
 from stvg.training.workers import init_ray, make_workers
-
-#: Config keys that may differ when a run is resumed (they do not change its results;
-#: ``micro_batch_size`` and ``gradient_checkpointing`` change only floating-point rounding,
-#: so a run that ran out of memory can go on with smaller micro-batches).
-RESUMABLE_CHANGES = (
-    "iterations",
-    "progress_bar",
-    "torch_threads",
-    "checkpoint_every",
-    "keep_last",
-    "hf_export",
-    "greedy_every",
-    "micro_batch_size",
-    "gradient_checkpointing",
-    "out_dir",
-    "rollout.num_workers",
-    "rollout.num_cpus_per_worker",
-    "rollout.num_gpus_per_worker",
-    "rollout.max_worker_restarts",
-    "rollout.placement",
-    "ray.address",
-    "ray.num_cpus",
-    "ray.include_dashboard",
-    "ray.connect_timeout_s",
-)
-
-IterationCallback = Callable[[int, Mapping[str, float], "Trainer"], None]
-
-
-@dataclass
-class TrainResult:
-    """What :meth:`Trainer.train` returns.
-
-    Attributes:
-        run_dir: the run directory.
-        iterations: the last iteration completed.
-        metrics: the last iteration's metrics.
-        checkpoint: the newest checkpoint folder.
-    """
-
-    run_dir: Path
-    iterations: int
-    metrics: dict[str, float]
-    checkpoint: Path | None
 
 
 def resolve_policy_config(config: TrainConfig, env: Any) -> dict[str, Any]:
@@ -150,17 +109,18 @@ def completion_budget(policy: Any) -> int | None:
     return None
 
 
-class Trainer:
+class Trainer(TrainerLifecycle):
     """Trains a policy with the algorithm of a :class:`TrainConfig`.
 
     Build with :meth:`create` (a new run directory) or :meth:`resume` (continue a run from
-    its last checkpoint), then call :meth:`train`.
+    its last checkpoint), then call :meth:`train`; the lifecycle is
+    :class:`~stvg.training.lifecycle.TrainerLifecycle`'s.
 
     Args:
         config: the run's config (``learning_rate: null`` and the anneal horizon are
             resolved, :func:`resolve_train_config`).
         run_dir: its run directory.
-        state: a checkpoint's trainer state to continue from (``None`` = fresh start).
+        resume_from: the checkpoint to continue from (``None`` = fresh start).
 
     Attributes:
         policy: the learner's policy: float32 master weights, dropout zeroed, training
@@ -174,13 +134,12 @@ class Trainer:
     """
 
     def __init__(
-        self, config: TrainConfig, run_dir: RunDir, state: Mapping[str, Any] | None = None
+        self, config: TrainConfig, run_dir: RunDir, resume_from: ResumePoint | None = None
     ) -> None:
         self.config = cfg = resolve_train_config(config)
         self.run_dir = run_dir
-        self._threads_before = torch.get_num_threads()
-        if cfg.torch_threads is not None:
-            torch.set_num_threads(cfg.torch_threads)
+        self._take_threads()
+        state = None if resume_from is None else resume_from.state
         self.algo: Algorithm = build_algorithm(cfg)
         probe = make_env(cfg.env.id, cfg.env.kwargs, cfg.env.max_episode_steps)
         sample_ids = [s.sample_id for s in probe.unwrapped.samples]
@@ -258,54 +217,24 @@ class Trainer:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, config: TrainConfig, *, tensorboard: bool = True) -> Trainer:
-        """A fresh run in ``out_dir/<run name>`` (a ``-2``, ``-3`` suffix if taken)."""
-        config = resolve_train_config(config)
-        name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
-        run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
-        run_dir.write_config(to_dict(config))
-        return cls(config, run_dir)
+    def prepare_config(cls, config: TrainConfig) -> TrainConfig:
+        """``learning_rate: null`` and the anneal horizon resolved
+        (:func:`resolve_train_config`)."""
+        return resolve_train_config(config)
 
     @classmethod
-    def resume(
-        cls, path: str | Path, config: TrainConfig | None = None, *, tensorboard: bool = True
-    ) -> Trainer:
-        """Continue the run in ``path`` from its last checkpoint.
-
-        Args:
-            path: the run directory.
-            config: the config to go on with (``None`` = the saved one). Only the keys of
-                :data:`RESUMABLE_CHANGES` may differ from the saved config (e.g. a larger
-                ``iterations``); anything else would change the results. Its ``null``
-                ``learning_rate`` and ``lr_anneal_iterations`` take the saved values.
-
-        Raises:
-            FileNotFoundError: not a run directory, or no checkpoint yet.
-            ConfigError: ``config`` changes a key that must stay the same, or trains past
-                the end of the saved ``anneal_lr`` schedule.
-        """
-        path = Path(path)
-        saved = from_dict(
-            TrainConfig, RunDir(path, tensorboard=False).read_config(), source=str(path)
-        )
-        saved = resolve_train_config(saved)
-        if config is not None:
-            config = _fill_from_saved(config, saved, path)
-            changed = sorted(
-                k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
-            )
-            if changed:
-                raise ConfigError(
-                    f"cannot resume {path} with a different {changed}: these keys change the "
-                    f"run's results (only {list(RESUMABLE_CHANGES)} may change). Start a new run "
-                    "or resume with the saved config"
-                )
-        else:
-            config = saved
-        _, state = newest_loadable_checkpoint(path)
-        run_dir = RunDir(path, tensorboard=tensorboard, purge_after=int(state["iteration"]))
-        run_dir.write_config(to_dict(config))
-        return cls(config, run_dir, state)
+    def fill_from_saved(cls, config: TrainConfig, saved: TrainConfig, path: Path) -> TrainConfig:
+        """``config`` with its ``null`` ``learning_rate`` and ``lr_anneal_iterations`` taken
+        from the saved run (so a resumed run keeps its schedule)."""
+        changes: dict[str, Any] = {}
+        if config.learning_rate is None:
+            changes["learning_rate"] = saved.learning_rate
+        if config.anneal_lr and config.lr_anneal_iterations is None:
+            changes["lr_anneal_iterations"] = saved.lr_anneal_iterations
+        try:
+            return dataclasses.replace(config, **changes) if changes else config
+        except InvalidField as exc:
+            raise ConfigError(f"cannot resume {path} (saved schedule): {exc.field} {exc}") from exc
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -353,40 +282,9 @@ class Trainer:
         random.setstate(rng["python"])
 
     # ------------------------------------------------------------------ the loop
-    def train(self, on_iteration_end: IterationCallback | None = None) -> TrainResult:
-        """Run the remaining iterations; checkpoints and logs as configured.
-
-        Args:
-            on_iteration_end: called as ``fn(iteration, metrics, trainer)`` after each
-                iteration is logged and checkpointed.
-        """
-        from tqdm.auto import tqdm
-
-        cfg = self.config
-        metrics: dict[str, float] = {}
-        bar = tqdm(
-            total=cfg.iterations,
-            initial=self.iteration,
-            desc=self.run_dir.path.name,
-            unit="it",
-            disable=not cfg.progress_bar,
-            dynamic_ncols=True,
-        )
-        try:
-            while self.iteration < cfg.iterations:
-                metrics = self.step()
-                bar.update(1)
-                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
-                if on_iteration_end is not None:
-                    on_iteration_end(self.iteration, metrics, self)
-        finally:
-            bar.close()
-        return TrainResult(
-            self.run_dir.path, self.iteration, metrics, self.run_dir.latest_checkpoint()
-        )
-
-    def step(self) -> dict[str, float]:
-        """One iteration: rollout -> advantages -> epochs x minibatches -> log."""
+    def _iterate(self) -> dict[str, float]:
+        """One iteration: rollout -> advantages -> epochs x minibatches -> metrics (logged
+        and checkpointed by :meth:`step`)."""
         cfg, algo, policy = self.config, self.algo, self.policy
         self.iteration += 1
         iteration = self.iteration
@@ -438,11 +336,7 @@ class Trainer:
         update_s = time.perf_counter() - start - rollout_s
 
         # 4. log
-        metrics = self._metrics(experience, adv, stats, losses, rollout_s, update_s)
-        self.run_dir.log(iteration, metrics)
-        if iteration % cfg.checkpoint_every == 0 or iteration == cfg.iterations:
-            self.save_checkpoint()
-        return metrics
+        return self._metrics(experience, adv, stats, losses, rollout_s, update_s)
 
     def _greedy_due(self, iteration: int) -> bool:
         """Whether iteration ``iteration`` logs the greedy rewards (``greedy_every``: at
@@ -639,46 +533,10 @@ class Trainer:
         self.run_dir.prune_checkpoints(cfg.keep_last)
         return path
 
-    def close(self) -> None:
-        """Stop the workers (and Ray, if this trainer started it); close the logs; give
-        the process its torch thread count back."""
+    def _stop(self) -> None:
+        """Stop the rollout workers and the greedy probe's env."""
         self.workers.close()
         self.greedy.close()
-        self.run_dir.close()
-        torch.set_num_threads(self._threads_before)
-        if self._owns_ray:
-            import ray
-
-            ray.shutdown()
-            self._owns_ray = False
-
-
-def _fill_from_saved(config: TrainConfig, saved: TrainConfig, path: Path) -> TrainConfig:
-    """``config`` with its ``null`` resolved keys taken from the saved config."""
-    changes: dict[str, Any] = {}
-    if config.learning_rate is None:
-        changes["learning_rate"] = saved.learning_rate
-    if config.anneal_lr and config.lr_anneal_iterations is None:
-        changes["lr_anneal_iterations"] = saved.lr_anneal_iterations
-    try:
-        return dataclasses.replace(config, **changes) if changes else config
-    except InvalidField as exc:
-        raise ConfigError(f"cannot resume {path} (saved schedule): {exc.field} {exc}") from exc
-
-
-def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-    """Key paths where two nested config dicts differ."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        keys = sorted(set(a) | set(b))
-        out: list[str] = []
-        for key in keys:
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key not in a or key not in b:
-                out.append(path)
-            else:
-                out.extend(_diff(a[key], b[key], path))
-        return out
-    return [] if a == b else [prefix]
 
 
 def load_trained_policy(path: str | Path) -> Any:

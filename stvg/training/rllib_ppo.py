@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stvg.config import ConfigError, from_dict, to_dict
+from stvg.config import to_dict
 from stvg.training.config import TrainConfig
-from stvg.training.loop import RESUMABLE_CHANGES, IterationCallback, TrainResult, _diff
+from stvg.training.lifecycle import ResumePoint, TrainerLifecycle
 from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES, make_env
-from stvg.training.run_dir import RunDir, latest_checkpoint, load_trainer_state
+from stvg.training.run_dir import RunDir
 from stvg.training.workers import init_ray
 
 RLLIB_DIR = "rllib"
@@ -162,15 +161,22 @@ def rllib_config(config: TrainConfig) -> Any:
     )
 
 
-class RLlibPPOTrainer:
+class RLlibPPOTrainer(TrainerLifecycle):
     """Runs RLlib's PPO for ``config.iterations`` iterations into a run directory.
 
-    Same surface as :class:`~stvg.training.loop.Trainer`: :meth:`create`, :meth:`resume`,
-    :meth:`train`, :meth:`close`.
+    The lifecycle (:meth:`create`, :meth:`resume`, :meth:`train`, :meth:`step`,
+    :meth:`close`) is :class:`~stvg.training.lifecycle.TrainerLifecycle`'s, as for
+    :class:`~stvg.training.loop.Trainer`; an iteration is one ``Algorithm.train()``, and a
+    checkpoint holds RLlib's own (``checkpoints/iter_*/rllib``) beside ``trainer.pt``.
+
+    Args:
+        config: the run's config (``algorithm: rllib_ppo``).
+        run_dir: its run directory.
+        resume_from: the checkpoint to continue from (``None`` = fresh start).
     """
 
     def __init__(
-        self, config: TrainConfig, run_dir: RunDir, checkpoint: Path | None = None
+        self, config: TrainConfig, run_dir: RunDir, resume_from: ResumePoint | None = None
     ) -> None:
         if config.algorithm != "rllib_ppo":
             raise ValueError(
@@ -178,82 +184,22 @@ class RLlibPPOTrainer:
             )
         self.config = config
         self.run_dir = run_dir
-        import torch
-
-        self._threads_before = torch.get_num_threads()
-        if config.torch_threads is not None:
-            torch.set_num_threads(config.torch_threads)
+        self._take_threads()
         self._owns_ray = init_ray(config.ray)
         self.algo = rllib_config(config).build_algo()
         self.iteration = 0
-        if checkpoint is not None:
-            self.algo.restore_from_path(str(checkpoint / RLLIB_DIR))
-            self.iteration = int(load_trainer_state(checkpoint)["iteration"])
+        if resume_from is not None:
+            self.algo.restore_from_path(str(resume_from.checkpoint / RLLIB_DIR))
+            self.iteration = int(resume_from.state["iteration"])
 
-    @classmethod
-    def create(cls, config: TrainConfig, *, tensorboard: bool = True) -> RLlibPPOTrainer:
-        """A fresh run in ``out_dir/<run name>``."""
-        name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
-        run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
-        run_dir.write_config(to_dict(config))
-        return cls(config, run_dir)
-
-    @classmethod
-    def resume(
-        cls, path: str | Path, config: TrainConfig | None = None, *, tensorboard: bool = True
-    ) -> RLlibPPOTrainer:
-        """Continue the run in ``path`` from its last checkpoint (see ``Trainer.resume``)."""
-        path = Path(path)
-        saved = from_dict(
-            TrainConfig, RunDir(path, tensorboard=False).read_config(), source=str(path)
-        )
-        if config is not None:
-            changed = sorted(
-                k for k in _diff(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
-            )
-            if changed:
-                raise ConfigError(f"cannot resume {path} with a different {changed}")
-        config = config or saved
-        checkpoint = latest_checkpoint(path)
-        if checkpoint is None:
-            raise FileNotFoundError(f"run {path} has no checkpoint to resume from")
-        iteration = int(load_trainer_state(checkpoint)["iteration"])
-        run_dir = RunDir(path, tensorboard=tensorboard, purge_after=iteration)
-        run_dir.write_config(to_dict(config))
-        return cls(config, run_dir, checkpoint)
-
-    def train(self, on_iteration_end: IterationCallback | None = None) -> TrainResult:
-        """Train the remaining iterations, logging and checkpointing as configured."""
-        from tqdm.auto import tqdm
-
-        cfg = self.config
-        metrics: dict[str, float] = {}
-        bar = tqdm(
-            total=cfg.iterations,
-            initial=self.iteration,
-            desc=self.run_dir.path.name,
-            unit="it",
-            disable=not cfg.progress_bar,
-        )
-        try:
-            while self.iteration < cfg.iterations:
-                start = time.perf_counter()
-                result = self.algo.train()
-                self.iteration += 1
-                metrics = result_metrics(result)
-                metrics.setdefault("time/iteration_s", time.perf_counter() - start)
-                self.run_dir.log(self.iteration, metrics)
-                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
-                    self.save_checkpoint()
-                bar.update(1)
-                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
-                if on_iteration_end is not None:
-                    on_iteration_end(self.iteration, metrics, self)  # type: ignore[arg-type]
-        finally:
-            bar.close()
-        return TrainResult(
-            self.run_dir.path, self.iteration, metrics, self.run_dir.latest_checkpoint()
-        )
+    def _iterate(self) -> dict[str, float]:
+        """One ``Algorithm.train()``; its results as stvg's metric keys."""
+        start = time.perf_counter()
+        result = self.algo.train()
+        self.iteration += 1
+        metrics = result_metrics(result)
+        metrics.setdefault("time/iteration_s", time.perf_counter() - start)
+        return metrics
 
     def save_checkpoint(self) -> Path:
         """RLlib's checkpoint in ``checkpoints/iter_*/rllib`` plus ``trainer.pt``."""
@@ -268,18 +214,9 @@ class RLlibPPOTrainer:
             write_extra=lambda folder: self.algo.save_to_path(str(folder / RLLIB_DIR)),
         )
 
-    def close(self) -> None:
-        """Stop RLlib (and Ray, if this trainer started it); close the logs."""
-        import torch
-
+    def _stop(self) -> None:
+        """Stop RLlib's algorithm (its env runners)."""
         self.algo.stop()
-        self.run_dir.close()
-        torch.set_num_threads(self._threads_before)
-        if self._owns_ray:
-            import ray
-
-            ray.shutdown()
-            self._owns_ray = False
 
 
 __all__ = ["RESULT_KEYS", "RLlibPPOTrainer", "result_metrics", "rllib_config"]

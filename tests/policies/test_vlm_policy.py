@@ -186,8 +186,17 @@ def test_generate_and_parse_never_raises(policies, family):
     result = policy.generate_and_parse(obs, make_ctx(obs, MODEL_SIZE[family]))
     assert isinstance(result, ParsedGeneration)
     assert isinstance(result.parse, ParseResult)
-    # A random model writes garbage: no answer, and a reason saying why.
-    assert result.parse.ok or result.parse.error
+    # A random model writes at most 6 tokens of garbage, far from a json-v1 answer: no
+    # answer, a reason saying why, and the same result as parsing its text again.
+    assert not result.parse.ok
+    assert isinstance(result.parse.error, str) and result.parse.error
+    assert result.text == result.completion.text and result.ctx is not None
+    again = policy.answer_format.parse(result.text, result.ctx)
+    assert (again.answer, again.error, again.repairs) == (
+        None,
+        result.parse.error,
+        result.parse.repairs,
+    )
     assert 1 <= result.completion.output_tokens <= 6
     assert policy.last_cost == {
         "frames_shown": 4,

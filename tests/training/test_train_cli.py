@@ -9,6 +9,9 @@ import yaml
 from rl_helpers import grounding_config, make_native_checkpoint, make_split
 
 from stvg.cli import main
+from stvg.config import ConfigError, from_dict
+from stvg.training.config import TrainConfig
+from stvg.training.rllib_ppo import RLlibPPOTrainer
 from stvg.training.run_dir import read_metrics
 
 
@@ -103,3 +106,8 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (run / "tb").is_dir()
     assert main(["train", "--resume", str(run), "--iterations", "3"]) == 0
     assert [line["iteration"] for line in read_metrics(run)] == [1, 2, 3]
+    # the lifecycle's resume check, shared with the loop trainers: a key that changes the
+    # results is refused, naming it, before Ray starts
+    changed = from_dict(TrainConfig, {**config, "seed": 1})
+    with pytest.raises(ConfigError, match=r"cannot resume .* with a different \['seed'\]"):
+        RLlibPPOTrainer.resume(run, changed, tensorboard=False)

@@ -1,0 +1,289 @@
+"""The lifecycle every RL trainer shares: create, resume, train, close.
+
+:class:`TrainerLifecycle` is the one home of what a trainer does around its iterations:
+
+* :meth:`~TrainerLifecycle.create` makes a new run directory (``out_dir/<run name>``, a
+  ``-2``, ``-3`` suffix if taken) and writes the config into it;
+* :meth:`~TrainerLifecycle.resume` reads a run's saved config, refuses a new config that
+  changes a key outside :data:`RESUMABLE_CHANGES` (it would change the results), finds the
+  newest checkpoint whose ``trainer.pt`` loads, and reopens the run's logs from there;
+* :meth:`~TrainerLifecycle.train` runs the remaining iterations with a progress bar;
+  :meth:`~TrainerLifecycle.step` is one of them: the subclass's :meth:`_iterate`, then one
+  line of metrics and a checkpoint every ``checkpoint_every`` iterations (and at the last);
+* :meth:`~TrainerLifecycle.close` stops what the subclass started (:meth:`_stop`), closes
+  the logs, gives the process its torch thread count back and stops Ray if the trainer
+  started it.
+
+The trainers (:class:`stvg.training.loop.Trainer` for GRPO, RLOO and PPO;
+:class:`stvg.training.rllib_ppo.RLlibPPOTrainer` for RLlib's PPO) implement the
+iteration, the checkpoint and what to stop.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stvg.config import ConfigError, from_dict, to_dict
+from stvg.training.config import TrainConfig
+from stvg.training.run_dir import RunDir, newest_loadable_checkpoint
+
+#: Config keys that may differ when a run is resumed (they do not change its results;
+#: ``micro_batch_size`` and ``gradient_checkpointing`` change only floating-point rounding,
+#: so a run that ran out of memory can go on with smaller micro-batches).
+RESUMABLE_CHANGES = (
+    "iterations",
+    "progress_bar",
+    "torch_threads",
+    "checkpoint_every",
+    "keep_last",
+    "hf_export",
+    "greedy_every",
+    "micro_batch_size",
+    "gradient_checkpointing",
+    "out_dir",
+    "rollout.num_workers",
+    "rollout.num_cpus_per_worker",
+    "rollout.num_gpus_per_worker",
+    "rollout.max_worker_restarts",
+    "rollout.placement",
+    "ray.address",
+    "ray.num_cpus",
+    "ray.include_dashboard",
+    "ray.connect_timeout_s",
+)
+
+IterationCallback = Callable[[int, Mapping[str, float], "TrainerLifecycle"], None]
+
+_Self = TypeVar("_Self", bound="TrainerLifecycle")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`TrainerLifecycle.train` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        iterations: the last iteration completed.
+        metrics: the last iteration's metrics.
+        checkpoint: the newest checkpoint folder.
+    """
+
+    run_dir: Path
+    iterations: int
+    metrics: dict[str, float]
+    checkpoint: Path | None
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a resumed run goes on from.
+
+    Attributes:
+        checkpoint: the checkpoint folder (``checkpoints/iter_*``).
+        state: its ``trainer.pt`` (``iteration`` and whatever the trainer saved).
+    """
+
+    checkpoint: Path
+    state: Mapping[str, Any]
+
+
+def changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted key paths where two nested config dicts differ (a key missing on one side
+    counts as a difference)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a or key not in b:
+                out.append(path)
+            else:
+                out.extend(changed_keys(a[key], b[key], path))
+        return out
+    return [] if a == b else [prefix]
+
+
+def check_resumable(saved: TrainConfig, config: TrainConfig, path: Path) -> None:
+    """Raise :class:`ConfigError` if ``config`` changes a key outside
+    :data:`RESUMABLE_CHANGES` against the run's ``saved`` config."""
+    changed = sorted(
+        k for k in changed_keys(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
+    )
+    if changed:
+        raise ConfigError(
+            f"cannot resume {path} with a different {changed}: these keys change the "
+            f"run's results (only {list(RESUMABLE_CHANGES)} may change). Start a new run "
+            "or resume with the saved config"
+        )
+
+
+class TrainerLifecycle(abc.ABC):
+    """Base of the RL trainers: run directory, resume checks, the iteration loop, shutdown.
+
+    Subclasses are built as ``cls(config, run_dir, resume_from)`` (``resume_from`` is
+    ``None`` for a fresh run) and set :attr:`config`, :attr:`run_dir` and
+    :attr:`iteration` there; they call :meth:`_take_threads` before loading anything and
+    set :attr:`_owns_ray` when they start Ray.
+
+    Attributes:
+        config: the run's config.
+        run_dir: the run directory (config, ``metrics.jsonl``, TensorBoard, checkpoints).
+        iteration: the last iteration completed (0 before the first).
+    """
+
+    config: TrainConfig
+    run_dir: RunDir
+    iteration: int
+    _owns_ray: bool = False
+    _threads_before: int | None = None
+
+    # ------------------------------------------------------------------ hooks
+    @classmethod
+    def prepare_config(cls, config: TrainConfig) -> TrainConfig:
+        """The config as the trainer runs it (default: unchanged)."""
+        return config
+
+    @classmethod
+    def fill_from_saved(cls, config: TrainConfig, saved: TrainConfig, path: Path) -> TrainConfig:
+        """``config`` with the keys it leaves to the saved run filled in (default: none)."""
+        return config
+
+    @abc.abstractmethod
+    def _iterate(self) -> dict[str, float]:
+        """One iteration: advance :attr:`iteration` by one and return its metrics."""
+
+    @abc.abstractmethod
+    def save_checkpoint(self) -> Path:
+        """Checkpoint the current iteration into the run directory; returns the folder."""
+
+    @abc.abstractmethod
+    def _stop(self) -> None:
+        """Stop what the trainer started (workers, an RLlib algorithm)."""
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls: type[_Self], config: TrainConfig, *, tensorboard: bool = True) -> _Self:
+        """A fresh run in ``out_dir/<run name>`` (a ``-2``, ``-3`` suffix if taken)."""
+        config = cls.prepare_config(config)
+        name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
+        run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
+        run_dir.write_config(to_dict(config))
+        return cls(config, run_dir)
+
+    @classmethod
+    def resume(
+        cls: type[_Self],
+        path: str | Path,
+        config: TrainConfig | None = None,
+        *,
+        tensorboard: bool = True,
+    ) -> _Self:
+        """Continue the run in ``path`` from its newest checkpoint that loads.
+
+        Args:
+            path: the run directory.
+            config: the config to go on with (``None`` = the saved one). Only the keys of
+                :data:`RESUMABLE_CHANGES` may differ from the saved config (e.g. a larger
+                ``iterations``); anything else would change the results.
+
+        Raises:
+            FileNotFoundError: not a run directory, or no checkpoint that loads.
+            ConfigError: ``config`` changes a key that must stay the same.
+        """
+        path = Path(path)
+        saved = from_dict(
+            TrainConfig, RunDir(path, tensorboard=False).read_config(), source=str(path)
+        )
+        saved = cls.prepare_config(saved)
+        if config is not None:
+            config = cls.fill_from_saved(config, saved, path)
+            check_resumable(saved, config, path)
+        else:
+            config = saved
+        checkpoint, state = newest_loadable_checkpoint(path)
+        run_dir = RunDir(path, tensorboard=tensorboard, purge_after=int(state["iteration"]))
+        run_dir.write_config(to_dict(config))
+        return cls(config, run_dir, ResumePoint(checkpoint, state))
+
+    # ------------------------------------------------------------------ the loop
+    def step(self) -> dict[str, float]:
+        """One iteration, logged; checkpointed every ``checkpoint_every`` and at the last."""
+        metrics = self._iterate()
+        self.run_dir.log(self.iteration, metrics)
+        if (
+            self.iteration % self.config.checkpoint_every == 0
+            or self.iteration == self.config.iterations
+        ):
+            self.save_checkpoint()
+        return metrics
+
+    def train(self, on_iteration_end: IterationCallback | None = None) -> TrainResult:
+        """Run the remaining iterations; checkpoints and logs as configured.
+
+        Args:
+            on_iteration_end: called as ``fn(iteration, metrics, trainer)`` after each
+                iteration is logged and checkpointed.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        metrics: dict[str, float] = {}
+        bar = tqdm(
+            total=cfg.iterations,
+            initial=self.iteration,
+            desc=self.run_dir.path.name,
+            unit="it",
+            disable=not cfg.progress_bar,
+            dynamic_ncols=True,
+        )
+        try:
+            while self.iteration < cfg.iterations:
+                metrics = self.step()
+                bar.update(1)
+                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
+                if on_iteration_end is not None:
+                    on_iteration_end(self.iteration, metrics, self)
+        finally:
+            bar.close()
+        return TrainResult(
+            self.run_dir.path, self.iteration, metrics, self.run_dir.latest_checkpoint()
+        )
+
+    # ------------------------------------------------------------------ resources
+    def _take_threads(self) -> None:
+        """Apply ``torch_threads`` (remembering the process's count for :meth:`close`)."""
+        import torch
+
+        self._threads_before = torch.get_num_threads()
+        if self.config.torch_threads is not None:
+            torch.set_num_threads(self.config.torch_threads)
+
+    def close(self) -> None:
+        """Stop the trainer's workers (and Ray, if this trainer started it); close the
+        logs; give the process its torch thread count back."""
+        import torch
+
+        self._stop()
+        self.run_dir.close()
+        if self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+        if self._owns_ray:
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False
+
+
+__all__ = [
+    "RESUMABLE_CHANGES",
+    "IterationCallback",
+    "ResumePoint",
+    "TrainResult",
+    "TrainerLifecycle",
+    "changed_keys",
+    "check_resumable",
+]
