@@ -6,19 +6,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rl_helpers import grounding_config, make_native_checkpoint, make_split
+from rl_helpers import grounding_config
 
 from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.training.config import TrainConfig
 from stvg.training.rllib_ppo import RLlibPPOTrainer
 from stvg.training.run_dir import read_metrics
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("cli_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 def _write(path: Path, config: dict) -> Path:
