@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from rl_helpers import build, grounding_config, make_native_checkpoint, make_split
+from rl_helpers import build, grounding_config
 
 from stvg.policies.native import NativePolicy
 from stvg.policies.registry import register_policy, unregister_policy
@@ -20,12 +20,6 @@ from stvg.training.run_dir import (
     list_checkpoints,
     load_trainer_state,
 )
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("checkpoint_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 def _names(run: Path) -> list[str]:

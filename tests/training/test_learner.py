@@ -16,8 +16,6 @@ from rl_helpers import (
     build,
     first_minibatch,
     grounding_config,
-    make_native_checkpoint,
-    make_split,
     parameters,
 )
 
@@ -34,12 +32,6 @@ from stvg.training.learner import (
 )
 from stvg.training.loop import Trainer, completion_budget
 from stvg.training.run_dir import read_metrics
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("learner_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 class HFPolicy:

@@ -13,8 +13,6 @@ from rl_helpers import (
     first_minibatch,
     gradients,
     grounding_config,
-    make_native_checkpoint,
-    make_split,
 )
 
 from stvg.policies.base import Rollouts
@@ -30,12 +28,6 @@ CASES = {
     "rloo": {"algorithm": "rloo", "rloo": {"group_size": 3, "beta": 0.1}},
     "ppo": {"algorithm": "ppo", "batch_size": 5, "ppo": {"ent_coef": 0.01}},
 }
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("micro_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 def in_float64(policy: NativePolicy) -> None:

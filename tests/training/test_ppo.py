@@ -12,20 +12,12 @@ from rl_helpers import (
     build,
     changed,
     grounding_config,
-    make_native_checkpoint,
-    make_split,
     parameters,
 )
 
 from stvg.training.algorithms import explained_variance, generalized_advantage_estimates, ppo_loss
 from stvg.training.loop import Trainer
 from stvg.training.run_dir import read_metrics
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("ppo_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 def _gae(truncated_second: bool) -> tuple[torch.Tensor, torch.Tensor]:

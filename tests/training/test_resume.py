@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from rl_helpers import build, grounding_config, make_native_checkpoint, make_split
+from rl_helpers import build, grounding_config
 
 from stvg.config import ConfigError
 from stvg.training.loop import Trainer, load_trained_policy
@@ -25,12 +25,6 @@ TIMING = (
 
 class Interrupted(RuntimeError):
     """Stands for a crash of the training process."""
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("resume_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 def _config(setup: tuple[Path, Path], out: Path, name: str, **overrides):

@@ -13,8 +13,6 @@ from rl_helpers import (
     build,
     env_kwargs,
     grounding_config,
-    make_native_checkpoint,
-    make_split,
     parameters,
 )
 
@@ -26,12 +24,6 @@ from stvg.training.loop import Trainer
 from stvg.training.metrics import episode_summary, greedy_summary, group_summary
 from stvg.training.rollout import make_env
 from stvg.training.run_dir import read_metrics
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("diagnostics_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 # ---------------------------------------------------------------- the summaries by hand

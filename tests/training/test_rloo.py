@@ -13,8 +13,6 @@ from rl_helpers import (
     build,
     changed,
     grounding_config,
-    make_native_checkpoint,
-    make_split,
     parameters,
 )
 
@@ -24,12 +22,6 @@ from stvg.training.batch import Experience
 from stvg.training.config import RLOOConfig
 from stvg.training.loop import Trainer
 from stvg.training.run_dir import read_metrics
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = make_split(tmp_path_factory.mktemp("rloo_data"))
-    return root, make_native_checkpoint(root, root / "init.pt")
 
 
 def test_leave_one_out_baselines_by_hand() -> None:
