@@ -360,7 +360,10 @@ def test_log_prob_rows_and_micro_batches(checkpoints):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_grpo_loss_backpropagates(policies, family):
+def test_rollouts_rescore_and_backpropagate_to_the_vision_tower(policies, family):
+    """Sampled rollouts rescore to their own log-probs and their gradient reaches the
+    video. (The GRPO loss itself runs through the trainer in
+    tests/training/test_grpo_loss_trainer.py.)"""
     policy = policies[family]
     obs = make_obs()
     rollouts = policy.sample([obs], n=3)
@@ -379,13 +382,9 @@ def test_grpo_loss_backpropagates(policies, family):
     # Same weights: every ratio starts at 1.
     torch.testing.assert_close(new_log_probs.detach(), rollouts.log_probs, atol=1e-5, rtol=0)
 
-    advantages = torch.tensor([1.0, 0.0, -1.0])[:, None]  # group-normalised rewards
-    mask = rollouts.mask.float()
-    ratio = torch.exp(new_log_probs - rollouts.log_probs)
-    clipped = torch.clamp(ratio, 0.8, 1.2)
-    per_token = -torch.minimum(ratio * advantages, clipped * advantages)
-    loss = (per_token * mask).sum() / mask.sum()
-    loss.backward()
+    # a policy-gradient surrogate: each answer's real tokens weighted by its advantage
+    advantages = torch.tensor([1.0, 0.0, -1.0])[:, None]
+    (-(new_log_probs * advantages * rollouts.mask).sum()).backward()
 
     grads = {n: p.grad for n, p in policy.model.named_parameters() if p.grad is not None}
     assert grads, "no parameter received a gradient"
