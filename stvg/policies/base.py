@@ -93,12 +93,18 @@ class TextCompletion:
 @runtime_checkable
 class TextGenerator(Protocol):
     """A text policy that also returns its completions' token counts (the VLM policy):
-    ``generate_batch(obs_list, ctxs)`` gives one :class:`TextCompletion` per observation;
-    ``ctxs`` are the episodes' :class:`~stvg.verifiers.formats.FrameContext` objects,
-    checked against the prompt."""
+    ``generate_batch(obs_list, ctxs, *, do_sample=None)`` gives one :class:`TextCompletion`
+    per observation; ``ctxs`` are the episodes' :class:`~stvg.verifiers.formats.FrameContext`
+    objects, checked against the prompt; ``do_sample`` is ``True`` (sample), ``False``
+    (greedy) or ``None`` (the policy's own setting), so a caller that needs greedy answers
+    asks for them without knowing the policy."""
 
     def generate_batch(
-        self, obs_list: Sequence[Observation], ctxs: Sequence[Any] | None = None
+        self,
+        obs_list: Sequence[Observation],
+        ctxs: Sequence[Any] | None = None,
+        *,
+        do_sample: bool | None = None,
     ) -> list[TextCompletion]:
         """One completion per observation, in order."""
         ...

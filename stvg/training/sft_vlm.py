@@ -286,7 +286,11 @@ def restore_dtypes(policy: Any, dtypes: dict[str, Any]) -> None:
 
 class _Greedy:
     """The policy with greedy decoding in ``generate`` and ``generate_batch`` (everything
-    else forwarded), whatever its config's ``do_sample``."""
+    else forwarded), whatever its config's ``do_sample``.
+
+    ``policy`` is a :class:`~stvg.policies.base.TextGenerator`: its ``generate_batch``
+    takes ``do_sample`` (the protocol's one signature), and so does its ``generate``.
+    """
 
     def __init__(self, policy: Any) -> None:
         self._policy = policy
@@ -294,14 +298,16 @@ class _Greedy:
     def generate(self, obs: Any, ctx: Any = None, *, n: int = 1, **_: Any) -> Any:
         return self._policy.generate(obs, ctx, n=n, do_sample=False)
 
-    def generate_batch(self, obs_list: Sequence[Any], ctxs: Sequence[Any] | None = None) -> Any:
-        import inspect
-
-        method = getattr(self._policy, "generate_batch", None)
-        if callable(method) and "do_sample" in inspect.signature(method).parameters:
-            return method(obs_list, ctxs, do_sample=False)
-        ctxs = list(ctxs) if ctxs is not None else [None] * len(obs_list)
-        return [self.generate(o, c, n=1)[0] for o, c in zip(obs_list, ctxs, strict=True)]
+    def generate_batch(
+        self,
+        obs_list: Sequence[Any],
+        ctxs: Sequence[Any] | None = None,
+        *,
+        do_sample: bool | None = None,
+    ) -> Any:
+        """Greedy completions (``do_sample`` is accepted, as the protocol says, and
+        ignored)."""
+        return self._policy.generate_batch(obs_list, ctxs, do_sample=False)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._policy, name)

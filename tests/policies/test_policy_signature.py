@@ -29,3 +29,23 @@ def test_builtin_policy_has_the_protocol_signature(name: str) -> None:
     cls = policy_class(name)
     assert _params(cls.act) == [("obs", EMPTY), ("info", None)], name
     assert _params(cls.act_batch) == [("obs_list", EMPTY), ("infos", None)], name
+
+
+GENERATE_BATCH = [("obs_list", EMPTY), ("ctxs", None), ("do_sample", None)]
+
+
+def test_text_generators_share_one_generate_batch_signature() -> None:
+    """``generate_batch(obs_list, ctxs=None, *, do_sample=None)``: callers ask for greedy or
+    sampled answers by keyword, never by inspecting the policy."""
+    assert _params(base.TextGenerator.generate_batch) == GENERATE_BATCH
+    generators = [
+        name
+        for name in sorted(BUILTIN_POLICIES)
+        if callable(getattr(policy_class(name), "generate_batch", None))
+    ]
+    assert "vlm" in generators
+    for name in generators:
+        method = policy_class(name).generate_batch
+        assert _params(method) == GENERATE_BATCH, name
+        kind = inspect.signature(method).parameters["do_sample"].kind
+        assert kind is inspect.Parameter.KEYWORD_ONLY, name
