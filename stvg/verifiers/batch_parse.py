@@ -6,8 +6,10 @@ seconds and all answers' boxes laid end to end. The result is exactly what
 :meth:`~stvg.verifiers.formats.AnswerFormat.parse` gives answer by answer; only the work is
 organised differently:
 
-1. each text goes through its format's extractor (``_extract``: finding the blocks, the
-   JSON or tagged decoding), a Python loop because decoding is per text;
+1. each text goes through its format's extractor (``_extract_numbers``: finding the
+   blocks, the JSON or tagged decoding), a Python loop because decoding is per text; a
+   well-formed ``json-v1`` answer comes back already in numbers
+   (:class:`~stvg.verifiers.formats.context.NumericAnswer`, msgspec's typed decoder);
 2. the shared rules (:mod:`stvg.verifiers.formats.assemble`) are then applied with array
    code over all answers' boxes at once: time keys matched to the shown timestamps with
    one ``searchsorted``, the drop / snap / swap / clip / one-box-per-frame rules as masks,
@@ -41,7 +43,7 @@ from stvg.verifiers.formats.assemble import (
     parse_number,
 )
 from stvg.verifiers.formats.base import MAX_TEXT_CHARS, AnswerFormat
-from stvg.verifiers.formats.context import FrameContext, ParseResult, RawAnswer
+from stvg.verifiers.formats.context import FrameContext, NumericAnswer, ParseResult, RawAnswer
 from stvg.verifiers.formats.coords import extent
 
 _NUMBER_TYPES = frozenset((int, float))
@@ -144,7 +146,8 @@ class _Candidate:
     """
 
     index: int
-    raw: RawAnswer
+    raw: RawAnswer | None  # None: a NumericAnswer of ``text`` (see raw_answer)
+    text: str | None
     ctx: FrameContext
     repairs: list[str]
     start: float
@@ -153,6 +156,14 @@ class _Candidate:
     times: list[float]
     values: list[float]  # the boxes' coordinates, 4 per box
     bad_keys: dict[int, object]
+
+    def raw_answer(self, fmt: AnswerFormat) -> RawAnswer:
+        """The :class:`RawAnswer` (re-extracted from the text for a numeric answer)."""
+        if self.raw is None:
+            raw = fmt._extract(self.text or "", [])  # the repairs are in self.repairs
+            assert isinstance(raw, RawAnswer), "a NumericAnswer's text must extract"
+            self.raw = raw
+        return self.raw
 
 
 _NAN4 = [math.nan] * 4
@@ -176,7 +187,7 @@ def _candidate(i: int, raw: RawAnswer, ctx: FrameContext, repairs: list[str]) ->
         start, end = max(start, 0.0), min(end, duration)
     bad_keys: dict[int, object] = {}
     if not raw.boxes:
-        return _Candidate(i, raw, ctx, repairs, start, end, clipped, [], [], bad_keys)
+        return _Candidate(i, raw, None, ctx, repairs, start, end, clipped, [], [], bad_keys)
     keys, boxes = zip(*raw.boxes, strict=True)
     # the common case with C-level checks only: str keys, lists of 4 int/float
     if set(map(type, keys)) == {str} and set(map(type, boxes)) == {list}:
@@ -187,7 +198,9 @@ def _candidate(i: int, raw: RawAnswer, ctx: FrameContext, repairs: list[str]) ->
             and set(map(len, boxes)) == {4}
             and set(map(type, values)) <= _NUMBER_TYPES
         ):
-            return _Candidate(i, raw, ctx, repairs, start, end, clipped, times, values, bad_keys)
+            return _Candidate(
+                i, raw, None, ctx, repairs, start, end, clipped, times, values, bad_keys
+            )
     times, values = [], []
     for key, value in raw.boxes:
         time_s = _key_time(key) if type(key) is str else None
@@ -197,7 +210,24 @@ def _candidate(i: int, raw: RawAnswer, ctx: FrameContext, repairs: list[str]) ->
         times.append(time_s)
         good = type(value) is list and len(value) == 4
         values.extend(value if good and set(map(type, value)) <= _NUMBER_TYPES else _NAN4)
-    return _Candidate(i, raw, ctx, repairs, start, end, clipped, times, values, bad_keys)
+    return _Candidate(i, raw, None, ctx, repairs, start, end, clipped, times, values, bad_keys)
+
+
+def _numeric_candidate(
+    i: int, answer: NumericAnswer, text: str, ctx: FrameContext, repairs: list[str]
+) -> _Candidate | None:
+    """:func:`_candidate` of a :class:`NumericAnswer` (``None``: take the general path)."""
+    start, end = answer.start, answer.end
+    duration = ctx.num_frames / ctx.native_fps  # ctx.duration_s
+    if end < start or end < 0 or start > duration:
+        return None  # an error: the shared rules say which
+    times = list(map(_key_time, answer.keys))
+    if None in times:
+        return None  # a non-numeric key: dropped with its message by the general path
+    clipped = start < 0 or end > duration
+    if clipped:
+        start, end = max(start, 0.0), min(end, duration)
+    return _Candidate(i, None, text, ctx, repairs, start, end, clipped, times, answer.values, {})
 
 
 def parse_batch(
@@ -228,10 +258,17 @@ def parse_batch(
             builder.add(i, fmt.parse(item, ctx))
             continue
         repairs: list[str] = []
-        raw = fmt._extract(item, repairs)
+        raw = fmt._extract_numbers(item, repairs)
         if isinstance(raw, str):
             builder.add(i, ParseResult.failure(raw, repairs))
             continue
+        if isinstance(raw, NumericAnswer):
+            candidate = _numeric_candidate(i, raw, item, ctx, repairs)
+            if candidate is not None:
+                candidates.append(candidate)
+                continue
+            raw = fmt._extract(item, [])  # the repairs are in ``repairs`` already
+            assert isinstance(raw, RawAnswer), "a NumericAnswer's text must extract"
         candidate = _candidate(i, raw, ctx, repairs)
         if candidate is None:
             builder.add(i, assemble(raw, ctx, fmt.coords, repairs))
@@ -291,7 +328,7 @@ def _assemble_clean(fmt: AnswerFormat, candidates: list[_Candidate], builder: _B
         values = np.zeros((int(counts.sum()), 4))
     for k in np.flatnonzero(no_frames).tolist():  # the shared rules, answer by answer
         c = candidates[k]
-        builder.add(c.index, assemble(c.raw, c.ctx, fmt.coords, c.repairs))
+        builder.add(c.index, assemble(c.raw_answer(fmt), c.ctx, fmt.coords, c.repairs))
     if no_frames.all():
         return
     owner = np.repeat(np.arange(n), counts)

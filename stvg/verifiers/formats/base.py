@@ -13,7 +13,13 @@ from typing import ClassVar
 
 from stvg.data.types import SecondLevelAnswer
 from stvg.verifiers.formats.assemble import assemble
-from stvg.verifiers.formats.context import FrameContext, ParseResult, RawAnswer, ShownFrames
+from stvg.verifiers.formats.context import (
+    FrameContext,
+    NumericAnswer,
+    ParseResult,
+    RawAnswer,
+    ShownFrames,
+)
 from stvg.verifiers.formats.coords import check_coords
 
 # Texts longer than this are rejected outright (a reason, no quadratic work): characters.
@@ -68,6 +74,17 @@ class AnswerFormat(ABC):
         Appends format-level repairs (several blocks, trailing text, ...) to ``repairs``.
         Must not raise for any ``str`` of at most :data:`MAX_TEXT_CHARS` characters.
         """
+
+    def _extract_numbers(self, text: str, repairs: list[str]) -> NumericAnswer | RawAnswer | str:
+        """:meth:`_extract`, or for a well-formed text the same answer already in numbers.
+
+        Batched parsing (:func:`stvg.verifiers.batch_parse.parse_batch`) calls this; a
+        format with a fast decoder for its common case returns a :class:`NumericAnswer`
+        there (appending the same repairs as :meth:`_extract`), and
+        ``self._extract(text, [])`` must then give the :class:`RawAnswer` of those numbers.
+        The default is :meth:`_extract`.
+        """
+        return self._extract(text, repairs)
 
     @abstractmethod
     def render(self, answer: SecondLevelAnswer, ctx: FrameContext, reasoning: str = "") -> str:

@@ -221,4 +221,25 @@ class RawAnswer:
     boxes: list[tuple[str, Any]]
 
 
-__all__ = ["FrameContext", "ParseResult", "RawAnswer", "ShownFrames"]
+@dataclass(frozen=True, slots=True)
+class NumericAnswer:
+    """A well-formed extraction already in numbers: the fast path of batched parsing.
+
+    A format may return this instead of a :class:`RawAnswer` when the text has exactly
+    the expected structure (every value a number where a number belongs, no key given
+    twice, no unknown key): then the :class:`RawAnswer` it stands for would hold exactly
+    these numbers, and the shared rules give the same result from either.
+
+    Attributes:
+        start, end: the span in seconds (finite floats, as given; not yet checked).
+        keys: the boxes' time key texts, in text order.
+        values: the boxes' coordinates, 4 finite floats per box, in text order.
+    """
+
+    start: float
+    end: float
+    keys: list[str]
+    values: list[float]
+
+
+__all__ = ["FrameContext", "NumericAnswer", "ParseResult", "RawAnswer", "ShownFrames"]

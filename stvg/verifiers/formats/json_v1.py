@@ -17,12 +17,23 @@ Parsing rules specific to this format (the shared ones are in
 * Repairs: unknown top-level keys ignored; a top-level key given twice (the last wins).
   ``NaN``/``Infinity`` (accepted by Python's JSON reader) follow the shared rules: a
   non-finite span is an error, a non-finite box is dropped.
+
+Decoding is Python's ``json`` (objects kept as their key/value pairs, so a key given twice
+is seen). Batched parsing first tries a typed ``msgspec`` decoder of the common answer
+(:meth:`JsonV1Format._extract_numbers`): exactly ``span`` (2 numbers) and ``boxes`` (keys
+mapping to 4 numbers), each key once. It accepts only texts that ``json`` reads to the same
+numbers (msgspec and Python agree on every decimal literal's float, both refuse what JSON
+forbids; ``NaN``, out-of-range numbers, ``true`` and any other value type make it step
+aside), so either decoder gives the same answer; anything else goes to ``json``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
+
+import msgspec
 
 from stvg.data.types import SecondLevelAnswer
 from stvg.verifiers.formats.base import (
@@ -31,8 +42,8 @@ from stvg.verifiers.formats.base import (
     think_block,
     timestamps_sentence,
 )
-from stvg.verifiers.formats.blocks import check_trailing, last_block
-from stvg.verifiers.formats.context import FrameContext, RawAnswer, ShownFrames
+from stvg.verifiers.formats.blocks import Block, check_trailing, last_block
+from stvg.verifiers.formats.context import FrameContext, NumericAnswer, RawAnswer, ShownFrames
 from stvg.verifiers.formats.coords import describe, from_original, render_coord
 
 
@@ -58,6 +69,39 @@ def _decode(text: str) -> Any | str:
         return f"invalid JSON: {str(exc)[:80]}"
 
 
+class _CommonAnswer(msgspec.Struct, forbid_unknown_fields=True):
+    """The common ``json-v1`` answer object, typed: what the fast decoder accepts."""
+
+    span: tuple[float, float]
+    boxes: dict[str, tuple[float, float, float, float]]
+
+
+_COMMON_DECODER = msgspec.json.Decoder(_CommonAnswer)
+
+
+def _decode_common(text: str) -> NumericAnswer | None:
+    """``text`` as a :class:`NumericAnswer` when it is the common answer object, else None.
+
+    msgspec's typed decoding refuses any other structure or value type, but a key given
+    twice silently keeps the last value: each ``:`` outside a string separates one pair,
+    and the accepted structure has no strings but the keys, so the text holds exactly
+    ``2 + len(boxes)`` colons when no key was given twice and no key holds a colon.
+    """
+    if text.startswith("\ufeff"):
+        return None
+    try:
+        value = _COMMON_DECODER.decode(text)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    boxes = value.boxes
+    if text.count(":") != 2 + len(boxes):
+        return None
+    start, end = value.span
+    return NumericAnswer(
+        start, end, list(boxes), list(itertools.chain.from_iterable(boxes.values()))
+    )
+
+
 class JsonV1Format(AnswerFormat):
     """``json-v1``: ``<think>...</think><answer>{"span": [...], "boxes": {...}}</answer>``.
 
@@ -68,11 +112,29 @@ class JsonV1Format(AnswerFormat):
     name = "json-v1"
 
     def _extract(self, text: str, repairs: list[str]) -> RawAnswer | str:
-        block = last_block(text, "answer", repairs, MAX_BLOCK_CHARS)
+        block = self._answer_block(text, repairs)
+        return block if isinstance(block, str) else self._fields(block.content, repairs)
+
+    def _extract_numbers(self, text: str, repairs: list[str]) -> NumericAnswer | RawAnswer | str:
+        """:meth:`_extract`, with the typed fast decoder for the common answer first."""
+        block = self._answer_block(text, repairs)
         if isinstance(block, str):
             return block
-        check_trailing(text, block.end, "answer", repairs)
-        value = _decode(block.content)
+        numeric = _decode_common(block.content)
+        return numeric if numeric is not None else self._fields(block.content, repairs)
+
+    @staticmethod
+    def _answer_block(text: str, repairs: list[str]) -> Block | str:
+        """The last complete ``<answer>`` block (its repairs appended), or an error."""
+        block = last_block(text, "answer", repairs, MAX_BLOCK_CHARS)
+        if not isinstance(block, str):
+            check_trailing(text, block.end, "answer", repairs)
+        return block
+
+    @staticmethod
+    def _fields(content: str, repairs: list[str]) -> RawAnswer | str:
+        """The span and boxes of the answer object ``content`` (``json``), or an error."""
+        value = _decode(content)
         if isinstance(value, str):
             return value
         if not isinstance(value, _Pairs):
