@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,6 +52,97 @@ def _unique(objects: Sequence[object]) -> tuple[list[int], np.ndarray]:
     return first, index
 
 
+@dataclass(frozen=True, eq=False)
+class _PackedTruth:
+    """One sample's GT over its ``gt_span``: a box column, an area and a has-box flag per
+    frame (float64 ``[4, L]``, ``[L]``, bool ``[L]``), and what it was packed from."""
+
+    span: tuple[int, int]
+    boxes: dict[int, list[float]]  # the sample's gt_boxes object (identity is checked)
+    count: int  # len(boxes) when packed
+    cols: np.ndarray
+    area: np.ndarray
+    has_box: np.ndarray
+
+
+# Packed GT by Sample identity, dropped with the sample: RL and evaluation score the same
+# Sample objects again and again, and packing their dicts is a tenth of a batch's time.
+_PACKED: dict[int, tuple[weakref.ref[Sample], _PackedTruth]] = {}
+
+
+def _packed(sample: Sample) -> _PackedTruth | None:
+    """The cached packing of ``sample`` when it still describes the sample's GT."""
+    entry = _PACKED.get(id(sample))
+    if entry is None or entry[0]() is not sample:
+        return None
+    packed = entry[1]
+    boxes = sample.gt_boxes
+    if packed.boxes is not boxes or packed.count != len(boxes) or packed.span != sample.gt_span:
+        return None
+    return packed
+
+
+def _remember(sample: Sample, packed: _PackedTruth) -> None:
+    key = id(sample)
+    try:
+        ref = weakref.ref(sample, lambda _, key=key: _PACKED.pop(key, None))
+    except TypeError:  # a Sample subclass with __slots__: not cached
+        return
+    _PACKED[key] = (ref, packed)
+
+
+def _pack(samples: Sequence[Sample]) -> list[_PackedTruth]:
+    """Pack the GT of ``samples`` (one pass over all their boxes)."""
+    n = len(samples)
+    spans = np.zeros((n, 2), dtype=np.int64)
+    for u, s in enumerate(samples):
+        spans[u] = check_span(s.gt_span, f"sample {s.sample_id!r}: gt_span")
+    first, last = spans[:, 0], spans[:, 1]
+    counts = np.fromiter((len(s.gt_boxes) for s in samples), np.int64, n)
+    total = int(counts.sum())
+    try:
+        values = itertools.chain.from_iterable(s.gt_boxes.values() for s in samples)
+        if total and set(map(len, values)) != {4}:
+            raise ValueError("a box without 4 coordinates")
+        keys = np.fromiter(
+            itertools.chain.from_iterable(s.gt_boxes for s in samples), np.int64, total
+        )
+        boxes = np.fromiter(
+            itertools.chain.from_iterable(
+                itertools.chain.from_iterable(s.gt_boxes.values()) for s in samples
+            ),
+            np.float64,
+            4 * total,
+        ).reshape(total, 4)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(
+            "gt_boxes must map int frames to [x1, y1, x2, y2] boxes; samples "
+            f"{[s.sample_id for s in samples][:5]} hold another value ({exc})"
+        ) from exc
+    owner = np.repeat(np.arange(n), counts)
+    inside = (keys >= first[owner]) & (keys <= last[owner])
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(last - first + 1, out=offsets[1:])
+    rows = (offsets[:-1] - first)[owner[inside]] + keys[inside]
+    cols = np.zeros((4, int(offsets[-1])), dtype=np.float64)
+    cols[:, rows] = boxes[inside].T
+    has_box = np.zeros(int(offsets[-1]), dtype=bool)
+    has_box[rows] = True
+    area = np.maximum(cols[2] - cols[0], 0.0) * np.maximum(cols[3] - cols[1], 0.0)
+    bounds = offsets.tolist()
+    return [
+        _PackedTruth(
+            (int(first[u]), int(last[u])),
+            s.gt_boxes,
+            int(counts[u]),
+            cols[:, lo:hi],
+            area[lo:hi],
+            has_box[lo:hi],
+        )  # fmt: skip
+        for u, (s, lo, hi) in enumerate(zip(samples, bounds[:-1], bounds[1:], strict=True))
+    ]
+
+
 class _GroundTruth:
     """GT boxes of distinct samples, one row per frame of each ``gt_span``, plus a null row.
 
@@ -57,49 +150,31 @@ class _GroundTruth:
     as annotated (column of ``cols``, float64 ``[4, R + 1]``), its area and whether the
     frame has a GT box (``has_box``).
     The last row (``null``) is a zero box without a GT box.
+
+    Each sample's rows are packed once per ``Sample`` object and kept while it lives
+    (:data:`_PACKED`); a sample whose ``gt_span`` or ``gt_boxes`` object (or its length)
+    changed is packed again. ``Sample`` is frozen: change GT with ``dataclasses.replace``,
+    not by editing a box list in place.
     """
 
     def __init__(self, samples: Sequence[Sample]) -> None:
-        n = len(samples)
-        spans = np.zeros((n, 2), dtype=np.int64)
-        for u, s in enumerate(samples):
-            spans[u] = check_span(s.gt_span, f"sample {s.sample_id!r}: gt_span")
-        self.first, self.last = spans[:, 0], spans[:, 1]
-        counts = np.fromiter((len(s.gt_boxes) for s in samples), np.int64, n)
-        total = int(counts.sum())
-        try:
-            values = itertools.chain.from_iterable(s.gt_boxes.values() for s in samples)
-            if total and set(map(len, values)) != {4}:
-                raise ValueError("a box without 4 coordinates")
-            keys = np.fromiter(
-                itertools.chain.from_iterable(s.gt_boxes for s in samples), np.int64, total
-            )
-            boxes = np.fromiter(
-                itertools.chain.from_iterable(
-                    itertools.chain.from_iterable(s.gt_boxes.values()) for s in samples
-                ),
-                np.float64,
-                4 * total,
-            ).reshape(total, 4)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(
-                "gt_boxes must map int frames to [x1, y1, x2, y2] boxes; samples "
-                f"{[s.sample_id for s in samples][:5]} hold another value ({exc})"
-            ) from exc
-        owner = np.repeat(np.arange(n), counts)
-        inside = (keys >= self.first[owner]) & (keys <= self.last[owner])
-        lengths = self.last - self.first + 1
+        packed = [_packed(s) for s in samples]
+        missing = [u for u, p in enumerate(packed) if p is None]
+        if missing:
+            for u, p in zip(missing, _pack([samples[u] for u in missing]), strict=True):
+                packed[u] = p
+                _remember(samples[u], p)
+        parts: list[_PackedTruth] = packed  # type: ignore[assignment]
+        n = len(parts)
+        self.first = np.fromiter((p.span[0] for p in parts), np.int64, n)
+        self.last = np.fromiter((p.span[1] for p in parts), np.int64, n)
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        np.cumsum(self.last - self.first + 1, out=offsets[1:])
         self.row_base = offsets[:-1] - self.first
         self.null = int(offsets[-1])
-        rows = self.row_base[owner[inside]] + keys[inside]
-        self.cols = np.zeros((4, self.null + 1), dtype=np.float64)
-        self.cols[:, rows] = boxes[inside].T
-        self.has_box = np.zeros(self.null + 1, dtype=bool)
-        self.has_box[rows] = True
-        c = self.cols
-        self.area = np.maximum(c[2] - c[0], 0.0) * np.maximum(c[3] - c[1], 0.0)
+        self.cols = np.concatenate([p.cols for p in parts] + [np.zeros((4, 1))], axis=1)
+        self.area = np.concatenate([p.area for p in parts] + [np.zeros(1)])
+        self.has_box = np.concatenate([p.has_box for p in parts] + [np.zeros(1, dtype=bool)])
 
 
 class BatchInput:

@@ -455,3 +455,38 @@ def test_trl_and_verl_batches_equal_scoring_row_by_row() -> None:
     assert reward(completions=texts, ground_truth=records) == [
         compute_score("stvg", t, r)["score"] for t, r in zip(texts, records, strict=True)
     ]
+
+
+def test_packed_ground_truth_follows_the_sample_it_was_packed_from() -> None:
+    """GT is packed once per Sample object; a new gt_boxes object or span is packed anew,
+    and the cache entry goes with the sample."""
+    import dataclasses
+    import gc
+
+    from stvg.verifiers import batch_input
+
+    text = '<answer>{"span": [1, 2], "boxes": {"1": [0, 0, 10, 10], "2": [0, 0, 10, 10]}}</answer>'
+    verifier = Verifier()
+    sample = dataclasses.replace(SCENE, gt_boxes=dict(SCENE.gt_boxes))
+    first = verifier.score_text(text, sample, SCENE_CTX)
+    assert first.v_iou == pytest.approx(10 / 11)
+    assert batch_input._packed(sample) is not None
+    assert verifier.score_text(text, sample, SCENE_CTX).v_iou == first.v_iou  # cached
+    # the same frames with boxes twice as wide: IoU 1/2 on each of the 10 shared frames
+    wider = {f: [0.0, 0.0, 20.0, 10.0] for f in range(10, 20)}
+    moved = dataclasses.replace(sample, gt_boxes=wider)
+    assert verifier.score_text(text, moved, SCENE_CTX).v_iou == pytest.approx(5 / 11)
+    # a shorter GT span on the same boxes object: frames 10..14, I = 5 of U = 11
+    shorter = dataclasses.replace(sample, gt_span=(10, 14))
+    assert verifier.score_text(text, shorter, SCENE_CTX).t_iou == pytest.approx(5 / 11)
+    # frames added to the boxes dict are seen (its length changed): GT boxes on frames
+    # 10..14 only give IoU 1 on 5 of the 11 frames, then on all 10 shared frames
+    half = dataclasses.replace(SCENE, gt_boxes={f: [0.0, 0.0, 10.0, 10.0] for f in range(10, 15)})
+    assert verifier.score_text(text, half, SCENE_CTX).v_iou == pytest.approx(5 / 11)
+    half.gt_boxes.update({f: [0.0, 0.0, 10.0, 10.0] for f in range(15, 20)})
+    assert verifier.score_text(text, half, SCENE_CTX).v_iou == pytest.approx(10 / 11)
+    key = id(moved)
+    assert key in batch_input._PACKED
+    del moved
+    gc.collect()
+    assert key not in batch_input._PACKED
