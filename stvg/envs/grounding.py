@@ -17,7 +17,7 @@ from stvg.envs.frame_source import pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
 from stvg.envs.samples import frame_slots, max_duration_s
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
-from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext
+from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 from stvg.verifiers.verifier import VerifierResult
 
 
@@ -197,28 +197,62 @@ class GroundingEnv(VideoGroundingEnvBase):
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """Score the answer; the episode ends (``terminated=True``) whatever it is."""
+        ((reward, info),) = self.score_group([action])
+        return self._obs, reward, True, False, info
+
+    def score_group(self, actions: Sequence[Any]) -> list[tuple[float, dict[str, Any]]]:
+        """Score several answers to the current episode at once; the episode ends.
+
+        The batch counterpart of :meth:`step` for group sampling (GRPO, RLOO): answer
+        ``k`` gets the reward and ``info`` that ``reset`` on this sample and then
+        ``step(actions[k])`` give it, and all answers are scored in one
+        :meth:`~stvg.verifiers.Verifier.score_batch` call.
+
+        Args:
+            actions: answers in the env's ``action_format`` (``str`` for ``text``, the
+                struct dict otherwise).
+
+        Returns:
+            ``(reward, info)`` per answer, in order.
+
+        Raises:
+            RuntimeError: called before ``reset()`` or after the episode ended.
+            TypeError: a non-``str`` answer with ``action_format="text"``.
+        """
         if self._done or self._sample is None or self._contract is None or self._obs is None:
             raise RuntimeError(
-                "GroundingEnv.step() called before reset() or after the episode ended"
+                "GroundingEnv.step() or score_group() called before reset() or after the "
+                "episode ended"
             )
         sample, ctx = self._sample, self._contract.frame
-        reason = None
-        if self.config.action_format == "text":
-            if not isinstance(action, str):
-                raise TypeError(
-                    f"action_format='text' takes a str action, got {type(action).__name__}"
+        items: list[str | ParseResult] = []
+        reasons: list[str | None] = []
+        for action in actions:
+            reason = None
+            if self.config.action_format == "text":
+                if not isinstance(action, str):
+                    raise TypeError(
+                        f"action_format='text' takes a str action, got {type(action).__name__}"
+                    )
+                items.append(action)
+            else:
+                repairs: list[str] = []
+                answer, reason = struct_to_answer(
+                    action, ctx.timestamps_s, ctx.original_size, repairs=repairs
                 )
-            result = self.verifier.score_text(action, sample, ctx)
-        else:
-            repairs: list[str] = []
-            answer, reason = struct_to_answer(
-                action, ctx.timestamps_s, ctx.original_size, repairs=repairs
-            )
-            result = self.verifier.score_answer(answer, sample, ctx, repairs=repairs)
-        info = scored_info(result, reason, sample.sample_id, ctx, self.config.model_geometry)
+                items.append(ParseResult.structured(answer, repairs))
+            reasons.append(reason)
+        results = self.verifier.score_batch(items, [sample] * len(items), [ctx] * len(items))
+        geometry = self.config.model_geometry
         self._done = True
-        self._result = result
-        return self._obs, float(result.total), True, False, info
+        self._result = results[-1] if results else None
+        return [
+            (
+                float(result.total),
+                scored_info(result, reason, sample.sample_id, ctx, geometry),
+            )
+            for result, reason in zip(results, reasons, strict=True)
+        ]
 
     def render(self) -> np.ndarray | None:
         """The current episode as a contact sheet (``render_mode="rgb_array"``).

@@ -5,8 +5,9 @@ it is given (when their version is new), reseeds the policy's sampling from the 
 and plays:
 
 * **groups** (``group_size > 1``, single-turn envs, GRPO/RLOO): for each sample, one
-  observation and ``group_size`` answers sampled together, each scored on *the same
-  sample* (``env.reset(options={"sample_id": ...})`` before every step);
+  observation and ``group_size`` answers sampled together, all scored on *the same
+  sample*: in one batched call of the env's ``score_group`` (``GroundingEnv``), or, for
+  another env, with ``env.reset(options={"sample_id": ...})`` before every step;
 * **episodes** (``group_size == 1``, any env, PPO): for each sample one episode, one
   ``policy.sample([obs], 1)`` per step, until termination or truncation. After a
   truncation the critic's value of the final observation is stored for bootstrapping.
@@ -63,6 +64,26 @@ class RolloutTask:
     sample_ids: tuple[str, ...]
     group_size: int
     seed: int
+
+
+#: Wrappers that do not change what a single-turn env's step returns for its answer
+#: (``gymnasium.make`` adds them); only through these may rollouts score a group at once.
+STEP_NEUTRAL_WRAPPERS = (
+    gym.wrappers.TimeLimit,
+    gym.wrappers.OrderEnforcing,
+    gym.wrappers.PassiveEnvChecker,
+)
+
+
+def group_scorer(env: gym.Env) -> Any:
+    """The env's ``score_group`` (answers of one episode scored at once), or ``None`` when
+    the env has none or a wrapper that may change a step lies in between."""
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        if type(layer) not in STEP_NEUTRAL_WRAPPERS:
+            return None
+        layer = layer.env
+    return getattr(layer, "score_group", None)
 
 
 def make_env(
@@ -191,23 +212,18 @@ class RolloutWorker:
             played.append(info.get("sample_id", sid))  # another sample when sid's video is bad
             bad.append(1.0 if info.get("bad_videos") else 0.0)
         rollouts = self.policy.sample(observations, n)
+        rows = len(rollouts)
+        groups = [int(g) for g in rollouts.obs_index]
+        scored = self._score_groups(played, groups, rollouts.actions, n)
         rewards, episodes, sample_ids = [], [], []
         for row, action in enumerate(rollouts.actions):
-            group = int(rollouts.obs_index[row])
+            group = groups[row]
             sid = played[group]
-            env.reset(options={"sample_id": sid})
-            _, reward, terminated, truncated, info = env.step(env_action(action))
-            if not (terminated or truncated):
-                raise ValueError(
-                    f"group sampling (group_size={n}) needs a single-turn env whose first step "
-                    f"ends the episode, but {env.spec.id if env.spec else env} went on: use "
-                    "algorithm ppo for multi-step envs"
-                )
-            rewards.append(float(reward))
+            reward, info = scored[row]
+            rewards.append(reward)
             sample_ids.append(sid)
             metrics = {**episode_metrics(info, action), BAD_VIDEO_KEY: bad[group]}
-            episodes.append(EpisodeRecord(sid, float(reward), 1, metrics))
-        rows = len(rollouts)
+            episodes.append(EpisodeRecord(sid, reward, 1, metrics))
         return Experience(
             observations=list(observations),
             rollouts=rollouts,
@@ -218,6 +234,40 @@ class RolloutWorker:
             sample_ids=sample_ids,
             episodes=episodes,
         )
+
+    def _score_groups(
+        self, played: Sequence[str], groups: Sequence[int], actions: Sequence[Any], group_size: int
+    ) -> list[tuple[float, dict[str, Any]]]:
+        """``(reward, info)`` of each answer (row) on its group's sample ``played[group]``.
+
+        An env with ``score_group`` (``GroundingEnv``) scores each group's answers in one
+        batched call after one reset, when only gymnasium's step-neutral wrappers
+        (:data:`STEP_NEUTRAL_WRAPPERS`) lie between; any other env is reset before every
+        answer and stepped once (the same figures, answer by answer).
+        """
+        env = self.env
+        actions = [env_action(a) for a in actions]
+        scorer = group_scorer(env)
+        scored: list[tuple[float, dict[str, Any]] | None] = [None] * len(actions)
+        if scorer is not None:
+            for group, sid in enumerate(played):
+                rows = [row for row, g in enumerate(groups) if g == group]
+                if rows:
+                    env.reset(options={"sample_id": sid})
+                    for row, result in zip(rows, scorer([actions[r] for r in rows]), strict=True):
+                        scored[row] = result
+            return scored  # type: ignore[return-value]
+        for row, action in enumerate(actions):
+            env.reset(options={"sample_id": played[groups[row]]})
+            _, reward, terminated, truncated, info = env.step(action)
+            if not (terminated or truncated):
+                raise ValueError(
+                    f"group sampling (group_size={group_size}) needs a single-turn env whose "
+                    f"first step ends the episode, but {env.spec.id if env.spec else env} went on: use "
+                    "algorithm ppo for multi-step envs"
+                )
+            scored[row] = (float(reward), info)
+        return scored  # type: ignore[return-value]
 
     def _play_episodes(self, task: RolloutTask) -> Experience:
         env = self.env

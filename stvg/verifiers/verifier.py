@@ -346,7 +346,7 @@ class Verifier:
         1) unless ``repairs`` were applied to it (as for a repaired text answer); ``None``
         (no answer) scores 0 on every term with the reason "no answer".
         """
-        return self.score_parse(_answer_parse(answer, repairs), sample, ctx)
+        return self.score_parse(ParseResult.structured(answer, repairs), sample, ctx)
 
     def predict(
         self, parse: ParseResult, sample: Sample, ctx: FrameContext
@@ -376,20 +376,23 @@ class Verifier:
 
     def score_batch(
         self,
-        actions: Sequence[str | SecondLevelAnswer | None],
+        actions: Sequence[str | SecondLevelAnswer | ParseResult | None],
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
     ) -> list[VerifierResult]:
-        """Score aligned answers at once: a ``str`` is parsed, anything else is structured.
+        """Score aligned answers at once: a ``str`` is parsed, a :class:`ParseResult` is
+        scored as parsed (e.g. :meth:`ParseResult.structured` with repairs), anything else
+        is a structured answer.
 
-        Equal to ``score_text`` / ``score_answer`` answer by answer (see the module
+        Equal to ``score_text`` / ``score_parse`` / ``score_answer`` answer by answer (see the module
         docstring for what runs batched); an RL step's ``prompts x group`` answers go in
         one call (answers of one prompt may share the ``Sample`` and ``FrameContext``
         objects, whose ground truth is then packed once).
 
         Raises:
             ValueError: the three sequences differ in length; a context of another video.
-            TypeError: an action that is neither ``str``, ``SecondLevelAnswer`` nor ``None``.
+            TypeError: an action that is neither ``str``, ``ParseResult``,
+                ``SecondLevelAnswer`` nor ``None``.
         """
         if not (len(actions) == len(samples) == len(contexts)):
             raise ValueError(
@@ -397,7 +400,7 @@ class Verifier:
                 f"{len(samples)} samples and {len(contexts)} contexts"
             )
         items: list[str | ParseResult] = [
-            a if isinstance(a, str) else _answer_parse(a, ()) for a in actions
+            a if isinstance(a, (str, ParseResult)) else ParseResult.structured(a) for a in actions
         ]
         checked: set[tuple[int, int]] = set()
         for sample, ctx in zip(samples, contexts, strict=True):
@@ -521,15 +524,6 @@ class Verifier:
                 scores = [function(x, **params) for x in inputs]
                 values[k] = np.array([float(s.value) for s in scores], dtype=np.float64)
                 reasons[k] = [s.reason for s in scores]
-
-
-def _answer_parse(answer: SecondLevelAnswer | None, repairs: Sequence[str]) -> ParseResult:
-    """The parse result of a structured answer (``None``: no answer)."""
-    if answer is None:
-        return ParseResult.failure("no answer (None)")
-    if isinstance(answer, SecondLevelAnswer):
-        return ParseResult(answer=answer, error=None, repairs=tuple(repairs), format_ok=not repairs)
-    raise TypeError(f"score_answer needs a SecondLevelAnswer or None, got {type(answer).__name__}")
 
 
 def _check_context(sample: Sample, ctx: FrameContext) -> None:

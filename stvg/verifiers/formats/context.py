@@ -206,6 +206,24 @@ class ParseResult:
         """A result without an answer, for ``error``."""
         return cls(answer=None, error=error, repairs=tuple(repairs), format_ok=False)
 
+    @classmethod
+    def structured(
+        cls, answer: SecondLevelAnswer | None, repairs: tuple[str, ...] | list[str] = ()
+    ) -> ParseResult:
+        """The result of a structured answer, which needs no parsing: well formed unless
+        ``repairs`` were applied to it; ``None`` (no answer) fails with "no answer (None)".
+
+        Raises:
+            TypeError: ``answer`` is neither a ``SecondLevelAnswer`` nor ``None``.
+        """
+        if answer is None:
+            return cls.failure("no answer (None)", repairs)
+        if not isinstance(answer, SecondLevelAnswer):
+            raise TypeError(
+                f"a structured answer is a SecondLevelAnswer or None, got {type(answer).__name__}"
+            )
+        return cls(answer=answer, error=None, repairs=tuple(repairs), format_ok=not repairs)
+
 
 @dataclass
 class RawAnswer:
