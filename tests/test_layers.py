@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stvg"
 #: ``stvg.config``, ``stvg.cli_args`` and ``stvg.cli_errors``). Bottom to top: data; tubes; verifiers; render
 #: (drawing, used by the envs' render modes); envs and policies side by side (policies
 #: depend on the answer contract in verifiers, never on envs); synthesis (SFT data: CoT,
-#: targets; uses the envs' frame sampling and the VLM prompt); training; exports (verl/TRL
+#: targets, the native policy's frame cache; uses the envs' frame sampling and the VLM
+#: prompt); training (the trainers only); exports (verl/TRL
 #: datasets from env episodes and the VLM prompter); experiments on everything.
 ALLOWED: dict[str, set[str]] = {
     "data": set(),

@@ -648,7 +648,7 @@ def _ensure_data(config: RunConfig, root: str) -> list[str]:
     ask at once); returns the splits generated."""
     from filelock import FileLock
 
-    from stvg.training.sft_data import ensure_synthetic_split
+    from stvg.data.synthetic import ensure_synthetic_split
 
     Path(root).parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(Path(root)) + ".lock"):

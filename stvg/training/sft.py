@@ -9,13 +9,13 @@ instead: SFT of the VLM policy on target texts, see :mod:`stvg.training.sft_vlm`
    (after ``limit_train``, in the split's order, whatever the seed) as the validation
    split: they are never trained on;
 3. decodes every video once at the env's sampling settings and caches the model-size
-   frames (:mod:`stvg.training.sft_data`; the validation samples are rows of the train
+   frames (:mod:`stvg.synthesis.native_frames`; the validation samples are rows of the train
    split's cache, so they are decoded once, and the cache file does not depend on
    ``val_size``);
 4. builds the policy with a vocabulary from the training queries (not the held-out ones);
 5. trains for up to ``epochs`` passes with AdamW (linear warm-up, then cosine decay over
    ``epochs``, see :func:`sft_optimiser`) on the negative log-likelihood of the target
-   action (:func:`~stvg.training.sft_data.sft_target`):
+   action (:func:`~stvg.synthesis.targets.sft_target`):
    ``loss = -log p(start) - log p(end | start) + box_weight * mean_box(-log N(box))
    + heat_weight * mean_box(heatmap cross-entropy)`` (box terms are averaged over the
    boxes of the span so long spans do not dominate; see :func:`sft_loss`);
@@ -48,15 +48,11 @@ import numpy as np
 import yaml
 
 from stvg.config import ConfigError, InvalidField, from_yaml, load_yaml, to_dict
+from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
 from stvg.policies.native.model import NativeModelConfig
-from stvg.training.sft_data import (
-    CachedFrames,
-    SpanTarget,
-    ensure_synthetic_split,
-    load_cached_frames,
-    sft_target,
-)
+from stvg.synthesis.native_frames import CachedFrames, load_cached_frames
+from stvg.synthesis.targets import SpanTarget, sft_target
 
 if TYPE_CHECKING:
     from stvg.training.sft_vlm import VLMSFTConfig

@@ -366,7 +366,7 @@ def _eval_line(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def _ensure_data(config: VLMSFTConfig) -> None:
-    from stvg.training.sft_data import ensure_synthetic_split
+    from stvg.data.synthetic import ensure_synthetic_split
 
     data = config.data
     if config.env.get("dataset", "synthetic") != "synthetic" or not data.generate:

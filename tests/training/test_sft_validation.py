@@ -15,8 +15,8 @@ from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.data import load_dataset
 from stvg.policies.native import NativePolicy
+from stvg.synthesis.native_frames import load_cached_frames
 from stvg.training.sft import SFTConfig, evaluate_cached, select_value, train_sft
-from stvg.training.sft_data import load_cached_frames
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 TRAIN_IDS = [f"train_{i:04d}.mp4" for i in range(8)]  # the synthetic split's order
@@ -26,7 +26,7 @@ TRAIN_IDS = [f"train_{i:04d}.mp4" for i in range(8)]  # the synthetic split's or
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 train + 3 test synthetic videos, generated once for the module."""
     root = tmp_path_factory.mktemp("sft_val") / "data"
-    from stvg.training.sft_data import ensure_synthetic_split
+    from stvg.data.synthetic import ensure_synthetic_split
 
     ensure_synthetic_split(root, "train", 8, 2)
     ensure_synthetic_split(root, "test", 3, 2)

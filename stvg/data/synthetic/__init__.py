@@ -3,6 +3,7 @@
 from stvg.data.synthetic.annotation import scene_annotation
 from stvg.data.synthetic.generate import (
     SyntheticConfig,
+    ensure_synthetic_split,
     generate_split,
     make_scene,
     sample_key,
@@ -47,6 +48,7 @@ __all__ = [
     "background_image",
     "build_query",
     "derive_event_span",
+    "ensure_synthetic_split",
     "generate_split",
     "make_scene",
     "radius_for",

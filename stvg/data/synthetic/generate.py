@@ -181,3 +181,17 @@ def _write_json(path: Path, data: Any, *, indent: int | None) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def ensure_synthetic_split(
+    root: str | Path, split: str, n: int, seed: int, difficulty: str = "easy"
+) -> bool:
+    """Generate synthetic split ``split`` under ``root`` unless ``root/<split>.json`` exists.
+
+    Returns:
+        ``True`` when the split was generated now, ``False`` when it already existed.
+    """
+    if (Path(root) / f"{split}.json").is_file():
+        return False
+    generate_split(root, split, n, seed, difficulty)  # type: ignore[arg-type]
+    return True
