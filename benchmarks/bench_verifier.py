@@ -227,19 +227,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     verifier = Verifier.from_config(config)
     n = len(texts)
 
-    # first meeting of the samples: their ground truth is packed in the call (it is cached
-    # per Sample object afterwards, as in RL, where the same samples come back every step)
-    fresh = {id(s): dataclasses.replace(s) for s in samples}
-    cold_samples = [fresh[id(s)] for s in samples]
-    t_cold, cpu_cold, _ = best_of(1, lambda: verifier.score_batch(texts, cold_samples, contexts))
     t_batch, cpu_batch, batch = best_of(
         args.repeats, lambda: verifier.score_batch(texts, samples, contexts)
     )
+
+    # first meeting of the samples (after the warm-up above): their ground truth is packed
+    # in the call (it is cached per Sample object afterwards, as in RL, where the same
+    # samples come back every step); fresh copies each repeat
+    def first_meeting() -> list[VerifierResult]:
+        fresh = {id(s): dataclasses.replace(s) for s in samples}
+        copies = [fresh[id(s)] for s in samples]
+        wall, cpu = time.perf_counter(), time.process_time()
+        results = verifier.score_batch(texts, copies, contexts)
+        cold.append((time.perf_counter() - wall, time.process_time() - cpu))
+        return results
+
+    cold: list[tuple[float, float]] = []
+    _, _, first = best_of(args.repeats, first_meeting)
+    t_cold, cpu_cold = min(w for w, _ in cold), min(c for _, c in cold)
     t_single, cpu_single, single = best_of(
         max(1, args.repeats // 2),
         lambda: [verifier.score_text(*a) for a in zip(texts, samples, contexts, strict=True)],
     )
-    worst = assert_equal(batch, single)
+    worst = max(assert_equal(batch, single), assert_equal(first, single))
     rows = [
         ("batch", t_batch, cpu_batch),
         ("batch, new samples", t_cold, cpu_cold),
