@@ -216,13 +216,29 @@ def available_peers() -> dict[str, Method]:
         peers["decord"] = run_decord
     except ImportError:
         print("decord not installed: skipped (pip install decord)")
-    try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401
-
+    why = torchcodec_unavailable()
+    if why is None:
         peers["torchcodec"] = run_torchcodec
-    except (ImportError, OSError, RuntimeError) as exc:
-        print(f"torchcodec unavailable: skipped ({type(exc).__name__})")
+    else:
+        print(f"torchcodec unavailable: skipped ({why})")
     return peers
+
+
+def torchcodec_unavailable() -> str | None:
+    """``None`` when torchcodec imports and its FFmpeg-backed core library loads (it is
+    loaded on the first decoder, so a decoder of a few garbage bytes tells), else why not."""
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except (ImportError, OSError, RuntimeError) as exc:
+        return type(exc).__name__
+    try:
+        VideoDecoder(b"\0" * 64)
+    except RuntimeError as exc:
+        if "libtorchcodec" in str(exc):
+            return "its core library does not load: no system FFmpeg 4-9 it was built for"
+    except Exception:  # noqa: BLE001  (the core loaded and refused the bytes)
+        pass
+    return None
 
 
 # ---------------------------------------------------------------------- timing
