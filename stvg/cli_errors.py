@@ -18,6 +18,8 @@ from pathlib import Path
 
 #: Exit status of a usage, config or data error (argparse's).
 EXIT_USAGE = 2
+#: Exit status after Ctrl-C (128 + SIGINT, what a shell reports for an interrupted command).
+EXIT_INTERRUPTED = 130
 #: Set to 1 to get the traceback of an error that :func:`stvg.cli.main` shortens.
 TRACEBACK_ENV = "STVG_TRACEBACK"
 
@@ -150,6 +152,7 @@ def error_line(exc: BaseException) -> str:
 
 
 __all__ = [
+    "EXIT_INTERRUPTED",
     "EXIT_USAGE",
     "TRACEBACK_ENV",
     "CommandError",

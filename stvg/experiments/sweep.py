@@ -553,6 +553,11 @@ def _check_same_sweep(sweep_dir: Path, resolved: dict[str, Any], restart: bool) 
     return False
 
 
+class SweepInterrupted(Exception):
+    """The sweep was stopped (Ctrl-C) before every trial ran; the message says how to
+    resume. Finished trials are kept in the sweep folder."""
+
+
 @dataclass
 class SweepResult:
     """What :func:`run_sweep` produced.
@@ -637,6 +642,12 @@ def run_sweep(
             import ray
 
             ray.shutdown()
+    not_run = sum(1 for result in grid if result.config is None)
+    if not_run:  # Tune stopped on Ctrl-C (SIGINT) and returned the trials it had
+        raise SweepInterrupted(
+            f"sweep {sweep_dir} interrupted: {n_trials - not_run} of {n_trials} trials "
+            "started; run the same command again to resume (finished trials are kept)"
+        )
     rows = []
     for result in grid:
         values = decode_axes(spec, result.config["axes"])
@@ -729,6 +740,7 @@ def _silent(_line: str) -> None:
 __all__ = [
     "Axis",
     "SweepConfig",
+    "SweepInterrupted",
     "SweepResult",
     "TrialResources",
     "TrialSpec",

@@ -14,6 +14,7 @@ import argparse
 import shlex
 import sys
 
+from stvg.cli_errors import EXIT_INTERRUPTED
 from stvg.config import add_set_argument
 
 
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from stvg.config import ConfigError, parse_overrides
-    from stvg.experiments.sweep import load_sweep_config, run_sweep
+    from stvg.experiments.sweep import SweepInterrupted, load_sweep_config, run_sweep
 
     command = "stvg sweep " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     try:
@@ -50,6 +51,9 @@ def _sweep(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stvg sweep: error: {exc}", file=sys.stderr)
         return 2
+    except SweepInterrupted as exc:
+        print(f"stvg sweep: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = sum(1 for row in result.rows if row["status"] != "ok")
     return 1 if failed else 0
 

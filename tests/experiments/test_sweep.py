@@ -196,6 +196,57 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path
         assert summary["name"] == name
 
 
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_a_sweep_with_one_line_saying_how_to_resume(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C, sent to the whole process group as a terminal does) while trials run:
+    Tune stops, and the command says in one line how to resume, exit status 130."""
+    path = _sweep_file(tmp_path, max_concurrent_trials=1)
+    sweep_dir = tmp_path / "sweeps" / "tiny"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stvg.cli", "sweep", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not list((sweep_dir / "trials").glob("*/row.json")):
+            assert process.poll() is None, "the sweep ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no trial finished within 180 s"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    stderr = err.decode()
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-2000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"stvg sweep: sweep {sweep_dir} interrupted: "), last
+    assert last.endswith("run the same command again to resume (finished trials are kept)")
+
+
+def test_ctrl_c_in_any_command_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A KeyboardInterrupt out of a command's handler: one line on stderr, exit 130."""
+    import stvg.training.rl_commands as rl_commands
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rl_commands, "_train", interrupted, raising=True)
+    assert main(["train", "--resume", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "stvg train: interrupted; continue with `stvg train --resume RUN_DIR` (from its last "
+        "checkpoint)"
+    ]
+
+
 def test_tune_runs_the_grid_with_the_seed_innermost(tmp_path: Path) -> None:
     """Tune's own variant generator, on the coded space: trials side by side are seeds of
     one cell (different SFT stages), the declared axes nest like loops."""
