@@ -47,6 +47,22 @@ def env_kwargs(root: Path) -> dict[str, Any]:
     }
 
 
+def vlm_text_env(root: Path) -> dict[str, Any]:
+    """The ``env`` section of the tiny-VLM trainer tests: text answers on ``root``'s split,
+    4 frames at 1 fps of at most 64 pixels."""
+    return {
+        "id": "stvg/Grounding-v0",
+        "kwargs": {
+            "dataset": "synthetic",
+            "root": str(root),
+            "split": SPLIT,
+            "max_side": 64,
+            "max_frames": 4,
+            "fps": 1.0,
+        },
+    }
+
+
 def grounding_config(
     root: Path, checkpoint: Path, out_dir: Path, **overrides: Any
 ) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from rl_helpers import build, make_split
+from rl_helpers import build, make_split, vlm_text_env
 
 from stvg.policies.base import Rollouts, TextCompletion
 from stvg.training.algorithms import evaluate_policy
@@ -95,17 +95,7 @@ def trainer(
         "batch_size": 2,
         "progress_bar": False,
         "torch_threads": 2,
-        "env": {
-            "id": "stvg/Grounding-v0",
-            "kwargs": {
-                "dataset": "synthetic",
-                "root": str(root),
-                "split": "train",
-                "max_side": 64,
-                "max_frames": 4,
-                "fps": 1.0,
-            },
-        },
+        "env": vlm_text_env(root),
         "policy": {
             "name": "vlm",
             "config": {

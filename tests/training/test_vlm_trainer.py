@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from rl_helpers import build, changed, first_minibatch, make_split, parameters
+from rl_helpers import build, changed, first_minibatch, make_split, parameters, vlm_text_env
 
 from stvg.training.loop import Trainer
 from stvg.training.run_dir import list_checkpoints
@@ -57,17 +57,7 @@ def vlm_config(root: Path, model: Path, out: Path) -> dict[str, Any]:
         "progress_bar": False,
         "torch_threads": 2,
         "checkpoint_every": 1,
-        "env": {
-            "id": "stvg/Grounding-v0",
-            "kwargs": {
-                "dataset": "synthetic",
-                "root": str(root),
-                "split": "train",
-                "max_side": 64,
-                "max_frames": 4,
-                "fps": 1.0,
-            },
-        },
+        "env": vlm_text_env(root),
         "policy": {
             "name": "vlm",
             "config": {
