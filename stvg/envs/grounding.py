@@ -206,7 +206,9 @@ class GroundingEnv(VideoGroundingEnvBase):
         The batch counterpart of :meth:`step` for group sampling (GRPO, RLOO): answer
         ``k`` gets the reward and ``info`` that ``reset`` on this sample and then
         ``step(actions[k])`` give it, and all answers are scored in one
-        :meth:`~stvg.verifiers.Verifier.score_batch` call.
+        :meth:`~stvg.verifiers.Verifier.score_batch` call. A subclass that changes
+        :meth:`step` should change this too: until it does, rollouts step every answer
+        (:func:`stvg.training.rollout.group_scorer`).
 
         Args:
             actions: answers in the env's ``action_format`` (``str`` for ``text``, the

@@ -77,13 +77,20 @@ STEP_NEUTRAL_WRAPPERS = (
 
 def group_scorer(env: gym.Env) -> Any:
     """The env's ``score_group`` (answers of one episode scored at once), or ``None`` when
-    the env has none or a wrapper that may change a step lies in between."""
+    the env has none, when a wrapper that may change a step lies in between, or when the
+    env's class overrides ``step`` below the class that defines ``score_group`` (a subclass
+    that shapes its step's reward without its group's must be stepped)."""
     layer: Any = env
     while isinstance(layer, gym.Wrapper):
         if type(layer) not in STEP_NEUTRAL_WRAPPERS:
             return None
         layer = layer.env
-    return getattr(layer, "score_group", None)
+    if getattr(layer, "score_group", None) is None:
+        return None
+    mro = type(layer).__mro__
+    step_home = next(i for i, k in enumerate(mro) if "step" in vars(k))
+    group_home = next(i for i, k in enumerate(mro) if "score_group" in vars(k))
+    return layer.score_group if group_home <= step_home else None
 
 
 def make_env(
