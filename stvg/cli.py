@@ -42,13 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: What to run after Ctrl-C, by command (where a command resumes).
-RESUME_HINTS = {
-    "sweep": "; run the same command again to resume (finished trials are kept)",
-    "train": "; continue with `stvg train --resume RUN_DIR` (from its last checkpoint)",
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stvg`` console script; returns the process exit code."""
     # transformers draws a progress bar for every checkpoint it loads (each evaluation, each
@@ -64,9 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = handler(args)
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
-        from stvg.cli_errors import EXIT_INTERRUPTED
+        from stvg.cli_errors import EXIT_INTERRUPTED, RESUME_HINTS
 
-        print(f"{_prog(args)}: interrupted{RESUME_HINTS.get(args.command, '')}", file=sys.stderr)
+        hint = RESUME_HINTS.get(args.command)
+        print(f"{_prog(args)}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a config, data, file or Ray error: one line, not a traceback
         from stvg.cli_errors import EXIT_USAGE, error_line, shortened

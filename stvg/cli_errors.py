@@ -20,6 +20,11 @@ from pathlib import Path
 EXIT_USAGE = 2
 #: Exit status after Ctrl-C (128 + SIGINT, what a shell reports for an interrupted command).
 EXIT_INTERRUPTED = 130
+#: What to run after Ctrl-C, by command (where a command resumes).
+RESUME_HINTS = {
+    "sweep": "run the same command again to resume (finished trials are kept)",
+    "train": "continue with `stvg train --resume RUN_DIR` (from its last checkpoint)",
+}
 #: Set to 1 to get the traceback of an error that :func:`stvg.cli.main` shortens.
 TRACEBACK_ENV = "STVG_TRACEBACK"
 
@@ -154,6 +159,7 @@ def error_line(exc: BaseException) -> str:
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
+    "RESUME_HINTS",
     "TRACEBACK_ENV",
     "CommandError",
     "carried_error",

@@ -554,8 +554,8 @@ def _check_same_sweep(sweep_dir: Path, resolved: dict[str, Any], restart: bool) 
 
 
 class SweepInterrupted(Exception):
-    """The sweep was stopped (Ctrl-C) before every trial ran; the message says how to
-    resume. Finished trials are kept in the sweep folder."""
+    """The sweep was stopped (Ctrl-C) before every trial ran (the message says how many
+    started). Finished trials are kept in the sweep folder: running it again resumes."""
 
 
 @dataclass
@@ -645,8 +645,7 @@ def run_sweep(
     not_run = sum(1 for result in grid if result.config is None)
     if not_run:  # Tune stopped on Ctrl-C (SIGINT) and returned the trials it had
         raise SweepInterrupted(
-            f"sweep {sweep_dir} interrupted: {n_trials - not_run} of {n_trials} trials "
-            "started; run the same command again to resume (finished trials are kept)"
+            f"sweep {sweep_dir} interrupted: {n_trials - not_run} of {n_trials} trials started"
         )
     rows = []
     for result in grid:

@@ -14,7 +14,7 @@ import argparse
 import shlex
 import sys
 
-from stvg.cli_errors import EXIT_INTERRUPTED
+from stvg.cli_errors import EXIT_INTERRUPTED, RESUME_HINTS
 from stvg.config import add_set_argument
 
 
@@ -52,7 +52,7 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"stvg sweep: error: {exc}", file=sys.stderr)
         return 2
     except SweepInterrupted as exc:
-        print(f"stvg sweep: {exc}", file=sys.stderr)
+        print(f"stvg sweep: {exc}; {RESUME_HINTS['sweep']}", file=sys.stderr)
         return EXIT_INTERRUPTED
     failed = sum(1 for row in result.rows if row["status"] != "ok")
     return 1 if failed else 0

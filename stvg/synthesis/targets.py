@@ -1,9 +1,9 @@
 """Targets of supervised fine-tuning: VLM target texts and the native policy's target action.
 
 The native policy learns the action of :func:`sft_target` (shown-frame span indices and
-normalised boxes). A VLM learns a target text:
+normalised boxes); a VLM learns a target text.
 
-A target is the whole text the model should write for one sample, one JSON object a line::
+A target text is the whole text the model should write for one sample, one JSON object a line::
 
     {"sample_id": "train_0000", "target": "<think>...</think><answer>{...}</answer>"}
 

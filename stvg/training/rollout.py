@@ -257,12 +257,13 @@ class RolloutWorker:
         scorer = group_scorer(env)
         scored: list[tuple[float, dict[str, Any]] | None] = [None] * len(actions)
         if scorer is not None:
-            for group, sid in enumerate(played):
-                rows = [row for row, g in enumerate(groups) if g == group]
-                if rows:
-                    env.reset(options={"sample_id": sid})
-                    for row, result in zip(rows, scorer([actions[r] for r in rows]), strict=True):
-                        scored[row] = result
+            rows_of: dict[int, list[int]] = {}
+            for row, group in enumerate(groups):
+                rows_of.setdefault(group, []).append(row)
+            for group, rows in rows_of.items():
+                env.reset(options={"sample_id": played[group]})
+                for row, result in zip(rows, scorer([actions[r] for r in rows]), strict=True):
+                    scored[row] = result
             return scored  # type: ignore[return-value]
         for row, action in enumerate(actions):
             env.reset(options={"sample_id": played[groups[row]]})

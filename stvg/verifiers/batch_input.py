@@ -77,7 +77,11 @@ def _packed(sample: Sample) -> _PackedTruth | None:
         return None
     packed = entry[1]
     boxes = sample.gt_boxes
-    if packed.boxes is not boxes or packed.count != len(boxes) or packed.span != sample.gt_span:
+    if (
+        packed.boxes is not boxes
+        or packed.count != len(boxes)
+        or packed.span != tuple(sample.gt_span)
+    ):
         return None
     return packed
 

@@ -160,10 +160,16 @@ class _Candidate:
     def raw_answer(self, fmt: AnswerFormat) -> RawAnswer:
         """The :class:`RawAnswer` (re-extracted from the text for a numeric answer)."""
         if self.raw is None:
-            raw = fmt._extract(self.text or "", [])  # the repairs are in self.repairs
-            assert isinstance(raw, RawAnswer), "a NumericAnswer's text must extract"
-            self.raw = raw
+            self.raw = _raw_of_numeric(fmt, self.text or "")
         return self.raw
+
+
+def _raw_of_numeric(fmt: AnswerFormat, text: str) -> RawAnswer:
+    """The :class:`RawAnswer` of a text whose extraction gave a :class:`NumericAnswer`
+    (its repairs were recorded then: this extraction's are dropped)."""
+    raw = fmt._extract(text, [])
+    assert isinstance(raw, RawAnswer), "a NumericAnswer's text must extract"
+    return raw
 
 
 _NAN4 = [math.nan] * 4
@@ -267,8 +273,7 @@ def parse_batch(
             if candidate is not None:
                 candidates.append(candidate)
                 continue
-            raw = fmt._extract(item, [])  # the repairs are in ``repairs`` already
-            assert isinstance(raw, RawAnswer), "a NumericAnswer's text must extract"
+            raw = _raw_of_numeric(fmt, item)
         candidate = _candidate(i, raw, ctx, repairs)
         if candidate is None:
             builder.add(i, assemble(raw, ctx, fmt.coords, repairs))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -196,6 +197,9 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path
         assert summary["name"] == name
 
 
+HINT = "run the same command again to resume (finished trials are kept)"
+
+
 @pytest.mark.timeout(300)
 def test_ctrl_c_stops_a_sweep_with_one_line_saying_how_to_resume(tmp_path: Path) -> None:
     """SIGINT (Ctrl-C, sent to the whole process group as a terminal does) while trials run:
@@ -222,11 +226,16 @@ def test_ctrl_c_stops_a_sweep_with_one_line_saying_how_to_resume(tmp_path: Path)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     stderr = err.decode()
+    lines = stderr.strip().splitlines()
     assert process.returncode == 130, stderr[-2000:]
-    assert "Traceback" not in stderr, stderr[-2000:]
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith(f"stvg sweep: sweep {sweep_dir} interrupted: "), last
-    assert last.endswith("run the same command again to resume (finished trials are kept)")
+    # no traceback of the command (Ray forwards its workers' output prefixed "(pid=...)")
+    assert not any(line.startswith("Traceback") for line in lines), stderr[-2000:]
+    # Tune stops and returns (the usual case), or the interrupt reaches the command itself
+    # (Ctrl-C outside Tune's loop): either way one line says how to resume
+    stopped = rf"sweep {re.escape(str(sweep_dir))} interrupted: [1-7] of 8 trials started"
+    assert re.fullmatch(rf"stvg sweep: ({stopped}|interrupted); {re.escape(HINT)}", lines[-1]), (
+        lines[-1]
+    )
 
 
 def test_ctrl_c_in_any_command_is_one_line(
