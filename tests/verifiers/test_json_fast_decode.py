@@ -160,27 +160,29 @@ def _mostly(common: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.S
 
 @st.composite
 def answer_bodies(draw: st.DrawFn) -> str:
-    """Mostly the common object, with duplicates, odd keys and odd values mixed in."""
-    number = _mostly(
+    """Half of the time a clean object (only the odd duplicate key), else one with odd
+    keys, values and structure mixed in one draw in ten."""
+    mostly = (lambda common, odd: common) if draw(st.booleans()) else _mostly
+    number = mostly(
         st.one_of(
             st.integers(-(10**6), 10**6).map(str),
             st.floats(-1e6, 1e6, allow_nan=False).map(repr),
         ),
         st.sampled_from(["NaN", "Infinity", "-0", "-0.0", "1e400", "true", "null", '"3"']),
     )
-    box = _mostly(
+    box = mostly(
         st.lists(number, min_size=4, max_size=4).map(lambda v: "[" + ", ".join(v) + "]"),
         st.one_of(
             st.lists(number, max_size=6).map(lambda v: "[" + ", ".join(v) + "]"),
             _json_leaf.map(json.dumps),
         ),
     )
-    key = _mostly(
-        st.sampled_from(["0", "1.0", "2", "2.0", "3.5", "10"]),
+    key = mostly(
+        st.sampled_from(["0", "0.5", "1.0", "2", "2.5", "3", "3.5", "4", "5.0", "6", "7", "10"]),
         st.one_of(st.sampled_from(["1:0", "x", " 1"]), st.text(max_size=3)),
     )
     boxes = draw(st.lists(st.tuples(key, box), max_size=6))
-    span_size = draw(_mostly(st.just(2), st.integers(0, 3)))
+    span_size = draw(mostly(st.just(2), st.integers(0, 3)))
     top: list[tuple[str, Any]] = [
         (
             "span",
@@ -190,7 +192,7 @@ def answer_bodies(draw: st.DrawFn) -> str:
     ]
     if draw(st.booleans()):
         top = top[::-1]
-    extra = draw(_mostly(st.none(), st.sampled_from(["span", "boxes", "other"])))
+    extra = draw(mostly(st.none(), st.sampled_from(["span", "boxes", "other"])))
     if extra is not None:
         top.insert(draw(st.integers(0, len(top))), (extra, '{"1": [1, 2, 3, 4]}'))
     return _pairs_text(top)
@@ -206,10 +208,10 @@ def test_generated_answers_take_both_paths() -> None:
     """The strategy above reaches the fast path and the general one (it tests both)."""
     taken = {True: 0, False: 0}
 
-    @settings(max_examples=200, deadline=None, database=None)
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(answer_bodies())
     def count(body: str) -> None:
         taken[isinstance(check_same(wrap(body)), NumericAnswer)] += 1
 
     count()
-    assert taken[True] >= 20 and taken[False] >= 20, taken
+    assert taken[True] >= 40 and taken[False] >= 40, taken
