@@ -27,9 +27,9 @@ key                           value
 
 Values may be missing (absent, ``None`` or ``""``) for errored trials. Errored trials are
 listed in the report and left out of every statistic. Intervals come from
-:mod:`stvg.experiments.stats` only: a Student-t interval of the mean across seeds
-(:func:`~stvg.experiments.stats.mean_ci`) and a paired bootstrap interval of the
-difference to the baseline cell (:func:`~stvg.experiments.stats.paired_difference`).
+:mod:`stvg.stats` only: a Student-t interval of the mean across seeds
+(:func:`~stvg.stats.mean_ci`) and a paired bootstrap interval of the
+difference to the baseline cell (:func:`~stvg.stats.paired_difference`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 from stvg.config import ConfigError, InvalidField
 from stvg.experiments.report import moving_average
-from stvg.experiments.stats import Interval, mean_ci, paired_difference
+from stvg.stats import Interval, mean_ci, paired_difference
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.csv"

@@ -41,7 +41,7 @@ import json
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,6 +87,12 @@ class PolicyEvalConfig:
             (``error``, default; partial results are written) or is left out and listed
             (``skip``); see the module docstring.
         progress: show a tqdm progress bar.
+        control: a visual-reliance control (:mod:`stvg.envs.controls`): the policy sees
+            another sample's frames (``shuffled-video``) or black frames (``blank-video``)
+            while the query, timestamps and ground truth stay the sample's own; ``None``
+            shows the real frames.
+        control_seed: seed of the ``shuffled-video`` donor permutation (the same seed gives
+            every sample the same donor).
     """
 
     policy: PolicySpec
@@ -95,6 +101,8 @@ class PolicyEvalConfig:
     limit: int | None = None
     on_bad_video: Literal["error", "skip"] = "error"
     progress: bool = True
+    control: Literal["shuffled-video", "blank-video"] | None = None
+    control_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -133,6 +141,8 @@ class PolicyEvaluation:
             its video could not be decoded (``on_bad_video: skip``).
         stopped_at: ``{sample_id, reason}`` of what stopped an incomplete evaluation
             (partial results); ``None`` when every sample was evaluated.
+        control: the visual-reliance control the policy was scored under (``None``: the
+            real frames).
     """
 
     report: EvaluationReport
@@ -144,6 +154,7 @@ class PolicyEvaluation:
     seconds: float
     bad_videos: list[dict[str, str]] = field(default_factory=list)
     stopped_at: dict[str, str] | None = None
+    control: str | None = None
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -161,6 +172,7 @@ class PolicyEvaluation:
             "n_parse_errors": sum(1 for s in self.per_sample if s["parse_error"] is not None),
             "n_bad_videos": len(self.bad_videos),
             "bad_videos": list(self.bad_videos),
+            "control": self.control,
             "complete": self.stopped_at is None,
             **({} if self.stopped_at is None else {"stopped_at": dict(self.stopped_at)}),
         }
@@ -277,7 +289,7 @@ def evaluate_policy(
     if hasattr(policy, "bind_samples"):
         policy.bind_samples(env.samples)
     n = len(env.samples) if config.limit is None else min(config.limit, len(env.samples))
-    state = _Progress()
+    state = _Progress(control=_Control.of(config, len(env.samples)))
     bar = tqdm(total=n, desc=f"evaluate {config.policy.name}", disable=not config.progress)
 
     def finish(stopped_at: dict[str, str] | None) -> PolicyEvaluation | None:
@@ -298,6 +310,7 @@ def evaluate_policy(
             seconds=time.perf_counter() - started,
             bad_videos=state.bad_videos,
             stopped_at=stopped_at,
+            control=config.control,
         )
         if out_dir is not None:
             _write(result, config, Path(out_dir))
@@ -333,9 +346,53 @@ def evaluate_policy(
 
 
 @dataclass
+class _Control:
+    """A visual-reliance control applied to each observation (:mod:`stvg.envs.controls`)."""
+
+    name: str
+    donors: np.ndarray  # donors[i]: the sample whose frames sample i is shown
+
+    @classmethod
+    def of(cls, config: PolicyEvalConfig, n_samples: int) -> _Control | None:
+        if config.control is None:
+            return None
+        from stvg.envs.controls import donor_permutation
+
+        if config.control == "shuffled-video" and n_samples < 2:
+            raise DataError(
+                "the shuffled-video control needs at least 2 samples (each is shown another "
+                f"sample's frames); the split has {n_samples}"
+            )
+        return cls(config.control, donor_permutation(n_samples, config.control_seed))
+
+    def observe(self, env: Any, obs: dict[str, Any], index: int) -> dict[str, Any]:
+        """``obs`` of sample ``index`` with the control's frames."""
+        from stvg.envs.controls import controlled_observation
+
+        if self.name == "blank-video":
+            return controlled_observation(obs, self.name)
+        return controlled_observation(obs, self.name, self._donor_frames(env, index))
+
+    def _donor_frames(self, env: Any, index: int) -> np.ndarray:
+        """The frames of ``index``'s donor; an unreadable donor passes the turn to the next
+        sample of the cycle (never ``index`` itself)."""
+        donor = int(self.donors[index])
+        while donor != index:
+            try:
+                return env.frame_source.frames(env.samples[donor]).frames
+            except VideoError:
+                donor = int(self.donors[donor])
+        raise DataError(
+            f"the shuffled-video control found no readable video to show sample "
+            f"{env.samples[index].sample_id!r}: every other video of the split is unreadable"
+        )
+
+
+@dataclass
 class _Progress:
     """What an evaluation has so far (kept when it stops)."""
 
+    control: _Control | None = None
     predictions: dict[str, Prediction] = field(default_factory=dict)
     per_sample: list[dict[str, Any]] = field(default_factory=list)
     bad_videos: list[dict[str, str]] = field(default_factory=list)
@@ -363,6 +420,8 @@ def _evaluate_batch(
             )
             warnings.warn(f"on_bad_video=skip: left out {exc}", stacklevel=3)
             continue
+        if state.control is not None:
+            obs = state.control.observe(env, obs, i)
         index.append(i)
         obs_list.append(obs)
         infos.append(info)
@@ -468,6 +527,65 @@ def _write_empty(
     )
 
 
+#: The per-sample figures a control comparison pairs, and their dataset names.
+CONTROL_METRICS: dict[str, str] = {"v_iou": "m_vIoU", "t_iou": "m_tIoU"}
+
+
+def compare_control(real: PolicyEvaluation, controlled: PolicyEvaluation) -> dict[str, Any]:
+    """How much a policy's score drops under a visual-reliance control.
+
+    The samples scored in both evaluations are paired by id; for vIoU and tIoU the result
+    holds the real and controlled means over those samples and their paired drop
+    (``real - controlled``, fractions in [-1, 1]) with a 95% bootstrap percentile interval
+    (:func:`stvg.stats.paired_difference`, 10,000 resamples, seed 0).
+
+    Returns:
+        ``{"control", "n", "m_vIoU": {"real", "control", "drop", "drop_lo", "drop_hi"},
+        "m_tIoU": {...}}``.
+
+    Raises:
+        ValueError: ``controlled`` ran without a control, or the two share no sample.
+    """
+    from stvg.stats import paired_difference
+
+    if controlled.control is None:
+        raise ValueError("the second evaluation ran without a control (control=None)")
+    real_by_id = {r["sample_id"]: r for r in real.per_sample}
+    pairs = [
+        (real_by_id[r["sample_id"]], r)
+        for r in controlled.per_sample
+        if r["sample_id"] in real_by_id
+    ]
+    if not pairs:
+        raise ValueError("the real and the controlled evaluation share no sample")
+    out: dict[str, Any] = {"control": controlled.control, "n": len(pairs)}
+    for key, name in CONTROL_METRICS.items():
+        a = [float(p[0][key]) for p in pairs]
+        b = [float(p[1][key]) for p in pairs]
+        drop = paired_difference(a, b)
+        out[name] = {
+            "real": float(np.mean(a)),
+            "control": float(np.mean(b)),
+            "drop": drop.mean,
+            "drop_lo": drop.lo,
+            "drop_hi": drop.hi,
+        }
+    return out
+
+
+def format_control(comparison: dict[str, Any], scale: float = 100.0) -> str:
+    """One line: ``shuffled-video: m_vIoU 43.10 -> 2.05 (drop 41.05 [38.20, 43.90]), ...``
+    (percent)."""
+    parts = []
+    for name in CONTROL_METRICS.values():
+        m = comparison[name]
+        parts.append(
+            f"{name} {m['real'] * scale:.2f} -> {m['control'] * scale:.2f} (drop "
+            f"{m['drop'] * scale:+.2f} [{m['drop_lo'] * scale:+.2f}, {m['drop_hi'] * scale:+.2f}])"
+        )
+    return f"{comparison['control']} control (n={comparison['n']}): " + ", ".join(parts)
+
+
 def with_cli_overrides(config: PolicyEvalConfig, **overrides: Any) -> PolicyEvalConfig:
     """``config`` with the command line's ``dataset``, ``split``, ``root`` and ``fps``
     (those given, not ``...``) put into ``env``; ``fps=None`` means every native frame."""
@@ -475,14 +593,7 @@ def with_cli_overrides(config: PolicyEvalConfig, **overrides: Any) -> PolicyEval
     for key in _CLI_ENV_KEYS:
         if key in overrides and overrides[key] is not ...:
             env[key] = overrides[key]
-    return PolicyEvalConfig(
-        policy=config.policy,
-        env=env,
-        batch_size=config.batch_size,
-        limit=config.limit,
-        on_bad_video=config.on_bad_video,
-        progress=config.progress,
-    )
+    return replace(config, env=env)
 
 
 __all__ = [
@@ -491,7 +602,10 @@ __all__ = [
     "answer_batch",
     "PolicyEvaluation",
     "PolicySpec",
+    "CONTROL_METRICS",
     "build_policy",
+    "compare_control",
+    "format_control",
     "evaluate_policy",
     "load_policy_eval_config",
     "with_cli_overrides",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stvg.experiments.stats import Interval, mean_ci, paired_difference
+from stvg.stats import Interval, mean_ci, paired_difference
 
 T_0975_DF3 = 3.182446  # Student t quantile t(0.975, df=3), from a printed t table
 T_0975_DF2 = 4.302653  # t(0.975, df=2)
