@@ -19,6 +19,8 @@ Command line: ``stvg models tiny --family qwen2.5-vl --out DIR [--seed N]``.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,8 +56,99 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
-TEXT_HIDDEN = 32  # hidden size of the language model
-VISION_HIDDEN = 32  # hidden size of the vision tower
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The sizes of a checkpoint built from a config (the real transformers classes).
+
+    Attributes:
+        text_hidden: hidden size of the language model.
+        text_layers: decoder layers of the language model.
+        text_heads: attention heads of the language model (``text_hidden`` must divide by
+            it; the key/value heads are half of them, at least one).
+        text_intermediate: MLP width of the language model.
+        vision_hidden: hidden size of the vision tower.
+        vision_depth: blocks of the vision tower.
+        vision_heads: attention heads of the vision tower.
+        vision_intermediate: MLP width of the vision tower.
+        vision_positions: Qwen3-VL's learned absolute position embeddings of the vision
+            tower: a square number of grid cells, interpolated to the frame's patch grid
+            (``64`` = an 8x8 grid, exact for 128-pixel frames at patch 16).
+        deepstack: Qwen3-VL's vision blocks whose features are also fed to the first
+            language layers (indices ``< vision_depth``).
+    """
+
+    text_hidden: int = 32
+    text_layers: int = 1
+    text_heads: int = 2
+    text_intermediate: int = 64
+    vision_hidden: int = 32
+    vision_depth: int = 1
+    vision_heads: int = 2
+    vision_intermediate: int = 64
+    vision_positions: int = 144
+    deepstack: tuple[int, ...] = (0,)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "text_hidden",
+            "text_layers",
+            "text_heads",
+            "text_intermediate",
+            "vision_hidden",
+            "vision_depth",
+            "vision_heads",
+            "vision_intermediate",
+            "vision_positions",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ModelSize.{name} must be a positive integer, got {value!r}")
+        if self.text_hidden % self.text_heads or (self.text_hidden // self.text_heads) % 16:
+            raise ValueError(
+                f"ModelSize.text_hidden ({self.text_hidden}) must be text_heads "
+                f"({self.text_heads}) times a multiple of 16 (the M-RoPE sections split the "
+                "head dimension)"
+            )
+        if self.vision_hidden % self.vision_heads:
+            raise ValueError(
+                f"ModelSize.vision_hidden ({self.vision_hidden}) must be divisible by "
+                f"vision_heads ({self.vision_heads})"
+            )
+        side = math.isqrt(self.vision_positions)
+        if side * side != self.vision_positions:
+            raise ValueError(
+                f"ModelSize.vision_positions must be a square number (a grid), got "
+                f"{self.vision_positions}"
+            )
+        if not self.deepstack or any(not 0 <= i < self.vision_depth for i in self.deepstack):
+            raise ValueError(
+                f"ModelSize.deepstack must name vision blocks in [0, {self.vision_depth}), "
+                f"got {self.deepstack}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """Dimension of one language-model attention head."""
+        return self.text_hidden // self.text_heads
+
+
+#: The tiny preset (about 0.1M parameters): shapes and plumbing, no skill.
+TINY = ModelSize()
+#: The small preset (about 2.7M parameters): large enough to learn the synthetic benchmark on
+#: a CPU (``stvg models small``).
+SMALL = ModelSize(
+    text_hidden=128,
+    text_layers=4,
+    text_heads=4,
+    text_intermediate=512,
+    vision_hidden=128,
+    vision_depth=4,
+    vision_heads=4,
+    vision_intermediate=512,
+    vision_positions=64,
+    deepstack=(1, 2),
+)
 
 #: The near-greedy sampling defaults that Qwen2.5-VL-Instruct ships in its
 #: ``generation_config.json``. The tiny checkpoints carry them too, so tests prove that the
@@ -136,14 +229,14 @@ def _token_ids(tokenizer: Any) -> dict[str, int]:
     }
 
 
-def _text_config(tokenizer: Any, **extra: Any) -> dict[str, Any]:
+def _text_config(tokenizer: Any, size: ModelSize, **extra: Any) -> dict[str, Any]:
     return {
         "vocab_size": len(tokenizer),
-        "hidden_size": TEXT_HIDDEN,
-        "intermediate_size": 64,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
+        "hidden_size": size.text_hidden,
+        "intermediate_size": size.text_intermediate,
+        "num_hidden_layers": size.text_layers,
+        "num_attention_heads": size.text_heads,
+        "num_key_value_heads": max(1, size.text_heads // 2),
         "max_position_embeddings": 4096,
         "bos_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -152,14 +245,14 @@ def _text_config(tokenizer: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _vision_config(patch_size: int, **extra: Any) -> dict[str, Any]:
-    """A one-block vision tower with the family's patch size (2x2 merge, 2-frame patches)."""
+def _vision_config(patch_size: int, size: ModelSize, **extra: Any) -> dict[str, Any]:
+    """A vision tower of ``size`` with the family's patch size (2x2 merge, 2-frame patches)."""
     return {
-        "depth": 1,
-        "hidden_size": VISION_HIDDEN,
-        "intermediate_size": 64,
-        "num_heads": 2,
-        "out_hidden_size": TEXT_HIDDEN,
+        "depth": size.vision_depth,
+        "hidden_size": size.vision_hidden,
+        "intermediate_size": size.vision_intermediate,
+        "num_heads": size.vision_heads,
+        "out_hidden_size": size.text_hidden,
         "patch_size": patch_size,
         "spatial_merge_size": 2,
         "temporal_patch_size": 2,
@@ -167,57 +260,90 @@ def _vision_config(patch_size: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def build_qwen25_vl(path: str | Path, *, seed: int = 0) -> Path:
-    """Save a tiny Qwen2.5-VL checkpoint (model, tokenizer, processor) under ``path``."""
+def mrope_sections(family: TinyFamily, head_dim: int) -> list[int]:
+    """M-RoPE ``(time, height, width)`` sections of a head of ``head_dim`` (summing to
+    ``head_dim / 2``), in the proportions of the released checkpoints: Qwen2.5-VL
+    ``[16, 24, 24]`` and Qwen3-VL ``[24, 20, 20]`` for 128-dimensional heads.
+
+    >>> mrope_sections("qwen2.5-vl", 16), mrope_sections("qwen3-vl", 32)
+    ([2, 3, 3], [6, 5, 5])
+    """
+    half = head_dim // 2
+    spatial = 3 * head_dim // 16 if family == "qwen2.5-vl" else 5 * head_dim // 32
+    return [half - 2 * spatial, spatial, spatial]
+
+
+def build_qwen25_vl(path: str | Path, *, seed: int = 0, size: ModelSize = TINY) -> Path:
+    """Save a Qwen2.5-VL checkpoint of ``size`` (model, tokenizer, processor) under ``path``.
+
+    Every vision block attends over the whole frame (``fullatt_block_indexes``); the window
+    of the windowed blocks of the released models (112 pixels) is kept for checkpoints that
+    set some blocks windowed.
+    """
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     tokenizer = build_tokenizer()
     config = Qwen2_5_VLConfig(
         text_config=_text_config(
             tokenizer,
+            size,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 10000.0,
-                "mrope_section": [2, 3, 3],
+                "mrope_section": mrope_sections("qwen2.5-vl", size.head_dim),
             },
         ),
-        vision_config=_vision_config(14, window_size=56, fullatt_block_indexes=[0]),
+        vision_config=_vision_config(
+            14,
+            size,
+            window_size=56 if size == TINY else 112,
+            fullatt_block_indexes=list(range(size.vision_depth)),
+        ),
         **_token_ids(tokenizer),
     )
     processor = build_processor("qwen2.5-vl", tokenizer)
     return _save(Path(path), Qwen2_5_VLForConditionalGeneration, config, processor, seed)
 
 
-def build_qwen3_vl(path: str | Path, *, seed: int = 0) -> Path:
-    """Save a tiny Qwen3-VL checkpoint (model, tokenizer, processor) under ``path``."""
+def build_qwen3_vl(path: str | Path, *, seed: int = 0, size: ModelSize = TINY) -> Path:
+    """Save a Qwen3-VL checkpoint of ``size`` (model, tokenizer, processor) under ``path``."""
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     tokenizer = build_tokenizer()
     config = Qwen3VLConfig(
         text_config=_text_config(
             tokenizer,
-            head_dim=16,
+            size,
+            head_dim=size.head_dim,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 10000.0,
-                "mrope_section": [4, 2, 2],
+                "mrope_section": mrope_sections("qwen3-vl", size.head_dim),
                 "mrope_interleaved": True,
             },
         ),
-        vision_config=_vision_config(16, num_position_embeddings=144, deepstack_visual_indexes=[0]),
+        vision_config=_vision_config(
+            16,
+            size,
+            num_position_embeddings=size.vision_positions,
+            deepstack_visual_indexes=list(size.deepstack),
+        ),
         **_token_ids(tokenizer),
     )
     processor = build_processor("qwen3-vl", tokenizer)
     return _save(Path(path), Qwen3VLForConditionalGeneration, config, processor, seed)
 
 
-def build_tiny_checkpoint(family: TinyFamily, out_dir: str | Path, seed: int = 0) -> Path:
-    """Write a tiny random checkpoint of ``family`` to ``out_dir`` and return its path.
+def build_checkpoint(
+    family: TinyFamily, out_dir: str | Path, size: ModelSize = TINY, seed: int = 0
+) -> Path:
+    """Write a random checkpoint of ``family`` and ``size`` to ``out_dir``; return its path.
 
     Args:
         family: ``qwen2.5-vl`` or ``qwen3-vl``.
         out_dir: directory to write (created if missing; existing checkpoint files are
             overwritten).
+        size: the sizes (:data:`TINY`, :data:`SMALL` or any :class:`ModelSize`).
         seed: ``torch.manual_seed`` for the random weights (same seed -> same weights).
 
     Raises:
@@ -225,7 +351,24 @@ def build_tiny_checkpoint(family: TinyFamily, out_dir: str | Path, seed: int = 0
     """
     _check_family(family)
     builder = build_qwen25_vl if family == "qwen2.5-vl" else build_qwen3_vl
-    return builder(out_dir, seed=seed)
+    return builder(out_dir, seed=seed, size=size)
+
+
+def build_tiny_checkpoint(family: TinyFamily, out_dir: str | Path, seed: int = 0) -> Path:
+    """:func:`build_checkpoint` of the :data:`TINY` size."""
+    return build_checkpoint(family, out_dir, TINY, seed)
+
+
+def count_parameters(path: str | Path) -> int:
+    """Parameters of the checkpoint saved under ``path`` (read from its safetensors files)."""
+    from safetensors import safe_open
+
+    total = 0
+    for file in sorted(Path(path).glob("*.safetensors")):
+        with safe_open(str(file), framework="pt") as handle:
+            for key in handle.keys():
+                total += math.prod(handle.get_slice(key).get_shape())
+    return total
 
 
 def _check_family(family: str) -> None:
@@ -252,6 +395,12 @@ def _save(path: Path, model_cls: Any, config: Any, processor: Any, seed: int) ->
 
 
 __all__ = [
+    "SMALL",
+    "TINY",
+    "ModelSize",
+    "build_checkpoint",
+    "count_parameters",
+    "mrope_sections",
     "ADDED_TOKENS",
     "CHAT_TEMPLATE",
     "QWEN_SAMPLING_DEFAULTS",
