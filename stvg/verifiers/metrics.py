@@ -19,9 +19,9 @@ only for the union:
   peer has no such metric; this is the same sum over the GT frames);
 * a sample without a prediction scores 0 and counts in the means.
 
-So a predicted frame without a box scores 0 on tIoU too, a box outside the predicted span
-on a GT frame counts, and a GT frame without a GT box (a VidSTG target out of view) counts
-in ``U`` only. The one input it cannot mirror: ``eval_hcvg.py`` compares frame keys as
+So a frame of the predicted span without a box adds nothing to tIoU either, a box outside
+the predicted span on a GT frame counts, and a GT frame without a GT box (a VidSTG target
+out of view) counts in ``U`` only. The one input it cannot mirror: ``eval_hcvg.py`` compares frame keys as
 strings, so a predictions file key ``"00130"`` never matches the GT's ``"130"`` there (tIoU
 0), while stvg reads every decimal key as its frame number (``"00130"`` is frame 130) under
 every protocol.
@@ -38,8 +38,9 @@ For every protocol, GT boxes are scored **as annotated** unless the protocol's c
 them; the GT boxes on the frames of ``gt_span`` reaching outside ``[0, width] x [0,
 height]`` are counted per sample (:attr:`SampleScore.n_gt_boxes_outside_frame`) and in
 total. IoU is that of :mod:`stvg.verifiers.iou` (areas of inverted boxes are 0, ``0 / 0``
-is 0); TubeDETR and CG-STVG compute areas with signs (``np_box_iou``), so an inverted box
-against a GT box of equal area, or two zero-area boxes, give NaN there and 0 here.
+is 0); TubeDETR and CG-STVG compute areas with signs (``np_box_iou``), so a box inverted in one axis
+(``x2 < x1``) against a GT box of the same area, or two zero-area boxes, give ``0 / 0`` =
+NaN there and 0 here.
 
 Compatibility protocols reproduce the arithmetic of other codebases exactly, so that a
 prediction dump can be compared with numbers published with them:
@@ -71,7 +72,8 @@ since). It differs from ``span``:
 * ``vIoU``: the sum runs over grid frames of ``I`` that carry a GT box, and the denominator
   is the number of grid frames in ``[min(ps, gs'), max(pe, ge')]`` (``gs', ge'`` the
   shifted GT span; at least 1); a span between two grid frames gets vIoU 0, and vIoU can
-  exceed tIoU (5 fps video of 5 frames, grid 0..3, GT ``[3, 3]``, prediction ``[0, 4]``);
+  exceed tIoU (HC-STVG video of 600 frames, 30 fps, grid every 6th frame: GT annotated
+  ``[5, 5]`` read as ``[6, 6]``, prediction ``[6, 11]`` with that box: tIoU 1/6, vIoU 1);
 * ``gt_v_iou``: the mean IoU over the grid frames of the (shifted) GT span that carry a GT
   box (``inter_frames``), predicted boxes taken wherever they are;
 * a missing prediction scores 0 (TubeDETR raises ``RuntimeError`` instead; a missing box on

@@ -381,7 +381,8 @@ def test_property_bounds_and_reference(case, protocol):
     if protocol in ("official", "span"):
         assert score.v_iou <= score.t_iou
     # (TubeDETR's vIoU counts grid frames but its tIoU all frames, so vIoU can exceed tIoU:
-    # 5 fps video of 5 frames, grid 0..3, GT 3..3, prediction 0..4 -> tIoU 1/5, vIoU 1/4.)
+    # 30 fps video (HC-STVG img_num 600), grid every 6th frame, GT 0..0, prediction 0..5
+    # -> tIoU 1/6, vIoU 1.)
     t_ref, v_ref, gt_ref = reference_score(sample, span, pred, protocol)
     assert score.t_iou == pytest.approx(t_ref, abs=1e-12)
     assert score.v_iou == pytest.approx(v_ref, abs=1e-12)
