@@ -100,9 +100,10 @@ def reference_metrics(
     Args:
         samples: the dataset.
         pred_dicts: ``{sample_id: ((first, last), {frame: [x1, y1, x2, y2]})}``.
-        protocol: ``"official"`` (alias ``"native"``) or ``"tubedetr-grid"`` (TubeDETR's
-            5 fps grid on 0-based frames; ``"tubedetr"`` also shifts HC-STVG frames, which
-            this loop does not model).
+        protocol: ``"official"`` (alias ``"native"``; ``eval_hcvg.py``: GT frames with a
+            predicted box over the union), ``"span"`` (the span formula) or
+            ``"tubedetr-grid"`` (TubeDETR's 5 fps grid on 0-based frames; ``"tubedetr"``
+            also shifts HC-STVG frames, which this loop does not model).
 
     Returns:
         Per-sample ``(tIoU, vIoU)`` and the overall dataset metrics.
@@ -115,6 +116,12 @@ def reference_metrics(
             continue
         (ps, pe), boxes = entry
         gs, ge = sample.gt_span
+        if protocol in ("official", "native"):
+            hits = [f for f in range(gs, ge + 1) if f in sample.gt_boxes and f in boxes]
+            n_union = max(pe, ge) - min(ps, gs) + 1
+            iou_sum = sum(_iou(boxes[f], sample.gt_boxes[f]) for f in hits)
+            per_sample.append((len(hits) / n_union, iou_sum / n_union))
+            continue
         grid = None
         if protocol == "tubedetr-grid":
             grid = set(tubedetr_frame_grid(sample.native_fps, sample.num_frames).tolist())
@@ -157,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--frames", type=int, default=600, help="native frames per video")
     parser.add_argument(
-        "--protocol", choices=("official", "native", "tubedetr-grid"), default="official"
+        "--protocol", choices=("official", "native", "span", "tubedetr-grid"), default="official"
     )
     parser.add_argument("--repeats", type=int, default=3, help="timings keep the best run")
     parser.add_argument("--seed", type=int, default=0)

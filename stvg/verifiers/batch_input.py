@@ -9,9 +9,10 @@ when a term asks for it:
   native frames (:func:`stvg.data.timing.span_seconds_to_frames` with the densify end
   extension), for every usable answer;
 * :attr:`BatchInput.tubes`: the densified tubes (:func:`stvg.tubes.densify_batch`);
-* :attr:`BatchInput.official`: the official tIoU and vIoU of every answer, the arithmetic of
-  :func:`stvg.verifiers.metrics.score_sample` (protocol ``official``): per tube frame the IoU
-  with the GT box of that frame when it lies in both spans, else with a null box, summed
+* :attr:`BatchInput.official`: the tIoU and vIoU of every answer by the span formula, the
+  arithmetic of :func:`stvg.verifiers.metrics.score_sample` (protocol ``span``; equal to
+  ``official`` for an answer with boxes, whose tube covers its span, when the GT has a box
+  on every frame of its span): per tube frame the IoU with the GT box of that frame when it lies in both spans, else with a null box, summed
   per answer with ``np.add.reduceat``;
 * :attr:`BatchInput.pairs`: predicted and GT boxes on the frames that have both
   (:func:`stvg.verifiers.rewards.spatial_pairs` for all answers).
@@ -290,7 +291,7 @@ class BatchInput:
 
     @functools.cached_property
     def official(self) -> tuple[np.ndarray, np.ndarray]:
-        """float64 ``[A]`` official tIoU and vIoU (0 for unusable answers)."""
+        """float64 ``[A]`` tIoU and vIoU by the span formula (0 for unusable answers)."""
         first, last, union = self._intersection
         n_inter = np.maximum(last - first + 1, 0)
         t_iou = np.where(self.ok, n_inter / np.maximum(union, 1), 0.0)

@@ -3,7 +3,7 @@
 Mode "predictions file" (this module)::
 
     stvg evaluate --annotations A --format hcstvg|hcstvg2|vidstg|synthetic [--vidor-root R] \\
-                  --predictions P [--protocol official|tubedetr|tubedetr-grid|cgstvg|all] \\
+                  --predictions P [--protocol official|span|tubedetr|tubedetr-grid|cgstvg|all] \\
                   [--out M.json]
 
 loads the dataset's annotations (no videos needed), scores the predictions file, prints a
@@ -24,6 +24,7 @@ DATASET_FORMATS: tuple[str, ...] = ("hcstvg", "hcstvg2", "vidstg", "synthetic")
 # --protocol values: stvg.verifiers.metrics.PROTOCOLS, the old alias, and "all"
 PROTOCOL_CHOICES: tuple[str, ...] = (
     "official",
+    "span",
     "tubedetr",
     "tubedetr-grid",
     "cgstvg",
@@ -70,10 +71,13 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
         "--protocol",
         choices=PROTOCOL_CHOICES,
         default="official",
-        help="official: the official HC-STVG evaluator, GT as annotated (default; 'native' "
-        "is an alias); tubedetr: TubeDETR's evaluator, its 5 fps grid and its GT one frame "
-        "late; tubedetr-grid: TubeDETR's grid on correct frames; cgstvg: CG-STVG's evaluator "
-        "(last GT frame dropped, missing predictions skipped); all: one row per protocol",
+        help="official: the official HC-STVG evaluator eval_hcvg.py, boxes matched by frame "
+        "(default; 'native' is an alias); span: the span formula of the RL reward (equal to "
+        "official with a box on every frame of the predicted span and of the GT span); "
+        "tubedetr: TubeDETR's evaluator, its 5 fps grid and its HC-STVG GT one frame late; "
+        "tubedetr-grid: TubeDETR's grid on correct frames; cgstvg: CG-STVG's evaluators "
+        "(HC-STVG: last GT frame dropped; VidSTG: its loader's reading; missing predictions "
+        "skipped); all: one row per protocol",
     )
     common.add_argument(
         "--out",
@@ -178,7 +182,7 @@ def _score_file(args: argparse.Namespace) -> int:
         args.predictions,
         pred_format=args.pred_format,
         on_invalid=args.on_invalid,
-        sample_ids=[s.sample_id for s in samples],
+        samples=samples,
     )
     predictions, checks = check_predictions(
         samples, loaded.predictions, fill=args.fill, invalid=loaded.invalid
@@ -190,8 +194,9 @@ def _score_file(args: argparse.Namespace) -> int:
     no_boxes = sum(1 for s in samples if s.meta.get("boxes_available") is False)
     if no_boxes:
         print(
-            f"warning: {no_boxes} samples have no ground-truth boxes, so their vIoU is 0; "
-            "for VidSTG pass --vidor-root with the VidOR annotation folder",
+            f"warning: {no_boxes} samples have no ground-truth boxes, so their vIoU is 0 (and "
+            "their tIoU under the official protocol, which counts GT frames with a box); for "
+            "VidSTG pass --vidor-root with the VidOR annotation folder",
             file=sys.stderr,
         )
     print(format_table(report))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stvg.data.types import Sample
@@ -28,7 +28,7 @@ from stvg.verifiers.metrics import (
 )
 from stvg.verifiers.predictions import Prediction
 
-_TABLE_COLUMNS = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+_TABLE_COLUMNS = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_gt_vIoU")
 ALL_PROTOCOLS = "all"  # --protocol value that scores under every protocol of PROTOCOLS
 
 
@@ -43,10 +43,13 @@ class EvaluationReport:
             (a :class:`~stvg.verifiers.metrics.ScoreBatch`).
         missing: ids of samples without a prediction, dataset order (scored 0; skipped by
             ``"cgstvg"``).
+        excluded: ids of samples the protocol's loader leaves out (never averaged; only
+            CG-STVG's VidSTG loader does), dataset order.
         unknown: ids of predictions for samples not in the dataset (not scored), file order.
         protocol: the canonical metric protocol used (see
             :data:`~stvg.verifiers.metrics.PROTOCOLS`).
-        n_boxes_outside_span: predicted boxes outside their span, dropped while reading.
+        n_boxes_outside_span: predicted boxes outside their span (scored by ``"official"``
+            only).
         n_gt_boxes_outside_frame: annotated GT boxes (on the frames of each GT span) reaching
             outside ``[0, width] x [0, height]``, over all samples; they are scored as
             annotated (per sample in ``scores``).
@@ -59,18 +62,21 @@ class EvaluationReport:
     protocol: str
     n_boxes_outside_span: int = 0
     n_gt_boxes_outside_frame: int = 0
+    excluded: list[str] = field(default_factory=list)
 
     def to_dict(self, *, per_sample: bool = True) -> dict[str, Any]:
         """JSON-friendly dict: the metrics at top level, then ``protocol``, ``missing``,
-        ``unknown``, the counts and (with ``per_sample``) ``per_sample``."""
+        ``unknown``, ``excluded``, the counts and (with ``per_sample``) ``per_sample``."""
         out: dict[str, Any] = dict(self.metrics)
         out.update(
             {
                 "protocol": self.protocol,
                 "n_missing": len(self.missing),
                 "n_unknown": len(self.unknown),
+                "n_excluded": len(self.excluded),
                 "missing": list(self.missing),
                 "unknown": list(self.unknown),
+                "excluded": list(self.excluded),
                 "n_boxes_outside_span": self.n_boxes_outside_span,
                 "n_gt_boxes_outside_frame": self.n_gt_boxes_outside_frame,
             }
@@ -147,9 +153,10 @@ def evaluate(
         samples: the dataset (sample ids must be unique).
         predictions: ``{sample_id: Prediction}``, e.g. from
             :func:`~stvg.verifiers.predictions.read_predictions`.
-        protocol: ``"official"`` (default; alias ``"native"``), ``"tubedetr"``,
-            ``"tubedetr-grid"`` or ``"cgstvg"``, see :mod:`stvg.verifiers.metrics`; for
-            several at once use :func:`evaluate_protocols`.
+        protocol: ``"official"`` (default; alias ``"native"``), ``"span"``,
+            ``"tubedetr"``, ``"tubedetr-grid"`` or ``"cgstvg"``, see
+            :mod:`stvg.verifiers.metrics`; for several at once use
+            :func:`evaluate_protocols`.
 
     Returns:
         An :class:`EvaluationReport`.
@@ -179,6 +186,7 @@ def _evaluate(
     missing = [s.sample_id for s, p in zip(samples, found, strict=True) if p is None]
     unknown = [sid for sid in predictions if sid not in known]
     outside = sum(p.n_boxes_outside_span for p in found if p is not None)
+    excluded = [s.sample_id for s, x in zip(samples, table.excluded, strict=True) if x]
     return EvaluationReport(
         metrics=dataset_metrics(scores),
         scores=scores,
@@ -187,6 +195,7 @@ def _evaluate(
         protocol=protocol,
         n_boxes_outside_span=outside,
         n_gt_boxes_outside_frame=int(table.n_gt_boxes_outside_frame.sum()),
+        excluded=excluded,
     )
 
 
@@ -245,7 +254,8 @@ def format_table(report: EvaluationReport | MultiProtocolReport) -> str:
     for a :class:`MultiProtocolReport`, those rows under each protocol.
 
     Metrics are shown in percent with two decimals (``-`` where no sample was averaged);
-    ``n`` is the number of samples averaged over. A footer gives the protocol and the counts
+    ``n`` is the number of samples averaged over. For VidSTG the rows per sentence type are
+    what TubeDETR and CG-STVG report; the ``all`` row over both types is stvg's own. A footer gives the protocol and the counts
     of missing and unknown predictions, of predicted boxes outside their span, and of GT
     boxes outside the frame.
     """

@@ -1,29 +1,56 @@
 """Exact STVG metrics: temporal IoU, video IoU and their dataset summaries, per protocol.
 
-Protocol ``"official"`` (default; ``"native"`` is an accepted alias) is the official HC-STVG
-evaluator's (``eval_hcvg.py`` of tzhhhh123/HC-STVG, commit ``080b193``), on native frames
-(see ``DESIGN.md``). For a ground-truth span ``[gs, ge]`` and a predicted span ``[ps, pe]``
-(0-based inclusive native frames) with predicted boxes:
+Every protocol reads the same :class:`~stvg.data.types.Sample` (0-based inclusive native
+frames, annotated boxes) and a prediction (an inclusive span ``[ps, pe]`` and boxes on any
+frames), applies the conventions of the code it follows itself, and scores per sample
+``t_iou``, ``v_iou`` and ``gt_v_iou`` (the spatial score with the GT span given, which both
+TubeDETR and CG-STVG report as ``gt_viou``). ``gs, ge`` is the annotated GT span.
 
-* ``U = max(pe, ge) - min(ps, gs) + 1`` frames; ``I`` = frames in both spans;
-* ``tIoU = |I| / U`` (0 when the spans are disjoint);
-* ``vIoU = (1 / U) * sum(IoU(pred_f, gt_f) for f in I if f has a GT box)``; a frame of
-  ``I`` without a predicted box contributes 0, and predicted boxes outside ``[ps, pe]``
-  are ignored;
-* GT boxes are scored **as annotated**, never clipped to the frame; the GT boxes (on the
-  frames of ``gt_span``) reaching outside ``[0, width] x [0, height]`` are counted per
-  sample (:attr:`SampleScore.n_gt_boxes_outside_frame`) and in total;
-* dataset means over **all** samples: a sample without a prediction scores 0 on both.
+``"official"`` (default; ``"native"`` is an accepted alias) is the official HC-STVG
+evaluator, ``eval_hcvg.py`` of tzhhhh123/HC-STVG at commit ``080b193`` (``hcvg_eval``),
+exactly. It matches predicted boxes to GT boxes **by frame** and reads the predicted span
+only for the union:
+
+* ``U = max(pe, ge) - min(ps, gs) + 1`` frames (``all_frame``);
+* ``H`` = the GT frames (frames of ``[gs, ge]`` with a GT box) that have a predicted box,
+  **wherever** that box lies relative to ``[ps, pe]``;
+* ``tIoU = |H| / U``; ``vIoU = (1 / U) * sum(IoU(pred_f, gt_f) for f in H)``;
+* ``gt_v_iou = (1 / G) * sum(IoU(pred_f, gt_f) for f in H)``, ``G`` the GT frames (the
+  peer has no such metric; this is the same sum over the GT frames);
+* a sample without a prediction scores 0 and counts in the means.
+
+So a frame of the predicted span without a box adds nothing to tIoU either, a box outside
+the predicted span on a GT frame counts, and a GT frame without a GT box (a VidSTG target
+out of view) counts in ``U`` only. The one input it cannot mirror: ``eval_hcvg.py`` compares frame keys as
+strings, so a predictions file key ``"00130"`` never matches the GT's ``"130"`` there (tIoU
+0), while stvg reads every decimal key as its frame number (``"00130"`` is frame 130) under
+every protocol.
+
+``"span"`` is the span formula (the RL reward's, :mod:`stvg.verifiers.rewards`): ``I`` =
+frames in both spans, ``tIoU = |I| / U``, ``vIoU = (1 / U) * sum(IoU(pred_f, gt_f) for f
+in I with a GT box)``, predicted boxes outside ``[ps, pe]`` ignored, a frame of ``I``
+without a predicted box contributing 0; ``gt_v_iou`` as ``official`` but only over boxes
+inside ``[ps, pe]``. With a predicted box on every frame of ``[ps, pe]``, none outside it,
+and a GT box on every frame of ``[gs, ge]`` (what stvg's policies write on HC-STVG and
+synthetic data), ``span`` equals ``official``.
+
+For every protocol, GT boxes are scored **as annotated** unless the protocol's code changes
+them; the GT boxes on the frames of ``gt_span`` reaching outside ``[0, width] x [0,
+height]`` are counted per sample (:attr:`SampleScore.n_gt_boxes_outside_frame`) and in
+total. IoU is that of :mod:`stvg.verifiers.iou` (areas of inverted boxes are 0, ``0 / 0``
+is 0); TubeDETR and CG-STVG compute areas with signs (``np_box_iou``), so a box inverted in one axis
+(``x2 < x1``) against a GT box of the same area, or two zero-area boxes, give ``0 / 0`` =
+NaN there and 0 here.
 
 Compatibility protocols reproduce the arithmetic of other codebases exactly, so that a
-prediction dump can be compared with numbers published with them. Each one reads the same
-:class:`~stvg.data.types.Sample` (0-based inclusive spans, annotated boxes) and applies that
-codebase's conventions itself:
+prediction dump can be compared with numbers published with them:
 
-``"tubedetr"`` follows TubeDETR (Yang et al., CVPR 2022; antoyang/TubeDETR,
+``"tubedetr"`` follows TubeDETR (Yang et al., CVPR 2022; antoyang/TubeDETR: the evaluators
 ``datasets/hcstvg_eval.py`` and ``datasets/vidstg_eval.py`` at commit ``3c32cc9``, the
-fixed evaluators of May 2022; GT from ``preproc/preproc_hcstvg*.py``; predicted spans from
-``models/postprocessors.py``, which add 1 to the end frame). It differs from ``official``:
+fixed evaluators of May 2022; the GT from ``preproc/preproc_hcstvg*.py`` and
+``preproc/preproc_vidstg.py`` and the predicted spans from ``models/postprocessors.py``,
+which add 1 to the end frame, at commit ``20c00199``, which those files did not change
+since). It differs from ``span``:
 
 * **frame ids**: TubeDETR's preprocessing stores HC-STVG's 1-based ``st_frame`` as
   ``tube_start_frame`` and uses it as a 0-based frame id, so its GT tube is the annotated
@@ -45,7 +72,10 @@ fixed evaluators of May 2022; GT from ``preproc/preproc_hcstvg*.py``; predicted 
 * ``vIoU``: the sum runs over grid frames of ``I`` that carry a GT box, and the denominator
   is the number of grid frames in ``[min(ps, gs'), max(pe, ge')]`` (``gs', ge'`` the
   shifted GT span; at least 1); a span between two grid frames gets vIoU 0, and vIoU can
-  exceed tIoU (5 fps video of 5 frames, grid 0..3, GT ``[3, 3]``, prediction ``[0, 4]``);
+  exceed tIoU (HC-STVG video of 600 frames, 30 fps, grid every 6th frame: GT annotated
+  ``[5, 5]`` read as ``[6, 6]``, prediction ``[6, 11]`` with that box: tIoU 1/6, vIoU 1);
+* ``gt_v_iou``: the mean IoU over the grid frames of the (shifted) GT span that carry a GT
+  box (``inter_frames``), predicted boxes taken wherever they are;
 * a missing prediction scores 0 (TubeDETR raises ``RuntimeError`` instead; a missing box on
   a grid frame also raises there and scores 0 here).
 
@@ -53,19 +83,36 @@ fixed evaluators of May 2022; GT from ``preproc/preproc_hcstvg*.py``; predicted 
 the correct 0-based frames (stvg's ``tubedetr`` protocol before issue 12). For VidSTG it
 equals ``"tubedetr"``.
 
-``"cgstvg"`` follows CG-STVG (Gu et al., CVPR 2024; HengLan/CGSTVG,
-``datasets/evaluation/hcstvg_eval.py`` at commit ``90bed96``; GT from ``datasets/hcstvg.py``,
-predicted spans from ``models/post_processor.py``, which add 1 to the end frame). Frames are
-0-based and native (no grid). It differs from ``official``:
+``"cgstvg"`` follows CG-STVG (Gu et al., CVPR 2024; HengLan/CGSTVG at commit ``90bed96``:
+the evaluators ``datasets/evaluation/hcstvg_eval.py`` and ``vidstg_eval.py``, the GT from
+``datasets/hcstvg.py`` and ``datasets/vidstg.py``, the predicted spans from
+``models/post_processor.py``, which add 1 to the end frame). Frames are 0-based and native
+(no grid). The evaluator reads ``gt_temp_bound = [b, t]`` with an **exclusive** end: GT
+frames ``[b, t - 1]`` in tIoU, ``I`` and ``U``; ``gt_v_iou`` averages over its GT boxes,
+frames ``b .. t`` inclusive (a GT frame without a predicted box scores 0 there).
 
-* **GT end exclusive**: the loader builds ``gt_temp_bound = [gs, ge]`` inclusive but the
-  evaluator reads its end as exclusive, so the last GT frame drops out: the effective GT
-  span is ``[gs, ge - 1]`` (empty for a 1-frame GT, which then scores 0), in tIoU, in ``I``
-  and in ``U``;
-* **GT boxes**: ``x2 = min(x2, width)``, ``y2 = min(y2, height)`` (its loader does this,
+* HC-STVG (every sample not marked ``meta["dataset"] == "vidstg"``): ``[b, t] = [gs, ge]``,
+  so the last annotated frame drops out of tIoU and vIoU (a 1-frame GT is empty and scores
+  0); GT boxes ``x2 = min(x2, width)``, ``y2 = min(y2, height)`` (its loader does this,
   and asserts the box is inside on those sides; the near sides are kept as annotated);
+* VidSTG: the loader reads ``temporal_gt.end_fid`` (exclusive, ``e = ge + 1``) as
+  inclusive and caps it at ``used_segment.end_fid`` (``u``, from ``meta["used_segment"]``;
+  the whole video when absent): ``[b, t] = [gs, min(e, u)]``. The two readings cancel
+  unless the segment caps the GT (``u < e``, where the GT loses frame ``u`` and later ones);
+  ``gt_v_iou`` counts frame ``t`` too, whose box is the target's box on frame ``e`` when
+  ``t = e`` (``meta["end_fid_box"]``, else a copy of the box of frame ``ge``). GT boxes as
+  annotated. The loader leaves out a sentence (:attr:`GroundTruthTable.excluded`, never
+  counted) whose box list (frames ``b .. min(e, num_frames - 1)``) is not as long as
+  ``[b, t]`` (``min(e + 1, num_frames) != t + 1``, "the spoiled data") or whose GT lies
+  outside the used segment (``e < used begin`` or ``b > u``). A GT frame without a target
+  box makes CG-STVG's loader fail (``KeyError``); stvg scores it without a GT box;
 * **averaging over predicted samples only**: a sample without a prediction is skipped, not
   scored 0 (:attr:`ScoreBatch.counted`); ``n`` in the summary is the number averaged over.
+  CG-STVG's VidSTG evaluator raises ``RuntimeError`` for a GT frame without a predicted
+  box (its HC-STVG one skips it); both score 0 here.
+
+``by_sentence_type`` (VidSTG's declarative / interrogative) is what TubeDETR and CG-STVG
+report for VidSTG; the all-samples row over both is stvg's own.
 
 Scoring is vectorised: :class:`GroundTruthTable` packs the ground truth of many samples
 into flat arrays once (reuse it when the same samples are scored repeatedly, as in RL
@@ -88,8 +135,8 @@ import numpy as np
 from stvg.data.types import Sample, Tube
 from stvg.verifiers.spans import check_span
 
-Protocol = Literal["official", "native", "tubedetr", "tubedetr-grid", "cgstvg"]
-PROTOCOLS: tuple[str, ...] = ("official", "tubedetr", "tubedetr-grid", "cgstvg")
+Protocol = Literal["official", "native", "span", "tubedetr", "tubedetr-grid", "cgstvg"]
+PROTOCOLS: tuple[str, ...] = ("official", "span", "tubedetr", "tubedetr-grid", "cgstvg")
 """Canonical protocol names, in the order ``stvg evaluate --protocol all`` prints them."""
 PROTOCOL_ALIASES: dict[str, str] = {"native": "official"}  # old name -> canonical name
 
@@ -143,19 +190,24 @@ class SampleScore:
     Attributes:
         sample_id: the sample's id.
         t_iou: temporal IoU in ``[0, 1]`` (0 without a prediction).
-        v_iou: video IoU in ``[0, 1]``, never above ``t_iou`` (0 without a prediction).
+        v_iou: video IoU in ``[0, 1]`` (0 without a prediction); at most ``t_iou`` under
+            ``"official"``, ``"span"`` and ``"cgstvg"``, possibly above it on the 5 fps grid
+            of ``"tubedetr"`` and ``"tubedetr-grid"``.
         pred_span: predicted ``(first, last)`` native frames, ``None`` without a prediction.
         gt_span: ground-truth ``(first, last)`` frames as the protocol reads them
             (``"tubedetr"`` on HC-STVG: one frame later than annotated; ``"cgstvg"``: the
-            annotated span, of which the last frame is not scored).
-        n_frames_scored: frames in the vIoU denominator: ``U`` for ``"official"`` and
-            ``"cgstvg"``, the grid frames in the union for ``"tubedetr"`` and
+            annotated span, of which the protocol scores a part, see the module docstring).
+        n_frames_scored: frames in the vIoU denominator: ``U`` for ``"official"``,
+            ``"span"`` and ``"cgstvg"``, the grid frames in the union for ``"tubedetr"`` and
             ``"tubedetr-grid"``; 0 without a prediction.
         meta: the sample's ``meta`` (``sentence_type`` drives the VidSTG breakdown).
         n_gt_boxes_outside_frame: annotated GT boxes on the frames of ``gt_span`` that
             reach outside ``[0, width] x [0, height]`` (scored as annotated).
-        counted: whether the dataset means include this sample (``False`` only for a
-            missing prediction under ``"cgstvg"``).
+        counted: whether the dataset means include this sample (``False`` only under
+            ``"cgstvg"``: a missing prediction, or a sentence CG-STVG's VidSTG loader
+            leaves out).
+        gt_v_iou: mean IoU over the protocol's GT frames, the GT span given (0 without a
+            prediction), see the module docstring.
     """
 
     sample_id: str
@@ -167,6 +219,7 @@ class SampleScore:
     meta: Mapping[str, Any] = field(default_factory=dict)
     n_gt_boxes_outside_frame: int = 0
     counted: bool = True
+    gt_v_iou: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly dict (without ``meta``)."""
@@ -174,6 +227,7 @@ class SampleScore:
             "sample_id": self.sample_id,
             "t_iou": self.t_iou,
             "v_iou": self.v_iou,
+            "gt_v_iou": self.gt_v_iou,
             "pred_span": None if self.pred_span is None else list(self.pred_span),
             "gt_span": list(self.gt_span),
             "n_frames_scored": self.n_frames_scored,
@@ -276,7 +330,10 @@ class ScoreBatch(Sequence[SampleScore]):
         has_prediction: bool ``[S]``.
         pred_first, pred_last: int64 ``[S]`` predicted span (``0, -1`` without prediction).
         counted: bool ``[S]``, the samples that the dataset means average over (all of
-            them, except missing predictions under ``"cgstvg"``).
+            them, except under ``"cgstvg"`` missing predictions and the sentences its VidSTG
+            loader leaves out).
+        gt_v_iou: float64 ``[S]`` mean IoU over the protocol's GT frames (0 without
+            prediction).
     """
 
     def __init__(
@@ -289,8 +346,10 @@ class ScoreBatch(Sequence[SampleScore]):
         pred_first: np.ndarray,
         pred_last: np.ndarray,
         counted: np.ndarray | None = None,
+        gt_v_iou: np.ndarray | None = None,
     ) -> None:
-        """Wrap per-sample arrays aligned with ``table.samples`` (``counted``: all)."""
+        """Wrap per-sample arrays aligned with ``table.samples`` (``counted``: all;
+        ``gt_v_iou``: zeros)."""
         self.table = table
         self.t_iou = t_iou
         self.v_iou = v_iou
@@ -299,6 +358,7 @@ class ScoreBatch(Sequence[SampleScore]):
         self.pred_first = pred_first
         self.pred_last = pred_last
         self.counted = np.ones(len(t_iou), dtype=bool) if counted is None else counted
+        self.gt_v_iou = np.zeros(len(t_iou)) if gt_v_iou is None else gt_v_iou
 
     def __len__(self) -> int:
         return int(self.t_iou.shape[0])
@@ -316,6 +376,7 @@ class ScoreBatch(Sequence[SampleScore]):
             meta=sample.meta,
             n_gt_boxes_outside_frame=int(self.table.n_gt_boxes_outside_frame[i]),
             counted=bool(self.counted[i]),
+            gt_v_iou=float(self.gt_v_iou[i]),
         )
 
     def __getitem__(self, index):  # type: ignore[override]
@@ -363,15 +424,59 @@ def _box_iou_rows(work: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=inter)
 
 
+def _is_vidstg(sample: Sample) -> bool:
+    return sample.meta.get("dataset") == "vidstg"
+
+
+@dataclass(frozen=True)
+class CgstvgVidstgReading:
+    """How CG-STVG's VidSTG loader reads one sentence (see the module docstring).
+
+    Attributes:
+        gt_bound: ``gt_temp_bound = (b, t)``: the evaluator scores GT frames ``b .. t - 1``
+            and averages ``gt_viou`` over frames ``b .. t``.
+        excluded: the loader leaves the sentence out ("spoiled", or GT outside the used
+            segment); then ``gt_bound`` is what it would have been.
+    """
+
+    gt_bound: tuple[int, int]
+    excluded: bool
+
+
+def cgstvg_vidstg_reading(sample: Sample) -> CgstvgVidstgReading:
+    """CG-STVG's reading of a VidSTG sample (``datasets/vidstg.py`` at ``90bed96``).
+
+    ``temporal_gt.end_fid`` is ``e = gt_span[1] + 1`` (stvg's span is inclusive); the used
+    segment ``[a, u]`` comes from ``meta["used_segment"]`` (``begin_fid``, ``end_fid``; the
+    whole video when absent). ``t = min(e, u)``; excluded when ``min(e + 1, num_frames) !=
+    t + 1`` or when ``e < a`` or ``b > u``.
+
+    >>> from stvg.data.types import Sample
+    >>> s = Sample("v/0/d0", "v.mp4", "q", 30.0, 100, 64, 64, (10, 99), {},
+    ...            {"dataset": "vidstg", "used_segment": {"begin_fid": 0, "end_fid": 99}})
+    >>> cgstvg_vidstg_reading(s)   # end_fid = 100 = frame_count, capped at 99
+    CgstvgVidstgReading(gt_bound=(10, 99), excluded=False)
+    """
+    b, last = sample.gt_span
+    e = last + 1
+    segment = _used_segment(sample)
+    a, u = (0, sample.num_frames - 1) if segment is None else segment
+    t = min(e, u)
+    spoiled = min(e + 1, sample.num_frames) != t + 1
+    outside = e < a or b > u
+    return CgstvgVidstgReading((b, t), spoiled or outside)
+
+
 class GroundTruthTable:
     """Ground truth of many samples packed into flat arrays, ready for vectorised scoring.
 
     Build it once per sample list and protocol, then call :meth:`score` for each set of
-    predictions. Each sample's GT span, as the protocol reads it, is stored densely, one row
-    per frame (row ``gt_offset[i] + f - gt_start[i]`` holds frame ``f``), as four
-    contiguous coordinate columns plus the box area and a mask of the rows that count (a
-    GT box is present, and for the TubeDETR protocols the frame is on the grid). GT boxes
-    outside a sample's ``gt_span`` are never used by any protocol and are dropped.
+    predictions. Each sample's GT, as the protocol reads it, is stored densely, one row per
+    frame from ``gt_start[i]`` to the last frame the protocol reads (row ``gt_offset[i] +
+    f - gt_start[i]`` holds frame ``f``), as four coordinate rows plus the box area and a
+    has-box flag (a GT box is present, and for the TubeDETR protocols the frame is on the
+    grid). GT boxes outside a sample's ``gt_span`` are never used by any protocol and are
+    dropped.
 
     Attributes:
         samples: the samples, in order.
@@ -380,6 +485,8 @@ class GroundTruthTable:
             frames; ``"tubedetr"`` shifts HC-STVG spans one frame later).
         n_gt_boxes_outside_frame: int64 ``[S]`` annotated GT boxes on the frames of the
             annotated ``gt_span`` reaching outside ``[0, width] x [0, height]``.
+        excluded: bool ``[S]``, samples the protocol's loader leaves out (only CG-STVG's
+            VidSTG loader does); they never enter the means.
         sentence_types: sorted sentence types when any sample has ``meta["sentence_type"]``
             (samples without one are ``"unknown"``), else ``None``.
     """
@@ -402,49 +509,106 @@ class GroundTruthTable:
         outside = (boxes[:, 0] < 0) | (boxes[:, 1] < 0)
         outside |= (boxes[:, 2] > width[sid]) | (boxes[:, 3] > height[sid])
         self.n_gt_boxes_outside_frame = np.bincount(sid[outside], minlength=n).astype(np.int64)
+        vidstg = np.fromiter((_is_vidstg(s) for s in self.samples), dtype=bool, count=n)
         # The protocol's reading of the annotated ground truth.
         shift = np.zeros(n, dtype=np.int64)
         if self.protocol == "tubedetr":  # 1-based st_frame read as a 0-based frame id
-            shift[:] = [0 if s.meta.get("dataset") == "vidstg" else 1 for s in self.samples]
+            shift[~vidstg] = 1
             keys = keys + shift[sid]
-        if self.protocol == "cgstvg":  # its loader: x2 = min(x1 + w, W), y2 = min(y1 + h, H)
-            boxes = boxes.copy()
-            np.minimum(boxes[:, 2], width[sid], out=boxes[:, 2])
-            np.minimum(boxes[:, 3], height[sid], out=boxes[:, 3])
         self.gt_start = annotated_start + shift
         self.gt_end = annotated_end + shift
-        # Last GT frame that scores: CG-STVG reads its inclusive GT end as exclusive.
-        self._scored_gt_end = self.gt_end - 1 if self.protocol == "cgstvg" else self.gt_end
-        lengths = self.gt_end - self.gt_start + 1
+        self.excluded = np.zeros(n, dtype=bool)
+        scored_end = self.gt_end.copy()  # last GT frame of tIoU, I and U
+        gt_viou_end = self.gt_end.copy()  # last frame of the gt_v_iou average
+        if self.protocol == "cgstvg":
+            keys, boxes, sid = self._read_cgstvg(keys, boxes, sid, vidstg, scored_end, gt_viou_end)
+        self._scored_gt_end = scored_end
+        self._gt_viou_end = gt_viou_end
+        table_end = np.maximum(self.gt_end, gt_viou_end)
+        lengths = table_end - self.gt_start + 1
         self.gt_offset = _segment_offsets(lengths)
         self._row_base = self.gt_offset - self.gt_start  # row of frame f = _row_base[i] + f
         total = int(lengths.sum()) if n else 0
         rows = self._row_base[sid] + keys
+        if self.protocol in ("tubedetr", "tubedetr-grid"):
+            rows, boxes = self._grid_rows(rows, boxes, total)
         # Rows x1, y1, x2, y2, area; column `total` is a null box (area 0, so IoU 0) for
-        # predicted frames outside the intersection. Frames without a GT box, and for the
+        # predicted frames outside the scored range. Frames without a GT box, and for the
         # TubeDETR protocols frames off the grid, keep a null box too: they add 0 to the sum.
         table = np.zeros((5, total + 1), dtype=np.float64)
-        if self.protocol in ("tubedetr", "tubedetr-grid"):
-            grids = [
-                tubedetr_frame_grid(s.native_fps, s.num_frames, segment=_used_segment(s))
-                for s in self.samples
-            ]
-            grid = np.concatenate(grids) if grids else np.zeros(0, np.int64)
-            grid_sid = np.repeat(np.arange(n), [g.size for g in grids])
-            on_grid = np.zeros(total, dtype=bool)
-            in_span = (grid >= self.gt_start[grid_sid]) & (grid <= self.gt_end[grid_sid])
-            on_grid[self._row_base[grid_sid[in_span]] + grid[in_span]] = True
-            counted = on_grid[rows]
-            rows, boxes = rows[counted], boxes[counted]
-            # sorted keys (sample, frame) to count grid frames in any range by bisection
-            self._grid_stride = int(grid.max()) + 2 if grid.size else 1
-            self._grid_keys = grid_sid * self._grid_stride + grid
         table[:4, rows] = boxes.T
         table[4] = np.maximum(table[2] - table[0], 0.0) * np.maximum(table[3] - table[1], 0.0)
         self._gt_table = table
+        self._gt_has = np.zeros(total + 1, dtype=np.float64)  # 1.0 on rows with a GT box
+        self._gt_has[rows] = 1.0
         self._null_row = total
+        has_before = np.concatenate(([0.0], np.cumsum(self._gt_has)))  # boxes before a row
+        window_end = np.maximum(gt_viou_end, self.gt_start - 1)  # empty for excluded samples
+        self._n_gt_frames = (
+            has_before[self._row_base + window_end + 1] - has_before[self.gt_offset]
+        ).astype(np.int64)  # GT boxes in [gt_start, gt_viou_end]
         self.sentence_types: list[str] | None
         self.sentence_types, self._type_index = _sentence_types(s.meta for s in self.samples)
+
+    def _read_cgstvg(
+        self,
+        keys: np.ndarray,
+        boxes: np.ndarray,
+        sid: np.ndarray,
+        vidstg: np.ndarray,
+        scored_end: np.ndarray,
+        gt_viou_end: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CG-STVG's GT: HC-STVG boxes clamped at the far sides and the last frame not
+        scored; VidSTG bounds, exclusions and end box (module docstring). Fills
+        ``scored_end``, ``gt_viou_end`` and :attr:`excluded`; returns the GT boxes to pack."""
+        boxes = boxes.copy()
+        hcstvg = ~vidstg[sid]  # its HC-STVG loader: x2 = min(x1 + w, W), y2 = min(y1 + h, H)
+        width = np.fromiter((s.width for s in self.samples), dtype=np.float64)
+        height = np.fromiter((s.height for s in self.samples), dtype=np.float64)
+        boxes[hcstvg, 2] = np.minimum(boxes[hcstvg, 2], width[sid[hcstvg]])
+        boxes[hcstvg, 3] = np.minimum(boxes[hcstvg, 3], height[sid[hcstvg]])
+        scored_end[~vidstg] -= 1
+        extra_sid, extra_keys, extra_boxes = [], [], []
+        for i in np.flatnonzero(vidstg).tolist():
+            sample = self.samples[i]
+            reading = cgstvg_vidstg_reading(sample)
+            t = reading.gt_bound[1]
+            self.excluded[i] = reading.excluded
+            scored_end[i] = t - 1
+            gt_viou_end[i] = t
+            last = sample.gt_span[1]
+            if t == last + 1:  # the box of frame end_fid, outside stvg's span
+                box = sample.meta.get("end_fid_box") or sample.gt_boxes.get(last)
+                if box is not None:
+                    extra_sid.append(i)
+                    extra_keys.append(t)
+                    extra_boxes.append([float(c) for c in box])
+        if extra_sid:
+            sid = np.concatenate((sid, np.array(extra_sid, dtype=np.int64)))
+            keys = np.concatenate((keys, np.array(extra_keys, dtype=np.int64)))
+            boxes = np.concatenate((boxes, np.array(extra_boxes, dtype=np.float64)))
+        return keys, boxes, sid
+
+    def _grid_rows(
+        self, rows: np.ndarray, boxes: np.ndarray, total: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the GT rows on TubeDETR's grid; index the grid frames for :meth:`score`."""
+        n = len(self.samples)
+        grids = [
+            tubedetr_frame_grid(s.native_fps, s.num_frames, segment=_used_segment(s))
+            for s in self.samples
+        ]
+        grid = np.concatenate(grids) if grids else np.zeros(0, np.int64)
+        grid_sid = np.repeat(np.arange(n), [g.size for g in grids])
+        on_grid = np.zeros(total, dtype=bool)
+        in_span = (grid >= self.gt_start[grid_sid]) & (grid <= self.gt_end[grid_sid])
+        on_grid[self._row_base[grid_sid[in_span]] + grid[in_span]] = True
+        counted = on_grid[rows]
+        # sorted keys (sample, frame) to count grid frames in any range by bisection
+        self._grid_stride = int(grid.max()) + 2 if grid.size else 1
+        self._grid_keys = grid_sid * self._grid_stride + grid
+        return rows[counted], boxes[counted]
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -485,8 +649,8 @@ class GroundTruthTable:
         Args:
             pred_spans: per sample, the predicted inclusive ``(first, last)`` native frames,
                 or ``None`` for no prediction (scores 0, 0).
-            pred_tubes: per sample, the predicted boxes; ``None`` counts as a tube with no
-                boxes (tIoU is still scored, vIoU is 0).
+            pred_tubes: per sample, the predicted boxes (on any frames; which of them count
+                is the protocol's rule); ``None`` counts as a tube with no boxes.
 
         Returns:
             A :class:`ScoreBatch`: a sequence of :class:`SampleScore`, in sample order.
@@ -499,42 +663,62 @@ class GroundTruthTable:
             )
         has, ps, pe = self._pred_spans(pred_spans)
         gs, ge = self.gt_start, self._scored_gt_end
-        inter_first, inter_last = np.maximum(ps, gs), np.minimum(pe, ge)
-        n_inter = np.maximum(inter_last - inter_first + 1, 0)
         union_first, union_last = np.minimum(ps, gs), np.maximum(pe, ge)
         n_union = union_last - union_first + 1
-        t_iou = np.where(has, n_inter / np.maximum(n_union, 1), 0.0)
-        if self.protocol in ("official", "cgstvg"):
+        predicted = np.flatnonzero(has)
+        if self.protocol == "official":
+            # eval_hcvg.py: GT frames with a predicted box, wherever the box lies
+            iou_sum, hits = self._frame_sums(pred_tubes, predicted, gs, ge, count_hits=True)
+            t_iou = np.where(has, hits / np.maximum(n_union, 1), 0.0)
             denominator = n_union
+            gt_sum = iou_sum
         else:
-            stride, keys = self._grid_stride, self._grid_keys
-            base = np.arange(n, dtype=np.int64) * stride
-            lo = base + np.clip(union_first, 0, stride - 1)
-            hi = base + np.clip(union_last, -1, stride - 1)
-            denominator = np.searchsorted(keys, hi, "right") - np.searchsorted(keys, lo, "left")
-        iou_sum = self._iou_sums(pred_tubes, np.flatnonzero(n_inter > 0), inter_first, inter_last)
+            inter_first, inter_last = np.maximum(ps, gs), np.minimum(pe, ge)
+            n_inter = np.maximum(inter_last - inter_first + 1, 0)
+            t_iou = np.where(has, n_inter / np.maximum(n_union, 1), 0.0)
+            if self.protocol in ("span", "cgstvg"):
+                denominator = n_union
+            else:
+                stride, keys = self._grid_stride, self._grid_keys
+                base = np.arange(n, dtype=np.int64) * stride
+                lo = base + np.clip(union_first, 0, stride - 1)
+                hi = base + np.clip(union_last, -1, stride - 1)
+                denominator = np.searchsorted(keys, hi, "right") - np.searchsorted(keys, lo, "left")
+            candidates = np.flatnonzero(n_inter > 0)
+            iou_sum, _ = self._frame_sums(pred_tubes, candidates, inter_first, inter_last)
+            gt_first, gt_last = gs, self._gt_viou_end
+            if self.protocol == "span":  # boxes outside the predicted span are ignored
+                gt_first, gt_last = np.maximum(ps, gs), np.minimum(pe, gt_last)
+            candidates = predicted[gt_last[predicted] >= gt_first[predicted]]
+            gt_sum, _ = self._frame_sums(pred_tubes, candidates, gt_first, gt_last)
         v_iou = np.where(has, iou_sum / np.maximum(denominator, 1), 0.0)
+        gt_v_iou = np.where(has, gt_sum / np.maximum(self._n_gt_frames, 1), 0.0)
         n_scored = np.where(has, denominator, 0)
-        counted = has.copy() if self.protocol == "cgstvg" else np.ones(n, dtype=bool)
-        return ScoreBatch(self, t_iou, v_iou, n_scored, has, ps, pe, counted)
+        counted = has & ~self.excluded if self.protocol == "cgstvg" else np.ones(n, dtype=bool)
+        return ScoreBatch(self, t_iou, v_iou, n_scored, has, ps, pe, counted, gt_v_iou)
 
-    def _iou_sums(
+    def _frame_sums(
         self,
         pred_tubes: Sequence[Tube | None],
         candidates: np.ndarray,
-        inter_first: np.ndarray,
-        inter_last: np.ndarray,
-    ) -> np.ndarray:
-        """Per sample, the sum of IoU over predicted boxes on counted intersection frames.
+        window_first: np.ndarray,
+        window_last: np.ndarray,
+        *,
+        count_hits: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample, the sum of IoU over its predicted boxes on frames of its window
+        ``[window_first, window_last]`` (``[S]`` each; non-empty for ``candidates``), and
+        (with ``count_hits``) how many of those frames carry a GT box.
 
-        The tubes of ``candidates`` (samples whose spans intersect) are scored in chunks of
-        about :data:`CHUNK_FRAMES` concatenated frames, written into work buffers allocated
-        once per call (so the passes over a chunk stay in the CPU cache). Per frame: the GT
-        row is ``_row_base + frame`` when the frame lies in the intersection, else the null
-        row (IoU 0); the GT columns are gathered with one ``take``, the IoU is computed in
-        place (:func:`_box_iou_rows`) and summed per tube with ``np.add.reduceat``.
+        The tubes of ``candidates`` are scored in chunks of about :data:`CHUNK_FRAMES`
+        concatenated frames, written into work buffers allocated once per call (so the
+        passes over a chunk stay in the CPU cache). Per frame: the GT row is ``_row_base +
+        frame`` when the frame lies in the window, else the null row (IoU 0); the GT
+        columns are gathered with one ``take``, the IoU is computed in place
+        (:func:`_box_iou_rows`) and summed per tube with ``np.add.reduceat``.
         """
         sums = np.zeros(len(self.samples), dtype=np.float64)
+        hits = np.zeros(len(self.samples), dtype=np.float64)
         ids = [i for i in candidates.tolist() if pred_tubes[i] is not None]
         tubes = [pred_tubes[i] for i in ids]
         frames_list = [t.frame_idx for t in tubes]
@@ -545,11 +729,11 @@ class GroundTruthTable:
             ids, tubes = list(itertools.compress(ids, keep)), list(itertools.compress(tubes, keep))
             frames_list, lengths = list(itertools.compress(frames_list, keep)), lengths[nonempty]
         if not ids:
-            return sums
+            return sums, hits
         boxes_list = [t.boxes_xyxy for t in tubes]
         tube_sid = np.array(ids, dtype=np.int64)
-        first = inter_first[tube_sid]
-        span = (inter_last[tube_sid] - first).view(np.uint64)  # >= 0 for candidates
+        first = window_first[tube_sid]
+        span = (window_last[tube_sid] - first).view(np.uint64)  # >= 0 for candidates
         row_first = self._row_base[tube_sid] + first
         ends = np.cumsum(lengths)
         cuts = np.searchsorted(ends, np.arange(CHUNK_FRAMES, int(ends[-1]), CHUNK_FRAMES), "right")
@@ -572,13 +756,16 @@ class GroundTruthTable:
             np.greater(rows.view(np.uint64), np.repeat(span[lo:hi], counts), out=outside)
             rows += np.repeat(row_first[lo:hi], counts)
             np.copyto(rows, self._null_row, where=outside)
+            offsets = _segment_offsets(counts)
+            if count_hits:
+                hits[tube_sid[lo:hi]] = np.add.reduceat(self._gt_has.take(rows), offsets)
             work = float_work[:, :m]
             np.concatenate(boxes_list[lo:hi], out=boxes_work[:m])
             np.copyto(work[:4], boxes_work[:m].T)  # transposed in cache, rows x1, y1, x2, y2
             work[4:9] = self._gt_table.take(rows, axis=1)  # faster than take(out=...)
             iou = _box_iou_rows(work)
-            sums[tube_sid[lo:hi]] = np.add.reduceat(iou, _segment_offsets(counts))
-        return sums
+            sums[tube_sid[lo:hi]] = np.add.reduceat(iou, offsets)
+        return sums, hits
 
 
 def score_sample(
@@ -593,11 +780,13 @@ def score_sample(
     Args:
         sample: the ground truth.
         pred_span: predicted inclusive ``(first, last)`` native frames; ``None`` = no
-            prediction, which scores 0 on both metrics.
-        pred_tube: predicted boxes (original-video pixels); frames outside ``pred_span``
-            are ignored; ``None`` = no boxes (tIoU is scored, vIoU is 0).
+            prediction, which scores 0 on every metric.
+        pred_tube: predicted boxes (original-video pixels) on any frames: ``"official"``
+            scores every box on a GT frame, the other protocols ignore boxes outside
+            ``pred_span``; ``None`` = no boxes.
         protocol: one of :data:`PROTOCOLS` (default ``"official"``, the official HC-STVG
-            evaluator; ``"native"`` is an alias of it).
+            evaluator; ``"native"`` is an alias of it; ``"span"`` is the RL reward's span
+            formula).
 
     Returns:
         The sample's :class:`SampleScore`.
@@ -645,16 +834,19 @@ def _sentence_types(
     return names, np.fromiter((lookup[t] for t in labels), dtype=np.int64, count=len(labels))
 
 
-def _summary(t_iou: np.ndarray, v_iou: np.ndarray, thresholds: Sequence[float]) -> dict[str, Any]:
+def _summary(
+    t_iou: np.ndarray, v_iou: np.ndarray, gt_v_iou: np.ndarray, thresholds: Sequence[float]
+) -> dict[str, Any]:
     """Means over the given samples; ``None`` for every mean when there are none."""
+    keys = ["m_tIoU", "m_vIoU", *(f"vIoU@{thr:g}" for thr in thresholds)]
+    keys += ["m_gt_vIoU", *(f"gt_vIoU@{thr:g}" for thr in thresholds)]
     if t_iou.size == 0:
-        out: dict[str, Any] = {"m_tIoU": None, "m_vIoU": None}
-        out.update({f"vIoU@{thr:g}": None for thr in thresholds})
+        out: dict[str, Any] = dict.fromkeys(keys)
         out["n"] = 0
         return out
-    out = {"m_tIoU": float(t_iou.mean()), "m_vIoU": float(v_iou.mean())}
-    for thr in thresholds:
-        out[f"vIoU@{thr:g}"] = float(np.mean(v_iou > thr))  # strictly greater
+    values = [t_iou.mean(), v_iou.mean(), *(np.mean(v_iou > thr) for thr in thresholds)]
+    values += [gt_v_iou.mean(), *(np.mean(gt_v_iou > thr) for thr in thresholds)]  # strictly
+    out = {key: float(value) for key, value in zip(keys, values, strict=True)}
     out["n"] = int(t_iou.size)
     return out
 
@@ -667,35 +859,41 @@ def dataset_metrics(
     Args:
         scores: one :class:`SampleScore` per sample of the dataset (missing predictions
             included); a :class:`ScoreBatch` is summarised from its arrays. Only counted
-            samples enter the means (all of them except missing predictions under
-            ``"cgstvg"``, which averages over predicted samples only).
+            samples enter the means (all of them except, under ``"cgstvg"``, missing
+            predictions and the sentences its VidSTG loader leaves out).
         thresholds: vIoU thresholds; ``vIoU@t`` is the share of samples with vIoU
             **strictly** greater than ``t``.
 
     Returns:
-        ``{"m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "n"}`` (fractions in ``[0, 1]``, one
-        ``vIoU@t`` key per threshold, formatted with ``:g``; ``n`` = samples averaged over;
-        every mean is ``None`` when ``n`` is 0), plus ``"by_sentence_type"``:
-        ``{type: same keys}`` when any sample has ``meta["sentence_type"]`` (samples
-        without one are grouped under ``"unknown"``).
+        ``{"m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_gt_vIoU", "gt_vIoU@0.3",
+        "gt_vIoU@0.5", "n"}`` (fractions in ``[0, 1]``, one ``vIoU@t`` and ``gt_vIoU@t``
+        key per threshold, formatted with ``:g``; ``n`` = samples averaged over; every mean
+        is ``None`` when ``n`` is 0), plus ``"by_sentence_type"``: ``{type: same keys}``
+        when any sample has ``meta["sentence_type"]`` (samples without one are grouped
+        under ``"unknown"``). For VidSTG the per-type rows are what TubeDETR and CG-STVG
+        report; the all-samples figures are stvg's.
     """
     n = len(scores)
     if n == 0:
         raise ValueError("dataset_metrics needs at least one SampleScore, got none")
     if isinstance(scores, ScoreBatch):
         t_iou, v_iou, counted = scores.t_iou, scores.v_iou, scores.counted
+        gt_v_iou = scores.gt_v_iou
         names, type_index = scores.table.sentence_types, scores.table._type_index
     else:
         t_iou = np.fromiter((s.t_iou for s in scores), dtype=np.float64, count=n)
         v_iou = np.fromiter((s.v_iou for s in scores), dtype=np.float64, count=n)
+        gt_v_iou = np.fromiter((s.gt_v_iou for s in scores), dtype=np.float64, count=n)
         counted = np.fromiter((s.counted for s in scores), dtype=bool, count=n)
         names, type_index = _sentence_types(s.meta for s in scores)
-    out = _summary(t_iou[counted], v_iou[counted], thresholds)
+    out = _summary(t_iou[counted], v_iou[counted], gt_v_iou[counted], thresholds)
     if names is not None and type_index is not None:
         out["by_sentence_type"] = {}
         for k, name in enumerate(names):
             keep = (type_index == k) & counted
-            out["by_sentence_type"][name] = _summary(t_iou[keep], v_iou[keep], thresholds)
+            out["by_sentence_type"][name] = _summary(
+                t_iou[keep], v_iou[keep], gt_v_iou[keep], thresholds
+            )
     return out
 
 
@@ -704,11 +902,13 @@ __all__ = [
     "PROTOCOL_ALIASES",
     "TUBEDETR_FPS",
     "TUBEDETR_MAX_LEN",
+    "CgstvgVidstgReading",
     "GroundTruthTable",
     "Protocol",
     "SampleScore",
     "ScoreBatch",
     "canonical_protocol",
+    "cgstvg_vidstg_reading",
     "dataset_metrics",
     "score_sample",
     "score_samples",

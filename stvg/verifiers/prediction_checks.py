@@ -39,7 +39,8 @@ class PredictionChecks:
         frames_filled: ``{sample_id: n}`` frames given a box by ``fill``, dataset order.
         span_past_end: ``{sample_id: ed_frame - (num_frames - 1)}``, the frames past the
             last frame of the video, for spans that end after it.
-        n_boxes_outside_span: boxes given outside their span, dropped while reading.
+        n_boxes_outside_span: boxes given outside their span (kept; only the ``official``
+            protocol scores them, and ``fill`` does not fill from them).
         invalid: ``{sample_id: reason}`` of entries left out (``--on-invalid zero``).
         fill: the fill method used (``none``, ``linear``, ``hold``).
     """
@@ -112,19 +113,24 @@ class PredictionChecks:
 
 
 def _filled_tube(pred: Prediction, method: str, native_fps: float) -> Tube:
-    """``pred.tube`` with a box on every frame of its span (given boxes kept as they are)."""
+    """``pred.tube`` with a box on every frame of its span, filled from the boxes inside the
+    span (given boxes kept as they are, those outside the span too)."""
     first, last = pred.span
-    tube = pred.tube
+    frames, given_boxes = pred.tube.frame_idx, pred.tube.boxes_xyxy
+    inside = (frames >= first) & (frames <= last)
     queries = np.arange(first, last + 1, dtype=np.int64)
     boxes = DENSIFY_METHODS[method].function(
-        tube.frame_idx.astype(np.float64),
-        tube.boxes_xyxy,
+        frames[inside].astype(np.float64),
+        given_boxes[inside],
         queries.astype(np.float64),
         float(native_fps),
     )
-    given = np.searchsorted(queries, tube.frame_idx)
-    boxes[given] = tube.boxes_xyxy  # exact, whatever the method does at its samples
-    return Tube(queries, boxes)
+    boxes[frames[inside] - first] = given_boxes[inside]  # exact, whatever the method does
+    before, after = frames < first, frames > last
+    return Tube(
+        np.concatenate((frames[before], queries, frames[after])),
+        np.concatenate((given_boxes[before], boxes, given_boxes[after])),
+    )
 
 
 def fill_gaps(
@@ -148,11 +154,11 @@ def fill_gaps(
     filled: dict[str, int] = {}
     for sample_id, pred in predictions.items():
         gaps = pred.n_frames_without_box
-        if gaps == 0 or len(pred.tube) == 0 or sample_id not in fps:
+        if gaps == 0 or gaps == pred.span[1] - pred.span[0] + 1 or sample_id not in fps:
             out[sample_id] = pred
             continue
         tube = _filled_tube(pred, method, fps[sample_id])
-        out[sample_id] = Prediction(pred.span, tube, pred.n_boxes_outside_span)
+        out[sample_id] = Prediction(pred.span, tube)
         filled[sample_id] = gaps
     order = {s.sample_id: i for i, s in enumerate(samples)}
     filled = dict(sorted(filled.items(), key=lambda kv: order[kv[0]]))

@@ -7,32 +7,49 @@ the code of each codebase (file and commit given); frames are 0-based native fra
 both, and both write the predicted end **exclusive** (``pred_sted[1] = end + 1``), so the
 stvg span is ``(sted[0], sted[1] - 1)`` inclusive.
 
-``tubedetr`` -- TubeDETR (antoyang/TubeDETR, commit 20c00199), ``main.py --eval --test``
-writes ``log_stats.json``; under ``"test_hcstvg_hcstvg"`` (or ``"test_vidstg_vidstg"``) the
-evaluator's ``summarize()`` (``datasets/hcstvg_eval.py``) puts::
+``tubedetr`` -- TubeDETR (antoyang/TubeDETR). ``main.py --eval --test`` writes
+``log_stats.json`` (``main.py``, ``engine.py`` and ``preproc/`` at commit ``20c00199``;
+the evaluators that summarise it, ``datasets/hcstvg_eval.py`` and ``vidstg_eval.py``, at
+commit ``3c32cc9``, which fixed them and changed nothing else); under
+``"test_hcstvg_hcstvg"`` (or ``"test_vidstg_vidstg"``) the evaluator's ``summarize()``
+puts::
 
     "predictions":       {"<video_id>_<frame_id>": {"boxes": [[x1, y1, x2, y2]]}, ...}
     "video_predictions": {"<video_id>": {"sted": [start, end_exclusive]}, ...}
 
-Boxes are xyxy pixels (``models/postprocessors.py: PostProcess``), ``sted`` floats with
-integer values (``PostProcessSTVG`` adds 1 to the end). ``video_id`` is the index of the
-sample in TubeDETR's preprocessed annotations, which number the samples in the order of
-the annotation file (``preproc/preproc_hcstvgv2.py``: ``"video_id": len(videos)``), so it
-maps to ``sample_ids[video_id]``. (Verified for HC-STVG; for VidSTG the same order is
-assumed.) The file may also be that inner object itself.
+(VidSTG adds ``"qtype"``: ``"interrogative"`` or ``"declarative"``, to each video
+prediction.) Boxes are xyxy pixels (``models/postprocessors.py: PostProcess``), ``sted``
+floats with integer values (``PostProcessSTVG`` adds 1 to the end). ``video_id`` is the
+index of the sample in TubeDETR's preprocessed annotations (``"video_id": len(videos)``):
+
+* HC-STVG (``preproc/preproc_hcstvg*.py``): the order of the annotation file, so it maps to
+  ``sample_ids[video_id]``;
+* VidSTG (``preproc/preproc_vidstg.py``): entry by entry, each entry's **questions first,
+  then its captions** (stvg's own order is captions first, so ``q0`` and ``d0`` of an entry
+  swap places). :func:`tubedetr_order` gives that order; it needs the samples (``meta``
+  ``entry_index`` and ``sentence_type``), and a VidSTG dump read without them is an error.
+  Each video prediction's ``qtype`` must equal its sample's ``sentence_type``: a dump
+  mapped in the wrong order, or scored against another annotation file, is an error,
+  never a silent result.
+
+The file may also be that inner object itself.
 
 ``cgstvg`` -- CG-STVG (HengLan/CGSTVG, commit 90bed961), ``datasets/evaluation/
-hcstvg_eval.py`` with ``save_pred`` writes ``test_results.json``::
+hcstvg_eval.py`` (or ``vidstg_eval.py``) with ``save_pred`` writes ``test_results.json``::
 
     "predictions":       {"<item_id>": {"<frame_id>": [[x1, y1, x2, y2]], ...}, ...}
     "video_predictions": {"<item_id>": {"sted": [start, end_exclusive]}, ...}
     "vid2names":         {"<item_id>": "<video file name>"}
 
-Boxes are xyxy pixels clamped at 0 (``models/post_processor.py``), linearly interpolated on
-every frame between the sampled ones (``engine/evaluate.py: linear_interp``), including
-frames outside the span (they are dropped and counted). ``item_id`` counts the samples in
-annotation-file order (``datasets/hcstvg.py: preprocess``), so it maps to
-``sample_ids[item_id]``; without ``sample_ids``, ``vid2names`` gives the HC-STVG id (the
+(VidSTG adds ``"qtype"``: ``"declar"`` or ``"inter"``, checked against the samples'
+sentence types when the samples are given, and ``vid2names`` holds the VidOR video id.)
+Boxes are xyxy pixels clamped at 0 (``models/post_processor.py``), linearly interpolated
+on every frame between the sampled ones (``engine/evaluate.py: linear_interp``), including
+frames outside the span (they are kept and counted; only ``official`` scores them).
+``item_id`` counts the samples in annotation-file order (``datasets/hcstvg.py:
+preprocess``; ``datasets/vidstg.py: make_data_pairs``: entry by entry, captions first, then
+questions, as stvg numbers them, the sentences its loader leaves out included), so it maps
+to ``sample_ids[item_id]``; without ``sample_ids``, ``vid2names`` gives the HC-STVG id (the
 video file name). When both are there they must agree.
 """
 
@@ -43,8 +60,50 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stvg.data.errors import DataError
+from stvg.data.types import Sample
 
 _TUBEDETR_IMAGE_ID = re.compile(r"(.+)_([0-9]+)")
+# sentence types as each dump writes them
+_TUBEDETR_QTYPES = {"interrogative": "interrogative", "declarative": "declarative"}
+_CGSTVG_QTYPES = {"inter": "interrogative", "declar": "declarative"}
+
+
+def tubedetr_order(samples: Sequence[Sample]) -> list[Sample]:
+    """``samples`` in the order TubeDETR numbers them (its ``video_id``).
+
+    VidSTG samples (``meta["dataset"] == "vidstg"``) are reordered entry by entry, each
+    entry's interrogative sentences before its declarative ones, each kind in file order
+    (``preproc/preproc_vidstg.py``); other samples keep their order.
+
+    Raises:
+        DataError: a VidSTG sample without ``meta["entry_index"]`` or
+            ``meta["sentence_type"]``.
+
+    >>> from stvg.data.types import Sample
+    >>> def s(i, t):
+    ...     return Sample(i, "v.mp4", "q", 5.0, 9, 8, 8, (0, 1), {},
+    ...                   {"dataset": "vidstg", "entry_index": int(i[2]), "sentence_type": t})
+    >>> order = tubedetr_order([s("v/0/d0", "declarative"), s("v/0/q0", "interrogative"),
+    ...                         s("v/1/d0", "declarative")])
+    >>> [x.sample_id for x in order]
+    ['v/0/q0', 'v/0/d0', 'v/1/d0']
+    """
+    if not any(s.meta.get("dataset") == "vidstg" for s in samples):
+        return list(samples)
+
+    def key(position: int) -> tuple[int, int, int]:
+        sample = samples[position]
+        entry, kind = sample.meta.get("entry_index"), sample.meta.get("sentence_type")
+        if not isinstance(entry, int) or kind not in _TUBEDETR_QTYPES:
+            raise DataError(
+                "a VidSTG sample needs meta entry_index and sentence_type to be matched "
+                f"with TubeDETR's numbering, got {entry!r} and {kind!r}",
+                sample_id=sample.sample_id,
+                hint="load the samples with stvg's vidstg loader",
+            )
+        return entry, 0 if kind == "interrogative" else 1, position
+
+    return [samples[i] for i in sorted(range(len(samples)), key=key)]
 
 
 def _require(path: str, obj: Any, key: str, where: str, fmt: str) -> Any:
@@ -100,6 +159,30 @@ def _map_id(
     return sample_id
 
 
+def _check_qtype(
+    path: str,
+    dump_id: str,
+    sample_id: str,
+    video: Any,
+    qtypes: Mapping[str, str],
+    types: Mapping[str, Any] | None,
+) -> None:
+    """The dump's sentence type of a sample must be the sample's (when both are known)."""
+    if types is None or not isinstance(video, Mapping) or "qtype" not in video:
+        return
+    dumped = video["qtype"]
+    if qtypes.get(dumped) is None or qtypes[dumped] != types.get(sample_id):
+        raise DataError(
+            f"dump sample {dump_id} is a {dumped!r} sentence but it maps to {sample_id!r}, a "
+            f"{types.get(sample_id)!r} one: the dump does not number the samples as assumed",
+            path=path,
+            sample_id=dump_id,
+            field="qtype",
+            hint="score the dump against the annotation file it was made from, read with "
+            "the matching --pred-format",
+        )
+
+
 def _entry(path: str, sample_id: str, sted: Any, bbox: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(sted, (list, tuple)) or len(sted) != 2:
         raise DataError(
@@ -125,7 +208,15 @@ def _single_box(path: str, sample_id: str, boxes: Any, field: str) -> Any:
     )
 
 
-def _tubedetr(path: str, top: Any, sample_ids: Sequence[str] | None) -> dict[str, Any]:
+def _sentence_types(samples: Sequence[Sample] | None) -> dict[str, Any] | None:
+    if samples is None:
+        return None
+    return {s.sample_id: s.meta.get("sentence_type") for s in samples}
+
+
+def _tubedetr(
+    path: str, top: Any, sample_ids: Sequence[str] | None, samples: Sequence[Sample] | None
+) -> dict[str, Any]:
     block = top
     if isinstance(top, Mapping) and "video_predictions" not in top:
         inner = [v for k, v in top.items() if k.startswith("test_") and isinstance(v, Mapping)]
@@ -134,6 +225,16 @@ def _tubedetr(path: str, top: Any, sample_ids: Sequence[str] | None) -> dict[str
             block = inner[0]
     videos = _require(path, block, "video_predictions", "the file", "TubeDETR")
     frames = _require(path, block, "predictions", "the file", "TubeDETR")
+    vidstg = any(isinstance(v, Mapping) and "qtype" in v for v in videos.values())
+    if samples is not None:
+        sample_ids = [s.sample_id for s in tubedetr_order(samples)]
+    elif vidstg and sample_ids is not None:
+        raise DataError(
+            "a TubeDETR VidSTG dump (its video predictions carry qtype) numbers the sentences "
+            "of each entry questions first; matching it needs the samples, not only their ids",
+            path=path,
+            hint="pass samples= to load_predictions (stvg evaluate does)",
+        )
     by_video: dict[str, dict[str, Any]] = {vid: {} for vid in videos}
     for image_id, value in frames.items():
         match = _TUBEDETR_IMAGE_ID.fullmatch(image_id)
@@ -147,22 +248,28 @@ def _tubedetr(path: str, top: Any, sample_ids: Sequence[str] | None) -> dict[str
         vid, frame = match.groups()
         if vid in by_video:  # boxes of videos without a span are not scored
             by_video[vid][str(int(frame))] = _single_box(path, vid, value["boxes"], image_id)
+    types = _sentence_types(samples)
     out: dict[str, Any] = {}
     for vid, video in videos.items():
         sample_id = _map_id(path, vid, sample_ids)
+        _check_qtype(path, vid, sample_id, video, _TUBEDETR_QTYPES, types)
         sted = video.get("sted") if isinstance(video, Mapping) else None
         out[sample_id] = _entry(path, sample_id, sted, by_video[vid])
     return out
 
 
-def _cgstvg(path: str, top: Any, sample_ids: Sequence[str] | None) -> dict[str, Any]:
+def _cgstvg(
+    path: str, top: Any, sample_ids: Sequence[str] | None, samples: Sequence[Sample] | None
+) -> dict[str, Any]:
     videos = _require(path, top, "video_predictions", "the file", "CG-STVG")
     boxes = _require(path, top, "predictions", "the file", "CG-STVG")
     names = top.get("vid2names") if isinstance(top.get("vid2names"), Mapping) else {}
+    types = _sentence_types(samples)
     out: dict[str, Any] = {}
     for item_id, video in videos.items():
         name = names.get(item_id)
         sample_id = _map_id(path, item_id, sample_ids, name if isinstance(name, str) else None)
+        _check_qtype(path, item_id, sample_id, video, _CGSTVG_QTYPES, types)
         per_frame = boxes.get(item_id, {})
         if not isinstance(per_frame, Mapping):
             raise DataError(
@@ -180,7 +287,11 @@ def _cgstvg(path: str, top: Any, sample_ids: Sequence[str] | None) -> dict[str, 
 
 
 def convert_dump(
-    path: str, top: Any, pred_format: str, sample_ids: Sequence[str] | None
+    path: str,
+    top: Any,
+    pred_format: str,
+    sample_ids: Sequence[str] | None,
+    samples: Sequence[Sample] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Convert a parsed dump to ``{sample_id: {"st_frame", "ed_frame", "bbox"}}``.
 
@@ -189,14 +300,20 @@ def convert_dump(
         top: the parsed JSON.
         pred_format: ``tubedetr`` or ``cgstvg``.
         sample_ids: the dataset's ids in annotation-file order (maps the dumps' indices).
+        samples: the dataset (its ids in annotation-file order, and the sentence types and
+            VidSTG entries that TubeDETR's numbering and the dumps' ``qtype`` need); when
+            given, ``sample_ids`` is not used.
 
     Raises:
-        DataError: the structure is not the format's, a sample id maps twice, or an index
-            does not fit the annotations.
+        DataError: the structure is not the format's, a sample id maps twice, an index
+            does not fit the annotations, a dump's sentence type differs from its
+            sample's, or a TubeDETR VidSTG dump comes without the samples.
     """
     convert = {"tubedetr": _tubedetr, "cgstvg": _cgstvg}[pred_format]
-    entries = convert(path, top, sample_ids)
+    if samples is not None:
+        sample_ids = [s.sample_id for s in samples]
+    entries = convert(path, top, sample_ids, samples)
     return entries
 
 
-__all__ = ["convert_dump"]
+__all__ = ["convert_dump", "tubedetr_order"]

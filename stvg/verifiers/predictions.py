@@ -11,9 +11,11 @@ A predictions file is JSON (``DESIGN.md``)::
   finite numbers in original-video pixels. Frames of the span without a box are allowed
   (they score 0 IoU); an empty ``bbox`` is allowed.
 * Boxes on frames **outside** ``[st_frame, ed_frame]`` are not an error (some models emit a
-  box on every sampled frame): they are dropped while reading, because the metric protocol
-  ignores them, and counted in :attr:`Prediction.n_boxes_outside_span` so that the
+  box on every sampled frame): they are kept, because the official HC-STVG evaluator
+  (protocol ``official``) scores a box on a GT frame wherever the span is, while the other
+  protocols ignore them; :attr:`Prediction.n_boxes_outside_span` counts them so that the
   evaluation report can say how many there were.
+* A frame key is read as its decimal number (``"00130"`` is frame 130).
 * Other keys of an entry (``"score"``, ``"qtype"``, ...) are ignored.
 
 Every malformed entry raises :class:`stvg.data.DataError` naming the file, the sample id and
@@ -46,7 +48,7 @@ import msgspec
 import numpy as np
 
 from stvg.data.errors import DataError
-from stvg.data.types import Tube
+from stvg.data.types import Sample, Tube
 from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
@@ -61,15 +63,12 @@ class Prediction:
 
     Attributes:
         span: ``(first, last)`` 0-based inclusive native frames, ``0 <= first <= last``.
-        tube: predicted boxes ``[x1, y1, x2, y2]`` in original-video pixels; frames outside
-            ``span`` are ignored by the metrics.
-        n_boxes_outside_span: boxes that the predictions file gave outside ``span`` and that
-            were dropped while reading (0 for predictions built in code).
+        tube: predicted boxes ``[x1, y1, x2, y2]`` in original-video pixels, on any frames;
+            boxes outside ``span`` count only under the ``official`` metric protocol.
     """
 
     span: tuple[int, int]
     tube: Tube
-    n_boxes_outside_span: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "span", check_span(self.span, "Prediction.span"))
@@ -77,6 +76,13 @@ class Prediction:
             raise TypeError(
                 f"Prediction.tube must be a stvg.data.Tube, got {type(self.tube).__name__}"
             )
+
+    @property
+    def n_boxes_outside_span(self) -> int:
+        """Boxes of ``tube`` outside ``span`` (only protocol ``official`` scores them)."""
+        first, last = self.span
+        frames = self.tube.frame_idx
+        return len(frames) - int(np.count_nonzero((frames >= first) & (frames <= last)))
 
     @property
     def n_frames_without_box(self) -> int:
@@ -177,15 +183,14 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
                 where,
                 "replace NaN/Infinity by real coordinates",
             )
-        if first <= frame <= last:
-            frames.append(frame)
-            boxes.append(box)
+        frames.append(frame)
+        boxes.append(box)
     order = np.argsort(np.asarray(frames, dtype=np.int64), kind="stable")
     tube = Tube(
         np.asarray(frames, dtype=np.int64)[order],
         np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[order],
     )
-    return Prediction((first, last), tube, n_boxes_outside_span=len(bbox) - len(frames))
+    return Prediction((first, last), tube)
 
 
 class _PairsDict(dict):
@@ -256,7 +261,7 @@ class LoadedPredictions:
 
     @property
     def n_boxes_outside_span(self) -> int:
-        """Boxes outside their span, dropped while reading (all samples)."""
+        """Boxes outside their span (all samples; kept, scored by ``official`` only)."""
         return sum(p.n_boxes_outside_span for p in self.predictions.values())
 
 
@@ -357,11 +362,7 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
     frames, boxes = frames[order], boxes[order]
     if np.any(np.diff(frames) == 0) or not np.isfinite(boxes).all():
         return strict()
-    keep = (frames >= first) & (frames <= last)
-    n_kept = int(np.count_nonzero(keep))
-    if n_kept != n:
-        frames, boxes = frames[keep], boxes[keep]
-    return Prediction((first, last), Tube(frames, boxes), n_boxes_outside_span=n - n_kept)
+    return Prediction((first, last), Tube(frames, boxes))
 
 
 def _read_fast(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredictions:
@@ -402,6 +403,7 @@ def load_predictions(
     pred_format: str = "stvg",
     on_invalid: OnInvalid = "error",
     sample_ids: Sequence[str] | None = None,
+    samples: Sequence[Sample] | None = None,
 ) -> LoadedPredictions:
     """Read a predictions file or another codebase's prediction dump.
 
@@ -414,6 +416,9 @@ def load_predictions(
             (the evaluation scores it 0) and listed in ``LoadedPredictions.invalid``.
         sample_ids: the dataset's sample ids in annotation-file order; the dumps number
             their samples in that order (ignored for ``stvg``).
+        samples: the dataset itself (instead of ``sample_ids``): needed for TubeDETR's
+            VidSTG dumps, which number the sentences in their own order and whose
+            sentence types are checked against the samples'.
 
     Raises:
         DataError: the file is missing or not JSON, a sample id is given twice, or (with
@@ -429,7 +434,9 @@ def load_predictions(
     from stvg.verifiers.prediction_dumps import convert_dump
 
     top = _strict_json(path_str, data)
-    entries = convert_dump(path_str, top, pred_format, sample_ids)
+    if sample_ids is None and samples is not None:
+        sample_ids = [s.sample_id for s in samples]
+    entries = convert_dump(path_str, top, pred_format, sample_ids, samples)
     predictions, invalid = _collect(path_str, entries.items(), _parse_entry, on_invalid)
     return LoadedPredictions(predictions, invalid, path_str, pred_format)
 
@@ -441,7 +448,7 @@ def read_predictions(path: str | Path) -> dict[str, Prediction]:
         path: the JSON file.
 
     Returns:
-        ``{sample_id: Prediction}`` in file order; boxes outside a span are dropped and
+        ``{sample_id: Prediction}`` in file order; boxes outside a span are kept and
         counted in ``Prediction.n_boxes_outside_span``.
 
     Raises:
@@ -457,15 +464,10 @@ def write_predictions(path: str | Path, predictions: Mapping[str, Prediction]) -
 
     Args:
         path: destination JSON file; its parent directory is created if needed.
-        predictions: ``{sample_id: Prediction}``; only boxes inside each span are written,
-            so that :func:`read_predictions` gives back the same predictions.
+        predictions: ``{sample_id: Prediction}``; every box is written (those outside the
+            span too), so that :func:`read_predictions` gives back the same predictions.
     """
-    out: dict[str, Any] = {}
-    for sample_id, pred in predictions.items():
-        entry = pred.to_json()
-        first, last = pred.span
-        entry["bbox"] = {k: v for k, v in entry["bbox"].items() if first <= int(k) <= last}
-        out[str(sample_id)] = entry
+    out = {str(sample_id): pred.to_json() for sample_id, pred in predictions.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -9,10 +9,10 @@ Terms (:data:`REWARD_TERMS`; parameters with their defaults in brackets):
 ========================  ========================================================  ========
 name                      value                                                     range
 ========================  ========================================================  ========
-``t_iou``                 official temporal IoU (:func:`stvg.verifiers.metrics.      [0, 1]
-                          score_sample`, protocol ``official``: GT
+``t_iou``                 temporal IoU, the span formula (:func:`stvg.verifiers.     [0, 1]
+                          metrics.score_sample`, protocol ``span``: GT
                           boxes as annotated, never clipped)
-``v_iou``                 official video IoU of the densified tube                  [0, 1]
+``v_iou``                 video IoU of the densified tube, the span formula         [0, 1]
 ``format``                1 for strictly well-formed text; ``repaired`` [0.5] when  [0, 1]
                           the answer was usable only after repairs; 0 when unusable
 ``consistency``           share of shown frames classified correctly: a box inside  [0, 1]
@@ -116,8 +116,9 @@ class RewardInput:
 
     @functools.cached_property
     def official(self) -> SampleScore:
-        """The official tIoU / vIoU of ``pred_span`` and ``pred_tube`` (computed once)."""
-        return score_sample(self.sample, self.pred_span, self.pred_tube)
+        """The tIoU / vIoU of ``pred_span`` and ``pred_tube`` by the span formula (protocol
+        ``span``, equal to ``official`` on a densified tube; computed once)."""
+        return score_sample(self.sample, self.pred_span, self.pred_tube, protocol="span")
 
     @property
     def failure(self) -> TermScore | None:
@@ -330,7 +331,7 @@ _NO_SHARED = "no frame has both a predicted and a ground-truth box"
 
 @register_term("t_iou")
 def t_iou(inp: RewardInput) -> TermScore:
-    """Official temporal IoU ``|I| / U`` of the predicted and GT native-frame spans."""
+    """Temporal IoU ``|I| / U`` of the predicted and GT native-frame spans (span formula)."""
     if inp.failure:
         return inp.failure
     return TermScore(inp.official.t_iou)
@@ -338,7 +339,7 @@ def t_iou(inp: RewardInput) -> TermScore:
 
 @register_term("v_iou")
 def v_iou(inp: RewardInput) -> TermScore:
-    """Official video IoU: ``(1/U) * sum of IoU`` over shared frames with a GT box."""
+    """Video IoU (span formula): ``(1/U) * sum of IoU`` over shared frames with a GT box."""
     if inp.failure:
         return inp.failure
     if inp.pred_tube is None or len(inp.pred_tube) == 0:

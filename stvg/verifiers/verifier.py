@@ -22,8 +22,8 @@ Scoring one answer:
    extension), and its per-second boxes -> a frame-level tube with
    :func:`stvg.tubes.densify_with`;
 3. every configured term is computed on the same :class:`~stvg.verifiers.rewards.RewardInput`;
-   ``total = sum(weight * value)``. The official tIoU and vIoU are always computed, whether
-   or not they are terms.
+   ``total = sum(weight * value)``. The tIoU and vIoU (the span formula, metric protocol
+   ``span``) are always computed, whether or not they are terms.
 
 The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
 
@@ -35,7 +35,7 @@ and 3 above are what it computes, for every answer at once. ``score_text``, ``sc
 ``predict`` are batches of one, so there is one implementation. Which parts run batched:
 
 * every built-in term (``t_iou``, ``v_iou``, ``format``, ``consistency``, ``giou``, ``l1``,
-  ``span_length``) and the official tIoU/vIoU; a term registered elsewhere without a
+  ``span_length``) and the span-formula tIoU/vIoU; a term registered elsewhere without a
   batched form (:data:`stvg.verifiers.batch_terms.BATCH_TERMS`) is scored answer by answer
   with its own function on a :class:`~stvg.verifiers.rewards.RewardInput`;
 * densify ``hold`` and ``linear`` for all answers at once; ``pchip``, ``savgol`` and
@@ -197,8 +197,9 @@ class VerifierResult:
         terms: unweighted value of every configured term (weight-0 terms included).
         weighted: ``weight * value`` of every configured term.
         reasons: why a term scored 0 for a known cause (parse failure, no boxes, ...).
-        t_iou: official temporal IoU (always computed; 0 without an answer).
-        v_iou: official video IoU (always computed; 0 without an answer).
+        t_iou: temporal IoU, span formula (protocol ``span``; always computed; 0 without
+            an answer).
+        v_iou: video IoU, span formula (always computed; 0 without an answer).
         parse_error: why the answer was unusable, ``None`` when it was usable.
         repairs: repairs the parser applied.
         format_ok: whether the text was strictly well formed (no repair).

@@ -49,6 +49,7 @@ def test_real_test_split_loads_every_sentence(shared_fixtures, caplog):
         "target_id": 0,
         "used_segment": {"begin_fid": 0, "end_fid": 479},
         "boxes_available": False,
+        "end_fid_box": None,
         "repairs": {},
     }
     assert dataset[1].sample_id == "7771650716/0/q0"
@@ -117,6 +118,7 @@ def test_boxes_from_vidor_files(tiny_vidstg, tmp_path):
     assert dog.gt_boxes[0] == [10.0, 20.0, 110.0, 120.0]
     assert dog.gt_boxes[389] == [99.0, 20.0, 199.0, 120.0]  # 389 % 100 = 89
     assert 390 not in dog.gt_boxes  # end_fid is exclusive
+    assert dog.meta["end_fid_box"] == [100.0, 20.0, 200.0, 120.0]  # frame 390, for cgstvg
     assert dog.meta["boxes_available"] is True
     assert dog.video_path == str(tmp_path / "videos" / "0001" / "7771650716.mp4")
 
@@ -124,6 +126,7 @@ def test_boxes_from_vidor_files(tiny_vidstg, tmp_path):
     assert adult.gt_span == (936, 1269)
     assert sorted(adult.gt_boxes) == list(range(936, 1001))
     assert adult.gt_boxes[936] == [300.0, 100.0, 400.0, 300.0]
+    assert adult.meta["end_fid_box"] is None  # target 7 is absent on frame 1270
     hugged = dataset.get("7771650716/1/q0")  # target 0 over the same span
     assert len(hugged.gt_boxes) == 334
     assert hugged.gt_boxes[1269] == [79.0, 20.0, 179.0, 120.0]  # 1269 % 100 = 69
@@ -134,6 +137,7 @@ def test_boxes_from_vidor_files(tiny_vidstg, tmp_path):
     assert seat.gt_boxes[1560] == [50.0, 60.0, 70.0, 80.0]
     assert seat.gt_boxes[1745] == [600.0, 300.0, 700.0, 380.0]  # kept as annotated
     assert seat.meta["repairs"] == {"box_outside_frame": 6}  # frames 1740..1745
+    assert seat.meta["end_fid_box"] is None  # frame 1746 is past the video
     assert seat.video_path == str(tmp_path / "videos" / "6297019062.mp4")  # no video_path
     baby = dataset.get("6297019062/2/q0")  # target 0 never appears
     assert baby.gt_boxes == {}

@@ -152,3 +152,31 @@ def test_cli_policy_mode_protocol_all_is_a_usage_error(root, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--root", str(root), "--protocol", "all"])
     assert "--protocol all scores a predictions file" in capsys.readouterr().err
+
+
+def test_written_predictions_score_the_same_under_official_and_span(root, tmp_path):
+    # The pipeline densifies every answer onto each frame of its span (none outside it),
+    # and the synthetic GT has a box on every frame of its span, so the official HC-STVG
+    # evaluator and the span formula of the RL reward agree sample by sample. A noisy
+    # oracle at 1 fps gives spans that differ from the GT (tIoU < 1) and boxes that do not
+    # match it.
+    policy = {"name": "oracle", "config": {"span_noise_s": 0.6, "box_noise": 0.2, "seed": 3}}
+    result = evaluate_policy(_config(root, policy, fps=1.0), out_dir=tmp_path)
+    samples = list(load_dataset("synthetic", split="test", root=root))
+    for sample in samples:
+        gs, ge = sample.gt_span
+        assert sorted(sample.gt_boxes) == list(range(gs, ge + 1))
+    predictions = read_predictions(tmp_path / "predictions.json")
+    assert len(predictions) == 4
+    for pred in predictions.values():
+        first, last = pred.span
+        assert pred.tube.frame_idx.tolist() == list(range(first, last + 1))
+    official = evaluate(samples, predictions, protocol="official")
+    span = evaluate(samples, predictions, protocol="span")
+    assert 0 < official.metrics["m_tIoU"] < 1 and 0 < official.metrics["m_vIoU"] < 1
+    for a, b in zip(official.scores, span.scores, strict=True):
+        assert a.t_iou == pytest.approx(b.t_iou, abs=1e-12)
+        assert a.v_iou == pytest.approx(b.v_iou, abs=1e-12)
+    # the report's numbers (protocol official) are the RL reward's terms on the same answers
+    assert result.metrics["m_tIoU"] == pytest.approx(span.metrics["m_tIoU"], abs=1e-12)
+    assert result.rewards["reward/t_iou"] == pytest.approx(span.metrics["m_tIoU"], abs=1e-12)

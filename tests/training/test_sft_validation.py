@@ -301,7 +301,17 @@ def test_without_validation_the_run_is_unchanged(data_root, tmp_path):
     extra = torch.load(plain.checkpoint, weights_only=False)["extra"]["sft"]
     assert sorted(extra) == ["epochs_done", "eval", "steps"]
     summary = json.loads((tmp_path / "plain" / "eval.json").read_text())
-    assert sorted(summary) == ["m_tIoU", "m_vIoU", "n", "seconds", "vIoU@0.3", "vIoU@0.5"]
+    assert sorted(summary) == [
+        "gt_vIoU@0.3",
+        "gt_vIoU@0.5",
+        "m_gt_vIoU",
+        "m_tIoU",
+        "m_vIoU",
+        "n",
+        "seconds",
+        "vIoU@0.3",
+        "vIoU@0.5",
+    ]
 
     held = train_sft(_config(data_root, tmp_path / "held", epochs=4), progress=False, log=None)
     first5 = {"root": str(data_root), "n_train": 8, "seed": 2, "limit_train": 5}

@@ -117,9 +117,15 @@ def test_cli_vidstg_fixture_sentence_type_breakdown(shared_fixtures, tmp_path):
     write_predictions(pred_path, {f"{first['vid']}/0/d0": Prediction(span, Tube.empty())})
     out = tmp_path / "m.json"
     argv = ["evaluate", "--annotations", str(ann_path), "--format", "vidstg"]
-    assert main([*argv, "--predictions", str(pred_path), "--out", str(out)]) == 0
+    argv += ["--predictions", str(pred_path), "--out", str(out)]
+    # official (eval_hcvg.py) counts GT frames with a predicted box: without VidOR boxes
+    # there are none, so every tIoU is 0
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["m_tIoU"] == 0.0
+    assert main([*argv, "--protocol", "span"]) == 0
     result = json.loads(out.read_text())
-    # one sample with tIoU 1, every other sample missing; no boxes without VidOR -> vIoU 0
+    # span formula: one sample with tIoU 1, every other sample missing; no boxes without
+    # VidOR -> vIoU 0
     assert result["n"] == n_decl + n_inter
     assert result["m_tIoU"] == pytest.approx(1 / (n_decl + n_inter))
     assert result["m_vIoU"] == 0.0
@@ -155,10 +161,12 @@ def test_evaluate_report_and_table():
     assert {"m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "n", "missing", "unknown"} <= set(d)
     assert "per_sample" not in d
     table = format_table(report).splitlines()
-    assert table[0].split() == ["subset", "n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5"]
-    assert table[2].split() == ["all", "2", "25.00", "25.00", "50.00", "0.00"]
-    assert table[3].split() == ["declarative", "1", "50.00", "50.00", "100.00", "0.00"]
-    assert table[4].split() == ["interrogative", "1", "0.00", "0.00", "0.00", "0.00"]
+    header = ["subset", "n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_gt_vIoU"]
+    assert table[0].split() == header
+    # gt_v_iou of x: 5 perfect boxes over the 10 GT frames
+    assert table[2].split() == ["all", "2", "25.00", "25.00", "50.00", "0.00", "25.00"]
+    assert table[3].split() == ["declarative", "1", "50.00", "50.00", "100.00", "0.00", "50.00"]
+    assert table[4].split() == ["interrogative", "1", "0.00", "0.00", "0.00", "0.00", "0.00"]
     assert "missing=1" in table[-1] and "unknown=1" in table[-1]
     with pytest.raises(ValueError, match="unique"):
         evaluate([samples[0], samples[0]], predictions)

@@ -124,22 +124,33 @@ def test_partial_overlap_with_missing_gt_and_pred_boxes():
     frames = [f for f in range(15, 25) if f != 16] + [30]
     boxes = [THIRD if f == 18 else BOX for f in frames]
     pred = Tube(np.array(frames), np.array(boxes))
-    score = score_sample(sample, (15, 24), pred)
+    score = score_sample(sample, (15, 24), pred, protocol="span")
     # I = 15..19 (5 frames), U = 10..24 (15 frames): tIoU = 5/15
     assert score.t_iou == pytest.approx(1 / 3)
     # 15: 1, 16: 0 (no pred box), 17: 0 (no GT box), 18: 1/3, 19: 1 -> 7/3 over U = 15
     assert score.v_iou == pytest.approx(7 / 45)
     assert score.n_frames_scored == 15
+    # gt_v_iou: the same 7/3 over the 9 GT frames with a box (10..16, 18, 19)
+    assert score.gt_v_iou == pytest.approx(7 / 27)
+    # official (eval_hcvg.py): the GT frames with a predicted box are 15, 18, 19 (16 has no
+    # predicted box, 17 no GT box) -> tIoU 3/15; the same IoU sum -> vIoU 7/45
+    official = score_sample(sample, (15, 24), pred)
+    assert official.t_iou == pytest.approx(3 / 15)
+    assert official.v_iou == pytest.approx(7 / 45)
+    assert official.gt_v_iou == pytest.approx(7 / 27)
 
 
 def test_no_prediction_and_no_tube():
     sample = make_sample((10, 19), full_gt(10, 19))
     none = score_sample(sample, None, None)
     assert (none.t_iou, none.v_iou, none.pred_span, none.n_frames_scored) == (0.0, 0.0, None, 0)
-    # a span without boxes still earns its tIoU: I = 10..14, U = 10..19
-    span_only = score_sample(sample, (10, 14), None)
+    # under the span formula a span without boxes still earns its tIoU: I = 10..14,
+    # U = 10..19; the official evaluator counts GT frames with a predicted box: none
+    span_only = score_sample(sample, (10, 14), None, protocol="span")
     assert (span_only.t_iou, span_only.v_iou) == (0.5, 0.0)
-    assert score_sample(sample, (10, 14), Tube.empty()).v_iou == 0.0
+    assert score_sample(sample, (10, 14), Tube.empty(), protocol="span").v_iou == 0.0
+    official = score_sample(sample, (10, 14), Tube.empty())
+    assert (official.t_iou, official.v_iou, official.n_frames_scored) == (0.0, 0.0, 10)
 
 
 def test_bad_inputs_name_the_sample():
@@ -230,15 +241,17 @@ def test_batch_scoring_equals_one_by_one():
     ]
     spans = [(12, 30), None, (40, 55)]
     tubes = [tube(range(12, 31)), None, tube(range(40, 56), HALF)]
-    for protocol in ("native", "tubedetr-grid", "tubedetr", "cgstvg", "official"):  # official last
+    for protocol in ("native", "span", "tubedetr-grid", "tubedetr", "cgstvg", "official"):
         batch = score_samples(samples, spans, tubes, protocol=protocol)
         single = [
             score_sample(s, p, t, protocol=protocol)
             for s, p, t in zip(samples, spans, tubes, strict=True)
         ]
         assert list(batch) == single
-    # c: I = 50..55 (6), U = 40..60 (21); the only GT box (55) has IoU 1/2
-    assert batch[2].t_iou == pytest.approx(6 / 21)
+    # c: U = 40..60 (21); the only GT box (55) has a predicted box, IoU 1/2: official tIoU
+    # 1/21 (one GT frame with a predicted box), span tIoU 6/21 (I = 50..55); both vIoU 0.5/21
+    assert batch[2].t_iou == pytest.approx(1 / 21)
+    assert score_samples(samples, spans, tubes, protocol="span")[2].t_iou == pytest.approx(6 / 21)
     assert score_samples(samples, spans, tubes)[2].v_iou == pytest.approx(0.5 / 21)
 
 
@@ -288,11 +301,12 @@ def test_sentence_type_breakdown():
     ]
     by = dataset_metrics(scores)["by_sentence_type"]
     assert sorted(by) == ["declarative", "interrogative", "unknown"]
+    zero_gt = {"m_gt_vIoU": 0.0, "gt_vIoU@0.3": 0.0, "gt_vIoU@0.5": 0.0}  # default gt_v_iou
     assert by["declarative"] == pytest.approx(
-        {"m_tIoU": 0.9, "m_vIoU": 0.55, "vIoU@0.3": 1.0, "vIoU@0.5": 0.5, "n": 2}
+        {"m_tIoU": 0.9, "m_vIoU": 0.55, "vIoU@0.3": 1.0, "vIoU@0.5": 0.5, **zero_gt, "n": 2}
     )
     assert by["interrogative"] == pytest.approx(
-        {"m_tIoU": 0.4, "m_vIoU": 0.25, "vIoU@0.3": 0.0, "vIoU@0.5": 0.0, "n": 2}
+        {"m_tIoU": 0.4, "m_vIoU": 0.25, "vIoU@0.3": 0.0, "vIoU@0.5": 0.0, **zero_gt, "n": 2}
     )
     assert by["unknown"]["n"] == 1
 
@@ -301,23 +315,39 @@ def test_sentence_type_breakdown():
 
 
 def reference_score(sample, span, pred, protocol):
-    """Per-frame pure-Python statement of the protocol (module docstring of metrics)."""
+    """Per-frame pure-Python statement of the protocol (module docstring of metrics):
+    ``(tIoU, vIoU, gt_v_iou)``."""
     if span is None:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     (ps, pe), (gs, ge) = span, sample.gt_span
     pred_boxes = {} if pred is None else pred.to_dict()
     union = range(min(ps, gs), max(pe, ge) + 1)
+    gt_frames = [f for f in range(gs, ge + 1) if f in sample.gt_boxes]
     if protocol == "tubedetr-grid":
         grid = set(tubedetr_frame_grid(sample.native_fps, sample.num_frames).tolist())
         counted = [f for f in union if f in grid]
+        gt_frames = [f for f in gt_frames if f in grid]
     else:
         counted = list(union)
+    if protocol == "official":  # eval_hcvg.py: GT frames with a predicted box, anywhere
+        hits = [f for f in gt_frames if f in pred_boxes]
+        total = sum(box_iou_single(pred_boxes[f], sample.gt_boxes[f]) for f in hits)
+        return len(hits) / len(union), total / len(union), total / max(len(gt_frames), 1)
     total = 0.0
     for f in counted:
         if max(ps, gs) <= f <= min(pe, ge) and f in sample.gt_boxes and f in pred_boxes:
             total += box_iou_single(pred_boxes[f], sample.gt_boxes[f])
+    if protocol == "span":  # boxes outside the predicted span are ignored
+        pred_boxes = {f: b for f, b in pred_boxes.items() if ps <= f <= pe}
+    gt_total = sum(
+        box_iou_single(pred_boxes[f], sample.gt_boxes[f]) for f in gt_frames if f in pred_boxes
+    )
     n_inter = max(0, min(pe, ge) - max(ps, gs) + 1)
-    return n_inter / len(union), total / max(len(counted), 1)
+    return (
+        n_inter / len(union),
+        total / max(len(counted), 1),
+        gt_total / max(len(gt_frames), 1),
+    )
 
 
 coord = st.floats(0, 50, allow_nan=False, allow_infinity=False)
@@ -342,18 +372,21 @@ def scored_case(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(scored_case(), st.sampled_from(["official", "tubedetr-grid"]))
+@given(scored_case(), st.sampled_from(["official", "span", "tubedetr-grid"]))
 def test_property_bounds_and_reference(case, protocol):
     sample, span, pred = case
     score = score_sample(sample, span, pred, protocol=protocol)
     assert 0.0 <= score.v_iou <= 1.0 and 0.0 <= score.t_iou <= 1.0
-    if protocol == "official":
+    assert 0.0 <= score.gt_v_iou <= 1.0
+    if protocol in ("official", "span"):
         assert score.v_iou <= score.t_iou
     # (TubeDETR's vIoU counts grid frames but its tIoU all frames, so vIoU can exceed tIoU:
-    # 5 fps video of 5 frames, grid 0..3, GT 3..3, prediction 0..4 -> tIoU 1/5, vIoU 1/4.)
-    t_ref, v_ref = reference_score(sample, span, pred, protocol)
+    # 30 fps video (HC-STVG img_num 600), grid every 6th frame, GT 0..0, prediction 0..5
+    # -> tIoU 1/6, vIoU 1.)
+    t_ref, v_ref, gt_ref = reference_score(sample, span, pred, protocol)
     assert score.t_iou == pytest.approx(t_ref, abs=1e-12)
     assert score.v_iou == pytest.approx(v_ref, abs=1e-12)
+    assert score.gt_v_iou == pytest.approx(gt_ref, abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)

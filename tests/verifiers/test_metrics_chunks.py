@@ -42,7 +42,14 @@ def test_chunk_size_and_empty_tubes_do_not_change_scores(monkeypatch, chunk_fram
         _tube([3, 4, 6], [0.0, 0.0, 5.0, 10.0]),
         None,
     ]
-    scores = GroundTruthTable(samples, "official").score(spans, tubes)
+    span = GroundTruthTable(samples, "span").score(spans, tubes)
     # sample 0: U = 4, sum 4; sample 2: U = [3, 9] = 7 frames, sum 0.5 + 0.5
-    np.testing.assert_allclose(scores.v_iou, [1.0, 0.0, 1.0 / 7.0, 0.0], rtol=0, atol=1e-15)
-    np.testing.assert_allclose(scores.t_iou, [1.0, 0.75, 3.0 / 7.0, 1.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(span.v_iou, [1.0, 0.0, 1.0 / 7.0, 0.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(span.t_iou, [1.0, 0.75, 3.0 / 7.0, 1.0], rtol=0, atol=1e-15)
+    # official counts GT frames with a predicted box: 4 of U = 4; none; 4 and 6 of U = 7;
+    # none (frame 9 lies outside the GT span, so it is no GT frame either)
+    official = GroundTruthTable(samples, "official").score(spans, tubes)
+    np.testing.assert_allclose(official.v_iou, [1.0, 0.0, 1.0 / 7.0, 0.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(official.t_iou, [1.0, 0.0, 2.0 / 7.0, 0.0], rtol=0, atol=1e-15)
+    # gt_v_iou: over the GT frames 2..5 (4), 0..3, 4..9 (6: 0.5 + 0.5), 0..1
+    np.testing.assert_allclose(official.gt_v_iou, [1.0, 0.0, 1 / 6, 0.0], rtol=0, atol=1e-15)

@@ -1,26 +1,35 @@
-"""``--protocol official`` against an independent per-frame reference of the official formula.
+"""``--protocol official`` and ``span`` against independent references of their arithmetic.
 
-The reference below is written from the formula (``DESIGN.md``, metric protocol, and the
-official HC-STVG ``eval_hcvg.py``), reads the raw annotation files itself and never calls
-stvg's metric, IoU or loader code. Per sample, with GT span ``[gs, ge]`` and predicted span
-``[ps, pe]`` (0-based inclusive native frames):
+The references below are written from the arithmetic (not from stvg's code): they read the
+raw annotation files and the predictions files as JSON text themselves and never call
+stvg's metric, IoU or loader code.
 
-* walk every frame ``f`` from ``min(ps, gs)`` to ``max(pe, ge)`` (``U`` frames);
-* ``f`` in both spans counts for tIoU; if it also has a GT box and a predicted box it adds
-  ``iou2d(pred_f, gt_f)`` for vIoU (``eval_hcvg.py``'s ``iou2d``: no ``+1`` pixel, 0 when
-  the boxes do not overlap);
-* ``tIoU = count / U``, ``vIoU = sum / U``; a sample without a prediction scores 0, 0;
-* dataset: plain means over all samples, ``vIoU@t`` = share with vIoU strictly above ``t``.
+``official`` is the official HC-STVG evaluator, ``eval_hcvg.py`` (``hcvg_eval``): GT and
+predictions are ``{video: {"st_frame", "ed_frame", "bbox": {"<frame>": [x1, y1, x2,
+y2]}}}``; per video present in the predictions, ``ious`` = the IoU of every GT frame key
+that is also a key of the predicted ``bbox`` (whatever the predicted span),
+``all_frame = max(ed) - min(st) + 1``, ``tIoU = len(ious) / all_frame`` and ``vIoU =
+sum(ious) / all_frame``; a video without a prediction scores 0, 0; ``iou2d`` has no ``+1``
+pixel and is 0 when the boxes do not overlap. The GT is written in that format from the
+raw annotations on stvg's 0-based frames (HC-STVG: ``st_frame - 1``; VidSTG:
+``begin_fid .. end_fid - 1``, frames where the target is absent have no key).
+``gt_v_iou`` (not in ``eval_hcvg.py``) is ``sum(ious) / len(gt bbox)``.
 
-``eval_hcvg.py`` computes tIoU as ``len(ious) / U`` (frames with both boxes), which is
-``|I| / U`` when both tubes are dense; with gaps the project's definition (``DESIGN.md``)
-counts the frames of both spans, and so does this reference. GT boxes are taken **as
-annotated**: the generated boxes reach outside the frame on purpose.
+Frame keys: ``eval_hcvg.py`` compares them as strings; stvg reads a key as its decimal
+number, so a key written with leading zeros (``"00130"``) is frame 130 here and never
+matches there. That is the documented input ``official`` does not mirror; the reference
+canonicalises keys (``str(int(key))``) before matching, and the test checks that such keys
+occur and change the peer's raw string matching.
+
+``span`` (the RL reward's span formula): walk every frame of the union; a frame in both
+spans counts for tIoU and, with a GT box and a predicted box, adds its IoU; boxes outside
+the predicted span are ignored.
 
 Generated cases: HC-STVG v2 and VidSTG (with VidOR box files) annotation files with GT
 boxes outside the frame, frames of the GT span where the VidSTG target is absent, missing
-predictions, predictions with gaps (frames of the span without a box), degenerate predicted
-boxes, and predicted spans past the end of the video.
+predictions, sparse predictions (frames of the span without a box), boxes outside the
+predicted span (before, after, on GT frames and not), degenerate predicted boxes, predicted
+spans past the end of the video, and frame keys with leading zeros.
 """
 
 from __future__ import annotations
@@ -31,9 +40,8 @@ import numpy as np
 import pytest
 
 from stvg.data import load_dataset
-from stvg.data.types import Tube
 from stvg.verifiers.evaluation import evaluate
-from stvg.verifiers.predictions import Prediction
+from stvg.verifiers.predictions import load_predictions
 
 WIDTH, HEIGHT = 64, 48  # pixels
 TOL = 1e-9
@@ -51,30 +59,50 @@ def ref_iou2d(a: list[float], b: list[float]) -> float:
     return inter / (area_a + area_b - inter)
 
 
-def ref_sample(gs, ge, gt_boxes, pred):
-    """(tIoU, vIoU) of one sample; ``pred`` = ``(ps, pe, {frame: box})`` or ``None``."""
-    if pred is None:
+def ref_official(gt_v: dict, pred_v: dict | None, *, canonical: bool = True):
+    """``(tIoU, vIoU, gt_v_iou)`` of one video by ``hcvg_eval``'s arithmetic.
+
+    ``canonical``: match ``str(int(key))`` of the predicted keys (stvg's reading); ``False``
+    matches the raw strings, as ``eval_hcvg.py`` does.
+    """
+    if pred_v is None:
+        return 0.0, 0.0, 0.0
+    boxes = pred_v["bbox"]
+    if canonical:
+        boxes = {str(int(k)): v for k, v in boxes.items()}
+    ious = [ref_iou2d(boxes[k], gt_v["bbox"][k]) for k in gt_v["bbox"] if k in boxes]
+    all_frame = max(gt_v["ed_frame"], pred_v["ed_frame"]) - min(
+        gt_v["st_frame"], pred_v["st_frame"]
+    )
+    all_frame += 1
+    return len(ious) / all_frame, sum(ious) / all_frame, sum(ious) / max(len(gt_v["bbox"]), 1)
+
+
+def ref_span(gt_v: dict, pred_v: dict | None):
+    """``(tIoU, vIoU)`` of one video by the span formula (frame by frame)."""
+    if pred_v is None:
         return 0.0, 0.0
-    ps, pe, boxes = pred
+    gs, ge, ps, pe = gt_v["st_frame"], gt_v["ed_frame"], pred_v["st_frame"], pred_v["ed_frame"]
+    boxes = {int(k): v for k, v in pred_v["bbox"].items()}
     frames = range(min(ps, gs), max(pe, ge) + 1)
     both, total = 0, 0.0
     for f in frames:
         if ps <= f <= pe and gs <= f <= ge:
             both += 1
-            if f in gt_boxes and f in boxes:
-                total += ref_iou2d(boxes[f], gt_boxes[f])
+            if str(f) in gt_v["bbox"] and f in boxes:
+                total += ref_iou2d(boxes[f], gt_v["bbox"][str(f)])
     return both / len(frames), total / len(frames)
 
 
-def ref_dataset(pairs):
-    t = np.array([p[0] for p in pairs])
-    v = np.array([p[1] for p in pairs])
+def ref_dataset(values):
+    t = np.array([v[0] for v in values])
+    v = np.array([v[1] for v in values])
     return {
         "m_tIoU": t.mean(),
         "m_vIoU": v.mean(),
         "vIoU@0.3": np.mean(v > 0.3),
         "vIoU@0.5": np.mean(v > 0.5),
-        "n": len(pairs),
+        "n": len(values),
     }
 
 
@@ -85,53 +113,89 @@ def random_xywh(rng) -> list[float]:
     return [round(x, 2), round(y, 2), round(w, 2), round(h, 2)]
 
 
-def random_prediction(rng, gs, ge, num_frames):
-    """``None`` (missing) or ``(ps, pe, boxes)`` with gaps; ``pe`` may pass the video end."""
-    if rng.random() < 0.2:
+def random_box(rng, gt_box=None) -> list[float]:
+    """A predicted xyxy box: near the GT box mostly, sometimes degenerate."""
+    if gt_box is not None and rng.random() < 0.8:
+        return [round(c + rng.uniform(-1, 1), 2) for c in gt_box]
+    x, y, w, h = random_xywh(rng)
+    if rng.random() < 0.05:
+        w = 0.0  # degenerate box
+    return [x, y, x + w, y + h]
+
+
+def random_prediction(rng, gt_v: dict, num_frames: int) -> dict | None:
+    """``None`` (missing) or a predictions-file entry with string keys: sparse boxes in the
+    span, boxes outside it (on GT frames and not), keys with leading zeros."""
+    if rng.random() < 0.15:
         return None
+    gs, ge = gt_v["st_frame"], gt_v["ed_frame"]
     ps = int(rng.integers(max(0, gs - 10), ge + 3))
     pe = int(rng.integers(ps, min(ge + 12, num_frames + 10)))  # up to 9 frames past the end
-    keep = rng.random() < 0.7  # share of span frames that get a box
-    boxes = {}
-    for f in range(ps, pe + 1):
-        if rng.random() < keep:
-            x, y, w, h = random_xywh(rng)
-            if rng.random() < 0.05:
-                w = 0.0  # degenerate box
-            boxes[f] = [x, y, x + w, y + h]
-    return ps, pe, boxes
+    keep = rng.choice([1.0, 0.7, 0.2])  # dense, gappy or sparse
+    frames = {f for f in range(ps, pe + 1) if rng.random() < keep}
+    if rng.random() < 0.4:  # boxes outside the predicted span, often on GT frames
+        frames |= {int(f) for f in rng.integers(max(0, gs - 5), ge + 6, size=4)}
+    zeros = rng.random() < 0.2  # write this sample's keys with leading zeros
+    bbox = {}
+    for f in sorted(frames):
+        key = f"{f:05d}" if zeros else str(f)
+        bbox[key] = random_box(rng, gt_v["bbox"].get(str(f)))
+    return {"st_frame": ps, "ed_frame": pe, "bbox": bbox}
 
 
-def as_prediction(pred):
-    if pred is None:
-        return None
-    ps, pe, boxes = pred
-    return Prediction((ps, pe), Tube.from_dict(boxes))
-
-
-def check(samples, ref_by_id, predictions, types=None):
-    report = evaluate(samples, predictions, protocol="official")
-    assert [s.sample_id for s in report.scores] == list(ref_by_id)
-    for score in report.scores:
-        t_ref, v_ref = ref_by_id[score.sample_id]
+def check(samples, gt_by_id, pred_path, types=None):
+    """Score the predictions file under official and span; compare with the references."""
+    raw = json.loads(pred_path.read_text())
+    predictions = load_predictions(pred_path).predictions
+    official = evaluate(samples, predictions, protocol="official")
+    span = evaluate(samples, predictions, protocol="span")
+    assert [s.sample_id for s in official.scores] == list(gt_by_id)
+    ref_o = {sid: ref_official(gt, raw.get(sid)) for sid, gt in gt_by_id.items()}
+    ref_s = {sid: ref_span(gt, raw.get(sid)) for sid, gt in gt_by_id.items()}
+    for score in official.scores:
+        t_ref, v_ref, gt_ref = ref_o[score.sample_id]
         assert score.t_iou == pytest.approx(t_ref, abs=TOL), score.sample_id
         assert score.v_iou == pytest.approx(v_ref, abs=TOL), score.sample_id
-    expected = ref_dataset(list(ref_by_id.values()))
-    for key, value in expected.items():
-        assert report.metrics[key] == pytest.approx(value, abs=TOL), key
-    if types is not None:
-        for name in set(types.values()):
-            pairs = [ref_by_id[sid] for sid, t in types.items() if t == name]
-            got = report.metrics["by_sentence_type"][name]
-            for key, value in ref_dataset(pairs).items():
-                assert got[key] == pytest.approx(value, abs=TOL), (name, key)
-    return report
+        assert score.gt_v_iou == pytest.approx(gt_ref, abs=TOL), score.sample_id
+    for score in span.scores:
+        t_ref, v_ref = ref_s[score.sample_id]
+        assert score.t_iou == pytest.approx(t_ref, abs=TOL), score.sample_id
+        assert score.v_iou == pytest.approx(v_ref, abs=TOL), score.sample_id
+    for report, ref in ((official, ref_o), (span, ref_s)):
+        for key, value in ref_dataset(list(ref.values())).items():
+            assert report.metrics[key] == pytest.approx(value, abs=TOL), key
+        if types is not None:
+            for name in set(types.values()):
+                values = [ref[sid] for sid, t in types.items() if t == name]
+                got = report.metrics["by_sentence_type"][name]
+                for key, value in ref_dataset(values).items():
+                    assert got[key] == pytest.approx(value, abs=TOL), (name, key)
+    # the generated cases exercise what separates official from span ...
+    differ = [sid for sid in gt_by_id if abs(ref_o[sid][0] - ref_s[sid][0]) > TOL]
+    assert len(differ) > len(gt_by_id) // 5
+    # ... and keys with leading zeros, which eval_hcvg.py itself would not match
+    zero_keyed = [
+        sid
+        for sid, p in raw.items()
+        if p["bbox"] and next(iter(p["bbox"])).startswith("0") and len(next(iter(p["bbox"]))) > 1
+    ]
+    assert zero_keyed
+    assert any(
+        ref_official(gt_by_id[sid], raw[sid], canonical=False) != ref_o[sid] for sid in zero_keyed
+    )
+    return official
+
+
+def write_predictions_text(tmp_path, preds: dict) -> object:
+    path = tmp_path / "preds.json"
+    path.write_text(json.dumps({k: v for k, v in preds.items() if v is not None}))
+    return path
 
 
 def test_official_equals_reference_on_generated_hcstvg2(tmp_path):
     rng = np.random.default_rng(12)
-    annotations, raw_gt, preds = {}, {}, {}
-    for i in range(60):
+    annotations, gt_by_id, preds = {}, {}, {}
+    for i in range(80):
         num_frames = int(rng.integers(20, 120))
         length = int(rng.integers(1, min(30, num_frames) + 1))
         st_frame = int(rng.integers(1, num_frames - length + 2))  # 1-based
@@ -144,33 +208,36 @@ def test_official_equals_reference_on_generated_hcstvg2(tmp_path):
             "img_num": num_frames,
             "img_size": [HEIGHT, WIDTH],
         }
-        gs = st_frame - 1
-        gt = {gs + k: [x, y, x + w, y + h] for k, (x, y, w, h) in enumerate(bbox)}
-        raw_gt[key] = (gs, gs + length - 1, gt)
-        preds[key] = random_prediction(rng, gs, gs + length - 1, num_frames)
+        gs = st_frame - 1  # eval_hcvg.py's GT file, on 0-based frames
+        gt_by_id[key] = {
+            "st_frame": gs,
+            "ed_frame": gs + length - 1,
+            "bbox": {str(gs + k): [x, y, x + w, y + h] for k, (x, y, w, h) in enumerate(bbox)},
+        }
+        preds[key] = random_prediction(rng, gt_by_id[key], num_frames)
     path = tmp_path / "valv2.json"
     path.write_text(json.dumps(annotations), encoding="utf-8")
     samples = list(load_dataset("hcstvg2", annotations=path))
-    ref = {key: ref_sample(*raw_gt[key], preds[key]) for key in annotations}
-    predictions = {k: as_prediction(p) for k, p in preds.items() if p is not None}
-    report = check(samples, ref, predictions)
+    report = check(samples, gt_by_id, write_predictions_text(tmp_path, preds))
     outside = sum(
         1
-        for gs, ge, gt in raw_gt.values()
-        for x1, y1, x2, y2 in gt.values()
+        for gt in gt_by_id.values()
+        for x1, y1, x2, y2 in gt["bbox"].values()
         if x1 < 0 or y1 < 0 or x2 > WIDTH or y2 > HEIGHT
     )
     assert outside > 10  # the case is exercised ...
     assert report.n_gt_boxes_outside_frame == outside  # ... and counted
-    assert 5 < len(report.missing) < 30
+    assert 2 < len(report.missing) < 30
+    assert 0 < report.metrics["vIoU@0.5"] < report.metrics["vIoU@0.3"] < 1
+    assert report.n_boxes_outside_span > 20
 
 
 def test_official_equals_reference_on_generated_vidstg(tmp_path):
     rng = np.random.default_rng(34)
-    entries, raw_gt, preds, types = [], {}, {}, {}
+    entries, gt_by_id, preds, types = [], {}, {}, {}
     vidor = tmp_path / "vidor" / "0000"
     vidor.mkdir(parents=True)
-    for n in range(25):
+    for n in range(30):
         vid = f"{1000 + n}"
         num_frames = int(rng.integers(20, 100))
         begin = int(rng.integers(0, num_frames - 1))
@@ -195,7 +262,7 @@ def test_official_equals_reference_on_generated_vidstg(tmp_path):
                 "width": WIDTH,
                 "height": HEIGHT,
                 "temporal_gt": {"begin_fid": begin, "end_fid": end_exclusive},
-                "used_segment": {"begin_fid": 0, "end_fid": num_frames},
+                "used_segment": {"begin_fid": 0, "end_fid": num_frames - 1},
                 "captions": [{"description": "a dog runs", "type": "animal", "target_id": 0}],
                 "questions": [{"description": "who runs?", "type": "animal", "target_id": 1}],
             }
@@ -205,14 +272,12 @@ def test_official_equals_reference_on_generated_vidstg(tmp_path):
             (f"{vid}/{n}/d0", 0, "declarative"),
             (f"{vid}/{n}/q0", 1, "interrogative"),
         ):
-            gt = {f: b for f, b in boxes[tid].items() if gs <= f <= ge}
-            raw_gt[sid] = (gs, ge, gt)
-            preds[sid] = random_prediction(rng, gs, ge, num_frames)
+            gt_box = {str(f): b for f, b in boxes[tid].items() if gs <= f <= ge}
+            gt_by_id[sid] = {"st_frame": gs, "ed_frame": ge, "bbox": gt_box}
+            preds[sid] = random_prediction(rng, gt_by_id[sid], num_frames)
             types[sid] = kind
     path = tmp_path / "test.json"
     path.write_text(json.dumps(entries), encoding="utf-8")
     samples = list(load_dataset("vidstg", annotations=path, vidor_root=tmp_path / "vidor"))
-    ref = {sid: ref_sample(*raw_gt[sid], preds[sid]) for sid in raw_gt}
-    predictions = {k: as_prediction(p) for k, p in preds.items() if p is not None}
-    report = check(samples, ref, predictions, types)
+    report = check(samples, gt_by_id, write_predictions_text(tmp_path, preds), types)
     assert report.n_gt_boxes_outside_frame > 10

@@ -41,7 +41,7 @@ def test_round_trip(tmp_path):
     assert len(back["v2.mp4"].tube) == 0
 
 
-def test_boxes_outside_span_are_dropped_and_counted(tmp_path):
+def test_boxes_outside_span_are_kept_and_counted(tmp_path):
     path = write_json(
         tmp_path,
         {
@@ -59,9 +59,11 @@ def test_boxes_outside_span_are_dropped_and_counted(tmp_path):
         },
     )
     pred = read_predictions(path)["a"]
+    # kept (the official protocol scores a box on a GT frame wherever it lies), counted
     assert pred.n_boxes_outside_span == 2  # frames 9 and 40
-    np.testing.assert_array_equal(pred.tube.frame_idx, [10, 12])  # sorted
-    np.testing.assert_array_equal(pred.tube.boxes_xyxy[0], [0, 0, 2, 2])
+    np.testing.assert_array_equal(pred.tube.frame_idx, [9, 10, 12, 40])  # sorted
+    np.testing.assert_array_equal(pred.tube.boxes_xyxy[1], [0, 0, 2, 2])
+    assert pred.n_frames_without_box == 1  # frame 11 of the span
 
 
 GOOD = {"st_frame": 1, "ed_frame": 3, "bbox": {"1": [0, 0, 1, 1]}}

@@ -68,7 +68,7 @@ def scores(sample, span, pred):
 
 
 def test_protocol_names_and_alias():
-    assert PROTOCOLS == ("official", "tubedetr", "tubedetr-grid", "cgstvg")
+    assert PROTOCOLS == ("official", "span", "tubedetr", "tubedetr-grid", "cgstvg")
     assert canonical_protocol("native") == "official"
     with pytest.raises(ValueError, match="unknown metric protocol 'tube'.*'cgstvg'"):
         canonical_protocol("tube")
@@ -187,6 +187,9 @@ def test_sentence_types_under_each_protocol():
         "m_vIoU": 0.0,
         "vIoU@0.3": 0.0,
         "vIoU@0.5": 0.0,
+        "m_gt_vIoU": 0.0,
+        "gt_vIoU@0.3": 0.0,
+        "gt_vIoU@0.5": 0.0,
         "n": 1,
     }
     # cgstvg: declarative 1; interrogative has no prediction, so nothing is averaged
@@ -201,13 +204,15 @@ def test_sentence_types_under_each_protocol():
         "m_vIoU",
         "vIoU@0.3",
         "vIoU@0.5",
+        "m_gt_vIoU",
     ]
     rows = [line.split() for line in lines[2:-1]]
     assert [r[:2] for r in rows] == [
         [p, subset] for p in PROTOCOLS for subset in ("all", "declarative", "interrogative")
     ]
-    assert ["official", "declarative", "1", "75.00", "75.00", "100.00", "100.00"] in rows
-    assert ["cgstvg", "interrogative", "0", "-", "-", "-", "-"] in rows
+    # gt_v_iou: frames 3..5 of the GT frames 3..6 -> 75.00
+    assert ["official", "declarative", "1", "75.00", "75.00", "100.00", "100.00", "75.00"] in rows
+    assert ["cgstvg", "interrogative", "0", "-", "-", "-", "-", "-"] in rows
     assert lines[-1].startswith("protocol=all ")
     assert "gt_boxes_outside_frame=0" in lines[-1]
     out = report.to_dict(per_sample=False)
@@ -268,13 +273,15 @@ def test_cli_protocol_all_prints_one_row_per_protocol(tmp_path, capsys):
     argv += ["--predictions", str(preds), "--protocol", "all", "--out", str(out)]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in lines[2:6]]
+    rows = [line.split() for line in lines[2:7]]
     assert [r[0] for r in rows] == list(PROTOCOLS)
-    # official: a 0.85, b 1 -> m_vIoU 92.50; tIoU 1, 1.
-    assert rows[0] == ["official", "all", "2", "100.00", "92.50", "100.00", "100.00"]
+    # official: a 0.85, b 1 -> m_vIoU 92.50; tIoU 1, 1; gt_v_iou as vIoU (spans equal).
+    assert rows[0] == ["official", "all", "2", "100.00", "92.50", "100.00", "100.00", "92.50"]
+    assert rows[1] == ["span", "all", "2", "100.00", "92.50", "100.00", "100.00", "92.50"]
     # cgstvg: a: frames 3..5 of [3, 6) with GT x2 = min(700, 640) = 640 -> IoU 1 on
-    # frame 3: 3/4 and tIoU 3/4; b: 9/10, 9/10 -> means 82.50, 82.50.
-    assert rows[3] == ["cgstvg", "all", "2", "82.50", "82.50", "100.00", "100.00"]
+    # frame 3: 3/4 and tIoU 3/4; b: 9/10, 9/10 -> means 82.50, 82.50. gt_viou averages
+    # over all GT boxes 3..6 (the last frame included): 1 and 1.
+    assert rows[4] == ["cgstvg", "all", "2", "82.50", "82.50", "100.00", "100.00", "100.00"]
     result = json.loads(out.read_text())
     assert result["protocol"] == "all" and list(result["by_protocol"]) == list(PROTOCOLS)
     assert result["by_protocol"]["official"]["m_vIoU"] == pytest.approx(0.925)

@@ -90,8 +90,9 @@ def test_sentence_type_breakdown_is_the_same_from_a_batch_and_from_a_list() -> N
         _sample((0, 9), "b", {}),
         _sample((0, 9), "c", {"sentence_type": "interrogative"}),
     ]
-    # tIoU: a (0, 9) -> 1; b (0, 4) -> 5/10; c (5, 14) -> I = 5..9, U = 0..14 -> 5/15
-    batch = GroundTruthTable(samples).score([(0, 9), (0, 4), (5, 14)], [None, None, None])
+    # span formula, tIoU: a (0, 9) -> 1; b (0, 4) -> 5/10; c (5, 14) -> I = 5..9,
+    # U = 0..14 -> 5/15 (spans without boxes: the official protocol would give 0)
+    batch = GroundTruthTable(samples, "span").score([(0, 9), (0, 4), (5, 14)], [None, None, None])
     from_batch = dataset_metrics(batch)
     from_list = dataset_metrics(list(batch))
     assert from_batch == from_list
@@ -101,7 +102,7 @@ def test_sentence_type_breakdown_is_the_same_from_a_batch_and_from_a_list() -> N
     assert by_type["interrogative"]["m_tIoU"] == pytest.approx(1 / 3)
     assert by_type["unknown"]["m_tIoU"] == pytest.approx(0.5)
     assert from_batch["m_tIoU"] == pytest.approx((1 + 0.5 + 1 / 3) / 3)
-    untyped = dataset_metrics(GroundTruthTable(samples[1:2]).score([(0, 4)], [None]))
+    untyped = dataset_metrics(GroundTruthTable(samples[1:2], "span").score([(0, 4)], [None]))
     assert "by_sentence_type" not in untyped
 
 

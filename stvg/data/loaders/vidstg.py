@@ -10,7 +10,10 @@ target_id}``. One :class:`Sample` per sentence, with id ``<vid>/<n>/d<i>`` (i-th
 ``meta``: ``dataset``, ``split``, ``vid``, ``entry_index`` (n), ``sentence_type``
 (``"declarative"``/``"interrogative"``), ``target_type`` (the sentence's ``type``,
 ``"person"``/``"object"``), ``target_id``, ``used_segment`` (as in the file),
-``boxes_available`` and ``repairs``.
+``boxes_available``, ``repairs`` and ``end_fid_box``: the target's box on frame
+``end_fid`` (the first frame after the span; ``None`` when the target is not there, the
+video ends before it, or without ``vidor_root``), which CG-STVG's loader reads as the last
+GT box (metric protocol ``cgstvg``).
 
 Boxes: VidOR stores one file per video (``<vid>.json``, in nested folders) whose
 ``trajectories`` list has, per frame, ``{tid, bbox {xmin, ymin, xmax, ymax}, generated,
@@ -165,6 +168,7 @@ def load_vidstg(
 
     video_paths: dict[str, str] = {}
     boxes: dict[str, dict[int, list[float]]] = {}
+    end_boxes: dict[str, list[float] | None] = {}
     if vidor_root is None:
         logger.warning(
             "VidSTG %s loaded WITHOUT boxes: vidor_root was not given, so gt_boxes is empty "
@@ -186,12 +190,19 @@ def load_vidstg(
             trajectories = vidor.array("trajectories")
             for sentence in group:
                 boxes[sentence.sample_id] = _target_boxes(sentence, trajectories, vidor_file)
+                end_fid = sentence.span[1] + 1
+                if end_fid < len(trajectories):
+                    after = _target_boxes(
+                        sentence, trajectories, vidor_file, frames=(end_fid, end_fid)
+                    )
+                    end_boxes[sentence.sample_id] = after.get(end_fid)
 
     repairs = RepairLog()
     samples = []
     for sentence in sentences:
         meta = dict(sentence.meta)
         meta["boxes_available"] = vidor_root is not None
+        meta["end_fid_box"] = end_boxes.get(sentence.sample_id)
         meta["repairs"] = repairs.record(sentence.repairs)
         samples.append(
             Sample(
@@ -273,12 +284,18 @@ def _parse_entry(n: int, entry: Any, path: Path, split: str) -> list[_Sentence]:
 
 
 def _target_boxes(
-    sentence: _Sentence, trajectories: list[Any], vidor_file: Path
+    sentence: _Sentence,
+    trajectories: list[Any],
+    vidor_file: Path,
+    *,
+    frames: tuple[int, int] | None = None,
 ) -> dict[int, list[float]]:
-    """Boxes of ``sentence.target_id`` on the frames of its span, as annotated (boxes
-    outside the frame are counted in ``sentence.repairs``, not changed)."""
+    """Boxes of ``sentence.target_id`` on the frames ``frames`` (default: its span), as
+    annotated (boxes outside the frame on the span are counted in ``sentence.repairs``,
+    not changed)."""
     boxes: dict[int, list[float]] = {}
-    first, last = sentence.span
+    first, last = sentence.span if frames is None else frames
+    count_repairs = frames is None
     for frame in range(first, min(last, len(trajectories) - 1) + 1):
         objects = trajectories[frame]
         key = f"trajectories[{frame}]"
@@ -306,7 +323,7 @@ def _target_boxes(
                     "",
                     hint="fix the VidOR box or drop the video",
                 )
-            if box_outside_frame(box, sentence.width, sentence.height):
+            if count_repairs and box_outside_frame(box, sentence.width, sentence.height):
                 sentence.repairs[BOX_OUTSIDE_FRAME] += 1
             boxes[frame] = box
     return boxes
