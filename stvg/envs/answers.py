@@ -160,13 +160,11 @@ def _presence(value: Any) -> bool | str:
     real = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     if arr.size != 1 or not (real or arr.dtype == np.bool_):
         return wrong
-    number = float(arr.reshape(()))
-    if number == 0.0 or number == 1.0:
-        return number == 1.0
-    return (
-        f"'present' must be 0 or 1 (or a bool), got {number!r}; a probability is not a "
-        "decision: threshold it before stepping"
-    )
+    number = arr.reshape(()).item()
+    if number == 0 or number == 1:
+        return number == 1
+    hint = "; a probability is not a decision: threshold it first" if 0 < number < 1 else ""
+    return f"'present' must be 0 or 1 (or a bool), got {number!r}{hint}"
 
 
 def read_track_action(action: Any, step: int) -> tuple[bool, np.ndarray | None, str | None]:
