@@ -25,9 +25,9 @@ _LAZY: dict[str, str] = {
     "VideoGroundingEnvBase": "stvg.envs.base",
     "cost_figures": "stvg.envs.cost",
     "hash_tokens": "stvg.envs.tokenizer",
-    "struct_to_answer": "stvg.envs.answers",
+    "struct_to_parse": "stvg.envs.answers",
     "synthetic_root": "stvg.envs.synthetic_cache",
-    "track_to_answer": "stvg.envs.answers",
+    "track_to_parse": "stvg.envs.answers",
     "visual_tokens": "stvg.envs.cost",
 }
 

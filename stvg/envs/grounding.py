@@ -10,7 +10,7 @@ import numpy as np
 
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames
-from stvg.envs.answers import struct_to_answer
+from stvg.envs.answers import struct_to_parse
 from stvg.envs.base import VideoGroundingEnvBase, scored_info
 from stvg.envs.config import GroundingEnvConfig
 from stvg.envs.frame_source import pad_frames
@@ -62,8 +62,16 @@ class GroundingEnv(VideoGroundingEnvBase):
     * ``action_format="struct"``: a ``Dict`` of ``span`` (float32 ``(2,)``, start and end
       in seconds), ``boxes`` (float32 ``(max_frames, 4)``, xyxy normalised to ``[0, 1]``
       of the frame) and ``box_mask`` (``MultiBinary(max_frames)``): slot ``i`` with
-      ``box_mask[i] = 1`` is a box at ``timestamps[i]``. Boxes are clipped to ``[0, 1]``
-      and scaled to original pixels; masked padding slots are ignored.
+      ``box_mask[i] = 1`` is a box at ``timestamps[i]``; padding slots are ignored
+      whatever their mask. It is scored exactly as the text answer ``{"span": span,
+      "boxes": {timestamps[i]: boxes[i] for each masked slot}}`` in ``norm1``
+      coordinates: the same rules (:mod:`stvg.verifiers.formats.assemble`), reward,
+      ``parse_error`` and repairs. A span that is not finite, reversed or wholly outside
+      the video is an error; a span partly outside is clipped; a box with a non-finite
+      coordinate is dropped; swapped corners are swapped back; a box reaching outside the
+      frame is clipped; a box at a shown frame outside the span is dropped.
+      What text cannot get wrong (not a mapping, a missing key, values that are not
+      numbers, wrong shapes, a mask value other than 0 and 1) is an invalid action.
 
     ## Rewards
 
@@ -71,9 +79,9 @@ class GroundingEnv(VideoGroundingEnvBase):
     ``tIoU + vIoU``, range ``[0, 2]``; see ``stvg.verifiers.verifier``), with, on native frames,
     ``tIoU = |pred ∩ gt| / |pred ∪ gt|`` and ``vIoU = (1/|pred ∪ gt|) Σ_{f ∈ pred ∩ gt}
     IoU(box_pred_f, box_gt_f)``. An unusable answer (text that does not parse, a span that
-    is not finite or reversed, a non-finite box) scores 0 on the affected terms and its
-    reason is reported in ``info`` (``parse_error`` or ``invalid_action``); it never
-    raises.
+    is not finite, reversed or outside the video, a malformed struct action) scores 0 on
+    the affected terms with its reason in ``info["parse_error"]`` (a struct action's reason is
+    also ``info["invalid_action"]``); it never raises.
 
     ## Episode End
 
@@ -111,6 +119,9 @@ class GroundingEnv(VideoGroundingEnvBase):
     * v0: initial version (``model_geometry``, the ``max_frames=None`` default,
       ``render_mode="rgb_array"`` and ``on_bad_video`` are additions: with their
       defaults, observations and scores are unchanged for a given ``max_frames``).
+      Struct actions are scored by the text answers' rules (a fix: a span outside the
+      video scored as if clamped onto its first or last frame, swapped corners scored 0,
+      boxes outside the span were kept); text scores are unchanged.
 
     ## Example
 
@@ -238,11 +249,8 @@ class GroundingEnv(VideoGroundingEnvBase):
                     )
                 items.append(action)
             else:
-                repairs: list[str] = []
-                answer, reason = struct_to_answer(
-                    action, ctx.timestamps_s, ctx.original_size, repairs=repairs
-                )
-                items.append(ParseResult.structured(answer, repairs))
+                parse, reason = struct_to_parse(action, ctx)
+                items.append(parse)
             reasons.append(reason)
         results = self.verifier.score_batch(items, [sample] * len(items), [ctx] * len(items))
         geometry = self.config.model_geometry

@@ -10,13 +10,16 @@ import numpy as np
 
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames
-from stvg.envs.answers import track_to_answer
+from stvg.envs.answers import invalid, read_track_action, track_to_parse
 from stvg.envs.base import VideoGroundingEnvBase, scored_info
 from stvg.envs.config import TrackingEnvConfig
 from stvg.envs.samples import max_duration_s
 from stvg.envs.spaces import tracking_action_space, tracking_observation_space
 from stvg.verifiers.formats import FrameContext
+from stvg.verifiers.formats.assemble import repair_box
 from stvg.verifiers.iou import box_iou_single
+
+_UNIT = np.ones(4)  # the extent of a normalised frame: x and y in [0, 1]
 
 
 class TrackingEnv(VideoGroundingEnvBase):
@@ -51,18 +54,32 @@ class TrackingEnv(VideoGroundingEnvBase):
 
     A ``Dict`` of ``present`` (``Discrete(2)``: 1 = the target is visible now) and ``box``
     (float32 ``(4,)``, xyxy normalised to ``[0, 1]`` of the frame; read only when
-    ``present == 1``, clipped to ``[0, 1]``, scaled to original pixels).
+    ``present == 1``, with the text answers' box rules: swapped corners are swapped
+    back, then the box is clipped to ``[0, 1]`` and scaled to original pixels).
+
+    ``present`` is a decision: a Python or NumPy bool, or an integer or float equal to 0
+    or 1 (a one-element array of one is fine). Any other value is an invalid action, a
+    probability like ``0.7`` included (it is not rounded: threshold it in the policy), as
+    are ``NaN``, ``2``, ``-1`` and a string. With ``present == 1`` the ``box`` must be 4
+    finite numbers (a 3-number box, a ``NaN`` or a string is invalid). An action that is
+    not a mapping or lacks ``present`` or ``box`` (both keys are required, even when
+    absence is claimed) is invalid too. An invalid action never raises: the step scores
+    0, its reason is ``info["invalid_action"]`` (``"invalid tracking action at step 3:
+    ..."``), the episode goes on with that step counted as absent, and the episode's
+    answer is unusable (see Rewards).
 
     ## Rewards
 
     * ``reward_mode="sparse"``: 0 on every step but the last, which gets the verifier's
-      total on the assembled answer (default ``tIoU + vIoU``); an episode that
-      never claims presence, or claims it with a non-finite box, scores 0 with the reason
-      in ``info["invalid_action"]``.
+      total on the assembled answer (default ``tIoU + vIoU``), scored by the rules of a
+      text answer with that span and those boxes (:func:`stvg.envs.answers.track_to_parse`).
+      An episode that never claims presence, or has an invalid action at any step,
+      scores 0 with the reason (the first invalid action's) in the last step's
+      ``info["invalid_action"]`` and ``info["parse_error"]``.
     * ``reward_mode="dense"``: per step, with ``f`` the native frame shown,
       ``IoU(box, gt_box_f)`` when presence is claimed inside the ground-truth span (0 when
       that frame has no ground-truth box), ``-false_presence_penalty`` when presence is
-      claimed outside it, and 0 when absence is claimed. A non-finite box scores 0 with
+      claimed outside it, and 0 when absence is claimed. An invalid action scores 0 with
       the reason in ``info["invalid_action"]``.
 
     ## Episode End
@@ -91,6 +108,8 @@ class TrackingEnv(VideoGroundingEnvBase):
 
     * v0: initial version (``on_bad_video`` is an addition: with its default ``error``,
       observations and rewards are unchanged; a bad video's error now names the sample).
+      Malformed actions are invalid actions with a reason (they raised, or were read
+      as present or absent); a box with swapped corners is swapped back (it scored 0).
 
     ## Example
 
@@ -132,42 +151,46 @@ class TrackingEnv(VideoGroundingEnvBase):
         return self._observation(episode, 0, None), {}
 
     def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        """Record the decision for the current frame; move to the next frame."""
+        """Record the decision for the current frame; move to the next frame.
+
+        An invalid action (see the class docstring) never raises: the step scores 0 with
+        the reason in ``info["invalid_action"]``, and so does the episode's answer.
+        """
         episode = self._episode
         if episode is None or episode.step >= episode.num_steps:
             raise RuntimeError(
                 "TrackingEnv.step() called before reset() or after the episode ended"
             )
         sample, ctx, t = episode.sample, episode.ctx, episode.step
-        present = bool(int(np.asarray(action["present"]).reshape(())))
-        box = np.asarray(action["box"], dtype=np.float64).reshape(4)
+        present, box, reason = read_track_action(action, t)
         frame = int(ctx.frame_idx[t])
         in_span = bool(sample.gt_span[0] <= frame <= sample.gt_span[1])
         info: dict[str, Any] = {"step": t, "frame_idx": frame, "in_gt_span": in_span}
-        finite = bool(np.all(np.isfinite(box)))
-        if present and not finite:
-            info["invalid_action"] = (
-                f"invalid box at step {t}: {box.tolist()} has a non-finite coordinate"
-            )
+        shown_box = None if box is None else repair_box(box, _UNIT)[0]
+        if reason is not None:
+            info["invalid_action"] = reason
+            episode.invalid = episode.invalid or reason
             reward = 0.0
         else:
-            reward = dense_reward(sample, frame, present, box, self.config.false_presence_penalty)
+            reward = dense_reward(
+                sample, frame, present, shown_box, self.config.false_presence_penalty
+            )
         episode.present.append(present)
-        episode.boxes.append(box)
+        episode.boxes.append(np.zeros(4) if box is None else box)
         episode.step += 1
         terminated = episode.step == episode.num_steps
         if self.config.reward_mode == "sparse":
             reward = 0.0
         if terminated:
-            answer, reason = track_to_answer(
-                episode.present, np.stack(episode.boxes), ctx.timestamps_s, ctx.original_size
-            )
-            result = self.verifier.score_answer(answer, sample, ctx)
-            info.update(scored_info(result, reason, sample.sample_id, ctx))
+            if episode.invalid is not None:
+                parse, final_reason = invalid(episode.invalid)
+            else:
+                parse, final_reason = track_to_parse(episode.present, np.stack(episode.boxes), ctx)
+            result = self.verifier.score_parse(parse, sample, ctx)
+            info.update(scored_info(result, final_reason, sample.sample_id, ctx))
             if self.config.reward_mode == "sparse":
                 reward = float(result.total)
-        prev_box = np.clip(box, 0.0, 1.0) if present and finite else None
-        obs = self._observation(episode, min(episode.step, episode.num_steps - 1), prev_box)
+        obs = self._observation(episode, min(episode.step, episode.num_steps - 1), shown_box)
         return obs, float(reward), terminated, False, info
 
     def _observation(
@@ -200,6 +223,7 @@ class _Episode:
     step: int = 0
     present: list[bool] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
+    invalid: str | None = None  # the first invalid action's reason
 
     @property
     def num_steps(self) -> int:
@@ -207,7 +231,7 @@ class _Episode:
 
 
 def dense_reward(
-    sample: Sample, frame: int, present: bool, box_norm: np.ndarray, penalty: float
+    sample: Sample, frame: int, present: bool, box_norm: np.ndarray | None, penalty: float
 ) -> float:
     """Dense reward of one tracking decision on native frame ``frame``.
 
@@ -215,8 +239,9 @@ def dense_reward(
         sample: the ground truth.
         frame: the native frame shown at this step.
         present: whether the policy claimed the target is visible.
-        box_norm: finite xyxy box normalised to ``[0, 1]`` (clipped, then scaled to
-            original pixels).
+        box_norm: finite xyxy box normalised to ``[0, 1]``, corners in order (the step's
+            box after :func:`~stvg.verifiers.formats.assemble.repair_box`); clipped to
+            ``[0, 1]``, then scaled to original pixels. Unused (may be ``None``) when absent.
         penalty: ``false_presence_penalty`` (>= 0).
 
     Returns:
@@ -234,7 +259,7 @@ def dense_reward(
     if not sample.gt_span[0] <= frame <= sample.gt_span[1]:
         return -float(penalty)
     gt_box = sample.gt_boxes.get(frame)
-    if gt_box is None:
+    if gt_box is None or box_norm is None:
         return 0.0
     scale = np.array([sample.width, sample.height, sample.width, sample.height], dtype=np.float64)
     pred = np.clip(np.asarray(box_norm, dtype=np.float64), 0.0, 1.0) * scale

@@ -231,17 +231,13 @@ def _output_tokens(action: Any) -> int | None:
 def _prediction(env: Any, action: Any) -> Prediction | None:
     """The densified prediction the env's verifier makes of ``action`` (``None`` when the
     answer is unusable)."""
-    from stvg.envs.answers import struct_to_answer
-    from stvg.verifiers.formats import ParseResult
+    from stvg.envs.answers import struct_to_parse
 
     ctx, sample, verifier = env.frame_context, env.sample, env.verifier
     if isinstance(action, str):
         parse = verifier.parse(action, ctx)
     else:
-        answer, reason = struct_to_answer(action, ctx.timestamps_s, ctx.original_size)
-        if answer is None:
-            return None
-        parse = ParseResult(answer=answer, error=reason, repairs=(), format_ok=True)
+        parse, _ = struct_to_parse(action, ctx)
     span, tube = verifier.predict(parse, sample, ctx)
     if span is None or tube is None:
         return None

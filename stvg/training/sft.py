@@ -385,14 +385,14 @@ def evaluate_cached(
     """Dataset metrics of the policy's deterministic answers on cached frames.
 
     Actions are scored as ``GroundingEnv`` scores them: converted with
-    :func:`stvg.envs.answers.struct_to_answer`, then densified by the default verifier.
+    :func:`stvg.envs.answers.struct_to_parse`, then densified by the default verifier.
     """
     import torch
 
-    from stvg.envs.answers import struct_to_answer
+    from stvg.envs.answers import struct_to_parse
     from stvg.policies.native import distributions as dist
     from stvg.verifiers.evaluation import evaluate
-    from stvg.verifiers.formats import FrameContext, ParseResult
+    from stvg.verifiers.formats import FrameContext
     from stvg.verifiers.predictions import Prediction
     from stvg.verifiers.verifier import Verifier
 
@@ -411,10 +411,7 @@ def evaluate_cached(
             sample = samples[i]
             frames = cache.frame_idx[i, : cache.counts[i]]
             ctx = FrameContext.from_sample(sample, frames, None, fps)
-            answer, _ = struct_to_answer(action, ctx.timestamps_s, ctx.original_size)
-            if answer is None:
-                continue
-            parse = ParseResult(answer=answer, error=None, repairs=(), format_ok=True)
+            parse, _ = struct_to_parse(action, ctx)
             span, tube = verifier.predict(parse, sample, ctx)
             if span is not None and tube is not None:
                 predictions[sample.sample_id] = Prediction(span, tube)

@@ -13,13 +13,14 @@ import pytest
 
 from stvg.data.types import Sample
 from stvg.envs import synthetic_cache
-from stvg.envs.answers import struct_to_answer, track_to_answer
+from stvg.envs.answers import struct_to_parse, track_to_parse
 from stvg.envs.frame_cache import FrameCache, nbytes_of
 from stvg.envs.frame_source import pad_frames
 from stvg.envs.selection import SampleSelector
 from stvg.envs.spaces import text_space
 from stvg.envs.tokenizer import hash_tokens
 from stvg.envs.wrappers import FlatTrackingObservation
+from stvg.verifiers.formats import FrameContext
 
 # ----------------------------------------------------------------------------- frame cache
 
@@ -142,29 +143,39 @@ def test_hash_tokens() -> None:
 # --------------------------------------------------------------------------------- answers
 
 
-def test_struct_to_answer_scales_clips_and_ignores_padding() -> None:
+def _ctx(times: list[float], size: tuple[int, int]) -> FrameContext:
+    """What an episode of a 3 s video at 10 fps showed: frames at ``times`` seconds."""
+    frames = np.round(np.asarray(times) * 10).astype(np.int64)
+    return FrameContext(frames, np.asarray(times), size, size, 10.0, 30)
+
+
+def test_struct_to_parse_scales_clips_and_ignores_padding() -> None:
     action = {
         "span": [1.0, 2.0],
         "boxes": [[0.5, 0.5, 1.5, 1.0], [0.1, 0.2, 0.3, 0.4], [9, 9, 9, 9]],
         "box_mask": [1, 0, 1],  # slot 2 is beyond the 2 shown frames: ignored
     }
-    answer, reason = struct_to_answer(action, np.array([1.0, 2.0]), (200, 100))
-    assert reason is None
-    assert answer.times_s.tolist() == [1.0]
-    assert answer.boxes_xyxy.tolist() == [[100.0, 50.0, 200.0, 100.0]]
-    none, reason = struct_to_answer({**action, "boxes": [[0, 0, 1, 1]]}, np.array([1.0]), (2, 2))
-    assert none is None and "'boxes' must have shape [N, 4] with N = len(box_mask) = 3" in reason
+    parse, reason = struct_to_parse(action, _ctx([1.0, 2.0], (200, 100)))
+    assert reason is None and parse.answer is not None
+    assert parse.answer.times_s.tolist() == [1.0]
+    assert parse.answer.boxes_xyxy.tolist() == [[100.0, 50.0, 200.0, 100.0]]
+    assert parse.repairs == ("box clipped to the frame at 1 s",)  # x2 = 1.5 > 1
+    parse, reason = struct_to_parse({**action, "boxes": [[0, 0, 1, 1]]}, _ctx([1.0], (2, 2)))
+    assert (
+        parse.answer is None
+        and "'boxes' must have shape [N, 4] with N = len(box_mask) = 3" in reason
+    )
 
 
-def test_track_to_answer() -> None:
+def test_track_to_parse() -> None:
     boxes = np.array([[0, 0, 1, 1], [0.5, 0.5, 1.0, 1.0], [0, 0, 0, 0], [0, 0, 0.5, 0.5]])
-    answer, reason = track_to_answer([0, 1, 0, 1], boxes, np.array([0.0, 1, 2, 3]), (10, 20))
-    assert reason is None
-    assert answer.span_s == (1.0, 3.0)
-    assert answer.times_s.tolist() == [1.0, 3.0]
-    assert answer.boxes_xyxy.tolist() == [[5, 10, 10, 20], [0, 0, 5, 10]]
-    none, reason = track_to_answer([0, 0], boxes[:2], np.array([0.0, 1]), (10, 20))
-    assert none is None and "never claimed" in reason
+    parse, reason = track_to_parse([0, 1, 0, 1], boxes, _ctx([0.0, 1, 2, 2.9], (10, 20)))
+    assert reason is None and parse.answer is not None and parse.format_ok
+    assert parse.answer.span_s == (1.0, 2.9)
+    assert parse.answer.times_s.tolist() == [1.0, 2.9]
+    assert parse.answer.boxes_xyxy.tolist() == [[5, 10, 10, 20], [0, 0, 5, 10]]
+    none, reason = track_to_parse([0, 0], boxes[:2], _ctx([0.0, 1], (10, 20)))
+    assert none.answer is None and "never claimed" in reason and none.error == reason
 
 
 # ------------------------------------------------------------------------- flat wrapper

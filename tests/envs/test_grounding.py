@@ -117,9 +117,11 @@ def test_text_answer_in_shown_pixels(toy_sample: Sample) -> None:
 @pytest.mark.parametrize(
     ("span", "boxes", "reason"),
     [
-        ((2.0, 1.0), {1: GT_NORM}, "reversed span"),
-        ((float("nan"), 1.0), {1: GT_NORM}, "must be finite"),
-        ((1.0, float("inf")), {1: GT_NORM}, "must be finite"),
+        ((2.0, 1.0), {1: GT_NORM}, "span end 1 < start 2"),
+        ((float("nan"), 1.0), {1: GT_NORM}, "span must be two finite numbers of seconds"),
+        ((1.0, float("inf")), {1: GT_NORM}, "span must be two finite numbers of seconds"),
+        ((-60.0, -50.0), {1: GT_NORM}, "span [-60, -50] s ends before the video starts (0 s)"),
+        ((50.0, 60.0), {1: GT_NORM}, "span [50, 60] s starts after the video ends (3 s)"),
     ],
 )
 def test_bad_struct_actions_score_zero_with_reason(
@@ -130,7 +132,7 @@ def test_bad_struct_actions_score_zero_with_reason(
     _, reward, terminated, _, info = env.step(struct_action(16, span, boxes))
     assert terminated and reward == 0.0
     assert info["t_iou"] == 0.0 and info["v_iou"] == 0.0
-    assert reason in info["invalid_action"]
+    assert reason in info["invalid_action"] and info["parse_error"] == info["invalid_action"]
 
 
 def test_a_non_finite_struct_box_is_dropped_as_a_text_box_is(toy_sample: Sample) -> None:
@@ -144,7 +146,7 @@ def test_a_non_finite_struct_box_is_dropped_as_a_text_box_is(toy_sample: Sample)
     _, reward, _, _, info = env.step(nan_box)
     assert info.get("invalid_action") is None
     assert info["t_iou"] == clean["t_iou"] > 0 and info["v_iou"] == clean["v_iou"]
-    assert info["num_repairs"] == 1 and "slot 2" in info["repairs"][0]
+    assert info["repairs"] == ("box is not 4 finite numbers, dropped at 2 s",)
     assert info["format_ok"] is False and clean["format_ok"] is True
 
 

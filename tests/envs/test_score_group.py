@@ -80,7 +80,11 @@ def test_struct_group_equals_stepping_each_answer(small_split_kwargs: dict[str, 
     group = env.score_group(actions)
     assert group == _stepped(env, sample_id, actions)
     assert "invalid_action" in group[2][1] and group[2][0] == 0.0
-    assert group[1][1]["num_repairs"] == 1
+    # the text rules: a NaN box is dropped, boxes at shown frames outside the span too
+    assert group[1][1]["repairs"] == (
+        "box is not 4 finite numbers, dropped at 0 s",
+        "box outside the span [1, 3] s, dropped at 0.6 s, 3.6 s",
+    )
     assert group[3][1]["reward/v_iou"] == 0.0  # no boxes given
 
 

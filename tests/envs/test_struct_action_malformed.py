@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from stvg.data.types import Sample
-from stvg.envs.answers import struct_to_answer
+from stvg.envs.answers import struct_to_parse
 from stvg.envs.grounding import GroundingEnv
+from stvg.verifiers.formats import FrameContext
 
 GOOD = {"span": [1.0, 1.9], "boxes": [[0.1, 0.2, 0.6, 0.7]], "box_mask": [1]}
 
@@ -29,8 +30,9 @@ CASES: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("action", "reason"), CASES)
 def test_malformed_struct_action_is_an_invalid_action(action: Any, reason: str) -> None:
-    answer, why = struct_to_answer(action, np.array([1.0]), (64, 48))
-    assert answer is None
+    ctx = FrameContext(np.array([10]), np.array([1.0]), (64, 48), (64, 48), 10.0, 30)
+    parse, why = struct_to_parse(action, ctx)
+    assert parse.answer is None and parse.error == why
     assert why is not None and why.startswith("invalid struct action: ") and reason in why
 
 
@@ -41,4 +43,4 @@ def test_the_env_scores_a_malformed_struct_action_zero(toy_sample: Sample) -> No
         _, reward, terminated, _, info = env.step(action)
         assert reward == 0.0 and terminated
         assert info["t_iou"] == 0.0 and info["v_iou"] == 0.0
-        assert reason in info["invalid_action"]
+        assert reason in info["invalid_action"] and info["parse_error"] == info["invalid_action"]

@@ -2,7 +2,10 @@
 
 Every answer format extracts a :class:`~stvg.verifiers.formats.context.RawAnswer` (a span
 and ``(time key, box)`` pairs) and hands it to :func:`assemble`, so all formats repair and
-reject the same inputs. A repaired answer is usable (``ok``) but not ``format_ok``.
+reject the same inputs. A repaired answer is usable (``ok``) but not ``format_ok``. The
+envs' numeric actions (``struct`` answers, tracking episodes) are read into a
+:class:`RawAnswer` in ``norm1`` coordinates and assembled here too
+(:mod:`stvg.envs.answers`), so an answer scores the same as text or as numbers.
 
 Errors (no answer; the affected reward terms score 0):
 
@@ -136,6 +139,25 @@ def _box(raw: Any) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)
 
 
+def repair_box(box: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+    """The box rules on one box of 4 finite numbers: corners put in order, then clipped.
+
+    Args:
+        box: float ``(4,)`` xyxy in some coordinate system.
+        upper: ``(4,)`` the frame's extent in that system (``[max_x, max_y, max_x, max_y]``).
+
+    Returns:
+        ``(fixed, swapped, clipped)``: the box with ``x1 <= x2`` and ``y1 <= y2`` (each
+        swapped pair exchanged) inside ``[0, upper]``, and whether each repair applied.
+    """
+    box = np.asarray(box, dtype=np.float64)
+    swapped = bool(box[2] < box[0] or box[3] < box[1])
+    if swapped:
+        box = np.concatenate([np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])])
+    fixed = np.clip(box, 0.0, upper)
+    return fixed, swapped, bool(np.any(fixed != box))
+
+
 def assemble(
     raw: RawAnswer, ctx: FrameContext, coords: str, format_repairs: list[str]
 ) -> ParseResult:
@@ -188,15 +210,14 @@ def assemble(
             continue
         if distance > exact_tol:
             log.add("box time snapped to the nearest shown frame", f"{place} -> {snapped:g} s")
-        if box[2] < box[0] or box[3] < box[1]:
+        fixed, swapped, clipped = repair_box(box, upper)
+        if swapped:
             log.add("box corners swapped (x2 < x1 or y2 < y1)", place)
-            box = np.concatenate([np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])])
-        clipped = np.clip(box, 0.0, upper)
-        if np.any(clipped != box):
+        if clipped:
             log.add("box clipped to the frame", place)
         if nearest in chosen:
             log.add("several boxes for one shown frame, the last was kept", f"{snapped:g} s")
-        chosen[nearest] = clipped
+        chosen[nearest] = fixed
     order = sorted(chosen)
     times = stamps[order] if order else np.zeros(0)
     boxes = np.array([chosen[i] for i in order]).reshape(-1, 4)
@@ -214,4 +235,5 @@ __all__ = [
     "as_finite",
     "assemble",
     "parse_number",
+    "repair_box",
 ]
