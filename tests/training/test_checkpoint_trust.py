@@ -33,7 +33,7 @@ from stvg.checkpoint_files import (
 )
 from stvg.cli import main
 from stvg.policies.native import NativePolicy
-from stvg.training.loop import Trainer
+from stvg.training.loop import Trainer, load_trained_policy
 from stvg.training.rllib_ppo import RLlibPPOTrainer
 from stvg.training.run_dir import (
     CHECKPOINTS,
@@ -223,6 +223,8 @@ def test_a_readable_but_wrong_trainer_pt_goes_back_to_the_previous(run: Path) ->
         load_trainer_state(newest.parent)
     # RLlib's trainer.pt (only an iteration) in a loop trainer's run
     save_checkpoint_file({"iteration": 3, "algorithm": "rllib_ppo"}, newest)
+    with pytest.raises(CorruptCheckpoint, match=r"has no \['policy', 'policy_config'"):
+        load_trained_policy(newest.parent)
     with pytest.warns(UserWarning, match=r"resuming from iter_000002: .*has no \['env_steps'"):
         trainer = Trainer.resume(run, tensorboard=False)
     try:
