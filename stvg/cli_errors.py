@@ -2,7 +2,9 @@
 failures that escape a command (a config or data error, a file-system error, Ray failing).
 
 :func:`stvg.cli.main` turns :class:`CommandError`, :class:`~stvg.config.ConfigError`,
-:class:`~stvg.data.errors.DataError`, :class:`OSError` and Ray's errors escaping a handler
+:class:`~stvg.data.errors.DataError`, :class:`~stvg.checkpoint_files.CheckpointError` (a
+checkpoint file refused: damaged, or holding more than tensors and plain data),
+:class:`OSError` and Ray's errors escaping a handler
 into ``stvg <command>: error: <one line>`` and exit status 2; ``STVG_TRACEBACK=1`` in the
 environment re-raises them with their traceback instead.
 """
@@ -135,12 +137,13 @@ def shortened(exc: BaseException) -> bool:
     """Whether :func:`stvg.cli.main` reports ``exc`` in one line (see the module doc)."""
     if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
         return False
+    from stvg.checkpoint_files import CheckpointError
     from stvg.config import ConfigError
     from stvg.data.errors import DataError
 
     carried = carried_error(exc)
     return is_ray_failure(exc) or isinstance(
-        carried, (CommandError, ConfigError, DataError, OSError)
+        carried, (CommandError, ConfigError, DataError, CheckpointError, OSError)
     )
 
 

@@ -13,8 +13,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "stvg"
 
-#: What each subpackage may import (besides itself and the top-level helper modules
-#: ``stvg.config``, ``stvg.cli_args``, ``stvg.cli_errors`` and ``stvg.stats``). Bottom to top: data; tubes; verifiers; render
+#: What each subpackage may import (besides itself and the top-level helper modules of
+#: ``BASE_MODULES``). Bottom to top: data; tubes; verifiers; render
 #: (drawing, used by the envs' render modes); envs and policies side by side (policies
 #: depend on the answer contract in verifiers, never on envs); synthesis (SFT data: CoT,
 #: targets, the native policy's frame cache; uses the envs' frame sampling and the VLM
@@ -43,12 +43,16 @@ ALLOWED: dict[str, set[str]] = {
     },
 }
 #: Top-level modules every layer may use, with what they may import themselves
-#: (``cli_errors`` turns config and data errors into one-line messages; ``stats`` holds the
-#: confidence intervals that evaluation, reports and sweeps share).
+#: (``cli_errors`` turns config and data errors into one-line messages;
+#: ``checkpoint_files`` reads checkpoints without running code; ``redact`` takes secrets
+#: out of a server's error text; ``stats`` holds the confidence intervals that evaluation,
+#: reports and sweeps share).
 BASE_MODULES: dict[str, set[str]] = {
     "config": set(),
     "cli_args": set(),
     "cli_errors": {"data"},
+    "checkpoint_files": set(),
+    "redact": set(),
     "stats": set(),
 }
 

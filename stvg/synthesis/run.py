@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from stvg.config import from_dict
+from stvg.redact import redact
 from stvg.synthesis.config import SynthesisConfig, TeacherConfig
 from stvg.synthesis.replace import replace_with_gt
 from stvg.synthesis.targets import write_targets
@@ -259,7 +260,8 @@ def _record(
         },
         "target": outcome.target,
         "teacher_text": reply.text,
-        "teacher_error": reply.error,
+        # a custom teacher's error text may quote a server's reply: no credentials stored
+        "teacher_error": None if reply.error is None else redact(reply.error),
         "teacher_model": reply.model,
         "replacements": outcome.replacements,
         "teacher_t_iou": outcome.teacher_t_iou,
@@ -268,7 +270,7 @@ def _record(
         "parsed": outcome.parsed,
         "kept": outcome.kept,
         "drop_reason": outcome.drop_reason,
-        "detail": outcome.detail,
+        "detail": None if outcome.detail is None else redact(outcome.detail),
     }
 
 

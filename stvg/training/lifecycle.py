@@ -3,16 +3,19 @@
 :class:`TrainerLifecycle` is the one home of what a trainer does around its iterations:
 
 * :meth:`~TrainerLifecycle.create` makes a new run directory (``out_dir/<run name>``, a
-  ``-2``, ``-3`` suffix if taken) and writes the config into it;
+  ``-2``, ``-3`` suffix if taken), locks it and writes the config into it;
 * :meth:`~TrainerLifecycle.resume` reads a run's saved config, refuses a new config that
-  changes a key outside :data:`RESUMABLE_CHANGES` (it would change the results), finds the
-  newest checkpoint whose ``trainer.pt`` loads, and reopens the run's logs from there;
+  changes a key outside :data:`RESUMABLE_CHANGES` (it would change the results), locks the
+  run (a second trainer of the same run is refused, :class:`~stvg.training.run_dir.RunInUse`),
+  finds the newest checkpoint whose ``trainer.pt`` loads and holds this trainer's state
+  (:attr:`~TrainerLifecycle.state_keys`, :meth:`~TrainerLifecycle.check_checkpoint`), and
+  reopens the run's logs from there;
 * :meth:`~TrainerLifecycle.train` runs the remaining iterations with a progress bar;
   :meth:`~TrainerLifecycle.step` is one of them: the subclass's :meth:`_iterate`, then one
   line of metrics and a checkpoint every ``checkpoint_every`` iterations (and at the last);
 * :meth:`~TrainerLifecycle.close` stops what the subclass started (:meth:`_stop`), closes
-  the logs, gives the process its torch thread count back and stops Ray if the trainer
-  started it.
+  the logs, releases the run's lock, gives the process its torch thread count back and
+  stops Ray if the trainer started it.
 
 The trainers (:class:`stvg.training.loop.Trainer` for GRPO, RLOO and PPO;
 :class:`stvg.training.rllib_ppo.RLlibPPOTrainer` for RLlib's PPO) implement the
@@ -30,7 +33,7 @@ from typing import Any, TypeVar
 
 from stvg.config import ConfigError, from_dict, to_dict
 from stvg.training.config import TrainConfig
-from stvg.training.run_dir import RunDir, newest_loadable_checkpoint
+from stvg.training.run_dir import RunDir, RunLock, newest_loadable_checkpoint
 
 #: Config keys that may differ when a run is resumed (they do not change its results;
 #: ``micro_batch_size`` and ``gradient_checkpointing`` change only floating-point rounding,
@@ -140,6 +143,8 @@ class TrainerLifecycle(abc.ABC):
     iteration: int
     _owns_ray: bool = False
     _threads_before: int | None = None
+    #: Keys the trainer's ``trainer.pt`` must hold to resume from it.
+    state_keys: tuple[str, ...] = ("iteration",)
 
     # ------------------------------------------------------------------ hooks
     @classmethod
@@ -151,6 +156,13 @@ class TrainerLifecycle(abc.ABC):
     def fill_from_saved(cls, config: TrainConfig, saved: TrainConfig, path: Path) -> TrainConfig:
         """``config`` with the keys it leaves to the saved run filled in (default: none)."""
         return config
+
+    @classmethod
+    def check_checkpoint(cls, folder: Path, state: Mapping[str, Any]) -> None:
+        """Raise :class:`~stvg.checkpoint_files.CheckpointError` if ``folder`` (whose
+        ``trainer.pt`` holds ``state``) lacks what this trainer resumes from (default:
+        nothing more)."""
+        return None
 
     @abc.abstractmethod
     def _iterate(self) -> dict[str, float]:
@@ -170,9 +182,22 @@ class TrainerLifecycle(abc.ABC):
         """A fresh run in ``out_dir/<run name>`` (a ``-2``, ``-3`` suffix if taken)."""
         config = cls.prepare_config(config)
         name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
-        run_dir = RunDir(RunDir.unique_path(config.out_dir, name), tensorboard=tensorboard)
-        run_dir.write_config(to_dict(config))
-        return cls(config, run_dir)
+        path = RunDir.unique_path(config.out_dir, name)
+        run_dir = RunDir(path, tensorboard=tensorboard, lock=RunLock.acquire(path))
+        return cls._build(run_dir, config, None)
+
+    @classmethod
+    def _build(
+        cls: type[_Self], run_dir: RunDir, config: TrainConfig, resume_from: ResumePoint | None
+    ) -> _Self:
+        """``cls(config, run_dir, resume_from)`` after writing the config; the run's lock
+        and logs are released if that fails."""
+        try:
+            run_dir.write_config(to_dict(config))
+            return cls(config, run_dir, resume_from)  # type: ignore[call-arg]
+        except BaseException:
+            run_dir.close()
+            raise
 
     @classmethod
     def resume(
@@ -193,6 +218,8 @@ class TrainerLifecycle(abc.ABC):
         Raises:
             FileNotFoundError: not a run directory, or no checkpoint that loads.
             ConfigError: ``config`` changes a key that must stay the same.
+            RunInUse: another process is training this run.
+            CheckpointError: the checkpoint's state does not fit this run.
         """
         path = Path(path)
         saved = from_dict(
@@ -204,10 +231,18 @@ class TrainerLifecycle(abc.ABC):
             check_resumable(saved, config, path)
         else:
             config = saved
-        checkpoint, state = newest_loadable_checkpoint(path)
-        run_dir = RunDir(path, tensorboard=tensorboard, purge_after=int(state["iteration"]))
-        run_dir.write_config(to_dict(config))
-        return cls(config, run_dir, ResumePoint(checkpoint, state))
+        lock = RunLock.acquire(path)
+        try:
+            checkpoint, state = newest_loadable_checkpoint(
+                path, cls.state_keys, cls.check_checkpoint
+            )
+            run_dir = RunDir(
+                path, tensorboard=tensorboard, purge_after=int(state["iteration"]), lock=lock
+            )
+        except BaseException:
+            lock.release()
+            raise
+        return cls._build(run_dir, config, ResumePoint(checkpoint, state))
 
     # ------------------------------------------------------------------ the loop
     def step(self) -> dict[str, float]:
@@ -264,11 +299,14 @@ class TrainerLifecycle(abc.ABC):
 
     def close(self) -> None:
         """Stop the trainer's workers (and Ray, if this trainer started it); close the
-        logs; give the process its torch thread count back."""
+        logs and release the run's lock (also when stopping the workers fails); give the
+        process its torch thread count back."""
         import torch
 
-        self._stop()
-        self.run_dir.close()
+        try:
+            self._stop()
+        finally:
+            self.run_dir.close()
         if self._threads_before is not None:
             torch.set_num_threads(self._threads_before)
         if self._owns_ray:

@@ -28,12 +28,13 @@ so a run resumed from a checkpoint ends exactly where the uninterrupted run ends
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,30 @@ from stvg.training.metrics import episode_summary, greedy_summary, group_summary
 from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
 from stvg.training.run_dir import (
     HF_DIR,
+    TRAINER_STATE,
+    CheckpointError,
+    CorruptCheckpoint,
     RunDir,
     latest_checkpoint,
     load_trainer_state,
 )
 from stvg.training.schedule import SampleSchedule, annealed_lr, chunks, task_seed
 from stvg.training.workers import init_ray, make_workers
+
+#: What a loop trainer's ``trainer.pt`` holds (:meth:`Trainer.state_dict`; ``scaler`` may
+#: be missing in runs saved before it existed).
+STATE_KEYS = (
+    "iteration",
+    "env_steps",
+    "policy_name",
+    "policy_config",
+    "policy",
+    "optimizer",
+    "schedule",
+    "rng",
+)
+#: What :func:`load_trained_policy` reads of it.
+POLICY_STATE_KEYS = ("policy_name", "policy_config", "policy")
 
 
 def resolve_policy_config(config: TrainConfig, env: Any) -> dict[str, Any]:
@@ -133,6 +152,8 @@ class Trainer(TrainerLifecycle):
             ``None`` (the batch's token width).
     """
 
+    state_keys = STATE_KEYS
+
     def __init__(
         self, config: TrainConfig, run_dir: RunDir, resume_from: ResumePoint | None = None
     ) -> None:
@@ -148,7 +169,8 @@ class Trainer(TrainerLifecycle):
             self.policy = make_policy(cfg.policy.name, policy_config)
             self.worker_policy_config = to_dict(self.policy.config)
         else:
-            self.worker_policy_config = dict(state["policy_config"])
+            with _state_of(resume_from):
+                self.worker_policy_config = dict(state["policy_config"])
             self.policy = make_policy(cfg.policy.name, self.worker_policy_config)
         probe.close()
         # The policy's answer contract (format, coordinates, fps, processor geometry) fills
@@ -169,7 +191,8 @@ class Trainer(TrainerLifecycle):
         self.env_steps = 0
         self._round = 0
         if state is not None:
-            self._load_state(state)
+            with _state_of(resume_from):
+                self._load_state(state)
         elif self.reference is not None:
             self.run_dir.save_reference(self.reference.state_dict())
         self._owns_ray = init_ray(cfg.ray) if cfg.rollout.num_workers > 0 else False
@@ -547,14 +570,36 @@ def load_trained_policy(path: str | Path) -> Any:
         raise FileNotFoundError(
             f"{path} is neither a checkpoint folder nor a run with a checkpoint"
         )
-    state = load_trainer_state(checkpoint)
+    state = load_trainer_state(checkpoint, POLICY_STATE_KEYS)
     policy = make_policy(state["policy_name"], state["policy_config"])
-    policy.load_state_dict(state["policy"])
+    with _state_of(ResumePoint(Path(checkpoint), state)):
+        policy.load_state_dict(state["policy"])
     return policy
 
 
+@contextlib.contextmanager
+def _state_of(point: ResumePoint | None) -> Iterator[None]:
+    """Turn an error while taking values from ``point``'s ``trainer.pt`` (a weight of
+    another shape, a value of the wrong type) into a :class:`CorruptCheckpoint` naming the
+    file; errors of other files (``reference.pt``) pass unchanged."""
+    try:
+        yield
+    except (CheckpointError, FileNotFoundError):
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        where = "the checkpoint" if point is None else str(point.checkpoint / TRAINER_STATE)
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise CorruptCheckpoint(
+            f"{where} does not fit this run ({type(exc).__name__}: {detail}); resume "
+            "from a checkpoint of this run or start a new run"
+        ) from None
+
+
 __all__ = [
+    "POLICY_STATE_KEYS",
     "RESUMABLE_CHANGES",
+    "STATE_KEYS",
     "TrainResult",
     "Trainer",
     "completion_budget",

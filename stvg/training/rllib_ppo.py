@@ -5,7 +5,7 @@ RLlib builds its default model from the env's spaces (an MLP encoder over the fl
 observation of ``stvg/SyntheticTrackingFlat-v0``; a categorical + Gaussian head for the
 ``present``/``box`` action), so ``policy`` in the config is not read. The run directory has
 the same layout as :class:`~stvg.training.loop.Trainer`'s (``config.yaml``,
-``metrics.jsonl``, ``tb/``, ``checkpoints/iter_*/`` with RLlib's checkpoint in ``rllib/``)
+``metrics.jsonl``, ``tb/``, ``checkpoints/iter_*/`` with RLlib's state in ``rllib_state.pt``)
 and, where RLlib reports them, the same metric names:
 
 ==============================  ==========================================================
@@ -24,6 +24,13 @@ ours                            RLlib result key
 ``losses/explained_variance``   ``learners/default_policy/vf_explained_var``
 ``charts/SPS``                  ``env_runners/num_env_steps_sampled / time_this_iter_s``
 ==============================  ==========================================================
+
+RLlib's own checkpoints (``Algorithm.save_to_path``) are pickles, which run code when
+loaded; a run is resumed from ``rllib_state.pt`` instead: ``Algorithm.get_state()`` (module
+weights, optimizer state, connector and metrics state: plain data and numeric arrays),
+read back without running code (:func:`~stvg.checkpoint_files.load_checkpoint_file`) into
+an algorithm built from the run's config (``Algorithm.set_state``). A checkpoint folder of
+an older run that holds only RLlib's pickles (``rllib/``) is not loaded.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stvg.checkpoint_files import CorruptCheckpoint, load_checkpoint_file, save_checkpoint_file
 from stvg.config import to_dict
 from stvg.training.config import TrainConfig
 from stvg.training.lifecycle import ResumePoint, TrainerLifecycle
@@ -40,7 +48,10 @@ from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES, make_env
 from stvg.training.run_dir import RunDir
 from stvg.training.workers import init_ray
 
+#: RLlib's own (pickle) checkpoint folder, written by older versions; never loaded.
 RLLIB_DIR = "rllib"
+#: ``Algorithm.get_state()`` of a checkpoint, read without running code.
+RLLIB_STATE = "rllib_state.pt"
 _INFO_PREFIX = "stvg_info/"
 
 #: ``our name -> path of keys in RLlib's result dict``.
@@ -189,8 +200,34 @@ class RLlibPPOTrainer(TrainerLifecycle):
         self.algo = rllib_config(config).build_algo()
         self.iteration = 0
         if resume_from is not None:
-            self.algo.restore_from_path(str(resume_from.checkpoint / RLLIB_DIR))
+            path = resume_from.checkpoint / RLLIB_STATE
+            state = load_checkpoint_file(path, "RLlib state")
+            if not isinstance(state, Mapping):
+                raise CorruptCheckpoint(
+                    f"{path} holds {type(state).__name__}, not RLlib's state (a mapping)"
+                )
+            try:
+                self.algo.set_state(dict(state))
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise CorruptCheckpoint(
+                    f"{path} does not fit this run's algorithm ({type(exc).__name__}: "
+                    f"{str(exc).strip()[:300]}); resume from a checkpoint of this run"
+                ) from None
             self.iteration = int(resume_from.state["iteration"])
+
+    @classmethod
+    def check_checkpoint(cls, folder: Path, state: Mapping[str, Any]) -> None:
+        """A checkpoint to resume from needs ``rllib_state.pt`` (RLlib's own pickle
+        checkpoint of older runs is not loaded)."""
+        if (folder / RLLIB_STATE).is_file():
+            return
+        if (folder / RLLIB_DIR).is_dir():
+            raise CorruptCheckpoint(
+                f"{folder} holds only RLlib's pickle checkpoint ({RLLIB_DIR}/), which could run "
+                f"code when loaded, so stvg does not load it; it resumes RLlib runs from "
+                f"{RLLIB_STATE}: start a new run"
+            )
+        raise CorruptCheckpoint(f"{folder} has no {RLLIB_STATE}")
 
     def _iterate(self) -> dict[str, float]:
         """One ``Algorithm.train()``; its results as stvg's metric keys."""
@@ -202,7 +239,8 @@ class RLlibPPOTrainer(TrainerLifecycle):
         return metrics
 
     def save_checkpoint(self) -> Path:
-        """RLlib's checkpoint in ``checkpoints/iter_*/rllib`` plus ``trainer.pt``."""
+        """``Algorithm.get_state()`` in ``checkpoints/iter_*/rllib_state.pt`` plus
+        ``trainer.pt``."""
         state = {
             "iteration": self.iteration,
             "algorithm": "rllib_ppo",
@@ -211,7 +249,9 @@ class RLlibPPOTrainer(TrainerLifecycle):
         return self.run_dir.save_checkpoint(
             self.iteration,
             state,
-            write_extra=lambda folder: self.algo.save_to_path(str(folder / RLLIB_DIR)),
+            write_extra=lambda folder: save_checkpoint_file(
+                self.algo.get_state(), folder / RLLIB_STATE
+            ),
         )
 
     def _stop(self) -> None:
@@ -219,4 +259,4 @@ class RLlibPPOTrainer(TrainerLifecycle):
         self.algo.stop()
 
 
-__all__ = ["RESULT_KEYS", "RLlibPPOTrainer", "result_metrics", "rllib_config"]
+__all__ = ["RESULT_KEYS", "RLLIB_STATE", "RLlibPPOTrainer", "result_metrics", "rllib_config"]

@@ -96,7 +96,9 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "charts/SPS",
     ):
         assert key in lines[-1], key
-    assert (run / "checkpoints" / "iter_000002" / "rllib").is_dir()
+    # RLlib's state as data (read back without unpickling), not RLlib's pickle checkpoint
+    assert (run / "checkpoints" / "iter_000002" / "rllib_state.pt").is_file()
+    assert not (run / "checkpoints" / "iter_000002" / "rllib").exists()
     assert (run / "tb").is_dir()
     assert main(["train", "--resume", str(run), "--iterations", "3"]) == 0
     assert [line["iteration"] for line in read_metrics(run)] == [1, 2, 3]

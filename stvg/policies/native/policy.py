@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stvg.checkpoint_files import CorruptCheckpoint, load_checkpoint_file, save_checkpoint_file
 from stvg.config import InvalidField, from_dict, to_dict
 from stvg.data.types import Sample
 from stvg.policies.base import Observation, Rollouts
@@ -168,10 +169,7 @@ class NativePolicy:
             "state_dict": self.state_dict(),
             "extra": dict(extra or {}),
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
-        return path
+        return save_checkpoint_file(payload, path)
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> NativePolicy:
@@ -184,23 +182,40 @@ class NativePolicy:
 
         Raises:
             FileNotFoundError: no such file.
-            ValueError: the file is not a native-policy checkpoint.
+            UnsafeCheckpoint: the file holds objects other than tensors and plain data
+                (nothing in it is run; :func:`~stvg.checkpoint_files.load_checkpoint_file`).
+            CorruptCheckpoint: the file cannot be read or is not a native-policy checkpoint
+                (a ``ValueError``).
         """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
                 f"native policy checkpoint not found: {path} (train one with `stvg train-sft`)"
             )
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = load_checkpoint_file(path, "native policy checkpoint")
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
             found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-            raise ValueError(
+            raise CorruptCheckpoint(
                 f"{path} is not a native policy checkpoint (format {found!r}, expected "
                 f"{CHECKPOINT_FORMAT!r})"
             )
+        if not isinstance(payload.get("config"), dict) or not isinstance(
+            payload.get("state_dict"), Mapping
+        ):
+            raise CorruptCheckpoint(
+                f"{path} is a damaged native policy checkpoint: its 'config' and 'state_dict' "
+                "must be mappings"
+            )
         config = {**payload["config"], **overrides, "checkpoint": None}
         policy = cls(**config)
-        policy.load_state_dict(payload["state_dict"])
+        try:
+            policy.load_state_dict(payload["state_dict"])
+        except (RuntimeError, KeyError, TypeError) as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise CorruptCheckpoint(
+                f"{path}: the weights do not fit the policy its config builds "
+                f"({type(exc).__name__}: {detail[:300]})"
+            ) from None
         return policy
 
     # ----------------------------------------------------------------- torch plumbing

@@ -7,20 +7,27 @@ answers each sample's prompt through the official ``openai`` client (``AsyncOpen
   frame, ``"Frame at <t> s:"`` and the frame as a base64 JPEG ``image_url``, then the prompt
   (the same text the policy is shown, so the teacher answers in the contract's timestamps
   and coordinates);
-* at most ``max_concurrency`` requests in flight; each with ``timeout_s``; failed requests
-  (connection errors, timeouts, 408/409/429/5xx) retried ``max_retries`` times with the
-  client's exponential backoff;
+* at most ``max_concurrency`` requests in flight; each attempt must be complete, body
+  included, within ``timeout_s`` seconds (a deadline, not a gap between bytes:
+  :mod:`~stvg.synthesis.teachers.http_guard`) and its body at most
+  :data:`MAX_REPLY_BYTES` once decompressed; failed requests (connection errors,
+  timeouts, 408/409/429/5xx) retried ``max_retries`` times with the client's exponential
+  backoff;
 * the API key is read from the environment variable named by ``api_key_env`` (never from
   the config file); an unset variable sends ``EMPTY``, what local servers accept.
 
-A request that still fails, an empty reply or a refusal becomes a :class:`TeacherReply`
-without text and with the reason; it never raises.
+A request that still fails, a reply too large, a reply that is not a chat completion
+(:func:`parse_completion`), an empty reply or a refusal becomes a :class:`TeacherReply`
+without text and with the reason; it never raises. Every text kept from the server, error
+or reply, has the API key and anything shaped like a credential redacted
+(:func:`stvg.redact.redact`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -30,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from stvg.config import InvalidField
+from stvg.redact import redact
 from stvg.synthesis.teachers.base import Teacher, TeacherReply, TeacherRequest
 from stvg.verifiers.formats.base import format_seconds
 
@@ -44,7 +52,8 @@ class OpenAITeacherConfig:
         model: the model name the endpoint serves.
         api_key_env: name of the environment variable holding the API key (unset: ``EMPTY``).
         max_concurrency: requests in flight at once.
-        timeout_s: seconds per request before it counts as failed (then retried).
+        timeout_s: seconds one request may take in all, body included, before it counts
+            as failed (then retried).
         max_retries: retries of a failed request (the client's exponential backoff).
         temperature: sampling temperature of the teacher.
         max_tokens: most tokens per answer.
@@ -72,6 +81,11 @@ class OpenAITeacherConfig:
             raise InvalidField("max_tokens", f"must be >= 1, got {self.max_tokens}")
         if not 0 <= self.jpeg_quality <= 100:
             raise InvalidField("jpeg_quality", f"must be in [0, 100], got {self.jpeg_quality}")
+
+
+#: Most bytes of a reply body, once decompressed (a chat completion of ``max_tokens``
+#: tokens is a few kilobytes).
+MAX_REPLY_BYTES = 8 * 2**20
 
 
 def frame_data_url(frame: np.ndarray, quality: int = 90) -> str:
@@ -153,54 +167,134 @@ class OpenAITeacher(Teacher):
     async def _generate_all(self, requests: list[TeacherRequest]) -> list[TeacherReply]:
         import openai
 
+        from stvg.synthesis.teachers.http_guard import GuardedHttpClient
+
         cfg = self.config
         client = openai.AsyncOpenAI(
             base_url=cfg.base_url,
-            api_key=os.environ.get(cfg.api_key_env) or "EMPTY",
+            api_key=self._api_key() or "EMPTY",
             timeout=cfg.timeout_s,
             max_retries=cfg.max_retries,
+            http_client=GuardedHttpClient(
+                deadline_s=cfg.timeout_s, max_bytes=MAX_REPLY_BYTES, timeout=cfg.timeout_s
+            ),
         )
         limit = asyncio.Semaphore(cfg.max_concurrency)
 
         async def one(request: TeacherRequest) -> TeacherReply:
             async with limit:
-                return await self._ask(client, request)
+                return self._redacted(await self._ask(client, request))
 
         try:
             return list(await asyncio.gather(*(one(r) for r in requests)))
         finally:
             await client.close()
 
+    def _api_key(self) -> str | None:
+        return os.environ.get(self.config.api_key_env) or None
+
+    def _redacted(self, reply: TeacherReply) -> TeacherReply:
+        """``reply`` with the API key and credential-shaped text redacted."""
+        key = [self._api_key()]
+        return TeacherReply(
+            None if reply.text is None else redact(reply.text, key),
+            None if reply.error is None else redact(reply.error, key),
+            None if reply.model is None else redact(reply.model, key),
+        )
+
     async def _ask(self, client: Any, request: TeacherRequest) -> TeacherReply:
         import openai
 
+        from stvg.synthesis.teachers.http_guard import ReplyTooLarge
+
         cfg = self.config
         try:
-            response = await client.chat.completions.create(
+            raw = await client.chat.completions.with_raw_response.create(
                 model=cfg.model,
                 messages=chat_messages(request, cfg.jpeg_quality),
                 temperature=cfg.temperature,
                 max_tokens=cfg.max_tokens,
             )
+        except ReplyTooLarge as exc:  # not retried
+            return TeacherReply(None, f"reply too large: {_short(exc)}")
         except openai.APIStatusError as exc:
             return TeacherReply(None, f"HTTP {exc.status_code} after retries: {_short(exc)}")
-        except openai.APIError as exc:  # connection errors and timeouts, after retries
+        except openai.APIError as exc:  # connection errors, timeouts
             return TeacherReply(None, f"{type(exc).__name__} after retries: {_short(exc)}")
-        if not response.choices:
-            return TeacherReply(None, "the endpoint returned no choices", response.model)
-        choice = response.choices[0]
-        message = choice.message
-        refusal = getattr(message, "refusal", None)
-        if refusal:
-            return TeacherReply(None, f"refusal: {refusal[:200]}", response.model)
-        if not message.content:
-            return TeacherReply(None, "empty reply", response.model)
-        return TeacherReply(message.content, None, response.model)
+        return parse_completion(raw.content)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).replace("\n", " ")
-    return text if len(text) <= 200 else text[:197] + "..."
+def parse_completion(body: bytes) -> TeacherReply:
+    """The :class:`TeacherReply` of a chat-completions response body.
+
+    The body must be a JSON object whose ``choices`` is a non-empty list, whose first item
+    is an object with a ``message`` object, whose ``content`` is a string (or ``null`` with
+    a ``refusal``). Anything else (not JSON, HTML, a list, ``{"choices": "x"}``, integer or
+    list content) is a reply without text and with ``malformed reply: <what was wrong>``.
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        start = body[:60].decode("utf-8", "replace")
+        reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)
+        return _malformed(f"not JSON ({reason}): {start!r}")
+    if not isinstance(payload, dict):
+        return _malformed(f"the body is {_kind(payload)}, not an object")
+    model = payload.get("model") if isinstance(payload.get("model"), str) else None
+    choices = payload.get("choices")
+    if choices is None or choices == []:
+        return TeacherReply(None, "the endpoint returned no choices", model)
+    if not isinstance(choices, list):
+        return _malformed(f"'choices' is {_kind(choices)}, not a list", model)
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        return _malformed(f"choices[0] is {_kind(choice)}, not an object", model)
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        what = "has no 'message'" if message is None else f"message is {_kind(message)}"
+        return _malformed(f"choices[0] {what}", model)
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        return TeacherReply(None, f"refusal: {refusal[:200]}", model)
+    content = message.get("content")
+    if content is None or content == "":
+        return TeacherReply(None, "empty reply", model)
+    if not isinstance(content, str):
+        return _malformed(f"the message content is {_kind(content)}, not text", model)
+    return TeacherReply(content, None, model)
 
 
-__all__ = ["OpenAITeacher", "OpenAITeacherConfig", "chat_messages", "frame_data_url"]
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _malformed(reason: str, model: str | None = None) -> TeacherReply:
+    return TeacherReply(None, f"malformed reply: {reason}", model)
+
+
+def _short(exc: BaseException) -> str:
+    """The exception's message and its causes' (``APITimeoutError`` says only "Request
+    timed out."; its cause names the deadline), on one line, at most 300 characters."""
+    parts, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 3:
+        seen.add(id(current))
+        text = str(current).replace("\n", " ").strip()
+        if text and text not in parts:
+            parts.append(text)
+        current = current.__cause__
+    text = " <- ".join(parts) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "OpenAITeacher",
+    "OpenAITeacherConfig",
+    "chat_messages",
+    "frame_data_url",
+    "parse_completion",
+]
