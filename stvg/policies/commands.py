@@ -3,8 +3,11 @@
 ::
 
     stvg models tiny --family qwen2.5-vl|qwen3-vl --out DIR [--seed N]
+    stvg models small --family qwen2.5-vl|qwen3-vl --out DIR [--seed N] [--text-hidden H]
+        [--text-layers L] [--vision-hidden H] [--vision-depth D]
 
-``models tiny`` writes a tiny, randomly initialised Qwen VL checkpoint (config, weights,
+``models tiny`` writes a tiny (about 0.1M parameters) and ``models small`` a small (about
+3M parameters by default) randomly initialised Qwen VL checkpoint (config, weights,
 tokenizer, chat template and the family's transformers processor) that
 ``AutoProcessor``/``AutoModelForImageTextToText`` and the ``vlm`` policy load from ``DIR``;
 see :mod:`stvg.policies.vlm.tiny`. Bad input is reported in one line with exit status 2.
@@ -16,17 +19,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from stvg.cli_args import non_negative_int
+from stvg.cli_args import non_negative_int, positive_int
 
 #: Families ``stvg models tiny`` builds (kept here so that ``--help`` needs no torch).
 FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``models`` command group (``models tiny``) to the ``stvg`` parser."""
+    """Add the ``models`` command group (``models tiny``, ``models small``) to the ``stvg``
+    parser."""
     parser = subparsers.add_parser(
         "models",
-        help="model checkpoints for the policies (tiny local VLMs)",
+        help="model checkpoints for the policies (tiny and small local VLMs)",
         description="Model checkpoints for the policies.",
     )
     actions = parser.add_subparsers(dest="models_command", metavar="ACTION")
@@ -47,6 +51,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=non_negative_int, default=0, metavar="N", help="weight seed (>= 0; 0)"
     )
     tiny.set_defaults(handler=_handle_tiny)
+    small = actions.add_parser(
+        "small",
+        help="write a small random Qwen2.5-VL / Qwen3-VL checkpoint (about 3M parameters)",
+        description=(
+            "Write a small, randomly initialised Qwen VL checkpoint of the real transformers "
+            "classes (the language model and vision tower sizes below; about 3M parameters "
+            "by default) with its tokenizer, chat template and the family's processor: "
+            "large enough to learn the synthetic benchmark on a CPU (see the README's VLM "
+            "section for the recipe and what it reaches)."
+        ),
+    )
+    small.add_argument("--family", required=True, help=f"one of {', '.join(FAMILIES)}")
+    small.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+    small.add_argument(
+        "--seed", type=non_negative_int, default=0, metavar="N", help="weight seed (>= 0; 0)"
+    )
+    for flag, default, what in (
+        ("--text-hidden", 128, "hidden size of the language model (heads of 32)"),
+        ("--text-layers", 4, "decoder layers of the language model"),
+        ("--vision-hidden", 128, "hidden size of the vision tower (heads of 32)"),
+        ("--vision-depth", 4, "blocks of the vision tower"),
+    ):
+        small.add_argument(
+            flag, type=positive_int, default=default, metavar="N", help=f"{what} ({default})"
+        )
+    small.set_defaults(handler=_handle_small)
 
 
 def _missing_action(parser: argparse.ArgumentParser) -> int:
@@ -55,9 +85,42 @@ def _missing_action(parser: argparse.ArgumentParser) -> int:
 
 
 def _handle_tiny(args: argparse.Namespace) -> int:
+    from stvg.policies.vlm.tiny import TINY
+
+    return _build("tiny", args, TINY)
+
+
+def _handle_small(args: argparse.Namespace) -> int:
+    from stvg.policies.vlm.tiny import SMALL, ModelSize
+
+    def size_of(hidden: int, flag: str) -> int:
+        if hidden % 32:
+            raise ValueError(f"{flag} must be a multiple of 32 (heads of 32), got {hidden}")
+        return hidden // 32
+
+    try:
+        size = ModelSize(
+            text_hidden=args.text_hidden,
+            text_layers=args.text_layers,
+            text_heads=size_of(args.text_hidden, "--text-hidden"),
+            text_intermediate=4 * args.text_hidden,
+            vision_hidden=args.vision_hidden,
+            vision_depth=args.vision_depth,
+            vision_heads=size_of(args.vision_hidden, "--vision-hidden"),
+            vision_intermediate=4 * args.vision_hidden,
+            vision_positions=SMALL.vision_positions,
+            deepstack=tuple(i for i in SMALL.deepstack if i < args.vision_depth) or (0,),
+        )
+    except ValueError as exc:
+        print(f"stvg models small: error: {exc}", file=sys.stderr)
+        return 2
+    return _build("small", args, size)
+
+
+def _build(kind: str, args: argparse.Namespace, size: object) -> int:
     if args.family not in FAMILIES:
         print(
-            f"stvg models tiny: error: unknown --family {args.family!r}; choose one of "
+            f"stvg models {kind}: error: unknown --family {args.family!r}; choose one of "
             f"{', '.join(FAMILIES)}",
             file=sys.stderr,
         )
@@ -65,19 +128,21 @@ def _handle_tiny(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         print(
-            f"stvg models tiny: error: --out {str(out)!r} exists and is not a directory; "
+            f"stvg models {kind}: error: --out {str(out)!r} exists and is not a directory; "
             "pass a new or existing directory",
             file=sys.stderr,
         )
         return 2
-    from stvg.policies.vlm.tiny import build_tiny_checkpoint
+    from stvg.policies.vlm.tiny import build_checkpoint, count_parameters
 
     try:
-        path = build_tiny_checkpoint(args.family, out, seed=args.seed)
+        path = build_checkpoint(args.family, out, size, seed=args.seed)  # type: ignore[arg-type]
     except OSError as exc:
-        print(f"stvg models tiny: error: cannot write {str(out)!r}: {exc}", file=sys.stderr)
+        print(f"stvg models {kind}: error: cannot write {str(out)!r}: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote a tiny {args.family} checkpoint to {path}")
+    print(
+        f"wrote a {kind} {args.family} checkpoint ({count_parameters(path):,} parameters) to {path}"
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Tiny Qwen VL checkpoints as package code, and the ``stvg models tiny`` command."""
+"""Tiny and small Qwen VL checkpoints as package code, and the ``stvg models`` commands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
 
 from stvg.cli import main
-from stvg.policies.vlm.tiny import QWEN_SAMPLING_DEFAULTS, build_tiny_checkpoint
+from stvg.policies.vlm.tiny import (
+    QWEN_SAMPLING_DEFAULTS,
+    SMALL,
+    ModelSize,
+    build_checkpoint,
+    build_tiny_checkpoint,
+    count_parameters,
+    mrope_sections,
+)
 
 EXPECTED = {
     # family: (model class, processor class, video processor class, patch size, size bounds)
@@ -79,7 +87,8 @@ def test_unknown_family_raises(tmp_path):
 def test_cli_writes_a_checkpoint(tmp_path, capsys):
     out = tmp_path / "tiny25"
     assert main(["models", "tiny", "--family", "qwen2.5-vl", "--out", str(out), "--seed", "3"]) == 0
-    assert f"wrote a tiny qwen2.5-vl checkpoint to {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith("wrote a tiny qwen2.5-vl checkpoint (") and f") to {out}" in printed
     config = json.loads((out / "config.json").read_text())
     assert config["model_type"] == "qwen2_5_vl"
     processor = json.loads((out / "processor_config.json").read_text())
@@ -100,3 +109,65 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert "exists and is not a directory" in capsys.readouterr().err
     assert main(["models"]) == 2  # no action: help on stderr
     assert "tiny" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family", sorted(EXPECTED))
+def test_small_checkpoint_loads_with_transformers_auto_classes(tmp_path, family):
+    path = build_checkpoint(family, tmp_path / "small", SMALL, seed=0)
+    model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+    model_cls, processor_cls, video_cls, patch, _ = EXPECTED[family]
+    assert type(model).__name__ == model_cls and type(processor).__name__ == processor_cls
+    assert type(processor.video_processor).__name__ == video_cls
+    text, vision = model.config.text_config, model.config.vision_config
+    assert (text.hidden_size, text.num_hidden_layers, text.num_attention_heads) == (128, 4, 4)
+    assert (vision.hidden_size, vision.depth, vision.patch_size) == (128, 4, patch)
+    sections = text.rope_parameters["mrope_section"]
+    assert sum(sections) == 128 // 4 // 2  # half a head
+    n = sum(p.numel() for p in model.parameters())
+    assert n == count_parameters(path)
+    # 2.59M (Qwen2.5-VL) and 3.04M (Qwen3-VL: learned positions, two deepstack mergers)
+    assert {"qwen2.5-vl": 2_588_800, "qwen3-vl": 3_038_080}[family] == n
+    if family == "qwen3-vl":
+        assert vision.num_position_embeddings == 64 and vision.deepstack_visual_indexes == [1, 2]
+
+
+def test_mrope_sections_follow_the_released_proportions():
+    # Qwen2.5-VL-7B: head 128 -> [16, 24, 24]; Qwen3-VL-8B: head 128 -> [24, 20, 20]
+    assert mrope_sections("qwen2.5-vl", 128) == [16, 24, 24]
+    assert mrope_sections("qwen3-vl", 128) == [24, 20, 20]
+    assert mrope_sections("qwen2.5-vl", 16) == [2, 3, 3]  # the tiny checkpoints' sections
+    assert mrope_sections("qwen3-vl", 16) == [4, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"text_hidden": 96}, "text_heads"),
+        ({"vision_positions": 50}, "square"),
+        ({"deepstack": (4,)}, "deepstack"),
+        ({"text_layers": 0}, "positive integer"),
+    ],
+)
+def test_model_size_refuses_shapes_the_classes_cannot_take(change, message):
+    with pytest.raises(ValueError, match=message):
+        ModelSize(**{**SMALL.__dict__, **change})
+
+
+def test_cli_small_writes_a_sized_checkpoint(tmp_path, capsys):
+    out = tmp_path / "small3"
+    args = ["models", "small", "--family", "qwen3-vl", "--out", str(out), "--text-hidden", "64"]
+    assert main([*args, "--text-layers", "2", "--vision-depth", "2"]) == 0
+    assert "wrote a small qwen3-vl checkpoint (" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["text_config"]["hidden_size"] == 64
+    assert config["text_config"]["num_hidden_layers"] == 2
+    assert config["vision_config"]["depth"] == 2
+    assert config["vision_config"]["deepstack_visual_indexes"] == [1]
+    assert (
+        main(["models", "small", "--family", "qwen3-vl", "--out", str(out), "--text-hidden", "100"])
+        == 2
+    )
+    assert capsys.readouterr().err.strip() == (
+        "stvg models small: error: --text-hidden must be a multiple of 32 (heads of 32), got 100"
+    )
