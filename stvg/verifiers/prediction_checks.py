@@ -4,8 +4,10 @@ Two cases that a metric alone hides:
 
 * **gaps**: frames of a predicted span without a box score 0 IoU; a file with boxes only on
   every 10th frame (forgot to densify) scores about a tenth of its vIoU without any error.
-  :func:`check_predictions` counts them per sample and in total; :func:`fill_gaps`
-  densifies on the fly with a :mod:`stvg.tubes` method (``linear`` or ``hold``).
+  :func:`check_predictions` counts them per sample and in total (frames of the video only:
+  a frame past its end is counted as such, below); :func:`fill_gaps` densifies on the fly
+  with a :mod:`stvg.tubes` method (``linear`` or ``hold``), on the frames of the video only,
+  so the work is bounded by the video's length whatever ``ed_frame`` says.
 * **spans past the video end**: ``ed_frame >= num_frames`` (the video has frames
   ``0 .. num_frames - 1``); counted and listed (the metric scores them as given).
 
@@ -35,7 +37,8 @@ class PredictionChecks:
 
     Attributes:
         frames_without_box: ``{sample_id: n}`` for samples whose span has ``n > 0`` frames
-            without a box, dataset order (after filling, when ``fill`` is not ``none``).
+            of the video without a box, dataset order (after filling, when ``fill`` is not
+            ``none``); frames past the video's end are in ``span_past_end`` instead.
         frames_filled: ``{sample_id: n}`` frames given a box by ``fill``, dataset order.
         span_past_end: ``{sample_id: ed_frame - (num_frames - 1)}``, the frames past the
             last frame of the video, for spans that end after it.
@@ -111,11 +114,22 @@ class PredictionChecks:
         return out
 
 
-def _filled_tube(pred: Prediction, method: str, native_fps: float) -> Tube:
-    """``pred.tube`` with a box on every frame of its span (given boxes kept as they are)."""
+def _gaps_in_video(pred: Prediction, num_frames: int) -> int:
+    """Frames of ``pred.span`` inside the video (``< num_frames``) without a box."""
+    first, last = pred.span[0], min(pred.span[1], num_frames - 1)
+    if last < first:
+        return 0
+    frames = pred.tube.frame_idx
+    return (last - first + 1) - int(np.count_nonzero((frames >= first) & (frames <= last)))
+
+
+def _filled_tube(pred: Prediction, method: str, native_fps: float, num_frames: int) -> Tube:
+    """``pred.tube`` with a box on every frame of its span inside the video (given boxes
+    kept as they are, those past the video's end too)."""
     first, last = pred.span
     tube = pred.tube
-    queries = np.arange(first, last + 1, dtype=np.int64)
+    queries = np.arange(first, min(last, num_frames - 1) + 1, dtype=np.int64)
+    queries = np.union1d(queries, tube.frame_idx)
     boxes = DENSIFY_METHODS[method].function(
         tube.frame_idx.astype(np.float64),
         tube.boxes_xyxy,
@@ -130,8 +144,10 @@ def _filled_tube(pred: Prediction, method: str, native_fps: float) -> Tube:
 def fill_gaps(
     samples: Sequence[Sample], predictions: Mapping[str, Prediction], method: FillMethod
 ) -> tuple[dict[str, Prediction], dict[str, int]]:
-    """Give a box to every frame of each predicted span (``method`` ``linear`` or ``hold``,
-    :mod:`stvg.tubes.smoothing`; the end boxes are held beyond the first and last box).
+    """Give a box to every frame of each predicted span that lies inside the video
+    (``method`` ``linear`` or ``hold``, :mod:`stvg.tubes.smoothing`; the end boxes are held
+    beyond the first and last box). Frames past the video's end get none: they have no
+    ground truth, and filling them would cost memory in proportion to ``ed_frame``.
 
     A span without any box stays empty (nothing to fill from). Predictions of ids not in
     ``samples`` are kept unchanged.
@@ -143,15 +159,16 @@ def fill_gaps(
         raise ValueError(f"fill must be one of {FILL_METHODS}, got {method!r}")
     if method == "none":
         return dict(predictions), {}
-    fps = {s.sample_id: s.native_fps for s in samples}
+    known = {s.sample_id: s for s in samples}
     out: dict[str, Prediction] = {}
     filled: dict[str, int] = {}
     for sample_id, pred in predictions.items():
-        gaps = pred.n_frames_without_box
-        if gaps == 0 or len(pred.tube) == 0 or sample_id not in fps:
+        sample = known.get(sample_id)
+        gaps = 0 if sample is None else _gaps_in_video(pred, sample.num_frames)
+        if gaps == 0 or len(pred.tube) == 0 or sample is None:
             out[sample_id] = pred
             continue
-        tube = _filled_tube(pred, method, fps[sample_id])
+        tube = _filled_tube(pred, method, sample.native_fps, sample.num_frames)
         out[sample_id] = Prediction(pred.span, tube, pred.n_boxes_outside_span)
         filled[sample_id] = gaps
     order = {s.sample_id: i for i, s in enumerate(samples)}
@@ -187,7 +204,7 @@ def check_predictions(
         if pred is None:
             continue
         outside += pred.n_boxes_outside_span
-        gaps = pred.n_frames_without_box
+        gaps = _gaps_in_video(pred, sample.num_frames)
         if gaps:
             without[sample.sample_id] = gaps
         beyond = pred.span[1] - (sample.num_frames - 1)

@@ -6,14 +6,17 @@ A predictions file is JSON (``DESIGN.md``)::
                      "bbox": {"12": [x1, y1, x2, y2], "13": [...], ...}}, ...}
 
 * ``st_frame``/``ed_frame``: 0-based **inclusive** native frames, integers,
-  ``0 <= st_frame <= ed_frame``;
+  ``0 <= st_frame <= ed_frame <= 9,999,999`` (``MAX_FRAME_INDEX`` of
+  :mod:`stvg.data.limits`: no video has more frames; a larger index is an error, never
+  arithmetic that wraps);
 * ``bbox``: frame (a decimal string of a non-negative integer) -> ``[x1, y1, x2, y2]``, four
   finite numbers in original-video pixels. Frames of the span without a box are allowed
   (they score 0 IoU); an empty ``bbox`` is allowed.
 * Boxes on frames **outside** ``[st_frame, ed_frame]`` are not an error (some models emit a
   box on every sampled frame): they are dropped while reading, because the metric protocol
   ignores them, and counted in :attr:`Prediction.n_boxes_outside_span` so that the
-  evaluation report can say how many there were.
+  evaluation report can say how many there were (a frame key of any size, ``2**64``
+  included, is such a box).
 * Other keys of an entry (``"score"``, ``"qtype"``, ...) are ignored.
 
 Every malformed entry raises :class:`stvg.data.DataError` naming the file, the sample id and
@@ -46,10 +49,12 @@ import msgspec
 import numpy as np
 
 from stvg.data.errors import DataError
+from stvg.data.limits import MAX_FRAME_INDEX
 from stvg.data.types import Tube
 from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
+_INT64_SAFE_DIGITS = 18  # every decimal of at most 18 digits fits in int64
 
 OnInvalid = Literal["error", "zero"]
 ON_INVALID: tuple[str, ...] = ("error", "zero")
@@ -131,6 +136,13 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
                 f"{key} must be a non-negative integer frame index, got {value!r}",
                 key,
                 "write 0-based native frame indices as JSON integers (not floats or strings)",
+            )
+        if value > MAX_FRAME_INDEX:
+            raise fail(
+                f"{key} {value} is past the largest frame index accepted ({MAX_FRAME_INDEX}: "
+                f"no video has more than {MAX_FRAME_INDEX + 1} frames)",
+                key,
+                "write 0-based native frame indices of the video",
             )
     if first > last:
         raise fail(
@@ -343,13 +355,15 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
     except msgspec.DecodeError:
         return strict()
     first, last, n = entry.st_frame, entry.ed_frame, len(bbox)
-    if not 0 <= first <= last:
+    if not 0 <= first <= last <= MAX_FRAME_INDEX:
         return strict()
     if n == 0:
         return Prediction((first, last), Tube.empty())
     keys = "".join(bbox)
     # a repeated frame key leaves fewer boxes than "[" (boxes are flat lists of numbers)
     if "" in bbox or not (keys.isascii() and keys.isdigit()) or bytes(entry.bbox).count(b"[") != n:
+        return strict()
+    if max(map(len, bbox)) > _INT64_SAFE_DIGITS:  # a key past int64: dropped by the strict path
         return strict()
     frames = np.fromiter(map(int, bbox), dtype=np.int64, count=n)
     boxes = np.array(list(bbox.values()), dtype=np.float64)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from stvg.data.limits import MAX_FRAME_INDEX
+
 
 def check_span(span: Any, what: str) -> tuple[int, int]:
     """``span`` as a checked ``(first, last)`` tuple of Python ints.
@@ -22,11 +24,14 @@ def check_span(span: Any, what: str) -> tuple[int, int]:
         what: where the span comes from, for the message (``"sample 'v7': pred_span"``).
 
     Returns:
-        ``(first, last)`` as ints, ``0 <= first <= last``.
+        ``(first, last)`` as ints, ``0 <= first <= last <= MAX_FRAME_INDEX``
+        (:mod:`stvg.data.limits`: no video has more frames, and the span arithmetic of the
+        metrics stays exact in int64).
 
     Raises:
-        ValueError: not a pair, a non-integer or boolean value, or ``first > last`` or
-            ``first < 0``; the message names ``what`` and shows ``span``.
+        ValueError: not a pair, a non-integer or boolean value, ``first > last``,
+            ``first < 0`` or ``last > MAX_FRAME_INDEX``; the message names ``what`` and
+            shows ``span``.
 
     >>> check_span([3.0, 7], "pred_span")
     (3, 7)
@@ -55,5 +60,10 @@ def check_span(span: Any, what: str) -> tuple[int, int]:
     if first < 0 or first > last:
         raise ValueError(
             f"{what} must satisfy 0 <= first <= last (0-based inclusive native frames), got {span!r}"
+        )
+    if last > MAX_FRAME_INDEX:
+        raise ValueError(
+            f"{what} ends at frame {last}, past the largest frame index accepted "
+            f"({MAX_FRAME_INDEX}: no video has more than {MAX_FRAME_INDEX + 1} frames), got {span!r}"
         )
     return first, last

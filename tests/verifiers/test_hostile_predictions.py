@@ -1,0 +1,121 @@
+"""Predictions that try to break the evaluation: frame indices past any video or int64,
+an output that would overwrite an input, hostile nesting, swapped box corners.
+
+Every case is either a named error (exit status 2, one line) or counted and scored by the
+documented rule, with the numbers computed by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_evaluate_cli import hcstvg2_entry
+
+from stvg.cli import main
+from stvg.data.errors import DataError
+from stvg.data.limits import MAX_FRAME_INDEX
+from stvg.data.types import Sample, Tube
+from stvg.verifiers.metrics import score_samples
+from stvg.verifiers.predictions import Prediction, load_predictions
+
+BOX = [0.0, 0.0, 10.0, 10.0]
+INT64_MAX = 2**63 - 1
+
+
+@pytest.fixture
+def annotations(tmp_path):
+    """One HC-STVG v2 sample, a.mp4: 600 frames at 30 fps, GT 30..39 with box BOX."""
+    path = tmp_path / "valv2.json"
+    path.write_text(json.dumps({"a.mp4": hcstvg2_entry(31, 10)}), encoding="utf-8")
+    return path
+
+
+def evaluate(annotations, predictions, tmp_path, *extra):
+    pred_path = tmp_path / "p.json"
+    text = predictions if isinstance(predictions, str) else json.dumps(predictions)
+    pred_path.write_text(text, encoding="utf-8")
+    out = tmp_path / "m.json"
+    argv = ["evaluate", "--annotations", str(annotations), "--format", "hcstvg2"]
+    rc = main([*argv, "--predictions", str(pred_path), "--out", str(out), *extra])
+    return rc, (json.loads(out.read_text()) if rc == 0 else None)
+
+
+@pytest.mark.parametrize("first", [0, 30])
+def test_ed_frame_past_int64_range_is_a_named_error(annotations, tmp_path, capsys, first):
+    # before: rc 0 and, from frame 0, U = 2**63 wrapped to -2**63: tIoU 10.0 (1000 %)
+    preds = {"a.mp4": {"st_frame": first, "ed_frame": INT64_MAX, "bbox": {"30": BOX}}}
+    rc, _ = evaluate(annotations, preds, tmp_path)
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"ed_frame {INT64_MAX} is past the largest frame index accepted" in err
+    assert "sample 'a.mp4'" in err
+
+
+def test_ed_frame_past_the_bound_is_scored_zero_with_on_invalid_zero(annotations, tmp_path):
+    preds = {"a.mp4": {"st_frame": 0, "ed_frame": MAX_FRAME_INDEX + 1, "bbox": {}}}
+    rc, result = evaluate(annotations, preds, tmp_path, "--on-invalid", "zero")
+    assert rc == 0 and result["m_tIoU"] == 0.0
+    assert list(result["prediction_checks"]["invalid"]) == ["a.mp4"]
+
+
+@pytest.mark.parametrize("key", [str(2**63), str(2**64 + 30), "9" * 40])
+def test_frame_key_past_int64_is_a_box_outside_the_span(annotations, tmp_path, key):
+    # before: OverflowError traceback. Now the documented rule: a box outside the span is
+    # dropped and counted; span 30..39 with one box on 30: tIoU 1, vIoU 1/10
+    preds = {"a.mp4": {"st_frame": 30, "ed_frame": 39, "bbox": {key: BOX, "30": BOX}}}
+    rc, result = evaluate(annotations, preds, tmp_path)
+    assert rc == 0
+    assert result["m_tIoU"] == 1.0 and result["m_vIoU"] == pytest.approx(0.1)
+    assert result["prediction_checks"]["n_boxes_outside_span"] == 1
+
+
+def test_span_at_the_bound_scores_exactly(annotations, tmp_path):
+    # span 30..9,999,999 on the 600-frame video: I = 10 frames, U = 9,999,970 frames
+    preds = {"a.mp4": {"st_frame": 30, "ed_frame": MAX_FRAME_INDEX, "bbox": {"30": BOX}}}
+    rc, result = evaluate(annotations, preds, tmp_path)
+    assert rc == 0
+    (row,) = result["per_sample"]
+    assert row["t_iou"] == 10 / 9_999_970 and row["n_frames_scored"] == 9_999_970
+    assert row["v_iou"] == 1 / 9_999_970
+    checks = result["prediction_checks"]
+    assert checks["span_past_end"] == {"a.mp4": MAX_FRAME_INDEX - 599}
+    # frames 31..599 of the video have no box; the 9,999,400 past its end are not "gaps"
+    assert checks["frames_without_box"] == {"a.mp4": 569}
+
+
+def test_fill_stops_at_the_video_end(annotations, tmp_path):
+    # before: --fill linear densified all 9,999,970 frames of the span (GBs of memory)
+    preds = {"a.mp4": {"st_frame": 30, "ed_frame": MAX_FRAME_INDEX, "bbox": {"30": BOX, "35": BOX}}}
+    rc, result = evaluate(annotations, preds, tmp_path, "--fill", "linear")
+    assert rc == 0
+    checks = result["prediction_checks"]
+    assert checks["frames_filled"] == {"a.mp4": 568}  # 30..599 minus the 2 given frames
+    assert checks["n_frames_without_box"] == 0
+    (row,) = result["per_sample"]
+    assert row["v_iou"] == pytest.approx(10 / 9_999_970)  # all 10 GT frames covered
+
+
+def test_spans_past_the_bound_are_refused_in_code():
+    sample = Sample("a", "a.mp4", "q", 30.0, 600, 64, 64, (30, 39), {30: BOX})
+    with pytest.raises(ValueError, match="past the largest frame index accepted"):
+        Prediction((0, INT64_MAX), Tube.empty())
+    with pytest.raises(ValueError, match="past the largest frame index accepted"):
+        score_samples([sample], [(0, INT64_MAX)], [None])
+    with pytest.raises(ValueError, match="past the largest frame index accepted"):
+        score_samples([sample], [np.array([0, MAX_FRAME_INDEX + 1])], [None])
+    (score,) = score_samples([sample], [(0, MAX_FRAME_INDEX)], [None])
+    assert score.t_iou == 10 / (MAX_FRAME_INDEX + 1)
+
+
+def test_fast_and_strict_readers_agree_on_huge_numbers(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(
+        json.dumps({"a": {"st_frame": 0, "ed_frame": 2, "bbox": {str(2**70): BOX, "1": BOX}}})
+    )
+    (pred,) = load_predictions(path).predictions.values()
+    assert pred.n_boxes_outside_span == 1 and pred.tube.frame_idx.tolist() == [1]
+    path.write_text(json.dumps({"a": {"st_frame": 0, "ed_frame": 2**70, "bbox": {}}}))
+    with pytest.raises(DataError, match=f"ed_frame {2**70} is past"):
+        load_predictions(path)
