@@ -75,6 +75,7 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from stvg.cli_errors import CommandError
     from stvg.config import ConfigError
     from stvg.data import DataError
     from stvg.data.datasets import dataset_names
@@ -89,7 +90,15 @@ def _handle(args: argparse.Namespace) -> int:
         return 2
     try:
         count = _export(args)
-    except (ConfigError, DataError, ContractError, FileNotFoundError, ValueError, OSError) as exc:
+    except (
+        CommandError,
+        ConfigError,
+        DataError,
+        ContractError,
+        FileNotFoundError,
+        ValueError,
+        OSError,
+    ) as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {count} samples to {args.out}")
@@ -121,6 +130,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.max_side is not None:
         env_kwargs["max_side"] = args.max_side
     env = build_export_env(prompter, env_kwargs)
+    if args.engine == "verl":  # the parquet file must not be one of the videos it reads
+        from stvg.cli_errors import check_not_an_input
+
+        videos = [(f"the video of sample {s.sample_id!r}", s.video_path) for s in env.samples]
+        check_not_an_input({"--out": out}, videos)
     samples = export_samples(prompter, env, limit=args.limit)
     if args.engine == "verl":
         from stvg.exports.verl import verl_row, write_parquet

@@ -142,7 +142,7 @@ def unknown_sample_error(sample_id: str, known: list[str], source: str) -> Excep
 
 
 def _render(args: argparse.Namespace) -> int:
-    from stvg.cli_errors import check_writable_file
+    from stvg.cli_errors import check_not_an_input, check_writable_file
     from stvg.data import load_dataset
     from stvg.render.sample import check_out_suffix, render_sample
     from stvg.render.sheet import SheetLayout
@@ -161,6 +161,12 @@ def _render(args: argparse.Namespace) -> int:
     if args.sample not in dataset.ids:
         raise unknown_sample_error(args.sample, dataset.ids, dataset.source)
     sample = dataset.get(args.sample)
+    inputs = {
+        f"the video of sample {args.sample!r}": sample.video_path,
+        "the annotation file": dataset.source,
+        "--predictions": args.predictions,
+    }
+    check_not_an_input({"--out": args.out}, inputs)  # x.mp4 could be the video drawn
     prediction = None
     if args.predictions is not None:
         prediction = read_predictions(args.predictions).get(args.sample)

@@ -302,28 +302,21 @@ def _read_strict(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredict
     return LoadedPredictions(predictions, invalid, path)
 
 
-class _FastEntry(msgspec.Struct):
-    """The fields of a predictions-file entry that the fast path decodes (others ignored)."""
-
-    st_frame: int
-    ed_frame: int
-    bbox: msgspec.Raw
-
-
-_TOP_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_ENTRY_DECODER = msgspec.json.Decoder(_FastEntry)
+_TOP_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])  # also an entry's fields
+_INT_DECODER = msgspec.json.Decoder(int)
 _BBOX_DECODER = msgspec.json.Decoder(dict[str, tuple[float, float, float, float]])
 # between two consecutive top-level values: `, "<key>" :` (or `{ "<key>" :` before the first)
 _KEY_GAP = re.compile(rb'\s*[{,]\s*("(?:[^"\\]|\\.)*")\s*:\s*')
 _END_GAP = re.compile(rb"\s*}\s*")
 
 
-def _find_dropped_id(data: bytes, raws: Mapping[str, msgspec.Raw]) -> str | None:
-    """The first sample id that ``data`` gives twice, or ``None``.
+def _find_dropped_id(data: bytes | memoryview, raws: Mapping[str, msgspec.Raw]) -> str | None:
+    """The first key that the JSON object ``data`` gives twice, or ``None``.
 
     ``raws`` holds zero-copy views into ``data``, one per *kept* value; a decoder keeps the
     last of repeated keys, so a dropped entry shows as a gap between two kept values that
-    holds more than one key. Only the gaps are scanned (a few bytes per sample).
+    holds more than one key. Only the gaps are scanned (a few bytes per key). Used for the
+    sample ids of the file and for the fields of each entry.
     """
     if not raws:
         return None
@@ -337,7 +330,7 @@ def _find_dropped_id(data: bytes, raws: Mapping[str, msgspec.Raw]) -> str | None
         gap = data[end:start]
         if _KEY_GAP.fullmatch(gap) is None:
             match = _KEY_GAP.match(gap)
-            return json.loads(match.group(1)) if match else None
+            return json.loads(bytes(match.group(1))) if match else None
         end = start + size
     return None
 
@@ -350,18 +343,23 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
         return _parse_entry(path, sample_id, _strict_json(path, bytes(raw)))
 
     try:
-        entry = _ENTRY_DECODER.decode(raw)
-        bbox = _BBOX_DECODER.decode(entry.bbox)
-    except msgspec.DecodeError:
+        fields = _TOP_DECODER.decode(raw)
+        first = _INT_DECODER.decode(fields["st_frame"])
+        last = _INT_DECODER.decode(fields["ed_frame"])
+        raw_bbox = fields["bbox"]
+        bbox = _BBOX_DECODER.decode(raw_bbox)
+    except (msgspec.DecodeError, KeyError):
         return strict()
-    first, last, n = entry.st_frame, entry.ed_frame, len(bbox)
+    n = len(bbox)
     if not 0 <= first <= last <= MAX_FRAME_INDEX:
+        return strict()
+    if _find_dropped_id(memoryview(raw), fields) is not None:  # a field given twice
         return strict()
     if n == 0:
         return Prediction((first, last), Tube.empty())
     keys = "".join(bbox)
     # a repeated frame key leaves fewer boxes than "[" (boxes are flat lists of numbers)
-    if "" in bbox or not (keys.isascii() and keys.isdigit()) or bytes(entry.bbox).count(b"[") != n:
+    if "" in bbox or not (keys.isascii() and keys.isdigit()) or bytes(raw_bbox).count(b"[") != n:
         return strict()
     if max(map(len, bbox)) > _INT64_SAFE_DIGITS:  # a key past int64: dropped by the strict path
         return strict()

@@ -119,3 +119,76 @@ def test_fast_and_strict_readers_agree_on_huge_numbers(tmp_path):
     path.write_text(json.dumps({"a": {"st_frame": 0, "ed_frame": 2**70, "bbox": {}}}))
     with pytest.raises(DataError, match=f"ed_frame {2**70} is past"):
         load_predictions(path)
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink", "hardlink"])
+def test_evaluate_refuses_out_that_is_the_predictions_file(
+    annotations, tmp_path, capsys, monkeypatch, spelling
+):
+    # before: rc 0 and the predictions were replaced by the metrics
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps({"a.mp4": {"st_frame": 30, "ed_frame": 39, "bbox": {}}}))
+    before = pred.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out = {
+        "same": str(pred),
+        "relative": "../" + tmp_path.name + "/p.json",
+        "symlink": str(tmp_path / "link.json"),
+        "hardlink": str(tmp_path / "hard.json"),
+    }[spelling]
+    if spelling == "symlink":
+        (tmp_path / "link.json").symlink_to(pred)
+    if spelling == "hardlink":
+        (tmp_path / "hard.json").hardlink_to(pred)
+    argv = ["evaluate", "--annotations", str(annotations), "--format", "hcstvg2"]
+    assert main([*argv, "--predictions", str(pred), "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"--out {out} is the same file as --predictions" in err
+    assert pred.read_bytes() == before
+
+
+def test_evaluate_refuses_out_that_is_the_annotation_file(annotations, tmp_path, capsys):
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps({"a.mp4": {"st_frame": 30, "ed_frame": 39, "bbox": {}}}))
+    before = annotations.read_bytes()
+    argv = ["evaluate", "--annotations", str(annotations), "--format", "hcstvg2"]
+    assert main([*argv, "--predictions", str(pred), "--out", str(annotations)]) == 2
+    assert "is the same file as --annotations" in capsys.readouterr().err
+    assert annotations.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": {"st_frame": 1, "st_frame": 2, "ed_frame": 3, "bbox": {}}}',
+        '{"a": {"st_frame": 1, "ed_frame": 3, "bbox": {}, "score": 1, "score": 2}}',
+        '{"a": {"st_frame": 1, "ed_frame": 3, "bbox": {}, "st\\u005fframe": 2}}',  # escaped
+    ],
+)
+def test_a_field_given_twice_is_refused_by_both_readers(tmp_path, text):
+    # before: the fast reader kept the last st_frame, the strict one refused the entry
+    from stvg.verifiers.predictions import _read_strict
+
+    path = tmp_path / "p.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="is given twice in the entry") as fast:
+        load_predictions(path)
+    with pytest.raises(DataError, match="is given twice in the entry") as strict:
+        _read_strict(str(path), text.encode(), "error")
+    assert str(fast.value) == str(strict.value)
+    assert fast.value.sample_id == "a"
+
+
+def test_a_repeated_key_nested_in_an_ignored_field_is_ignored_by_both_readers(tmp_path):
+    from stvg.verifiers.predictions import _read_strict
+
+    text = (
+        '{"a": {"st_frame": 1, "ed_frame": 3, "bbox": {"2": [0, 0, 1, 1]}, "m": {"x": 1, "x": 2}}}'
+    )
+    path = tmp_path / "p.json"
+    path.write_text(text, encoding="utf-8")
+    fast = load_predictions(path).predictions["a"]
+    strict = _read_strict(str(path), text.encode(), "error").predictions["a"]
+    assert fast.span == strict.span == (1, 3)
+    assert fast.tube.frame_idx.tolist() == strict.tube.frame_idx.tolist() == [2]
