@@ -85,8 +85,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from stvg.data.limits import MAX_FRAME_INDEX
 from stvg.data.types import Sample, Tube
+from stvg.limits import MAX_FRAME_INDEX
 from stvg.verifiers.spans import check_span
 
 Protocol = Literal["official", "native", "tubedetr", "tubedetr-grid", "cgstvg"]

@@ -7,7 +7,7 @@ A predictions file is JSON (``DESIGN.md``)::
 
 * ``st_frame``/``ed_frame``: 0-based **inclusive** native frames, integers,
   ``0 <= st_frame <= ed_frame <= 9,999,999`` (``MAX_FRAME_INDEX`` of
-  :mod:`stvg.data.limits`: no video has more frames; a larger index is an error, never
+  :mod:`stvg.limits`: no video has more frames; a larger index is an error, never
   arithmetic that wraps);
 * ``bbox``: frame (a decimal string of a non-negative integer) -> ``[x1, y1, x2, y2]``, four
   finite numbers in original-video pixels. Frames of the span without a box are allowed
@@ -49,8 +49,9 @@ import msgspec
 import numpy as np
 
 from stvg.data.errors import DataError
-from stvg.data.limits import MAX_FRAME_INDEX
+from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Tube
+from stvg.limits import MAX_FRAME_INDEX, short_repr
 from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
@@ -117,7 +118,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             "<entry>",
             'write {"st_frame": int, "ed_frame": int, "bbox": {"<frame>": [x1, y1, x2, y2]}}',
         )
-    repeated = getattr(entry, "repeated", ())
+    repeated = repeated_keys(entry)
     if repeated:
         raise fail(
             f"key {repeated[0]!r} is given twice in the entry",
@@ -133,7 +134,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     for key, value in (("st_frame", first), ("ed_frame", last)):
         if not _is_int(value) or value < 0:
             raise fail(
-                f"{key} must be a non-negative integer frame index, got {value!r}",
+                f"{key} must be a non-negative integer frame index, got {short_repr(value)}",
                 key,
                 "write 0-based native frame indices as JSON integers (not floats or strings)",
             )
@@ -157,7 +158,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             "bbox",
             'write {"<frame>": [x1, y1, x2, y2], ...}',
         )
-    repeated = getattr(bbox, "repeated", ())
+    repeated = repeated_keys(bbox)
     if repeated:
         raise fail(
             f"frame {repeated[0]} is given twice", f"bbox[{repeated[0]!r}]", "give each frame once"
@@ -179,13 +180,13 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
         seen.add(frame)
         if not isinstance(box, list) or len(box) != 4 or not all(_is_number(c) for c in box):
             raise fail(
-                f"a box must be a list of 4 numbers [x1, y1, x2, y2], got {box!r}",
+                f"a box must be a list of 4 numbers [x1, y1, x2, y2], got {short_repr(box)}",
                 where,
                 "write boxes as [x1, y1, x2, y2] in original-video pixels",
             )
         if not all(math.isfinite(c) for c in box):
             raise fail(
-                f"box has a non-finite coordinate: {box!r}",
+                f"box has a non-finite coordinate: {short_repr(box)}",
                 where,
                 "replace NaN/Infinity by real coordinates",
             )
@@ -200,35 +201,10 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     return Prediction((first, last), tube, n_boxes_outside_span=len(bbox) - len(frames))
 
 
-class _PairsDict(dict):
-    """A JSON object that remembers the keys it was given more than once (``repeated``)."""
-
-    repeated: tuple[str, ...] = ()
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = _PairsDict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        out.repeated = tuple(k for k, _ in pairs if k in seen or seen.add(k))
-    return out
-
-
 def _strict_json(path: str, data: bytes | str) -> Any:
-    """``json.loads`` that keeps track of repeated keys (see :class:`_PairsDict`)."""
-    try:
-        return json.loads(data, object_pairs_hook=_pairs_hook)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"predictions file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            path=path,
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"predictions file is not UTF-8 text: {exc.reason} at byte {exc.start}",
-            path=path,
-            hint="write the file as UTF-8 JSON",
-        ) from exc
+    """The file's JSON, objects as :class:`~stvg.data.jsonio.JsonObject` (they list the
+    keys given twice); malformed, non-UTF-8 or too deeply nested text is a DataError."""
+    return parse_json(data, path=path, what="predictions file")
 
 
 def _duplicate_id_error(path: str, sample_id: str) -> DataError:
@@ -295,7 +271,7 @@ def _read_strict(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredict
     top = _strict_json(path, data)
     if not isinstance(top, dict):
         raise _top_level_error(path, top)
-    repeated = getattr(top, "repeated", ())
+    repeated = repeated_keys(top)
     if repeated:
         raise _duplicate_id_error(path, repeated[0])
     predictions, invalid = _collect(path, top.items(), _parse_entry, on_invalid)
@@ -348,7 +324,7 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
         last = _INT_DECODER.decode(fields["ed_frame"])
         raw_bbox = fields["bbox"]
         bbox = _BBOX_DECODER.decode(raw_bbox)
-    except (msgspec.DecodeError, KeyError):
+    except (msgspec.DecodeError, KeyError, RecursionError):
         return strict()
     n = len(bbox)
     if not 0 <= first <= last <= MAX_FRAME_INDEX:
@@ -379,7 +355,7 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
 def _read_fast(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredictions:
     try:
         raws = _TOP_DECODER.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         # not JSON, not an object, or JSON that only Python accepts (NaN): the strict
         # reader gives the precise error, or reads the file
         return _read_strict(path, data, on_invalid)

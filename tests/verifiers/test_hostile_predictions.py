@@ -14,7 +14,7 @@ from test_evaluate_cli import hcstvg2_entry
 
 from stvg.cli import main
 from stvg.data.errors import DataError
-from stvg.data.limits import MAX_FRAME_INDEX
+from stvg.limits import MAX_FRAME_INDEX
 from stvg.data.types import Sample, Tube
 from stvg.verifiers.metrics import score_samples
 from stvg.verifiers.predictions import Prediction, load_predictions

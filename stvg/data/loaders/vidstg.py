@@ -53,6 +53,7 @@ from stvg.data.loaders.common import (
     resolve_annotation_file,
 )
 from stvg.data.types import Sample
+from stvg.limits import short_repr
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def _parse_entry(n: int, entry: Any, path: Path, split: str) -> list[_Sentence]:
     fields = FieldReader(entry, path=path, sample_id=f"entry {n}")
     vid_value = fields.raw("vid")
     if isinstance(vid_value, bool) or not isinstance(vid_value, (str, int)):
-        raise fields.error(f"expected a video id string, got {vid_value!r}", "vid")
+        raise fields.error(f"expected a video id string, got {short_repr(vid_value)}", "vid")
     vid = str(vid_value)
     fields.sample_id = f"{vid}/{n}"
     native_fps = fields.number("fps", positive=True)
