@@ -10,6 +10,8 @@ Two cases that a metric alone hides:
   so the work is bounded by the video's length whatever ``ed_frame`` says.
 * **spans past the video end**: ``ed_frame >= num_frames`` (the video has frames
   ``0 .. num_frames - 1``); counted and listed (the metric scores them as given).
+* **swapped corners**: a box with ``x2 < x1`` or ``y2 < y1`` has no area and scores 0 IoU
+  (the official evaluator's arithmetic); counted per sample and listed, not repaired.
 
 :class:`PredictionChecks` holds the counts and goes into the evaluation report
 (``to_dict`` for the metrics JSON, ``summary_line`` for the table).
@@ -42,6 +44,8 @@ class PredictionChecks:
         frames_filled: ``{sample_id: n}`` frames given a box by ``fill``, dataset order.
         span_past_end: ``{sample_id: ed_frame - (num_frames - 1)}``, the frames past the
             last frame of the video, for spans that end after it.
+        boxes_swapped_corners: ``{sample_id: n}`` boxes inside the span with ``x2 < x1``
+            or ``y2 < y1`` (scored as given: 0 IoU), dataset order.
         n_boxes_outside_span: boxes given outside their span, dropped while reading.
         invalid: ``{sample_id: reason}`` of entries left out (``--on-invalid zero``).
         fill: the fill method used (``none``, ``linear``, ``hold``).
@@ -50,6 +54,7 @@ class PredictionChecks:
     frames_without_box: dict[str, int] = field(default_factory=dict)
     frames_filled: dict[str, int] = field(default_factory=dict)
     span_past_end: dict[str, int] = field(default_factory=dict)
+    boxes_swapped_corners: dict[str, int] = field(default_factory=dict)
     n_boxes_outside_span: int = 0
     invalid: dict[str, str] = field(default_factory=dict)
     fill: str = "none"
@@ -72,11 +77,13 @@ class PredictionChecks:
             "n_samples_with_gaps": len(self.frames_without_box),
             "n_frames_filled": self.n_frames_filled,
             "n_span_past_end": len(self.span_past_end),
+            "n_boxes_swapped_corners": sum(self.boxes_swapped_corners.values()),
             "n_boxes_outside_span": self.n_boxes_outside_span,
             "n_invalid": len(self.invalid),
             "frames_without_box": dict(self.frames_without_box),
             "frames_filled": dict(self.frames_filled),
             "span_past_end": dict(self.span_past_end),
+            "boxes_swapped_corners": dict(self.boxes_swapped_corners),
             "invalid": dict(self.invalid),
         }
 
@@ -86,6 +93,7 @@ class PredictionChecks:
             f"frames_without_box={self.n_frames_without_box} "
             f"(in {len(self.frames_without_box)} samples)  fill={self.fill} "
             f"filled={self.n_frames_filled}  span_past_end={len(self.span_past_end)}  "
+            f"swapped_corners={sum(self.boxes_swapped_corners.values())}  "
             f"invalid={len(self.invalid)}"
         )
 
@@ -105,6 +113,14 @@ class PredictionChecks:
                 f"warning: {len(self.span_past_end)} predicted spans end after the last frame "
                 f"of their video (e.g. {shown}); check the frame indices (0-based, inclusive)"
             )
+        if self.boxes_swapped_corners:
+            shown = ", ".join(list(self.boxes_swapped_corners)[:3])
+            out.append(
+                f"warning: {sum(self.boxes_swapped_corners.values())} predicted boxes have "
+                f"x2 < x1 or y2 < y1 (in {len(self.boxes_swapped_corners)} samples, e.g. "
+                f"{shown}); they score 0 IoU. Write boxes as [x1, y1, x2, y2] (corners, not "
+                "[x, y, w, h])"
+            )
         if self.invalid:
             shown = ", ".join(list(self.invalid)[:3])
             out.append(
@@ -112,6 +128,14 @@ class PredictionChecks:
                 "their reasons are in the metrics JSON (--out)"
             )
         return out
+
+
+def _swapped_in_span(pred: Prediction) -> int:
+    """Boxes of ``pred`` inside its span with ``x2 < x1`` or ``y2 < y1``."""
+    frames, boxes = pred.tube.frame_idx, pred.tube.boxes_xyxy
+    in_span = (frames >= pred.span[0]) & (frames <= pred.span[1])
+    swapped = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    return int(np.count_nonzero(in_span & swapped))
 
 
 def _gaps_in_video(pred: Prediction, num_frames: int) -> int:
@@ -183,7 +207,8 @@ def check_predictions(
     fill: FillMethod = "none",
     invalid: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Prediction], PredictionChecks]:
-    """Fill gaps (``fill``) and count gaps, spans past the video end and dropped boxes.
+    """Fill gaps (``fill``) and count gaps, spans past the video end, boxes with swapped
+    corners and dropped boxes.
 
     Args:
         samples: the dataset (``num_frames`` of each video).
@@ -198,6 +223,7 @@ def check_predictions(
     scored, filled = fill_gaps(samples, predictions, fill)
     without: dict[str, int] = {}
     past_end: dict[str, int] = {}
+    swapped: dict[str, int] = {}
     outside = 0
     for sample in samples:
         pred = scored.get(sample.sample_id)
@@ -207,6 +233,9 @@ def check_predictions(
         gaps = _gaps_in_video(pred, sample.num_frames)
         if gaps:
             without[sample.sample_id] = gaps
+        n_swapped = _swapped_in_span(predictions[sample.sample_id])  # as given, not filled
+        if n_swapped:
+            swapped[sample.sample_id] = n_swapped
         beyond = pred.span[1] - (sample.num_frames - 1)
         if beyond > 0:
             past_end[sample.sample_id] = beyond
@@ -214,6 +243,7 @@ def check_predictions(
         frames_without_box=without,
         frames_filled=filled,
         span_past_end=past_end,
+        boxes_swapped_corners=swapped,
         n_boxes_outside_span=outside,
         invalid=dict(invalid or {}),
         fill=fill,

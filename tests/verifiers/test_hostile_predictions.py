@@ -14,8 +14,8 @@ from test_evaluate_cli import hcstvg2_entry
 
 from stvg.cli import main
 from stvg.data.errors import DataError
-from stvg.limits import MAX_FRAME_INDEX
 from stvg.data.types import Sample, Tube
+from stvg.limits import MAX_FRAME_INDEX
 from stvg.verifiers.metrics import score_samples
 from stvg.verifiers.predictions import Prediction, load_predictions
 
@@ -192,3 +192,21 @@ def test_a_repeated_key_nested_in_an_ignored_field_is_ignored_by_both_readers(tm
     strict = _read_strict(str(path), text.encode(), "error").predictions["a"]
     assert fast.span == strict.span == (1, 3)
     assert fast.tube.frame_idx.tolist() == strict.tube.frame_idx.tolist() == [2]
+
+
+def test_swapped_corners_are_counted(annotations, tmp_path, capsys):
+    # before: scored 0 IoU with no count. Frames 30..39: 7 boxes as [x1, y1, x2, y2], 2 with
+    # x2 < x1 ([10, 0, 0, 10]), 1 with y2 < y1; vIoU = 7/10, tIoU = 1
+    bbox = {str(f): BOX for f in range(30, 37)}
+    bbox.update({"37": [10, 0, 0, 10], "38": [10, 0, 0, 10], "39": [0, 10, 10, 0]})
+    bbox["45"] = [10, 0, 0, 10]  # outside the span: dropped, not counted as swapped
+    preds = {"a.mp4": {"st_frame": 30, "ed_frame": 39, "bbox": bbox}}
+    rc, result = evaluate(annotations, preds, tmp_path)
+    assert rc == 0
+    assert result["m_vIoU"] == pytest.approx(0.7) and result["m_tIoU"] == 1.0
+    checks = result["prediction_checks"]
+    assert checks["boxes_swapped_corners"] == {"a.mp4": 3}
+    assert checks["n_boxes_swapped_corners"] == 3 and checks["n_boxes_outside_span"] == 1
+    captured = capsys.readouterr()
+    assert "swapped_corners=3" in captured.out
+    assert "3 predicted boxes have x2 < x1 or y2 < y1" in captured.err
