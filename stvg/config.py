@@ -6,6 +6,13 @@ required key, or a value of the wrong type raises :class:`ConfigError` naming th
 
 Supported field types: ``int``, ``float`` (ints accepted), ``str``, ``bool``, ``Literal[...]``,
 ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``, ``Any`` and nested dataclasses.
+
+Bounds (:mod:`stvg.limits`): an ``int`` must fit in 64 bits, and a field whose name is in
+:data:`stvg.limits.FIELD_BOUNDS` (``seed``, ``max_frames``, ``max_side``, ``fps``,
+``batch_size``, ...) must lie within that name's bounds in every config, so that no value
+can ask for an allocation or a loop that fails late. A YAML document is bounded too (see
+:func:`parse_yaml`), and an error message quotes a value through
+:func:`stvg.limits.short_repr`, so its length is bounded whatever the value.
 """
 
 from __future__ import annotations
@@ -20,7 +27,13 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
-from stvg.limits import MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES, MAX_REPR_CHARS, short_repr
+from stvg.limits import (
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_VALUES,
+    MAX_REPR_CHARS,
+    bound_problem,
+    short_repr,
+)
 
 T = TypeVar("T")
 
@@ -318,6 +331,9 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
             sub = f"{path}.{name}" if path else name
             if name in value:
                 kwargs[name] = _convert(hints[name], value[name], sub, source)
+                problem = bound_problem(name, kwargs[name])
+                if problem is not None:
+                    raise _fail(sub, source, problem)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise _fail(sub, source, "required key is missing")
         try:
@@ -357,6 +373,8 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(path, source, f"expected an integer, got {short_repr(value)}")
+        if not -(2**63) <= value < 2**63:
+            raise _fail(path, source, f"{short_repr(value)} does not fit in 64 bits")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

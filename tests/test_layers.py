@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "stvg"
 
 #: What each subpackage may import (besides itself and the top-level helper modules
-#: ``stvg.config``, ``stvg.cli_args`` and ``stvg.cli_errors``). Bottom to top: data; tubes; verifiers; render
+#: ``stvg.config``, ``stvg.cli_args``, ``stvg.cli_errors`` and ``stvg.limits``). Bottom to top: data; tubes; verifiers; render
 #: (drawing, used by the envs' render modes); envs and policies side by side (policies
 #: depend on the answer contract in verifiers, never on envs); synthesis (SFT data: CoT,
 #: targets, the native policy's frame cache; uses the envs' frame sampling and the VLM
@@ -44,7 +44,12 @@ ALLOWED: dict[str, set[str]] = {
 }
 #: Top-level modules every layer may use, with what they may import themselves
 #: (``cli_errors`` turns config and data errors into one-line messages).
-BASE_MODULES: dict[str, set[str]] = {"config": set(), "cli_args": set(), "cli_errors": {"data"}}
+BASE_MODULES: dict[str, set[str]] = {
+    "config": set(),
+    "cli_args": set(),
+    "cli_errors": {"data"},
+    "limits": set(),  # the bounds on input sizes, and short_repr for messages
+}
 
 
 def _stvg_imports(path: Path) -> list[tuple[int, str]]:

@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stvg.cli_args import parse_fps, positive_int
+from stvg.cli_args import int_up_to, parse_fps, positive_int
 from stvg.config import add_set_argument
+from stvg.limits import MAX_VIDEO_SIDE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument(
             "--fps", type=parse_fps, default=1.0, metavar="F", help="frames per second (1)"
         )
-        sub.add_argument("--max-side", type=positive_int, metavar="N", help="shown frame side")
+        sub.add_argument(
+            "--max-side",
+            type=int_up_to(MAX_VIDEO_SIDE, "pixels"),
+            metavar="N",
+            help="shown frame side",
+        )
         sub.add_argument("--limit", type=positive_int, metavar="N", help="first N samples")
         if engine == "verl":
             sub.add_argument(

@@ -99,3 +99,52 @@ def test_a_huge_sample_id_is_cut_in_the_message(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         load_predictions(path)
     assert len(str(info.value)) < 1000 and "vvvv..." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "field"),
+    [
+        ({"img_num": 10**15}, "expected at most 10,000,000", "img_num"),  # before: 7 PiB array
+        ({"img_num": 1e15}, "expected at most 10,000,000", "img_num"),
+        ({"fps": 1e-300}, "expected at least 0.01", "fps"),  # before: infinite durations
+        ({"fps": 5000.0}, "expected at most 1,000", "fps"),
+        ({"img_size": [64, 10**6]}, "expected at most 16,384 pixels", "img_size[1]"),
+        ({"st_frame": 10**400}, "too large", "st_frame"),  # before: OverflowError
+    ],
+)
+def test_annotated_video_sizes_are_bounded(tmp_path: Path, change, message, field) -> None:
+    path = write(tmp_path / "valv2.json", json.dumps({"a.mp4": {**ENTRY, **change}}))
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset("hcstvg2", annotations=path)
+    assert info.value.field == field and info.value.sample_id == "a.mp4"
+
+
+def test_vidstg_used_segment_is_bounded(tmp_path: Path) -> None:
+    entry = {
+        "vid": "v1",
+        "fps": 30.0,
+        "frame_count": 300,
+        "width": 640,
+        "height": 480,
+        "temporal_gt": {"begin_fid": 30, "end_fid": 90},
+        "used_segment": {"begin_fid": 0, "end_fid": 10**15},  # before: a 10**15-frame grid
+        "captions": [{"description": "a man", "type": "person", "target_id": 0}],
+        "questions": [],
+    }
+    path = write(tmp_path / "test.json", json.dumps([entry]))
+    with pytest.raises(DataError, match="expected at most 10,000,000") as info:
+        load_dataset("vidstg", annotations=path)
+    assert info.value.field == "used_segment.end_fid"
+
+
+def test_a_sample_out_of_bounds_cannot_be_built() -> None:
+    from stvg.data.types import Sample
+    from stvg.verifiers.adapters import compute_score, ground_truth_to_dict
+    from stvg.verifiers.formats import FrameContext
+
+    with pytest.raises(ValueError, match="native_fps 1e-300 is outside"):
+        Sample("s", "s.mp4", "q", 1e-300, 10, 64, 64, (0, 1), {})
+    good = Sample("s", "s.mp4", "q", 10.0, 10, 64, 64, (0, 1), {0: [0.0, 0.0, 8.0, 8.0]})
+    record = ground_truth_to_dict(good, FrameContext.from_sample(good, fps=1.0))
+    with pytest.raises(ValueError, match="num_frames 1000000000000000 is outside"):
+        compute_score("src", "<answer>{}</answer>", {**record, "num_frames": 10**15})

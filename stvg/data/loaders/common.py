@@ -26,7 +26,14 @@ from typing import Any
 
 from stvg.data.errors import DataError
 from stvg.data.jsonio import read_json_file, repeated_keys
-from stvg.limits import short_repr
+from stvg.limits import (
+    MAX_NATIVE_FPS,
+    MAX_VIDEO_FRAMES,
+    MAX_VIDEO_SIDE,
+    MIN_NATIVE_FPS,
+    plain_number,
+    short_repr,
+)
 
 BOX_OUTSIDE_FRAME = "box_outside_frame"  # counted, kept as annotated (not a repair)
 SPAN_CLIPPED = "span_clipped_to_video"
@@ -198,29 +205,67 @@ class FieldReader:
             self.raw(key), path=self.path, sample_id=self.sample_id, prefix=self.field_name(key)
         )
 
-    def number(self, key: str, *, positive: bool = False) -> float:
-        """A finite number (``positive``: also > 0)."""
-        return self.as_number(self.raw(key), key, positive=positive)
+    def number(
+        self,
+        key: str,
+        *,
+        positive: bool = False,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
+        """A finite number (``positive``: also > 0), within ``[minimum, maximum]`` when
+        given (the bounds of :mod:`stvg.limits`)."""
+        number = self.as_number(self.raw(key), key, positive=positive)
+        self._check_range(number, key, minimum, maximum)
+        return number
+
+    def _check_range(
+        self, number: float, key: str, minimum: float | None, maximum: float | None
+    ) -> None:
+        if minimum is not None and number < minimum:
+            raise self.error(f"expected at least {plain_number(minimum)}, got {number:g}", key)
+        if maximum is not None and number > maximum:
+            raise self.error(
+                f"expected at most {plain_number(maximum)}, got {number:g}",
+                key,
+                hint="no video is that large; check the field",
+            )
 
     def as_number(self, value: Any, key: str, *, positive: bool = False) -> float:
         """Check that ``value`` (found at ``key``) is a finite number."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(f"expected a number, got {short_repr(value)}", key)
+        if isinstance(value, int) and value.bit_length() > 1000:  # float() would overflow
+            raise self.error(f"expected a number, got {short_repr(value)} (too large)", key)
         if not math.isfinite(value):
             raise self.error(f"expected a finite number, got {short_repr(value)}", key)
         if positive and value <= 0:
             raise self.error(f"expected a positive number, got {short_repr(value)}", key)
         return float(value)
 
-    def integer(self, key: str, *, minimum: int | None = None) -> int:
-        """An integer (a float with no fractional part is accepted), at least ``minimum``."""
+    def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        """An integer (a float with no fractional part is accepted), at least ``minimum``
+        and at most ``maximum`` (a bound of :mod:`stvg.limits`) when given."""
         value = self.raw(key)
         number = self.as_number(value, key)
         if number != int(number):
             raise self.error(f"expected an integer, got {short_repr(value)}", key)
         if minimum is not None and number < minimum:
             raise self.error(f"expected an integer >= {minimum}, got {short_repr(value)}", key)
+        self._check_range(number, key, None, maximum)
         return int(number)
+
+    def native_fps(self, key: str) -> float:
+        """A video's frame rate: a number in ``[MIN_NATIVE_FPS, MAX_NATIVE_FPS]``."""
+        return self.number(key, positive=True, minimum=MIN_NATIVE_FPS, maximum=MAX_NATIVE_FPS)
+
+    def frame_count(self, key: str) -> int:
+        """A video's frame count: an integer in ``[1, MAX_VIDEO_FRAMES]``."""
+        return self.integer(key, minimum=1, maximum=MAX_VIDEO_FRAMES)
+
+    def frame_side(self, key: str) -> int:
+        """A video's width or height in pixels: an integer in ``[1, MAX_VIDEO_SIDE]``."""
+        return self.integer(key, minimum=1, maximum=MAX_VIDEO_SIDE)
 
     def text(self, key: str) -> str:
         """A non-empty string (surrounding whitespace removed)."""

@@ -49,7 +49,7 @@ from stvg.data.loaders.common import (
     resolve_annotation_file,
 )
 from stvg.data.types import Sample
-from stvg.limits import short_repr
+from stvg.limits import MAX_VIDEO_SIDE, short_repr
 
 HCSTVG_CLIP_SECONDS = 20.0  # seconds; every HC-STVG clip is 20 s, so fps = img_num / 20
 PATTERNS: tuple[str, ...] = ("{split}.json", "{split}v2.json")
@@ -82,8 +82,8 @@ def parse_hcstvg_entry(
     fields = FieldReader(entry, path=path, sample_id=key)
     if version == 1:
         query = fields.text("caption")
-        width = fields.integer("width", minimum=1)
-        height = fields.integer("height", minimum=1)
+        width = fields.frame_side("width")
+        height = fields.frame_side("height")
     else:
         query = fields.text("English")
         size = fields.array("img_size")
@@ -91,10 +91,10 @@ def parse_hcstvg_entry(
             raise fields.error(f"expected [height, width], got {short_repr(size)}", "img_size")
         height = _positive_int(fields, size[0], "img_size[0]")
         width = _positive_int(fields, size[1], "img_size[1]")
-    num_frames = fields.integer("img_num", minimum=1)
+    num_frames = fields.frame_count("img_num")
     st_frame = fields.integer("st_frame")
     if fields.has("fps"):
-        native_fps = fields.number("fps", positive=True)
+        native_fps = fields.native_fps("fps")
     else:
         native_fps = num_frames / HCSTVG_CLIP_SECONDS
     raw_boxes = fields.array("bbox")
@@ -247,6 +247,8 @@ def _positive_int(fields: FieldReader, value: Any, key: str) -> int:
     number = fields.as_number(value, key, positive=True)
     if number != int(number):
         raise fields.error(f"expected an integer, got {short_repr(value)}", key)
+    if number > MAX_VIDEO_SIDE:
+        raise fields.error(f"expected at most {MAX_VIDEO_SIDE:,} pixels, got {number:g}", key)
     return int(number)
 
 
