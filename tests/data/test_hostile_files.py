@@ -148,3 +148,26 @@ def test_a_sample_out_of_bounds_cannot_be_built() -> None:
     record = ground_truth_to_dict(good, FrameContext.from_sample(good, fps=1.0))
     with pytest.raises(ValueError, match="num_frames 1000000000000000 is outside"):
         compute_score("src", "<answer>{}</answer>", {**record, "num_frames": 10**15})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"gt_boxes": {str(2**70): [0, 0, 8, 8]}}, "frame key '1180591620717411303424' is not"),
+        ({"gt_boxes": {-3: [0, 0, 8, 8]}}, "frame key -3 is not a frame index"),
+        ({"frame_indices": [0, 2**70]}, "expected integers from 0 to 9,999,999"),
+    ],
+)
+def test_ground_truth_record_frames_are_bounded(change, message) -> None:
+    # before: OverflowError from numpy's int64 (a crash of the trainer's reward call), and a
+    # negative frame key accepted
+    from stvg.data.types import Sample
+    from stvg.verifiers.adapters import compute_score, ground_truth_to_dict
+    from stvg.verifiers.formats import FrameContext
+
+    good = Sample("s", "s.mp4", "q", 10.0, 10, 64, 64, (0, 1), {0: [0.0, 0.0, 8.0, 8.0]})
+    record = {**ground_truth_to_dict(good, FrameContext.from_sample(good, fps=1.0)), **change}
+    if "frame_indices" in change:
+        record["timestamps"] = [0.0, 1.0]
+    with pytest.raises(ValueError, match=message):
+        compute_score("src", "<answer>{}</answer>", record)

@@ -49,7 +49,7 @@ import numpy as np
 
 from stvg.config import to_dict
 from stvg.data.types import Sample
-from stvg.limits import short_repr
+from stvg.limits import MAX_FRAME_INDEX, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
 from stvg.verifiers.verifier import (
     Verifier,
@@ -187,6 +187,11 @@ def _integers(
     values = _numbers(record, key, sid, length)
     if any(int(v) != v for v in values):
         raise _bad(key, sid, f"expected integers, got {short_repr(values)}")
+    # every integer list of the record is frames or pixels: 0 .. MAX_FRAME_INDEX
+    if any(not 0 <= v <= MAX_FRAME_INDEX for v in values):
+        raise _bad(
+            key, sid, f"expected integers from 0 to {MAX_FRAME_INDEX:,}, got {short_repr(values)}"
+        )
     return [int(v) for v in values]
 
 
@@ -205,7 +210,13 @@ def _gt_boxes(record: Mapping[str, Any], sid: str) -> dict[int, list[float]]:
         elif isinstance(key, str) and key.strip().isdigit():
             frame = int(key)
         else:
-            raise _bad("gt_boxes", sid, f"frame key {key!r} is not a non-negative integer")
+            frame = -1
+        if not 0 <= frame <= MAX_FRAME_INDEX:
+            raise _bad(
+                "gt_boxes",
+                sid,
+                f"frame key {short_repr(key)} is not a frame index from 0 to {MAX_FRAME_INDEX:,}",
+            )
         values = _numbers({"gt_boxes": box}, "gt_boxes", sid, length=4)
         boxes[frame] = [float(v) for v in values]
     return boxes
