@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
+
+from stvg.limits import MAX_SAMPLING_FPS, MAX_SEED
 
 
 def parse_fps(text: str) -> float | None:
@@ -22,6 +25,11 @@ def parse_fps(text: str) -> float | None:
         ) from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"--fps must be a positive number, got {text!r}")
+    if value > MAX_SAMPLING_FPS:
+        raise argparse.ArgumentTypeError(
+            f"--fps must be at most {MAX_SAMPLING_FPS:g} frames per second (or 'native' for "
+            f"every frame), got {text!r}"
+        )
     return value
 
 
@@ -41,7 +49,7 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0 (e.g. a seed).
+    """An argparse type: an integer >= 0 and at most ``stvg.limits.MAX_SEED`` (a seed).
 
     >>> non_negative_int("0")
     0
@@ -52,7 +60,29 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer <= {MAX_SEED} (64 bits), got {value}"
+        )
     return value
 
 
-__all__ = ["non_negative_int", "parse_fps", "positive_int"]
+def int_up_to(maximum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer from 1 to ``maximum`` (a bound of :mod:`stvg.limits`;
+    ``what`` says what the number counts, for the message).
+
+    >>> int_up_to(16384, "pixels")("224")
+    224
+    """
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum:,} ({what}), got {value}")
+        return value
+
+    parse.__name__ = "int_up_to"
+    return parse
+
+
+__all__ = ["int_up_to", "non_negative_int", "parse_fps", "positive_int"]

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 #: Exit status of a usage, config or data error (argparse's).
@@ -96,6 +97,45 @@ def check_writable_file(path: str | Path, flag: str = "--out") -> Path:
     return file
 
 
+def check_not_an_input(
+    outputs: Mapping[str, str | Path | None] | Sequence[tuple[str, str | Path | None]],
+    inputs: Mapping[str, str | Path | None] | Sequence[tuple[str, str | Path | None]],
+) -> None:
+    """Refuse to start a command whose output would overwrite one of its inputs.
+
+    Two paths are the same file when :func:`os.path.samefile` says so: a relative path, a
+    symbolic link or a hard link to an input is caught, not only the same spelling. Outputs
+    that do not exist yet cannot be an input; ``None`` entries are skipped.
+
+    Args:
+        outputs: ``{what: path}`` of each file the command writes (``"--out"``,
+            ``"--out-dir DIR/config.yaml"``), or the same as pairs.
+        inputs: ``{what: path}`` of each file the command reads (``"--predictions"``,
+            ``"the video of sample 'v1'"``), or the same as pairs.
+
+    Raises:
+        CommandError: an output is an input; the message names both and how to fix it.
+    """
+    out_items = list(outputs.items()) if isinstance(outputs, Mapping) else list(outputs)
+    in_items = list(inputs.items()) if isinstance(inputs, Mapping) else list(inputs)
+    for out_what, out_path in out_items:
+        if out_path is None or not os.path.exists(out_path):
+            continue
+        for in_what, in_path in in_items:
+            if in_path is None or not os.path.exists(in_path):
+                continue
+            try:
+                same = os.path.samefile(out_path, in_path)
+            except OSError:
+                continue
+            if same:
+                where = "" if str(out_path) == str(in_path) else f" ({in_path})"
+                raise CommandError(
+                    f"{out_what} {out_path} is the same file as {in_what}{where}: writing it "
+                    "would replace that input; choose another output path"
+                )
+
+
 def is_ray_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is one of Ray's own errors (a dead node, actor or worker, a lost
     object, a system error), as opposed to an error of our code that Ray carried."""
@@ -166,6 +206,7 @@ __all__ = [
     "TRACEBACK_ENV",
     "CommandError",
     "carried_error",
+    "check_not_an_input",
     "check_writable_dir",
     "check_writable_file",
     "error_line",

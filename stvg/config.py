@@ -6,6 +6,13 @@ required key, or a value of the wrong type raises :class:`ConfigError` naming th
 
 Supported field types: ``int``, ``float`` (ints accepted), ``str``, ``bool``, ``Literal[...]``,
 ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``, ``Any`` and nested dataclasses.
+
+Bounds (:mod:`stvg.limits`): an ``int`` must fit in 64 bits, and a field whose name is in
+:data:`stvg.limits.FIELD_BOUNDS` (``seed``, ``max_frames``, ``max_side``, ``fps``,
+``batch_size``, ...) must lie within that name's bounds in every config, so that no value
+can ask for an allocation or a loop that fails late. A YAML document is bounded too (see
+:func:`parse_yaml`), and an error message quotes a value through
+:func:`stvg.limits.short_repr`, so its length is bounded whatever the value.
 """
 
 from __future__ import annotations
@@ -19,6 +26,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+from stvg.limits import (
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_VALUES,
+    MAX_REPR_CHARS,
+    bound_problem,
+    short_repr,
+)
 
 T = TypeVar("T")
 
@@ -58,10 +73,75 @@ _Loader.add_implicit_resolver(
 def parse_yaml(text: str) -> Any:
     """YAML ``text`` as Python values (``1e-4`` is a float, see :class:`_Loader`).
 
+    The value is bounded before anyone walks it (:mod:`stvg.limits`): at most
+    ``MAX_CONFIG_VALUES`` values once aliases are expanded (an alias bomb such as the
+    "billion laughs" is refused), at most ``MAX_CONFIG_DEPTH`` levels, and no value that
+    contains itself (``&a [*a]``). The check costs one pass over the distinct values.
+
+    Raises:
+        yaml.YAMLError: malformed YAML.
+        ConfigError: a document past those bounds, or nested too deeply to parse.
+
     >>> parse_yaml("lr: 1e-4"), parse_yaml("3"), parse_yaml("[1, 2e3]")
     ({'lr': 0.0001}, 3, [1, 2000.0])
     """
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    try:
+        value = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except RecursionError:
+        raise ConfigError(
+            f"the YAML is nested too deeply to parse (more than {MAX_CONFIG_DEPTH} levels "
+            "are refused anyway)"
+        ) from None
+    _check_bounded(value)
+    return value
+
+
+def _check_bounded(value: Any) -> None:
+    """Refuse a parsed YAML value that expands past ``MAX_CONFIG_VALUES`` values, nests
+    deeper than ``MAX_CONFIG_DEPTH`` or contains itself (iterative: no recursion)."""
+
+    def items(node: Any) -> list[Any]:
+        return list(node.values()) if isinstance(node, dict) else list(node)
+
+    def size(node: Any) -> int:
+        return 1 + (len(node) if isinstance(node, dict) else 0)  # a mapping's keys count
+
+    containers = (dict, list, tuple, set)
+    if not isinstance(value, containers):
+        return
+    expanded: dict[int, int] = {}  # id -> values under it, aliases expanded
+    active = {id(value)}
+    frames: list[list[Any]] = [[value, iter(items(value)), size(value)]]
+
+    def add(frame: list[Any], count: int) -> None:
+        frame[2] += count
+        if frame[2] > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"the YAML holds more than {MAX_CONFIG_VALUES:,} values once its aliases "
+                "(*name) are expanded; a config is far smaller (an alias bomb?)"
+            )
+
+    while frames:
+        frame = frames[-1]
+        child = next(frame[1], frames)  # ``frames`` marks the end of the items
+        if child is frames:
+            frames.pop()
+            active.discard(id(frame[0]))
+            expanded[id(frame[0])] = frame[2]
+            if frames:
+                add(frames[-1], frame[2])
+            continue
+        if not isinstance(child, containers):
+            add(frame, 1)
+        elif id(child) in active:
+            raise ConfigError("the YAML contains a value that contains itself (&a [*a])")
+        elif id(child) in expanded:
+            add(frame, expanded[id(child)])
+        elif len(frames) >= MAX_CONFIG_DEPTH:
+            raise ConfigError(f"the YAML is nested more than {MAX_CONFIG_DEPTH} levels deep")
+        else:
+            active.add(id(child))
+            frames.append([child, iter(items(child)), size(child)])
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -74,6 +154,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML in {path}: {exc}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if data is None:
         raise ConfigError(
             f"{path} is empty (or only comments): a config file names at least the keys it "
@@ -112,12 +194,15 @@ def parse_overrides(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
             raise ConfigError(
-                f"override {item!r} is not KEY=VALUE with a dotted key (e.g. rl.learning_rate=1e-5)"
+                f"override {short_repr(item)} is not KEY=VALUE with a dotted key "
+                "(e.g. rl.learning_rate=1e-5)"
             )
         try:
             out[key] = parse_yaml(text) if text.strip() else ""
         except yaml.YAMLError as exc:
-            raise ConfigError(f"override {item!r}: malformed value ({exc})") from exc
+            raise ConfigError(f"override {short_repr(item)}: malformed value ({exc})") from exc
+        except ConfigError as exc:
+            raise ConfigError(f"override {short_repr(item)}: {exc}") from None
     return out
 
 
@@ -157,7 +242,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None
             if not isinstance(child, dict):
                 where = ".".join(parents[: depth + 1])
                 raise ConfigError(
-                    f"override {dotted}: config key {where} is {child!r}, not a mapping"
+                    f"override {dotted}: config key {where} is {short_repr(child)}, not a mapping"
                 )
             node = child
         node[last] = value
@@ -196,6 +281,8 @@ def _where(path: str, source: str | None) -> str:
 
 
 def _fail(path: str, source: str | None, message: str) -> ConfigError:
+    if len(message) > 4 * MAX_REPR_CHARS:  # a dataclass's own message quoting a value
+        message = message[: 4 * MAX_REPR_CHARS - 3] + "..."
     return ConfigError(f"config key {_where(path, source)}: {message}")
 
 
@@ -215,24 +302,28 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
                 return _convert(option, value, path, source)
             except ConfigError:
                 continue
-        raise _fail(path, source, f"{value!r} matches none of {_type_name(tp)}")
+        raise _fail(path, source, f"{short_repr(value)} matches none of {_type_name(tp)}")
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:
-            raise _fail(path, source, f"{value!r} is not one of {list(choices)}")
+            raise _fail(path, source, f"{short_repr(value)} is not one of {list(choices)}")
         return value
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise _fail(path, source, f"expected a mapping for {tp.__name__}, got {value!r}")
+            raise _fail(
+                path, source, f"expected a mapping for {tp.__name__}, got {short_repr(value)}"
+            )
         hints = get_type_hints(tp)
         fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
-        unknown = sorted(set(value) - set(fields))
+        unknown = sorted(set(value) - set(fields), key=str)
         if unknown:
             prefix = f"{path}." if path else ""
+            key = short_repr(unknown[0]) if not isinstance(unknown[0], str) else unknown[0]
+            key = key if len(key) <= MAX_REPR_CHARS else key[: MAX_REPR_CHARS - 3] + "..."
             raise ConfigError(
-                f"unknown config key {_where(prefix + str(unknown[0]), source)}; "
+                f"unknown config key {_where(prefix + key, source)}; "
                 f"valid keys here: {sorted(fields)}"
             )
         kwargs = {}
@@ -240,6 +331,9 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
             sub = f"{path}.{name}" if path else name
             if name in value:
                 kwargs[name] = _convert(hints[name], value[name], sub, source)
+                problem = bound_problem(name, kwargs[name])
+                if problem is not None:
+                    raise _fail(sub, source, problem)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise _fail(sub, source, "required key is missing")
         try:
@@ -253,7 +347,7 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
             raise _fail(where, source, str(exc)) from exc
     if origin in (list, tuple) or tp in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise _fail(path, source, f"expected a list, got {value!r}")
+            raise _fail(path, source, f"expected a list, got {short_repr(value)}")
         args = get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
@@ -268,29 +362,31 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         return tuple(items) if (origin is tuple or tp is tuple) else items
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
-            raise _fail(path, source, f"expected a mapping, got {value!r}")
+            raise _fail(path, source, f"expected a mapping, got {short_repr(value)}")
         args = get_args(tp)
         val_tp = args[1] if len(args) == 2 else Any
         return {k: _convert(val_tp, v, f"{path}.{k}", source) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise _fail(path, source, f"expected true/false, got {value!r}")
+            raise _fail(path, source, f"expected true/false, got {short_repr(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, source, f"expected an integer, got {value!r}")
+            raise _fail(path, source, f"expected an integer, got {short_repr(value)}")
+        if not -(2**63) <= value < 2**63:
+            raise _fail(path, source, f"{short_repr(value)} does not fit in 64 bits")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail(path, source, f"expected a number, got {value!r}")
+            raise _fail(path, source, f"expected a number, got {short_repr(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise _fail(path, source, f"expected a string, got {value!r}")
+            raise _fail(path, source, f"expected a string, got {short_repr(value)}")
         return value
     if isinstance(tp, type):
         if not isinstance(value, tp):
-            raise _fail(path, source, f"expected {tp.__name__}, got {value!r}")
+            raise _fail(path, source, f"expected {tp.__name__}, got {short_repr(value)}")
         return value
     raise _fail(path, source, f"unsupported config type {tp!r}")
 

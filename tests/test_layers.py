@@ -46,7 +46,8 @@ ALLOWED: dict[str, set[str]] = {
 #: (``cli_errors`` turns config and data errors into one-line messages;
 #: ``checkpoint_files`` reads checkpoints without running code; ``redact`` takes secrets
 #: out of a server's error text; ``stats`` holds the confidence intervals that evaluation,
-#: reports and sweeps share).
+#: reports and sweeps share; ``limits`` the bounds on input sizes, and short_repr for
+#: messages).
 BASE_MODULES: dict[str, set[str]] = {
     "config": set(),
     "cli_args": set(),
@@ -54,6 +55,7 @@ BASE_MODULES: dict[str, set[str]] = {
     "checkpoint_files": set(),
     "redact": set(),
     "stats": set(),
+    "limits": set(),
 }
 
 

@@ -9,8 +9,9 @@ import argparse
 import json
 import sys
 
-from stvg.cli_args import non_negative_int, positive_int
+from stvg.cli_args import int_up_to, non_negative_int
 from stvg.cli_errors import check_writable_dir, name_argument
+from stvg.limits import MAX_SAMPLES
 
 DIFFICULTY_CHOICES: tuple[str, ...] = ("easy", "medium", "hard")
 
@@ -33,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="split name, e.g. train, val, test (letters, digits, '-', '_')",
     )
-    synth.add_argument("--n", type=positive_int, required=True, help="number of videos (>= 1)")
+    synth.add_argument(
+        "--n", type=int_up_to(MAX_SAMPLES, "videos"), required=True, help="number of videos (>= 1)"
+    )
     synth.add_argument("--seed", type=non_negative_int, required=True, help="random seed (>= 0)")
     synth.add_argument(
         "--difficulty", choices=DIFFICULTY_CHOICES, default="easy", help="scene difficulty"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stvg.limits import short_repr
+
 
 class DataError(ValueError):
     """Bad input data: a missing or corrupt file, a missing key, an impossible value.
@@ -22,9 +24,9 @@ class DataError(ValueError):
         if path is not None:
             where.append(f"file {path}")
         if sample_id is not None:
-            where.append(f"sample {sample_id!r}")
+            where.append(f"sample {short_repr(sample_id)}")
         if field is not None:
-            where.append(f"field {field!r}")
+            where.append(f"field {short_repr(field)}")
         text = message if not where else f"{message} ({', '.join(where)})"
         if hint:
             text = f"{text}. Fix: {hint}"

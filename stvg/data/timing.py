@@ -62,11 +62,13 @@ def sample_frame_indices(
         raise ValueError(f"native_fps must be a positive number, got {native_fps}")
     if num_frames <= 0:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
-    if fps is None:
+    if fps is not None and (fps <= 0 or not math.isfinite(fps)):
+        raise ValueError(f"fps must be a positive number or None (every frame), got {fps}")
+    if fps is None or fps >= native_fps:
+        # A grid at least as dense as the frames hits every frame (consecutive grid points
+        # are at most one frame apart), so it is not built: 1e9 fps would be 1e9 points.
         indices = np.arange(num_frames, dtype=np.int64)
     else:
-        if fps <= 0 or not math.isfinite(fps):
-            raise ValueError(f"fps must be a positive number or None (every frame), got {fps}")
         # Number of grid points whose frame exists: k / fps * native_fps <= num_frames - 1 + 0.5
         # (a small epsilon guards against float error on exact multiples).
         k_max = int(math.floor(((num_frames - 0.5) * fps / native_fps) - 1e-9))

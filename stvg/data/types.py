@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from stvg.limits import short_repr, video_problem
+
 
 @dataclass(frozen=True)
 class Tube:
@@ -84,9 +86,13 @@ class Sample:
             VidSTG: ``<vid>/<n>/d<i>`` or ``<vid>/<n>/q<i>``; synthetic: annotation key).
         video_path: path of the video file (it need not exist for annotation-only work).
         query: the natural-language description of the target and event.
-        native_fps: frames per second of the original video.
-        num_frames: number of native frames in the video.
-        width, height: original-video size in pixels.
+        native_fps: frames per second of the original video, in
+            ``[MIN_NATIVE_FPS, MAX_NATIVE_FPS]`` (:mod:`stvg.limits`).
+        num_frames: number of native frames in the video, in ``[1, MAX_VIDEO_FRAMES]``.
+        width, height: original-video size in pixels, each in ``[1, MAX_VIDEO_SIDE]``.
+
+    Raises:
+        ValueError: a frame rate, frame count or size outside those bounds.
         gt_span: inclusive ``(first, last)`` 0-based native frame indices of the event.
         gt_boxes: ``{frame_idx: [x1, y1, x2, y2]}`` ground-truth boxes in original-video
             pixels (frames of ``gt_span`` without a box are allowed: they score 0 IoU).
@@ -104,6 +110,11 @@ class Sample:
     gt_span: tuple[int, int]
     gt_boxes: dict[int, list[float]]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problem = video_problem(self.native_fps, self.num_frames, self.width, self.height)
+        if problem is not None:  # the loaders name the file and field before this
+            raise ValueError(f"sample {short_repr(self.sample_id)}: {problem}")
 
     @property
     def duration_s(self) -> float:

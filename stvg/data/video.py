@@ -87,6 +87,10 @@ READER_VERSION = "pyav-1"
 #: Seek only when it skips more than this many frames (a seek drains the thread pipeline).
 SEEK_MIN_SKIPPED = 2  # frames
 END_TOLERANCE_S = 1.0  # seconds; a failed read this close to the declared end shortens
+#: A video may differ from its annotation by this share of the frame count, fps and size
+#: (:func:`annotation_mismatch`), or by END_TOLERANCE_S of frames / this many pixels.
+ANNOTATION_TOLERANCE = 0.02
+ANNOTATION_TOLERANCE_PX = 2
 #: swscale algorithm of the resize to ``max_side`` (``None`` at native size: FFmpeg's default).
 RESIZE_INTERPOLATION = "AREA"
 _GRID_TOLERANCE = 0.25  # frames; a timestamp farther than this from the frame grid is VFR
@@ -756,6 +760,51 @@ class VideoReader:
             self._num_frames = failed_idx
 
 
+def annotation_mismatch(sample: Sample, reader: VideoReader) -> str | None:
+    """How the opened video disagrees with ``sample``'s annotation, or ``None``.
+
+    Tolerance (the same for every dataset): the frame count may differ by
+    :data:`END_TOLERANCE_S` seconds of frames or :data:`ANNOTATION_TOLERANCE` (2 %) of the
+    annotated count, whichever is more (the slack the reader allows a container that
+    over-states its length); the frame rate by 2 %; the width and the height by 2 % or
+    :data:`ANNOTATION_TOLERANCE_PX` pixels, whichever is more. Past that, frames would be
+    shown at the wrong times or missing and the ground truth would lie past the video.
+
+    Returns:
+        ``"30 frames in the file, 100 annotated; ..."`` naming every number that disagrees.
+    """
+    problems = []
+    frames_tolerance = max(
+        math.ceil(END_TOLERANCE_S * sample.native_fps),
+        math.ceil(ANNOTATION_TOLERANCE * sample.num_frames),
+    )
+    if abs(reader.num_frames - sample.num_frames) > frames_tolerance:
+        problems.append(f"{reader.num_frames} frames in the file, {sample.num_frames} annotated")
+    if abs(reader.native_fps - sample.native_fps) > ANNOTATION_TOLERANCE * sample.native_fps:
+        problems.append(f"{reader.native_fps:g} fps in the file, {sample.native_fps:g} annotated")
+    for name, actual, annotated in (
+        ("width", reader.width, sample.width),
+        ("height", reader.height, sample.height),
+    ):
+        if abs(actual - annotated) > max(ANNOTATION_TOLERANCE_PX, ANNOTATION_TOLERANCE * annotated):
+            problems.append(f"{name} {actual} px in the file, {annotated} annotated")
+    return "; ".join(problems) if problems else None
+
+
+def _check_annotation(sample: Sample, reader: VideoReader) -> None:
+    mismatch = annotation_mismatch(sample, reader)
+    if mismatch is not None:
+        raise VideoError(
+            f"the video does not match its annotation: {mismatch} (tolerance: "
+            f"{END_TOLERANCE_S:g} s of frames or {ANNOTATION_TOLERANCE:.0%} of the count, "
+            f"{ANNOTATION_TOLERANCE:.0%} of the fps and of the size)",
+            path=str(sample.video_path),
+            sample_id=sample.sample_id,
+            hint="fix the annotation (frame count, fps, size) or replace the video with the "
+            "one it describes",
+        )
+
+
 def decode_sample_frames(
     sample: Sample, fps: float | None, max_frames: int | None, max_side: int | None
 ) -> SampledFrames:
@@ -763,15 +812,20 @@ def decode_sample_frames(
     at most ``max_frames`` evenly spread, longer side at most ``max_side`` pixels (``None``
     = as stored). Which frames follows :func:`~stvg.data.timing.sample_frame_indices` on the
     *sample's* ``native_fps`` and ``num_frames``; frames the file turns out not to have (a
-    container that over-states its length) are left out.
+    container that over-states its length, within the tolerance of
+    :func:`annotation_mismatch`) are left out.
 
     Raises:
-        VideoError: the video cannot be read or yields no frame (naming the sample).
+        VideoError: the video cannot be read, yields no frame, or does not match the
+            sample's annotated frame count, fps or size (:func:`annotation_mismatch`; the
+            numbers are in the message), naming the sample.
     """
     frame_idx = sample_frame_indices(sample.native_fps, sample.num_frames, fps, max_frames)
     with VideoReader(sample.video_path) as reader:
+        _check_annotation(sample, reader)
         frame_idx = frame_idx[frame_idx < reader.num_frames]
         sampled = reader.read_frames(frame_idx, max_side=max_side)
+        _check_annotation(sample, reader)  # the decode may have found fewer frames
     if len(sampled) == 0:
         raise VideoError(
             "no frame could be decoded",

@@ -23,7 +23,7 @@ from stvg.data.video import SampledFrames
 from stvg.envs.bad_videos import BadVideoSkipper
 from stvg.envs.config import EnvDataConfig, resolve_config
 from stvg.envs.frame_source import FrameSource
-from stvg.envs.samples import load_samples
+from stvg.envs.samples import check_frame_buffer, load_samples
 from stvg.envs.scoring import build_verifier, cost_info
 from stvg.envs.selection import SampleSelector
 from stvg.verifiers.formats import FrameContext, ModelGeometry
@@ -106,9 +106,9 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
         self.samples = load_samples(cfg, samples)
         check_query_length(self.samples, cfg.max_query_length)
         self.verifier = build_verifier(cfg)
-        self.frame_source = FrameSource(
-            cfg.fps, self._frame_slots(), cfg.max_side, cfg.frame_cache_mb
-        )
+        slots = self._frame_slots()
+        check_frame_buffer(self.samples, cfg.fps, slots, cfg.max_side)  # before any space
+        self.frame_source = FrameSource(cfg.fps, slots, cfg.max_side, cfg.frame_cache_mb)
         self._selector = SampleSelector(self.samples, cfg.sample_order)
         self._bad_videos = BadVideoSkipper(self.samples, cfg.on_bad_video)
         self._sample: Sample | None = None

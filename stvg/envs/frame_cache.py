@@ -2,8 +2,11 @@
 
 An env decodes a video's sampled frames once and keeps them while they fit: with a bound
 large enough for the dataset, each video is decoded at most once per epoch. Entries are
-keyed by ``(video_path, fps, max_frames, max_side)``, the arguments that decide which
-frames are decoded and at which size.
+keyed by what decides which frames are decoded and at which size (:func:`frame_key`): the
+video file and a fingerprint of its content (so a video rewritten in place, even with
+the same size and modification time, is decoded again), the annotated frame rate, frame
+count and size the frames are sampled and checked by, and ``fps``, ``max_frames``,
+``max_side``.
 """
 
 from __future__ import annotations
@@ -15,17 +18,31 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from stvg.data.fingerprint import file_fingerprint
+from stvg.data.types import Sample
+
 V = TypeVar("V")
 
-FrameKey = tuple[str, float | None, int | None, int | None]
+FrameKey = tuple[Any, ...]
 
 
 def frame_key(
-    video_path: str, fps: float | None, max_frames: int | None, max_side: int | None
+    sample: Sample, fps: float | None, max_frames: int | None, max_side: int | None
 ) -> FrameKey:
-    """The cache key of a video sampled at ``fps`` (``None`` = every frame), at most
-    ``max_frames`` frames, longer side ``max_side`` pixels."""
-    return (str(video_path), None if fps is None else float(fps), max_frames, max_side)
+    """The cache key of ``sample``'s video sampled at ``fps`` (``None`` = every frame), at
+    most ``max_frames`` frames, longer side ``max_side`` pixels.
+
+    The key holds the video path, :func:`~stvg.data.fingerprint.file_fingerprint` of the
+    file (``None`` when it cannot be read: the decode then raises the error), and the
+    sample's annotated ``native_fps``, ``num_frames``, ``width`` and ``height``.
+    """
+    try:
+        fingerprint: str | None = file_fingerprint(sample.video_path)
+    except OSError:
+        fingerprint = None
+    annotated = (float(sample.native_fps), sample.num_frames, sample.width, sample.height)
+    sampling = (None if fps is None else float(fps), max_frames, max_side)
+    return (str(sample.video_path), fingerprint, *annotated, *sampling)
 
 
 def nbytes_of(value: Any) -> int:

@@ -43,7 +43,7 @@ class FrameSource:
         Raises:
             VideoError: the video cannot be read or yields no frame.
         """
-        key = frame_key(sample.video_path, self.fps, self.max_frames, self.max_side)
+        key = frame_key(sample, self.fps, self.max_frames, self.max_side)
         return self.cache.get_or_load(key, lambda: self._decode(sample))
 
     def _decode(self, sample: Sample) -> SampledFrames:

@@ -10,6 +10,7 @@ from stvg.data.errors import DataError
 from stvg.data.timing import sample_frame_indices
 from stvg.data.types import Sample
 from stvg.envs.config import EnvDataConfig
+from stvg.limits import MAX_FRAME_BUFFER_BYTES
 
 
 def load_samples(cfg: EnvDataConfig, samples: Sequence[Sample] | None = None) -> Sequence[Sample]:
@@ -59,9 +60,32 @@ def frame_slots(samples: Sequence[Sample], fps: float | None, max_frames: int | 
     return int(max_frames)
 
 
+def check_frame_buffer(
+    samples: Sequence[Sample], fps: float | None, slots: int | None, max_side: int
+) -> None:
+    """Refuse a config whose frames of one episode would not fit the frame-buffer bound.
+
+    An episode holds up to ``slots`` frames (``None``: every frame sampled from the longest
+    video at ``fps``) of at most ``max_side x max_side`` RGB pixels; their bytes must stay
+    within :data:`stvg.limits.MAX_FRAME_BUFFER_BYTES` (4 GiB).
+
+    Raises:
+        ConfigError: naming the frames, the side, the bytes and how to lower them.
+    """
+    frames = slots if slots is not None else frame_slots(samples, fps, None)
+    nbytes = frames * max_side * max_side * 3
+    if nbytes > MAX_FRAME_BUFFER_BYTES:
+        raise ConfigError(
+            f"config key env.max_frames: {frames:,} frames of up to {max_side}x{max_side} "
+            f"pixels need {nbytes / 2**30:,.1f} GiB per episode, more than the "
+            f"{MAX_FRAME_BUFFER_BYTES / 2**30:g} GiB allowed; lower env.max_frames, "
+            "env.max_side or env.fps"
+        )
+
+
 def max_duration_s(samples: Sequence[Sample]) -> float:
     """Length in seconds of the longest video of ``samples``."""
     return float(max(s.duration_s for s in samples))
 
 
-__all__ = ["frame_slots", "load_samples", "max_duration_s"]
+__all__ = ["check_frame_buffer", "frame_slots", "load_samples", "max_duration_s"]

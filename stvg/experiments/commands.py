@@ -31,6 +31,14 @@ from stvg.cli_args import non_negative_int, parse_fps, positive_int
 from stvg.config import add_set_argument
 from stvg.verifiers.commands import add_predictions_arguments, run_predictions_mode
 
+#: The files that policy mode writes in ``--out`` (``stvg.training.evaluate_policy``).
+POLICY_MODE_FILES: tuple[str, ...] = (
+    "predictions.json",
+    "metrics.json",
+    "per_sample.jsonl",
+    "config.yaml",
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand (predictions-file and policy modes)."""
@@ -137,7 +145,7 @@ def _run_policy(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from stvg.cli_errors import check_writable_dir
+    from stvg.cli_errors import check_not_an_input, check_writable_dir
     from stvg.config import parse_overrides
     from stvg.training.evaluate_policy import (
         compare_control,
@@ -150,6 +158,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_writable_dir(args.out)  # before the policy is built or a video decoded
+        written = {f"--out {args.out}/{name}": Path(args.out, name) for name in POLICY_MODE_FILES}
+        check_not_an_input(written, {"--policy": args.policy})
     config = load_policy_eval_config(args.policy, parse_overrides(args.overrides))
     overrides: dict[str, Any] = {"dataset": args.dataset, "split": args.split, "fps": args.fps}
     if args.root is not None:

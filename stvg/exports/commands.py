@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stvg.cli_args import parse_fps, positive_int
+from stvg.cli_args import int_up_to, parse_fps, positive_int
 from stvg.config import add_set_argument
+from stvg.limits import MAX_VIDEO_SIDE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument(
             "--fps", type=parse_fps, default=1.0, metavar="F", help="frames per second (1)"
         )
-        sub.add_argument("--max-side", type=positive_int, metavar="N", help="shown frame side")
+        sub.add_argument(
+            "--max-side",
+            type=int_up_to(MAX_VIDEO_SIDE, "pixels"),
+            metavar="N",
+            help="shown frame side",
+        )
         sub.add_argument("--limit", type=positive_int, metavar="N", help="first N samples")
         if engine == "verl":
             sub.add_argument(
@@ -75,6 +81,7 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from stvg.cli_errors import CommandError
     from stvg.config import ConfigError
     from stvg.data import DataError
     from stvg.data.datasets import dataset_names
@@ -89,7 +96,15 @@ def _handle(args: argparse.Namespace) -> int:
         return 2
     try:
         count = _export(args)
-    except (ConfigError, DataError, ContractError, FileNotFoundError, ValueError, OSError) as exc:
+    except (
+        CommandError,
+        ConfigError,
+        DataError,
+        ContractError,
+        FileNotFoundError,
+        ValueError,
+        OSError,
+    ) as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {count} samples to {args.out}")
@@ -121,6 +136,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.max_side is not None:
         env_kwargs["max_side"] = args.max_side
     env = build_export_env(prompter, env_kwargs)
+    if args.engine == "verl":  # the parquet file must not be one of the videos it reads
+        from stvg.cli_errors import check_not_an_input
+
+        videos = [(f"the video of sample {s.sample_id!r}", s.video_path) for s in env.samples]
+        check_not_an_input({"--out": out}, videos)
     samples = export_samples(prompter, env, limit=args.limit)
     if args.engine == "verl":
         from stvg.exports.verl import verl_row, write_parquet

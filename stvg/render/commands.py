@@ -21,7 +21,8 @@ import argparse
 import difflib
 import sys
 
-from stvg.cli_args import parse_fps, positive_int
+from stvg.cli_args import int_up_to, parse_fps
+from stvg.limits import MAX_VIDEO_FRAMES, MAX_VIDEO_SIDE
 from stvg.verifiers.commands import DATASET_FORMATS
 
 _SHOWN_IDS = 5  # valid sample ids listed when the asked one is unknown
@@ -81,21 +82,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="contact sheet: frames per second shown as tiles (default 1; 'native' = all)",
     )
     picture.add_argument(
-        "--max-frames", type=positive_int, metavar="N", help="contact sheet: at most N tiles"
+        "--max-frames",
+        type=int_up_to(MAX_VIDEO_FRAMES, "tiles"),
+        metavar="N",
+        help="contact sheet: at most N tiles",
     )
     picture.add_argument(
-        "--columns", type=positive_int, metavar="C", help="contact sheet: tiles per row"
+        "--columns",
+        type=int_up_to(1024, "tiles per row"),
+        metavar="C",
+        help="contact sheet: tiles per row",
     )
     picture.add_argument(
         "--tile-width",
-        type=positive_int,
+        type=int_up_to(4096, "pixels"),
         default=224,
         metavar="W",
         help="contact sheet: tile width in pixels (default 224)",
     )
     picture.add_argument(
         "--max-side",
-        type=positive_int,
+        type=int_up_to(MAX_VIDEO_SIDE, "pixels"),
         metavar="S",
         help="video: shrink frames so the longer side is at most S pixels",
     )
@@ -142,7 +149,7 @@ def unknown_sample_error(sample_id: str, known: list[str], source: str) -> Excep
 
 
 def _render(args: argparse.Namespace) -> int:
-    from stvg.cli_errors import check_writable_file
+    from stvg.cli_errors import check_not_an_input, check_writable_file
     from stvg.data import load_dataset
     from stvg.render.sample import check_out_suffix, render_sample
     from stvg.render.sheet import SheetLayout
@@ -161,6 +168,12 @@ def _render(args: argparse.Namespace) -> int:
     if args.sample not in dataset.ids:
         raise unknown_sample_error(args.sample, dataset.ids, dataset.source)
     sample = dataset.get(args.sample)
+    inputs = {
+        f"the video of sample {args.sample!r}": sample.video_path,
+        "the annotation file": dataset.source,
+        "--predictions": args.predictions,
+    }
+    check_not_an_input({"--out": args.out}, inputs)  # x.mp4 could be the video drawn
     prediction = None
     if args.predictions is not None:
         prediction = read_predictions(args.predictions).get(args.sample)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from stvg.data.errors import VideoError
+from stvg.data.fingerprint import file_fingerprint
 from stvg.data.types import Sample
 from stvg.data.video import READER_VERSION
 from stvg.envs.frame_source import FrameSource
@@ -73,9 +74,10 @@ def _samples_key(samples: Sequence[Sample]) -> str:
 
 
 def _files_key(samples: Sequence[Sample]) -> str:
-    """Hash of the samples' video files as they are now (size and modification time), so a
-    split regenerated in place, or a video replaced or truncated, gets a new cache instead
-    of the old frames.
+    """Hash of the samples' video files as they are now (:func:`~stvg.data.fingerprint.
+    file_fingerprint`: size, modification time, and the first and last 64 KiB), so a split
+    regenerated in place, or a video replaced or truncated, gets a new cache instead of
+    the old frames, even when the new file has the same size and time.
 
     Raises:
         VideoError: a sample's video file is missing (naming the sample).
@@ -83,7 +85,7 @@ def _files_key(samples: Sequence[Sample]) -> str:
     digest = hashlib.sha256()
     for s in samples:
         try:
-            stat = os.stat(s.video_path)
+            fingerprint = file_fingerprint(s.video_path)
         except OSError as exc:
             raise VideoError(
                 "video file not found",
@@ -91,7 +93,7 @@ def _files_key(samples: Sequence[Sample]) -> str:
                 sample_id=s.sample_id,
                 hint=f"the annotations list it but the file cannot be read ({exc.strerror})",
             ) from None
-        digest.update(f"{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{fingerprint}\n".encode())
     return digest.hexdigest()[:12]
 
 
@@ -109,7 +111,7 @@ def load_cached_frames(
     """The model-size shown frames of ``samples``, from ``cache_dir`` or decoded now.
 
     A cache file is keyed on the sampling settings, the samples, and the content: each video
-    file's size and modification time. A split regenerated in place, or a video
+    file's size, modification time, and first and last 64 KiB. A split regenerated in place, or a video
     replaced or truncated, therefore decodes again (with a warning naming the stale file,
     which is removed) instead of training on the old frames.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from stvg.config import add_set_argument
 
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _handle(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from stvg.cli_errors import check_writable_dir
+    from stvg.cli_errors import check_not_an_input, check_writable_dir
     from stvg.config import ConfigError, InvalidField, parse_overrides
     from stvg.data import DataError
     from stvg.training.sft import load_sft_config, train_sft
@@ -66,6 +67,10 @@ def _handle(args: argparse.Namespace) -> int:
         where = f"config key {exc.field}: " if isinstance(exc, InvalidField) else ""
         print(f"stvg train-sft: error: {where}{exc}", file=sys.stderr)
         return 2
+    # the run folder's config.yaml (written first) must not be the config being read
+    written = {"--write-targets": args.write_targets}
+    written[f"{config.out_dir}/config.yaml"] = Path(config.out_dir, "config.yaml")
+    check_not_an_input(written, {"--config": args.config})
     try:
         if args.write_targets is not None:
             return _write_targets(config, args.write_targets)

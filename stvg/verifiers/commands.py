@@ -138,12 +138,15 @@ def run_predictions_mode(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 
 def _evaluate_predictions_file(args: argparse.Namespace) -> int:
+    from stvg.cli_errors import CommandError, check_not_an_input
     from stvg.data import DataError
 
     try:
         _check_out(args.out)
+        inputs = {"--predictions": args.predictions, "--annotations": args.annotations}
+        check_not_an_input({"--out": args.out}, inputs)
         return _score_file(args)
-    except (DataError, _OutError) as exc:
+    except (DataError, _OutError, CommandError) as exc:
         print(f"stvg evaluate: error: {exc}", file=sys.stderr)
         return 2
 

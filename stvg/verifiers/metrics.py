@@ -133,6 +133,7 @@ from typing import Any, Literal
 import numpy as np
 
 from stvg.data.types import Sample, Tube
+from stvg.limits import MAX_FRAME_INDEX
 from stvg.verifiers.spans import check_span
 
 Protocol = Literal["official", "native", "span", "tubedetr", "tubedetr-grid", "cgstvg"]
@@ -627,9 +628,11 @@ class GroundTruthTable:
             ok = arr.ndim == 2 and arr.shape[1] == 2 and arr.dtype.kind in "iuf"
             if ok and arr.dtype.kind == "f":
                 ok = bool(np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)))
+            # check_span's rule, vectorised: 0 <= first <= last <= MAX_FRAME_INDEX
+            ok = ok and bool(np.all((arr[:, 0] >= 0) & (arr[:, 1] <= MAX_FRAME_INDEX)))
             if ok:
                 arr = arr.astype(np.int64)
-                ok = bool(np.all((arr[:, 0] >= 0) & (arr[:, 0] <= arr[:, 1])))
+                ok = bool(np.all(arr[:, 0] <= arr[:, 1]))
         except (TypeError, ValueError):
             ok = False
         if not ok:  # find the culprit for a precise message

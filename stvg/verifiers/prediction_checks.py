@@ -4,10 +4,14 @@ Two cases that a metric alone hides:
 
 * **gaps**: frames of a predicted span without a box score 0 IoU; a file with boxes only on
   every 10th frame (forgot to densify) scores about a tenth of its vIoU without any error.
-  :func:`check_predictions` counts them per sample and in total; :func:`fill_gaps`
-  densifies on the fly with a :mod:`stvg.tubes` method (``linear`` or ``hold``).
+  :func:`check_predictions` counts them per sample and in total (frames of the video only:
+  a frame past its end is counted as such, below); :func:`fill_gaps` densifies on the fly
+  with a :mod:`stvg.tubes` method (``linear`` or ``hold``), on the frames of the video only,
+  so the work is bounded by the video's length whatever ``ed_frame`` says.
 * **spans past the video end**: ``ed_frame >= num_frames`` (the video has frames
   ``0 .. num_frames - 1``); counted and listed (the metric scores them as given).
+* **swapped corners**: a box with ``x2 < x1`` or ``y2 < y1`` has no area and scores 0 IoU
+  (the official evaluator's arithmetic); counted per sample and listed, not repaired.
 
 :class:`PredictionChecks` holds the counts and goes into the evaluation report
 (``to_dict`` for the metrics JSON, ``summary_line`` for the table).
@@ -35,10 +39,13 @@ class PredictionChecks:
 
     Attributes:
         frames_without_box: ``{sample_id: n}`` for samples whose span has ``n > 0`` frames
-            without a box, dataset order (after filling, when ``fill`` is not ``none``).
+            of the video without a box, dataset order (after filling, when ``fill`` is not
+            ``none``); frames past the video's end are in ``span_past_end`` instead.
         frames_filled: ``{sample_id: n}`` frames given a box by ``fill``, dataset order.
         span_past_end: ``{sample_id: ed_frame - (num_frames - 1)}``, the frames past the
             last frame of the video, for spans that end after it.
+        boxes_swapped_corners: ``{sample_id: n}`` boxes inside the span with ``x2 < x1``
+            or ``y2 < y1`` (scored as given: 0 IoU), dataset order.
         n_boxes_outside_span: boxes given outside their span (kept; only the ``official``
             protocol scores them, and ``fill`` does not fill from them).
         invalid: ``{sample_id: reason}`` of entries left out (``--on-invalid zero``).
@@ -48,6 +55,7 @@ class PredictionChecks:
     frames_without_box: dict[str, int] = field(default_factory=dict)
     frames_filled: dict[str, int] = field(default_factory=dict)
     span_past_end: dict[str, int] = field(default_factory=dict)
+    boxes_swapped_corners: dict[str, int] = field(default_factory=dict)
     n_boxes_outside_span: int = 0
     invalid: dict[str, str] = field(default_factory=dict)
     fill: str = "none"
@@ -70,11 +78,13 @@ class PredictionChecks:
             "n_samples_with_gaps": len(self.frames_without_box),
             "n_frames_filled": self.n_frames_filled,
             "n_span_past_end": len(self.span_past_end),
+            "n_boxes_swapped_corners": sum(self.boxes_swapped_corners.values()),
             "n_boxes_outside_span": self.n_boxes_outside_span,
             "n_invalid": len(self.invalid),
             "frames_without_box": dict(self.frames_without_box),
             "frames_filled": dict(self.frames_filled),
             "span_past_end": dict(self.span_past_end),
+            "boxes_swapped_corners": dict(self.boxes_swapped_corners),
             "invalid": dict(self.invalid),
         }
 
@@ -84,6 +94,7 @@ class PredictionChecks:
             f"frames_without_box={self.n_frames_without_box} "
             f"(in {len(self.frames_without_box)} samples)  fill={self.fill} "
             f"filled={self.n_frames_filled}  span_past_end={len(self.span_past_end)}  "
+            f"swapped_corners={sum(self.boxes_swapped_corners.values())}  "
             f"invalid={len(self.invalid)}"
         )
 
@@ -103,6 +114,14 @@ class PredictionChecks:
                 f"warning: {len(self.span_past_end)} predicted spans end after the last frame "
                 f"of their video (e.g. {shown}); check the frame indices (0-based, inclusive)"
             )
+        if self.boxes_swapped_corners:
+            shown = ", ".join(list(self.boxes_swapped_corners)[:3])
+            out.append(
+                f"warning: {sum(self.boxes_swapped_corners.values())} predicted boxes have "
+                f"x2 < x1 or y2 < y1 (in {len(self.boxes_swapped_corners)} samples, e.g. "
+                f"{shown}); they score 0 IoU. Write boxes as [x1, y1, x2, y2] (corners, not "
+                "[x, y, w, h])"
+            )
         if self.invalid:
             shown = ", ".join(list(self.invalid)[:3])
             out.append(
@@ -112,32 +131,54 @@ class PredictionChecks:
         return out
 
 
-def _filled_tube(pred: Prediction, method: str, native_fps: float) -> Tube:
-    """``pred.tube`` with a box on every frame of its span, filled from the boxes inside the
-    span (given boxes kept as they are, those outside the span too)."""
+def _swapped_in_span(pred: Prediction) -> int:
+    """Boxes of ``pred`` inside its span with ``x2 < x1`` or ``y2 < y1``."""
+    frames, boxes = pred.tube.frame_idx, pred.tube.boxes_xyxy
+    in_span = (frames >= pred.span[0]) & (frames <= pred.span[1])
+    swapped = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    return int(np.count_nonzero(in_span & swapped))
+
+
+def _gaps_in_video(pred: Prediction, num_frames: int) -> int:
+    """Frames of ``pred.span`` inside the video (``< num_frames``) without a box."""
+    first, last = pred.span[0], min(pred.span[1], num_frames - 1)
+    if last < first:
+        return 0
+    frames = pred.tube.frame_idx
+    return (last - first + 1) - int(np.count_nonzero((frames >= first) & (frames <= last)))
+
+
+def _filled_tube(pred: Prediction, method: str, native_fps: float, num_frames: int) -> Tube:
+    """``pred.tube`` with a box on every frame of its span inside the video, filled from the
+    boxes inside the span (given boxes kept as they are: those outside the span and those
+    past the video's end too)."""
     first, last = pred.span
     frames, given_boxes = pred.tube.frame_idx, pred.tube.boxes_xyxy
     inside = (frames >= first) & (frames <= last)
-    queries = np.arange(first, last + 1, dtype=np.int64)
+    queries = np.arange(first, min(last, num_frames - 1) + 1, dtype=np.int64)
+    queries = np.union1d(queries, frames[inside])
     boxes = DENSIFY_METHODS[method].function(
         frames[inside].astype(np.float64),
         given_boxes[inside],
         queries.astype(np.float64),
         float(native_fps),
     )
-    boxes[frames[inside] - first] = given_boxes[inside]  # exact, whatever the method does
-    before, after = frames < first, frames > last
-    return Tube(
-        np.concatenate((frames[before], queries, frames[after])),
-        np.concatenate((given_boxes[before], boxes, given_boxes[after])),
-    )
+    boxes[np.searchsorted(queries, frames[inside])] = given_boxes[
+        inside
+    ]  # exact, whatever the method does
+    outside = ~inside
+    all_frames = np.concatenate((frames[outside], queries))
+    order = np.argsort(all_frames, kind="stable")
+    return Tube(all_frames[order], np.concatenate((given_boxes[outside], boxes))[order])
 
 
 def fill_gaps(
     samples: Sequence[Sample], predictions: Mapping[str, Prediction], method: FillMethod
 ) -> tuple[dict[str, Prediction], dict[str, int]]:
-    """Give a box to every frame of each predicted span (``method`` ``linear`` or ``hold``,
-    :mod:`stvg.tubes.smoothing`; the end boxes are held beyond the first and last box).
+    """Give a box to every frame of each predicted span that lies inside the video
+    (``method`` ``linear`` or ``hold``, :mod:`stvg.tubes.smoothing`; the end boxes are held
+    beyond the first and last box). Frames past the video's end get none: they have no
+    ground truth, and filling them would cost memory in proportion to ``ed_frame``.
 
     A span without any box stays empty (nothing to fill from). Predictions of ids not in
     ``samples`` are kept unchanged.
@@ -149,15 +190,21 @@ def fill_gaps(
         raise ValueError(f"fill must be one of {FILL_METHODS}, got {method!r}")
     if method == "none":
         return dict(predictions), {}
-    fps = {s.sample_id: s.native_fps for s in samples}
+    known = {s.sample_id: s for s in samples}
     out: dict[str, Prediction] = {}
     filled: dict[str, int] = {}
     for sample_id, pred in predictions.items():
-        gaps = pred.n_frames_without_box
-        if gaps == 0 or gaps == pred.span[1] - pred.span[0] + 1 or sample_id not in fps:
+        sample = known.get(sample_id)
+        gaps = 0 if sample is None else _gaps_in_video(pred, sample.num_frames)
+        frames = pred.tube.frame_idx
+        if (
+            gaps == 0
+            or sample is None
+            or not np.any((frames >= pred.span[0]) & (frames <= pred.span[1]))
+        ):
             out[sample_id] = pred
             continue
-        tube = _filled_tube(pred, method, fps[sample_id])
+        tube = _filled_tube(pred, method, sample.native_fps, sample.num_frames)
         out[sample_id] = Prediction(pred.span, tube)
         filled[sample_id] = gaps
     order = {s.sample_id: i for i, s in enumerate(samples)}
@@ -172,7 +219,8 @@ def check_predictions(
     fill: FillMethod = "none",
     invalid: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Prediction], PredictionChecks]:
-    """Fill gaps (``fill``) and count gaps, spans past the video end and dropped boxes.
+    """Fill gaps (``fill``) and count gaps, spans past the video end, boxes with swapped
+    corners and dropped boxes.
 
     Args:
         samples: the dataset (``num_frames`` of each video).
@@ -187,15 +235,19 @@ def check_predictions(
     scored, filled = fill_gaps(samples, predictions, fill)
     without: dict[str, int] = {}
     past_end: dict[str, int] = {}
+    swapped: dict[str, int] = {}
     outside = 0
     for sample in samples:
         pred = scored.get(sample.sample_id)
         if pred is None:
             continue
         outside += pred.n_boxes_outside_span
-        gaps = pred.n_frames_without_box
+        gaps = _gaps_in_video(pred, sample.num_frames)
         if gaps:
             without[sample.sample_id] = gaps
+        n_swapped = _swapped_in_span(predictions[sample.sample_id])  # as given, not filled
+        if n_swapped:
+            swapped[sample.sample_id] = n_swapped
         beyond = pred.span[1] - (sample.num_frames - 1)
         if beyond > 0:
             past_end[sample.sample_id] = beyond
@@ -203,6 +255,7 @@ def check_predictions(
         frames_without_box=without,
         frames_filled=filled,
         span_past_end=past_end,
+        boxes_swapped_corners=swapped,
         n_boxes_outside_span=outside,
         invalid=dict(invalid or {}),
         fill=fill,

@@ -6,7 +6,9 @@ A predictions file is JSON (``DESIGN.md``)::
                      "bbox": {"12": [x1, y1, x2, y2], "13": [...], ...}}, ...}
 
 * ``st_frame``/``ed_frame``: 0-based **inclusive** native frames, integers,
-  ``0 <= st_frame <= ed_frame``;
+  ``0 <= st_frame <= ed_frame <= 9,999,999`` (``MAX_FRAME_INDEX`` of
+  :mod:`stvg.limits`: no video has more frames; a larger index is an error, never
+  arithmetic that wraps);
 * ``bbox``: frame (a decimal string of a non-negative integer) -> ``[x1, y1, x2, y2]``, four
   finite numbers in original-video pixels. Frames of the span without a box are allowed
   (they score 0 IoU); an empty ``bbox`` is allowed.
@@ -15,7 +17,8 @@ A predictions file is JSON (``DESIGN.md``)::
   (protocol ``official``) scores a box on a GT frame wherever the span is, while the other
   protocols ignore them; :attr:`Prediction.n_boxes_outside_span` counts them so that the
   evaluation report can say how many there were.
-* A frame key is read as its decimal number (``"00130"`` is frame 130).
+* A frame key is read as its decimal number (``"00130"`` is frame 130); like the span, it
+  must be at most ``MAX_FRAME_INDEX`` (a larger key, ``2**64`` included, is an error).
 * Other keys of an entry (``"score"``, ``"qtype"``, ...) are ignored.
 
 Every malformed entry raises :class:`stvg.data.DataError` naming the file, the sample id and
@@ -48,10 +51,13 @@ import msgspec
 import numpy as np
 
 from stvg.data.errors import DataError
+from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample, Tube
+from stvg.limits import MAX_FRAME_INDEX, short_repr
 from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
+_INT64_SAFE_DIGITS = 18  # every decimal of at most 18 digits fits in int64
 
 OnInvalid = Literal["error", "zero"]
 ON_INVALID: tuple[str, ...] = ("error", "zero")
@@ -118,7 +124,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             "<entry>",
             'write {"st_frame": int, "ed_frame": int, "bbox": {"<frame>": [x1, y1, x2, y2]}}',
         )
-    repeated = getattr(entry, "repeated", ())
+    repeated = repeated_keys(entry)
     if repeated:
         raise fail(
             f"key {repeated[0]!r} is given twice in the entry",
@@ -134,9 +140,16 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     for key, value in (("st_frame", first), ("ed_frame", last)):
         if not _is_int(value) or value < 0:
             raise fail(
-                f"{key} must be a non-negative integer frame index, got {value!r}",
+                f"{key} must be a non-negative integer frame index, got {short_repr(value)}",
                 key,
                 "write 0-based native frame indices as JSON integers (not floats or strings)",
+            )
+        if value > MAX_FRAME_INDEX:
+            raise fail(
+                f"{key} {value} is past the largest frame index accepted ({MAX_FRAME_INDEX}: "
+                f"no video has more than {MAX_FRAME_INDEX + 1} frames)",
+                key,
+                "write 0-based native frame indices of the video",
             )
     if first > last:
         raise fail(
@@ -151,7 +164,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             "bbox",
             'write {"<frame>": [x1, y1, x2, y2], ...}',
         )
-    repeated = getattr(bbox, "repeated", ())
+    repeated = repeated_keys(bbox)
     if repeated:
         raise fail(
             f"frame {repeated[0]} is given twice", f"bbox[{repeated[0]!r}]", "give each frame once"
@@ -168,18 +181,25 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
                 'use decimal frame indices as keys, e.g. "17"',
             )
         frame = int(key)
+        if frame > MAX_FRAME_INDEX:
+            raise fail(
+                f"frame key {short_repr(key)} is past the largest frame index accepted "
+                f"({MAX_FRAME_INDEX}: no video has more than {MAX_FRAME_INDEX + 1} frames)",
+                where,
+                "use 0-based native frame indices of the video as keys",
+            )
         if frame in seen:
             raise fail(f"frame {frame} is given twice", where, "give each frame once")
         seen.add(frame)
         if not isinstance(box, list) or len(box) != 4 or not all(_is_number(c) for c in box):
             raise fail(
-                f"a box must be a list of 4 numbers [x1, y1, x2, y2], got {box!r}",
+                f"a box must be a list of 4 numbers [x1, y1, x2, y2], got {short_repr(box)}",
                 where,
                 "write boxes as [x1, y1, x2, y2] in original-video pixels",
             )
         if not all(math.isfinite(c) for c in box):
             raise fail(
-                f"box has a non-finite coordinate: {box!r}",
+                f"box has a non-finite coordinate: {short_repr(box)}",
                 where,
                 "replace NaN/Infinity by real coordinates",
             )
@@ -193,35 +213,10 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     return Prediction((first, last), tube)
 
 
-class _PairsDict(dict):
-    """A JSON object that remembers the keys it was given more than once (``repeated``)."""
-
-    repeated: tuple[str, ...] = ()
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = _PairsDict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        out.repeated = tuple(k for k, _ in pairs if k in seen or seen.add(k))
-    return out
-
-
 def _strict_json(path: str, data: bytes | str) -> Any:
-    """``json.loads`` that keeps track of repeated keys (see :class:`_PairsDict`)."""
-    try:
-        return json.loads(data, object_pairs_hook=_pairs_hook)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"predictions file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            path=path,
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"predictions file is not UTF-8 text: {exc.reason} at byte {exc.start}",
-            path=path,
-            hint="write the file as UTF-8 JSON",
-        ) from exc
+    """The file's JSON, objects as :class:`~stvg.data.jsonio.JsonObject` (they list the
+    keys given twice); malformed, non-UTF-8 or too deeply nested text is a DataError."""
+    return parse_json(data, path=path, what="predictions file")
 
 
 def _duplicate_id_error(path: str, sample_id: str) -> DataError:
@@ -288,35 +283,28 @@ def _read_strict(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredict
     top = _strict_json(path, data)
     if not isinstance(top, dict):
         raise _top_level_error(path, top)
-    repeated = getattr(top, "repeated", ())
+    repeated = repeated_keys(top)
     if repeated:
         raise _duplicate_id_error(path, repeated[0])
     predictions, invalid = _collect(path, top.items(), _parse_entry, on_invalid)
     return LoadedPredictions(predictions, invalid, path)
 
 
-class _FastEntry(msgspec.Struct):
-    """The fields of a predictions-file entry that the fast path decodes (others ignored)."""
-
-    st_frame: int
-    ed_frame: int
-    bbox: msgspec.Raw
-
-
-_TOP_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_ENTRY_DECODER = msgspec.json.Decoder(_FastEntry)
+_TOP_DECODER = msgspec.json.Decoder(dict[str, msgspec.Raw])  # also an entry's fields
+_INT_DECODER = msgspec.json.Decoder(int)
 _BBOX_DECODER = msgspec.json.Decoder(dict[str, tuple[float, float, float, float]])
 # between two consecutive top-level values: `, "<key>" :` (or `{ "<key>" :` before the first)
 _KEY_GAP = re.compile(rb'\s*[{,]\s*("(?:[^"\\]|\\.)*")\s*:\s*')
 _END_GAP = re.compile(rb"\s*}\s*")
 
 
-def _find_dropped_id(data: bytes, raws: Mapping[str, msgspec.Raw]) -> str | None:
-    """The first sample id that ``data`` gives twice, or ``None``.
+def _find_dropped_id(data: bytes | memoryview, raws: Mapping[str, msgspec.Raw]) -> str | None:
+    """The first key that the JSON object ``data`` gives twice, or ``None``.
 
     ``raws`` holds zero-copy views into ``data``, one per *kept* value; a decoder keeps the
     last of repeated keys, so a dropped entry shows as a gap between two kept values that
-    holds more than one key. Only the gaps are scanned (a few bytes per sample).
+    holds more than one key. Only the gaps are scanned (a few bytes per key). Used for the
+    sample ids of the file and for the fields of each entry.
     """
     if not raws:
         return None
@@ -330,7 +318,7 @@ def _find_dropped_id(data: bytes, raws: Mapping[str, msgspec.Raw]) -> str | None
         gap = data[end:start]
         if _KEY_GAP.fullmatch(gap) is None:
             match = _KEY_GAP.match(gap)
-            return json.loads(match.group(1)) if match else None
+            return json.loads(bytes(match.group(1))) if match else None
         end = start + size
     return None
 
@@ -343,24 +331,31 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
         return _parse_entry(path, sample_id, _strict_json(path, bytes(raw)))
 
     try:
-        entry = _ENTRY_DECODER.decode(raw)
-        bbox = _BBOX_DECODER.decode(entry.bbox)
-    except msgspec.DecodeError:
+        fields = _TOP_DECODER.decode(raw)
+        first = _INT_DECODER.decode(fields["st_frame"])
+        last = _INT_DECODER.decode(fields["ed_frame"])
+        raw_bbox = fields["bbox"]
+        bbox = _BBOX_DECODER.decode(raw_bbox)
+    except (msgspec.DecodeError, KeyError, RecursionError):
         return strict()
-    first, last, n = entry.st_frame, entry.ed_frame, len(bbox)
-    if not 0 <= first <= last:
+    n = len(bbox)
+    if not 0 <= first <= last <= MAX_FRAME_INDEX:
+        return strict()
+    if _find_dropped_id(memoryview(raw), fields) is not None:  # a field given twice
         return strict()
     if n == 0:
         return Prediction((first, last), Tube.empty())
     keys = "".join(bbox)
     # a repeated frame key leaves fewer boxes than "[" (boxes are flat lists of numbers)
-    if "" in bbox or not (keys.isascii() and keys.isdigit()) or bytes(entry.bbox).count(b"[") != n:
+    if "" in bbox or not (keys.isascii() and keys.isdigit()) or bytes(raw_bbox).count(b"[") != n:
+        return strict()
+    if max(map(len, bbox)) > _INT64_SAFE_DIGITS:  # a key past int64: the strict path refuses it
         return strict()
     frames = np.fromiter(map(int, bbox), dtype=np.int64, count=n)
     boxes = np.array(list(bbox.values()), dtype=np.float64)
     order = np.argsort(frames, kind="stable")
     frames, boxes = frames[order], boxes[order]
-    if np.any(np.diff(frames) == 0) or not np.isfinite(boxes).all():
+    if np.any(np.diff(frames) == 0) or frames[-1] > MAX_FRAME_INDEX or not np.isfinite(boxes).all():
         return strict()
     return Prediction((first, last), Tube(frames, boxes))
 
@@ -368,7 +363,7 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
 def _read_fast(path: str, data: bytes, on_invalid: OnInvalid) -> LoadedPredictions:
     try:
         raws = _TOP_DECODER.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         # not JSON, not an object, or JSON that only Python accepts (NaN): the strict
         # reader gives the precise error, or reads the file
         return _read_strict(path, data, on_invalid)

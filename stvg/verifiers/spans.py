@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from stvg.limits import MAX_FRAME_INDEX, short_repr
+
 
 def check_span(span: Any, what: str) -> tuple[int, int]:
     """``span`` as a checked ``(first, last)`` tuple of Python ints.
@@ -22,11 +24,14 @@ def check_span(span: Any, what: str) -> tuple[int, int]:
         what: where the span comes from, for the message (``"sample 'v7': pred_span"``).
 
     Returns:
-        ``(first, last)`` as ints, ``0 <= first <= last``.
+        ``(first, last)`` as ints, ``0 <= first <= last <= MAX_FRAME_INDEX``
+        (:mod:`stvg.limits`: no video has more frames, and the span arithmetic of the
+        metrics stays exact in int64).
 
     Raises:
-        ValueError: not a pair, a non-integer or boolean value, or ``first > last`` or
-            ``first < 0``; the message names ``what`` and shows ``span``.
+        ValueError: not a pair, a non-integer or boolean value, ``first > last``,
+            ``first < 0`` or ``last > MAX_FRAME_INDEX``; the message names ``what`` and
+            shows ``span``.
 
     >>> check_span([3.0, 7], "pred_span")
     (3, 7)
@@ -40,7 +45,7 @@ def check_span(span: Any, what: str) -> tuple[int, int]:
         first, last = int(span[0]), int(span[1])
     except (TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(
-            f"{what} must be a (first, last) pair of integer frame indices, got {span!r}"
+            f"{what} must be a (first, last) pair of integer frame indices, got {short_repr(span)}"
         ) from exc
     if (
         n != 2
@@ -50,10 +55,15 @@ def check_span(span: Any, what: str) -> tuple[int, int]:
         or last != span[1]
     ):
         raise ValueError(
-            f"{what} must be a (first, last) pair of integer frame indices, got {span!r}"
+            f"{what} must be a (first, last) pair of integer frame indices, got {short_repr(span)}"
         )
     if first < 0 or first > last:
         raise ValueError(
-            f"{what} must satisfy 0 <= first <= last (0-based inclusive native frames), got {span!r}"
+            f"{what} must satisfy 0 <= first <= last (0-based inclusive native frames), got {short_repr(span)}"
+        )
+    if last > MAX_FRAME_INDEX:
+        raise ValueError(
+            f"{what} ends at frame {last}, past the largest frame index accepted "
+            f"({MAX_FRAME_INDEX}: no video has more than {MAX_FRAME_INDEX + 1} frames), got {short_repr(span)}"
         )
     return first, last

@@ -254,3 +254,39 @@ def test_record_from_a_contract_reads_pixels_in_the_model_frame() -> None:
     assert score["t_iou"] == pytest.approx(T_IOU)
     assert score["v_iou"] == direct.v_iou
     assert score["v_iou"] == pytest.approx(V_IOU, abs=5e-3)
+
+
+@pytest.mark.parametrize("name", ["compute_score", "compute_score_batch"])
+def test_verl_loader_with_a_verifier_in_reward_kwargs(name: str) -> None:
+    """Both entry points, loaded by verl's own get_custom_reward_fn with reward_kwargs from
+    an OmegaConf config (verl hands them over as DictConfig/ListConfig), and called the way
+    verl's reward managers call them. Before: the batch path failed with 'expected a list'."""
+    from omegaconf import OmegaConf
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    spec = {"terms": [{"name": "t_iou", "weight": 0.5}, {"name": "v_iou", "weight": 0.5}]}
+    config = OmegaConf.create(
+        {
+            "reward": {
+                "custom_reward_function": {
+                    "path": "pkg://stvg.verifiers.adapters.verl",
+                    "name": name,
+                    "reward_kwargs": {"verifier": spec},
+                }
+            }
+        }
+    )
+    reward_fn = get_custom_reward_fn(config)
+    if name == "compute_score":  # NaiveRewardManager: one row per call, keyword arguments
+        out = [reward_fn(data_source="stvg", solution_str=TEXT, ground_truth=GT, extra_info={})]
+    else:  # BatchRewardManager.verify: numpy object arrays of sources and extra infos
+        out = reward_fn(
+            data_sources=np.array(["stvg", "stvg"], dtype=object),
+            solution_strs=[TEXT, "no answer"],
+            ground_truths=[GT, json.dumps(GT)],
+            extra_infos=np.array([{"index": 0}, {"index": 1}], dtype=object),
+        )
+    assert out[0]["score"] == pytest.approx(0.5 * T_IOU + 0.5 * V_IOU)  # 40/61
+    assert out[0]["t_iou"] == pytest.approx(T_IOU)
+    if name == "compute_score_batch":
+        assert out[1]["score"] == 0.0 and out[1]["parse_ok"] == 0.0

@@ -18,7 +18,6 @@ counted in ``meta["repairs"]`` and the dataset's ``repairs``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -26,34 +25,53 @@ from pathlib import Path
 from typing import Any
 
 from stvg.data.errors import DataError
+from stvg.data.jsonio import read_json_file, repeated_keys
+from stvg.limits import (
+    MAX_NATIVE_FPS,
+    MAX_VIDEO_FRAMES,
+    MAX_VIDEO_SIDE,
+    MIN_NATIVE_FPS,
+    plain_number,
+    short_repr,
+)
 
 BOX_OUTSIDE_FRAME = "box_outside_frame"  # counted, kept as annotated (not a repair)
 SPAN_CLIPPED = "span_clipped_to_video"
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; a missing or malformed file is a :class:`DataError` naming it."""
+    """Parse an annotation file (:func:`stvg.data.jsonio.parse_json`: every object lists the
+    keys it was given twice in ``repeated``); a missing, malformed or too deeply nested file
+    is a :class:`DataError` naming it."""
     if not path.is_file():
         raise DataError(
             "annotation file not found",
             path=str(path),
             hint="pass annotations=<file> or root=<dataset folder> with the split's file",
         )
-    try:
-        with path.open("r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as exc:
+    return read_json_file(
+        path,
+        what="annotation file",
+        hint="the file is truncated or not JSON; re-download or regenerate it",
+    )
+
+
+def check_unique_keys(data: Any, path: Path, what: str = "sample id") -> None:
+    """Refuse a JSON object (read by :func:`read_json`) that gives a key twice: a JSON
+    reader keeps only the last entry, so a sample would silently disappear.
+
+    Raises:
+        DataError: naming the file and the first key given twice.
+    """
+    repeated = repeated_keys(data)
+    if repeated:
         raise DataError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            f"{what} {repeated[0]!r} is given twice; a JSON reader would keep only the last "
+            "entry and silently drop the others",
             path=str(path),
-            hint="the file is truncated or not JSON; re-download or regenerate it",
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"annotation file is not UTF-8 text: {exc}",
-            path=str(path),
-            hint="pass the JSON annotation file, not a video or archive",
-        ) from exc
+            sample_id=repeated[0] if what == "sample id" else None,
+            hint="keep one entry per key (merge or drop the others)",
+        )
 
 
 def resolve_annotation_file(
@@ -142,6 +160,13 @@ class FieldReader:
         self.prefix = prefix
         if not isinstance(entry, dict):
             raise self.error(f"expected a JSON object, got {type(entry).__name__}", "")
+        repeated = repeated_keys(entry)
+        if repeated:
+            raise self.error(
+                f"key {repeated[0]!r} is given twice; a JSON reader would keep only the last",
+                repeated[0],
+                hint="give each key of an entry once",
+            )
         self.entry = entry
 
     def field_name(self, key: str) -> str:
@@ -180,35 +205,73 @@ class FieldReader:
             self.raw(key), path=self.path, sample_id=self.sample_id, prefix=self.field_name(key)
         )
 
-    def number(self, key: str, *, positive: bool = False) -> float:
-        """A finite number (``positive``: also > 0)."""
-        return self.as_number(self.raw(key), key, positive=positive)
+    def number(
+        self,
+        key: str,
+        *,
+        positive: bool = False,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
+        """A finite number (``positive``: also > 0), within ``[minimum, maximum]`` when
+        given (the bounds of :mod:`stvg.limits`)."""
+        number = self.as_number(self.raw(key), key, positive=positive)
+        self._check_range(number, key, minimum, maximum)
+        return number
+
+    def _check_range(
+        self, number: float, key: str, minimum: float | None, maximum: float | None
+    ) -> None:
+        if minimum is not None and number < minimum:
+            raise self.error(f"expected at least {plain_number(minimum)}, got {number:g}", key)
+        if maximum is not None and number > maximum:
+            raise self.error(
+                f"expected at most {plain_number(maximum)}, got {number:g}",
+                key,
+                hint="no video is that large; check the field",
+            )
 
     def as_number(self, value: Any, key: str, *, positive: bool = False) -> float:
         """Check that ``value`` (found at ``key``) is a finite number."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(f"expected a number, got {value!r}", key)
+            raise self.error(f"expected a number, got {short_repr(value)}", key)
+        if isinstance(value, int) and value.bit_length() > 1000:  # float() would overflow
+            raise self.error(f"expected a number, got {short_repr(value)} (too large)", key)
         if not math.isfinite(value):
-            raise self.error(f"expected a finite number, got {value!r}", key)
+            raise self.error(f"expected a finite number, got {short_repr(value)}", key)
         if positive and value <= 0:
-            raise self.error(f"expected a positive number, got {value!r}", key)
+            raise self.error(f"expected a positive number, got {short_repr(value)}", key)
         return float(value)
 
-    def integer(self, key: str, *, minimum: int | None = None) -> int:
-        """An integer (a float with no fractional part is accepted), at least ``minimum``."""
+    def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        """An integer (a float with no fractional part is accepted), at least ``minimum``
+        and at most ``maximum`` (a bound of :mod:`stvg.limits`) when given."""
         value = self.raw(key)
         number = self.as_number(value, key)
         if number != int(number):
-            raise self.error(f"expected an integer, got {value!r}", key)
+            raise self.error(f"expected an integer, got {short_repr(value)}", key)
         if minimum is not None and number < minimum:
-            raise self.error(f"expected an integer >= {minimum}, got {value!r}", key)
+            raise self.error(f"expected an integer >= {minimum}, got {short_repr(value)}", key)
+        self._check_range(number, key, None, maximum)
         return int(number)
+
+    def native_fps(self, key: str) -> float:
+        """A video's frame rate: a number in ``[MIN_NATIVE_FPS, MAX_NATIVE_FPS]``."""
+        return self.number(key, positive=True, minimum=MIN_NATIVE_FPS, maximum=MAX_NATIVE_FPS)
+
+    def frame_count(self, key: str) -> int:
+        """A video's frame count: an integer in ``[1, MAX_VIDEO_FRAMES]``."""
+        return self.integer(key, minimum=1, maximum=MAX_VIDEO_FRAMES)
+
+    def frame_side(self, key: str) -> int:
+        """A video's width or height in pixels: an integer in ``[1, MAX_VIDEO_SIDE]``."""
+        return self.integer(key, minimum=1, maximum=MAX_VIDEO_SIDE)
 
     def text(self, key: str) -> str:
         """A non-empty string (surrounding whitespace removed)."""
         value = self.raw(key)
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"expected a non-empty string, got {value!r}", key)
+            raise self.error(f"expected a non-empty string, got {short_repr(value)}", key)
         return value.strip()
 
     def array(self, key: str) -> list[Any]:

@@ -42,12 +42,14 @@ from stvg.data.loaders.common import (
     FieldReader,
     RepairLog,
     box_outside_frame,
+    check_unique_keys,
     clip_span,
     default_video_dir,
     read_json,
     resolve_annotation_file,
 )
 from stvg.data.types import Sample
+from stvg.limits import MAX_VIDEO_SIDE, short_repr
 
 HCSTVG_CLIP_SECONDS = 20.0  # seconds; every HC-STVG clip is 20 s, so fps = img_num / 20
 PATTERNS: tuple[str, ...] = ("{split}.json", "{split}v2.json")
@@ -80,19 +82,19 @@ def parse_hcstvg_entry(
     fields = FieldReader(entry, path=path, sample_id=key)
     if version == 1:
         query = fields.text("caption")
-        width = fields.integer("width", minimum=1)
-        height = fields.integer("height", minimum=1)
+        width = fields.frame_side("width")
+        height = fields.frame_side("height")
     else:
         query = fields.text("English")
         size = fields.array("img_size")
         if len(size) != 2:
-            raise fields.error(f"expected [height, width], got {size!r}", "img_size")
+            raise fields.error(f"expected [height, width], got {short_repr(size)}", "img_size")
         height = _positive_int(fields, size[0], "img_size[0]")
         width = _positive_int(fields, size[1], "img_size[1]")
-    num_frames = fields.integer("img_num", minimum=1)
+    num_frames = fields.frame_count("img_num")
     st_frame = fields.integer("st_frame")
     if fields.has("fps"):
-        native_fps = fields.number("fps", positive=True)
+        native_fps = fields.native_fps("fps")
     else:
         native_fps = num_frames / HCSTVG_CLIP_SECONDS
     raw_boxes = fields.array("bbox")
@@ -160,6 +162,7 @@ def load_hcstvg_file(
             path=str(annotation_file),
             hint=f"pass an HC-STVG v{version} annotation file",
         )
+    check_unique_keys(data, annotation_file)
     repairs = RepairLog()
     samples = []
     for key, entry in data.items():
@@ -243,17 +246,19 @@ def reject_vidor_root(name: str, vidor_root: Path | None) -> None:
 def _positive_int(fields: FieldReader, value: Any, key: str) -> int:
     number = fields.as_number(value, key, positive=True)
     if number != int(number):
-        raise fields.error(f"expected an integer, got {value!r}", key)
+        raise fields.error(f"expected an integer, got {short_repr(value)}", key)
+    if number > MAX_VIDEO_SIDE:
+        raise fields.error(f"expected at most {MAX_VIDEO_SIDE:,} pixels, got {number:g}", key)
     return int(number)
 
 
 def _xywh_to_xyxy(fields: FieldReader, raw: Any, key: str) -> list[float]:
     if not isinstance(raw, list) or len(raw) != 4:
-        raise fields.error(f"expected a box [x, y, w, h], got {raw!r}", key)
+        raise fields.error(f"expected a box [x, y, w, h], got {short_repr(raw)}", key)
     x, y, w, h = (fields.as_number(v, key) for v in raw)
     if w < 0 or h < 0:
         raise fields.error(
-            f"box [x, y, w, h] = {raw!r} has negative width or height (x2 < x1 or y2 < y1)",
+            f"box [x, y, w, h] = {short_repr(raw)} has negative width or height (x2 < x1 or y2 < y1)",
             key,
             hint="HC-STVG boxes are [x, y, w, h] with w, h >= 0; fix the box or drop the entry",
         )

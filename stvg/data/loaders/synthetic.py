@@ -16,7 +16,12 @@ from typing import Any
 
 from stvg.data.datasets import GroundingDataset, register_dataset
 from stvg.data.errors import DataError
-from stvg.data.loaders.common import default_video_dir, read_json, resolve_annotation_file
+from stvg.data.loaders.common import (
+    check_unique_keys,
+    default_video_dir,
+    read_json,
+    resolve_annotation_file,
+)
 from stvg.data.loaders.hcstvg import load_hcstvg_file, reject_vidor_root
 
 
@@ -75,4 +80,5 @@ def _scene_meta(annotation_file: Path) -> dict[str, dict[str, Any]] | None:
             f"expected a JSON object keyed like the annotations, got {type(scenes).__name__}",
             path=str(scenes_file),
         )
+    check_unique_keys(scenes, scenes_file)
     return {key: {"scene": scene} for key, scene in scenes.items()}

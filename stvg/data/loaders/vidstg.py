@@ -56,6 +56,7 @@ from stvg.data.loaders.common import (
     resolve_annotation_file,
 )
 from stvg.data.types import Sample
+from stvg.limits import MAX_VIDEO_FRAMES, short_repr
 
 logger = logging.getLogger(__name__)
 
@@ -226,13 +227,13 @@ def _parse_entry(n: int, entry: Any, path: Path, split: str) -> list[_Sentence]:
     fields = FieldReader(entry, path=path, sample_id=f"entry {n}")
     vid_value = fields.raw("vid")
     if isinstance(vid_value, bool) or not isinstance(vid_value, (str, int)):
-        raise fields.error(f"expected a video id string, got {vid_value!r}", "vid")
+        raise fields.error(f"expected a video id string, got {short_repr(vid_value)}", "vid")
     vid = str(vid_value)
     fields.sample_id = f"{vid}/{n}"
-    native_fps = fields.number("fps", positive=True)
-    num_frames = fields.integer("frame_count", minimum=1)
-    width = fields.integer("width", minimum=1)
-    height = fields.integer("height", minimum=1)
+    native_fps = fields.native_fps("fps")
+    num_frames = fields.frame_count("frame_count")
+    width = fields.frame_side("width")
+    height = fields.frame_side("height")
     temporal = fields.child("temporal_gt")
     begin = temporal.integer("begin_fid")
     end_exclusive = temporal.integer("end_fid")
@@ -245,7 +246,7 @@ def _parse_entry(n: int, entry: Any, path: Path, split: str) -> list[_Sentence]:
     first, last, span_clipped = clip_span(
         begin, end_exclusive - 1, num_frames, fields, "temporal_gt"
     )
-    used_segment = fields.raw("used_segment") if fields.has("used_segment") else None
+    used_segment = _used_segment(fields)
 
     sentences = []
     for list_key, letter, sentence_type in SENTENCE_KINDS:
@@ -281,6 +282,20 @@ def _parse_entry(n: int, entry: Any, path: Path, split: str) -> list[_Sentence]:
                 )
             )
     return sentences
+
+
+def _used_segment(fields: FieldReader) -> Any:
+    """The entry's ``used_segment`` as in the file (``None`` when absent), checked:
+    ``{begin_fid, end_fid}`` integers with ``0 <= begin_fid <= end_fid <= MAX_VIDEO_FRAMES``
+    (the metrics build a frame grid over it, so its size is bounded like a video's)."""
+    if not fields.has("used_segment") or fields.raw("used_segment") is None:
+        return None
+    segment = fields.child("used_segment")
+    begin = segment.integer("begin_fid", minimum=0, maximum=MAX_VIDEO_FRAMES)
+    end = segment.integer("end_fid", minimum=0, maximum=MAX_VIDEO_FRAMES)
+    if end < begin:
+        raise segment.error(f"end_fid={end} is before begin_fid={begin}", "end_fid")
+    return segment.entry
 
 
 def _target_boxes(

@@ -17,6 +17,7 @@ from stvg.data.synthetic.render import render_scene
 from stvg.data.synthetic.sampler import DIFFICULTIES, sample_scene
 from stvg.data.synthetic.scene import Scene, scene_to_dict
 from stvg.data.timing import round_half_up
+from stvg.limits import MAX_VIDEO_FRAMES, video_problem
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,14 @@ class SyntheticConfig:
                 f"fps and duration_s must be positive, got fps={self.fps}, "
                 f"duration_s={self.duration_s}"
             )
+        if not self.duration_s * self.fps <= MAX_VIDEO_FRAMES:
+            raise ValueError(
+                f"duration_s * fps = {self.duration_s:g} * {self.fps:g} frames is more than "
+                f"the {MAX_VIDEO_FRAMES:,} frames a video may have"
+            )
+        problem = video_problem(self.fps, self.num_frames, self.size, self.size)
+        if problem is not None:
+            raise ValueError(f"the videos asked for are out of bounds: {problem}")
         if self.num_frames < 20:
             raise ValueError(
                 f"duration_s * fps = {self.duration_s} * {self.fps} gives {self.num_frames} "

@@ -49,6 +49,7 @@ import numpy as np
 
 from stvg.config import to_dict
 from stvg.data.types import Sample
+from stvg.limits import MAX_FRAME_INDEX, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
 from stvg.verifiers.verifier import (
     Verifier,
@@ -154,10 +155,10 @@ def _number(record: Mapping[str, Any], key: str, sid: str, *, integer: bool = Fa
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _bad(key, sid, f"expected a finite number, got {value!r}")
+        raise _bad(key, sid, f"expected a finite number, got {short_repr(value)}")
     if integer:
         if int(value) != value:
-            raise _bad(key, sid, f"expected an integer, got {value!r}")
+            raise _bad(key, sid, f"expected an integer, got {short_repr(value)}")
         return int(value)
     return float(value)
 
@@ -167,7 +168,7 @@ def _numbers(
 ) -> list[float]:
     value = _as_list(record[key])
     if not isinstance(value, (list, tuple)):
-        raise _bad(key, sid, f"expected a list of numbers, got {value!r}")
+        raise _bad(key, sid, f"expected a list of numbers, got {short_repr(value)}")
     if length is not None and len(value) != length:
         raise _bad(key, sid, f"expected {length} numbers, got {len(value)}")
     out = []
@@ -175,7 +176,7 @@ def _numbers(
         if isinstance(item, np.generic):
             item = item.item()
         if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
-            raise _bad(key, sid, f"expected finite numbers, got {item!r}")
+            raise _bad(key, sid, f"expected finite numbers, got {short_repr(item)}")
         out.append(item)
     return out
 
@@ -185,7 +186,12 @@ def _integers(
 ) -> list[int]:
     values = _numbers(record, key, sid, length)
     if any(int(v) != v for v in values):
-        raise _bad(key, sid, f"expected integers, got {values[:8]!r}")
+        raise _bad(key, sid, f"expected integers, got {short_repr(values)}")
+    # every integer list of the record is frames or pixels: 0 .. MAX_FRAME_INDEX
+    if any(not 0 <= v <= MAX_FRAME_INDEX for v in values):
+        raise _bad(
+            key, sid, f"expected integers from 0 to {MAX_FRAME_INDEX:,}, got {short_repr(values)}"
+        )
     return [int(v) for v in values]
 
 
@@ -204,7 +210,13 @@ def _gt_boxes(record: Mapping[str, Any], sid: str) -> dict[int, list[float]]:
         elif isinstance(key, str) and key.strip().isdigit():
             frame = int(key)
         else:
-            raise _bad("gt_boxes", sid, f"frame key {key!r} is not a non-negative integer")
+            frame = -1
+        if not 0 <= frame <= MAX_FRAME_INDEX:
+            raise _bad(
+                "gt_boxes",
+                sid,
+                f"frame key {short_repr(key)} is not a frame index from 0 to {MAX_FRAME_INDEX:,}",
+            )
         values = _numbers({"gt_boxes": box}, "gt_boxes", sid, length=4)
         boxes[frame] = [float(v) for v in values]
     return boxes
@@ -223,6 +235,10 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             record = json.loads(record)
         except json.JSONDecodeError as exc:
             raise ValueError(f"ground_truth is not valid JSON ({exc}); {_HOW_TO_BUILD}") from exc
+        except RecursionError:
+            raise ValueError(
+                f"ground_truth is nested too deeply to read (about 1,000 levels); {_HOW_TO_BUILD}"
+            ) from None
     if not isinstance(record, Mapping):
         raise ValueError(
             f"ground_truth must be a mapping or a JSON object string, got {type(record).__name__}; {_HOW_TO_BUILD}"
@@ -273,7 +289,7 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     for key in ("answer_format", "coords"):
         value = record.get(key)
         if value is not None and not isinstance(value, str):
-            raise _bad(key, sid, f"expected a string, got {value!r}")
+            raise _bad(key, sid, f"expected a string, got {short_repr(value)}")
         overrides[key] = value
     return GroundTruth(sample, ctx, overrides["answer_format"], overrides["coords"])
 

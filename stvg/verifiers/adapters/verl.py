@@ -58,6 +58,13 @@ def plain_config(value: Any) -> Any:
     return value
 
 
+def _row_config(extra_info: Any, default: VerifierConfigLike) -> VerifierConfigLike:
+    """The verifier config of one row, as plain values: ``extra_info["verifier"]`` when
+    given, else ``default`` (verl's ``reward_kwargs["verifier"]``, which verl passes as an
+    OmegaConf ``DictConfig``: both entry points go through here, so both accept it)."""
+    return plain_config(_config_from_extra_info(extra_info, plain_config(default)))
+
+
 def _config_from_extra_info(extra_info: Any, default: VerifierConfigLike) -> VerifierConfigLike:
     if extra_info is None:
         return default
@@ -105,7 +112,7 @@ def compute_score(
         stvg.config.ConfigError: an invalid verifier config.
     """
     del data_source, kwargs
-    config = plain_config(_config_from_extra_info(extra_info, plain_config(verifier)))
+    config = _row_config(extra_info, verifier)
     return verl_result(score_record(VERIFIERS, config, solution_str, ground_truth))
 
 
@@ -139,7 +146,7 @@ def compute_score_batch(
         )
     by_config: dict[str, tuple[VerifierConfigLike, list[int]]] = {}
     for i, info in enumerate(infos):
-        config = _config_from_extra_info(info, verifier)
+        config = _row_config(info, verifier)
         by_config.setdefault(config_key(config), (config, []))[1].append(i)
     out: list[dict[str, float | str] | None] = [None] * n
     for config, rows in by_config.values():
