@@ -1,0 +1,739 @@
+"""Benchmark: our VLM SFT and GRPO against TRL's ``SFTTrainer`` and ``GRPOTrainer``.
+
+One small random Qwen VL checkpoint (``build_checkpoint(family, dir, SMALL)``: about 2.6M
+parameters for Qwen2.5-VL, 3.0M for Qwen3-VL, the real transformers classes, a byte-level
+tokenizer and the family's real processor) and the synthetic benchmark's train split
+(``easy``, 10-second clips shown at 1 fps: 10 frames of ``--max-side`` pixels; the video
+processor's ``min_pixels`` set so the frames are not upscaled) go through five modes:
+
+* ``ours_sft`` — :func:`stvg.training.sft_vlm.train_sft_vlm`, the ``stvg train-sft`` run
+  (its defaults otherwise: AdamW, deterministic algorithms, grad clip 1), ground-truth
+  targets, ``1 + --repeats`` epochs over ``--samples`` samples;
+* ``trl_sft`` — TRL's ``SFTTrainer`` on the SAME tensors: the rows are the frames (as a
+  video), the prompt text and the target text of the same samples, and a data collator that
+  does what TRL's ``DataCollatorForVisionLanguageModeling`` does for prompt-completion rows
+  (one processor call per batch, left-padded prompts, right-padded completions, labels
+  ``-100`` on the prompt), but passes the frames as ``videos`` with our processor arguments,
+  since TRL's own collator takes images only;
+* ``trl_sft_images`` — ``SFTTrainer`` with TRL's own collator: the frames as an image list
+  (see "image layout" below), the completion through TRL's chat template;
+* ``ours_grpo`` — ``stvg train`` iterations of GRPO (:class:`stvg.training.loop.Trainer`,
+  in process: ``rollout.num_workers: 0``, ``task_size = --prompts`` so one ``generate``
+  call samples the batch): ``--prompts`` prompts x ``--group-size`` completions of exactly
+  ``--completion-tokens`` tokens, rewards from the env's verifier, one optimiser step;
+* ``trl_grpo`` — ``GRPOTrainer`` steps on the same prompts (image layout), group size and
+  completion length, reward :func:`stvg.verifiers.adapters.make_trl_reward`, one optimiser
+  step per generation batch.
+
+Equal in both trainers: the checkpoint and its weights, float32 on the CPU,
+``--threads`` torch threads, the samples, their frames (pixels), their prompt text (the
+VLM policy's template) and their target text (the ground truth in the policy's answer
+contract, followed by ``<|im_end|>``), the batch (``--batch-size`` samples or
+``--prompts x --group-size`` completions per optimiser step), the micro-batch
+(``--micro-batch-size`` rows per forward/backward pass, gradients accumulated), no
+gradient checkpointing, GRPO's loss (``loss_type: grpo``, ``beta = 0``: no reference
+model, one update per generation batch so neither side runs a separate old-log-prob
+pass), sampling at temperature 1 with ``top_p = 1`` and the vision tokens suppressed, and
+completions of exactly ``--completion-tokens`` tokens: the checkpoint's
+``generation_config`` ends generation on ``<|video_pad|>``, a token both suppress, and TRL,
+which also stops on the tokenizer's ``<|im_end|>``, is told to suppress that one too.
+
+What differs (inherent to the two designs): TRL's GRPO takes images, not videos. The
+**image layout** gives it every second shown frame as one image (5 of the 10): Qwen's
+image processor repeats an image over the 2-frame temporal patch, so these 5 images make
+exactly the vision-tower input and the visual token count of our 10-frame video (the same
+patches, the same pixel size), with the prompt's video item replaced by the 5 image items
+(a few more tokens: one ``<|vision_start|>``/``<|vision_end|>`` pair per image; Qwen3-VL's
+video also carries ``<t seconds>`` text); the table header gives both prompt lengths.
+``--trl-images all`` gives every frame as an image instead (what ``stvg export trl`` does:
+twice the visual tokens). TRL's GRPO repeats each prompt ``group_size`` times and prefills
+(and encodes the video of) every copy; ours prefills each prompt once and repeats its KV
+cache. TRL computes its log-probabilities with its fused LM head; ours with
+``VLMPolicy.log_prob``. Our GRPO also copies the learner's weights to the rollout policy
+every iteration and plays the env (reset, verifier); TRL's reward function runs the same
+verifier. In ``trl_sft_images`` TRL's chat template adds a newline after ``<|im_end|>``
+(one more target token). Timings include data handling on both sides: our env resets and
+processor calls, TRL's collator and processor calls (TRL's rows hold decoded frames in
+memory; our env reads them through its frame cache).
+
+Each mode runs in its own process (so ``ru_maxrss``, the peak resident memory, is that
+mode's) and plays its work ``1 + --repeats`` times: an untimed warm-up (SFT: one epoch;
+GRPO: one iteration), then timed repeats of which the fastest counts (the one least
+disturbed by other processes on the machine). The table gives samples per second (SFT:
+target sequences; GRPO: completions), peak memory and its growth over the process after
+its imports, and the ratios ours / TRL (speed, >= 1: ours at least as fast) and
+TRL / ours (peak memory, >= 1: ours uses no more). Run::
+
+    .venv/bin/python benchmarks/bench_vlm_trainers.py [--family qwen2.5-vl] \\
+        [--samples 8] [--batch-size 8] [--micro-batch-size 4] [--prompts 2] \\
+        [--group-size 4] [--completion-tokens 32] [--max-side 128] [--threads 2] \\
+        [--repeats 2] [--out bench_vlm_trainers.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+MODES = ("ours_sft", "trl_sft", "trl_sft_images", "ours_grpo", "trl_grpo")
+#: The comparisons of the ratio table: (task, our mode, TRL's mode).
+PAIRS = (
+    ("SFT", "ours_sft", "trl_sft"),
+    ("SFT", "ours_sft", "trl_sft_images"),
+    ("GRPO", "ours_grpo", "trl_grpo"),
+)
+SPLIT = "train"
+VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def min_pixels(family: str, max_side: int, frames: int = 10) -> int:
+    """The video processor's ``min_pixels`` that keeps ``max_side``-pixel square frames at
+    their size: per frame for Qwen2.5-VL, over the clip for Qwen3-VL."""
+    per_frame = max_side * max_side
+    return per_frame if family == "qwen2.5-vl" else per_frame * frames
+
+
+def policy_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The VLM policy config of every mode (``VLMPolicyConfig`` fields)."""
+    return {
+        "model_path": str(args.checkpoint),
+        "min_pixels": min_pixels(args.family, args.max_side),
+        "max_new_tokens": args.completion_tokens,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "micro_batch_size": args.micro_batch_size,
+        "device": "cpu",
+        "dtype": "float32",
+        "seed": 0,
+    }
+
+
+def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The text ``GroundingEnv`` of the train split (the rest from the policy's contract)."""
+    return {"dataset": "synthetic", "root": str(args.data), "max_side": args.max_side, "fps": 1.0}
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def build_checkpoint_and_data(args: argparse.Namespace, tmp: Path) -> None:
+    """The small checkpoint (generation ends only on ``<|video_pad|>``), the split, and
+    ``work.pkl``: every sample as the policy is shown it (frames, prompt, target, ground
+    truth), read by the TRL modes."""
+    from stvg.data.synthetic import ensure_synthetic_split
+    from stvg.exports.samples import build_export_env, export_samples
+    from stvg.policies.vlm.config import VLMPolicyConfig
+    from stvg.policies.vlm.prompter import VLMPrompter
+    from stvg.policies.vlm.tiny import SMALL, TINY, build_checkpoint
+
+    size = SMALL if args.size == "small" else TINY
+    checkpoint = build_checkpoint(args.family, tmp / "model", size, seed=0)
+    config_file = checkpoint / "generation_config.json"
+    generation = json.loads(config_file.read_text(encoding="utf-8"))
+    tokenizer_config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    # a token both trainers suppress: every completion runs to the token budget
+    generation["eos_token_id"] = int(tokenizer_config["video_token_id"])
+    config_file.write_text(json.dumps(generation, indent=2), encoding="utf-8")
+    # the image processor resizes a frame as the video processor does (the same lower bound
+    # per frame), so TRL's images are the video's frames at the same size
+    processor_file = checkpoint / "processor_config.json"
+    processor = json.loads(processor_file.read_text(encoding="utf-8"))
+    processor["image_processor"]["size"]["shortest_edge"] = args.max_side * args.max_side
+    processor_file.write_text(json.dumps(processor, indent=2), encoding="utf-8")
+    args.checkpoint = checkpoint
+    args.data = tmp / "data"
+    count = max(args.samples, args.prompts * (1 + args.repeats))
+    ensure_synthetic_split(args.data, SPLIT, count, 0, "easy")
+
+    prompter = VLMPrompter(VLMPolicyConfig(**policy_config(args)))
+    env = build_export_env(prompter, {**env_kwargs(args), "split": SPLIT})
+    rows = []
+    for sample in export_samples(prompter, env, limit=count):
+        rows.append(
+            {
+                "sample_id": sample.sample_id,
+                "messages": sample.messages,
+                "prompt_text": sample.prompt_text,
+                "frames": sample.frames,
+                "shown": sample.shown,
+                "target": sample.target,
+                "ground_truth": json.dumps(sample.ground_truth),
+                "prompt_tokens": sample.prepared.prompt_tokens,
+                "visual_tokens": sample.prepared.visual_tokens,
+            }
+        )
+    env.close()
+    args.work = tmp / "work.pkl"
+    args.work.write_bytes(pickle.dumps(rows))
+
+
+def image_frames(frames: Any, layout: str) -> list[Any]:
+    """The frames TRL gets as images: every second one (``half``) or all."""
+    return list(frames[::2] if layout == "half" else frames)
+
+
+def image_messages(messages: list[dict[str, Any]], images: int) -> list[dict[str, Any]]:
+    """``messages`` with their video content item replaced by ``images`` image items."""
+    out = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            out.append({"role": message["role"], "content": [{"type": "text", "text": content}]})
+            continue
+        parts: list[dict[str, Any]] = []
+        for item in content:
+            parts.extend([{"type": "image"}] * images if item["type"] == "video" else [item])
+        out.append({"role": message["role"], "content": parts})
+    return out
+
+
+def token_counts(args: argparse.Namespace) -> dict[str, float]:
+    """Mean prompt, visual and target tokens per sample, video and image layouts."""
+    import numpy as np
+    from transformers import AutoProcessor
+
+    from stvg.policies.vlm.config import VLMPolicyConfig
+    from stvg.policies.vlm.prompter import VLMPrompter
+
+    rows = pickle.loads(args.work.read_bytes())[: args.samples]
+    processor = AutoProcessor.from_pretrained(args.checkpoint)
+    tokenizer = processor.tokenizer
+    prompter = VLMPrompter(VLMPolicyConfig(**policy_config(args)))
+    image_prompt, image_visual, same_pixels = [], [], []
+    for row in rows:
+        images = image_frames(row["frames"], args.trl_images)
+        text = processor.apply_chat_template(
+            image_messages(row["messages"], len(images)), add_generation_prompt=True
+        )
+        out = processor(text=[text], images=images, return_tensors="pt")
+        ids = out["input_ids"][0]
+        image_prompt.append(int(ids.shape[0]))
+        image_visual.append(int((ids == tokenizer.convert_tokens_to_ids("<|image_pad|>")).sum()))
+        video = prompter.encode(row["frames"], "", row["shown"]).pixel_values_videos
+        same_pixels.append(tuple(out["pixel_values"].shape) == tuple(video.shape))
+    targets = [len(tokenizer(r["target"], add_special_tokens=False)["input_ids"]) for r in rows]
+    return {
+        "video_prompt_tokens": float(np.mean([r["prompt_tokens"] for r in rows])),
+        "video_visual_tokens": float(np.mean([r["visual_tokens"] for r in rows])),
+        "image_prompt_tokens": float(np.mean(image_prompt)),
+        "image_visual_tokens": float(np.mean(image_visual)),
+        "target_tokens": float(np.mean(targets)) + 1,  # + <|im_end|>
+        "vision_input_equal": all(same_pixels),
+    }
+
+
+# --------------------------------------------------------------------------- our modes
+
+
+def run_ours_sft(args: argparse.Namespace) -> dict[str, Any]:
+    """``train_sft_vlm`` for ``1 + repeats`` epochs; epoch seconds from its metrics."""
+    from stvg.config import from_dict
+    from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+
+    config = from_dict(
+        VLMSFTConfig,
+        {
+            "policy": {"name": "vlm", "config": policy_config(args)},
+            "env": env_kwargs(args),
+            "data": {
+                "train_split": SPLIT,
+                "eval_split": None,
+                "generate": False,
+                "limit_train": args.samples,
+            },
+            "epochs": 1 + args.repeats,
+            "batch_size": args.batch_size,
+            "micro_batch_size": args.micro_batch_size,
+            "lr": 1e-5,
+            "threads": args.threads,
+            "out_dir": str(Path(args.tmp) / "ours_sft"),
+        },
+    )
+    result = train_sft_vlm(config, progress=False, log=None)
+    work = pickle.loads(args.work.read_bytes())
+    used = {
+        json.loads(line)["sample_id"]: json.loads(line)["target"]
+        for line in (result.run_dir / "targets.jsonl").read_text(encoding="utf-8").splitlines()
+    }
+    if any(used[r["sample_id"]] != r["target"] for r in work[: args.samples]):
+        raise RuntimeError("train_sft_vlm trained on other targets than the TRL modes")
+    ends = {}  # the time of each epoch's last step, seconds from the start
+    for line in result.history:
+        if "time_s" in line:
+            ends[int(line["epoch"])] = float(line["time_s"])
+    runs = [ends[e] - ends[e - 1] for e in range(2, 2 + args.repeats)]
+    return {"samples": args.samples, "seconds": min(runs), "runs": runs}
+
+
+def run_ours_grpo(args: argparse.Namespace) -> dict[str, Any]:
+    """``1 + repeats`` GRPO iterations of :class:`Trainer` (in-process rollouts)."""
+    import numpy as np
+
+    from stvg.config import from_dict
+    from stvg.training.config import TrainConfig
+    from stvg.training.loop import Trainer
+
+    rows = args.prompts * args.group_size
+    config = from_dict(
+        TrainConfig,
+        {
+            "algorithm": "grpo",
+            "seed": 0,
+            "out_dir": str(Path(args.tmp) / "ours_grpo"),
+            "iterations": 1000,  # never reached: no final checkpoint
+            "batch_size": args.prompts,
+            "micro_batch_size": args.micro_batch_size,
+            "learning_rate": 1e-6,
+            "checkpoint_every": 1000,
+            "greedy_every": 0,
+            "progress_bar": False,
+            "torch_threads": args.threads,
+            "env": {
+                "id": "stvg/Grounding-v0",
+                "kwargs": {**env_kwargs(args), "split": SPLIT, "action_format": "text"},
+            },
+            "policy": {"name": "vlm", "config": policy_config(args)},
+            "grpo": {"group_size": args.group_size, "loss_type": "grpo", "beta": 0.0},
+            "rollout": {"num_workers": 0, "task_size": args.prompts},
+        },
+    )
+    trainer = Trainer.create(config, tensorboard=False)
+    try:
+        times, lengths = [], []
+        for _ in range(1 + args.repeats):
+            start = time.perf_counter()
+            metrics = trainer.step()
+            times.append(time.perf_counter() - start)
+            lengths.append(metrics["completions/mean_length"])
+    finally:
+        trainer.close()
+    if not np.allclose(lengths, args.completion_tokens):
+        raise RuntimeError(f"completions of {lengths} tokens, not {args.completion_tokens}")
+    return {"samples": rows, "seconds": min(times[1:]), "runs": times[1:]}
+
+
+# --------------------------------------------------------------------------- TRL's modes
+
+
+class VideoCollator:
+    """TRL's prompt-completion vision collation with the frames as a video.
+
+    What ``DataCollatorForVisionLanguageModeling._collate_prompt_completion`` does (one
+    processor call for the batch's prompts, left-padded; completions right-padded after
+    them; labels ``-100`` on prompt and padding; ``mm_token_type_ids`` 0 on completions),
+    with ``videos=`` (and the policy's video-processor arguments) instead of ``images=``.
+    """
+
+    def __init__(
+        self, processor: Any, family: str, geometry: Any, work: list[dict[str, Any]]
+    ) -> None:
+        from stvg.training.sft_vlm import end_of_turn_id
+
+        self.work = work
+        self.processor = processor
+        self.family = family
+        self.geometry = geometry
+        self.end_of_turn = end_of_turn_id(processor.tokenizer)
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+        from trl.trainer.utils import flush_left, pad
+
+        from stvg.policies.vlm.video import clip_and_metadata, video_kwargs
+
+        rows = [self.work[int(e["index"])] for e in examples]
+        temporal = int(self.processor.video_processor.temporal_patch_size)
+        clips, metadata = zip(
+            *(clip_and_metadata(self.family, r["frames"], r["shown"], temporal) for r in rows),
+            strict=True,
+        )
+        prompts = self.processor(
+            text=[r["prompt_text"] for r in rows],
+            videos=list(clips),
+            videos_kwargs={**video_kwargs(self.geometry), "video_metadata": list(metadata)},
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+        )
+        tokenizer = self.processor.tokenizer
+        completions = [
+            torch.tensor(
+                [*tokenizer(r["target"], add_special_tokens=False)["input_ids"], self.end_of_turn]
+            )
+            for r in rows
+        ]
+        completion_ids = pad(completions, padding_value=tokenizer.pad_token_id)
+        completion_mask = pad([torch.ones_like(c) for c in completions], padding_value=0)
+        input_ids = torch.cat((prompts["input_ids"], completion_ids), dim=1)
+        attention_mask = torch.cat((prompts["attention_mask"], completion_mask), dim=1)
+        loss_mask = torch.cat((torch.zeros_like(prompts["attention_mask"]), completion_mask), 1)
+        types = torch.cat((prompts["mm_token_type_ids"], torch.zeros_like(completion_ids)), 1)
+        attention_mask, input_ids, loss_mask, types = flush_left(
+            attention_mask, input_ids, loss_mask, types
+        )
+        labels = input_ids.masked_fill(loss_mask == 0, -100)
+        out = dict(prompts)
+        out.update(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            mm_token_type_ids=types,
+            labels=labels,
+        )
+        return out
+
+
+def make_timer() -> Any:
+    """A transformers ``TrainerCallback`` that records the seconds of each epoch
+    (``.epochs``) and of each optimiser step (``.steps``, from the previous step's end, so
+    loading and collating its batch count)."""
+    from transformers import TrainerCallback
+
+    class Timer(TrainerCallback):
+        def __init__(self) -> None:
+            self.epochs: list[float] = []
+            self.steps: list[float] = []
+            self._epoch = self._step = 0.0
+
+        def on_epoch_begin(self, *_: Any, **__: Any) -> None:
+            self._epoch = time.perf_counter()
+
+        def on_epoch_end(self, *_: Any, **__: Any) -> None:
+            self.epochs.append(time.perf_counter() - self._epoch)
+
+        def on_train_begin(self, *_: Any, **__: Any) -> None:
+            self._step = time.perf_counter()
+
+        def on_step_end(self, *_: Any, **__: Any) -> None:
+            now = time.perf_counter()
+            self.steps.append(now - self._step)
+            self._step = now
+
+    return Timer()
+
+
+def trl_common(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """``TrainingArguments`` both TRL modes share."""
+    return {
+        "output_dir": str(Path(args.tmp) / name),
+        "per_device_train_batch_size": args.micro_batch_size,
+        "report_to": [],
+        "use_cpu": True,
+        "bf16": False,
+        "fp16": False,
+        "gradient_checkpointing": False,
+        "save_strategy": "no",
+        "logging_strategy": "no",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        "remove_unused_columns": False,
+        "seed": 0,
+    }
+
+
+def load_model(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The checkpoint as TRL users load it: ``AutoModelForImageTextToText`` in float32 and
+    its ``AutoProcessor``."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(args.checkpoint, dtype=torch.float32)
+    processor = AutoProcessor.from_pretrained(args.checkpoint)
+    return model, processor
+
+
+def image_dataset(args: argparse.Namespace, work: list[dict[str, Any]], column: str) -> Any:
+    """TRL's conversational vision rows of ``work`` (image layout): ``prompt``, ``images``
+    and ``column`` (``completion``: the target as the assistant's message; ``ground_truth``:
+    the verifier's record), a ``datasets.Dataset`` as ``stvg export trl`` writes it."""
+    import datasets
+    from PIL import Image
+
+    part = {"type": datasets.Value("string"), "text": datasets.Value("string")}
+    message = {"role": datasets.Value("string"), "content": [part]}
+    features = {"prompt": [message], "images": [datasets.Image()]}
+    features[column] = [message] if column == "completion" else datasets.Value("string")
+    rows = []
+    for row in work:
+        frames = image_frames(row["frames"], args.trl_images)
+        value: Any = row["ground_truth"]
+        if column == "completion":
+            value = [{"role": "assistant", "content": [{"type": "text", "text": row["target"]}]}]
+        rows.append(
+            {
+                "prompt": image_messages(row["messages"], len(frames)),
+                "images": [Image.fromarray(f) for f in frames],
+                column: value,
+            }
+        )
+    return datasets.Dataset.from_list(rows, features=datasets.Features(features))
+
+
+def run_trl_sft(args: argparse.Namespace, images: bool) -> dict[str, Any]:
+    """``SFTTrainer`` for ``1 + repeats`` epochs (video collator, or TRL's own on images)."""
+    import datasets
+    from trl import SFTConfig, SFTTrainer
+
+    from stvg.policies.vlm.config import VLMPolicyConfig
+    from stvg.policies.vlm.prompter import checkpoint_contract
+
+    if args.batch_size % args.micro_batch_size:
+        raise ValueError("--batch-size must be a multiple of --micro-batch-size")
+    work = pickle.loads(args.work.read_bytes())[: args.samples]
+    model, processor = load_model(args)
+    collator = None
+    if images:
+        dataset = image_dataset(args, work, "completion")
+    else:  # rows name their sample; the collator holds the decoded frames
+        _, spec = checkpoint_contract(VLMPolicyConfig(**policy_config(args)))
+        collator = VideoCollator(processor, args.family, spec.geometry, work)
+        dataset = datasets.Dataset.from_dict({"index": list(range(len(work)))})
+    config = SFTConfig(
+        **trl_common(args, "trl_sft_images" if images else "trl_sft"),
+        gradient_accumulation_steps=args.batch_size // args.micro_batch_size,
+        num_train_epochs=1 + args.repeats,
+        learning_rate=1e-5,
+        lr_scheduler_type="cosine",
+        max_length=None,
+        dataset_kwargs={"skip_prepare_dataset": True},
+    )
+    timer = make_timer()
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=processor,
+        data_collator=collator,
+        callbacks=[timer],
+    )
+    trainer.train()
+    return {"samples": args.samples, "seconds": min(timer.epochs[1:]), "runs": timer.epochs[1:]}
+
+
+def run_trl_grpo(args: argparse.Namespace) -> dict[str, Any]:
+    """``GRPOTrainer`` for ``1 + repeats`` steps (one generation batch each)."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from stvg.verifiers.adapters import make_trl_reward
+
+    rows = args.prompts * args.group_size
+    if rows % args.micro_batch_size:
+        raise ValueError("--prompts x --group-size must be a multiple of --micro-batch-size")
+    work = pickle.loads(args.work.read_bytes())[: args.prompts * (1 + args.repeats)]
+    model, processor = load_model(args)
+    dataset = image_dataset(args, work, "ground_truth")
+    tokenizer = processor.tokenizer
+    suppress = [tokenizer.convert_tokens_to_ids(t) for t in (*VISION_TOKENS, "<|im_end|>")]
+    config = GRPOConfig(
+        **trl_common(args, "trl_grpo"),
+        gradient_accumulation_steps=rows // args.micro_batch_size,
+        num_generations=args.group_size,
+        max_completion_length=args.completion_tokens,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        repetition_penalty=1.0,
+        beta=0.0,
+        loss_type="grpo",
+        num_iterations=1,
+        max_steps=1 + args.repeats,
+        learning_rate=1e-6,
+        generation_kwargs={"suppress_tokens": suppress},
+    )
+    timer = make_timer()
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[make_trl_reward()],
+        args=config,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[timer],
+    )
+    lengths: list[int] = []
+    generate = trainer._generate
+
+    def counted(prompts: list) -> Any:
+        out = generate(prompts)
+        lengths.extend(len(ids) for ids in out[1])  # the completions' token ids
+        return out
+
+    trainer._generate = counted
+    trainer.train()
+    if set(lengths) != {args.completion_tokens}:
+        raise RuntimeError(
+            f"completions of {sorted(set(lengths))} tokens, not {args.completion_tokens}"
+        )
+    return {"samples": rows, "seconds": min(timer.steps[1:]), "runs": timer.steps[1:]}
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_mode(args: argparse.Namespace) -> dict[str, Any]:
+    """Time one mode in this process; returns its figures (the child side)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import trl  # noqa: F401  (every mode pays the same imports before "after imports")
+
+    import stvg.training.loop  # noqa: F401
+
+    imported_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    runners = {
+        "ours_sft": run_ours_sft,
+        "trl_sft": lambda a: run_trl_sft(a, images=False),
+        "trl_sft_images": lambda a: run_trl_sft(a, images=True),
+        "ours_grpo": run_ours_grpo,
+        "trl_grpo": run_trl_grpo,
+    }
+    figures = runners[args.mode](args)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "mode": args.mode,
+        **figures,
+        "samples_per_s": figures["samples"] / figures["seconds"],
+        "peak_rss_mib": peak_kib / 1024,
+        "imported_rss_mib": imported_kib / 1024,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def child_argv(args: argparse.Namespace, mode: str) -> list[str]:
+    """The command line of a child process timing ``mode``."""
+    argv = [sys.executable, __file__, "--mode", mode, "--tmp", str(args.tmp)]
+    argv += ["--checkpoint", str(args.checkpoint), "--data", str(args.data)]
+    argv += ["--work", str(args.work)]
+    for name in (
+        "family",
+        "size",
+        "samples",
+        "batch_size",
+        "micro_batch_size",
+        "prompts",
+        "group_size",
+        "completion_tokens",
+        "max_side",
+        "threads",
+        "repeats",
+        "trl_images",
+    ):
+        argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--family", default="qwen2.5-vl", choices=("qwen2.5-vl", "qwen3-vl"))
+    parser.add_argument("--size", default="small", choices=("small", "tiny"))
+    parser.add_argument("--samples", type=int, default=8, help="SFT samples per epoch")
+    parser.add_argument("--batch-size", type=int, default=8, help="SFT samples per step")
+    parser.add_argument("--micro-batch-size", type=int, default=4, help="rows per pass")
+    parser.add_argument("--prompts", type=int, default=2, help="GRPO prompts per step")
+    parser.add_argument("--group-size", type=int, default=4, help="GRPO completions each")
+    parser.add_argument("--completion-tokens", type=int, default=32)
+    parser.add_argument("--max-side", type=int, default=128, help="shown frame side, pixels")
+    parser.add_argument("--trl-images", default="half", choices=("half", "all"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per mode (best)")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    for hidden in ("mode", "tmp", "checkpoint", "data", "work"):
+        parser.add_argument(f"--{hidden}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.mode is not None:  # child: one mode, figures as JSON on stdout
+        args.work, args.checkpoint = Path(args.work), Path(args.checkpoint)
+        print(json.dumps(run_mode(args)))
+        return 0
+
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        parser.error(f"--modes: unknown {unknown}; choose from {list(MODES)}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        args.tmp = Path(tmp)
+        build_checkpoint_and_data(args, args.tmp)
+        tokens = token_counts(args)
+        for mode in modes:
+            done = subprocess.run(child_argv(args, mode), capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return done.returncode
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    print(
+        f"{args.family} {args.size}, {args.max_side}px frames at 1 fps, {args.threads} threads; "
+        f"SFT {args.samples} samples, batch {args.batch_size}, micro-batch "
+        f"{args.micro_batch_size}; GRPO {args.prompts} prompts x {args.group_size} "
+        f"completions of {args.completion_tokens} tokens"
+    )
+    print(
+        f"tokens per sample: video prompt {tokens['video_prompt_tokens']:.0f} "
+        f"({tokens['video_visual_tokens']:.0f} visual), image prompt "
+        f"{tokens['image_prompt_tokens']:.0f} ({tokens['image_visual_tokens']:.0f} visual, "
+        f"--trl-images {args.trl_images}), target {tokens['target_tokens']:.0f}; "
+        "vision-tower input of the images "
+        + ("= the video's" if tokens["vision_input_equal"] else "!= the video's")
+    )
+    header = (
+        f"{'mode':<15} {'samples':>7} {'seconds':>8} {'samples/s':>9} "
+        f"{'peak MiB':>9} {'+MiB run':>9}  timed runs (s)"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        row["run_mib"] = row["peak_rss_mib"] - row["imported_rss_mib"]
+        print(
+            f"{row['mode']:<15} {row['samples']:>7} {row['seconds']:>8.2f} "
+            f"{row['samples_per_s']:>9.3f} {row['peak_rss_mib']:>9.0f} {row['run_mib']:>9.0f}  "
+            + " ".join(f"{t:.2f}" for t in row["runs"])
+        )
+    by_mode = {row["mode"]: row for row in rows}
+    ratios = []
+    for task, ours, theirs in PAIRS:
+        if ours in by_mode and theirs in by_mode:
+            a, b = by_mode[ours], by_mode[theirs]
+            ratios.append(
+                {
+                    "task": task,
+                    "ours": ours,
+                    "trl": theirs,
+                    "speed": a["samples_per_s"] / b["samples_per_s"],
+                    "peak_memory": b["peak_rss_mib"] / a["peak_rss_mib"],
+                    "run_memory": b["run_mib"] / max(a["run_mib"], 1e-9),
+                }
+            )
+    if ratios:
+        print()
+        header = (
+            f"{'task':<5} {'ours vs TRL':<28} {'speed ours/TRL':>14} "
+            f"{'peak TRL/ours':>13} {'+MiB TRL/ours':>13}"
+        )
+        print(header)
+        print("-" * len(header))
+        for r in ratios:
+            print(
+                f"{r['task']:<5} {r['ours'] + ' vs ' + r['trl']:<28} {r['speed']:>14.2f} "
+                f"{r['peak_memory']:>13.2f} {r['run_memory']:>13.2f}"
+            )
+    if args.out:
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        for key in ("tmp", "checkpoint", "data", "work", "mode"):
+            settings.pop(key, None)
+        Path(args.out).write_text(
+            json.dumps(
+                {"args": settings, "tokens": tokens, "rows": rows, "ratios": ratios}, indent=2
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
