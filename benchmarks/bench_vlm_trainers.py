@@ -4,13 +4,14 @@ One small random Qwen VL checkpoint (``build_checkpoint(family, dir, SMALL)``: a
 parameters for Qwen2.5-VL, 3.0M for Qwen3-VL, the real transformers classes, a byte-level
 tokenizer and the family's real processor) and the synthetic benchmark's train split
 (``easy``, 10-second clips shown at 1 fps: 10 frames of ``--max-side`` pixels; the video
-processor's ``min_pixels`` set so the frames are not upscaled) go through five modes:
+processor's ``min_pixels`` set to the frames' pixel count, where its default would blow a
+128-pixel frame up to 336 pixels) go through five modes:
 
 * ``ours_sft`` — :func:`stvg.training.sft_vlm.train_sft_vlm`, the ``stvg train-sft`` run
-  (its defaults otherwise: AdamW, deterministic algorithms, grad clip 1), ground-truth
-  targets, ``1 + --repeats`` epochs over ``--samples`` samples;
-* ``trl_sft`` — TRL's ``SFTTrainer`` on the SAME tensors: the rows are the frames (as a
-  video), the prompt text and the target text of the same samples, and a data collator that
+  (its defaults otherwise: deterministic algorithms, grad clip 1), ground-truth targets,
+  ``1 + --repeats`` epochs over ``--samples`` samples;
+* ``trl_sft`` — TRL's ``SFTTrainer`` on the SAME tensors: the rows name the samples, and
+  a data collator, holding their frames (as a video), prompt text and target text,
   does what TRL's ``DataCollatorForVisionLanguageModeling`` does for prompt-completion rows
   (one processor call per batch, left-padded prompts, right-padded completions, labels
   ``-100`` on the prompt), but passes the frames as ``videos`` with our processor arguments,
@@ -30,8 +31,9 @@ Equal in both trainers: the checkpoint and its weights, float32 on the CPU,
 VLM policy's template) and their target text (the ground truth in the policy's answer
 contract, followed by ``<|im_end|>``), the batch (``--batch-size`` samples or
 ``--prompts x --group-size`` completions per optimiser step), the micro-batch
-(``--micro-batch-size`` rows per forward/backward pass, gradients accumulated), no
-gradient checkpointing, GRPO's loss (``loss_type: grpo``, ``beta = 0``: no reference
+(``--micro-batch-size`` rows per forward/backward pass, gradients accumulated), the
+learning rates and schedules (SFT: 1e-5, cosine; GRPO: 1e-6, constant), the gradient-norm
+clip (1), no gradient checkpointing, GRPO's loss (``loss_type: grpo``, ``beta = 0``: no reference
 model, one update per generation batch so neither side runs a separate old-log-prob
 pass), sampling at temperature 1 with ``top_p = 1`` and the vision tokens suppressed, and
 completions of exactly ``--completion-tokens`` tokens: the checkpoint's
@@ -52,22 +54,28 @@ cache. TRL computes its log-probabilities with its fused LM head; ours with
 ``VLMPolicy.log_prob``. Our GRPO also copies the learner's weights to the rollout policy
 every iteration and plays the env (reset, verifier); TRL's reward function runs the same
 verifier. In ``trl_sft_images`` TRL's chat template adds a newline after ``<|im_end|>``
-(one more target token). Timings include data handling on both sides: our env resets and
-processor calls, TRL's collator and processor calls (TRL's rows hold decoded frames in
-memory; our env reads them through its frame cache).
+(one more target token). The optimisers: ours torch's AdamW (SFT) and Adam (GRPO) with
+their per-tensor loops, TRL transformers' default fused AdamW. Timings include data
+handling on both sides: our env resets (through its frame cache) and processor calls;
+TRL's collator and processor calls (``trl_sft``'s collator holds the decoded frames; the
+image modes' ``datasets.Dataset`` stores PNG images, decoded as batches are drawn, as in a
+``stvg export trl`` dataset).
 
 Each mode runs in its own process (so ``ru_maxrss``, the peak resident memory, is that
 mode's) and plays its work ``1 + --repeats`` times: an untimed warm-up (SFT: one epoch;
 GRPO: one iteration), then timed repeats of which the fastest counts (the one least
 disturbed by other processes on the machine). The table gives samples per second (SFT:
 target sequences; GRPO: completions), peak memory and its growth over the process after
-its imports, and the ratios ours / TRL (speed, >= 1: ours at least as fast) and
-TRL / ours (peak memory, >= 1: ours uses no more). Run::
+its imports (and every timed run), and the ratios ours / TRL (speed, >= 1: ours at least
+as fast) and TRL / ours (peak memory, and its growth; >= 1: ours uses no more). One torch
+thread by default: on a machine whose cores other jobs share, two threads per process
+stall on each other (runs vary several-fold); the ratios compare equal thread counts.
+Run::
 
     .venv/bin/python benchmarks/bench_vlm_trainers.py [--family qwen2.5-vl] \\
         [--samples 8] [--batch-size 8] [--micro-batch-size 4] [--prompts 2] \\
-        [--group-size 4] [--completion-tokens 32] [--max-side 128] [--threads 2] \\
-        [--repeats 2] [--out bench_vlm_trainers.json]
+        [--group-size 4] [--completion-tokens 32] [--max-side 128] [--threads 1] \\
+        [--repeats 3] [--modes ours_sft,trl_sft,...] [--out bench_vlm_trainers.json]
 """
 
 from __future__ import annotations
@@ -96,7 +104,8 @@ VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video
 
 def min_pixels(family: str, max_side: int, frames: int = 10) -> int:
     """The video processor's ``min_pixels`` that keeps ``max_side``-pixel square frames at
-    their size: per frame for Qwen2.5-VL, over the clip for Qwen3-VL."""
+    their size: per frame for Qwen2.5-VL, over the clip of ``frames`` frames for Qwen3-VL
+    (the synthetic clips last 10 s: 10 frames at 1 fps)."""
     per_frame = max_side * max_side
     return per_frame if family == "qwen2.5-vl" else per_frame * frames
 
@@ -124,37 +133,32 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------- setup
 
 
-def build_checkpoint_and_data(args: argparse.Namespace, tmp: Path) -> None:
-    """The small checkpoint (generation ends only on ``<|video_pad|>``), the split, and
-    ``work.pkl``: every sample as the policy is shown it (frames, prompt, target, ground
-    truth), read by the TRL modes."""
-    from stvg.data.synthetic import ensure_synthetic_split
-    from stvg.exports.samples import build_export_env, export_samples
-    from stvg.policies.vlm.config import VLMPolicyConfig
-    from stvg.policies.vlm.prompter import VLMPrompter
-    from stvg.policies.vlm.tiny import SMALL, TINY, build_checkpoint
+def align_checkpoint(checkpoint: Path, frame_pixels: int) -> None:
+    """Make ``checkpoint``'s generation and image processing equal for both trainers.
 
-    size = SMALL if args.size == "small" else TINY
-    checkpoint = build_checkpoint(args.family, tmp / "model", size, seed=0)
-    config_file = checkpoint / "generation_config.json"
-    generation = json.loads(config_file.read_text(encoding="utf-8"))
-    tokenizer_config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
-    # a token both trainers suppress: every completion runs to the token budget
-    generation["eos_token_id"] = int(tokenizer_config["video_token_id"])
-    config_file.write_text(json.dumps(generation, indent=2), encoding="utf-8")
-    # the image processor resizes a frame as the video processor does (the same lower bound
-    # per frame), so TRL's images are the video's frames at the same size
+    * ``generation_config.json`` ends generation on ``<|video_pad|>`` only: a token both
+      trainers suppress, so every completion runs to the token budget;
+    * the image processor's lower pixel bound becomes ``frame_pixels`` (the video
+      processor's bound per frame), so an image is resized as a video frame is and TRL's
+      images are the video's frames at the same size.
+    """
+    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    generation_file = checkpoint / "generation_config.json"
+    generation = json.loads(generation_file.read_text(encoding="utf-8"))
+    generation["eos_token_id"] = int(config["video_token_id"])
+    generation_file.write_text(json.dumps(generation, indent=2), encoding="utf-8")
     processor_file = checkpoint / "processor_config.json"
     processor = json.loads(processor_file.read_text(encoding="utf-8"))
-    processor["image_processor"]["size"]["shortest_edge"] = args.max_side * args.max_side
+    processor["image_processor"]["size"]["shortest_edge"] = int(frame_pixels)
     processor_file.write_text(json.dumps(processor, indent=2), encoding="utf-8")
-    args.checkpoint = checkpoint
-    args.data = tmp / "data"
-    count = max(args.samples, args.prompts * (1 + args.repeats))
-    ensure_synthetic_split(args.data, SPLIT, count, 0, "easy")
 
-    prompter = VLMPrompter(VLMPolicyConfig(**policy_config(args)))
-    env = build_export_env(prompter, {**env_kwargs(args), "split": SPLIT})
+
+def work_rows(prompter: Any, env: Any, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` samples of ``env`` as the policy is shown them
+    (:func:`stvg.exports.samples.export_samples`): chat messages, prompt text, frames,
+    their timing, target text, the verifier's ground-truth record (JSON) and token counts."""
+    from stvg.exports.samples import export_samples
+
     rows = []
     for sample in export_samples(prompter, env, limit=count):
         rows.append(
@@ -170,6 +174,27 @@ def build_checkpoint_and_data(args: argparse.Namespace, tmp: Path) -> None:
                 "visual_tokens": sample.prepared.visual_tokens,
             }
         )
+    return rows
+
+
+def build_checkpoint_and_data(args: argparse.Namespace, tmp: Path) -> None:
+    """The small checkpoint (:func:`align_checkpoint`), the split, and ``work.pkl``: every
+    sample as the policy is shown it (:func:`work_rows`), read by the TRL modes."""
+    from stvg.data.synthetic import ensure_synthetic_split
+    from stvg.exports.samples import build_export_env
+    from stvg.policies.vlm.config import VLMPolicyConfig
+    from stvg.policies.vlm.prompter import VLMPrompter
+    from stvg.policies.vlm.tiny import SMALL, TINY, build_checkpoint
+
+    size = SMALL if args.size == "small" else TINY
+    args.checkpoint = build_checkpoint(args.family, tmp / "model", size, seed=0)
+    align_checkpoint(args.checkpoint, args.max_side * args.max_side)
+    args.data = tmp / "data"
+    count = max(args.samples, args.prompts * (1 + args.repeats))
+    ensure_synthetic_split(args.data, SPLIT, count, 0, "easy")
+    prompter = VLMPrompter(VLMPolicyConfig(**policy_config(args)))
+    env = build_export_env(prompter, {**env_kwargs(args), "split": SPLIT})
+    rows = work_rows(prompter, env, count)
     env.close()
     args.work = tmp / "work.pkl"
     args.work.write_bytes(pickle.dumps(rows))
@@ -526,7 +551,7 @@ def run_trl_grpo(args: argparse.Namespace) -> dict[str, Any]:
     rows = args.prompts * args.group_size
     if rows % args.micro_batch_size:
         raise ValueError("--prompts x --group-size must be a multiple of --micro-batch-size")
-    work = pickle.loads(args.work.read_bytes())[: args.prompts * (1 + args.repeats)]
+    work = pickle.loads(args.work.read_bytes())
     model, processor = load_model(args)
     dataset = image_dataset(args, work, "ground_truth")
     tokenizer = processor.tokenizer
@@ -545,6 +570,7 @@ def run_trl_grpo(args: argparse.Namespace) -> dict[str, Any]:
         num_iterations=1,
         max_steps=1 + args.repeats,
         learning_rate=1e-6,
+        lr_scheduler_type="constant",
         generation_kwargs={"suppress_tokens": suppress},
     )
     timer = make_timer()
@@ -640,8 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--completion-tokens", type=int, default=32)
     parser.add_argument("--max-side", type=int, default=128, help="shown frame side, pixels")
     parser.add_argument("--trl-images", default="half", choices=("half", "all"))
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores)")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per mode (best)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per mode")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per mode (best)")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
     parser.add_argument("--out", help="write the figures as JSON here")
     for hidden in ("mode", "tmp", "checkpoint", "data", "work"):
