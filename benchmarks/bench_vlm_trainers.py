@@ -65,12 +65,14 @@ Each mode runs in its own process (so ``ru_maxrss``, the peak resident memory, i
 mode's) and plays its work ``1 + --repeats`` times: an untimed warm-up (SFT: one epoch;
 GRPO: one iteration), then timed repeats. The modes run one after the other, ``--rounds``
 times over (a slow spell of the machine then hits every mode, not one), and each mode's
-fastest timed run counts (the one least disturbed by other processes on the machine). The table gives samples per second (SFT:
-target sequences; GRPO: completions), peak memory and its growth over the process after
-its imports (and every timed run), and the ratios ours / TRL (speed, >= 1: ours at least
-as fast) and TRL / ours (peak memory, and its growth; >= 1: ours uses no more). One torch
-thread by default: on a machine whose cores other jobs share, two threads per process
-stall on each other (runs vary several-fold); the ratios compare equal thread counts.
+fastest timed run counts (the one least disturbed by other processes on the machine). The
+table gives samples per second (SFT: target sequences; GRPO: completions) by wall-clock
+time and by the process's CPU time (which other jobs on the machine disturb less), peak
+memory and its growth over the process after its imports, every timed run, and the
+ratios ours / TRL (speed, >= 1: ours at least as fast) and TRL / ours (peak memory and its
+growth, >= 1: ours uses no more). One torch thread by default: on a machine whose cores
+other jobs share, two threads per process stall on each other (runs vary several-fold);
+the ratios compare equal thread counts.
 Run::
 
     .venv/bin/python benchmarks/bench_vlm_trainers.py [--family qwen2.5-vl] \\
@@ -260,8 +262,39 @@ def token_counts(args: argparse.Namespace) -> dict[str, float]:
 # --------------------------------------------------------------------------- our modes
 
 
+class Clock:
+    """Wall-clock and CPU (this process, all threads) seconds between marks."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, float]] = []
+
+    def mark(self) -> None:
+        """Record the current times."""
+        self.marks.append((time.perf_counter(), time.process_time()))
+
+    def spans(self, ends: list[int] | None = None) -> tuple[list[float], list[float]]:
+        """``(wall, cpu)`` seconds from the mark before each of ``ends`` (mark indices;
+        default: every mark but the first) to it."""
+        ends = list(range(1, len(self.marks))) if ends is None else ends
+        wall = [self.marks[i][0] - self.marks[i - 1][0] for i in ends]
+        cpu = [self.marks[i][1] - self.marks[i - 1][1] for i in ends]
+        return wall, cpu
+
+
+def timed(samples: int, wall: list[float], cpu: list[float]) -> dict[str, Any]:
+    """A mode's figures from its timed runs (the warm-up already left out)."""
+    return {
+        "samples": samples,
+        "seconds": min(wall),
+        "cpu_seconds": min(cpu),
+        "runs": wall,
+        "cpu_runs": cpu,
+    }
+
+
 def run_ours_sft(args: argparse.Namespace) -> dict[str, Any]:
-    """``train_sft_vlm`` for ``1 + repeats`` epochs; epoch seconds from its metrics."""
+    """``train_sft_vlm`` for ``1 + repeats`` epochs, timed between its per-epoch log lines
+    (the first one, ``data: ...``, comes just before the first epoch)."""
     from stvg.config import from_dict
     from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
 
@@ -284,7 +317,13 @@ def run_ours_sft(args: argparse.Namespace) -> dict[str, Any]:
             "out_dir": str(Path(args.tmp) / "ours_sft"),
         },
     )
-    result = train_sft_vlm(config, progress=False, log=None)
+    clock, lines = Clock(), []
+
+    def log(line: str) -> None:
+        clock.mark()
+        lines.append(line)
+
+    result = train_sft_vlm(config, progress=False, log=log)
     work = pickle.loads(args.work.read_bytes())
     used = {
         json.loads(line)["sample_id"]: json.loads(line)["target"]
@@ -292,12 +331,10 @@ def run_ours_sft(args: argparse.Namespace) -> dict[str, Any]:
     }
     if any(used[r["sample_id"]] != r["target"] for r in work[: args.samples]):
         raise RuntimeError("train_sft_vlm trained on other targets than the TRL modes")
-    ends = {}  # the time of each epoch's last step, seconds from the start
-    for line in result.history:
-        if "time_s" in line:
-            ends[int(line["epoch"])] = float(line["time_s"])
-    runs = [ends[e] - ends[e - 1] for e in range(2, 2 + args.repeats)]
-    return {"samples": args.samples, "seconds": min(runs), "runs": runs}
+    epochs = [i for i, line in enumerate(lines) if line.startswith("epoch ")]
+    if not lines[0].startswith("data:") or epochs != list(range(1, 2 + args.repeats)):
+        raise RuntimeError(f"unexpected train_sft_vlm log lines: {lines}")
+    return timed(args.samples, *clock.spans(epochs[1:]))
 
 
 def run_ours_grpo(args: argparse.Namespace) -> dict[str, Any]:
@@ -333,18 +370,18 @@ def run_ours_grpo(args: argparse.Namespace) -> dict[str, Any]:
         },
     )
     trainer = Trainer.create(config, tensorboard=False)
+    clock, lengths = Clock(), []
     try:
-        times, lengths = [], []
+        clock.mark()
         for _ in range(1 + args.repeats):
-            start = time.perf_counter()
             metrics = trainer.step()
-            times.append(time.perf_counter() - start)
+            clock.mark()
             lengths.append(metrics["completions/mean_length"])
     finally:
         trainer.close()
     if not np.allclose(lengths, args.completion_tokens):
         raise RuntimeError(f"completions of {lengths} tokens, not {args.completion_tokens}")
-    return {"samples": rows, "seconds": min(times[1:]), "runs": times[1:]}
+    return timed(rows, *clock.spans(list(range(2, 2 + args.repeats))))
 
 
 # --------------------------------------------------------------------------- TRL's modes
@@ -418,30 +455,27 @@ class VideoCollator:
 
 
 def make_timer() -> Any:
-    """A transformers ``TrainerCallback`` that records the seconds of each epoch
-    (``.epochs``) and of each optimiser step (``.steps``, from the previous step's end, so
+    """A transformers ``TrainerCallback`` with a :class:`Clock` marking the start and
+    end of each epoch (``.epochs``) and one marking the end of each optimiser step
+    (``.steps``, from the training's start: a step counts from the previous step's end, so
     loading and collating its batch count)."""
     from transformers import TrainerCallback
 
     class Timer(TrainerCallback):
         def __init__(self) -> None:
-            self.epochs: list[float] = []
-            self.steps: list[float] = []
-            self._epoch = self._step = 0.0
+            self.epochs, self.steps = Clock(), Clock()
 
         def on_epoch_begin(self, *_: Any, **__: Any) -> None:
-            self._epoch = time.perf_counter()
+            self.epochs.mark()
 
         def on_epoch_end(self, *_: Any, **__: Any) -> None:
-            self.epochs.append(time.perf_counter() - self._epoch)
+            self.epochs.mark()
 
         def on_train_begin(self, *_: Any, **__: Any) -> None:
-            self._step = time.perf_counter()
+            self.steps.mark()
 
         def on_step_end(self, *_: Any, **__: Any) -> None:
-            now = time.perf_counter()
-            self.steps.append(now - self._step)
-            self._step = now
+            self.steps.mark()
 
     return Timer()
 
@@ -541,7 +575,8 @@ def run_trl_sft(args: argparse.Namespace, images: bool) -> dict[str, Any]:
         callbacks=[timer],
     )
     trainer.train()
-    return {"samples": args.samples, "seconds": min(timer.epochs[1:]), "runs": timer.epochs[1:]}
+    epochs = list(range(3, 2 * (1 + args.repeats), 2))  # marks: begin 0, end 1, begin 2, ...
+    return timed(args.samples, *timer.epochs.spans(epochs))
 
 
 def run_trl_grpo(args: argparse.Namespace) -> dict[str, Any]:
@@ -598,7 +633,7 @@ def run_trl_grpo(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError(
             f"completions of {sorted(set(lengths))} tokens, not {args.completion_tokens}"
         )
-    return {"samples": rows, "seconds": min(timer.steps[1:]), "runs": timer.steps[1:]}
+    return timed(rows, *timer.steps.spans(list(range(2, 2 + args.repeats))))
 
 
 # --------------------------------------------------------------------------- driver
@@ -626,7 +661,6 @@ def run_mode(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "mode": args.mode,
         **figures,
-        "samples_per_s": figures["samples"] / figures["seconds"],
         "peak_rss_mib": peak_kib / 1024,
         "imported_rss_mib": imported_kib / 1024,
         "threads": torch.get_num_threads(),
@@ -634,12 +668,21 @@ def run_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def merge_rounds(processes: list[dict[str, Any]]) -> dict[str, Any]:
-    """One mode's figures over its processes (one per round): the fastest timed run, every
-    timed run, the highest peak memory and the largest growth over the imports."""
-    best = min(processes, key=lambda p: p["seconds"])
+    """One mode's figures over its processes (one per round): the fastest timed run (wall
+    clock and CPU time, each on its own), every timed run, the highest peak memory and the
+    largest growth over the imports."""
+    samples = processes[0]["samples"]
+    seconds = min(p["seconds"] for p in processes)
+    cpu_seconds = min(p["cpu_seconds"] for p in processes)
     return {
-        **best,
+        "mode": processes[0]["mode"],
+        "samples": samples,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "samples_per_s": samples / seconds,
+        "samples_per_cpu_s": samples / cpu_seconds,
         "runs": [t for p in processes for t in p["runs"]],
+        "cpu_runs": [t for p in processes for t in p["cpu_runs"]],
         "peak_rss_mib": max(p["peak_rss_mib"] for p in processes),
         "run_mib": max(p["peak_rss_mib"] - p["imported_rss_mib"] for p in processes),
         "processes": processes,
@@ -727,16 +770,17 @@ def main(argv: list[str] | None = None) -> int:
         + ("= the video's" if tokens["vision_input_equal"] else "!= the video's")
     )
     header = (
-        f"{'mode':<15} {'samples':>7} {'seconds':>8} {'samples/s':>9} "
-        f"{'peak MiB':>9} {'+MiB run':>9}  timed runs (s)"
+        f"{'mode':<15} {'samples':>7} {'seconds':>8} {'samples/s':>9} {'CPU s':>6} "
+        f"{'per CPU s':>9} {'peak MiB':>9} {'+MiB run':>9}  timed runs (wall s)"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
             f"{row['mode']:<15} {row['samples']:>7} {row['seconds']:>8.2f} "
-            f"{row['samples_per_s']:>9.3f} {row['peak_rss_mib']:>9.0f} {row['run_mib']:>9.0f}  "
-            + " ".join(f"{t:.2f}" for t in row["runs"])
+            f"{row['samples_per_s']:>9.3f} {row['cpu_seconds']:>6.2f} "
+            f"{row['samples_per_cpu_s']:>9.3f} {row['peak_rss_mib']:>9.0f} "
+            f"{row['run_mib']:>9.0f}  " + " ".join(f"{t:.2f}" for t in row["runs"])
         )
     by_mode = {row["mode"]: row for row in rows}
     ratios = []
@@ -749,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ours": ours,
                     "trl": theirs,
                     "speed": a["samples_per_s"] / b["samples_per_s"],
+                    "cpu_speed": a["samples_per_cpu_s"] / b["samples_per_cpu_s"],
                     "peak_memory": b["peak_rss_mib"] / a["peak_rss_mib"],
                     "run_memory": b["run_mib"] / max(a["run_mib"], 1e-9),
                 }
@@ -756,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     if ratios:
         print()
         header = (
-            f"{'task':<5} {'ours vs TRL':<28} {'speed ours/TRL':>14} "
+            f"{'task':<5} {'ours vs TRL':<28} {'speed ours/TRL':>14} {'per CPU s':>9} "
             f"{'peak TRL/ours':>13} {'+MiB TRL/ours':>13}"
         )
         print(header)
@@ -764,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in ratios:
             print(
                 f"{r['task']:<5} {r['ours'] + ' vs ' + r['trl']:<28} {r['speed']:>14.2f} "
-                f"{r['peak_memory']:>13.2f} {r['run_memory']:>13.2f}"
+                f"{r['cpu_speed']:>9.2f} {r['peak_memory']:>13.2f} {r['run_memory']:>13.2f}"
             )
     if args.out:
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
