@@ -32,34 +32,38 @@ VLM policy's template) and their target text (the ground truth in the policy's a
 contract, followed by ``<|im_end|>``), the batch (``--batch-size`` samples or
 ``--prompts x --group-size`` completions per optimiser step), the micro-batch
 (``--micro-batch-size`` rows per forward/backward pass, gradients accumulated), the
-learning rates and schedules (SFT: 1e-5, cosine; GRPO: 1e-6, constant), the gradient-norm
-clip (1), no gradient checkpointing, GRPO's loss (``loss_type: grpo``, ``beta = 0``: no reference
-model, one update per generation batch so neither side runs a separate old-log-prob
-pass), sampling at temperature 1 with ``top_p = 1`` and the vision tokens suppressed, and
-completions of exactly ``--completion-tokens`` tokens: the checkpoint's
-``generation_config`` ends generation on ``<|video_pad|>``, a token both suppress, and TRL,
-which also stops on the tokenizer's ``<|im_end|>``, is told to suppress that one too.
+learning rates and schedules (SFT: 1e-5, cosine; GRPO: 1e-6, constant), the
+gradient-norm clip (1), no gradient checkpointing, GRPO's loss (``loss_type: grpo``,
+``beta = 0``: no reference model, one update per generation batch so neither side runs a
+separate old-log-prob pass), sampling at temperature 1 with ``top_p = 1`` and the vision
+tokens suppressed, and completions of exactly ``--completion-tokens`` tokens: the
+checkpoint's ``generation_config`` ends generation on ``<|video_pad|>``, a token both
+suppress, and TRL, which also stops on the tokenizer's ``<|im_end|>``, is told to
+suppress that one too (:func:`align_checkpoint`; both trainers' completion lengths are
+checked).
 
 What differs (inherent to the two designs): TRL's GRPO takes images, not videos. The
 **image layout** gives it every second shown frame as one image (5 of the 10): Qwen's
-image processor repeats an image over the 2-frame temporal patch, so these 5 images make
-exactly the vision-tower input and the visual token count of our 10-frame video (the same
-patches, the same pixel size), with the prompt's video item replaced by the 5 image items
-(a few more tokens: one ``<|vision_start|>``/``<|vision_end|>`` pair per image; Qwen3-VL's
-video also carries ``<t seconds>`` text); the table header gives both prompt lengths.
-``--trl-images all`` gives every frame as an image instead (what ``stvg export trl`` does:
-twice the visual tokens). TRL's GRPO repeats each prompt ``group_size`` times and prefills
-(and encodes the video of) every copy; ours prefills each prompt once and repeats its KV
-cache. TRL computes its log-probabilities with its fused LM head; ours with
-``VLMPolicy.log_prob``. Our GRPO also copies the learner's weights to the rollout policy
-every iteration and plays the env (reset, verifier); TRL's reward function runs the same
-verifier. In ``trl_sft_images`` TRL's chat template adds a newline after ``<|im_end|>``
-(one more target token). The optimisers: ours torch's AdamW (SFT) and Adam (GRPO) with
-their per-tensor loops, TRL transformers' default fused AdamW. Timings include data
-handling on both sides: our env resets (through its frame cache) and processor calls;
-TRL's collator and processor calls (``trl_sft``'s collator holds the decoded frames; the
-image modes' ``datasets.Dataset`` stores PNG images, decoded as batches are drawn, as in a
-``stvg export trl`` dataset).
+image processor repeats an image over the 2-frame temporal patch and, with the video
+processor's lower pixel bound per frame (:func:`align_checkpoint`), resizes it as a video
+frame, so these 5 images make exactly the vision-tower input and the visual token count of
+our 10-frame video (checked; the header says so), with the prompt's video item replaced by
+the 5 image items. The prompt lengths differ a little, given in the header: Qwen2.5-VL's
+images add one ``<|vision_start|>``/``<|vision_end|>`` pair each (+8 tokens of ~1340);
+Qwen3-VL's video carries a ``<t seconds>`` text per temporal patch that images do not (-65
+tokens of ~1325, less work for TRL). ``--trl-images all`` gives every frame as an image
+instead (what ``stvg export trl`` does: twice the visual tokens). TRL's GRPO repeats each
+prompt ``group_size`` times and prefills (and encodes the video of) every copy; ours
+prefills each prompt once and repeats its KV cache. TRL computes its log-probabilities
+with its fused LM head; ours with ``VLMPolicy.log_prob``. Our GRPO also copies the
+learner's weights to the rollout policy every iteration and plays the env (reset,
+verifier); TRL's reward function runs the same verifier. In ``trl_sft_images`` TRL's chat
+template adds a newline after ``<|im_end|>`` (one more target token). The optimisers: ours
+torch's AdamW (SFT) and Adam (GRPO) with their per-tensor loops, TRL transformers' default
+fused AdamW. Timings include data handling on both sides: our env resets (through its
+frame cache) and processor calls; TRL's collator and processor calls (``trl_sft``'s
+collator holds the decoded frames; the image modes' ``datasets.Dataset`` stores PNG
+images, decoded as batches are drawn, as in a ``stvg export trl`` dataset).
 
 Each mode runs in its own process (so ``ru_maxrss``, the peak resident memory, is that
 mode's) and plays its work ``1 + --repeats`` times: an untimed warm-up (SFT: one epoch;
@@ -72,8 +76,7 @@ memory and its growth over the process after its imports, every timed run, and t
 ratios ours / TRL (speed, >= 1: ours at least as fast) and TRL / ours (peak memory and its
 growth, >= 1: ours uses no more). One torch thread by default: on a machine whose cores
 other jobs share, two threads per process stall on each other (runs vary several-fold);
-the ratios compare equal thread counts.
-Run::
+the ratios compare equal thread counts. Run::
 
     .venv/bin/python benchmarks/bench_vlm_trainers.py [--family qwen2.5-vl] \\
         [--samples 8] [--batch-size 8] [--micro-batch-size 4] [--prompts 2] \\
