@@ -110,6 +110,7 @@ def _handle_small(args: argparse.Namespace) -> int:
             vision_intermediate=4 * args.vision_hidden,
             vision_positions=SMALL.vision_positions,
             deepstack=tuple(i for i in SMALL.deepstack if i < args.vision_depth) or (0,),
+            vision_position_init=SMALL.vision_position_init,
         )
     except ValueError as exc:
         print(f"stvg models small: error: {exc}", file=sys.stderr)

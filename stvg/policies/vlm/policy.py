@@ -621,6 +621,14 @@ class VLMPolicy:
 
     # ------------------------------------------------------------------ torch plumbing
 
+    def vision_tower(self) -> Any:
+        """The model's vision tower (``torch.nn.Module``): patch embedding, blocks, mergers."""
+        return self.model.model.visual
+
+    def visual_token_width(self) -> int:
+        """Width of the visual tokens the vision tower gives the language model."""
+        return int(self.model.config.text_config.hidden_size)
+
     def parameters(self) -> Iterator[Any]:
         """The model's parameters."""
         return self.model.parameters()

@@ -76,6 +76,9 @@ class ModelSize:
             (``64`` = an 8x8 grid, exact for 128-pixel frames at patch 16).
         deepstack: Qwen3-VL's vision blocks whose features are also fed to the first
             language layers (indices ``< vision_depth``).
+        vision_position_init: Qwen3-VL's absolute position embeddings: ``random`` (the
+            classes' initialisation, std 0.02) or ``sincos`` (:func:`sincos_grid`, as large
+            as the patch embeddings: what a small model needs to tell where a patch is).
     """
 
     text_hidden: int = 32
@@ -88,6 +91,7 @@ class ModelSize:
     vision_intermediate: int = 64
     vision_positions: int = 144
     deepstack: tuple[int, ...] = (0,)
+    vision_position_init: Literal["random", "sincos"] = "random"
 
     def __post_init__(self) -> None:
         for name in (
@@ -109,6 +113,11 @@ class ModelSize:
                 f"ModelSize.text_hidden ({self.text_hidden}) must be text_heads "
                 f"({self.text_heads}) times a multiple of 16 (the M-RoPE sections split the "
                 "head dimension)"
+            )
+        if self.vision_position_init not in ("random", "sincos"):
+            raise ValueError(
+                "ModelSize.vision_position_init must be 'random' or 'sincos', got "
+                f"{self.vision_position_init!r}"
             )
         if self.vision_hidden % self.vision_heads:
             raise ValueError(
@@ -148,6 +157,7 @@ SMALL = ModelSize(
     vision_intermediate=512,
     vision_positions=64,
     deepstack=(1, 2),
+    vision_position_init="sincos",
 )
 
 #: The near-greedy sampling defaults that Qwen2.5-VL-Instruct ships in its
@@ -331,7 +341,8 @@ def build_qwen3_vl(path: str | Path, *, seed: int = 0, size: ModelSize = TINY) -
         **_token_ids(tokenizer),
     )
     processor = build_processor("qwen3-vl", tokenizer)
-    return _save(Path(path), Qwen3VLForConditionalGeneration, config, processor, seed)
+    init = _sincos_positions if size.vision_position_init == "sincos" else None
+    return _save(Path(path), Qwen3VLForConditionalGeneration, config, processor, seed, init)
 
 
 def build_checkpoint(
@@ -378,12 +389,55 @@ def _check_family(family: str) -> None:
         )
 
 
-def _save(path: Path, model_cls: Any, config: Any, processor: Any, seed: int) -> Path:
+def sincos_grid(side: int, dim: int, scale: float = 1.0) -> Any:
+    """float32 ``[side * side, dim]``: a 2-D sine-cosine position code per grid cell,
+    row-major (MAE's fixed position embedding): for column ``x`` and row ``y``, ``[sin(x w),
+    cos(x w), sin(y w), cos(y w)]`` with ``dim / 4`` frequencies ``w_k = 10000^(-k / (dim /
+    4))``, times ``scale``.
+
+    >>> grid = sincos_grid(2, 8)
+    >>> [round(float(v), 3) for v in grid[1]]  # column 1, row 0
+    [0.841, 0.01, 0.54, 1.0, 0.0, 0.0, 1.0, 1.0]
+    """
+    import torch
+
+    if dim % 4:
+        raise ValueError(f"a 2-D sine-cosine code needs a width divisible by 4, got {dim}")
+    quarter = dim // 4
+    omega = 1.0 / (10000.0 ** (torch.arange(quarter, dtype=torch.float32) / quarter))
+    rows, cols = torch.meshgrid(
+        torch.arange(side, dtype=torch.float32),
+        torch.arange(side, dtype=torch.float32),
+        indexing="ij",
+    )
+    parts = []
+    for coord in (cols.reshape(-1, 1), rows.reshape(-1, 1)):
+        parts += [torch.sin(coord * omega), torch.cos(coord * omega)]
+    return torch.cat(parts, dim=1) * scale
+
+
+def _sincos_positions(model: Any) -> None:
+    """Set Qwen3-VL's learned absolute position embeddings of the vision tower to
+    :func:`sincos_grid` (scale 1: as large as the patch embeddings, so that the position of
+    a patch survives into its token; the random initialisation's 0.02 does not)."""
+    import torch
+
+    embedding = model.model.visual.pos_embed
+    count, width = embedding.weight.shape
+    with torch.no_grad():
+        embedding.weight.copy_(sincos_grid(math.isqrt(count), width))
+
+
+def _save(
+    path: Path, model_cls: Any, config: Any, processor: Any, seed: int, init: Any = None
+) -> Path:
     import torch
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_cls(config).eval()
+    if init is not None:
+        init(model)
     tokenizer = processor.tokenizer
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
