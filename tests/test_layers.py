@@ -17,9 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stvg"
 #: ``BASE_MODULES``). Bottom to top: data; tubes; verifiers; render
 #: (drawing, used by the envs' render modes); envs and policies side by side (policies
 #: depend on the answer contract in verifiers, never on envs); synthesis (SFT data: CoT,
-#: targets, the native policy's frame cache; uses the envs' frame sampling and the VLM
-#: prompt); training (the trainers only); exports (verl/TRL
-#: datasets from env episodes and the VLM prompter); experiments on everything.
+#: targets; uses the envs' frame sampling and the VLM prompt); evaluation (the one path
+#: that runs a policy over a split and scores it); training (SFT and the RL trainers) and
+#: exports (verl/TRL datasets from env episodes and the VLM prompter) side by side;
+#: experiments on everything.
 ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "tubes": {"data"},
@@ -28,8 +29,27 @@ ALLOWED: dict[str, set[str]] = {
     "envs": {"data", "tubes", "verifiers", "render"},
     "policies": {"data", "tubes", "verifiers"},
     "synthesis": {"data", "tubes", "verifiers", "render", "envs", "policies"},
-    "training": {"data", "tubes", "verifiers", "render", "envs", "policies", "synthesis"},
-    "exports": {"data", "tubes", "verifiers", "render", "envs", "policies", "synthesis"},
+    "evaluation": {"data", "tubes", "verifiers", "render", "envs", "policies", "synthesis"},
+    "training": {
+        "data",
+        "tubes",
+        "verifiers",
+        "render",
+        "envs",
+        "policies",
+        "synthesis",
+        "evaluation",
+    },
+    "exports": {
+        "data",
+        "tubes",
+        "verifiers",
+        "render",
+        "envs",
+        "policies",
+        "synthesis",
+        "evaluation",
+    },
     "experiments": {
         "data",
         "tubes",
@@ -38,6 +58,7 @@ ALLOWED: dict[str, set[str]] = {
         "envs",
         "policies",
         "synthesis",
+        "evaluation",
         "training",
         "exports",
     },

@@ -18,7 +18,6 @@ from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_shee
 from stvg.envs.samples import frame_slots, max_duration_s
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
-from stvg.verifiers.verifier import VerifierResult
 
 
 class GroundingEnv(VideoGroundingEnvBase):
@@ -170,7 +169,6 @@ class GroundingEnv(VideoGroundingEnvBase):
         self._obs: dict[str, Any] | None = None
         self._done = True
         self._shown_frames: np.ndarray | None = None  # RGB frames of the episode, as shown
-        self._result: VerifierResult | None = None  # the step's score, for render()
 
     def _frame_slots(self) -> int:
         """Sets :attr:`max_frames`, the frame slots of an observation: ``max_frames``, or
@@ -202,7 +200,7 @@ class GroundingEnv(VideoGroundingEnvBase):
             "query": sample.query,
         }
         self._done = False
-        self._shown_frames, self._result = sampled.frames, None
+        self._shown_frames = sampled.frames
         stats = self.frame_source.stats
         return self._obs, {"cache_hits": stats.hits, "cache_misses": stats.misses}
 
@@ -255,7 +253,7 @@ class GroundingEnv(VideoGroundingEnvBase):
         results = self.verifier.score_batch(items, [sample] * len(items), [ctx] * len(items))
         geometry = self.config.model_geometry
         self._done = True
-        self._result = results[-1] if results else None
+        self.last_result = results[-1] if results else None
         return [
             (
                 float(result.total),
@@ -287,7 +285,7 @@ class GroundingEnv(VideoGroundingEnvBase):
             raise RuntimeError("GroundingEnv.render() called before reset()")
         layout = sheet_layout(self.max_frames, self.config.max_side)
         return episode_sheet(
-            self._sample, self._contract.frame, self._shown_frames, self._result, layout
+            self._sample, self._contract.frame, self._shown_frames, self.last_result, layout
         )
 
 

@@ -10,11 +10,11 @@ import importlib
 from typing import Any
 
 _LAZY: dict[str, str] = {
-    "PolicyEvalConfig": "stvg.training.evaluate_policy",
-    "PolicyEvaluation": "stvg.training.evaluate_policy",
-    "PolicySpec": "stvg.training.evaluate_policy",
-    "evaluate_policy": "stvg.training.evaluate_policy",
-    "load_policy_eval_config": "stvg.training.evaluate_policy",
+    "PolicyEvalConfig": "stvg.evaluation",
+    "PolicyEvaluation": "stvg.evaluation",
+    "PolicySpec": "stvg.evaluation",
+    "evaluate_policy": "stvg.evaluation",
+    "load_policy_eval_config": "stvg.evaluation",
     "RunConfig": "stvg.experiments.run",
     "RunResult": "stvg.experiments.run",
     "load_run_config": "stvg.experiments.run",

@@ -5,7 +5,7 @@ Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
     stvg evaluate --annotations A --format F --predictions P [--protocol official|span|tubedetr|tubedetr-grid|cgstvg|all]
         [--pred-format stvg|tubedetr|cgstvg] [--fill none|linear|hold] [--on-invalid error|zero] [--out M.json]
 
-Policy mode (:mod:`stvg.training.evaluate_policy`)::
+Policy mode (:mod:`stvg.evaluation`)::
 
     stvg evaluate --policy CONFIG --dataset D --split S [--root R] [--fps F] [--out DIR]
         [--on-bad-video error|skip] [--control shuffled-video|blank-video]
@@ -139,7 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from stvg.cli_errors import check_writable_dir
     from stvg.config import parse_overrides
-    from stvg.training.evaluate_policy import (
+    from stvg.evaluation import (
         compare_control,
         evaluate_policy,
         format_control,

@@ -9,7 +9,7 @@
    :func:`stvg.training.sft_vlm.train_sft_vlm` on ground-truth targets rendered by the
    answer contract (``policy.tiny`` first builds a tiny random checkpoint, for CPU runs);
 4. **evaluate SFT** — the SFT checkpoint on the test split
-   (:func:`stvg.training.evaluate_policy.evaluate_policy`, official HC-STVG metrics);
+   (:func:`stvg.evaluation.evaluate_policy`, official HC-STVG metrics);
 5. **RL** — GRPO (or any loop trainer) from the SFT checkpoint on the train split, with Ray
    rollout workers (:class:`stvg.training.loop.Trainer`);
 6. **evaluate RL** — the final RL policy on the same test split, the same way;
@@ -401,7 +401,7 @@ def rl_config(config: RunConfig, root: str, checkpoint: Path, out_dir: Path) -> 
 
 
 def _evaluate(config: RunConfig, root: str, policy: Any, out_dir: Path, label: str) -> Any:
-    from stvg.training.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
+    from stvg.evaluation import PolicyEvalConfig, PolicySpec, evaluate_policy
 
     eval_config = PolicyEvalConfig(
         policy=PolicySpec(name=label),

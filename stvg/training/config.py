@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stvg.config import InvalidField
+from stvg.policies.spec import PolicySpec
 
 #: Adam step size when neither the config nor the policy class names one. A policy class
 #: sets its own with a ``default_learning_rate`` class attribute (VLMs: 1e-6).
@@ -123,20 +124,6 @@ class EnvSpec:
                 "max_episode_steps",
                 f"must be a positive integer or null, got {self.max_episode_steps}",
             )
-
-
-@dataclass
-class PolicySpec:
-    """The policy to train.
-
-    Attributes:
-        name: registered policy name (``stvg.policies.make``), e.g. ``native``.
-        config: the policy's constructor config. ``{checkpoint: PATH}`` starts from a
-            saved policy, e.g. the SFT checkpoint of ``stvg train-sft``.
-    """
-
-    name: str = "native"
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

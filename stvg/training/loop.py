@@ -43,11 +43,12 @@ import torch
 
 from stvg.config import ConfigError, InvalidField, to_dict
 from stvg.envs.contract import bind_env_kwargs, check_env_policy
-from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, evaluate_policy
+from stvg.envs.make import make_env
+from stvg.evaluation.greedy import GreedyProbe, played_prompts
+from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, policy_outputs
 from stvg.training.algorithms.base import AdvantageResult
 from stvg.training.batch import Experience
 from stvg.training.config import DEFAULT_LEARNING_RATE, TrainConfig
-from stvg.training.greedy import GreedyProbe, played_prompts
 from stvg.training.learner import (
     autocast,
     disable_dropout,
@@ -65,7 +66,7 @@ from stvg.training.lifecycle import (
     TrainResult,
 )
 from stvg.training.metrics import episode_summary, greedy_summary, group_summary
-from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
+from stvg.training.rollout import RolloutTask, make_policy, policy_class
 from stvg.training.run_dir import (
     HF_DIR,
     TRAINER_STATE,
@@ -398,7 +399,7 @@ class Trainer(TrainerLifecycle):
         totals: dict[str, float] = defaultdict(float)
         for part in mb.split(size):
             with autocast(self.device, self.precision):
-                outputs = evaluate_policy(
+                outputs = policy_outputs(
                     self.policy,
                     part.observations,
                     part.rollouts,
@@ -455,7 +456,7 @@ class Trainer(TrainerLifecycle):
             for begin in range(0, len(experience), chunk):
                 part = experience.select(np.arange(begin, min(begin + chunk, len(experience))))
                 out.append(
-                    evaluate_policy(
+                    policy_outputs(
                         self.reference, part.observations, part.rollouts, need_values=False
                     ).logp.float()
                 )

@@ -42,9 +42,10 @@ from typing import Any
 
 from stvg.checkpoint_files import CorruptCheckpoint, load_checkpoint_file, save_checkpoint_file
 from stvg.config import to_dict
+from stvg.envs.make import make_env
 from stvg.training.config import TrainConfig
 from stvg.training.lifecycle import ResumePoint, TrainerLifecycle
-from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES, make_env
+from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES
 from stvg.training.run_dir import RunDir
 from stvg.training.workers import init_ray
 

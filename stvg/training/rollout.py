@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from stvg.envs.contract import check_env_policy
+from stvg.envs.make import make_env
 from stvg.policies.base import Rollouts, TextCompletion, env_action
 from stvg.training.batch import EpisodeRecord, Experience, concat_rollouts
 
@@ -91,16 +92,6 @@ def group_scorer(env: gym.Env) -> Any:
     step_home = next(i for i, k in enumerate(mro) if "step" in vars(k))
     group_home = next(i for i, k in enumerate(mro) if "score_group" in vars(k))
     return layer.score_group if group_home <= step_home else None
-
-
-def make_env(
-    env_id: str, kwargs: Mapping[str, Any], max_episode_steps: int | None = None
-) -> gym.Env:
-    """``gymnasium.make(env_id, **kwargs)`` (with a ``TimeLimit`` when ``max_episode_steps``)."""
-    import stvg  # noqa: F401  (registers the stvg/... ids)
-
-    extra = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
-    return gym.make(env_id, **extra, **dict(kwargs))
 
 
 def policy_class(name: str) -> Any:

@@ -381,23 +381,25 @@ def evaluate_cached(
     cache: CachedFrames,
     fps: float | None,
     batch_size: int = 64,
+    verifier: Any = None,
 ) -> dict[str, Any]:
     """Dataset metrics of the policy's deterministic answers on cached frames.
 
-    Actions are scored as ``GroundingEnv`` scores them: converted with
-    :func:`stvg.envs.answers.struct_to_parse`, then densified by the default verifier.
+    Actions are scored as ``GroundingEnv`` scores them
+    (:func:`stvg.evaluation.episodes.predict_answers`): converted with
+    :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier`` (``None`` =
+    the default verifier).
     """
     import torch
 
-    from stvg.envs.answers import struct_to_parse
+    from stvg.evaluation.episodes import predict_answers
     from stvg.policies.native import distributions as dist
     from stvg.verifiers.evaluation import evaluate
     from stvg.verifiers.formats import FrameContext
-    from stvg.verifiers.predictions import Prediction
     from stvg.verifiers.verifier import Verifier
 
-    verifier = Verifier()
-    predictions: dict[str, Prediction] = {}
+    verifier = Verifier() if verifier is None else verifier
+    predictions = {}
     policy.eval()
     for lo in range(0, len(samples), batch_size):
         index = list(range(lo, min(lo + batch_size, len(samples))))
@@ -407,14 +409,13 @@ def evaluate_cached(
         actions = policy.to_actions(
             videos, [cache.frame_idx.shape[1]] * len(index), start, end, boxes, clip=True
         )
-        for i, action in zip(index, actions, strict=True):
-            sample = samples[i]
-            frames = cache.frame_idx[i, : cache.counts[i]]
-            ctx = FrameContext.from_sample(sample, frames, None, fps)
-            parse, _ = struct_to_parse(action, ctx)
-            span, tube = verifier.predict(parse, sample, ctx)
-            if span is not None and tube is not None:
-                predictions[sample.sample_id] = Prediction(span, tube)
+        contexts = [
+            FrameContext.from_sample(samples[i], cache.frame_idx[i, : cache.counts[i]], None, fps)
+            for i in index
+        ]
+        predictions.update(
+            predict_answers(verifier, [samples[i] for i in index], contexts, actions)
+        )
     policy.train()
     return evaluate(samples, predictions).metrics
 

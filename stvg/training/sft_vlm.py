@@ -27,7 +27,7 @@
    processor files; ``policy: {name: vlm, config: {model_path: <out_dir>/hf}}`` loads the
    trained model), and ``targets.jsonl`` when ground-truth targets were used;
 6. evaluates with greedy decoding through the env on ``data.eval_split``
-   (:func:`stvg.training.evaluate_policy.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
+   (:func:`stvg.evaluation.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
    the mean reward and its terms) every ``eval_every`` epochs and at the end, writing
    ``eval.json`` and ``eval/`` (predictions, per-sample records).
 """
@@ -284,35 +284,6 @@ def restore_dtypes(policy: Any, dtypes: dict[str, Any]) -> None:
                 param.data = param.data.to(dtype)
 
 
-class _Greedy:
-    """The policy with greedy decoding in ``generate`` and ``generate_batch`` (everything
-    else forwarded), whatever its config's ``do_sample``.
-
-    ``policy`` is a :class:`~stvg.policies.base.TextGenerator`: its ``generate_batch``
-    takes ``do_sample`` (the protocol's one signature), and so does its ``generate``.
-    """
-
-    def __init__(self, policy: Any) -> None:
-        self._policy = policy
-
-    def generate(self, obs: Any, ctx: Any = None, *, n: int = 1, **_: Any) -> Any:
-        return self._policy.generate(obs, ctx, n=n, do_sample=False)
-
-    def generate_batch(
-        self,
-        obs_list: Sequence[Any],
-        ctxs: Sequence[Any] | None = None,
-        *,
-        do_sample: bool | None = None,
-    ) -> Any:
-        """Greedy completions (``do_sample`` is accepted, as the protocol says, and
-        ignored)."""
-        return self._policy.generate_batch(obs_list, ctxs, do_sample=False)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._policy, name)
-
-
 def evaluate_greedy(
     policy: Any,
     env_kwargs: dict[str, Any],
@@ -328,9 +299,10 @@ def evaluate_greedy(
     The evaluator binds the env to the policy's answer contract as :func:`build_env` does.
 
     Returns:
-        The :class:`~stvg.training.evaluate_policy.PolicyEvaluation`.
+        The :class:`~stvg.evaluation.evaluate.PolicyEvaluation`.
     """
-    from stvg.training.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
+    from stvg.evaluation import PolicyEvalConfig, PolicySpec, evaluate_policy
+    from stvg.evaluation.greedy import Greedy
 
     config = PolicyEvalConfig(
         policy=PolicySpec("vlm", to_dict(policy.config)),
@@ -341,7 +313,7 @@ def evaluate_greedy(
     )
     policy.eval()
     try:
-        return evaluate_policy(config, policy=_Greedy(policy), out_dir=out_dir)
+        return evaluate_policy(config, policy=Greedy(policy), out_dir=out_dir)
     finally:
         policy.train()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from stvg.data.types import Sample
 from stvg.verifiers.metrics import (
+    HEADLINE_METRICS,
     PROTOCOLS,
     GroundTruthTable,
     Protocol,
@@ -28,7 +29,7 @@ from stvg.verifiers.metrics import (
 )
 from stvg.verifiers.predictions import Prediction
 
-_TABLE_COLUMNS = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_gt_vIoU")
+_TABLE_COLUMNS = ("n", *HEADLINE_METRICS, "m_gt_vIoU")
 ALL_PROTOCOLS = "all"  # --protocol value that scores under every protocol of PROTOCOLS
 
 

@@ -851,6 +851,22 @@ def _summary(
     return out
 
 
+#: The headline dataset metrics, in the order every table, log and summary shows them
+#: (the keys of :func:`dataset_metrics`; ``n`` counts the samples averaged over).
+HEADLINE_METRICS: tuple[str, ...] = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+
+
+def headline_metrics(metrics: Any, *, with_n: bool = False) -> dict[str, Any]:
+    """The :data:`HEADLINE_METRICS` of a :func:`dataset_metrics` result (``n`` first with
+    ``with_n``), those it has, as they are.
+
+    >>> headline_metrics({"n": 2, "m_tIoU": 0.5, "m_vIoU": 0.25, "m_gt_vIoU": 1.0}, with_n=True)
+    {'n': 2, 'm_tIoU': 0.5, 'm_vIoU': 0.25}
+    """
+    keys = ("n", *HEADLINE_METRICS) if with_n else HEADLINE_METRICS
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
 def dataset_metrics(
     scores: Sequence[SampleScore], *, thresholds: Sequence[float] = (0.3, 0.5)
 ) -> dict[str, Any]:
@@ -898,6 +914,7 @@ def dataset_metrics(
 
 
 __all__ = [
+    "HEADLINE_METRICS",
     "PROTOCOLS",
     "PROTOCOL_ALIASES",
     "TUBEDETR_FPS",
@@ -910,6 +927,7 @@ __all__ = [
     "canonical_protocol",
     "cgstvg_vidstg_reading",
     "dataset_metrics",
+    "headline_metrics",
     "score_sample",
     "score_samples",
     "temporal_iou",

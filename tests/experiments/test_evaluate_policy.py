@@ -14,10 +14,10 @@ from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.data import load_dataset
 from stvg.envs.cost import cost_figures
+from stvg.evaluation import PolicyEvalConfig, evaluate_policy
 from stvg.experiments.commands import parse_fps
 from stvg.policies.native import NativePolicy
 from stvg.synthesis.native_frames import load_cached_frames
-from stvg.training.evaluate_policy import PolicyEvalConfig, evaluate_policy
 from stvg.training.sft import evaluate_cached
 from stvg.verifiers.evaluation import evaluate
 from stvg.verifiers.predictions import read_predictions

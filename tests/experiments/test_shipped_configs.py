@@ -12,10 +12,10 @@ import pytest
 
 from stvg.config import from_dict, from_yaml
 from stvg.envs.config import GroundingEnvConfig
+from stvg.evaluation import load_policy_eval_config
 from stvg.experiments.run import load_run_config, rl_config, sft_config, vlm_sft_config
 from stvg.policies.registry import policy_class
 from stvg.training.config import TrainConfig
-from stvg.training.evaluate_policy import load_policy_eval_config
 from stvg.training.sft import load_sft_config
 from stvg.verifiers.verifier import load_verifier_config
 
