@@ -6,7 +6,7 @@
    truth (:func:`stvg.synthesis.run.synthesize`); SFT then trains on them;
 3. **SFT** — warm-start the policy: the native policy with
    :func:`stvg.training.sft.train_sft`, the VLM policy with
-   :func:`stvg.training.sft_vlm.train_sft_vlm` on ground-truth targets rendered by the
+   :func:`stvg.training.sft.vlm.train_sft_vlm` on ground-truth targets rendered by the
    answer contract (``policy.tiny`` first builds a tiny random checkpoint, for CPU runs);
 4. **evaluate SFT** — the SFT checkpoint on the test split
    (:func:`stvg.evaluation.evaluate_policy`, official HC-STVG metrics);
@@ -344,9 +344,9 @@ def synthesis_config(config: RunConfig, root: str, out_dir: Path) -> Any:
 
 
 def vlm_sft_config(config: RunConfig, root: str, out_dir: Path, targets: Path | None = None) -> Any:
-    """The :class:`~stvg.training.sft_vlm.VLMSFTConfig` of the SFT stage (VLM policy):
+    """The :class:`~stvg.training.sft.vlm.VLMSFTConfig` of the SFT stage (VLM policy):
     ground-truth targets, or the synthesis stage's ``targets``."""
-    from stvg.training.sft_vlm import VLMSFTConfig
+    from stvg.training.sft.vlm import VLMSFTConfig
 
     env = {k: v for k, v in env_kwargs(config, root, "train").items() if k != "split"}
     merged = {
@@ -748,7 +748,7 @@ def _train_sft(config: RunConfig, root: str, out_dir: Path, targets: Path | None
         from stvg.training.sft import train_sft
 
         return train_sft(sft_config(config, root, out_dir), progress=False, log=None)
-    from stvg.training.sft_vlm import train_sft_vlm
+    from stvg.training.sft.vlm import train_sft_vlm
 
     _ensure_tiny(config)
     return train_sft_vlm(vlm_sft_config(config, root, out_dir, targets), progress=False, log=None)

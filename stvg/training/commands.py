@@ -7,7 +7,8 @@
     stvg train-sft --config stvg/experiments/configs/sft_vlm_tiny.yaml --write-targets T.jsonl
 
 A config with a ``policy: {name: vlm, ...}`` section fine-tunes the VLM policy
-(:mod:`stvg.training.sft_vlm`); any other trains the native policy (:mod:`stvg.training.sft`).
+(:mod:`stvg.training.sft.vlm`); any other trains the native policy
+(:mod:`stvg.training.sft.native`); the choice is :mod:`stvg.training.sft.kinds`'s.
 ``--write-targets`` (VLM configs) writes the ground-truth targets JSONL of the config's train
 split and exits. A config error (unknown key, wrong type, impossible value) is reported with
 its key path and exit status 2.
@@ -84,7 +85,7 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _write_targets(config: object, path: str) -> int:
-    from stvg.training.sft_vlm import VLMSFTConfig, write_config_targets
+    from stvg.training.sft.vlm import VLMSFTConfig, write_config_targets
 
     if not isinstance(config, VLMSFTConfig):
         print(

@@ -17,8 +17,8 @@ from stvg.envs.cost import cost_figures
 from stvg.evaluation import PolicyEvalConfig, evaluate_policy
 from stvg.experiments.commands import parse_fps
 from stvg.policies.native import NativePolicy
-from stvg.synthesis.native_frames import load_cached_frames
 from stvg.training.sft import evaluate_cached
+from stvg.training.sft.native_data import load_cached_frames
 from stvg.verifiers.evaluation import evaluate
 from stvg.verifiers.predictions import read_predictions
 

@@ -24,7 +24,7 @@ from stvg.envs.grounding import GroundingEnv
 from stvg.evaluation import PolicyEvalConfig, PolicySpec, evaluate_policy
 from stvg.policies.registry import make
 from stvg.policies.vlm.tiny import build_tiny_checkpoint
-from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+from stvg.training.sft.vlm import VLMSFTConfig, train_sft_vlm
 from stvg.verifiers.formats import ContractError
 
 N_SAMPLES = 8

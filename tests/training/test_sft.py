@@ -17,9 +17,8 @@ from stvg.data.types import Sample
 from stvg.envs.grounding import GroundingEnv
 from stvg.policies.native import NativePolicy
 from stvg.policies.native.features import observation_inputs
-from stvg.synthesis.native_frames import load_cached_frames
-from stvg.synthesis.targets import sft_target
 from stvg.training.sft import SFTConfig, load_sft_config, train_sft
+from stvg.training.sft.native_data import load_cached_frames, sft_target
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 

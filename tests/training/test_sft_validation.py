@@ -10,13 +10,13 @@ import pytest
 import torch
 import yaml
 
-import stvg.training.sft as sft
+import stvg.training.sft.native as sft
 from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.data import load_dataset
 from stvg.policies.native import NativePolicy
-from stvg.synthesis.native_frames import load_cached_frames
 from stvg.training.sft import SFTConfig, evaluate_cached, select_value, train_sft
+from stvg.training.sft.native_data import load_cached_frames
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 TRAIN_IDS = [f"train_{i:04d}.mp4" for i in range(8)]  # the synthetic split's order

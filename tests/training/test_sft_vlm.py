@@ -23,7 +23,7 @@ from stvg.envs.grounding import GroundingEnv
 from stvg.policies.vlm.policy import VLMPolicy
 from stvg.synthesis.targets import gt_targets, read_targets, write_gt_targets, write_targets
 from stvg.training.sft import SFTConfig, load_sft_config, train_sft
-from stvg.training.sft_vlm import (
+from stvg.training.sft.vlm import (
     VLMSFTConfig,
     build_env,
     episode,

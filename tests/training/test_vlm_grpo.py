@@ -21,7 +21,7 @@ from stvg.config import from_dict
 from stvg.policies.vlm.tiny import build_tiny_checkpoint
 from stvg.training.loop import load_trained_policy
 from stvg.training.run_dir import read_metrics
-from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+from stvg.training.sft.vlm import VLMSFTConfig, train_sft_vlm
 
 TIMING = ("SPS", "_s", "time/")
 

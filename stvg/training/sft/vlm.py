@@ -1,7 +1,7 @@
 """Supervised fine-tuning (SFT) of the VLM policy on target texts.
 
 ``stvg train-sft --config CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
-:class:`VLMSFTConfig`, then:
+:class:`VLMSFTConfig` (see :mod:`stvg.training.sft`), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing) and loads the
    policy (:class:`~stvg.policies.vlm.VLMPolicy`) from its checkpoint;
@@ -43,11 +43,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
 from stvg.config import InvalidField, from_dict, to_dict
 from stvg.policies.vlm.config import VLMPolicyConfig
-from stvg.training.sft import SFTSplits
+from stvg.training.sft.common import (
+    SFTResult,
+    SFTSplits,
+    eval_line,
+    sft_optimiser,
+    write_run_config,
+)
 
 #: Env keys the SFT run sets itself.
 _RESERVED_ENV_KEYS = {
@@ -330,8 +335,7 @@ def _eval_summary(result: Any) -> dict[str, Any]:
 
 
 def _eval_line(metrics: dict[str, Any]) -> dict[str, float]:
-    keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "reward", "t_iou", "v_iou")
-    line = {f"eval/{k}": float(metrics[k]) for k in keys if k in metrics}
+    line = eval_line(metrics, extra=("reward", "t_iou", "v_iou"))
     if "parse_errors" in metrics:
         line["eval/parse_errors"] = float(metrics["parse_errors"])
     return line
@@ -376,7 +380,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
     Returns:
-        An :class:`~stvg.training.sft.SFTResult` whose ``checkpoint`` is the ``hf`` folder.
+        An :class:`~stvg.training.sft.common.SFTResult` whose ``checkpoint`` is the ``hf`` folder.
     """
     import torch
 
@@ -389,7 +393,6 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         loaded_precision,
         parameter_device,
     )
-    from stvg.training.sft import SFTResult, sft_optimiser
 
     del progress
     started = time.perf_counter()
@@ -400,9 +403,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
     torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
-    )
+    write_run_config(config, run_dir)
     data = config.data
     try:
         _ensure_data(config)

@@ -1,21 +1,20 @@
 """Supervised fine-tuning (SFT) of the native policy on ground-truth actions.
 
-``stvg train-sft --config CONFIG`` reads an :class:`SFTConfig` (a config with a
-``policy: {name: vlm, ...}`` section is a :class:`~stvg.training.sft_vlm.VLMSFTConfig`
-instead: SFT of the VLM policy on target texts, see :mod:`stvg.training.sft_vlm`), then:
+``stvg train-sft --config CONFIG`` with a config without a ``policy`` section reads an
+:class:`SFTConfig` (see :mod:`stvg.training.sft` for how the kind of SFT is chosen), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing);
 2. with ``data.val_size > 0``, holds out the last ``val_size`` samples of the train split
    (after ``limit_train``, in the split's order, whatever the seed) as the validation
    split: they are never trained on;
 3. decodes every video once at the env's sampling settings and caches the model-size
-   frames (:mod:`stvg.synthesis.native_frames`; the validation samples are rows of the train
+   frames (:mod:`stvg.training.sft.native_data`; the validation samples are rows of the train
    split's cache, so they are decoded once, and the cache file does not depend on
    ``val_size``);
 4. builds the policy with a vocabulary from the training queries (not the held-out ones);
 5. trains for up to ``epochs`` passes with AdamW (linear warm-up, then cosine decay over
    ``epochs``, see :func:`sft_optimiser`) on the negative log-likelihood of the target
-   action (:func:`~stvg.synthesis.targets.sft_target`):
+   action (:func:`~stvg.training.sft.native_data.sft_target`):
    ``loss = -log p(start) - log p(end | start) + box_weight * mean_box(-log N(box))
    + heat_weight * mean_box(heatmap cross-entropy)`` (box terms are averaged over the
    boxes of the span so long spans do not dominate; see :func:`sft_loss`);
@@ -42,56 +41,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-import yaml
 
-from stvg.config import ConfigError, InvalidField, from_yaml, load_yaml, to_dict
+from stvg.config import ConfigError, InvalidField
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
 from stvg.policies.native.model import NativeModelConfig
-from stvg.synthesis.native_frames import CachedFrames, load_cached_frames
-from stvg.synthesis.targets import SpanTarget, sft_target
-
-if TYPE_CHECKING:
-    from stvg.training.sft_vlm import VLMSFTConfig
+from stvg.training.sft.common import (
+    SFTResult,
+    SFTSplits,
+    eval_line,
+    sft_optimiser,
+    write_run_config,
+)
+from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
-
-
-@dataclass
-class SFTSplits:
-    """Which splits an SFT run trains and evaluates on, and how synthetic ones are made.
-
-    Attributes:
-        train_split: split trained on.
-        eval_split: split evaluated on (``None`` = no evaluation).
-        generate: for ``synthetic``: generate a split whose annotation file is missing.
-        n_train, n_eval: videos generated for the train and eval splits.
-        difficulty: difficulty of generated synthetic splits.
-        seed: generation seed.
-        limit_train, limit_eval: use only the first ``n`` samples (``None`` = all).
-    """
-
-    train_split: str = "train"
-    eval_split: str | None = "test"
-    generate: bool = True
-    n_train: int = 1000
-    n_eval: int = 100
-    difficulty: Literal["easy", "medium", "hard"] = "easy"
-    seed: int = 0
-    limit_train: int | None = None
-    limit_eval: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("n_train", "n_eval"):
-            if getattr(self, name) < 1:
-                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
-        for name in ("limit_train", "limit_eval"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
 
 
 @dataclass
@@ -242,55 +209,6 @@ class SFTConfig:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
 
-@dataclass
-class SFTResult:
-    """What :func:`train_sft` produced.
-
-    Attributes:
-        run_dir: the run folder.
-        checkpoint: path of the saved policy (``policy.pt``; for a VLM run the
-            Hugging Face folder ``hf``).
-        history: the logged metric lines (as written to ``metrics.jsonl``).
-        eval_metrics: the final evaluation's metrics (empty without an eval split); with
-            validation, those of the selected checkpoint.
-        seconds: wall time of the whole run.
-        epochs_done: epochs trained (``None``: not recorded, VLM runs).
-        best_epoch: epoch of the selected checkpoint, the best validation evaluation
-            (``None`` without validation: the checkpoint is the last epoch's).
-        stopped_early: training stopped before ``epochs`` because ``patience``
-            validation evaluations in a row did not improve.
-        val_metrics: the validation metrics of the selected checkpoint (empty without
-            validation).
-    """
-
-    run_dir: Path
-    checkpoint: Path
-    history: list[dict[str, Any]]
-    eval_metrics: dict[str, Any]
-    seconds: float
-    epochs_done: int | None = None
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    val_metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def load_sft_config(
-    path: str | Path, overrides: dict[str, Any] | None = None
-) -> SFTConfig | VLMSFTConfig:
-    """Read and validate an SFT YAML file (errors name the key path).
-
-    A file with a top-level ``policy`` section is a VLM run
-    (:class:`~stvg.training.sft_vlm.VLMSFTConfig`, ``policy: {name: vlm, config: {...}}``);
-    any other is a native-policy run (:class:`SFTConfig`). Dotted ``overrides``
-    (``{"lr": 1e-5}``) are applied before validation.
-    """
-    if "policy" in load_yaml(path):
-        from stvg.training.sft_vlm import VLMSFTConfig
-
-        return from_yaml(VLMSFTConfig, path, overrides=overrides)
-    return from_yaml(SFTConfig, path, overrides=overrides)
-
-
 def _load_split(cfg: SFTDataConfig, split: str, n: int, limit: int | None) -> list[Sample]:
     from stvg.data import load_dataset
 
@@ -420,47 +338,11 @@ def evaluate_cached(
     return evaluate(samples, predictions).metrics
 
 
-def warmup_cosine(step: int, warmup: int, total: int) -> float:
-    """Learning-rate factor: linear warm-up to 1 over ``warmup`` steps, then cosine decay
-    to 0.05 at ``total``.
-
-    >>> [round(warmup_cosine(s, 2, 10), 3) for s in (0, 1, 2, 6, 10)]
-    [0.5, 1.0, 1.0, 0.525, 0.05]
-    """
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def sft_optimiser(parameters: Any, config: Any, num_samples: int) -> tuple[Any, Any]:
-    """AdamW and its :func:`warmup_cosine` schedule over the run's optimiser steps, the SFT
-    recipe of both policies.
+def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = print) -> SFTResult:
+    """Run SFT of the native policy as described in the module docstring.
 
     Args:
-        parameters: the parameters trained.
-        config: an SFT config (``lr``, ``weight_decay``, ``warmup_steps``, ``batch_size``,
-            ``epochs``).
-        num_samples: training samples per epoch.
-    """
-    import torch
-
-    total_steps = math.ceil(num_samples / config.batch_size) * config.epochs
-    optimiser = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
-    )
-    return optimiser, scheduler
-
-
-def train_sft(
-    config: SFTConfig | VLMSFTConfig, *, progress: bool = True, log: Any = print
-) -> SFTResult:
-    """Run SFT as described in the module docstring.
-
-    Args:
-        config: the run config (a :class:`~stvg.training.sft_vlm.VLMSFTConfig` runs
-            :func:`~stvg.training.sft_vlm.train_sft_vlm`).
+        config: the run config.
         progress: show tqdm bars while decoding.
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
@@ -471,10 +353,6 @@ def train_sft(
 
     from stvg.policies.native import NativePolicy
 
-    if not isinstance(config, SFTConfig):
-        from stvg.training.sft_vlm import train_sft_vlm
-
-        return train_sft_vlm(config, progress=progress, log=log)
     started = time.perf_counter()
     say = log or (lambda _line: None)
     if config.threads is not None:
@@ -482,9 +360,7 @@ def train_sft(
     torch.manual_seed(config.seed)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
-    )
+    write_run_config(config, run_dir)
 
     data = config.data
     train = _load_split(data, data.train_split, data.n_train, data.limit_train)
@@ -588,7 +464,7 @@ def train_sft(
             due = last or (config.eval_every and epoch % config.eval_every == 0)
             if val_cache is not None and due:
                 val_metrics = evaluate_cached(policy, val, val_cache, config.fps)
-                record({"epoch": epoch, "step": global_step, **_eval_line(val_metrics, "val")})
+                record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
                 say(
                     f"val @ epoch {epoch}: m_tIoU {val_metrics['m_tIoU']:.3f} "
@@ -608,7 +484,7 @@ def train_sft(
                     break
             elif eval_cache is not None and due:
                 eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
-                record({"epoch": epoch, "step": global_step, **_eval_line(eval_metrics)})
+                record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} @ epoch {epoch}: m_tIoU {eval_metrics['m_tIoU']:.3f} "
                     f"m_vIoU {eval_metrics['m_vIoU']:.3f}"
@@ -621,7 +497,7 @@ def train_sft(
             policy.load_state_dict(best.state)
             if eval_cache is not None:
                 eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
-                record({"epoch": best.epoch, "step": best.step, **_eval_line(eval_metrics)})
+                record({"epoch": best.epoch, "step": best.step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} of the best checkpoint (epoch {best.epoch}): "
                     f"m_tIoU {eval_metrics['m_tIoU']:.3f} m_vIoU {eval_metrics['m_vIoU']:.3f}"
@@ -631,7 +507,7 @@ def train_sft(
     sft_extra: dict[str, Any] = {
         "epochs_done": epochs_done,
         "steps": global_step,
-        "eval": _eval_line(eval_metrics),
+        "eval": eval_line(eval_metrics),
     }
     validation: dict[str, Any] = {}
     if best.state is not None:
@@ -641,7 +517,7 @@ def train_sft(
             "stopped_early": stopped_early,
             "select_metric": config.select_metric,
             "val_size": len(val),
-            "val": _eval_line(best.metrics, "val"),
+            "val": eval_line(best.metrics, "val"),
         }
         sft_extra.update(validation)
     checkpoint = policy.save(run_dir / "policy.pt", extra={"sft": sft_extra})
@@ -651,7 +527,7 @@ def train_sft(
             **{k: v for k, v in eval_metrics.items() if not isinstance(v, dict)},
             "seconds": seconds,
             **{k: v for k, v in validation.items() if k != "val"},
-            **_eval_line(best.metrics, "val"),
+            **eval_line(best.metrics, "val"),
         }
         (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     say(f"checkpoint written to {checkpoint} ({seconds:.1f}s in all)")
@@ -732,22 +608,12 @@ class _Best:
         )
 
 
-def _eval_line(metrics: dict[str, Any], prefix: str = "eval") -> dict[str, float]:
-    keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
-    return {f"{prefix}/{k}": float(metrics[k]) for k in keys if k in metrics}
-
-
 __all__ = [
     "SFTConfig",
     "SFTDataConfig",
-    "SFTResult",
-    "SFTSplits",
     "SelectMetric",
     "evaluate_cached",
-    "load_sft_config",
     "select_value",
     "sft_loss",
-    "sft_optimiser",
-    "train_sft",
-    "warmup_cosine",
+    "train_sft_native",
 ]
