@@ -24,6 +24,8 @@ import json
 import time
 from pathlib import Path
 
+from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+
 from stvg.config import from_dict
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.policies.vlm.config import VLMPolicyConfig
@@ -31,7 +33,6 @@ from stvg.policies.vlm.policy import checkpoint_contract
 from stvg.synthesis.config import load_synthesis_config
 from stvg.synthesis.run import RECORDS_FILE, TARGETS_FILE, read_records, synthesize
 from stvg.synthesis.targets import write_targets
-from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
 
 
 def main() -> None:

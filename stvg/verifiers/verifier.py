@@ -21,8 +21,8 @@ Scoring one answer:
    :func:`stvg.data.timing.span_seconds_to_frames` (``fps = ctx.fps`` and the densify end
    extension), and its per-second boxes -> a frame-level tube with
    :func:`stvg.tubes.densify_with`;
-3. every configured term is computed on the same :class:`~stvg.verifiers.rewards.RewardInput`;
-   ``total = sum(weight * value)``. The tIoU and vIoU (the span formula, metric protocol
+3. every configured term is computed on the same batch
+   (:data:`~stvg.verifiers.rewards.RewardBatch`); ``total = sum(weight * value)``. The tIoU and vIoU (the span formula, metric protocol
    ``span``) are always computed, whether or not they are terms.
 
 The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
@@ -30,14 +30,13 @@ The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
 Scoring is batched: :meth:`Verifier.score_batch` parses the answers in a loop
 (:func:`stvg.verifiers.batch_parse.parse_batch`), then densifies and scores them with
 array code, one pass over all answers' frames per block of :data:`BLOCK_ANSWERS` answers
-(:class:`stvg.verifiers.batch_input.BatchInput`, :mod:`stvg.verifiers.batch_terms`). Steps 2
-and 3 above are what it computes, for every answer at once. ``score_text``, ``score_answer``, ``score_parse`` and
-``predict`` are batches of one, so there is one implementation. Which parts run batched:
+(:class:`stvg.verifiers.batch_input.BatchInput`, the terms of :mod:`stvg.verifiers.rewards`).
+Steps 2 and 3 above are what it computes, for every answer at once. ``score_text``,
+``score_answer``, ``score_parse`` and ``predict`` are batches of one, so there is one
+implementation. Which parts run batched:
 
-* every built-in term (``t_iou``, ``v_iou``, ``format``, ``consistency``, ``giou``, ``l1``,
-  ``span_length``) and the span-formula tIoU/vIoU; a term registered elsewhere without a
-  batched form (:data:`stvg.verifiers.batch_terms.BATCH_TERMS`) is scored answer by answer
-  with its own function on a :class:`~stvg.verifiers.rewards.RewardInput`;
+* every term (built in or registered by a user: each is a function of a batch) and the
+  span-formula tIoU/vIoU;
 * densify ``hold`` and ``linear`` for all answers at once; ``pchip``, ``savgol`` and
   ``kalman`` call their smoother per answer (the rest of the densify step stays batched);
 * parsing: each text is decoded by its format (a loop); the shared rules, repairs
@@ -66,9 +65,8 @@ from stvg.tubes import DensifyConfig
 from stvg.tubes.densify import resolve_params
 from stvg.verifiers.batch_input import BatchInput
 from stvg.verifiers.batch_parse import parse_batch
-from stvg.verifiers.batch_terms import BATCH_TERMS
 from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResult, get_format
-from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, get_term, resolve_term_params
+from stvg.verifiers.rewards import REWARD_TERMS, get_term, resolve_term_params
 
 BLOCK_ANSWERS = 256  # answers scored per vectorised block (work arrays stay in cache)
 
@@ -83,13 +81,29 @@ class TermConfig:
             negative weights make penalties. Must be finite.
         params: term parameters (see the table in :mod:`stvg.verifiers.rewards`); unknown
             names, wrong types and out-of-range values are errors.
+        module: a module to import before the term is looked up, the one that registers
+            it (a term of your own, ``my_terms`` or ``my_package.rewards``: importable in
+            every process that builds the verifier, Ray workers included); ``None`` for
+            the built-in terms.
     """
 
     name: str
     weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
+    module: str | None = None
 
     def __post_init__(self) -> None:
+        if self.module is not None:
+            import importlib
+
+            try:
+                importlib.import_module(self.module)
+            except ImportError as exc:
+                raise InvalidField(
+                    "module",
+                    f"cannot import {self.module!r} ({exc}); it must be importable (on "
+                    "PYTHONPATH or in the working directory) and register the term",
+                ) from None
         if self.name not in REWARD_TERMS:
             raise InvalidField(
                 "name",
@@ -293,11 +307,6 @@ class Verifier:
             (t.name, t.weight, get_term(t.name).function, resolve_term_params(t.name, t.params))
             for t in self.config.terms
         ]
-        # a term's batched form, only for the built-in function of that name
-        self._batch_terms = [
-            BATCH_TERMS.get(name) if function is REWARD_TERMS[name].function else None
-            for name, _, function, _ in self._terms
-        ]
         self._densify_params = resolve_params(
             self.config.densify.method, self.config.densify.params
         )
@@ -455,14 +464,18 @@ class Verifier:
         inp = self._batch_input(items, samples, contexts)
         columns, n = inp.columns, len(items)
         names = [name for name, _, _, _ in self._terms]
-        batched = [
-            None if batch is None else batch(inp, **params)
-            for batch, (_, _, _, params) in zip(self._batch_terms, self._terms, strict=True)
-        ]
-        values: list[Any] = [None if b is None else b.values for b in batched]
-        reasons: list[Any] = [None if b is None else b.reasons for b in batched]
-        if any(b is None for b in batched):
-            self._fallback_terms(inp, values, reasons)
+        values, reasons = [], []
+        for name, _, function, params in self._terms:
+            got = function(inp, **params)
+            term_values = np.asarray(got.values, dtype=np.float64)
+            if term_values.shape != (n,) or len(got.reasons) != n:
+                raise ValueError(
+                    f"reward term {name!r} returned {term_values.shape} values and "
+                    f"{len(got.reasons)} reasons for {n} answers; a term returns one of each "
+                    "per answer of its batch (TermScores)"
+                )
+            values.append(term_values)
+            reasons.append(list(got.reasons))
         table = np.array(values, dtype=np.float64).reshape(len(names), n)
         bad = ~np.isfinite(table)
         if bad.any():  # the first answer (then term) in order, as one by one
@@ -505,26 +518,6 @@ class Verifier:
                     strict=True)
             )
         ]  # fmt: skip
-
-    def _fallback_terms(self, inp: BatchInput, values: list[Any], reasons: list[Any]) -> None:
-        """Fill ``values``/``reasons`` of the terms without a batched form (``None`` there),
-        answer by answer with the terms' own functions on a :class:`RewardInput`."""
-        tubes = inp.tubes.tubes()
-        inputs = [
-            RewardInput(
-                inp.samples[i],
-                inp.columns.parse_result(i),
-                inp.contexts[i],
-                (int(inp.pred_first[i]), int(inp.pred_last[i])) if inp.ok[i] else None,
-                tubes[i] if inp.ok[i] else None,
-            )
-            for i in range(len(inp))
-        ]
-        for k, (_, _, function, params) in enumerate(self._terms):
-            if values[k] is None:
-                scores = [function(x, **params) for x in inputs]
-                values[k] = np.array([float(s.value) for s in scores], dtype=np.float64)
-                reasons[k] = [s.reason for s in scores]
 
 
 def _check_context(sample: Sample, ctx: FrameContext) -> None:
