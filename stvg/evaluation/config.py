@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from stvg.config import InvalidField, from_yaml
+from stvg.config import InvalidField, from_yaml, set_by
+from stvg.envs.config import EnvConfig, as_env_config
 from stvg.policies.spec import PolicySpec
 
 #: Env keys the command line's ``--dataset``, ``--split``, ``--root`` and ``--fps`` set.
@@ -21,17 +22,18 @@ class PolicyEvalConfig:
     """What ``stvg evaluate --policy`` runs::
 
         policy: {name: native, config: {checkpoint: runs/sft_native/policy.pt}}
-        env: {max_frames: 16, max_side: 224}     # any GroundingEnv key; optional
+        env: {max_frames: 16, max_side: 224}     # any env key (and id); optional
         batch_size: 16
         limit: null                              # first n samples only
         on_bad_video: error                      # or skip: score the others, list the bad ones
 
     Attributes:
         policy: the policy.
-        env: ``GroundingEnv`` keyword arguments (``max_frames``, ``max_side``, ``densify``,
-            ``verifier``, ``answer_format``, ...); ``dataset``, ``split``, ``root`` and
-            ``fps`` given on the command line replace the ones here, and
-            ``action_format`` comes from the policy.
+        env: the env (:class:`~stvg.envs.config.EnvConfig`: ``id``, default
+            ``stvg/Grounding-v0``, ``max_frames``, ``max_side``, ``densify``, ``verifier``,
+            ``answer_format``, ...); ``dataset``, ``split``, ``root`` and ``fps`` given on
+            the command line replace the ones here, and ``action_format`` comes from the
+            policy. Its verifier and densify settings score the predictions.
         batch_size: observations answered per ``act_batch`` call.
         limit: evaluate only the first ``limit`` samples (``None`` = all; bad videos
             among them are skipped, not replaced).
@@ -47,26 +49,27 @@ class PolicyEvalConfig:
             every sample the same donor).
     """
 
-    policy: PolicySpec
-    env: dict[str, Any] = field(default_factory=dict)
+    policy: PolicySpec = set_by("stvg run", default_factory=PolicySpec)
+    env: EnvConfig = set_by("stvg run", default_factory=EnvConfig)
     batch_size: int = 8
     limit: int | None = None
     on_bad_video: Literal["error", "skip"] = "error"
-    progress: bool = True
+    progress: bool = set_by("stvg run", True)
     control: Control | None = None
     control_seed: int = 0
 
     def __post_init__(self) -> None:
+        self.env = as_env_config(self.env)  # a mapping given in code is validated here
         if self.batch_size < 1:
             raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
             raise InvalidField("limit", f"must be >= 1 or null (all samples), got {self.limit}")
-        if "action_format" in self.env:
+        if self.env.action_format is not None:
             raise InvalidField(
                 "env.action_format",
                 "is set by the policy (struct or text); remove it from env",
             )
-        if "on_bad_video" in self.env:
+        if self.env.on_bad_video != "error":
             raise InvalidField(
                 "env.on_bad_video",
                 "an evaluation never replaces a sample by another: set on_bad_video at the "
@@ -85,11 +88,8 @@ def load_policy_eval_config(
 def with_cli_overrides(config: PolicyEvalConfig, **overrides: Any) -> PolicyEvalConfig:
     """``config`` with the command line's ``dataset``, ``split``, ``root`` and ``fps``
     (those given, not ``...``) put into ``env``; ``fps=None`` means every native frame."""
-    env = dict(config.env)
-    for key in CLI_ENV_KEYS:
-        if key in overrides and overrides[key] is not ...:
-            env[key] = overrides[key]
-    return replace(config, env=env)
+    given = {k: overrides[k] for k in CLI_ENV_KEYS if k in overrides and overrides[k] is not ...}
+    return replace(config, env=replace(config.env, **given))
 
 
 __all__ = [

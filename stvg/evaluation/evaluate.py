@@ -35,7 +35,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ from stvg.evaluation.config import PolicyEvalConfig
 from stvg.evaluation.controls import ControlView
 from stvg.evaluation.episodes import EpisodeEnd, answer_batch, finish_episodes
 from stvg.evaluation.outputs import write_empty, write_evaluation
+from stvg.policies.base import SampleBound
+from stvg.policies.base import action_format as policy_action_format
 from stvg.verifiers.evaluation import EvaluationReport, evaluate
 from stvg.verifiers.predictions import Prediction
 
@@ -150,29 +152,50 @@ def evaluate_policy(
     from tqdm import tqdm
 
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
-    from stvg.envs.grounding import GroundingEnv
+    from stvg.envs.make import make_env
 
     started = time.perf_counter()
     policy = policy if policy is not None else build_policy(config.policy)
-    action_format = getattr(policy, "action_format", "text")
-    env_kwargs = bind_env_kwargs(
-        policy, {**config.env, "action_format": action_format, "on_bad_video": "error"}
-    )
-    env = GroundingEnv(env_kwargs, samples=samples)
+    action_format = policy_action_format(policy)
+    env_config = config.env
+    if env_config.kind == "grounding":
+        env_config = replace(env_config, action_format=action_format)
+    kwargs = bind_env_kwargs(policy, env_config.env_kwargs())
+    if samples is not None:
+        kwargs["samples"] = samples
+    env = make_env(env_config.id, kwargs, env_config.max_episode_steps)
     check_env_policy(
         env, policy, env_name="evaluation env", policy_name=f"policy {config.policy.name}"
     )
-    if hasattr(policy, "bind_samples"):
-        policy.bind_samples(env.samples)
-    n = len(env.samples) if config.limit is None else min(config.limit, len(env.samples))
-    control = ControlView.of(config.control, config.control_seed, len(env.samples))
+    try:
+        return _run(env, policy, config, action_format, started, out_dir, protocol, tqdm)
+    finally:
+        env.close()
+
+
+def _run(
+    env: Any,
+    policy: Any,
+    config: PolicyEvalConfig,
+    action_format: str,
+    started: float,
+    out_dir: str | Path | None,
+    protocol: str,
+    tqdm: Any,
+) -> PolicyEvaluation:
+    """Play and score every sample of ``env`` (see :func:`evaluate_policy`)."""
+    base = env.unwrapped
+    if isinstance(policy, SampleBound):
+        policy.bind_samples(base.samples)
+    n = len(base.samples) if config.limit is None else min(config.limit, len(base.samples))
+    control = ControlView.of(config.control, config.control_seed, len(base.samples))
     state = _Progress(control=control)
     bar = tqdm(total=n, desc=f"evaluate {config.policy.name}", disable=not config.progress)
 
     def finish(stopped_at: dict[str, str] | None) -> PolicyEvaluation | None:
         bar.close()
         scored = {r["sample_id"] for r in state.per_sample}
-        done = [s for s in list(env.samples)[:n] if s.sample_id in scored]
+        done = [s for s in list(base.samples)[:n] if s.sample_id in scored]
         if not done:  # nothing scored: the counts and the reason only
             if out_dir is not None:
                 write_empty(state.bad_videos, stopped_at, config, Path(out_dir))
@@ -198,7 +221,7 @@ def evaluate_policy(
             _evaluate_batch(env, policy, config, range(lo, min(lo + config.batch_size, n)), state)
             bar.update(min(config.batch_size, n - lo))
     except VideoError as exc:
-        sample = env.samples[state.current]
+        sample = base.samples[state.current]
         partial = finish({"sample_id": sample.sample_id, "reason": str(exc)})
         written = f"; partial results in {out_dir}" if out_dir is not None else ""
         raise EvaluationStopped(
@@ -209,7 +232,7 @@ def evaluate_policy(
             sample.sample_id,
         ) from exc
     except BaseException as exc:  # a policy error, Ctrl-C: keep what was scored, then stop
-        at = "" if state.current is None else env.samples[state.current].sample_id
+        at = "" if state.current is None else base.samples[state.current].sample_id
         finish({"sample_id": at, "reason": f"{type(exc).__name__}: {exc}"})
         raise
     result = finish(None)
@@ -248,18 +271,18 @@ def _evaluate_batch(
             if config.on_bad_video == "error":  # score the batch's samples before it first
                 stop = (i, exc)
                 break
-            sample = env.samples[i]
+            sample = env.unwrapped.samples[i]
             state.bad_videos.append(
                 {"sample_id": sample.sample_id, "video_path": sample.video_path, "reason": str(exc)}
             )
             warnings.warn(f"on_bad_video=skip: left out {exc}", stacklevel=3)
             continue
         if state.control is not None:
-            obs = state.control.observe(env, obs, i)
+            obs = state.control.observe(env.unwrapped, obs, i)
         index.append(i)
         obs_list.append(obs)
         infos.append(info)
-        contexts.append(env.frame_context)
+        contexts.append(env.unwrapped.frame_context)
     if index:
         _answer(env, policy, index, obs_list, infos, contexts, state)
     if stop is not None:
@@ -284,7 +307,7 @@ def _answer(
     seconds = (time.perf_counter() - tick) / len(index)
 
     def answer_next(obs: Any) -> Any:
-        return answer_batch(policy, [obs], [{}], [env.frame_context])[0]
+        return answer_batch(policy, [obs], [{}], [env.unwrapped.frame_context])[0]
 
     def on_start(k: int) -> None:
         state.current = index[k]

@@ -181,7 +181,9 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         f"- policy: {summary.get('policy', 'native')}",
         f"- data: `{summary['data_root']}`",
         *_synthesis_lines(summary.get("synthesis")),
-        f"- SFT checkpoint: `{summary['sft_checkpoint']}`",
+        f"- SFT checkpoint: `{summary['sft_checkpoint']}`"
+        if summary.get("sft_checkpoint")
+        else "- SFT: none (RL starts from the policy's fresh weights)",
         f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "
         f"{summary['rl_iterations']} iterations, {summary['rl_num_workers']} Ray rollout workers)",
         f"- RL checkpoint: `{summary['rl_checkpoint']}`",

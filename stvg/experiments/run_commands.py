@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from stvg.config import ConfigError, parse_overrides
-    from stvg.experiments.run import check_stage_configs, load_run_config, run_experiment
+    from stvg.experiments.run import load_run_config, run_experiment
 
     try:
         overrides = parse_overrides(args.overrides)
@@ -45,8 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         for key, value in (("out_dir", args.out_dir), ("name", args.name)):
             if value is not None:
                 overrides[key] = value
-        config = load_run_config(args.config, overrides)
-        check_stage_configs(config)
+        config = load_run_config(args.config, overrides)  # every stage's config validated
     except ConfigError as exc:
         where = "" if f"(in {args.config}" in str(exc) else f" (in {args.config})"
         print(f"stvg run: error: {exc}{where}", file=sys.stderr)

@@ -97,7 +97,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from stvg.config import parse_overrides
+    from stvg.config import from_dict, parse_overrides
+    from stvg.envs.config import EnvConfig
     from stvg.exports.samples import build_export_env, export_samples
     from stvg.policies.vlm.config import VLMPolicyConfig
     from stvg.policies.vlm.prompter import VLMPrompter
@@ -106,12 +107,11 @@ def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and out.is_dir() and args.engine == "verl":
         raise ValueError(f"--out {out} is a folder; give the parquet file to write")
-    try:
-        config = VLMPolicyConfig(model_path=str(args.model), **policy_options)
-    except TypeError as exc:
-        raise ValueError(f"--set policy.*: {exc}") from exc
+    config = from_dict(
+        VLMPolicyConfig, {**policy_options, "model_path": str(args.model)}, path="policy"
+    )
     prompter = VLMPrompter(config)
-    env_kwargs = {
+    env_section: dict[str, Any] = {
         "dataset": args.dataset,
         "split": args.split,
         "root": args.root,
@@ -119,8 +119,8 @@ def _export(args: argparse.Namespace) -> int:
         **env_options,
     }
     if args.max_side is not None:
-        env_kwargs["max_side"] = args.max_side
-    env = build_export_env(prompter, env_kwargs)
+        env_section["max_side"] = args.max_side
+    env = build_export_env(prompter, from_dict(EnvConfig, env_section, path="env"))
     samples = export_samples(prompter, env, limit=args.limit)
     if args.engine == "verl":
         from stvg.exports.verl import verl_row, write_parquet

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from stvg.config import InvalidField, apply_overrides, from_dict, load_yaml
+from stvg.config import InvalidField, apply_overrides, from_dict, load_yaml, set_by
+from stvg.envs.config import EnvConfig
 from stvg.verifiers.formats import Coords, ModelGeometry
 
 
@@ -92,25 +93,8 @@ class TeacherConfig:
             raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
 
 
-@dataclass
-class SynthEnvConfig:
-    """The samples and how their frames are shown (``GroundingEnv`` keys).
-
-    Attributes:
-        dataset: dataset name (``synthetic`` for the ``scene`` teacher).
-        split: split name.
-        root: dataset folder.
-        fps: frames sampled per second of video (the contract's ``fps``).
-        max_frames: most frames shown per video (``None`` = room for the longest video).
-        max_side: longer side of the frames as shown, pixels.
-    """
-
-    dataset: str = "synthetic"
-    split: str | None = "train"
-    root: str | None = None
-    fps: float = 1.0
-    max_frames: int | None = None
-    max_side: int = 224
+#: The samples and how their frames are shown: the env section every stage shares.
+SynthEnvConfig = EnvConfig
 
 
 @dataclass
@@ -136,7 +120,8 @@ class SynthesisConfig:
 
     Attributes:
         teacher: the teacher section.
-        env: the samples and frame sampling.
+        env: the samples and how their frames are shown (an
+            :class:`~stvg.envs.config.EnvConfig`; ``split`` defaults to ``train``).
         contract: the answer contract of prompts and targets.
         template: the VLM prompt template (a shipped name or a YAML path); its sha256 goes
             into the manifest.
@@ -151,16 +136,20 @@ class SynthesisConfig:
     """
 
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    env: SynthEnvConfig = field(default_factory=SynthEnvConfig)
-    contract: SynthContractConfig = field(default_factory=SynthContractConfig)
-    template: str = "default"
+    env: EnvConfig = set_by("stvg run", default_factory=lambda: EnvConfig(split="train"))
+    contract: SynthContractConfig = set_by("stvg run", default_factory=SynthContractConfig)
+    template: str = set_by("stvg run", "default")
     keep: Literal["all", "consistent"] = "all"
     min_box_iou: float = 0.3
     limit: int | None = None
-    out: str = "runs/synthesis"
-    progress: bool = True
+    out: str = set_by("stvg run", "runs/synthesis")
+    progress: bool = set_by("stvg run", True)
 
     def __post_init__(self) -> None:
+        if self.env.kind != "grounding":
+            raise InvalidField(
+                "env.id", f"synthesis writes answers to a grounding env, got {self.env.id}"
+            )
         if not 0.0 <= self.min_box_iou <= 1.0:
             raise InvalidField("min_box_iou", f"must be in [0, 1], got {self.min_box_iou}")
         if self.limit is not None and self.limit < 1:

@@ -163,7 +163,7 @@ class Trainer(TrainerLifecycle):
         self._take_threads()
         state = None if resume_from is None else resume_from.state
         self.algo: Algorithm = build_algorithm(cfg)
-        probe = make_env(cfg.env.id, cfg.env.kwargs, cfg.env.max_episode_steps)
+        probe = make_env(cfg.env.id, cfg.env.env_kwargs(), cfg.env.max_episode_steps)
         sample_ids = [s.sample_id for s in probe.unwrapped.samples]
         if state is None:
             policy_config = resolve_policy_config(cfg, probe)
@@ -176,7 +176,7 @@ class Trainer(TrainerLifecycle):
         probe.close()
         # The policy's answer contract (format, coordinates, fps, processor geometry) fills
         # the env keys left unset; an env that disagrees fails here, naming both values.
-        self.env_kwargs = bind_env_kwargs(self.policy, cfg.env.kwargs)
+        self.env_kwargs = bind_env_kwargs(self.policy, cfg.env.env_kwargs())
         probe = make_env(cfg.env.id, self.env_kwargs, cfg.env.max_episode_steps)
         check_env_policy(
             probe,

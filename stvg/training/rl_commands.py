@@ -74,17 +74,6 @@ def _config_class() -> Any:
     return TrainConfig
 
 
-def trainer_class(algorithm: str) -> Any:
-    """``RLlibPPOTrainer`` for ``rllib_ppo``, else the shared-loop ``Trainer``."""
-    if algorithm == "rllib_ppo":
-        from stvg.training.rllib_ppo import RLlibPPOTrainer
-
-        return RLlibPPOTrainer
-    from stvg.training.loop import Trainer
-
-    return Trainer
-
-
 def _handler(parser: argparse.ArgumentParser):
     def handle(args: argparse.Namespace) -> int:
         if args.config is None and args.resume is None:
@@ -100,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
     from stvg.data import DataError
     from stvg.training.preflight import check_train_names
     from stvg.training.run_dir import RunDir
+    from stvg.training.trainers import trainer_class
 
     try:
         overrides: dict[str, Any] = parse_overrides(args.overrides)
@@ -164,4 +154,4 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["load_train_config", "register", "trainer_class"]
+__all__ = ["load_train_config", "register"]

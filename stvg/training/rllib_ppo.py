@@ -142,7 +142,7 @@ def rllib_config(config: TrainConfig) -> Any:
     env = config.env
     register_env(
         "stvg_rllib_env",
-        lambda _ctx: make_env(env.id, env.kwargs, env.max_episode_steps),
+        lambda _ctx: make_env(env.id, env.env_kwargs(), env.max_episode_steps),
     )
     r, rollout = config.rllib, config.rollout
     return (

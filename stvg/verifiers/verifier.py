@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,11 @@ from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResu
 from stvg.verifiers.rewards import REWARD_TERMS, get_term, resolve_term_params
 
 BLOCK_ANSWERS = 256  # answers scored per vectorised block (work arrays stay in cache)
+
+
+#: The answer format and coordinates of a verifier config that leaves them unset.
+DEFAULT_ANSWER_FORMAT = "json-v1"
+DEFAULT_COORDS: Coords = "pixels"
 
 
 @dataclass
@@ -129,15 +134,21 @@ class VerifierConfig:
     Attributes:
         terms: the weighted reward terms, at least one, each name at most once. Default:
             the paper's ``tIoU + vIoU``.
-        answer_format: the text answer format (``json-v1``, ``tagged``).
+        answer_format: the text answer format (``json-v1``, ``tagged``); ``None`` (unset)
+            = ``json-v1``, or the policy's when an env binds to one.
         coords: coordinate system of boxes in the text: ``pixels`` (of the frames as
-            shown, the default), ``norm1000`` (Qwen3-VL style 0-1000) or ``norm1`` (0-1).
+            shown), ``norm1000`` (Qwen3-VL style 0-1000) or ``norm1`` (0-1); ``None``
+            (unset) = ``pixels``, or the policy's when an env binds to one. A value set
+            here that differs from the policy's contract is an error when the env is
+            built (:func:`stvg.envs.contract.check_env_policy`).
         densify: how per-second boxes become a frame-level tube before scoring.
+
+    A :class:`Verifier` holds its config :meth:`resolved` (no ``None``).
     """
 
     terms: list[TermConfig] = field(default_factory=paper_terms)
-    answer_format: str = "json-v1"
-    coords: Coords = "pixels"
+    answer_format: str | None = None
+    coords: Coords | None = None
     densify: DensifyConfig = field(default_factory=DensifyConfig)
 
     def __post_init__(self) -> None:
@@ -157,9 +168,19 @@ class VerifierConfig:
                 )
             seen[term.name] = i
         try:
-            get_format(self.answer_format, self.coords)
+            get_format(self.answer_format or DEFAULT_ANSWER_FORMAT, self.coords or DEFAULT_COORDS)
         except ValueError as exc:
             raise InvalidField("answer_format", str(exc)) from exc
+
+    def resolved(self) -> VerifierConfig:
+        """This config with an unset ``answer_format`` / ``coords`` at their defaults."""
+        if self.answer_format is not None and self.coords is not None:
+            return self
+        return replace(
+            self,
+            answer_format=self.answer_format or DEFAULT_ANSWER_FORMAT,
+            coords=self.coords or DEFAULT_COORDS,
+        )
 
     @property
     def term_names(self) -> list[str]:
@@ -296,12 +317,13 @@ class Verifier:
     """
 
     def __init__(self, config: VerifierConfig | None = None) -> None:
-        self.config = VerifierConfig() if config is None else config
-        if not isinstance(self.config, VerifierConfig):
+        config = VerifierConfig() if config is None else config
+        if not isinstance(config, VerifierConfig):
             raise TypeError(
                 f"Verifier needs a VerifierConfig; use Verifier.from_config for a mapping or a "
-                f"YAML path, got {type(self.config).__name__}"
+                f"YAML path, got {type(config).__name__}"
             )
+        self.config = config.resolved()
         self.answer_format: AnswerFormat = get_format(self.config.answer_format, self.config.coords)
         self._terms = [
             (t.name, t.weight, get_term(t.name).function, resolve_term_params(t.name, t.params))
@@ -542,6 +564,8 @@ def _check_context(sample: Sample, ctx: FrameContext) -> None:
 
 
 __all__ = [
+    "DEFAULT_ANSWER_FORMAT",
+    "DEFAULT_COORDS",
     "TermConfig",
     "Verifier",
     "VerifierConfig",

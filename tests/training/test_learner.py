@@ -257,7 +257,9 @@ def tracking_config(out: Path, policy: str, **overrides: Any) -> dict[str, Any]:
         "torch_threads": 1,
         "env": {
             "id": "stvg/SyntheticTrackingFlat-v0",
-            "kwargs": {"max_side": 32, "frame_size": 8, "reward_mode": "dense"},
+            "max_side": 32,
+            "reward_mode": "dense",
+            "flat_observation": {"frame_size": 8},
             "max_episode_steps": 4,
         },
         "policy": {"name": policy, "config": {"hidden": [16]}},

@@ -35,10 +35,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _config(root: Path, out_dir: Path, val_size: int = 3, **changes) -> SFTConfig:
     config = {
-        "data": {"root": str(root), "n_train": 8, "n_eval": 3, "seed": 2, "val_size": val_size},
-        "fps": 1.0,
-        "max_frames": 10,
-        "max_side": 64,
+        "data": {"n_train": 8, "n_eval": 3, "seed": 2, "val_size": val_size},
+        "env": {"root": str(root), "fps": 1.0, "max_frames": 10, "max_side": 64},
         "model": TINY_MODEL,
         "epochs": 10,
         "batch_size": 3,
@@ -65,7 +63,7 @@ def test_hold_out_is_the_last_val_size_samples_whatever_the_seed(data_root, tmp_
             trained.setdefault(seed, set()).update(self.samples[i].sample_id for i in index)
             return super().batch(index)
 
-    def spy_evaluate(policy, samples, cache, fps, batch_size=64):
+    def spy_evaluate(policy, samples, cache, fps, batch_size=64, verifier=None):
         assert cache.sample_ids == [s.sample_id for s in samples]  # rows match the samples
         evaluated.append([s.sample_id for s in samples])
         return evaluate_cached(policy, samples, cache, fps, batch_size)
@@ -90,7 +88,7 @@ def test_hold_out_is_the_last_val_size_samples_whatever_the_seed(data_root, tmp_
             data_root,
             tmp_path / "limited",
             epochs=1,
-            data={"root": str(data_root), "n_train": 8, "seed": 2, "val_size": 2, "limit_train": 6},
+            data={"n_train": 8, "seed": 2, "val_size": 2, "limit_train": 6},
         ),
         progress=False,
         log=None,
@@ -134,9 +132,11 @@ def test_best_checkpoint_is_saved_and_training_stops_after_patience(
 ):
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
 
-    def scripted_evaluate(policy, samples, cache, fps, batch_size=64):
+    def scripted_evaluate(policy, samples, cache, fps, batch_size=64, verifier=None):
         if not samples[0].sample_id.startswith("train_"):
-            return evaluate_cached(policy, samples, cache, fps, batch_size)  # the test split
+            return evaluate_cached(
+                policy, samples, cache, fps, batch_size, verifier
+            )  # the test split
         k = len(snapshots)
         snapshots[k + 1] = {n: t.clone() for n, t in policy.state_dict().items()}
         return {
@@ -270,7 +270,8 @@ def test_validation_config_errors(data_root, tmp_path, capsys):
             from_dict(SFTConfig, changes)
     # more held out than the split has: known once the split is read, before any decoding
     config = {
-        "data": {"root": str(data_root), "n_train": 8, "seed": 2, "val_size": 8},
+        "data": {"n_train": 8, "seed": 2, "val_size": 8},
+        "env": {"root": str(data_root)},
         "out_dir": str(tmp_path / "run"),
     }
     path = tmp_path / "sft.yaml"
@@ -314,7 +315,7 @@ def test_without_validation_the_run_is_unchanged(data_root, tmp_path):
     ]
 
     held = train_sft(_config(data_root, tmp_path / "held", epochs=4), progress=False, log=None)
-    first5 = {"root": str(data_root), "n_train": 8, "seed": 2, "limit_train": 5}
+    first5 = {"n_train": 8, "seed": 2, "limit_train": 5}
     five = train_sft(
         _config(data_root, tmp_path / "five", val_size=0, epochs=4, data=first5),
         progress=False,

@@ -80,19 +80,17 @@ def _write_config(path: Path, root: Path, model: Path, out: Path, iterations: in
         "torch_threads": 1,
         "env": {
             "id": "stvg/Grounding-v0",
-            "kwargs": {
-                "dataset": "synthetic",
-                "root": str(root),
-                "split": SPLIT,
-                "action_format": "text",
-                "max_side": 64,
-                "verifier": {
-                    "terms": [
-                        {"name": "t_iou", "weight": 1.0},
-                        {"name": "v_iou", "weight": 1.0},
-                        {"name": "format", "weight": 0.5},
-                    ]
-                },
+            "dataset": "synthetic",
+            "root": str(root),
+            "split": SPLIT,
+            "action_format": "text",
+            "max_side": 64,
+            "verifier": {
+                "terms": [
+                    {"name": "t_iou", "weight": 1.0},
+                    {"name": "v_iou", "weight": 1.0},
+                    {"name": "format", "weight": 0.5},
+                ]
             },
         },
         "policy": {"name": "vlm", "config": _policy(model)},

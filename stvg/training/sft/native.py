@@ -24,8 +24,8 @@
    stops: the learning-rate schedule stays the one of ``epochs``); the best weights are
    restored at the end;
 7. evaluates on the eval split (m_tIoU, m_vIoU, vIoU@0.3/0.5 via
-   :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the env's default
-   verifier exactly as ``GroundingEnv`` scores them): with validation once, the selected
+   :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the verifier of the
+   ``env`` section exactly as ``GroundingEnv`` scores them): with validation once, the selected
    checkpoint; without, every ``eval_every`` epochs and at the end;
 8. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per
    epoch and per evaluation: ``val/...`` of the validation split, ``eval/...`` of the eval
@@ -41,13 +41,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from stvg.config import ConfigError, InvalidField
+from stvg.config import ConfigError, InvalidField, set_by
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
+from stvg.envs.config import EnvConfig, as_env_config
+from stvg.envs.scoring import build_verifier
 from stvg.policies.native.model import NativeModelConfig
 from stvg.training.sft.common import (
     SFTResult,
@@ -60,14 +62,16 @@ from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
 
+#: Where the native SFT's synthetic data lives by default.
+DEFAULT_ROOT = "data_cache/synthetic-easy"
+
 
 @dataclass
 class SFTDataConfig(SFTSplits):
-    """Where the native policy's SFT data comes from (the :class:`SFTSplits` keys, and:)
+    """Which samples the native policy's SFT trains on (the :class:`SFTSplits` keys; the
+    dataset and its folder are the env's, ``env.dataset`` and ``env.root``), and:
 
     Attributes:
-        dataset: dataset name for ``stvg.data.load_dataset``.
-        root: dataset folder.
         cache_dir: folder of the decoded-frame caches (``None`` = ``<root>/native_cache``).
         val_size: the last ``val_size`` samples of the train split (after ``limit_train``,
             in the split's order, so the same whatever the seed) are held out as the
@@ -76,8 +80,6 @@ class SFTDataConfig(SFTSplits):
             number of train samples).
     """
 
-    dataset: str = "synthetic"
-    root: str = "data_cache/synthetic-easy"
     cache_dir: str | None = None
     val_size: int = 0
 
@@ -102,10 +104,14 @@ class SFTConfig:
     ``stvg/experiments/configs/sft_native.yaml``).
 
     Attributes:
-        data: the data (see :class:`SFTDataConfig`).
-        fps: frames sampled per second, as the env will (``None`` = every native frame).
-        max_frames: most frames per video (the env's ``max_frames``).
-        max_side: longer side of the frames the env shows, pixels (the env's ``max_side``).
+        data: the splits (see :class:`SFTDataConfig`).
+        env: the env the policy will act in (:class:`~stvg.envs.config.EnvConfig`, a
+            grounding env): the dataset (``dataset``, ``root``; default
+            ``data_cache/synthetic-easy``), how frames are shown (``fps``, ``max_frames``,
+            default 16, ``max_side``) and the verifier whose densify rule scores the
+            validation and evaluation answers. The old top-level ``fps``, ``max_frames``,
+            ``max_side`` and ``data.dataset``, ``data.root`` are read as these (with a
+            deprecation warning).
         model: network sizes (``frame_size`` is the side the frames are shrunk to).
         max_query_len: query words read.
         min_word_count: a training word becomes a vocabulary entry when seen this often.
@@ -134,10 +140,18 @@ class SFTConfig:
         out_dir: the run folder.
     """
 
-    data: SFTDataConfig = field(default_factory=SFTDataConfig)
-    fps: float | None = 1.0
-    max_frames: int = 16
-    max_side: int = 224
+    CONFIG_ALIASES: ClassVar[dict[str, str]] = {
+        "fps": "env.fps",
+        "max_frames": "env.max_frames",
+        "max_side": "env.max_side",
+        "data.dataset": "env.dataset",
+        "data.root": "env.root",
+    }
+
+    data: SFTDataConfig = set_by("stvg run", default_factory=SFTDataConfig)
+    env: EnvConfig = set_by(
+        "stvg run", default_factory=lambda: EnvConfig(root=DEFAULT_ROOT, max_frames=16)
+    )
     model: NativeModelConfig = field(default_factory=NativeModelConfig)
     max_query_len: int = 32
     min_word_count: int = 1
@@ -153,19 +167,23 @@ class SFTConfig:
     eval_every: int = 5
     select_metric: SelectMetric = "m_vIoU"
     patience: int | None = None
-    seed: int = 0
+    seed: int = set_by("stvg run", 0)
     threads: int | None = None
     time_limit_s: float | None = None
-    out_dir: str = "runs/sft_native"
+    out_dir: str = set_by("stvg run", "runs/sft_native")
 
     def __post_init__(self) -> None:
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+        self.env = as_env_config(self.env)  # a mapping given in code is validated here
+        if self.env.kind != "grounding":
             raise InvalidField(
-                "fps", f"must be a positive number or null (every frame), got {self.fps}"
+                "env.id", f"the native policy answers a grounding env, got {self.env.id}"
+            )
+        if self.env.max_frames is None:
+            raise InvalidField(
+                "env.max_frames",
+                "the native policy has a fixed number of frame slots: set it (16 by default)",
             )
         positive = (
-            "max_frames",
-            "max_side",
             "max_query_len",
             "min_word_count",
             "epochs",
@@ -209,12 +227,15 @@ class SFTConfig:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
 
-def _load_split(cfg: SFTDataConfig, split: str, n: int, limit: int | None) -> list[Sample]:
+def _load_split(
+    env: EnvConfig, cfg: SFTDataConfig, split: str, n: int, limit: int | None
+) -> list[Sample]:
     from stvg.data import load_dataset
 
-    if cfg.dataset == "synthetic" and cfg.generate:
-        ensure_synthetic_split(cfg.root, split, n, cfg.seed, cfg.difficulty)
-    samples = list(load_dataset(cfg.dataset, split=split, root=cfg.root))
+    if env.dataset == "synthetic" and cfg.generate:
+        ensure_synthetic_split(env.root, split, n, cfg.seed, cfg.difficulty)
+    kwargs = {**env.dataset_kwargs(), "split": split}
+    samples = list(load_dataset(env.dataset, **kwargs))
     return samples[:limit] if limit is not None else samples
 
 
@@ -305,8 +326,8 @@ def evaluate_cached(
 
     Actions are scored as ``GroundingEnv`` scores them
     (:func:`stvg.evaluation.episodes.predict_answers`): converted with
-    :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier`` (``None`` =
-    the default verifier).
+    :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier``, the env
+    config's (``None`` = the default verifier).
     """
     import torch
 
@@ -362,17 +383,20 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     run_dir.mkdir(parents=True, exist_ok=True)
     write_run_config(config, run_dir)
 
-    data = config.data
-    train = _load_split(data, data.train_split, data.n_train, data.limit_train)
-    n_fit = _train_count(len(train), data)
+    data, env = config.data, config.env
+    train = _load_split(env, data, data.train_split, data.n_train, data.limit_train)
+    n_fit = _train_count(len(train), data, env)
     evals = (
-        _load_split(data, data.eval_split, data.n_eval, data.limit_eval) if data.eval_split else []
+        _load_split(env, data, data.eval_split, data.n_eval, data.limit_eval)
+        if data.eval_split
+        else []
     )
-    cache_dir = Path(data.cache_dir) if data.cache_dir else Path(data.root) / "native_cache"
+    cache_dir = Path(data.cache_dir) if data.cache_dir else Path(str(env.root)) / "native_cache"
+    verifier = build_verifier(env)  # the env's densify rule scores validation and eval
     frame_args = dict(
-        fps=config.fps,
-        max_frames=config.max_frames,
-        max_side=config.max_side,
+        fps=env.fps,
+        max_frames=env.max_frames,
+        max_side=env.max_side,
         frame_size=config.model.frame_size,
         cache_dir=cache_dir,
         progress=progress,
@@ -463,7 +487,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             last = epoch == config.epochs or out_of_time
             due = last or (config.eval_every and epoch % config.eval_every == 0)
             if val_cache is not None and due:
-                val_metrics = evaluate_cached(policy, val, val_cache, config.fps)
+                val_metrics = evaluate_cached(policy, val, val_cache, env.fps, verifier=verifier)
                 record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
                 say(
@@ -483,7 +507,9 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     )
                     break
             elif eval_cache is not None and due:
-                eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
+                eval_metrics = evaluate_cached(
+                    policy, evals, eval_cache, env.fps, verifier=verifier
+                )
                 record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} @ epoch {epoch}: m_tIoU {eval_metrics['m_tIoU']:.3f} "
@@ -496,7 +522,9 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
         if best.state is not None:
             policy.load_state_dict(best.state)
             if eval_cache is not None:
-                eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
+                eval_metrics = evaluate_cached(
+                    policy, evals, eval_cache, env.fps, verifier=verifier
+                )
                 record({"epoch": best.epoch, "step": best.step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} of the best checkpoint (epoch {best.epoch}): "
@@ -544,7 +572,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     )
 
 
-def _train_count(n_samples: int, data: SFTDataConfig) -> int:
+def _train_count(n_samples: int, data: SFTDataConfig, env: EnvConfig) -> int:
     """Samples trained on: the train split less the ``data.val_size`` held out at its end."""
     if data.val_size == 0:
         return n_samples
@@ -552,7 +580,7 @@ def _train_count(n_samples: int, data: SFTDataConfig) -> int:
         limit = "" if data.limit_train is None else f" (limit_train={data.limit_train})"
         raise ConfigError(
             f"config key data.val_size: holds out {data.val_size} samples, but the train split "
-            f"{data.train_split!r} under {data.root} has {n_samples}{limit}, leaving none to "
+            f"{data.train_split!r} under {env.root} has {n_samples}{limit}, leaving none to "
             f"train on: set data.val_size below {n_samples}"
         )
     return n_samples - data.val_size

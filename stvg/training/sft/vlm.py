@@ -37,14 +37,15 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from stvg.config import InvalidField, from_dict, to_dict
+from stvg.config import InvalidField, set_by, to_dict
+from stvg.envs.config import EnvConfig, as_env_config
 from stvg.policies.vlm.config import VLMPolicyConfig
 from stvg.training.sft.common import (
     SFTResult,
@@ -53,12 +54,6 @@ from stvg.training.sft.common import (
     sft_optimiser,
     write_run_config,
 )
-
-#: Env keys the SFT run sets itself.
-_RESERVED_ENV_KEYS = {
-    "split": "set data.train_split / data.eval_split instead",
-    "action_format": "VLM answers are text; remove it",
-}
 
 #: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".index.json")
@@ -101,11 +96,10 @@ class VLMSFTConfig:
 
     Attributes:
         policy: the policy and its checkpoint (see :class:`VLMPolicySpec`).
-        env: ``GroundingEnv`` keyword arguments (``dataset``, ``root``, ``fps``,
-            ``max_frames``, ``max_side``, ``verifier``, ...), validated as
-            :class:`~stvg.envs.config.GroundingEnvConfig`. ``split`` and ``action_format``
-            are set by the run; ``answer_format``, ``coords``, ``fps`` and
-            ``model_geometry`` left unset are taken from the policy.
+        env: the env (:class:`~stvg.envs.config.EnvConfig`, a grounding env: ``dataset``,
+            ``root``, ``fps``, ``max_frames``, ``max_side``, ``verifier``, ...).
+            ``split`` and ``action_format`` are set by the run; ``answer_format``,
+            ``coords`` and ``model_geometry`` left unset are taken from the policy.
         data: samples and targets (see :class:`VLMSFTDataConfig`).
         epochs: passes over the training samples.
         batch_size: samples per optimiser step.
@@ -126,9 +120,9 @@ class VLMSFTConfig:
         out_dir: the run folder.
     """
 
-    policy: VLMPolicySpec
-    env: dict[str, Any] = field(default_factory=dict)
-    data: VLMSFTDataConfig = field(default_factory=VLMSFTDataConfig)
+    policy: VLMPolicySpec = set_by("stvg run")
+    env: EnvConfig = set_by("stvg run", default_factory=EnvConfig)
+    data: VLMSFTDataConfig = set_by("stvg run", default_factory=VLMSFTDataConfig)
     epochs: int = 1
     batch_size: int = 8
     micro_batch_size: int = 1
@@ -138,24 +132,25 @@ class VLMSFTConfig:
     grad_clip: float = 1.0
     eval_every: int = 0
     eval_batch_size: int = 8
-    seed: int = 0
+    seed: int = set_by("stvg run", 0)
     deterministic: bool = True
     threads: int | None = None
     time_limit_s: float | None = None
-    out_dir: str = "runs/sft_vlm"
+    out_dir: str = set_by("stvg run", "runs/sft_vlm")
 
     def __post_init__(self) -> None:
-        from stvg.envs.config import GroundingEnvConfig
-
-        for key, fix in _RESERVED_ENV_KEYS.items():
-            if key in self.env:
-                raise InvalidField(f"env.{key}", f"is set by the SFT run: {fix}")
-        from_dict(GroundingEnvConfig, self.env, path="env")  # unknown keys, wrong types
-        if (
-            self.env.get("dataset", "synthetic") == "synthetic"
-            and self.data.generate
-            and not self.env.get("root")
-        ):
+        self.env = as_env_config(self.env)  # a mapping given in code is validated here
+        if self.env.kind != "grounding":
+            raise InvalidField("env.id", f"VLM SFT answers a grounding env, got {self.env.id}")
+        if self.env.split is not None:
+            raise InvalidField(
+                "env.split", "is set by the SFT run: set data.train_split / data.eval_split instead"
+            )
+        if self.env.action_format is not None:
+            raise InvalidField(
+                "env.action_format", "is set by the SFT run: VLM answers are text; remove it"
+            )
+        if self.env.dataset == "synthetic" and self.data.generate and not self.env.root:
             raise InvalidField(
                 "env.root",
                 "synthetic splits are generated under env.root: set it (or data.generate: false "
@@ -184,10 +179,11 @@ class VLMSFTConfig:
 # --------------------------------------------------------------------------- pieces
 
 
-def build_env(env_kwargs: dict[str, Any], policy: Any, split: str) -> Any:
-    """The text ``GroundingEnv`` of ``split``, scoring in the policy's answer contract.
+def build_env(env: EnvConfig | Mapping[str, Any], policy: Any, split: str) -> Any:
+    """The text ``GroundingEnv`` of ``env``'s ``split``, scoring in the policy's answer
+    contract.
 
-    Keys of ``env_kwargs`` left unset (``answer_format``, ``coords``, ``fps``,
+    Keys of ``env`` left unset (``answer_format``, ``coords``, ``fps``,
     ``model_geometry``) are taken from the policy's ``answer_spec``
     (:func:`stvg.envs.contract.bind_env_kwargs`, as the RL trainer and the evaluator do);
     keys set to other values than the policy's raise
@@ -196,10 +192,11 @@ def build_env(env_kwargs: dict[str, Any], policy: Any, split: str) -> Any:
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.grounding import GroundingEnv
 
-    kwargs = bind_env_kwargs(policy, {**env_kwargs, "split": split, "action_format": "text"})
-    env = GroundingEnv(kwargs)
-    check_env_policy(env, policy, env_name=f"SFT env ({split})", policy_name="policy vlm")
-    return env
+    env_kwargs = replace(as_env_config(env), split=split, action_format="text").env_kwargs()
+    kwargs = bind_env_kwargs(policy, env_kwargs)
+    grounding = GroundingEnv(kwargs)
+    check_env_policy(grounding, policy, env_name=f"SFT env ({split})", policy_name="policy vlm")
+    return grounding
 
 
 def end_of_turn_id(tokenizer: Any) -> int:
@@ -291,7 +288,7 @@ def restore_dtypes(policy: Any, dtypes: dict[str, Any]) -> None:
 
 def evaluate_greedy(
     policy: Any,
-    env_kwargs: dict[str, Any],
+    env: EnvConfig | Mapping[str, Any],
     split: str,
     *,
     limit: int | None = None,
@@ -311,7 +308,7 @@ def evaluate_greedy(
 
     config = PolicyEvalConfig(
         policy=PolicySpec("vlm", to_dict(policy.config)),
-        env={**env_kwargs, "split": split},
+        env=replace(as_env_config(env), split=split),
         batch_size=batch_size,
         limit=limit,
         progress=False,
@@ -345,9 +342,9 @@ def _ensure_data(config: VLMSFTConfig) -> None:
     from stvg.data.synthetic import ensure_synthetic_split
 
     data = config.data
-    if config.env.get("dataset", "synthetic") != "synthetic" or not data.generate:
+    if config.env.dataset != "synthetic" or not data.generate:
         return
-    root = config.env["root"]
+    root = str(config.env.root)
     ensure_synthetic_split(root, data.train_split, data.n_train, data.seed, data.difficulty)
     if data.eval_split:
         ensure_synthetic_split(root, data.eval_split, data.n_eval, data.seed, data.difficulty)
