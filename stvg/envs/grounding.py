@@ -140,6 +140,22 @@ class GroundingEnv(VideoGroundingEnvBase):
 
     config: GroundingEnvConfig
 
+    #: Answers to one episode may be scored at once (:class:`~stvg.envs.base.GroupScoring`).
+    scores_groups: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that changes ``step`` but not ``score_group`` (a shaped step reward
+        the group scoring would miss) declares ``scores_groups = False``; one that changes
+        ``score_group`` declares it true again; either unless it says so itself."""
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "scores_groups" in own:
+            return
+        if "score_group" in own:
+            cls.scores_groups = True
+        elif "step" in own:
+            cls.scores_groups = False
+
     def __init__(
         self,
         config: GroundingEnvConfig | dict[str, Any] | None = None,

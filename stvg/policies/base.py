@@ -309,6 +309,30 @@ class EnvConfigured(Protocol):
         ...
 
 
+@runtime_checkable
+class DeclaresLearningRate(Protocol):
+    """A policy class with its own default Adam step size (``default_learning_rate``: the
+    VLMs' 1e-6), used when the RL config leaves ``learning_rate`` unset."""
+
+    default_learning_rate: float
+
+
+@runtime_checkable
+class TokenBudget(Protocol):
+    """A text policy with a generation budget (``max_new_tokens``, TRL's
+    ``max_completion_length``): Dr. GRPO's constant normaliser."""
+
+    max_new_tokens: int
+
+
+@runtime_checkable
+class WrapsModel(Protocol):
+    """A policy around one transformers model (``model``), whose own methods (gradient
+    checkpointing, ``save_pretrained``) the trainer may call."""
+
+    model: Any
+
+
 def action_format(policy: Any) -> str:
     """The env ``action_format`` a policy's actions fit: its ``action_format`` attribute
     (``struct`` for the native policy, ``tracking`` for ``tracking-mlp``), else
@@ -327,6 +351,7 @@ __all__ = [
     "ActionEvaluator",
     "ActorCriticPolicy",
     "Checkpointable",
+    "DeclaresLearningRate",
     "Diagnostics",
     "EnvConfigured",
     "GradientCheckpointing",

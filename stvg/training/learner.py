@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from stvg.policies.base import GradientCheckpointing, WrapsModel
 from stvg.policies.modes import set_train_mode, torch_modules
 
 #: Dtypes below float32 that the learner trains in float32 master weights.
@@ -144,11 +145,10 @@ def enable_gradient_checkpointing(policy: Any) -> str:
     Raises:
         ValueError: the policy offers none of these.
     """
-    hook = getattr(policy, "enable_gradient_checkpointing", None)
-    if callable(hook):
-        hook()
+    if isinstance(policy, GradientCheckpointing):
+        policy.enable_gradient_checkpointing()
         return f"{type(policy).__name__}.enable_gradient_checkpointing()"
-    model = getattr(policy, "model", None)
+    model = policy.model if isinstance(policy, WrapsModel) else None
     for method, keyword in (
         ("activation_checkpointing_enable", "activation_checkpointing_kwargs"),
         ("gradient_checkpointing_enable", "gradient_checkpointing_kwargs"),

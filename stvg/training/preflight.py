@@ -26,8 +26,7 @@ def check_train_names(config: Any, source: str | None = None) -> None:
 
     import stvg  # noqa: F401  (registers the stvg/... env ids)
     from stvg.data.datasets import dataset_names
-    from stvg.policies.registry import registered_policies
-    from stvg.training.rollout import policy_class
+    from stvg.policies.registry import policy_class, registered_policies
 
     where = f" (in {source})" if source else ""
     env_id = config.env.id

@@ -46,6 +46,7 @@ import numpy as np
 
 from stvg.config import InvalidField, set_by, to_dict
 from stvg.envs.config import EnvConfig, as_env_config
+from stvg.policies.base import HFExportable
 from stvg.policies.vlm.config import VLMPolicyConfig
 from stvg.training.sft.common import (
     SFTResult,
@@ -260,7 +261,7 @@ def save_hf(policy: Any, out_dir: str | Path) -> Path:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if callable(getattr(policy, "save_pretrained", None)):
+    if isinstance(policy, HFExportable):
         policy.save_pretrained(out)
         return out
     policy.model.save_pretrained(out)
