@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,17 +123,6 @@ def _handler(parser: argparse.ArgumentParser):
 
 
 def _run_policy(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError
-    from stvg.data import DataError
-
-    try:
-        return _evaluate(args)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"stvg evaluate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from stvg.cli_errors import check_writable_dir

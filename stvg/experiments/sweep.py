@@ -55,6 +55,7 @@ from typing import Any
 import yaml
 from ray.tune import Callback
 
+from stvg.cli_errors import Interrupted
 from stvg.config import (
     ConfigError,
     InvalidField,
@@ -548,7 +549,7 @@ def _check_same_sweep(sweep_dir: Path, resolved: dict[str, Any], restart: bool) 
     return False
 
 
-class SweepInterrupted(Exception):
+class SweepInterrupted(Interrupted):
     """The sweep was stopped (Ctrl-C) before every trial ran (the message says how many
     started). Finished trials are kept in the sweep folder: running it again resumes."""
 

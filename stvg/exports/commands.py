@@ -17,11 +17,11 @@ dataset, bad data) are one line with exit status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from stvg.cli_args import parse_fps, positive_int
+from stvg.cli_errors import CommandError
 from stvg.config import add_set_argument
 
 
@@ -70,28 +70,16 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
         elif section == "env" and rest:
             env[rest] = value
         else:
-            raise ValueError(f"--set {key}: export keys are policy.<field> or env.<field>")
+            raise CommandError(f"--set {key}: export keys are policy.<field> or env.<field>")
     return policy, env
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError
-    from stvg.data import DataError
     from stvg.data.datasets import dataset_names
-    from stvg.verifiers.formats import ContractError
 
-    name = f"stvg export {args.engine}"
     if args.dataset not in dataset_names():
-        print(
-            f"{name}: error: unknown --dataset {args.dataset!r}; choose one of {dataset_names()}",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        count = _export(args)
-    except (ConfigError, DataError, ContractError, FileNotFoundError, ValueError, OSError) as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(f"unknown --dataset {args.dataset!r}; choose one of {dataset_names()}")
+    count = _export(args)
     print(f"wrote {count} samples to {args.out}")
     return 0
 
@@ -106,7 +94,7 @@ def _export(args: argparse.Namespace) -> int:
     policy_options, env_options = _split_overrides(parse_overrides(args.overrides))
     out = Path(args.out)
     if out.exists() and out.is_dir() and args.engine == "verl":
-        raise ValueError(f"--out {out} is a folder; give the parquet file to write")
+        raise CommandError(f"--out {out} is a folder; give the parquet file to write")
     config = from_dict(
         VLMPolicyConfig, {**policy_options, "model_path": str(args.model)}, path="policy"
     )

@@ -17,8 +17,8 @@ its key path and exit status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 
+from stvg.cli_errors import CommandError
 from stvg.config import add_set_argument
 
 
@@ -52,28 +52,18 @@ def _handle(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from stvg.cli_errors import check_writable_dir
-    from stvg.config import ConfigError, InvalidField, parse_overrides
-    from stvg.data import DataError
+    from stvg.config import parse_overrides
     from stvg.training.sft import load_sft_config, train_sft
 
-    try:
-        config = load_sft_config(args.config, parse_overrides(args.overrides))
-        if args.out_dir is not None:
-            check_writable_dir(args.out_dir, "--out-dir")  # before any frame is decoded
-            config = replace(config, out_dir=args.out_dir)
-        if args.epochs is not None:
-            config = replace(config, epochs=args.epochs)
-    except (ConfigError, InvalidField) as exc:
-        where = f"config key {exc.field}: " if isinstance(exc, InvalidField) else ""
-        print(f"stvg train-sft: error: {where}{exc}", file=sys.stderr)
-        return 2
-    try:
-        if args.write_targets is not None:
-            return _write_targets(config, args.write_targets)
-        result = train_sft(config, progress=not args.no_progress)
-    except (DataError, ConfigError) as exc:
-        print(f"stvg train-sft: error: {exc}", file=sys.stderr)
-        return 2
+    config = load_sft_config(args.config, parse_overrides(args.overrides))
+    if args.out_dir is not None:
+        check_writable_dir(args.out_dir, "--out-dir")  # before any frame is decoded
+        config = replace(config, out_dir=args.out_dir)
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    if args.write_targets is not None:
+        return _write_targets(config, args.write_targets)
+    result = train_sft(config, progress=not args.no_progress)
     if result.eval_metrics:
         m = result.eval_metrics
         print(
@@ -88,12 +78,10 @@ def _write_targets(config: object, path: str) -> int:
     from stvg.training.sft.vlm import VLMSFTConfig, write_config_targets
 
     if not isinstance(config, VLMSFTConfig):
-        print(
-            "stvg train-sft: error: --write-targets needs a VLM config (policy: {name: vlm}); "
-            "the native policy trains on ground-truth actions, not texts",
-            file=sys.stderr,
+        raise CommandError(
+            "--write-targets needs a VLM config (policy: {name: vlm}); the native policy "
+            "trains on ground-truth actions, not texts"
         )
-        return 2
     count = write_config_targets(config, path)
     print(f"wrote {count} ground-truth targets of split {config.data.train_split} to {path}")
     return 0

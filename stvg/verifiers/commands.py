@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from stvg.cli_errors import CommandError
+
 DATASET_FORMATS: tuple[str, ...] = ("hcstvg", "hcstvg2", "vidstg", "synthetic")
 # --protocol values: stvg.verifiers.metrics.PROTOCOLS, the old alias, and "all"
 PROTOCOL_CHOICES: tuple[str, ...] = (
@@ -138,18 +140,8 @@ def run_predictions_mode(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 
 def _evaluate_predictions_file(args: argparse.Namespace) -> int:
-    from stvg.data import DataError
-
-    try:
-        _check_out(args.out)
-        return _score_file(args)
-    except (DataError, _OutError) as exc:
-        print(f"stvg evaluate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-class _OutError(Exception):
-    """``--out`` cannot be written (reported in one line, before any scoring)."""
+    _check_out(args.out)
+    return _score_file(args)
 
 
 def _check_out(out: str | None) -> None:
@@ -158,15 +150,17 @@ def _check_out(out: str | None) -> None:
         return
     path = Path(out)
     if path.is_dir():
-        raise _OutError(f"--out {out} is a folder; give a JSON file path, e.g. {out}/metrics.json")
+        raise CommandError(
+            f"--out {out} is a folder; give a JSON file path, e.g. {out}/metrics.json"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _OutError(
+        raise CommandError(
             f"--out {out}: cannot create its folder ({exc.strerror}); choose a writable path"
         ) from None
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise _OutError(f"--out {out}: not writable (permission denied); choose a writable path")
+        raise CommandError(f"--out {out}: not writable (permission denied); choose a writable path")
 
 
 def _score_file(args: argparse.Namespace) -> int:
@@ -216,7 +210,7 @@ def _score_file(args: argparse.Namespace) -> int:
         try:
             out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
-            raise _OutError(f"--out {out}: cannot write ({exc.strerror})") from None
+            raise CommandError(f"--out {out}: cannot write ({exc.strerror})") from None
         print(f"metrics written to {out}")
     return 0
 
