@@ -67,7 +67,7 @@ ALLOWED: dict[str, set[str]] = {
 #: (``cli_errors`` turns config and data errors into one-line messages;
 #: ``checkpoint_files`` reads checkpoints without running code; ``redact`` takes secrets
 #: out of a server's error text; ``stats`` holds the confidence intervals that evaluation,
-#: reports and sweeps share).
+#: reports and sweeps share; ``lazy`` imports a package's names on first access).
 BASE_MODULES: dict[str, set[str]] = {
     "config": set(),
     "cli_args": set(),
@@ -75,6 +75,7 @@ BASE_MODULES: dict[str, set[str]] = {
     "checkpoint_files": set(),
     "redact": set(),
     "stats": set(),
+    "lazy": set(),
 }
 
 

@@ -11,7 +11,7 @@ Policy mode (:mod:`stvg.evaluation`)::
         [--on-bad-video error|skip] [--control shuffled-video|blank-video]
 
 runs the policy of ``CONFIG`` over the split through ``GroundingEnv`` and prints the metrics
-table and the cost per sample; ``--fps native`` samples every native frame. A config or
+table and the cost per sample; ``--fps all`` samples every frame. A config or
 data error is reported with exit status 2. A video that cannot be decoded stops the
 evaluation (``--on-bad-video error``, the default) after writing the samples scored so
 far to ``--out``, or is left out and listed (``skip``). ``--control`` scores the policy
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=parse_fps,
         default=...,
         metavar="F",
-        help="frames sampled per second ('native' = every frame; default: the config's)",
+        help="frames sampled per second ('all' = every frame; default: the config's)",
     )
     online.add_argument(
         "--limit", type=positive_int, metavar="N", help="evaluate the first N samples (N >= 1)"

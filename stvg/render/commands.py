@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=parse_fps,
         default=1.0,
         metavar="F",
-        help="contact sheet: frames per second shown as tiles (default 1; 'native' = all)",
+        help="contact sheet: frames per second shown as tiles (default 1; 'all' = every frame)",
     )
     picture.add_argument(
         "--max-frames", type=positive_int, metavar="N", help="contact sheet: at most N tiles"

@@ -35,20 +35,6 @@ PROTOCOL_CHOICES: tuple[str, ...] = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``evaluate`` subcommand to the ``stvg`` parser."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="score STVG predictions: m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5",
-        description=(
-            "Score spatio-temporal grounding predictions with the official HC-STVG protocol "
-            "(or TubeDETR's or CG-STVG's, or all of them) and print the dataset metrics."
-        ),
-    )
-    add_predictions_arguments(parser)
-    parser.set_defaults(handler=_handler(parser))
-
-
 def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the predictions-file mode's options and the common options to ``parser``
     (shared with ``stvg.experiments.commands``, which adds the policy mode)."""
@@ -74,7 +60,7 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOL_CHOICES,
         default="official",
         help="official: the official HC-STVG evaluator eval_hcvg.py, boxes matched by frame "
-        "(default; 'native' is an alias); span: the span formula of the RL reward (equal to "
+        "(default; 'native', its old name, is deprecated); span: the span formula of the RL reward (equal to "
         "official with a box on every frame of the predicted span and of the GT span); "
         "tubedetr: TubeDETR's evaluator, its 5 fps grid and its HC-STVG GT one frame late; "
         "tubedetr-grid: TubeDETR's grid on correct frames; cgstvg: CG-STVG's evaluators "
@@ -114,16 +100,6 @@ def add_predictions_file_checks(group: argparse._ArgumentGroup) -> None:
         default="error",
         help="a malformed prediction: error (default) or zero (score it 0 and list it)",
     )
-
-
-def _handler(parser: argparse.ArgumentParser):
-    def handle(args: argparse.Namespace) -> int:
-        if args.predictions is not None:
-            return run_predictions_mode(parser, args)
-        parser.error("nothing to evaluate: give --predictions P --annotations A --format F")
-        return 2  # parser.error exits; kept for type checkers
-
-    return handle
 
 
 def run_predictions_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -215,4 +191,4 @@ def _score_file(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["DATASET_FORMATS", "add_predictions_arguments", "register", "run_predictions_mode"]
+__all__ = ["DATASET_FORMATS", "add_predictions_arguments", "run_predictions_mode"]

@@ -154,7 +154,7 @@ def evaluate(
         samples: the dataset (sample ids must be unique).
         predictions: ``{sample_id: Prediction}``, e.g. from
             :func:`~stvg.verifiers.predictions.read_predictions`.
-        protocol: ``"official"`` (default; alias ``"native"``), ``"span"``,
+        protocol: ``"official"`` (default; ``"native"``: deprecated old name), ``"span"``,
             ``"tubedetr"``, ``"tubedetr-grid"`` or ``"cgstvg"``, see
             :mod:`stvg.verifiers.metrics`; for several at once use
             :func:`evaluate_protocols`.
