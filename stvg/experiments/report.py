@@ -23,14 +23,10 @@ import numpy as np
 
 from stvg.experiments.report_samples import samples_section
 from stvg.training.run_dir import read_metrics
+from stvg.verifiers.metrics import HEADLINE_METRICS
 
 CURVE_FILE = "learning_curve.png"
-METRIC_ROWS = (
-    ("m_tIoU", "m_tIoU"),
-    ("m_vIoU", "m_vIoU"),
-    ("vIoU@0.3", "vIoU@0.3"),
-    ("vIoU@0.5", "vIoU@0.5"),
-)
+METRIC_ROWS = tuple((name, name) for name in HEADLINE_METRICS)
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
