@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from stvg.config import InvalidField, apply_overrides, from_dict, load_yaml, set_by
 from stvg.envs.config import EnvConfig
+from stvg.policies.vlm.config import VLMPolicyConfig
+from stvg.synthesis.teachers.openai_teacher import OpenAITeacherConfig
 from stvg.verifiers.formats import Coords, ModelGeometry
 
 
@@ -72,23 +74,28 @@ class TeacherConfig:
             chat-completions endpoint) or ``local`` (a transformers VLM through the ``vlm``
             policy).
         scene: settings of the ``scene`` teacher.
-        openai: settings of the ``openai`` teacher, the fields of
-            ``stvg.synthesis.teachers.openai_teacher.OpenAITeacherConfig`` (``base_url``,
-            ``model``, ``api_key_env``, ``max_concurrency``, ``timeout_s``,
-            ``max_retries``, ``temperature``, ``max_tokens``, ...); validated when the
-            teacher is built, errors name ``teacher.openai.<key>``.
-        local: ``VLMPolicyConfig`` keys of the ``local`` teacher (``model_path``, ...);
-            ``answer_format``, ``coords``, ``fps`` and ``template`` come from this config.
+        openai: settings of the ``openai`` teacher
+            (:class:`~stvg.synthesis.teachers.openai_teacher.OpenAITeacherConfig`:
+            ``base_url``, ``model``, ``api_key_env``, ``max_concurrency``, ``timeout_s``,
+            ``max_retries``, ``temperature``, ``max_tokens``, ...).
+        local: the ``local`` teacher's policy
+            (:class:`~stvg.policies.vlm.config.VLMPolicyConfig`: ``model_path``, ...;
+            ``answer_format``, ``coords``, ``fps`` and ``template`` come from this config);
+            required with ``name: local``.
         batch_size: requests handed to the teacher at once (and written before the next).
     """
 
     name: Literal["scene", "openai", "local"] = "scene"
     scene: SceneTeacherConfig = field(default_factory=SceneTeacherConfig)
-    openai: dict[str, Any] = field(default_factory=dict)
-    local: dict[str, Any] = field(default_factory=dict)
+    openai: OpenAITeacherConfig = field(default_factory=OpenAITeacherConfig)
+    local: VLMPolicyConfig | None = None
     batch_size: int = 8
 
     def __post_init__(self) -> None:
+        if self.name == "local" and self.local is None:
+            raise InvalidField(
+                "local", "the local teacher is a VLM: give local.model_path (a checkpoint folder)"
+            )
         if self.batch_size < 1:
             raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
 

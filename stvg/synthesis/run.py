@@ -20,7 +20,6 @@ Files under ``config.out``:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from stvg.config import from_dict
+from stvg.config import to_dict
 from stvg.redact import redact
 from stvg.synthesis.config import SynthesisConfig, TeacherConfig
 from stvg.synthesis.replace import replace_with_gt
@@ -48,22 +47,21 @@ SAMPLING_KEYS = ("dataset", "split", "root", "fps", "max_frames", "max_side")
 def build_teacher(config: TeacherConfig, spec: ContractSpec, template: str) -> Teacher:
     """The teacher of ``config.name``.
 
-    The ``openai`` teacher is imported by name from
-    ``stvg.synthesis.teachers.openai_teacher`` (``OpenAITeacher(OpenAITeacherConfig)``);
-    the ``local`` one is a ``vlm`` policy asked in ``spec`` with ``template``.
+    The ``openai`` teacher is ``OpenAITeacher`` of
+    :mod:`stvg.synthesis.teachers.openai_teacher` with ``config.openai``; the ``local`` one is a ``vlm`` policy asked in ``spec`` with ``template``.
     """
     if config.name == "scene":
         from stvg.synthesis.teachers.scene import SceneTeacher
 
         return SceneTeacher(config.scene)
     if config.name == "openai":
-        module = importlib.import_module("stvg.synthesis.teachers.openai_teacher")
-        settings = from_dict(module.OpenAITeacherConfig, config.openai, path="teacher.openai")
-        return module.OpenAITeacher(settings)
+        from stvg.synthesis.teachers.openai_teacher import OpenAITeacher
+
+        return OpenAITeacher(config.openai)
     from stvg.synthesis.teachers.local import LocalTeacher
 
     policy_config = {
-        **config.local,
+        **to_dict(config.local),
         "answer_format": spec.answer_format,
         "coords": spec.coords,
         "fps": spec.fps,

@@ -103,9 +103,8 @@ def _validate(path: Path, kind: str) -> None:
         from stvg.synthesis.teachers.openai_teacher import OpenAITeacherConfig
 
         config = load_synthesis_config(path)
-        from_dict(OpenAITeacherConfig, dict(config.teacher.openai), path="teacher.openai")
-        if config.teacher.local:
-            _check_policy("vlm", config.teacher.local)
+        assert isinstance(config.teacher.openai, OpenAITeacherConfig)  # typed, validated
+        assert config.teacher.local is None
     else:
         config = load_policy_eval_config(path)
         _check_policy(config.policy.name, config.policy.config)
