@@ -61,8 +61,17 @@ from stvg.experiments.stage_configs import (
     sft_config,
     synthesis_config,
 )
+from stvg.experiments.stage_runs import (
+    ensure_data,
+    ensure_tiny,
+    evaluation_stage,
+    rl_policy,
+    rl_stage,
+    sft_stage,
+    start_policy,
+    synthesis_stage,
+)
 from stvg.experiments.stages import RunFolderStages, StageOutput, Stages
-from stvg.verifiers.metrics import headline_metrics
 
 
 @dataclass
@@ -140,7 +149,7 @@ def run_experiment(
     # 1. data
     tick = time.perf_counter()
     root = config.data.resolved_root()
-    made = _ensure_data(config.data, root)
+    made = ensure_data(config.data, root)
     timings["data_s"] = time.perf_counter() - tick
     what = "generated " + ", ".join(made) if made else "already there"
     log(f"[{next(counter)}/{total}] data: {root} ({what}) {timings['data_s']:.1f}s")
@@ -153,11 +162,11 @@ def run_experiment(
     # 2. synthesis
     targets, synthesis_summary = None, None
     if config.synthesis is not None:
-        _ensure_tiny(config.policy, config.seed)
+        ensure_tiny(config.policy, config.seed)
         record = run_stage(
             "synthesis",
             {**upstream, "synthesis": _without(to_dict(synthesis_config(config, run_dir)), "out")},
-            lambda folder: _synthesize(config, folder),
+            lambda folder: synthesis_stage(config, folder),
         )
         synthesis_summary = {
             k: record[k] for k in ("teacher", "counts", "teacher_metrics", "targets")
@@ -179,7 +188,7 @@ def run_experiment(
             **upstream,
             "sft": _without(to_dict(sft_config(config, run_dir, targets)), "out_dir"),
         }
-        record = run_stage("sft", sft_inputs, lambda folder: _train_sft(config, folder, targets))
+        record = run_stage("sft", sft_inputs, lambda folder: sft_stage(config, folder, targets))
         sft_checkpoint = Path(record["checkpoint"])
         start_key = built["sft"].key
         line(f"SFT: {sft_checkpoint}", "sft")
@@ -189,8 +198,8 @@ def run_experiment(
     before = run_stage(
         start_name,
         {"policy": start_key or upstream, "eval": eval_inputs(config)},
-        lambda folder: _evaluate_record(
-            config, _start_policy(config, sft_checkpoint), folder, "sft"
+        lambda folder: evaluation_stage(
+            config, start_policy(config, sft_checkpoint), folder, "sft"
         ),
     )
     what = "SFT" if treatment.sft else "start"
@@ -201,14 +210,14 @@ def run_experiment(
         "sft": start_key,
         "rl": _without(to_dict(rl_config(config, Path("<sft>"), run_dir)), "out_dir"),
     }
-    trained = run_stage("rl", rl_inputs, lambda folder: _train_rl(config, sft_checkpoint, folder))
+    trained = run_stage("rl", rl_inputs, lambda folder: rl_stage(config, sft_checkpoint, folder))
     line(f"RL ({trained['algorithm']}): {trained['run_dir']}", "rl")
 
     # 6. evaluate the RL policy
     after = run_stage(
         "eval_rl",
         {"policy": built["rl"].key, "eval": eval_inputs(config)},
-        lambda folder: _evaluate_record(config, _rl_policy(config, trained), folder, "rl"),
+        lambda folder: evaluation_stage(config, rl_policy(config, trained), folder, "rl"),
     )
     line(f"RL on test: {_headline(after)}", "eval_rl")
 
@@ -276,123 +285,6 @@ def _unique(path: Path) -> Path:
 
 def _without(mapping: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if k not in keys}
-
-
-def _ensure_data(data: DataSection, root: str) -> list[str]:
-    """Generate the missing synthetic splits (under a file lock: the trials of a sweep may
-    ask at once); returns the splits generated."""
-    from filelock import FileLock
-
-    from stvg.data.synthetic import ensure_synthetic_split
-
-    Path(root).parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(Path(root)) + ".lock"):
-        return [
-            split
-            for split, n in (("train", data.n_train), ("test", data.n_test))
-            if ensure_synthetic_split(root, split, n, data.seed, data.difficulty)
-        ]
-
-
-def _ensure_tiny(policy: PolicySection, seed: int) -> None:
-    """Build the tiny checkpoint ``policy.tiny`` asks for, unless it exists."""
-    if policy.tiny is None:
-        return
-    model_path = Path(policy.config["model_path"])
-    if not (model_path / "config.json").is_file():
-        from stvg.policies.vlm.tiny import build_tiny_checkpoint
-
-        build_tiny_checkpoint(policy.tiny, model_path, seed=seed)
-
-
-def _synthesize(config: RunConfig, folder: Path) -> dict[str, Any]:
-    from stvg.synthesis.run import TARGETS_FILE, synthesize
-
-    manifest = synthesize(synthesis_config(config, folder)).manifest
-    record = {k: manifest[k] for k in ("teacher", "counts", "teacher_metrics")}
-    return {**record, "targets": str(folder / TARGETS_FILE)}
-
-
-def _train_sft(config: RunConfig, folder: Path, targets: Path | None) -> dict[str, Any]:
-    """The SFT stage: train into ``folder``; returns its record (the checkpoint and what
-    SFT reports about the one it kept)."""
-    import torch
-
-    from stvg.training.sft import train_sft
-
-    _ensure_tiny(config.policy, config.seed)
-    threads = torch.get_num_threads()
-    try:
-        sft = train_sft(sft_config(config, folder, targets), progress=False, log=None)
-    finally:
-        torch.set_num_threads(threads)
-    selection: dict[str, Any] = {
-        k: getattr(sft, k)
-        for k in ("best_epoch", "epochs_done", "stopped_early")
-        if getattr(sft, k) is not None
-    }
-    if sft.val_metrics:
-        selection["val_metrics"] = {
-            k: float(v) for k, v in headline_metrics(sft.val_metrics, with_n=True).items()
-        }
-    return {"checkpoint": str(sft.checkpoint), **selection}
-
-
-def _train_rl(config: RunConfig, checkpoint: Path | None, folder: Path) -> dict[str, Any]:
-    """The RL stage: train from ``checkpoint`` into ``folder``; returns its record."""
-    from stvg.training.trainers import create_trainer
-
-    trainer = create_trainer(rl_config(config, checkpoint, folder))
-    try:
-        trained = trainer.train()
-    finally:
-        trainer.close()
-    return {
-        "run_dir": str(trained.run_dir),
-        "checkpoint": None if trained.checkpoint is None else str(trained.checkpoint),
-        "iterations": trained.iterations,
-        "algorithm": trainer.config.algorithm,
-        "num_workers": trainer.config.rollout.num_workers,
-    }
-
-
-def _start_policy(config: RunConfig, checkpoint: Path | None) -> Any:
-    """The policy RL starts from: the SFT checkpoint's, or the fresh policy."""
-    treatment = pipeline_policy(config.policy.name)
-    if checkpoint is not None and treatment.load_sft is not None:
-        return treatment.load_sft(config.policy.config, checkpoint)
-    from stvg.envs.make import make_env
-    from stvg.training.loop import resolve_policy_config
-    from stvg.training.rollout import make_policy
-
-    rl = config.rl
-    probe = make_env(rl.env.id, rl.env.env_kwargs(), rl.env.max_episode_steps)
-    try:
-        return make_policy(rl.policy.name, resolve_policy_config(rl, probe))
-    finally:
-        probe.close()
-
-
-def _rl_policy(config: RunConfig, trained: Mapping[str, Any]) -> Any:
-    """The policy of the RL run's newest checkpoint."""
-    if trained["checkpoint"] is None:
-        raise FileNotFoundError("the RL run wrote no checkpoint")
-    return pipeline_policy(config.policy.name).load_rl(Path(trained["checkpoint"]))
-
-
-def _evaluate_record(config: RunConfig, policy: Any, folder: Path, label: str) -> dict[str, Any]:
-    """An evaluation stage: evaluate ``policy`` into ``folder``; returns its record."""
-    from stvg.evaluation import evaluate_policy
-
-    evaluation = evaluate_policy(eval_config(config, label), policy=policy, out_dir=folder)
-    return {
-        "metrics": headline_metrics(evaluation.metrics, with_n=True),
-        "rewards": dict(evaluation.rewards),
-        "cost": dict(evaluation.cost),
-        "seconds": evaluation.seconds,
-        "bad_videos": list(evaluation.bad_videos),
-        "dir": str(folder),
-    }
 
 
 __all__ = [

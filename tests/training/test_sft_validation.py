@@ -17,6 +17,7 @@ from stvg.data import load_dataset
 from stvg.policies.native import NativePolicy
 from stvg.training.sft import SFTConfig, evaluate_cached, select_value, train_sft
 from stvg.training.sft.native_data import load_cached_frames
+from stvg.verifiers.verifier import Verifier
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 TRAIN_IDS = [f"train_{i:04d}.mp4" for i in range(8)]  # the synthetic split's order
@@ -63,10 +64,10 @@ def test_hold_out_is_the_last_val_size_samples_whatever_the_seed(data_root, tmp_
             trained.setdefault(seed, set()).update(self.samples[i].sample_id for i in index)
             return super().batch(index)
 
-    def spy_evaluate(policy, samples, cache, fps, batch_size=64, verifier=None):
+    def spy_evaluate(policy, samples, cache, fps, batch_size=64, *, verifier):
         assert cache.sample_ids == [s.sample_id for s in samples]  # rows match the samples
         evaluated.append([s.sample_id for s in samples])
-        return evaluate_cached(policy, samples, cache, fps, batch_size)
+        return evaluate_cached(policy, samples, cache, fps, batch_size, verifier=verifier)
 
     monkeypatch.setattr(sft, "_Batcher", SpyBatcher)
     monkeypatch.setattr(sft, "evaluate_cached", spy_evaluate)
@@ -132,11 +133,11 @@ def test_best_checkpoint_is_saved_and_training_stops_after_patience(
 ):
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
 
-    def scripted_evaluate(policy, samples, cache, fps, batch_size=64, verifier=None):
+    def scripted_evaluate(policy, samples, cache, fps, batch_size=64, *, verifier):
         if not samples[0].sample_id.startswith("train_"):
-            return evaluate_cached(
-                policy, samples, cache, fps, batch_size, verifier
-            )  # the test split
+            return evaluate_cached(  # the test split
+                policy, samples, cache, fps, batch_size, verifier=verifier
+            )
         k = len(snapshots)
         snapshots[k + 1] = {n: t.clone() for n, t in policy.state_dict().items()}
         return {
@@ -207,7 +208,9 @@ def test_best_checkpoint_is_saved_and_training_stops_after_patience(
         cache_dir=data_root / "native_cache",
         name="test",
     )
-    again = evaluate_cached(NativePolicy.load(result.checkpoint), samples, cache, 1.0)
+    again = evaluate_cached(
+        NativePolicy.load(result.checkpoint), samples, cache, 1.0, verifier=Verifier()
+    )
     assert again["m_vIoU"] == result.eval_metrics["m_vIoU"] == tests[0]["eval/m_vIoU"]
     assert again["m_tIoU"] == result.eval_metrics["m_tIoU"] == extra["eval"]["eval/m_tIoU"]
     summary = json.loads((Path(config.out_dir) / "eval.json").read_text())
@@ -244,7 +247,9 @@ def test_real_validation_run_saves_the_policy_of_its_best_evaluation(data_root, 
     )
     cache = sft._rows(split, 5, 8)
     assert cache.sample_ids == TRAIN_IDS[5:]
-    again = evaluate_cached(NativePolicy.load(result.checkpoint), samples, cache, 1.0)
+    again = evaluate_cached(
+        NativePolicy.load(result.checkpoint), samples, cache, 1.0, verifier=Verifier()
+    )
     for key in ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5"):
         assert again[key] == result.val_metrics[key] == val[best][f"val/{key}"]
 

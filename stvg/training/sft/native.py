@@ -59,6 +59,7 @@ from stvg.training.sft.common import (
     write_run_config,
 )
 from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
+from stvg.verifiers.verifier import Verifier
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
 
@@ -320,14 +321,15 @@ def evaluate_cached(
     cache: CachedFrames,
     fps: float | None,
     batch_size: int = 64,
-    verifier: Any = None,
+    *,
+    verifier: Verifier,
 ) -> dict[str, Any]:
     """Dataset metrics of the policy's deterministic answers on cached frames.
 
     Actions are scored as ``GroundingEnv`` scores them
     (:func:`stvg.evaluation.episodes.predict_answers`): converted with
-    :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier``, the env
-    config's (``None`` = the default verifier).
+    :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier``, the one
+    the env config builds (:func:`stvg.envs.scoring.build_verifier`).
     """
     import torch
 
@@ -335,9 +337,7 @@ def evaluate_cached(
     from stvg.policies.native import distributions as dist
     from stvg.verifiers.evaluation import evaluate
     from stvg.verifiers.formats import FrameContext
-    from stvg.verifiers.verifier import Verifier
 
-    verifier = Verifier() if verifier is None else verifier
     predictions = {}
     policy.eval()
     for lo in range(0, len(samples), batch_size):
