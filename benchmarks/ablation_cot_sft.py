@@ -31,7 +31,7 @@ from stvg.policies.vlm.policy import checkpoint_contract
 from stvg.synthesis.config import load_synthesis_config
 from stvg.synthesis.run import RECORDS_FILE, TARGETS_FILE, read_records, synthesize
 from stvg.synthesis.targets import write_targets
-from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+from stvg.training.sft.vlm import VLMSFTConfig, train_sft_vlm
 
 
 def main() -> None:

@@ -149,9 +149,11 @@ def best_of(repeats: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
 def _reference() -> Callable[..., VerifierResult]:
     """``reference_result`` (the pre-batch arithmetic) from the batch-scoring tests."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "tests" / "verifiers" / "test_score_batch.py"
+    sys.path.insert(0, str(path.parent))  # its per-answer reference terms (reference_terms.py)
     spec = importlib.util.spec_from_file_location("stvg_reference_scoring", path)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(f"{path} holds the reference; run with --no-reference without it")

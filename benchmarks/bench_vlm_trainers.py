@@ -7,7 +7,7 @@ tokenizer and the family's real processor) and the synthetic benchmark's train s
 processor's ``min_pixels`` set to the frames' pixel count, where its default would blow a
 128-pixel frame up to 336 pixels) go through five modes:
 
-* ``ours_sft`` — :func:`stvg.training.sft_vlm.train_sft_vlm`, the ``stvg train-sft`` run
+* ``ours_sft`` — :func:`stvg.training.sft.vlm.train_sft_vlm`, the ``stvg train-sft`` run
   (its defaults otherwise: deterministic algorithms, grad clip 1), ground-truth targets,
   ``1 + --repeats`` epochs over ``--samples`` samples;
 * ``trl_sft`` — TRL's ``SFTTrainer`` on the SAME tensors: the rows name the samples, and
@@ -299,7 +299,7 @@ def run_ours_sft(args: argparse.Namespace) -> dict[str, Any]:
     """``train_sft_vlm`` for ``1 + repeats`` epochs, timed between its per-epoch log lines
     (the first one, ``data: ...``, comes just before the first epoch)."""
     from stvg.config import from_dict
-    from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+    from stvg.training.sft.vlm import VLMSFTConfig, train_sft_vlm
 
     config = from_dict(
         VLMSFTConfig,
@@ -402,7 +402,7 @@ class VideoCollator:
     def __init__(
         self, processor: Any, family: str, geometry: Any, work: list[dict[str, Any]]
     ) -> None:
-        from stvg.training.sft_vlm import end_of_turn_id
+        from stvg.training.sft.vlm import end_of_turn_id
 
         self.work = work
         self.processor = processor

@@ -3,8 +3,10 @@
 Each subpackage that offers commands has a ``commands`` module with
 ``register(subparsers)``; it adds its subcommands, each with ``handler`` set by
 ``set_defaults(handler=...)``. Handlers import heavy libraries (torch, ray) lazily so that
-``stvg --help`` stays fast. A config, data or file-system error, or Ray failing, that
-escapes a handler is one line on stderr and exit status 2 (see :mod:`stvg.cli_errors`).
+``stvg --help`` stays fast. Errors are reported here, in one place: a config, data or
+file-system error, or Ray failing, that escapes a handler is one line on stderr and exit
+status 2 (see :mod:`stvg.cli_errors`); a config error without its file gets the command's
+``CONFIG`` named; Ctrl-C is one line with how to continue and exit status 130.
 """
 
 from __future__ import annotations
@@ -54,28 +56,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0 if args.command is None else 2
+    from stvg.cli_errors import Interrupted
+
     try:
         result = handler(args)
-    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+    except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C: one line, not a traceback
         from stvg.cli_errors import EXIT_INTERRUPTED, RESUME_HINTS
 
         hint = RESUME_HINTS.get(args.command)
-        print(f"{_prog(args)}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        what = f"{exc}" if isinstance(exc, Interrupted) else "interrupted"
+        print(f"{_prog(args)}: {what}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a config, data, file or Ray error: one line, not a traceback
         from stvg.cli_errors import EXIT_USAGE, error_line, shortened
 
         if not shortened(exc):
             raise
-        print(f"{_prog(args)}: error: {error_line(exc)}", file=sys.stderr)
+        print(f"{_prog(args)}: error: {_with_config(error_line(exc), exc, args)}", file=sys.stderr)
         return EXIT_USAGE
     return int(result or 0)
+
+
+def _with_config(line: str, exc: Exception, args: argparse.Namespace) -> str:
+    """``line`` with `` (in CONFIG)`` when ``exc`` is a config error of the command's config
+    file that does not name it yet."""
+    from stvg.config import ConfigError, InvalidField
+
+    config = getattr(args, "config", None)
+    if not isinstance(exc, (ConfigError, InvalidField)) or not isinstance(config, str):
+        return line
+    return line if f"(in {config}" in line else f"{line} (in {config})"
 
 
 def _prog(args: argparse.Namespace) -> str:
     """``stvg <command> [<subcommand>]`` of the parsed ``args``."""
     words = ["stvg", str(args.command)]
-    for key in ("data_command", "models_command"):
+    for key in ("data_command", "models_command", "engine"):
         if getattr(args, key, None):
             words.append(str(getattr(args, key)))
     return " ".join(words)

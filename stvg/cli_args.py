@@ -8,20 +8,38 @@ from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from collections.abc import Callable
 
 from stvg.limits import MAX_SAMPLING_FPS, MAX_SEED
 
+#: ``--fps`` words for "every frame of the video" (the config's ``fps: null``).
+EVERY_FRAME = ("all", "none", "null")
+
 
 def parse_fps(text: str) -> float | None:
-    """``--fps`` value: a positive finite number, or ``native``/``none`` for every frame."""
-    if text.strip().lower() in ("native", "none", "null"):
+    """``--fps`` value: a positive finite number, or ``all`` (``none``, ``null``) for every
+    frame. The old word ``native`` is read as ``all``, with a deprecation warning (``native``
+    names the video's own frames and frame rate everywhere else).
+
+    >>> parse_fps("2"), parse_fps("all")
+    (2.0, None)
+    """
+    word = text.strip().lower()
+    if word == "native":
+        warnings.warn(
+            "--fps native is deprecated: write --fps all (every frame of the video)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return None
+    if word in EVERY_FRAME:
         return None
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--fps must be a positive number or 'native', got {text!r}"
+            f"--fps must be a positive number or 'all' (every frame), got {text!r}"
         ) from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"--fps must be a positive number, got {text!r}")

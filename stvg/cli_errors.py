@@ -1,12 +1,16 @@
 """One-line errors of the ``stvg`` command: bad arguments caught before work starts, and the
 failures that escape a command (a config or data error, a file-system error, Ray failing).
 
-:func:`stvg.cli.main` turns :class:`CommandError`, :class:`~stvg.config.ConfigError`,
+The one place the ``stvg`` command reports errors is :func:`stvg.cli.main`: it turns
+:class:`CommandError`, :class:`~stvg.config.ConfigError` (and a
+:class:`~stvg.config.InvalidField`, as ``config key <field>: ...``),
 :class:`~stvg.data.errors.DataError`, :class:`~stvg.checkpoint_files.CheckpointError` (a
-checkpoint file refused: damaged, or holding more than tensors and plain data),
-:class:`OSError` and Ray's errors escaping a handler
-into ``stvg <command>: error: <one line>`` and exit status 2; ``STVG_TRACEBACK=1`` in the
-environment re-raises them with their traceback instead.
+checkpoint file refused: damaged, or holding more than tensors and plain data), an
+:class:`ImportError` (a missing optional dependency), :class:`OSError` and Ray's errors
+escaping a handler into ``stvg <command>: error: <one line>`` and exit status 2, and
+Ctrl-C (or an :class:`Interrupted` command) into ``stvg <command>: interrupted; <how to
+continue>`` and exit status 130; ``STVG_TRACEBACK=1`` in the environment re-raises them
+with their traceback instead. Handlers raise; they never print an error themselves.
 """
 
 from __future__ import annotations
@@ -35,8 +39,14 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class CommandError(Exception):
-    """A bad argument found by a command before it starts work; the message says what was
-    wrong, where (the flag and value) and how to fix it."""
+    """A bad argument found by a command before it starts work, or a failure a command
+    explains (Ray dying under a run: where to resume); the message says what was wrong,
+    where (the flag and value) and how to fix it."""
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C after it saved what it finished; the message says what
+    (reported with the command's resume hint, exit status 130)."""
 
 
 def name_argument(text: str) -> str:
@@ -178,12 +188,21 @@ def shortened(exc: BaseException) -> bool:
     if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
         return False
     from stvg.checkpoint_files import CheckpointError
-    from stvg.config import ConfigError
+    from stvg.config import ConfigError, InvalidField
     from stvg.data.errors import DataError
 
     carried = carried_error(exc)
     return is_ray_failure(exc) or isinstance(
-        carried, (CommandError, ConfigError, DataError, CheckpointError, OSError)
+        carried,
+        (
+            CommandError,
+            ConfigError,
+            InvalidField,
+            DataError,
+            CheckpointError,
+            ImportError,
+            OSError,
+        ),
     )
 
 
@@ -192,10 +211,14 @@ def error_line(exc: BaseException) -> str:
     if is_ray_failure(exc):
         again = "the same command (stvg run reuses its finished stages, stvg sweep resumes)"
         return ray_failure_message(exc, None, again)
+    from stvg.config import ConfigError, InvalidField
+
     carried = carried_error(exc)
     if isinstance(carried, OSError) and carried.filename is not None:
         reason = carried.strerror or first_line(carried)
         return f"{carried.filename}: {reason}; check the path and its permissions"
+    if isinstance(carried, InvalidField) and not isinstance(carried, ConfigError):
+        return f"config key {carried.field}: {first_line(carried, limit=2000)}"
     return first_line(carried, limit=2000)
 
 
@@ -205,6 +228,7 @@ __all__ = [
     "RESUME_HINTS",
     "TRACEBACK_ENV",
     "CommandError",
+    "Interrupted",
     "carried_error",
     "check_not_an_input",
     "check_writable_dir",

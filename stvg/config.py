@@ -13,6 +13,21 @@ Bounds (:mod:`stvg.limits`): an ``int`` must fit in 64 bits, and a field whose n
 can ask for an allocation or a loop that fails late. A YAML document is bounded too (see
 :func:`parse_yaml`), and an error message quotes a value through
 :func:`stvg.limits.short_repr`, so its length is bounded whatever the value.
+
+Three declarations on a config dataclass shape how a mapping becomes it:
+
+* **section defaults**: a nested section given in part keeps, for the keys it leaves out,
+  the values of its field's default (``env: EnvConfig = field(default_factory=lambda:
+  EnvConfig(max_frames=16))`` keeps ``max_frames: 16`` under ``env: {fps: 2}``);
+* **deprecated spellings**: ``CONFIG_ALIASES = {"fps": "env.fps", "kwargs": ""}`` reads an
+  old key at its new place (``""``: the old mapping's keys at this level), with one
+  :class:`DeprecatedKey` warning naming both;
+* **keys a runner sets**: a field declared with :func:`set_by` (``seed: int =
+  set_by("stvg run", 0)``) is filled by that runner, which refuses it in its own config
+  (:func:`refuse_set_keys`).
+
+A dataclass may also define ``__config_prepare__(cls, data, path, source) -> dict``, called
+with its mapping before the conversion (``stvg run`` fills its stage configs there).
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ import copy
 import dataclasses
 import re
 import types
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -37,9 +53,48 @@ from stvg.limits import (
 
 T = TypeVar("T")
 
+#: Field metadata key of :func:`set_by`.
+SET_BY = "stvg_set_by"
+
 
 class ConfigError(ValueError):
     """A configuration value that is unknown, missing or of the wrong type."""
+
+
+class DeprecatedKey(FutureWarning):
+    """A config key written in an old spelling; it is read at its new place."""
+
+
+def set_by(owner: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """A dataclass field that ``owner`` (a runner such as ``stvg run``) fills in: its
+    config refuses the key (:func:`refuse_set_keys`); standalone, it is a plain field with
+    ``default`` (or ``default_factory=...``)."""
+    metadata = {**kwargs.pop("metadata", {}), SET_BY: owner}
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+def set_keys(cls: type, owner: str) -> list[str]:
+    """The fields of dataclass ``cls`` declared :func:`set_by` ``owner``."""
+    return [f.name for f in dataclasses.fields(cls) if f.metadata.get(SET_BY) == owner]
+
+
+def refuse_set_keys(cls: type, data: Any, owner: str, path: str, source: str | None) -> None:
+    """Raise :class:`ConfigError` when mapping ``data`` (the section at ``path``) gives a
+    key of ``cls`` that ``owner`` sets."""
+    if not isinstance(data, Mapping):
+        return
+    owned = set_keys(cls, owner)
+    aliases = getattr(cls, "CONFIG_ALIASES", None) or {}
+    for key in sorted(data):
+        target = key if key in owned else aliases.get(key, "").split(".")[0]
+        if target in owned:
+            old = "" if target == key else f" (the old spelling of {path}.{aliases[key]})"
+            raise _fail(
+                f"{path}.{key}",
+                source,
+                f"is set by {owner}{old}: keys {owned} of {path} come from its other "
+                "sections, so that every stage sees the same data and frames; remove it",
+            )
 
 
 class InvalidField(ValueError):
@@ -178,6 +233,26 @@ def from_dict(cls: type[T], data: Any, *, path: str = "", source: str | None = N
     return _convert(cls, data, path, source)
 
 
+def field_value(
+    cls: type, name: str, data: Mapping[str, Any], *, path: str = "", source: str | None = None
+) -> Any:
+    """Field ``name`` of dataclass ``cls`` as :func:`from_dict` builds it from mapping
+    ``data`` (``cls``'s whole mapping; the field's default when the key is absent), for a
+    ``__config_prepare__`` that needs a section before the others."""
+    f = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+    if f is None:
+        raise KeyError(f"{cls.__name__} has no field {name!r}")
+    sub = f"{path}.{name}" if path else name
+    if name not in data:
+        if f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()
+        if f.default is not dataclasses.MISSING:
+            return f.default
+        raise _fail(sub, source, "required key is missing")
+    hints = get_type_hints(cls)
+    return _convert(hints[name], _with_section_defaults(f, data[name]), sub, source)
+
+
 def parse_overrides(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
     """``["rl.learning_rate=1e-5", "env.fps=2", "seed=3"]`` (the command line's ``--set``)
     as ``{dotted key: value}``; values are YAML (``null``, ``true``, ``[1, 2]``, ``{a: 1}``).
@@ -297,6 +372,9 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         real = [option for option in options if option is not type(None)]
         if len(real) == 1:  # ``X | None``: X's own error says what is wrong
             return _convert(real[0], value, path, source)
+        sections = [option for option in real if dataclasses.is_dataclass(option)]
+        if isinstance(value, Mapping) and len(sections) == 1:  # the section's own error
+            return _convert(sections[0], value, path, source)
         for option in real:
             try:
                 return _convert(option, value, path, source)
@@ -315,6 +393,10 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
             raise _fail(
                 path, source, f"expected a mapping for {tp.__name__}, got {short_repr(value)}"
             )
+        value = _migrate(tp, value, path, source)
+        prepare = getattr(tp, "__config_prepare__", None)
+        if prepare is not None:
+            value = prepare(value, path, source)
         hints = get_type_hints(tp)
         fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
         unknown = sorted(set(value) - set(fields), key=str)
@@ -330,7 +412,8 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
         for name, f in fields.items():
             sub = f"{path}.{name}" if path else name
             if name in value:
-                kwargs[name] = _convert(hints[name], value[name], sub, source)
+                given = _with_section_defaults(f, value[name])
+                kwargs[name] = _convert(hints[name], given, sub, source)
                 problem = bound_problem(name, kwargs[name])
                 if problem is not None:
                     raise _fail(sub, source, problem)
@@ -391,19 +474,131 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
     raise _fail(path, source, f"unsupported config type {tp!r}")
 
 
+def _migrate(tp: Any, value: Mapping[str, Any], path: str, source: str | None) -> Mapping[str, Any]:
+    """``value`` with the deprecated keys of ``tp.CONFIG_ALIASES`` moved to their new place
+    (one :class:`DeprecatedKey` warning each; an old and a new key both given is an
+    error)."""
+    aliases = getattr(tp, "CONFIG_ALIASES", None)
+    if not aliases or not any(_has_dotted(value, old) for old in aliases):
+        return value
+    data = copy.deepcopy(dict(value))
+    prefix = f"{path}." if path else ""
+    for old, new in aliases.items():
+        if not _has_dotted(data, old):
+            continue
+        moved = _pop_dotted(data, old)
+        if new == "":
+            if not isinstance(moved, Mapping):
+                raise _fail(prefix + old, source, f"expected a mapping, got {moved!r}")
+            items = dict(moved)
+            where = path or "the top level"
+        else:
+            items = {new: moved}
+            where = prefix + new
+        for key, item in items.items():
+            if _has_dotted(data, key) and _get_dotted(data, key) != item:
+                raise _fail(
+                    prefix + old,
+                    source,
+                    f"is the old spelling of {prefix}{key}, which is given too with another "
+                    f"value: keep {prefix}{key} only",
+                )
+            _set_dotted(data, key, item)
+        instead = f"its keys directly under {where}" if new == "" else f"it as {prefix}{new}"
+        warnings.warn(
+            f"config key {_where(prefix + old, source)} is deprecated: write {instead} "
+            "(read as that now)",
+            DeprecatedKey,
+            stacklevel=2,
+        )
+    return data
+
+
+def _has_dotted(data: Mapping[str, Any], dotted: str) -> bool:
+    node: Any = data
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _get_dotted(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for key in dotted.split("."):
+        node = node[key]
+    return node
+
+
+def _pop_dotted(data: dict[str, Any], dotted: str) -> Any:
+    *parents, last = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    return node.pop(last)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = data
+    for key in parents:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        elif not isinstance(child, dict):
+            child = node[key] = dict(child)
+        node = child
+    node[last] = value
+
+
+def _with_section_defaults(f: dataclasses.Field, given: Any) -> Any:
+    """A nested section given in part, completed with its field's default section (when
+    the default is a dataclass instance): ``given`` wins key by key, one level deep."""
+    if not isinstance(given, Mapping):
+        return given
+    if f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    elif f.default is not dataclasses.MISSING:
+        default = f.default
+    else:
+        return given
+    if not dataclasses.is_dataclass(default) or isinstance(default, type):
+        return given
+    base = {
+        g.name: getattr(default, g.name)
+        for g in dataclasses.fields(default)
+        if g.init and getattr(default, g.name) != _field_default(g)
+    }
+    if not base:
+        return given
+    return {**base, **given}
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
 __all__ = [
+    "SET_BY",
     "ConfigError",
+    "DeprecatedKey",
     "InvalidField",
     "add_set_argument",
     "apply_overrides",
+    "field_value",
     "from_dict",
     "from_yaml",
     "load_yaml",
     "parse_overrides",
     "parse_yaml",
+    "refuse_set_keys",
+    "set_by",
+    "set_keys",
     "to_dict",
 ]

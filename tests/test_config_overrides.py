@@ -71,7 +71,9 @@ def test_run_config_overrides_are_typed_and_validated() -> None:
         CONFIGS / "quickstart.yaml",
         parse_overrides(["rl.learning_rate=1e-5", "env.fps=2", "seed=3"]),
     )
-    assert config.rl["learning_rate"] == 1e-5 and config.env.fps == 2.0 and config.seed == 3
+    assert config.rl.learning_rate == 1e-5 and config.env.fps == 2.0 and config.seed == 3
+    # the typed stage configs follow the run's sections
+    assert config.rl.env.fps == config.sft.env.fps == 2.0 and config.rl.seed == 3
     with pytest.raises(ConfigError, match="env.bogus"):
         load_run_config(CONFIGS / "quickstart.yaml", {"env.bogus": 1})
     with pytest.raises(ConfigError, match="env.fps"):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, overload
 
+from stvg.config import ConfigError
 from stvg.data.errors import DataError
 from stvg.data.types import Sample
 
@@ -188,7 +189,7 @@ def load_dataset(
     """
     known = dataset_names()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(known)}")
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(known)}")
     return _REGISTRY[name](
         split=split,
         root=_as_path(root),

@@ -7,13 +7,13 @@ cheap (no OpenCV, torch or ray).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from stvg.envs.registration import ENV_IDS, register_envs
+from stvg.envs.registration import ENV_IDS as ENV_IDS
+from stvg.envs.registration import register_envs as register_envs
+from stvg.lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "CacheStats": "stvg.envs.frame_cache",
+    "EnvConfig": "stvg.envs.config",
     "EnvDataConfig": "stvg.envs.config",
     "FlatTrackingObservation": "stvg.envs.wrappers",
     "FrameCache": "stvg.envs.frame_cache",
@@ -32,16 +32,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'stvg.envs' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = ["ENV_IDS", "register_envs", *sorted(_LAZY)]
+__getattr__, __dir__, __all__ = lazy_names(__name__, _LAZY, ("ENV_IDS", "register_envs"))

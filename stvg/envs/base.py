@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 
@@ -69,6 +69,30 @@ def scored_info(
     return info
 
 
+@runtime_checkable
+class ScoredEpisode(Protocol):
+    """An env that keeps the verifier's result of the answer it scored last
+    (``last_result``: ``None`` before an episode's answer is scored, reset with every
+    episode). Evaluations read the densified prediction there, the one the env scored."""
+
+    last_result: VerifierResult | None
+
+
+@runtime_checkable
+class GroupScoring(Protocol):
+    """A single-turn env that scores several answers to its current episode at once:
+    ``score_group(actions)`` gives each answer the ``(reward, info)`` that ``reset`` on the
+    same sample and ``step(action)`` give it, and ends the episode. Group sampling (GRPO,
+    RLOO) uses it when the env declares it; a subclass that changes ``step`` must change
+    ``score_group`` too, or set ``scores_groups = False``."""
+
+    scores_groups: bool
+
+    def score_group(self, actions: Sequence[Any]) -> list[tuple[float, dict[str, Any]]]:
+        """``(reward, info)`` per answer, in order."""
+        ...
+
+
 class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
     """Base of the stvg envs: one episode per sample of a video-grounding dataset.
 
@@ -78,8 +102,8 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
         overrides: keyword arguments of the env (win over ``config``; key path ``env.<key>``).
         samples: in-memory samples replacing the dataset that ``config`` names.
 
-    After construction: :attr:`config`, :attr:`samples`, :attr:`verifier` and
-    :attr:`frame_source` (frames at ``config.fps``, at most :meth:`_frame_slots` per video,
+    After construction: :attr:`config`, :attr:`samples`, :attr:`verifier`,
+    :attr:`last_result` (:class:`ScoredEpisode`) and :attr:`frame_source` (frames at ``config.fps``, at most :meth:`_frame_slots` per video,
     longer side ``config.max_side`` pixels). ``reset(seed=..., options=...)`` picks the
     sample (a new ``seed`` restarts the walk; ``options`` ``sample_id`` or ``index``
     choose one), decodes its frames (replacing a bad video under ``on_bad_video="skip"``)
@@ -113,6 +137,9 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
         self._bad_videos = BadVideoSkipper(self.samples, cfg.on_bad_video)
         self._sample: Sample | None = None
         self._frame: FrameContext | None = None
+        #: the verifier's result of the answer scored last in this episode (``None`` until
+        #: then): what an evaluation reads the densified prediction from
+        self.last_result: VerifierResult | None = None
 
     def _frame_slots(self) -> int | None:
         """Most frames decoded per video (``None`` = every sampled frame): ``max_frames``."""
@@ -146,6 +173,7 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
             FrameContext.from_sample(sample, sampled.frame_idx, sampled.shown_size, self.config.fps)
         )
         self._sample, self._frame = sample, ctx
+        self.last_result = None
         obs, extra = self._start_episode(sample, sampled, ctx)
         info: dict[str, Any] = {
             "sample_id": sample.sample_id,
@@ -176,4 +204,10 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
         """
 
 
-__all__ = ["VideoGroundingEnvBase", "check_query_length", "scored_info"]
+__all__ = [
+    "GroupScoring",
+    "ScoredEpisode",
+    "VideoGroundingEnvBase",
+    "check_query_length",
+    "scored_info",
+]

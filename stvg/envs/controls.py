@@ -13,7 +13,7 @@ query, the timestamps, the ground truth and the scoring stay those of the real s
 * ``blank-video``: every shown frame is black (all zeros).
 
 A policy that reads the frames drops to near the prior under both controls; a text-shortcut
-policy keeps its score. :func:`stvg.training.evaluate_policy.evaluate_policy` applies a
+policy keeps its score. :func:`stvg.evaluation.evaluate_policy` applies a
 control with ``control=`` (``stvg evaluate --policy ... --control shuffled-video``).
 
 >>> donor_permutation(4, seed=0).tolist()  # a single cycle: no sample is its own donor

@@ -18,7 +18,6 @@ from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_shee
 from stvg.envs.samples import frame_slots, max_duration_s
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
-from stvg.verifiers.verifier import VerifierResult
 
 
 class GroundingEnv(VideoGroundingEnvBase):
@@ -141,6 +140,22 @@ class GroundingEnv(VideoGroundingEnvBase):
 
     config: GroundingEnvConfig
 
+    #: Answers to one episode may be scored at once (:class:`~stvg.envs.base.GroupScoring`).
+    scores_groups: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that changes ``step`` but not ``score_group`` (a shaped step reward
+        the group scoring would miss) declares ``scores_groups = False``; one that changes
+        ``score_group`` declares it true again; either unless it says so itself."""
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "scores_groups" in own:
+            return
+        if "score_group" in own:
+            cls.scores_groups = True
+        elif "step" in own:
+            cls.scores_groups = False
+
     def __init__(
         self,
         config: GroundingEnvConfig | dict[str, Any] | None = None,
@@ -170,7 +185,6 @@ class GroundingEnv(VideoGroundingEnvBase):
         self._obs: dict[str, Any] | None = None
         self._done = True
         self._shown_frames: np.ndarray | None = None  # RGB frames of the episode, as shown
-        self._result: VerifierResult | None = None  # the step's score, for render()
 
     def _frame_slots(self) -> int:
         """Sets :attr:`max_frames`, the frame slots of an observation: ``max_frames``, or
@@ -202,7 +216,7 @@ class GroundingEnv(VideoGroundingEnvBase):
             "query": sample.query,
         }
         self._done = False
-        self._shown_frames, self._result = sampled.frames, None
+        self._shown_frames = sampled.frames
         stats = self.frame_source.stats
         return self._obs, {"cache_hits": stats.hits, "cache_misses": stats.misses}
 
@@ -255,7 +269,7 @@ class GroundingEnv(VideoGroundingEnvBase):
         results = self.verifier.score_batch(items, [sample] * len(items), [ctx] * len(items))
         geometry = self.config.model_geometry
         self._done = True
-        self._result = results[-1] if results else None
+        self.last_result = results[-1] if results else None
         return [
             (
                 float(result.total),
@@ -287,7 +301,7 @@ class GroundingEnv(VideoGroundingEnvBase):
             raise RuntimeError("GroundingEnv.render() called before reset()")
         layout = sheet_layout(self.max_frames, self.config.max_side)
         return episode_sheet(
-            self._sample, self._contract.frame, self._shown_frames, self._result, layout
+            self._sample, self._contract.frame, self._shown_frames, self.last_result, layout
         )
 
 

@@ -187,6 +187,7 @@ class TrackingEnv(VideoGroundingEnvBase):
             else:
                 parse, final_reason = track_to_parse(episode.present, np.stack(episode.boxes), ctx)
             result = self.verifier.score_parse(parse, sample, ctx)
+            self.last_result = result
             info.update(scored_info(result, final_reason, sample.sample_id, ctx))
             if self.config.reward_mode == "sparse":
                 reward = float(result.total)

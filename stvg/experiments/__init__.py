@@ -1,38 +1,25 @@
-"""Experiments: policy evaluation over dataset splits, the ``stvg run`` pipeline and its
-report, shipped configs (``configs/*.yaml``).
+"""Experiments: the ``stvg run`` pipeline and its report, ``stvg sweep``, shipped configs
+(``configs/*.yaml``); policy evaluation (:mod:`stvg.evaluation`) re-exported.
 
 Names are imported on first access so that ``stvg --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stvg.lazy import lazy_names
 
 _LAZY: dict[str, str] = {
-    "PolicyEvalConfig": "stvg.training.evaluate_policy",
-    "PolicyEvaluation": "stvg.training.evaluate_policy",
-    "PolicySpec": "stvg.training.evaluate_policy",
-    "evaluate_policy": "stvg.training.evaluate_policy",
-    "load_policy_eval_config": "stvg.training.evaluate_policy",
-    "RunConfig": "stvg.experiments.run",
+    "PolicyEvalConfig": "stvg.evaluation",
+    "PolicyEvaluation": "stvg.evaluation",
+    "PolicySpec": "stvg.evaluation",
+    "evaluate_policy": "stvg.evaluation",
+    "load_policy_eval_config": "stvg.evaluation",
+    "RunConfig": "stvg.experiments.run_config",
     "RunResult": "stvg.experiments.run",
-    "load_run_config": "stvg.experiments.run",
+    "load_run_config": "stvg.experiments.run_config",
     "run_experiment": "stvg.experiments.run",
     "write_report": "stvg.experiments.report",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'stvg.experiments' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = sorted(_LAZY)
+__getattr__, __dir__, __all__ = lazy_names(__name__, _LAZY, ())

@@ -5,13 +5,13 @@ Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
     stvg evaluate --annotations A --format F --predictions P [--protocol official|span|tubedetr|tubedetr-grid|cgstvg|all]
         [--pred-format stvg|tubedetr|cgstvg] [--fill none|linear|hold] [--on-invalid error|zero] [--out M.json]
 
-Policy mode (:mod:`stvg.training.evaluate_policy`)::
+Policy mode (:mod:`stvg.evaluation`)::
 
     stvg evaluate --policy CONFIG --dataset D --split S [--root R] [--fps F] [--out DIR]
         [--on-bad-video error|skip] [--control shuffled-video|blank-video]
 
 runs the policy of ``CONFIG`` over the split through ``GroundingEnv`` and prints the metrics
-table and the cost per sample; ``--fps native`` samples every native frame. A config or
+table and the cost per sample; ``--fps all`` samples every frame. A config or
 data error is reported with exit status 2. A video that cannot be decoded stops the
 evaluation (``--on-bad-video error``, the default) after writing the samples scored so
 far to ``--out``, or is left out and listed (``skip``). ``--control`` scores the policy
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=parse_fps,
         default=...,
         metavar="F",
-        help="frames sampled per second ('native' = every frame; default: the config's)",
+        help="frames sampled per second ('all' = every frame; default: the config's)",
     )
     online.add_argument(
         "--limit", type=positive_int, metavar="N", help="evaluate the first N samples (N >= 1)"
@@ -132,22 +131,11 @@ def _handler(parser: argparse.ArgumentParser):
 
 
 def _run_policy(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError
-    from stvg.data import DataError
-
-    try:
-        return _evaluate(args)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"stvg evaluate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from stvg.cli_errors import check_not_an_input, check_writable_dir
     from stvg.config import parse_overrides
-    from stvg.training.evaluate_policy import (
+    from stvg.evaluation import (
         compare_control,
         evaluate_policy,
         format_control,

@@ -23,14 +23,10 @@ import numpy as np
 
 from stvg.experiments.report_samples import samples_section
 from stvg.training.run_dir import read_metrics
+from stvg.verifiers.metrics import HEADLINE_METRICS
 
 CURVE_FILE = "learning_curve.png"
-METRIC_ROWS = (
-    ("m_tIoU", "m_tIoU"),
-    ("m_vIoU", "m_vIoU"),
-    ("vIoU@0.3", "vIoU@0.3"),
-    ("vIoU@0.5", "vIoU@0.5"),
-)
+METRIC_ROWS = tuple((name, name) for name in HEADLINE_METRICS)
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
@@ -181,7 +177,9 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         f"- policy: {summary.get('policy', 'native')}",
         f"- data: `{summary['data_root']}`",
         *_synthesis_lines(summary.get("synthesis")),
-        f"- SFT checkpoint: `{summary['sft_checkpoint']}`",
+        f"- SFT checkpoint: `{summary['sft_checkpoint']}`"
+        if summary.get("sft_checkpoint")
+        else "- SFT: none (RL starts from the policy's fresh weights)",
         f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "
         f"{summary['rl_iterations']} iterations, {summary['rl_num_workers']} Ray rollout workers)",
         f"- RL checkpoint: `{summary['rl_checkpoint']}`",

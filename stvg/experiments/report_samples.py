@@ -1,6 +1,6 @@
 """The per-sample part of the run report: IoU histograms and a gallery of contact sheets.
 
-It reads the evaluation folders that :mod:`stvg.training.evaluate_policy` wrote for the
+It reads the evaluation folders that :mod:`stvg.evaluation` wrote for the
 test split (``per_sample.jsonl``: one ``{"sample_id", "t_iou", "v_iou", ...}`` per line;
 ``predictions.json``: the densified predictions) before RL (``eval_sft``) and after RL
 (``eval_rl``), and writes into the run folder:
@@ -78,7 +78,7 @@ def read_per_sample(folder: str | Path) -> list[dict[str, Any]] | None:
             raise DataError(
                 f"line {number} lacks {missing}",
                 path=str(path),
-                hint="per-sample records come from stvg.training.evaluate_policy",
+                hint="per-sample records come from stvg.evaluation",
             )
         records.append(record)
     return records

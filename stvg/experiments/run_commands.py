@@ -36,21 +36,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError, parse_overrides
-    from stvg.experiments.run import check_stage_configs, load_run_config, run_experiment
+    from stvg.config import parse_overrides
+    from stvg.experiments.run import load_run_config, run_experiment
 
-    try:
-        overrides = parse_overrides(args.overrides)
-        # --out-dir and --name are validated as the config's keys (a name is no path)
-        for key, value in (("out_dir", args.out_dir), ("name", args.name)):
-            if value is not None:
-                overrides[key] = value
-        config = load_run_config(args.config, overrides)
-        check_stage_configs(config)
-    except ConfigError as exc:
-        where = "" if f"(in {args.config}" in str(exc) else f" (in {args.config})"
-        print(f"stvg run: error: {exc}{where}", file=sys.stderr)
-        return 2
+    overrides = parse_overrides(args.overrides)
+    # --out-dir and --name are validated as the config's keys (a name is no path)
+    for key, value in (("out_dir", args.out_dir), ("name", args.name)):
+        if value is not None:
+            overrides[key] = value
+    config = load_run_config(args.config, overrides)  # every stage's config validated
     check_writable_dir(config.out_dir, "--out-dir" if args.out_dir else "out_dir")  # first
     command = (
         "stvg run " + " ".join(shlex.quote(a) for a in sys.argv[2:])

@@ -55,6 +55,7 @@ from typing import Any
 import yaml
 from ray.tune import Callback
 
+from stvg.cli_errors import Interrupted
 from stvg.config import (
     ConfigError,
     InvalidField,
@@ -264,8 +265,9 @@ class TrialSpec:
         return merged
 
     def run_config(self, values: Mapping[str, Any]) -> Any:
-        """The trial's :class:`~stvg.experiments.run.RunConfig` (validated)."""
-        from stvg.experiments.run import RunConfig
+        """The trial's :class:`~stvg.experiments.run_config.RunConfig` (validated, its
+        stage configs too)."""
+        from stvg.experiments.run_config import RunConfig
 
         label = trial_name(values)
         data = apply_overrides(self.base, self.overrides(values))
@@ -366,11 +368,9 @@ def load_sweep_config(
         ),
         cwd=os.getcwd(),
     )
-    from stvg.experiments.run import check_stage_configs
-
     for values in grid_combinations(axes):
         try:
-            check_stage_configs(spec.run_config(values))
+            spec.run_config(values)  # every stage's config validated
         except ConfigError as exc:
             message = str(exc)
             if "trial " not in message:
@@ -423,13 +423,10 @@ def trial_resources(spec: TrialSpec, resources: TrialResources) -> Callable[[dic
         from ray.tune import PlacementGroupFactory
 
         config = spec.run_config(decode_axes(spec, params["axes"]))
-        rollout = dict(config.rl.get("rollout", {}))
+        rollout = config.rl.rollout
         head = {"CPU": resources.cpu, "GPU": resources.gpu}
-        worker = {
-            "CPU": float(rollout.get("num_cpus_per_worker", 1.0)),
-            "GPU": float(rollout.get("num_gpus_per_worker", 0.0)),
-        }
-        workers = int(rollout.get("num_workers", 0))
+        worker = {"CPU": rollout.num_cpus_per_worker, "GPU": rollout.num_gpus_per_worker}
+        workers = rollout.num_workers
         return PlacementGroupFactory(
             [{k: v for k, v in b.items() if v} or {"CPU": 0.0} for b in [head] + [worker] * workers]
         )
@@ -458,8 +455,7 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     if trial_dir.exists():
         shutil.rmtree(trial_dir)
     config = spec.run_config(values)
-    rl = dict(config.rl)
-    rl.setdefault("progress_bar", False)  # trials run in parallel: no interleaved bars
+    rl = replace(config.rl, progress_bar=False)  # trials run in parallel: no interleaved bars
     config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl)
     started = time.perf_counter()
     trial_dir.mkdir(parents=True)
@@ -553,7 +549,7 @@ def _check_same_sweep(sweep_dir: Path, resolved: dict[str, Any], restart: bool) 
     return False
 
 
-class SweepInterrupted(Exception):
+class SweepInterrupted(Interrupted):
     """The sweep was stopped (Ctrl-C) before every trial ran (the message says how many
     started). Finished trials are kept in the sweep folder: running it again resumes."""
 

@@ -14,7 +14,6 @@ import argparse
 import shlex
 import sys
 
-from stvg.cli_errors import EXIT_INTERRUPTED, RESUME_HINTS
 from stvg.config import add_set_argument
 
 
@@ -41,19 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError, parse_overrides
-    from stvg.experiments.sweep import SweepInterrupted, load_sweep_config, run_sweep
+    from stvg.config import parse_overrides
+    from stvg.experiments.sweep import load_sweep_config, run_sweep
 
     command = "stvg sweep " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    try:
-        config, spec = load_sweep_config(args.config, parse_overrides(args.overrides))
-        result = run_sweep(config, spec, command=command, restart=args.restart)
-    except ConfigError as exc:
-        print(f"stvg sweep: error: {exc}", file=sys.stderr)
-        return 2
-    except SweepInterrupted as exc:
-        print(f"stvg sweep: {exc}; {RESUME_HINTS['sweep']}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    config, spec = load_sweep_config(args.config, parse_overrides(args.overrides))
+    result = run_sweep(config, spec, command=command, restart=args.restart)
     failed = sum(1 for row in result.rows if row["status"] != "ok")
     return 1 if failed else 0
 

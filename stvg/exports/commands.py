@@ -17,11 +17,11 @@ dataset, bad data) are one line with exit status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from stvg.cli_args import int_up_to, parse_fps, positive_int
+from stvg.cli_errors import CommandError
 from stvg.config import add_set_argument
 from stvg.limits import MAX_VIDEO_SIDE
 
@@ -76,43 +76,23 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
         elif section == "env" and rest:
             env[rest] = value
         else:
-            raise ValueError(f"--set {key}: export keys are policy.<field> or env.<field>")
+            raise CommandError(f"--set {key}: export keys are policy.<field> or env.<field>")
     return policy, env
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from stvg.cli_errors import CommandError
-    from stvg.config import ConfigError
-    from stvg.data import DataError
     from stvg.data.datasets import dataset_names
-    from stvg.verifiers.formats import ContractError
 
-    name = f"stvg export {args.engine}"
     if args.dataset not in dataset_names():
-        print(
-            f"{name}: error: unknown --dataset {args.dataset!r}; choose one of {dataset_names()}",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        count = _export(args)
-    except (
-        CommandError,
-        ConfigError,
-        DataError,
-        ContractError,
-        FileNotFoundError,
-        ValueError,
-        OSError,
-    ) as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(f"unknown --dataset {args.dataset!r}; choose one of {dataset_names()}")
+    count = _export(args)
     print(f"wrote {count} samples to {args.out}")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from stvg.config import parse_overrides
+    from stvg.config import from_dict, parse_overrides
+    from stvg.envs.config import EnvConfig
     from stvg.exports.samples import build_export_env, export_samples
     from stvg.policies.vlm.config import VLMPolicyConfig
     from stvg.policies.vlm.prompter import VLMPrompter
@@ -120,13 +100,12 @@ def _export(args: argparse.Namespace) -> int:
     policy_options, env_options = _split_overrides(parse_overrides(args.overrides))
     out = Path(args.out)
     if out.exists() and out.is_dir() and args.engine == "verl":
-        raise ValueError(f"--out {out} is a folder; give the parquet file to write")
-    try:
-        config = VLMPolicyConfig(model_path=str(args.model), **policy_options)
-    except TypeError as exc:
-        raise ValueError(f"--set policy.*: {exc}") from exc
+        raise CommandError(f"--out {out} is a folder; give the parquet file to write")
+    config = from_dict(
+        VLMPolicyConfig, {**policy_options, "model_path": str(args.model)}, path="policy"
+    )
     prompter = VLMPrompter(config)
-    env_kwargs = {
+    env_section: dict[str, Any] = {
         "dataset": args.dataset,
         "split": args.split,
         "root": args.root,
@@ -134,8 +113,8 @@ def _export(args: argparse.Namespace) -> int:
         **env_options,
     }
     if args.max_side is not None:
-        env_kwargs["max_side"] = args.max_side
-    env = build_export_env(prompter, env_kwargs)
+        env_section["max_side"] = args.max_side
+    env = build_export_env(prompter, from_dict(EnvConfig, env_section, path="env"))
     if args.engine == "verl":  # the parquet file must not be one of the videos it reads
         from stvg.cli_errors import check_not_an_input
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from stvg.data.types import Sample
+from stvg.envs.config import EnvConfig, as_env_config
 from stvg.envs.scoring import cost_info
 from stvg.policies.vlm.prompter import VLMPrompter
 from stvg.policies.vlm.video import PreparedPrompt
@@ -75,13 +76,18 @@ class ExportSample:
         return int(t * h * w // self.prepared.merge_size**2)
 
 
-def build_export_env(prompter: VLMPrompter, env_kwargs: dict[str, Any]) -> Any:
-    """The text ``GroundingEnv`` of ``env_kwargs`` scoring in ``prompter``'s answer contract
-    (unset contract keys filled from it; contradicting keys raise ``ContractError``)."""
+def build_export_env(prompter: VLMPrompter, env_config: EnvConfig | Mapping[str, Any]) -> Any:
+    """The text ``GroundingEnv`` of ``env_config`` (an :class:`~stvg.envs.config.EnvConfig`
+    or a mapping of its keys) scoring in ``prompter``'s answer contract (unset contract
+    keys filled from it; contradicting keys raise ``ContractError``)."""
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.grounding import GroundingEnv
 
-    kwargs = bind_env_kwargs(prompter, {**env_kwargs, "action_format": "text"})
+    config = as_env_config(env_config)
+    if config.kind != "grounding":
+        raise ValueError(f"exports write prompts of a grounding env, got env.id {config.id}")
+    text = replace(config, action_format="text")
+    kwargs = bind_env_kwargs(prompter, text.env_kwargs())
     env = GroundingEnv(kwargs)
     check_env_policy(env, prompter, env_name="export env", policy_name="policy vlm")
     return env

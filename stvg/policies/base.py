@@ -211,6 +211,136 @@ class ActorCriticPolicy(TrainablePolicy, Protocol):
         ...
 
 
+# ---------------------------------------------------------------- optional capabilities
+# What a policy may offer besides the protocols above. Each is declared by the policy
+# having the method or attribute; the trainer checks the ones its algorithm needs once,
+# when it is built (:func:`stvg.policies.capabilities.require`), and reads the optional
+# ones through these protocols, never by probing attribute names.
+
+
+@runtime_checkable
+class ActionEvaluator(Protocol):
+    """A policy that gives values, log-probabilities and entropies of given actions in one
+    pass (Stable-Baselines3's ``evaluate_actions``), used instead of ``log_prob`` and
+    ``value`` when present."""
+
+    def evaluate_actions(
+        self, obs_batch: Sequence[Observation], actions: Rollouts
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(values [B*n], log_probs [B*n, L], entropy [B*n])``."""
+        ...
+
+
+@runtime_checkable
+class ValueHead(Protocol):
+    """A policy with a critic: ``value(obs_batch)`` gives state values ``[B]``."""
+
+    def value(self, obs_batch: Sequence[Observation]) -> torch.Tensor:
+        """State values ``[B]`` (differentiable)."""
+        ...
+
+
+@runtime_checkable
+class SeededSampler(Protocol):
+    """A policy that samples from its own ``torch.Generator`` (``generator``): rollout
+    tasks reseed it, the greedy probe saves and restores it."""
+
+    generator: Any
+
+
+@runtime_checkable
+class Diagnostics(Protocol):
+    """A policy with scalars of its own to log (``policy/...``, e.g. the native policy's
+    box spread)."""
+
+    def diagnostics(self) -> Mapping[str, float]:
+        """``{name: value}`` to log."""
+        ...
+
+
+@runtime_checkable
+class Checkpointable(Protocol):
+    """A policy that writes a self-contained checkpoint file (``policy.pt``) with
+    ``save(path)``."""
+
+    def save(self, path: Any, extra: Mapping[str, Any] | None = None) -> Any:
+        """Write the checkpoint; returns its path."""
+        ...
+
+
+@runtime_checkable
+class HFExportable(Protocol):
+    """A policy that exports itself as a Hugging Face folder (``save_pretrained(dir)``):
+    the VLM."""
+
+    def save_pretrained(self, out_dir: Any) -> Any:
+        """Write the folder."""
+        ...
+
+
+@runtime_checkable
+class GradientCheckpointing(Protocol):
+    """A policy that turns on activation checkpointing itself."""
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute activations in the backward pass."""
+        ...
+
+
+@runtime_checkable
+class SampleBound(Protocol):
+    """A policy that reads the evaluated samples (the ``oracle`` baseline's ground
+    truth): ``bind_samples(samples)`` is called once with the env's samples."""
+
+    def bind_samples(self, samples: Sequence[Any]) -> None:
+        """Remember ``samples``."""
+        ...
+
+
+@runtime_checkable
+class EnvConfigured(Protocol):
+    """A policy class that completes its config from the env's spaces
+    (``tracking-mlp`` reads its input size from the observation space)."""
+
+    def config_from_env(
+        self, observation_space: Any, action_space: Any, config: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The config with what the spaces say filled in."""
+        ...
+
+
+@runtime_checkable
+class DeclaresLearningRate(Protocol):
+    """A policy class with its own default Adam step size (``default_learning_rate``: the
+    VLMs' 1e-6), used when the RL config leaves ``learning_rate`` unset."""
+
+    default_learning_rate: float
+
+
+@runtime_checkable
+class TokenBudget(Protocol):
+    """A text policy with a generation budget (``max_new_tokens``, TRL's
+    ``max_completion_length``): Dr. GRPO's constant normaliser."""
+
+    max_new_tokens: int
+
+
+@runtime_checkable
+class WrapsModel(Protocol):
+    """A policy around one transformers model (``model``), whose own methods (gradient
+    checkpointing, ``save_pretrained``) the trainer may call."""
+
+    model: Any
+
+
+def action_format(policy: Any) -> str:
+    """The env ``action_format`` a policy's actions fit: its ``action_format`` attribute
+    (``struct`` for the native policy, ``tracking`` for ``tracking-mlp``), else
+    ``text``."""
+    value = getattr(policy, "action_format", "text")
+    return str(value)
+
+
 def env_action(action: Any) -> Any:
     """What an env's ``step`` takes for a policy's action: a :class:`TextCompletion`'s
     text, any other action (a string, a struct action) as it is."""
@@ -218,7 +348,18 @@ def env_action(action: Any) -> Any:
 
 
 __all__ = [
+    "ActionEvaluator",
     "ActorCriticPolicy",
+    "Checkpointable",
+    "DeclaresLearningRate",
+    "Diagnostics",
+    "EnvConfigured",
+    "GradientCheckpointing",
+    "HFExportable",
+    "SampleBound",
+    "SeededSampler",
+    "ValueHead",
+    "action_format",
     "Observation",
     "Policy",
     "Rollouts",

@@ -33,7 +33,6 @@ from stvg.config import InvalidField, to_dict
 from stvg.data.timing import time_of_frame
 from stvg.data.types import Sample, SecondLevelAnswer
 from stvg.policies.base import Observation
-from stvg.policies.registry import register_policy
 from stvg.verifiers.formats import FrameContext, get_format
 from stvg.verifiers.formats.coords import to_original
 
@@ -179,7 +178,6 @@ class RandomConfig(OutputConfig):
     seed: int = 0
 
 
-@register_policy("random")
 class RandomPolicy(_AnswerPolicy):
     """Uniformly random span over the shown frames and random boxes (see the module doc).
 
@@ -238,7 +236,6 @@ class OracleConfig(OutputConfig):
                 raise InvalidField(name, f"must be a finite number >= 0, got {value}")
 
 
-@register_policy("oracle")
 class OraclePolicy(_AnswerPolicy):
     """The ground-truth answer, optionally perturbed (see the module docstring).
 
@@ -368,7 +365,6 @@ def fit_prior(samples: Sequence[Sample]) -> dict[str, float]:
     }
 
 
-@register_policy("prior")
 class PriorPolicy(_AnswerPolicy):
     """The training split's mean span and a centred box of the mean size.
 

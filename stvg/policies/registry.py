@@ -1,13 +1,16 @@
-"""Policies by name: ``register_policy(name)`` and ``make(name, **cfg)``.
+"""Policies by name: ``register_policy(name, target)`` and ``make(name, **cfg)``.
+
+One way to register: :func:`register_policy` with a class or factory, or with a lazy
+``"module:attribute"`` string that :func:`make` imports only when the policy is asked for
+(so that naming a policy never imports torch or transformers). The built-in policies are
+registered that way, from :data:`BUILTIN_POLICIES`; a policy of your own is registered the
+same way (``register_policy("mine", "my_package.policy:MyPolicy")``, or as a decorator
+``@register_policy("mine")`` on the class).
 
 A registered target is a class or factory. When it has a ``config_class`` (a dataclass) and
 a ``from_config`` classmethod, :func:`make` validates ``cfg`` with
 :func:`stvg.config.from_dict` (unknown keys and wrong types name their key path) and calls
 ``from_config``; otherwise it calls ``target(**cfg)``.
-
-Policies whose modules import heavy libraries are registered lazily as
-``"module:attribute"`` strings (see :data:`BUILTIN_POLICIES`) and imported by :func:`make`
-only when asked for.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ BUILTIN_POLICIES: dict[str, str] = {
     "tracking-mlp": "stvg.policies.tracking:TrackingMLPPolicy",
 }
 
-_REGISTRY: dict[str, Callable[..., Any] | str] = dict(BUILTIN_POLICIES)
+_REGISTRY: dict[str, Callable[..., Any] | str] = {}
 
 
 def register_policy(
@@ -63,6 +66,10 @@ def register_policy(
     if target is None:
         return _register
     return _register(target)  # type: ignore[arg-type]
+
+
+for _name, _target in BUILTIN_POLICIES.items():
+    register_policy(_name, _target)
 
 
 def unregister_policy(name: str) -> None:

@@ -28,7 +28,6 @@ from torch import nn
 
 from stvg.config import InvalidField, from_dict, to_dict
 from stvg.policies.base import Observation, Rollouts
-from stvg.policies.registry import register_policy
 
 _LOG_2PI_E = math.log(2 * math.pi * math.e)
 
@@ -59,7 +58,6 @@ class TrackingMLPConfig:
             raise InvalidField("hidden", f"must be positive layer sizes, got {self.hidden}")
 
 
-@register_policy("tracking-mlp")
 class TrackingMLPPolicy:
     """MLP actor-critic over flat tracking observations (see the module docstring).
 

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=parse_fps,
         default=1.0,
         metavar="F",
-        help="contact sheet: frames per second shown as tiles (default 1; 'native' = all)",
+        help="contact sheet: frames per second shown as tiles (default 1; 'all' = every frame)",
     )
     picture.add_argument(
         "--max-frames",
@@ -115,20 +115,9 @@ def _handler(parser: argparse.ArgumentParser):
             parser.error("give the dataset as --annotations A or as --root R (not both)")
         if args.split is not None and args.root is None:
             parser.error("--split selects a split under --root; with --annotations leave it out")
-        return _run(args)
+        return _render(args)
 
     return handle
-
-
-def _run(args: argparse.Namespace) -> int:
-    from stvg.config import ConfigError
-    from stvg.data import DataError
-
-    try:
-        return _render(args)
-    except (ConfigError, DataError, OSError) as exc:
-        print(f"stvg render: error: {exc}", file=sys.stderr)
-        return 2
 
 
 def unknown_sample_error(sample_id: str, known: list[str], source: str) -> Exception:

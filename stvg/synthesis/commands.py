@@ -14,7 +14,6 @@ status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from stvg.config import add_set_argument
 
@@ -47,8 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _handle(args: argparse.Namespace) -> int:
     from stvg.cli_errors import check_writable_dir
-    from stvg.config import ConfigError, InvalidField, parse_overrides
-    from stvg.data import DataError
+    from stvg.config import parse_overrides
     from stvg.synthesis.config import load_synthesis_config
     from stvg.synthesis.run import synthesize
 
@@ -61,15 +59,10 @@ def _handle(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "progress": False if args.no_progress else None,
     }
-    try:
-        overrides = {**parse_overrides(args.overrides), **overrides}
-        config = load_synthesis_config(args.config, overrides)
-        check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
-        result = synthesize(config)
-    except (ConfigError, InvalidField, DataError, ImportError) as exc:
-        where = f"config key {exc.field}: " if isinstance(exc, InvalidField) else ""
-        print(f"stvg synth-cot: error: {where}{exc}", file=sys.stderr)
-        return 2
+    overrides = {**parse_overrides(args.overrides), **overrides}
+    config = load_synthesis_config(args.config, overrides)
+    check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
+    result = synthesize(config)
     counts, metrics = result.manifest["counts"], result.manifest["teacher_metrics"]
     parsed = metrics["over_parsed"]
     print(

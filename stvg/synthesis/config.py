@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from stvg.config import InvalidField, apply_overrides, from_dict, load_yaml
+from stvg.config import InvalidField, apply_overrides, from_dict, load_yaml, set_by
+from stvg.envs.config import EnvConfig
+from stvg.policies.vlm.config import VLMPolicyConfig
+from stvg.synthesis.teachers.openai_teacher import OpenAITeacherConfig
 from stvg.verifiers.formats import Coords, ModelGeometry
 
 
@@ -71,46 +74,34 @@ class TeacherConfig:
             chat-completions endpoint) or ``local`` (a transformers VLM through the ``vlm``
             policy).
         scene: settings of the ``scene`` teacher.
-        openai: settings of the ``openai`` teacher, the fields of
-            ``stvg.synthesis.teachers.openai_teacher.OpenAITeacherConfig`` (``base_url``,
-            ``model``, ``api_key_env``, ``max_concurrency``, ``timeout_s``,
-            ``max_retries``, ``temperature``, ``max_tokens``, ...); validated when the
-            teacher is built, errors name ``teacher.openai.<key>``.
-        local: ``VLMPolicyConfig`` keys of the ``local`` teacher (``model_path``, ...);
-            ``answer_format``, ``coords``, ``fps`` and ``template`` come from this config.
+        openai: settings of the ``openai`` teacher
+            (:class:`~stvg.synthesis.teachers.openai_teacher.OpenAITeacherConfig`:
+            ``base_url``, ``model``, ``api_key_env``, ``max_concurrency``, ``timeout_s``,
+            ``max_retries``, ``temperature``, ``max_tokens``, ...).
+        local: the ``local`` teacher's policy
+            (:class:`~stvg.policies.vlm.config.VLMPolicyConfig`: ``model_path``, ...;
+            ``answer_format``, ``coords``, ``fps`` and ``template`` come from this config);
+            required with ``name: local``.
         batch_size: requests handed to the teacher at once (and written before the next).
     """
 
     name: Literal["scene", "openai", "local"] = "scene"
     scene: SceneTeacherConfig = field(default_factory=SceneTeacherConfig)
-    openai: dict[str, Any] = field(default_factory=dict)
-    local: dict[str, Any] = field(default_factory=dict)
+    openai: OpenAITeacherConfig = field(default_factory=OpenAITeacherConfig)
+    local: VLMPolicyConfig | None = None
     batch_size: int = 8
 
     def __post_init__(self) -> None:
+        if self.name == "local" and self.local is None:
+            raise InvalidField(
+                "local", "the local teacher is a VLM: give local.model_path (a checkpoint folder)"
+            )
         if self.batch_size < 1:
             raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
 
 
-@dataclass
-class SynthEnvConfig:
-    """The samples and how their frames are shown (``GroundingEnv`` keys).
-
-    Attributes:
-        dataset: dataset name (``synthetic`` for the ``scene`` teacher).
-        split: split name.
-        root: dataset folder.
-        fps: frames sampled per second of video (the contract's ``fps``).
-        max_frames: most frames shown per video (``None`` = room for the longest video).
-        max_side: longer side of the frames as shown, pixels.
-    """
-
-    dataset: str = "synthetic"
-    split: str | None = "train"
-    root: str | None = None
-    fps: float = 1.0
-    max_frames: int | None = None
-    max_side: int = 224
+#: The samples and how their frames are shown: the env section every stage shares.
+SynthEnvConfig = EnvConfig
 
 
 @dataclass
@@ -136,7 +127,8 @@ class SynthesisConfig:
 
     Attributes:
         teacher: the teacher section.
-        env: the samples and frame sampling.
+        env: the samples and how their frames are shown (an
+            :class:`~stvg.envs.config.EnvConfig`; ``split`` defaults to ``train``).
         contract: the answer contract of prompts and targets.
         template: the VLM prompt template (a shipped name or a YAML path); its sha256 goes
             into the manifest.
@@ -151,16 +143,20 @@ class SynthesisConfig:
     """
 
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    env: SynthEnvConfig = field(default_factory=SynthEnvConfig)
-    contract: SynthContractConfig = field(default_factory=SynthContractConfig)
-    template: str = "default"
+    env: EnvConfig = set_by("stvg run", default_factory=lambda: EnvConfig(split="train"))
+    contract: SynthContractConfig = set_by("stvg run", default_factory=SynthContractConfig)
+    template: str = set_by("stvg run", "default")
     keep: Literal["all", "consistent"] = "all"
     min_box_iou: float = 0.3
     limit: int | None = None
-    out: str = "runs/synthesis"
-    progress: bool = True
+    out: str = set_by("stvg run", "runs/synthesis")
+    progress: bool = set_by("stvg run", True)
 
     def __post_init__(self) -> None:
+        if self.env.kind != "grounding":
+            raise InvalidField(
+                "env.id", f"synthesis writes answers to a grounding env, got {self.env.id}"
+            )
         if not 0.0 <= self.min_box_iou <= 1.0:
             raise InvalidField("min_box_iou", f"must be in [0, 1], got {self.min_box_iou}")
         if self.limit is not None and self.limit < 1:

@@ -20,7 +20,6 @@ Files under ``config.out``:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from stvg.config import from_dict
+from stvg.config import to_dict
 from stvg.redact import redact
 from stvg.synthesis.config import SynthesisConfig, TeacherConfig
 from stvg.synthesis.replace import replace_with_gt
@@ -41,27 +40,28 @@ from stvg.verifiers.formats import ContractSpec, check_agreement
 RECORDS_FILE = "records.jsonl"
 TARGETS_FILE = "targets.jsonl"
 MANIFEST_FILE = "manifest.json"
+#: The env keys the manifest records as the sampling of the targets.
+SAMPLING_KEYS = ("dataset", "split", "root", "fps", "max_frames", "max_side")
 
 
 def build_teacher(config: TeacherConfig, spec: ContractSpec, template: str) -> Teacher:
     """The teacher of ``config.name``.
 
-    The ``openai`` teacher is imported by name from
-    ``stvg.synthesis.teachers.openai_teacher`` (``OpenAITeacher(OpenAITeacherConfig)``);
-    the ``local`` one is a ``vlm`` policy asked in ``spec`` with ``template``.
+    The ``openai`` teacher is ``OpenAITeacher`` of
+    :mod:`stvg.synthesis.teachers.openai_teacher` with ``config.openai``; the ``local`` one is a ``vlm`` policy asked in ``spec`` with ``template``.
     """
     if config.name == "scene":
         from stvg.synthesis.teachers.scene import SceneTeacher
 
         return SceneTeacher(config.scene)
     if config.name == "openai":
-        module = importlib.import_module("stvg.synthesis.teachers.openai_teacher")
-        settings = from_dict(module.OpenAITeacherConfig, config.openai, path="teacher.openai")
-        return module.OpenAITeacher(settings)
+        from stvg.synthesis.teachers.openai_teacher import OpenAITeacher
+
+        return OpenAITeacher(config.openai)
     from stvg.synthesis.teachers.local import LocalTeacher
 
     policy_config = {
-        **config.local,
+        **to_dict(config.local),
         "answer_format": spec.answer_format,
         "coords": spec.coords,
         "fps": spec.fps,
@@ -184,18 +184,14 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
         if spec.geometry is None:
             spec = ContractSpec(spec.answer_format, spec.coords, spec.fps, teacher_spec.geometry)
         check_agreement(spec, teacher_spec, env_name="synthesis contract", policy_name="teacher")
-    e = config.env
     env = GroundingEnv(
-        dataset=e.dataset,
-        split=e.split,
-        root=e.root,
-        fps=e.fps,
-        max_frames=e.max_frames,
-        max_side=e.max_side,
-        action_format="text",
-        answer_format=spec.answer_format,
-        coords=spec.coords,
-        model_geometry=None if spec.geometry is None else spec.geometry.to_dict(),
+        {
+            **config.env.env_kwargs(),
+            "action_format": "text",
+            "answer_format": spec.answer_format,
+            "coords": spec.coords,
+            "model_geometry": None if spec.geometry is None else spec.geometry.to_dict(),
+        }
     )
     prompter = _Prompter(config.template, spec)
     out = Path(config.out)
@@ -297,13 +293,11 @@ def teacher_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
 def _manifest(
     config: SynthesisConfig, spec: ContractSpec, teacher: Teacher, records: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    from dataclasses import asdict
-
     failed = Counter(r["drop_reason"] for r in records if not r.get("parsed"))
     dropped = Counter(r["drop_reason"] for r in records if r.get("parsed") and not r["kept"])
     return {
         "teacher": teacher.settings(),
-        "sampling": asdict(config.env) | {"limit": config.limit},
+        "sampling": {k: getattr(config.env, k) for k in SAMPLING_KEYS} | {"limit": config.limit},
         "contract": spec.to_dict(),
         "template": {"name": config.template, "sha256": template_sha256(config.template)},
         "keep": config.keep,

@@ -1,7 +1,5 @@
-"""Targets of supervised fine-tuning: VLM target texts and the native policy's target action.
-
-The native policy learns the action of :func:`sft_target` (shown-frame span indices and
-normalised boxes); a VLM learns a target text.
+"""Target texts of the VLM's supervised fine-tuning (the native policy's target action is
+:func:`stvg.training.sft.native_data.sft_target`).
 
 A target text is the whole text the model should write for one sample, one JSON object a line::
 
@@ -16,7 +14,7 @@ the ground-truth box of every shown frame inside it). The contract renders in th
 coordinates, frame size and timestamps the policy's prompt states (for Qwen2.5-VL
 ``pixels``: pixels of the processor-resized frames), so a model trained on these texts
 answers in the frame the env scores in; build the env with
-:func:`stvg.training.sft_vlm.build_env` (or ``stvg.envs.contract.bind_env_kwargs``) so that
+:func:`stvg.training.sft.vlm.build_env` (or ``stvg.envs.contract.bind_env_kwargs``) so that
 its contract is the policy's.
 
 >>> import tempfile, pathlib
@@ -31,17 +29,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import Any
 
 from stvg.data.errors import DataError
-from stvg.data.types import Sample
-from stvg.policies.native.features import xyxy_to_cxcywh
-
-SpanTarget = Literal["nearest", "cover"]
 
 
 def read_targets(path: str | Path) -> dict[str, str]:
@@ -154,77 +145,10 @@ def write_gt_targets(
     return write_targets(path, gt_targets(env, reasoning=reasoning, limit=limit))
 
 
-@dataclass(frozen=True)
-class SFTTarget:
-    """The action a sample's ground truth asks for, on its shown frames.
-
-    Attributes:
-        start, end: indices of the shown frames that start and end the span.
-        boxes_cxcywh: float32 ``[T, 4]`` normalised ``(cx, cy, w, h)`` ground-truth boxes
-            of the shown frames ``start..end`` (zeros elsewhere).
-    """
-
-    start: int
-    end: int
-    boxes_cxcywh: np.ndarray
-
-
-def sft_target(sample: Sample, frame_idx: np.ndarray, rule: SpanTarget = "nearest") -> SFTTarget:
-    """The target action of ``sample`` shown at native frames ``frame_idx``.
-
-    Span rules (``[gs, ge]`` = the ground-truth span in native frames):
-
-    * ``nearest`` — start and end are the shown frames nearest to ``gs`` and ``ge`` (ties
-      go to the earlier frame), the best estimate of the span on the shown grid;
-    * ``cover`` — the last shown frame at or before ``gs`` and the first at or after
-      ``ge``, so the span covers the ground truth (over-long by up to one interval at
-      each end).
-
-    The box of a shown frame in the span is the ground-truth box of that frame, or of the
-    nearest annotated frame (a frame rounded just outside the ground-truth span, or an
-    unannotated one), normalised by the video size.
-
-    >>> from stvg.data import Sample
-    >>> s = Sample("v", "v.mp4", "q", 10.0, 100, 200, 100, (7, 48),
-    ...            {f: [20.0, 10.0, 60.0, 50.0] for f in range(7, 49)})
-    >>> t = sft_target(s, np.arange(0, 100, 10))
-    >>> t.start, t.end, t.boxes_cxcywh[1].tolist()
-    (1, 5, [0.20000000298023224, 0.30000001192092896, 0.20000000298023224, 0.4000000059604645])
-    >>> t2 = sft_target(s, np.arange(0, 100, 10), "cover")
-    >>> t2.start, t2.end
-    (0, 5)
-    """
-    frames = np.asarray(frame_idx, dtype=np.int64)
-    first, last = sample.gt_span
-    if rule == "nearest":
-        start = int(np.argmin(np.abs(frames - first)))
-        end = int(np.argmin(np.abs(frames - last)))
-    elif rule == "cover":
-        before = np.flatnonzero(frames <= first)
-        after = np.flatnonzero(frames >= last)
-        start = int(before[-1]) if before.size else 0
-        end = int(after[0]) if after.size else len(frames) - 1
-    else:
-        raise ValueError(f"span target rule must be 'nearest' or 'cover', got {rule!r}")
-    end = max(start, end)
-    tube = sample.gt_tube()
-    if len(tube) == 0:
-        raise ValueError(f"sample {sample.sample_id!r} has no ground-truth box to learn from")
-    span_frames = frames[start : end + 1]
-    nearest = np.abs(tube.frame_idx[None, :] - span_frames[:, None]).argmin(axis=1)
-    scale = np.array([sample.width, sample.height] * 2, dtype=np.float64)
-    boxes = np.zeros((len(frames), 4), dtype=np.float32)
-    boxes[start : end + 1] = xyxy_to_cxcywh(tube.boxes_xyxy[nearest] / scale)
-    return SFTTarget(start, end, boxes)
-
-
 __all__ = [
-    "SFTTarget",
-    "SpanTarget",
     "gt_target",
     "gt_targets",
     "read_targets",
-    "sft_target",
     "write_gt_targets",
     "write_targets",
 ]

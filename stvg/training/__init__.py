@@ -5,8 +5,7 @@ Names are imported on first access so that ``stvg --help`` stays fast (no torch 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stvg.lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "SFTConfig": "stvg.training.sft",
@@ -14,11 +13,13 @@ _LAZY: dict[str, str] = {
     "SFTResult": "stvg.training.sft",
     "load_sft_config": "stvg.training.sft",
     "train_sft": "stvg.training.sft",
-    "VLMSFTConfig": "stvg.training.sft_vlm",
-    "train_sft_vlm": "stvg.training.sft_vlm",
+    "VLMSFTConfig": "stvg.training.sft",
+    "train_sft_vlm": "stvg.training.sft",
+    "train_sft_native": "stvg.training.sft",
     "read_targets": "stvg.synthesis.targets",
     "write_gt_targets": "stvg.synthesis.targets",
-    "EnvSpec": "stvg.training.config",
+    "EnvConfig": "stvg.envs.config",
+    "create_trainer": "stvg.training.trainers",
     "GRPOConfig": "stvg.training.config",
     "PPOConfig": "stvg.training.config",
     "PolicySpec": "stvg.training.config",
@@ -34,16 +35,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'stvg.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = sorted(_LAZY)
+__getattr__, __dir__, __all__ = lazy_names(__name__, _LAZY, ())

@@ -7,7 +7,8 @@
     stvg train-sft --config stvg/experiments/configs/sft_vlm_tiny.yaml --write-targets T.jsonl
 
 A config with a ``policy: {name: vlm, ...}`` section fine-tunes the VLM policy
-(:mod:`stvg.training.sft_vlm`); any other trains the native policy (:mod:`stvg.training.sft`).
+(:mod:`stvg.training.sft.vlm`); any other trains the native policy
+(:mod:`stvg.training.sft.native`); the choice is :mod:`stvg.training.sft.kinds`'s.
 ``--write-targets`` (VLM configs) writes the ground-truth targets JSONL of the config's train
 split and exits. A config error (unknown key, wrong type, impossible value) is reported with
 its key path and exit status 2.
@@ -16,9 +17,9 @@ its key path and exit status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from stvg.cli_errors import CommandError
 from stvg.config import add_set_argument
 
 
@@ -52,32 +53,22 @@ def _handle(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from stvg.cli_errors import check_not_an_input, check_writable_dir
-    from stvg.config import ConfigError, InvalidField, parse_overrides
-    from stvg.data import DataError
+    from stvg.config import parse_overrides
     from stvg.training.sft import load_sft_config, train_sft
 
-    try:
-        config = load_sft_config(args.config, parse_overrides(args.overrides))
-        if args.out_dir is not None:
-            check_writable_dir(args.out_dir, "--out-dir")  # before any frame is decoded
-            config = replace(config, out_dir=args.out_dir)
-        if args.epochs is not None:
-            config = replace(config, epochs=args.epochs)
-    except (ConfigError, InvalidField) as exc:
-        where = f"config key {exc.field}: " if isinstance(exc, InvalidField) else ""
-        print(f"stvg train-sft: error: {where}{exc}", file=sys.stderr)
-        return 2
+    config = load_sft_config(args.config, parse_overrides(args.overrides))
+    if args.out_dir is not None:
+        check_writable_dir(args.out_dir, "--out-dir")  # before any frame is decoded
+        config = replace(config, out_dir=args.out_dir)
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
     # the run folder's config.yaml (written first) must not be the config being read
     written = {"--write-targets": args.write_targets}
     written[f"{config.out_dir}/config.yaml"] = Path(config.out_dir, "config.yaml")
     check_not_an_input(written, {"--config": args.config})
-    try:
-        if args.write_targets is not None:
-            return _write_targets(config, args.write_targets)
-        result = train_sft(config, progress=not args.no_progress)
-    except (DataError, ConfigError) as exc:
-        print(f"stvg train-sft: error: {exc}", file=sys.stderr)
-        return 2
+    if args.write_targets is not None:
+        return _write_targets(config, args.write_targets)
+    result = train_sft(config, progress=not args.no_progress)
     if result.eval_metrics:
         m = result.eval_metrics
         print(
@@ -89,15 +80,13 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _write_targets(config: object, path: str) -> int:
-    from stvg.training.sft_vlm import VLMSFTConfig, write_config_targets
+    from stvg.training.sft.vlm import VLMSFTConfig, write_config_targets
 
     if not isinstance(config, VLMSFTConfig):
-        print(
-            "stvg train-sft: error: --write-targets needs a VLM config (policy: {name: vlm}); "
-            "the native policy trains on ground-truth actions, not texts",
-            file=sys.stderr,
+        raise CommandError(
+            "--write-targets needs a VLM config (policy: {name: vlm}); the native policy "
+            "trains on ground-truth actions, not texts"
         )
-        return 2
     count = write_config_targets(config, path)
     print(f"wrote {count} ground-truth targets of split {config.data.train_split} to {path}")
     return 0

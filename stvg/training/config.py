@@ -7,7 +7,7 @@ One YAML file is one run::
     iterations: 40
     batch_size: 8            # prompts per iteration (x group_size answers each)
     learning_rate: 1.0e-4    # null = the policy's default (1e-6 for VLMs)
-    env: {id: stvg/Synthetic-v0, kwargs: {action_format: struct, max_side: 64}}
+    env: {id: stvg/Synthetic-v0, action_format: struct, max_side: 64}
     policy: {name: native, config: {checkpoint: runs/sft/policy.pt}}
     grpo: {group_size: 8, loss_type: grpo, beta: 0.0}
     rollout: {num_workers: 2}
@@ -29,7 +29,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from stvg.config import InvalidField
+from stvg.config import InvalidField, set_by
+from stvg.envs.config import EnvConfig, as_env_config
+from stvg.policies.spec import PolicySpec
+
+#: The default env of an RL run: the cached synthetic split, built on first use.
+SYNTHETIC_ID = "stvg/Synthetic-v0"
+
+#: The env section's old name (an :class:`~stvg.envs.config.EnvConfig`).
+EnvSpec = EnvConfig
 
 #: Adam step size when neither the config nor the policy class names one. A policy class
 #: sets its own with a ``default_learning_rate`` class attribute (VLMs: 1e-6).
@@ -94,49 +102,6 @@ def _positive(name: str, value: float) -> None:
 def _fraction(name: str, value: float, *, upper: float = 1.0) -> None:
     if not (math.isfinite(value) and 0.0 <= value <= upper):
         raise InvalidField(name, f"must be in [0, {upper}], got {value}")
-
-
-@dataclass
-class EnvSpec:
-    """The env the policy is trained on.
-
-    Attributes:
-        id: a Gymnasium id (``stvg/Synthetic-v0``, ``stvg/Grounding-v0``,
-            ``stvg/Tracking-v0``, ``stvg/SyntheticTrackingFlat-v0``, ...).
-        kwargs: keyword arguments of ``gymnasium.make`` (the env's config: ``dataset``,
-            ``split``, ``root``, ``fps``, ``max_frames``, ``max_side``, ``action_format``,
-            ``verifier``, ``reward_mode``, ...).
-        max_episode_steps: a time limit for multi-step envs (Gymnasium's ``TimeLimit``):
-            an episode cut by it is *truncated*, and PPO bootstraps from the critic's value
-            of the state where it was cut. ``None`` = no limit.
-    """
-
-    id: str = "stvg/Synthetic-v0"
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    max_episode_steps: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.id:
-            raise InvalidField("id", "must be a Gymnasium env id such as 'stvg/Synthetic-v0'")
-        if self.max_episode_steps is not None and self.max_episode_steps < 1:
-            raise InvalidField(
-                "max_episode_steps",
-                f"must be a positive integer or null, got {self.max_episode_steps}",
-            )
-
-
-@dataclass
-class PolicySpec:
-    """The policy to train.
-
-    Attributes:
-        name: registered policy name (``stvg.policies.make``), e.g. ``native``.
-        config: the policy's constructor config. ``{checkpoint: PATH}`` starts from a
-            saved policy, e.g. the SFT checkpoint of ``stvg train-sft``.
-    """
-
-    name: str = "native"
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -442,7 +407,8 @@ class TrainConfig:
         progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
         torch_threads: torch intra-op threads of the learner process (``null`` = torch's
             default). On a small shared CPU, 1 avoids threads spinning against each other.
-        env: the env.
+        env: the env (:class:`~stvg.envs.config.EnvConfig`: its id and keys; default
+            ``stvg/Synthetic-v0``).
         policy: the policy.
         grpo, rloo, ppo, rllib: per-algorithm settings (only the chosen one is read).
         rollout: rollout workers.
@@ -450,9 +416,9 @@ class TrainConfig:
     """
 
     algorithm: AlgorithmName = "grpo"
-    seed: int = 0
-    name: str | None = None
-    out_dir: str = "runs"
+    seed: int = set_by("stvg run", 0)
+    name: str | None = set_by("stvg run", None)
+    out_dir: str = set_by("stvg run", "runs")
     iterations: int = 10
     batch_size: int = 8
     update_epochs: int = 1
@@ -471,8 +437,8 @@ class TrainConfig:
     greedy_every: int = 10
     progress_bar: bool = True
     torch_threads: int | None = None
-    env: EnvSpec = field(default_factory=EnvSpec)
-    policy: PolicySpec = field(default_factory=PolicySpec)
+    env: EnvConfig = set_by("stvg run", default_factory=lambda: EnvConfig(id=SYNTHETIC_ID))
+    policy: PolicySpec = set_by("stvg run", default_factory=PolicySpec)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     rloo: RLOOConfig = field(default_factory=RLOOConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -481,6 +447,7 @@ class TrainConfig:
     ray: RayConfig = field(default_factory=RayConfig)
 
     def __post_init__(self) -> None:
+        self.env = as_env_config(self.env)  # a mapping given in code is validated here
         if self.seed < 0:
             raise InvalidField("seed", f"must be >= 0, got {self.seed}")
         for name in (

@@ -25,18 +25,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from stvg.policies.base import GradientCheckpointing, WrapsModel
+from stvg.policies.modes import set_train_mode, torch_modules
+
 #: Dtypes below float32 that the learner trains in float32 master weights.
 LOW_PRECISION = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def torch_modules(policy: Any) -> list[nn.Module]:
-    """The ``torch.nn.Module`` s a policy is made of: the policy itself when it is one, else
-    its attributes that are modules (``model`` of the native and VLM policies, ``net`` of
-    ``tracking-mlp``)."""
-    if isinstance(policy, nn.Module):
-        return [policy]
-    return [value for value in vars(policy).values() if isinstance(value, nn.Module)]
 
 
 def _is_dropout_rate(name: str, value: Any) -> bool:
@@ -82,18 +76,6 @@ def disable_dropout(policy: Any) -> int:
                     zeroed += value > 0
                     setattr(config, name, 0.0)
     return int(zeroed)
-
-
-def set_train_mode(policy: Any, mode: bool = True) -> None:
-    """``policy.train(mode)``, batch-norm layers excepted: they stay in eval mode (running
-    statistics), since in training mode their output depends on the batch, unlike the
-    sampler's."""
-    if hasattr(policy, "train"):
-        policy.train(mode)
-    for root in torch_modules(policy):
-        for module in root.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.eval()
 
 
 def float32_master_weights(policy: Any) -> dict[str, torch.dtype]:
@@ -163,11 +145,10 @@ def enable_gradient_checkpointing(policy: Any) -> str:
     Raises:
         ValueError: the policy offers none of these.
     """
-    hook = getattr(policy, "enable_gradient_checkpointing", None)
-    if callable(hook):
-        hook()
+    if isinstance(policy, GradientCheckpointing):
+        policy.enable_gradient_checkpointing()
         return f"{type(policy).__name__}.enable_gradient_checkpointing()"
-    model = getattr(policy, "model", None)
+    model = policy.model if isinstance(policy, WrapsModel) else None
     for method, keyword in (
         ("activation_checkpointing_enable", "activation_checkpointing_kwargs"),
         ("gradient_checkpointing_enable", "gradient_checkpointing_kwargs"),

@@ -43,11 +43,21 @@ import torch
 
 from stvg.config import ConfigError, InvalidField, to_dict
 from stvg.envs.contract import bind_env_kwargs, check_env_policy
-from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, evaluate_policy
+from stvg.envs.make import make_env
+from stvg.evaluation.greedy import GreedyProbe, played_prompts
+from stvg.policies.base import (
+    DeclaresLearningRate,
+    Diagnostics,
+    EnvConfigured,
+    HFExportable,
+    TokenBudget,
+)
+from stvg.policies.capabilities import CRITIC, TRAINABLE, require
+from stvg.policies.registry import policy_class
+from stvg.training.algorithms import Algorithm, Minibatch, build_algorithm, policy_outputs
 from stvg.training.algorithms.base import AdvantageResult
 from stvg.training.batch import Experience
 from stvg.training.config import DEFAULT_LEARNING_RATE, TrainConfig
-from stvg.training.greedy import GreedyProbe, played_prompts
 from stvg.training.learner import (
     autocast,
     disable_dropout,
@@ -65,7 +75,7 @@ from stvg.training.lifecycle import (
     TrainResult,
 )
 from stvg.training.metrics import episode_summary, greedy_summary, group_summary
-from stvg.training.rollout import RolloutTask, make_env, make_policy, policy_class
+from stvg.training.rollout import RolloutTask, make_policy
 from stvg.training.run_dir import (
     HF_DIR,
     TRAINER_STATE,
@@ -97,32 +107,35 @@ POLICY_STATE_KEYS = ("policy_name", "policy_config", "policy")
 def resolve_policy_config(config: TrainConfig, env: Any) -> dict[str, Any]:
     """The policy's config, completed from the env when its class asks for it.
 
-    A policy class with ``config_from_env(observation_space, action_space, config)`` (e.g.
+    A policy class that is :class:`~stvg.policies.base.EnvConfigured` (e.g.
     ``tracking-mlp``, which reads its input size from the observation space) gets to fill
     in what the YAML left out.
     """
     cls = policy_class(config.policy.name)
     policy_config = dict(config.policy.config)
-    hook = getattr(cls, "config_from_env", None)
-    if hook is not None:
-        policy_config = dict(hook(env.observation_space, env.action_space, policy_config))
+    if isinstance(cls, EnvConfigured):
+        policy_config = dict(
+            cls.config_from_env(env.observation_space, env.action_space, policy_config)
+        )
     return policy_config
 
 
 def resolve_train_config(config: TrainConfig) -> TrainConfig:
     """``config`` with the keys a run decides filled in (:meth:`TrainConfig.resolved`):
     a ``null`` ``learning_rate`` becomes the policy class's ``default_learning_rate``
-    (read with ``getattr``; :data:`~stvg.training.config.DEFAULT_LEARNING_RATE` when the
-    class has none)."""
-    default = getattr(policy_class(config.policy.name), "default_learning_rate", None)
+    (:class:`~stvg.policies.base.DeclaresLearningRate`;
+    :data:`~stvg.training.config.DEFAULT_LEARNING_RATE` for other classes)."""
+    cls = policy_class(config.policy.name)
+    default = cls.default_learning_rate if isinstance(cls, DeclaresLearningRate) else None
     return config.resolved(DEFAULT_LEARNING_RATE if default is None else float(default))
 
 
 def completion_budget(policy: Any) -> int | None:
-    """The policy's generation budget, ``policy.config.max_new_tokens`` (TRL's
-    ``max_completion_length``), or ``None`` when it has none: Dr. GRPO's constant
-    normaliser."""
-    value = getattr(getattr(policy, "config", None), "max_new_tokens", None)
+    """The generation budget of a :class:`~stvg.policies.base.TokenBudget` policy (TRL's
+    ``max_completion_length``), or ``None``: Dr. GRPO's constant normaliser."""
+    if not isinstance(policy, TokenBudget):
+        return None
+    value = policy.max_new_tokens
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
         return int(value)
     return None
@@ -162,7 +175,7 @@ class Trainer(TrainerLifecycle):
         self._take_threads()
         state = None if resume_from is None else resume_from.state
         self.algo: Algorithm = build_algorithm(cfg)
-        probe = make_env(cfg.env.id, cfg.env.kwargs, cfg.env.max_episode_steps)
+        probe = make_env(cfg.env.id, cfg.env.env_kwargs(), cfg.env.max_episode_steps)
         sample_ids = [s.sample_id for s in probe.unwrapped.samples]
         if state is None:
             policy_config = resolve_policy_config(cfg, probe)
@@ -173,9 +186,11 @@ class Trainer(TrainerLifecycle):
                 self.worker_policy_config = dict(state["policy_config"])
             self.policy = make_policy(cfg.policy.name, self.worker_policy_config)
         probe.close()
+        needs = TRAINABLE + (CRITIC if self.algo.needs_values else ())
+        require(self.policy, needs, who=f"algorithm {cfg.algorithm}")
         # The policy's answer contract (format, coordinates, fps, processor geometry) fills
         # the env keys left unset; an env that disagrees fails here, naming both values.
-        self.env_kwargs = bind_env_kwargs(self.policy, cfg.env.kwargs)
+        self.env_kwargs = bind_env_kwargs(self.policy, cfg.env.env_kwargs())
         probe = make_env(cfg.env.id, self.env_kwargs, cfg.env.max_episode_steps)
         check_env_policy(
             probe,
@@ -369,12 +384,11 @@ class Trainer(TrainerLifecycle):
         return every > 0 and (iteration == 1 or iteration % every == 0)
 
     def _policy_diagnostics(self) -> dict[str, float]:
-        """The policy's own scalars (``policy.diagnostics()``, e.g. the native policy's
-        ``policy/box_std``); none for a policy without the method."""
-        diagnostics = getattr(self.policy, "diagnostics", None)
-        if diagnostics is None:
+        """The scalars of a :class:`~stvg.policies.base.Diagnostics` policy (the native
+        policy's ``policy/box_std``); none for other policies."""
+        if not isinstance(self.policy, Diagnostics):
             return {}
-        return {str(k): float(v) for k, v in diagnostics().items()}
+        return {str(k): float(v) for k, v in self.policy.diagnostics().items()}
 
     def accumulate_gradients(
         self, mb: Minibatch, micro_batch_size: int | None = None
@@ -398,7 +412,7 @@ class Trainer(TrainerLifecycle):
         totals: dict[str, float] = defaultdict(float)
         for part in mb.split(size):
             with autocast(self.device, self.precision):
-                outputs = evaluate_policy(
+                outputs = policy_outputs(
                     self.policy,
                     part.observations,
                     part.rollouts,
@@ -455,7 +469,7 @@ class Trainer(TrainerLifecycle):
             for begin in range(0, len(experience), chunk):
                 part = experience.select(np.arange(begin, min(begin + chunk, len(experience))))
                 out.append(
-                    evaluate_policy(
+                    policy_outputs(
                         self.reference, part.observations, part.rollouts, need_values=False
                     ).logp.float()
                 )
@@ -539,10 +553,11 @@ class Trainer(TrainerLifecycle):
 
     def save_checkpoint(self) -> Path:
         """Checkpoint the current iteration into the run directory: ``trainer.pt``,
-        ``policy.pt`` (a policy with ``save``), ``hf/`` (a policy with ``save_pretrained``,
-        as ``hf_export`` says); then prune to the newest ``keep_last``."""
+        ``policy.pt`` (a :class:`~stvg.policies.base.Checkpointable` policy), ``hf/`` (an
+        :class:`~stvg.policies.base.HFExportable` one, as ``hf_export`` says); then prune to
+        the newest ``keep_last``."""
         cfg = self.config
-        export = hasattr(self.policy, "save_pretrained") and (
+        export = isinstance(self.policy, HFExportable) and (
             cfg.hf_export == "every"
             or (cfg.hf_export == "final" and self.iteration >= cfg.iterations)
         )

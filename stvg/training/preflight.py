@@ -26,8 +26,7 @@ def check_train_names(config: Any, source: str | None = None) -> None:
 
     import stvg  # noqa: F401  (registers the stvg/... env ids)
     from stvg.data.datasets import dataset_names
-    from stvg.policies.registry import registered_policies
-    from stvg.training.rollout import policy_class
+    from stvg.policies.registry import policy_class, registered_policies
 
     where = f" (in {source})" if source else ""
     env_id = config.env.id
@@ -44,17 +43,16 @@ def check_train_names(config: Any, source: str | None = None) -> None:
             f"config key policy.name: unknown policy {name!r}{where}; registered: "
             f"{registered_policies()}"
         ) from None
-    kwargs = dict(config.env.kwargs)
-    dataset = kwargs.get("dataset")
+    dataset = config.env.dataset
     if dataset is not None and dataset not in dataset_names():
         raise ConfigError(
-            f"config key env.kwargs.dataset: unknown dataset {dataset!r}{where}; choose one "
+            f"config key env.dataset: unknown dataset {dataset!r}{where}; choose one "
             f"of {dataset_names()}"
         )
-    root = kwargs.get("root")
+    root = config.env.root
     if root is not None and not Path(str(root)).expanduser().is_dir():
         raise ConfigError(
-            f"config key env.kwargs.root: folder {root} does not exist{where}; point it at "
+            f"config key env.root: folder {root} does not exist{where}; point it at "
             "the dataset folder (stvg data synth --out makes a synthetic one)"
         )
 

@@ -15,7 +15,6 @@ actor) is one line naming the run directory to ``--resume``, exit status 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +73,6 @@ def _config_class() -> Any:
     return TrainConfig
 
 
-def trainer_class(algorithm: str) -> Any:
-    """``RLlibPPOTrainer`` for ``rllib_ppo``, else the shared-loop ``Trainer``."""
-    if algorithm == "rllib_ppo":
-        from stvg.training.rllib_ppo import RLlibPPOTrainer
-
-        return RLlibPPOTrainer
-    from stvg.training.loop import Trainer
-
-    return Trainer
-
-
 def _handler(parser: argparse.ArgumentParser):
     def handle(args: argparse.Namespace) -> int:
         if args.config is None and args.resume is None:
@@ -95,45 +83,40 @@ def _handler(parser: argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from stvg.cli_errors import check_writable_dir, is_ray_failure, ray_failure_message
-    from stvg.config import ConfigError, parse_overrides
-    from stvg.data import DataError
+    from stvg.cli_errors import (
+        CommandError,
+        check_writable_dir,
+        is_ray_failure,
+        ray_failure_message,
+    )
+    from stvg.config import parse_overrides
     from stvg.training.preflight import check_train_names
     from stvg.training.run_dir import RunDir
+    from stvg.training.trainers import trainer_class
 
-    try:
-        overrides: dict[str, Any] = parse_overrides(args.overrides)
-    except ConfigError as exc:
-        print(f"stvg train: error: {exc}", file=sys.stderr)
-        return 2
+    overrides: dict[str, Any] = parse_overrides(args.overrides)
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     if args.out_dir is not None:
         check_writable_dir(args.out_dir, "--out-dir")  # before the run folder is made
         overrides["out_dir"] = args.out_dir
     if args.resume is not None and not Path(args.resume).is_dir():
-        print(
-            f"stvg train: error: --resume {args.resume}: no such run folder; give the run "
-            "directory that stvg train printed (out_dir/<run name>)",
-            file=sys.stderr,
+        raise CommandError(
+            f"--resume {args.resume}: no such run folder; give the run directory that stvg "
+            "train printed (out_dir/<run name>)"
         )
-        return 2
     if args.no_progress:
         overrides["progress_bar"] = False
-    try:
-        config = load_train_config(args.config, overrides, args.resume)
-        if config is not None:  # unknown names, a missing root: before any run folder exists
-            check_train_names(config, args.config or args.resume)
-        if args.resume is not None:
-            algorithm = (config.algorithm if config is not None else None) or RunDir(
-                args.resume, tensorboard=False
-            ).read_config().get("algorithm", "grpo")
-            trainer = trainer_class(algorithm).resume(args.resume, config)
-        else:
-            trainer = trainer_class(config.algorithm).create(config)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"stvg train: error: {exc}", file=sys.stderr)
-        return 2
+    config = load_train_config(args.config, overrides, args.resume)
+    if config is not None:  # unknown names, a missing root: before any run folder exists
+        check_train_names(config, args.config or args.resume)
+    if args.resume is not None:
+        algorithm = (config.algorithm if config is not None else None) or RunDir(
+            args.resume, tensorboard=False
+        ).read_config().get("algorithm", "grpo")
+        trainer = trainer_class(algorithm).resume(args.resume, config)
+    else:
+        trainer = trainer_class(config.algorithm).create(config)
     print(f"run directory: {trainer.run_dir.path}", flush=True)
     ray_failed = False
     try:
@@ -143,9 +126,7 @@ def _train(args: argparse.Namespace) -> int:
             raise
         ray_failed = True
         run = trainer.run_dir.path
-        message = ray_failure_message(exc, run, f"stvg train --resume {run}")
-        print(f"stvg train: error: {message}", file=sys.stderr)
-        return 2
+        raise CommandError(ray_failure_message(exc, run, f"stvg train --resume {run}")) from exc
     finally:
         try:
             trainer.close()
@@ -164,4 +145,4 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["load_train_config", "register", "trainer_class"]
+__all__ = ["load_train_config", "register"]

@@ -42,9 +42,10 @@ from typing import Any
 
 from stvg.checkpoint_files import CorruptCheckpoint, load_checkpoint_file, save_checkpoint_file
 from stvg.config import to_dict
+from stvg.envs.make import make_env
 from stvg.training.config import TrainConfig
 from stvg.training.lifecycle import ResumePoint, TrainerLifecycle
-from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES, make_env
+from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES
 from stvg.training.run_dir import RunDir
 from stvg.training.workers import init_ray
 
@@ -141,7 +142,7 @@ def rllib_config(config: TrainConfig) -> Any:
     env = config.env
     register_env(
         "stvg_rllib_env",
-        lambda _ctx: make_env(env.id, env.kwargs, env.max_episode_steps),
+        lambda _ctx: make_env(env.id, env.env_kwargs(), env.max_episode_steps),
     )
     r, rollout = config.rllib, config.rollout
     return (

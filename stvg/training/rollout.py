@@ -23,7 +23,6 @@ on any worker, in this process or in a Ray actor, first try or after a restart.
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +32,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from stvg.envs.base import GroupScoring
 from stvg.envs.contract import check_env_policy
-from stvg.policies.base import Rollouts, TextCompletion, env_action
+from stvg.envs.make import make_env
+from stvg.policies.base import Rollouts, SeededSampler, TextCompletion, ValueHead, env_action
+from stvg.policies.modes import set_train_mode
+from stvg.policies.registry import make
 from stvg.training.batch import EpisodeRecord, Experience, concat_rollouts
 
 #: ``info`` keys (and prefixes) copied into :class:`EpisodeRecord.metrics`.
@@ -45,8 +48,6 @@ METRIC_PREFIXES = ("reward/", "cost/")
 #: ``charts/bad_video_frac``: the share of the iteration's answers (= of its prompts)
 #: that replaced a bad video.
 BAD_VIDEO_KEY = "bad_video_frac"
-#: Modules that register policies when imported.
-POLICY_MODULES = ("stvg.policies.native", "stvg.policies.baselines")
 
 
 @dataclass(frozen=True)
@@ -76,53 +77,21 @@ STEP_NEUTRAL_WRAPPERS = (
 
 
 def group_scorer(env: gym.Env) -> Any:
-    """The env's ``score_group`` (answers of one episode scored at once), or ``None`` when
-    the env has none, when a wrapper that may change a step lies in between, or when the
-    env's class overrides ``step`` below the class that defines ``score_group`` (a subclass
-    that shapes its step's reward without its group's must be stepped)."""
+    """The env's ``score_group`` (answers of one episode scored at once) when the env
+    declares it (:class:`~stvg.envs.base.GroupScoring` with ``scores_groups`` true), else
+    ``None``; also ``None`` when a wrapper that may change a step lies in between."""
     layer: Any = env
     while isinstance(layer, gym.Wrapper):
         if type(layer) not in STEP_NEUTRAL_WRAPPERS:
             return None
         layer = layer.env
-    if getattr(layer, "score_group", None) is None:
-        return None
-    mro = type(layer).__mro__
-    step_home = next(i for i, k in enumerate(mro) if "step" in vars(k))
-    group_home = next(i for i, k in enumerate(mro) if "score_group" in vars(k))
-    return layer.score_group if group_home <= step_home else None
-
-
-def make_env(
-    env_id: str, kwargs: Mapping[str, Any], max_episode_steps: int | None = None
-) -> gym.Env:
-    """``gymnasium.make(env_id, **kwargs)`` (with a ``TimeLimit`` when ``max_episode_steps``)."""
-    import stvg  # noqa: F401  (registers the stvg/... ids)
-
-    extra = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
-    return gym.make(env_id, **extra, **dict(kwargs))
-
-
-def policy_class(name: str) -> Any:
-    """The class registered as policy ``name``.
-
-    The policies of :data:`POLICY_MODULES` are registered on import, so those modules are
-    imported first when ``name`` is not registered yet.
-    """
-    from stvg.policies.registry import policy_class as lookup
-    from stvg.policies.registry import registered_policies
-
-    if name not in registered_policies():
-        for module in POLICY_MODULES:
-            importlib.import_module(module)
-    return lookup(name)
+    if isinstance(layer, GroupScoring) and layer.scores_groups:
+        return layer.score_group
+    return None
 
 
 def make_policy(name: str, config: Mapping[str, Any]) -> Any:
     """``stvg.policies.make(name, **config)``."""
-    from stvg.policies.registry import make
-
-    policy_class(name)
     return make(name, **dict(config))
 
 
@@ -143,11 +112,11 @@ def episode_metrics(info: Mapping[str, Any], action: Any = None) -> dict[str, fl
 
 
 def reseed_policy(policy: Any, seed: int) -> None:
-    """Seed everything a policy samples from: its own ``generator`` (when it has one) and
-    the global torch, NumPy and Python generators."""
-    generator = getattr(policy, "generator", None)
-    if isinstance(generator, torch.Generator):
-        generator.manual_seed(int(seed))
+    """Seed everything a policy samples from: its own ``generator`` (a
+    :class:`~stvg.policies.base.SeededSampler`) and the global torch, NumPy and Python
+    generators."""
+    if isinstance(policy, SeededSampler) and isinstance(policy.generator, torch.Generator):
+        policy.generator.manual_seed(int(seed))
     torch.manual_seed(int(seed))
     np.random.seed(int(seed) % (2**32))
     random.seed(int(seed))
@@ -184,8 +153,7 @@ class RolloutWorker:
         self.env.reset(seed=int(env_seed))
         self.policy = make_policy(policy_name, policy_config)
         check_env_policy(self.env, self.policy, env_name=f"env {env_id}", policy_name=policy_name)
-        if hasattr(self.policy, "eval"):
-            self.policy.eval()
+        set_train_mode(self.policy, False)
         self.version = -1
 
     def sample_ids(self) -> list[str]:
@@ -322,7 +290,7 @@ class RolloutWorker:
 
     def _bootstrap(self, next_obs: Any) -> float:
         """The critic's value of the observation where a time limit cut the episode."""
-        if not hasattr(self.policy, "value"):
+        if not isinstance(self.policy, ValueHead):
             return 0.0
         return float(self.policy.value([next_obs]).reshape(-1)[0])
 
@@ -338,13 +306,10 @@ __all__ = [
     "BAD_VIDEO_KEY",
     "METRIC_KEYS",
     "METRIC_PREFIXES",
-    "POLICY_MODULES",
     "RolloutTask",
     "RolloutWorker",
     "env_action",
     "episode_metrics",
-    "make_env",
     "make_policy",
-    "policy_class",
     "reseed_policy",
 ]

@@ -61,6 +61,7 @@ from stvg.checkpoint_files import (
     save_checkpoint_file,
     write_error,
 )
+from stvg.policies.base import Checkpointable
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
@@ -302,7 +303,7 @@ class RunDir:
                     shutil.rmtree(tmp)
                 tmp.mkdir(parents=True)
                 save_checkpoint_file(dict(state), tmp / TRAINER_STATE)
-                if policy is not None and hasattr(policy, "save"):
+                if isinstance(policy, Checkpointable):
                     policy.save(tmp / POLICY_FILE, extra={"iteration": int(iteration)})
                 if write_extra is not None:
                     write_extra(tmp)

@@ -37,7 +37,16 @@ from stvg.verifiers.predictions import (
     read_predictions,
     write_predictions,
 )
-from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, TermScore, register_term
+from stvg.verifiers.rewards import (
+    REWARD_TERMS,
+    RewardBatch,
+    RewardInput,
+    TermScore,
+    TermScores,
+    register_term,
+    score_term,
+    with_failures,
+)
 from stvg.verifiers.verifier import (
     TermConfig,
     Verifier,
@@ -63,11 +72,13 @@ __all__ = [
     "ParseResult",
     "Prediction",
     "Protocol",
+    "RewardBatch",
     "RewardInput",
     "SampleScore",
     "ScoreBatch",
     "TermConfig",
     "TermScore",
+    "TermScores",
     "Verifier",
     "VerifierConfig",
     "VerifierResult",
@@ -84,7 +95,9 @@ __all__ = [
     "register_term",
     "score_sample",
     "score_samples",
+    "score_term",
     "temporal_iou",
     "tubedetr_frame_grid",
+    "with_failures",
     "write_predictions",
 ]

@@ -1,7 +1,7 @@
 """What batched reward terms look at: a batch of parsed answers, densified and scored.
 
-:class:`BatchInput` is the batch counterpart of :class:`~stvg.verifiers.rewards.RewardInput`:
-``A`` answers (an :class:`~stvg.verifiers.batch_parse.AnswerColumns`), their samples and
+:class:`BatchInput` (``RewardBatch`` in :mod:`stvg.verifiers.rewards`) is what every reward
+term reads: ``A`` answers (an :class:`~stvg.verifiers.batch_parse.AnswerColumns`), their samples and
 frame contexts. Everything is computed with array code over all answers at once, and only
 when a term asks for it:
 
@@ -14,8 +14,8 @@ when a term asks for it:
   ``official`` for an answer with boxes, whose tube covers its span, when the GT has a box
   on every frame of its span): per tube frame the IoU with the GT box of that frame when it lies in both spans, else with a null box, summed
   per answer with ``np.add.reduceat``;
-* :attr:`BatchInput.pairs`: predicted and GT boxes on the frames that have both
-  (:func:`stvg.verifiers.rewards.spatial_pairs` for all answers).
+* :attr:`BatchInput.pairs`: predicted and GT boxes on the frames that have both (inside
+  both spans, with a GT box): what the spatial terms compare.
 
 The ground truth of the batch's distinct samples (by identity: the answers of one prompt
 share it) is packed once, densely over each ``gt_span``.
@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stvg.data.types import Sample
+from stvg.data.types import Sample, Tube
 from stvg.tubes.densify import TubeBatch, densify_batch, frames_of_times
-from stvg.verifiers.batch_parse import AnswerColumns
-from stvg.verifiers.formats.context import FrameContext
+from stvg.verifiers.batch_parse import AnswerColumns, columns_of
+from stvg.verifiers.formats.context import FrameContext, ParseResult
 from stvg.verifiers.iou import box_iou_columns
 from stvg.verifiers.spans import check_span
 
@@ -243,6 +243,36 @@ class BatchInput:
 
     def __len__(self) -> int:
         return len(self.columns)
+
+    @classmethod
+    def of_predictions(
+        cls,
+        parses: Sequence[ParseResult],
+        samples: Sequence[Sample],
+        contexts: Sequence[FrameContext],
+        spans: Sequence[tuple[int, int] | None],
+        tubes: Sequence[Tube | None],
+    ) -> BatchInput:
+        """A batch of answers whose predictions are given instead of derived: each
+        answer's ``(first, last)`` native-frame span and its tube (``None`` = unusable, or
+        no boxes). What :class:`~stvg.verifiers.rewards.RewardInput` scores one answer
+        with."""
+        inp = cls(columns_of(parses), samples, contexts, "linear", {}, 0.0)
+        for i, span in enumerate(spans):
+            if span is not None:
+                inp.pred_first[i], inp.pred_last[i] = int(span[0]), int(span[1])
+        given = [Tube.empty() if t is None or not inp.ok[i] else t for i, t in enumerate(tubes)]
+        lengths = np.array([len(t) for t in given], dtype=np.int64)
+        offsets = np.zeros(len(given) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        frames = np.concatenate([t.frame_idx for t in given]).astype(np.int64)
+        boxes = np.concatenate([t.boxes_xyxy for t in given]).reshape(-1, 4)
+        answer = np.repeat(np.arange(len(given), dtype=np.int64), lengths)
+        # a cached property, filled here instead of densified
+        inp.__dict__["tubes"] = TubeBatch(
+            frames, np.ascontiguousarray(boxes.T, dtype=np.float64).T, offsets, answer
+        )
+        return inp
 
     @functools.cached_property
     def failure_reasons(self) -> list[str | None]:

@@ -236,6 +236,15 @@ def _numeric_candidate(
     return _Candidate(i, None, text, ctx, repairs, start, end, clipped, times, answer.values, {})
 
 
+def columns_of(parses: Sequence[ParseResult]) -> AnswerColumns:
+    """The :class:`AnswerColumns` of answers already parsed (a structured answer's
+    :meth:`ParseResult.structured`, a :class:`~stvg.verifiers.rewards.RewardInput`'s)."""
+    builder = _Builder(len(parses))
+    for i, parse in enumerate(parses):
+        builder.add(i, parse)
+    return builder.columns()
+
+
 def parse_batch(
     fmt: AnswerFormat,
     items: Sequence[str | ParseResult],

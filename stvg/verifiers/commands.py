@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from stvg.cli_errors import CommandError
+
 DATASET_FORMATS: tuple[str, ...] = ("hcstvg", "hcstvg2", "vidstg", "synthetic")
 # --protocol values: stvg.verifiers.metrics.PROTOCOLS, the old alias, and "all"
 PROTOCOL_CHOICES: tuple[str, ...] = (
@@ -31,20 +33,6 @@ PROTOCOL_CHOICES: tuple[str, ...] = (
     "native",
     "all",
 )
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``evaluate`` subcommand to the ``stvg`` parser."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="score STVG predictions: m_tIoU, m_vIoU, vIoU@0.3, vIoU@0.5",
-        description=(
-            "Score spatio-temporal grounding predictions with the official HC-STVG protocol "
-            "(or TubeDETR's or CG-STVG's, or all of them) and print the dataset metrics."
-        ),
-    )
-    add_predictions_arguments(parser)
-    parser.set_defaults(handler=_handler(parser))
 
 
 def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +60,7 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOL_CHOICES,
         default="official",
         help="official: the official HC-STVG evaluator eval_hcvg.py, boxes matched by frame "
-        "(default; 'native' is an alias); span: the span formula of the RL reward (equal to "
+        "(default; 'native', its old name, is deprecated); span: the span formula of the RL reward (equal to "
         "official with a box on every frame of the predicted span and of the GT span); "
         "tubedetr: TubeDETR's evaluator, its 5 fps grid and its HC-STVG GT one frame late; "
         "tubedetr-grid: TubeDETR's grid on correct frames; cgstvg: CG-STVG's evaluators "
@@ -114,16 +102,6 @@ def add_predictions_file_checks(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def _handler(parser: argparse.ArgumentParser):
-    def handle(args: argparse.Namespace) -> int:
-        if args.predictions is not None:
-            return run_predictions_mode(parser, args)
-        parser.error("nothing to evaluate: give --predictions P --annotations A --format F")
-        return 2  # parser.error exits; kept for type checkers
-
-    return handle
-
-
 def run_predictions_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Handle ``stvg evaluate --predictions P --annotations A --format F``: check the
     mode's options (a missing one is a usage error) and score the file."""
@@ -138,21 +116,12 @@ def run_predictions_mode(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 
 def _evaluate_predictions_file(args: argparse.Namespace) -> int:
-    from stvg.cli_errors import CommandError, check_not_an_input
-    from stvg.data import DataError
+    from stvg.cli_errors import check_not_an_input
 
-    try:
-        _check_out(args.out)
-        inputs = {"--predictions": args.predictions, "--annotations": args.annotations}
-        check_not_an_input({"--out": args.out}, inputs)
-        return _score_file(args)
-    except (DataError, _OutError, CommandError) as exc:
-        print(f"stvg evaluate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-class _OutError(Exception):
-    """``--out`` cannot be written (reported in one line, before any scoring)."""
+    _check_out(args.out)
+    inputs = {"--predictions": args.predictions, "--annotations": args.annotations}
+    check_not_an_input({"--out": args.out}, inputs)
+    return _score_file(args)
 
 
 def _check_out(out: str | None) -> None:
@@ -161,15 +130,17 @@ def _check_out(out: str | None) -> None:
         return
     path = Path(out)
     if path.is_dir():
-        raise _OutError(f"--out {out} is a folder; give a JSON file path, e.g. {out}/metrics.json")
+        raise CommandError(
+            f"--out {out} is a folder; give a JSON file path, e.g. {out}/metrics.json"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _OutError(
+        raise CommandError(
             f"--out {out}: cannot create its folder ({exc.strerror}); choose a writable path"
         ) from None
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise _OutError(f"--out {out}: not writable (permission denied); choose a writable path")
+        raise CommandError(f"--out {out}: not writable (permission denied); choose a writable path")
 
 
 def _score_file(args: argparse.Namespace) -> int:
@@ -219,9 +190,9 @@ def _score_file(args: argparse.Namespace) -> int:
         try:
             out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
-            raise _OutError(f"--out {out}: cannot write ({exc.strerror})") from None
+            raise CommandError(f"--out {out}: cannot write ({exc.strerror})") from None
         print(f"metrics written to {out}")
     return 0
 
 
-__all__ = ["DATASET_FORMATS", "add_predictions_arguments", "register", "run_predictions_mode"]
+__all__ = ["DATASET_FORMATS", "add_predictions_arguments", "run_predictions_mode"]

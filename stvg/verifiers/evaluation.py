@@ -19,6 +19,7 @@ from typing import Any
 
 from stvg.data.types import Sample
 from stvg.verifiers.metrics import (
+    HEADLINE_METRICS,
     PROTOCOLS,
     GroundTruthTable,
     Protocol,
@@ -28,7 +29,7 @@ from stvg.verifiers.metrics import (
 )
 from stvg.verifiers.predictions import Prediction
 
-_TABLE_COLUMNS = ("n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_gt_vIoU")
+_TABLE_COLUMNS = ("n", *HEADLINE_METRICS, "m_gt_vIoU")
 ALL_PROTOCOLS = "all"  # --protocol value that scores under every protocol of PROTOCOLS
 
 
@@ -153,7 +154,7 @@ def evaluate(
         samples: the dataset (sample ids must be unique).
         predictions: ``{sample_id: Prediction}``, e.g. from
             :func:`~stvg.verifiers.predictions.read_predictions`.
-        protocol: ``"official"`` (default; alias ``"native"``), ``"span"``,
+        protocol: ``"official"`` (default; ``"native"``: deprecated old name), ``"span"``,
             ``"tubedetr"``, ``"tubedetr-grid"`` or ``"cgstvg"``, see
             :mod:`stvg.verifiers.metrics`; for several at once use
             :func:`evaluate_protocols`.

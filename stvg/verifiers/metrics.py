@@ -6,7 +6,7 @@ frames), applies the conventions of the code it follows itself, and scores per s
 ``t_iou``, ``v_iou`` and ``gt_v_iou`` (the spatial score with the GT span given, which both
 TubeDETR and CG-STVG report as ``gt_viou``). ``gs, ge`` is the annotated GT span.
 
-``"official"`` (default; ``"native"`` is an accepted alias) is the official HC-STVG
+``"official"`` (default; ``"native"``, its old name, is accepted with a deprecation warning) is the official HC-STVG
 evaluator, ``eval_hcvg.py`` of tzhhhh123/HC-STVG at commit ``080b193`` (``hcvg_eval``),
 exactly. It matches predicted boxes to GT boxes **by frame** and reads the predicted span
 only for the union:
@@ -126,6 +126,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -149,14 +150,21 @@ UNKNOWN_SENTENCE_TYPE = "unknown"  # breakdown key for samples without meta["sen
 
 
 def canonical_protocol(protocol: str) -> str:
-    """The canonical name of ``protocol`` (``"native"`` -> ``"official"``).
+    """The canonical name of ``protocol`` (the old name ``"native"`` -> ``"official"``, with
+    a deprecation warning: ``native`` names the video's own frames everywhere else).
 
     Raises:
         ValueError: unknown name; the message lists the accepted ones.
 
-    >>> canonical_protocol("native")
+    >>> canonical_protocol("official")
     'official'
     """
+    if protocol in PROTOCOL_ALIASES:
+        warnings.warn(
+            f"metric protocol {protocol!r} is deprecated: write {PROTOCOL_ALIASES[protocol]!r}",
+            FutureWarning,
+            stacklevel=2,
+        )
     name = PROTOCOL_ALIASES.get(protocol, protocol)
     if name not in PROTOCOLS:
         accepted = [*PROTOCOLS, *PROTOCOL_ALIASES]
@@ -788,7 +796,7 @@ def score_sample(
             scores every box on a GT frame, the other protocols ignore boxes outside
             ``pred_span``; ``None`` = no boxes.
         protocol: one of :data:`PROTOCOLS` (default ``"official"``, the official HC-STVG
-            evaluator; ``"native"`` is an alias of it; ``"span"`` is the RL reward's span
+            evaluator (``"native"``: its deprecated old name); ``"span"`` is the RL reward's span
             formula).
 
     Returns:
@@ -854,6 +862,22 @@ def _summary(
     return out
 
 
+#: The headline dataset metrics, in the order every table, log and summary shows them
+#: (the keys of :func:`dataset_metrics`; ``n`` counts the samples averaged over).
+HEADLINE_METRICS: tuple[str, ...] = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+
+
+def headline_metrics(metrics: Any, *, with_n: bool = False) -> dict[str, Any]:
+    """The :data:`HEADLINE_METRICS` of a :func:`dataset_metrics` result (``n`` first with
+    ``with_n``), those it has, as they are.
+
+    >>> headline_metrics({"n": 2, "m_tIoU": 0.5, "m_vIoU": 0.25, "m_gt_vIoU": 1.0}, with_n=True)
+    {'n': 2, 'm_tIoU': 0.5, 'm_vIoU': 0.25}
+    """
+    keys = ("n", *HEADLINE_METRICS) if with_n else HEADLINE_METRICS
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
 def dataset_metrics(
     scores: Sequence[SampleScore], *, thresholds: Sequence[float] = (0.3, 0.5)
 ) -> dict[str, Any]:
@@ -901,6 +925,7 @@ def dataset_metrics(
 
 
 __all__ = [
+    "HEADLINE_METRICS",
     "PROTOCOLS",
     "PROTOCOL_ALIASES",
     "TUBEDETR_FPS",
@@ -913,6 +938,7 @@ __all__ = [
     "canonical_protocol",
     "cgstvg_vidstg_reading",
     "dataset_metrics",
+    "headline_metrics",
     "score_sample",
     "score_samples",
     "temporal_iou",

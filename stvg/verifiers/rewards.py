@@ -1,8 +1,13 @@
-"""Reward terms: small documented functions of one :class:`RewardInput`, and their registry.
+"""Reward terms: each one function of a batch of answers, registered by name.
 
-A term maps what the policy answered (parsed, densified) and the ground truth to a number.
-The composite :class:`~stvg.verifiers.verifier.Verifier` weights and sums the terms named in
-its config (``verifier.terms``); every term is also logged on its own.
+A term maps what the policy answered (parsed, densified) and the ground truth to a number
+per answer. It is written once, on a batch: ``fn(batch: RewardBatch, **params) ->
+TermScores``, where :class:`RewardBatch` holds ``A`` answers with their samples and frame
+contexts and computes, with array code and only when asked, the predicted spans, the
+densified tubes, the span-formula tIoU/vIoU and the aligned predicted/GT box pairs. The
+composite :class:`~stvg.verifiers.verifier.Verifier` weights and sums the terms named in
+its config (``verifier.terms``); every term is also logged on its own. Scoring one answer
+(:func:`score_term` on a :class:`RewardInput`) is a batch of one.
 
 Terms (:data:`REWARD_TERMS`; parameters with their defaults in brackets):
 
@@ -27,10 +32,23 @@ name                      value                                                 
                           ``prior_fraction: 0.25``]
 ========================  ========================================================  ========
 
+Adding a term is one function and one YAML line::
+
+    @register_term("short_span", defaults={"max_s": 5.0})
+    def short_span(batch: RewardBatch, max_s: float = 5.0) -> TermScores:
+        \"\"\"1 when the predicted span lasts at most ``max_s`` seconds, else 0.\"\"\"
+        seconds = (batch.pred_last - batch.pred_first + 1) / batch.native_fps
+        return with_failures(batch, (seconds <= max_s).astype(float))
+
+    # verifier: {terms: [..., {name: short_span, weight: 0.1, module: my_terms}]}
+
+(``module`` names the module to import so that the term is registered in every process
+that builds the verifier, the rollout workers included.)
+
 Failure rules ("a bad rollout is data, not a crash"):
 
 * an answer that could not be parsed scores **0 on every term**, with the parse error as
-  the term's reason;
+  the term's reason (:func:`with_failures` applies it);
 * a usable answer that cannot score a term (no boxes, no frame shared with the ground
   truth, no frame shown) scores 0 on that term with the reason recorded;
 * a programming error (wrong types, an inconsistent input) raises: a crash never looks like
@@ -48,16 +66,35 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from stvg.config import InvalidField
-from stvg.data.timing import frame_of_time
 from stvg.data.types import Sample, Tube
+from stvg.tubes.densify import frames_of_times
+from stvg.verifiers.batch_input import BatchInput
 from stvg.verifiers.formats.context import FrameContext, ParseResult
 from stvg.verifiers.iou import generalized_box_iou
 from stvg.verifiers.metrics import SampleScore, score_sample
 from stvg.verifiers.spans import check_span
 
+RewardBatch = BatchInput
+"""What a term looks at: ``A`` answers, their samples and contexts (see
+:class:`~stvg.verifiers.batch_input.BatchInput` for every array it offers: ``ok``,
+``pred_first``/``pred_last``, ``tubes``, ``official``, ``pairs``, ``columns``,
+``native_fps``, ``num_frames``, ``width``, ``height``, ``gt_first``/``gt_last``, ...)."""
+
+
+class TermScores(NamedTuple):
+    """One term's values for a batch of answers.
+
+    Attributes:
+        values: float64 ``[A]`` unweighted term values.
+        reasons: per answer, why the term is 0 for a known cause, else ``None``.
+    """
+
+    values: np.ndarray
+    reasons: list[str | None]
+
 
 class TermScore(NamedTuple):
-    """The value of one reward term and, when it is 0 for a known cause, why.
+    """The value of one reward term for one answer and, when it is 0 for a known cause, why.
 
     Attributes:
         value: the unweighted term value (see the module table for each term's range).
@@ -68,64 +105,22 @@ class TermScore(NamedTuple):
     reason: str | None = None
 
 
-@dataclass(frozen=True, eq=False)
-class RewardInput:
-    """Everything a reward term may look at for one answer.
+def with_failures(
+    batch: RewardBatch, values: np.ndarray, reasons: list[str | None] | None = None
+) -> TermScores:
+    """``values`` with the shared failure rule applied: unusable answers score 0 with the
+    parse error as the reason (their own ``reasons`` otherwise)."""
+    values = np.where(batch.ok, np.asarray(values, dtype=np.float64), 0.0)
+    failures = batch.failure_reasons
+    if reasons is None:
+        return TermScores(values, list(failures))
+    return TermScores(
+        values, [f if f is not None else r for f, r in zip(failures, reasons, strict=True)]
+    )
 
-    Attributes:
-        sample: the ground truth (``gt_span``, ``gt_boxes`` in original-video pixels).
-        parse: the parse result of the answer (``parse.answer`` is ``None`` on failure).
-        ctx: what the policy was shown (frames, timestamps in seconds, sizes).
-        pred_span: predicted inclusive ``(first, last)`` native frames (the answer's span
-            through :func:`stvg.data.timing.span_seconds_to_frames` with the densify
-            end extension); ``None`` when there is no answer.
-        pred_tube: the densified tube (one box per native frame of ``pred_span``), empty
-            or ``None`` when the answer has no boxes.
 
-    Raises:
-        TypeError: a field of the wrong type (a caller bug).
-        ValueError: a ``pred_span`` that is not a pair of integer frames with
-            ``0 <= first <= last`` (:func:`stvg.verifiers.spans.check_span`), or a span
-            without an answer.
-    """
-
-    sample: Sample
-    parse: ParseResult
-    ctx: FrameContext
-    pred_span: tuple[int, int] | None
-    pred_tube: Tube | None
-
-    def __post_init__(self) -> None:
-        for name, tp in (("sample", Sample), ("parse", ParseResult), ("ctx", FrameContext)):
-            if not isinstance(getattr(self, name), tp):
-                raise TypeError(
-                    f"RewardInput.{name} must be a {tp.__name__}, got {type(getattr(self, name)).__name__}"
-                )
-        if self.pred_tube is not None and not isinstance(self.pred_tube, Tube):
-            raise TypeError(
-                f"RewardInput.pred_tube must be a Tube or None, got {type(self.pred_tube).__name__}"
-            )
-        if self.pred_span is not None:
-            span = check_span(self.pred_span, "RewardInput.pred_span")
-            object.__setattr__(self, "pred_span", span)
-        if self.parse.answer is None and self.pred_span is not None:
-            raise ValueError(
-                f"sample {self.sample.sample_id!r}: RewardInput has pred_span={self.pred_span} "
-                "but the parse failed (no answer); a failed parse has no prediction"
-            )
-
-    @functools.cached_property
-    def official(self) -> SampleScore:
-        """The tIoU / vIoU of ``pred_span`` and ``pred_tube`` by the span formula (protocol
-        ``span``, equal to ``official`` on a densified tube; computed once)."""
-        return score_sample(self.sample, self.pred_span, self.pred_tube, protocol="span")
-
-    @property
-    def failure(self) -> TermScore | None:
-        """``TermScore(0, "parse failed: ...")`` when the answer was unusable, else ``None``."""
-        if self.parse.answer is None:
-            return TermScore(0.0, f"parse failed: {self.parse.error}")
-        return None
+def _reason_where(mask: np.ndarray, reason: str) -> list[str | None]:
+    return [reason if m else None for m in mask.tolist()]
 
 
 # ---------------------------------------------------------------------------- registry
@@ -137,7 +132,7 @@ class RewardTerm:
 
     Attributes:
         name: the name used in configs (``{name: t_iou, weight: 0.5}``).
-        function: ``(inp: RewardInput, **params) -> TermScore``.
+        function: ``(batch: RewardBatch, **params) -> TermScores``.
         defaults: every accepted parameter with its default value.
         choices: for string parameters, the accepted values.
         summary: one line for docs and ``--help`` listings.
@@ -146,7 +141,7 @@ class RewardTerm:
     """
 
     name: str
-    function: Callable[..., TermScore]
+    function: Callable[..., TermScores]
     defaults: Mapping[str, Any]
     choices: Mapping[str, tuple[str, ...]]
     summary: str
@@ -162,8 +157,9 @@ def register_term(
     defaults: Mapping[str, Any] | None = None,
     choices: Mapping[str, tuple[str, ...]] | None = None,
     check: Callable[[Mapping[str, Any]], None] | None = None,
-) -> Callable[[Callable[..., TermScore]], Callable[..., TermScore]]:
-    """Decorator registering ``fn(inp, **params) -> TermScore`` as reward term ``name``.
+) -> Callable[[Callable[..., TermScores]], Callable[..., TermScores]]:
+    """Decorator registering ``fn(batch: RewardBatch, **params) -> TermScores`` as reward
+    term ``name`` (the signature of every built-in term).
 
     Args:
         name: the config name; registering a name twice is an error.
@@ -172,7 +168,7 @@ def register_term(
         check: range check of the resolved parameters (see :class:`RewardTerm`).
     """
 
-    def decorator(fn: Callable[..., TermScore]) -> Callable[..., TermScore]:
+    def decorator(fn: Callable[..., TermScores]) -> Callable[..., TermScores]:
         if name in REWARD_TERMS:
             raise ValueError(f"reward term {name!r} is already registered")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
@@ -236,93 +232,6 @@ def resolve_term_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-# ----------------------------------------------------------------- pure maths helpers
-
-
-def consistency_fraction(
-    shown_frames: np.ndarray, box_frames: np.ndarray, span_frames: tuple[int, int]
-) -> float:
-    """Share of shown frames that carry a box exactly when they lie inside the span.
-
-    Args:
-        shown_frames: int ``[T]`` native frames shown to the policy.
-        box_frames: int ``[K]`` native frames the answer gave a box for.
-        span_frames: inclusive ``(first, last)`` native frames of the answer's span.
-
-    Returns:
-        ``#{f in shown : (f in span) == (f has a box)} / T``; 0 when ``T == 0``.
-
-    >>> consistency_fraction(np.array([0, 30, 60, 90]), np.array([30]), (30, 60))
-    0.75
-    """
-    shown = np.asarray(shown_frames, dtype=np.int64)
-    if shown.size == 0:
-        return 0.0
-    inside = (shown >= span_frames[0]) & (shown <= span_frames[1])
-    has_box = np.isin(shown, np.asarray(box_frames, dtype=np.int64))
-    return float(np.mean(inside == has_box))
-
-
-def mean_giou(pred_xyxy: np.ndarray, gt_xyxy: np.ndarray, *, mapped: bool = True) -> float:
-    """Mean generalized IoU of aligned boxes, optionally mapped from ``[-1, 1]`` to ``[0, 1]``.
-
-    >>> round(mean_giou(np.array([[0, 0, 1, 1.0]]), np.array([[2, 0, 3, 1.0]])), 6)
-    0.333333
-    >>> mean_giou(np.array([[0, 0, 1, 1.0]]), np.array([[2, 0, 3, 1.0]]), mapped=False)
-    -0.3333333333333333
-    """
-    value = float(np.mean(generalized_box_iou(pred_xyxy, gt_xyxy)))
-    return (value + 1.0) / 2.0 if mapped else value
-
-
-def l1_similarity(pred_xyxy: np.ndarray, gt_xyxy: np.ndarray, width: float, height: float) -> float:
-    """``1 - mean |pred - gt|`` of box corners, x over ``width`` and y over ``height``.
-
-    Each of the 4 coordinates of each box pair contributes ``|p - g| / size``; the mean is
-    over all of them, and the result is clipped to ``[0, 1]``.
-
-    >>> l1_similarity(np.array([[0, 0, 10, 10.0]]), np.array([[10, 0, 20, 10.0]]), 100, 50)
-    0.95
-    """
-    scale = np.array([width, height, width, height], dtype=np.float64)
-    diff = np.abs(np.asarray(pred_xyxy, np.float64) - np.asarray(gt_xyxy, np.float64)) / scale
-    return float(np.clip(1.0 - diff.mean(), 0.0, 1.0))
-
-
-def length_ratio(pred_len: float, ref_len: float) -> float:
-    """``min(a, b) / max(a, b)`` of two positive lengths: 1 when equal, towards 0 apart.
-
-    >>> length_ratio(30, 60), length_ratio(120, 60)
-    (0.5, 0.5)
-    """
-    if pred_len <= 0 or ref_len <= 0:
-        raise ValueError(f"lengths must be positive, got pred_len={pred_len}, ref_len={ref_len}")
-    return float(min(pred_len, ref_len) / max(pred_len, ref_len))
-
-
-def spatial_pairs(inp: RewardInput) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned predicted and GT boxes ``[M, 4]`` on frames that have both, inside both spans.
-
-    The frames are those of the densified tube (inside ``pred_span``) that lie inside
-    ``gt_span`` and carry a GT box: the temporal intersection used by vIoU.
-    """
-    tube = inp.pred_tube
-    empty = np.zeros((0, 4)), np.zeros((0, 4))
-    if tube is None or len(tube) == 0 or inp.pred_span is None or not inp.sample.gt_boxes:
-        return empty
-    first = max(inp.pred_span[0], inp.sample.gt_span[0])
-    last = min(inp.pred_span[1], inp.sample.gt_span[1])
-    frames = tube.frame_idx
-    gt_frames = np.fromiter(
-        inp.sample.gt_boxes.keys(), dtype=np.int64, count=len(inp.sample.gt_boxes)
-    )
-    keep = (frames >= first) & (frames <= last) & np.isin(frames, gt_frames)
-    if not keep.any():
-        return empty
-    gt = np.array([inp.sample.gt_boxes[f] for f in frames[keep].tolist()], dtype=np.float64)
-    return tube.boxes_xyxy[keep], gt.reshape(-1, 4)
-
-
 _NO_SHARED = "no frame has both a predicted and a ground-truth box"
 
 
@@ -330,21 +239,20 @@ _NO_SHARED = "no frame has both a predicted and a ground-truth box"
 
 
 @register_term("t_iou")
-def t_iou(inp: RewardInput) -> TermScore:
+def t_iou(batch: RewardBatch) -> TermScores:
     """Temporal IoU ``|I| / U`` of the predicted and GT native-frame spans (span formula)."""
-    if inp.failure:
-        return inp.failure
-    return TermScore(inp.official.t_iou)
+    return with_failures(batch, batch.official[0])
 
 
 @register_term("v_iou")
-def v_iou(inp: RewardInput) -> TermScore:
-    """Video IoU (span formula): ``(1/U) * sum of IoU`` over shared frames with a GT box."""
-    if inp.failure:
-        return inp.failure
-    if inp.pred_tube is None or len(inp.pred_tube) == 0:
-        return TermScore(0.0, "answer has no boxes")
-    return TermScore(inp.official.v_iou)
+def v_iou(batch: RewardBatch) -> TermScores:
+    """Video IoU (span formula): ``(1/U) * sum of IoU`` over shared frames with a GT box.
+
+    0 with the reason "answer has no boxes" for a usable answer whose tube is empty.
+    """
+    empty = batch.tubes.lengths == 0
+    values = np.where(empty, 0.0, batch.official[1])
+    return with_failures(batch, values, _reason_where(empty, "answer has no boxes"))
 
 
 def _check_format(params: Mapping[str, Any]) -> None:
@@ -356,7 +264,7 @@ def _check_format(params: Mapping[str, Any]) -> None:
 
 
 @register_term("format", defaults={"repaired": 0.5}, check=_check_format)
-def format_term(inp: RewardInput, repaired: float = 0.5) -> TermScore:
+def format_term(batch: RewardBatch, repaired: float = 0.5) -> TermScores:
     """1 for strictly well-formed text, ``repaired`` for a repaired answer, 0 if unusable.
 
     ``ParseResult.format_ok`` is true only for text that needed no repair; a usable answer
@@ -364,60 +272,92 @@ def format_term(inp: RewardInput, repaired: float = 0.5) -> TermScore:
     scores ``repaired`` (default 0.5, must lie in ``[0, 1]``).
     """
     _check_format({"repaired": repaired})
-    if inp.failure:
-        return inp.failure
-    return TermScore(1.0 if inp.parse.format_ok else float(repaired))
+    return with_failures(batch, np.where(batch.columns.format_ok, 1.0, float(repaired)))
 
 
 @register_term("consistency")
-def consistency(inp: RewardInput) -> TermScore:
+def consistency(batch: RewardBatch) -> TermScores:
     """Share of shown frames with a box inside the answer's span and none outside it.
 
     The span is the answer's own span in native frames, ``frame_of_time(start)`` to
     ``frame_of_time(end)`` (no end extension); a shown frame has a box when an answer time
-    falls on it. See :func:`consistency_fraction`.
+    falls on it: ``#{f in shown : (f in span) == (f has a box)} / #shown``, 0 with a reason
+    when no frame was shown.
+
+    All answers' shown frames are concatenated; a shown frame has a box when the key
+    ``answer * stride + frame`` is among the answers' box frames (one ``searchsorted``).
     """
-    if inp.failure:
-        return inp.failure
-    if inp.ctx.frame_idx.size == 0:
-        return TermScore(0.0, "no frames were shown")
-    answer = inp.parse.answer
-    fps, n = inp.sample.native_fps, inp.sample.num_frames
-    span = (frame_of_time(answer.span_s[0], fps, n), frame_of_time(answer.span_s[1], fps, n))
-    box_frames = np.array(
-        [frame_of_time(t, fps, n) for t in answer.times_s.tolist()], dtype=np.int64
-    )
-    return TermScore(consistency_fraction(inp.ctx.frame_idx, box_frames, span))
+    n = len(batch)
+    shown_counts = batch.shown_counts
+    use = batch.ok & (shown_counts > 0)
+    values = np.zeros(n, dtype=np.float64)
+    idx = np.flatnonzero(use)
+    if idx.size:
+        c = batch.columns
+        fps, frames = batch.native_fps, batch.num_frames
+        span_first = frames_of_times(c.span_s[idx, 0], fps[idx], frames[idx])
+        span_last = frames_of_times(c.span_s[idx, 1], fps[idx], frames[idx])
+        counts = shown_counts[idx]
+        owner = np.repeat(np.arange(idx.size), counts)
+        shown = np.concatenate([batch.contexts[i].frame_idx for i in idx.tolist()])
+        box_answer = np.repeat(np.arange(n), batch.box_counts)
+        box_rows = np.flatnonzero(use[box_answer])
+        position = np.cumsum(use) - 1  # answer -> its position in idx
+        box_owner = position[box_answer[box_rows]]
+        a = box_answer[box_rows]
+        box_frames = frames_of_times(c.times_s[box_rows], fps[a], frames[a])
+        stride = int(frames.max()) + 1
+        box_keys = box_owner * stride + box_frames  # sorted: frames increase within an answer
+        shown_keys = owner * stride + shown
+        pos = np.searchsorted(box_keys, shown_keys)
+        has_box = np.zeros(shown.shape[0], dtype=bool)
+        found = pos < box_keys.shape[0]
+        has_box[found] = box_keys[pos[found]] == shown_keys[found]
+        inside = (shown >= span_first[owner]) & (shown <= span_last[owner])
+        right = np.bincount(owner, weights=inside == has_box, minlength=idx.size)
+        values[idx] = right / counts
+    none_shown = batch.ok & (shown_counts == 0)
+    return with_failures(batch, values, _reason_where(none_shown, "no frames were shown"))
+
+
+def _pair_means(
+    batch: RewardBatch, per_pair: np.ndarray, per_count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer mean of ``per_pair`` over its pairs (``per_count`` values per pair)."""
+    answer, _, _, count = batch.pairs
+    sums = np.bincount(answer, weights=per_pair, minlength=len(batch))
+    none = count == 0
+    return np.where(none, 0.0, sums / np.maximum(count * per_count, 1)), none
 
 
 @register_term("giou", defaults={"mapped": True})
-def giou(inp: RewardInput, mapped: bool = True) -> TermScore:
+def giou(batch: RewardBatch, mapped: bool = True) -> TermScores:
     """Mean GIoU over frames with a predicted and a GT box (``(GIoU+1)/2`` when mapped).
 
     STVG-o1 style spatial shaping: unlike IoU it still ranks disjoint boxes by distance.
     0 with a reason when no frame has both boxes.
     """
-    if inp.failure:
-        return inp.failure
-    pred, gt = spatial_pairs(inp)
-    if pred.shape[0] == 0:
-        return TermScore(0.0, _NO_SHARED)
-    return TermScore(mean_giou(pred, gt, mapped=mapped))
+    _, pred, gt, _ = batch.pairs
+    mean, none = _pair_means(batch, generalized_box_iou(pred, gt), 1)
+    if mapped:
+        mean = np.where(none, 0.0, (mean + 1.0) / 2.0)
+    return with_failures(batch, mean, _reason_where(batch.ok & none, _NO_SHARED))
 
 
 @register_term("l1")
-def l1(inp: RewardInput) -> TermScore:
+def l1(batch: RewardBatch) -> TermScores:
     """``1 - mean normalised L1`` of box corners over frames with a predicted and a GT box.
 
     x distances are divided by the video width, y distances by its height (original
-    pixels), see :func:`l1_similarity`. 0 with a reason when no frame has both boxes.
+    pixels); the mean is over the 4 coordinates of every pair, clipped to ``[0, 1]``.
+    0 with a reason when no frame has both boxes.
     """
-    if inp.failure:
-        return inp.failure
-    pred, gt = spatial_pairs(inp)
-    if pred.shape[0] == 0:
-        return TermScore(0.0, _NO_SHARED)
-    return TermScore(l1_similarity(pred, gt, inp.sample.width, inp.sample.height))
+    answer, pred, gt, _ = batch.pairs
+    scale = np.stack([batch.width, batch.height, batch.width, batch.height], axis=1)[answer]
+    diff = (np.abs(pred - gt) / scale).sum(axis=1)
+    mean, none = _pair_means(batch, diff, 4)
+    values = np.where(none, 0.0, np.clip(1.0 - mean, 0.0, 1.0))
+    return with_failures(batch, values, _reason_where(batch.ok & none, _NO_SHARED))
 
 
 def _check_span_length(params: Mapping[str, Any]) -> None:
@@ -435,45 +375,128 @@ def _check_span_length(params: Mapping[str, Any]) -> None:
     choices={"reference": ("gt", "prior")},
     check=_check_span_length,
 )
-def span_length(inp: RewardInput, reference: str = "gt", prior_fraction: float = 0.25) -> TermScore:
+def span_length(
+    batch: RewardBatch, reference: str = "gt", prior_fraction: float = 0.25
+) -> TermScores:
     """``min(Lp, Lr) / max(Lp, Lr)``: predicted span length against a reference length.
 
-    ``Lp = pe - ps + 1`` native frames of ``pred_span``. ``Lr`` is the GT span length
+    ``Lp = pe - ps + 1`` native frames of the predicted span. ``Lr`` is the GT span length
     (``reference: gt``) or ``max(1, round(prior_fraction * num_frames))`` (``reference:
     prior``, a length prior that needs no ground truth span). 1 when the lengths agree,
-    ``1/2`` when one is twice the other. See :func:`length_ratio`.
+    ``1/2`` when one is twice the other.
     """
     _check_span_length({"prior_fraction": prior_fraction})
-    if inp.failure:
-        return inp.failure
-    if inp.pred_span is None:
-        return TermScore(0.0, "no predicted span")
-    pred_len = inp.pred_span[1] - inp.pred_span[0] + 1
+    pred_len = batch.pred_last - batch.pred_first + 1
     if reference == "gt":
-        ref_len = inp.sample.gt_span[1] - inp.sample.gt_span[0] + 1
+        ref_len = batch.gt_last - batch.gt_first + 1
     else:
-        ref_len = max(1, round(prior_fraction * inp.sample.num_frames))
-    return TermScore(length_ratio(pred_len, ref_len))
+        ref_len = np.maximum(1, np.round(prior_fraction * batch.num_frames)).astype(np.int64)
+    pred_len = np.where(batch.ok, pred_len, 1)
+    values = np.minimum(pred_len, ref_len) / np.maximum(pred_len, ref_len)
+    return with_failures(batch, values)
+
+
+# ------------------------------------------------------------------- one answer
+
+
+@dataclass(frozen=True, eq=False)
+class RewardInput:
+    """One answer, for scoring a term on it alone (:func:`score_term`, a batch of one).
+
+    Attributes:
+        sample: the ground truth (``gt_span``, ``gt_boxes`` in original-video pixels).
+        parse: the parse result of the answer (``parse.answer`` is ``None`` on failure).
+        ctx: what the policy was shown (frames, timestamps in seconds, sizes).
+        pred_span: predicted inclusive ``(first, last)`` native frames (the answer's span
+            through :func:`stvg.data.timing.span_seconds_to_frames` with the densify
+            end extension); ``None`` when there is no answer.
+        pred_tube: the densified tube (one box per native frame of ``pred_span``), empty
+            or ``None`` when the answer has no boxes.
+
+    Raises:
+        TypeError: a field of the wrong type (a caller bug).
+        ValueError: a ``pred_span`` that is not a pair of integer frames with
+            ``0 <= first <= last`` (:func:`stvg.verifiers.spans.check_span`), or a span
+            without an answer.
+    """
+
+    sample: Sample
+    parse: ParseResult
+    ctx: FrameContext
+    pred_span: tuple[int, int] | None
+    pred_tube: Tube | None
+
+    def __post_init__(self) -> None:
+        for name, tp in (("sample", Sample), ("parse", ParseResult), ("ctx", FrameContext)):
+            if not isinstance(getattr(self, name), tp):
+                raise TypeError(
+                    f"RewardInput.{name} must be a {tp.__name__}, got {type(getattr(self, name)).__name__}"
+                )
+        if self.pred_tube is not None and not isinstance(self.pred_tube, Tube):
+            raise TypeError(
+                f"RewardInput.pred_tube must be a Tube or None, got {type(self.pred_tube).__name__}"
+            )
+        if self.pred_span is not None:
+            span = check_span(self.pred_span, "RewardInput.pred_span")
+            object.__setattr__(self, "pred_span", span)
+        if self.parse.answer is None and self.pred_span is not None:
+            raise ValueError(
+                f"sample {self.sample.sample_id!r}: RewardInput has pred_span={self.pred_span} "
+                "but the parse failed (no answer); a failed parse has no prediction"
+            )
+
+    @functools.cached_property
+    def official(self) -> SampleScore:
+        """The tIoU / vIoU of ``pred_span`` and ``pred_tube`` by the span formula (protocol
+        ``span``, equal to ``official`` on a densified tube; computed once)."""
+        return score_sample(self.sample, self.pred_span, self.pred_tube, protocol="span")
+
+    @functools.cached_property
+    def batch(self) -> RewardBatch:
+        """This answer as a :class:`RewardBatch` of one, with its own span and tube."""
+        return BatchInput.of_predictions(
+            [self.parse], [self.sample], [self.ctx], [self.pred_span], [self.pred_tube]
+        )
+
+
+def score_term(name: str, inp: RewardInput, **params: Any) -> TermScore:
+    """Term ``name`` (with ``params``, validated and completed by
+    :func:`resolve_term_params`) of one answer: its batch function on a batch of one.
+
+    >>> from stvg.data.types import SecondLevelAnswer
+    >>> s = Sample("s", "", "q", 10.0, 100, 100, 100, (10, 29), {f: [0, 0, 50, 50] for f in range(10, 30)})
+    >>> answer = SecondLevelAnswer((1.0, 3.0), np.array([1.0, 3.0]), np.array([[0, 0, 50, 50]] * 2))
+    >>> box = {f: [0.0, 0.0, 50.0, 50.0] for f in range(10, 31)}
+    >>> inp = RewardInput(s, ParseResult(answer, None, (), True), FrameContext.from_sample(s, fps=1.0),
+    ...                   (10, 30), Tube.from_dict(box))
+    >>> score_term("t_iou", inp).value, score_term("v_iou", inp).value  # 20 of 21 frames
+    (0.9523809523809523, 0.9523809523809523)
+    >>> score_term("span_length", inp)
+    TermScore(value=0.9523809523809523, reason=None)
+    >>> score_term("giou", inp, mapped=False).value
+    1.0
+    """
+    scores = get_term(name).function(inp.batch, **resolve_term_params(name, params))
+    return TermScore(float(scores.values[0]), scores.reasons[0])
 
 
 __all__ = [
     "REWARD_TERMS",
+    "RewardBatch",
     "RewardInput",
     "RewardTerm",
     "TermScore",
+    "TermScores",
     "consistency",
-    "consistency_fraction",
     "format_term",
     "get_term",
     "giou",
     "l1",
-    "l1_similarity",
-    "length_ratio",
-    "mean_giou",
     "register_term",
     "resolve_term_params",
-    "spatial_pairs",
+    "score_term",
     "span_length",
     "t_iou",
     "v_iou",
+    "with_failures",
 ]

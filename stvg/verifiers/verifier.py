@@ -21,8 +21,8 @@ Scoring one answer:
    :func:`stvg.data.timing.span_seconds_to_frames` (``fps = ctx.fps`` and the densify end
    extension), and its per-second boxes -> a frame-level tube with
    :func:`stvg.tubes.densify_with`;
-3. every configured term is computed on the same :class:`~stvg.verifiers.rewards.RewardInput`;
-   ``total = sum(weight * value)``. The tIoU and vIoU (the span formula, metric protocol
+3. every configured term is computed on the same batch
+   (:data:`~stvg.verifiers.rewards.RewardBatch`); ``total = sum(weight * value)``. The tIoU and vIoU (the span formula, metric protocol
    ``span``) are always computed, whether or not they are terms.
 
 The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
@@ -30,14 +30,13 @@ The default config is the paper's reward, ``tIoU + vIoU`` (weights 1 and 1).
 Scoring is batched: :meth:`Verifier.score_batch` parses the answers in a loop
 (:func:`stvg.verifiers.batch_parse.parse_batch`), then densifies and scores them with
 array code, one pass over all answers' frames per block of :data:`BLOCK_ANSWERS` answers
-(:class:`stvg.verifiers.batch_input.BatchInput`, :mod:`stvg.verifiers.batch_terms`). Steps 2
-and 3 above are what it computes, for every answer at once. ``score_text``, ``score_answer``, ``score_parse`` and
-``predict`` are batches of one, so there is one implementation. Which parts run batched:
+(:class:`stvg.verifiers.batch_input.BatchInput`, the terms of :mod:`stvg.verifiers.rewards`).
+Steps 2 and 3 above are what it computes, for every answer at once. ``score_text``,
+``score_answer``, ``score_parse`` and ``predict`` are batches of one, so there is one
+implementation. Which parts run batched:
 
-* every built-in term (``t_iou``, ``v_iou``, ``format``, ``consistency``, ``giou``, ``l1``,
-  ``span_length``) and the span-formula tIoU/vIoU; a term registered elsewhere without a
-  batched form (:data:`stvg.verifiers.batch_terms.BATCH_TERMS`) is scored answer by answer
-  with its own function on a :class:`~stvg.verifiers.rewards.RewardInput`;
+* every term (built in or registered by a user: each is a function of a batch) and the
+  span-formula tIoU/vIoU;
 * densify ``hold`` and ``linear`` for all answers at once; ``pchip``, ``savgol`` and
   ``kalman`` call their smoother per answer (the rest of the densify step stays batched);
 * parsing: each text is decoded by its format (a loop); the shared rules, repairs
@@ -54,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +65,15 @@ from stvg.tubes import DensifyConfig
 from stvg.tubes.densify import resolve_params
 from stvg.verifiers.batch_input import BatchInput
 from stvg.verifiers.batch_parse import parse_batch
-from stvg.verifiers.batch_terms import BATCH_TERMS
 from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResult, get_format
-from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, get_term, resolve_term_params
+from stvg.verifiers.rewards import REWARD_TERMS, get_term, resolve_term_params
 
 BLOCK_ANSWERS = 256  # answers scored per vectorised block (work arrays stay in cache)
+
+
+#: The answer format and coordinates of a verifier config that leaves them unset.
+DEFAULT_ANSWER_FORMAT = "json-v1"
+DEFAULT_COORDS: Coords = "pixels"
 
 
 @dataclass
@@ -83,13 +86,29 @@ class TermConfig:
             negative weights make penalties. Must be finite.
         params: term parameters (see the table in :mod:`stvg.verifiers.rewards`); unknown
             names, wrong types and out-of-range values are errors.
+        module: a module to import before the term is looked up, the one that registers
+            it (a term of your own, ``my_terms`` or ``my_package.rewards``: importable in
+            every process that builds the verifier, Ray workers included); ``None`` for
+            the built-in terms.
     """
 
     name: str
     weight: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
+    module: str | None = None
 
     def __post_init__(self) -> None:
+        if self.module is not None:
+            import importlib
+
+            try:
+                importlib.import_module(self.module)
+            except ImportError as exc:
+                raise InvalidField(
+                    "module",
+                    f"cannot import {self.module!r} ({exc}); it must be importable (on "
+                    "PYTHONPATH or in the working directory) and register the term",
+                ) from None
         if self.name not in REWARD_TERMS:
             raise InvalidField(
                 "name",
@@ -115,15 +134,21 @@ class VerifierConfig:
     Attributes:
         terms: the weighted reward terms, at least one, each name at most once. Default:
             the paper's ``tIoU + vIoU``.
-        answer_format: the text answer format (``json-v1``, ``tagged``).
+        answer_format: the text answer format (``json-v1``, ``tagged``); ``None`` (unset)
+            = ``json-v1``, or the policy's when an env binds to one.
         coords: coordinate system of boxes in the text: ``pixels`` (of the frames as
-            shown, the default), ``norm1000`` (Qwen3-VL style 0-1000) or ``norm1`` (0-1).
+            shown), ``norm1000`` (Qwen3-VL style 0-1000) or ``norm1`` (0-1); ``None``
+            (unset) = ``pixels``, or the policy's when an env binds to one. A value set
+            here that differs from the policy's contract is an error when the env is
+            built (:func:`stvg.envs.contract.check_env_policy`).
         densify: how per-second boxes become a frame-level tube before scoring.
+
+    A :class:`Verifier` holds its config :meth:`resolved` (no ``None``).
     """
 
     terms: list[TermConfig] = field(default_factory=paper_terms)
-    answer_format: str = "json-v1"
-    coords: Coords = "pixels"
+    answer_format: str | None = None
+    coords: Coords | None = None
     densify: DensifyConfig = field(default_factory=DensifyConfig)
 
     def __post_init__(self) -> None:
@@ -143,9 +168,19 @@ class VerifierConfig:
                 )
             seen[term.name] = i
         try:
-            get_format(self.answer_format, self.coords)
+            get_format(self.answer_format or DEFAULT_ANSWER_FORMAT, self.coords or DEFAULT_COORDS)
         except ValueError as exc:
             raise InvalidField("answer_format", str(exc)) from exc
+
+    def resolved(self) -> VerifierConfig:
+        """This config with an unset ``answer_format`` / ``coords`` at their defaults."""
+        if self.answer_format is not None and self.coords is not None:
+            return self
+        return replace(
+            self,
+            answer_format=self.answer_format or DEFAULT_ANSWER_FORMAT,
+            coords=self.coords or DEFAULT_COORDS,
+        )
 
     @property
     def term_names(self) -> list[str]:
@@ -282,21 +317,17 @@ class Verifier:
     """
 
     def __init__(self, config: VerifierConfig | None = None) -> None:
-        self.config = VerifierConfig() if config is None else config
-        if not isinstance(self.config, VerifierConfig):
+        config = VerifierConfig() if config is None else config
+        if not isinstance(config, VerifierConfig):
             raise TypeError(
                 f"Verifier needs a VerifierConfig; use Verifier.from_config for a mapping or a "
-                f"YAML path, got {type(self.config).__name__}"
+                f"YAML path, got {type(config).__name__}"
             )
+        self.config = config.resolved()
         self.answer_format: AnswerFormat = get_format(self.config.answer_format, self.config.coords)
         self._terms = [
             (t.name, t.weight, get_term(t.name).function, resolve_term_params(t.name, t.params))
             for t in self.config.terms
-        ]
-        # a term's batched form, only for the built-in function of that name
-        self._batch_terms = [
-            BATCH_TERMS.get(name) if function is REWARD_TERMS[name].function else None
-            for name, _, function, _ in self._terms
         ]
         self._densify_params = resolve_params(
             self.config.densify.method, self.config.densify.params
@@ -455,14 +486,18 @@ class Verifier:
         inp = self._batch_input(items, samples, contexts)
         columns, n = inp.columns, len(items)
         names = [name for name, _, _, _ in self._terms]
-        batched = [
-            None if batch is None else batch(inp, **params)
-            for batch, (_, _, _, params) in zip(self._batch_terms, self._terms, strict=True)
-        ]
-        values: list[Any] = [None if b is None else b.values for b in batched]
-        reasons: list[Any] = [None if b is None else b.reasons for b in batched]
-        if any(b is None for b in batched):
-            self._fallback_terms(inp, values, reasons)
+        values, reasons = [], []
+        for name, _, function, params in self._terms:
+            got = function(inp, **params)
+            term_values = np.asarray(got.values, dtype=np.float64)
+            if term_values.shape != (n,) or len(got.reasons) != n:
+                raise ValueError(
+                    f"reward term {name!r} returned {term_values.shape} values and "
+                    f"{len(got.reasons)} reasons for {n} answers; a term returns one of each "
+                    "per answer of its batch (TermScores)"
+                )
+            values.append(term_values)
+            reasons.append(list(got.reasons))
         table = np.array(values, dtype=np.float64).reshape(len(names), n)
         bad = ~np.isfinite(table)
         if bad.any():  # the first answer (then term) in order, as one by one
@@ -506,26 +541,6 @@ class Verifier:
             )
         ]  # fmt: skip
 
-    def _fallback_terms(self, inp: BatchInput, values: list[Any], reasons: list[Any]) -> None:
-        """Fill ``values``/``reasons`` of the terms without a batched form (``None`` there),
-        answer by answer with the terms' own functions on a :class:`RewardInput`."""
-        tubes = inp.tubes.tubes()
-        inputs = [
-            RewardInput(
-                inp.samples[i],
-                inp.columns.parse_result(i),
-                inp.contexts[i],
-                (int(inp.pred_first[i]), int(inp.pred_last[i])) if inp.ok[i] else None,
-                tubes[i] if inp.ok[i] else None,
-            )
-            for i in range(len(inp))
-        ]
-        for k, (_, _, function, params) in enumerate(self._terms):
-            if values[k] is None:
-                scores = [function(x, **params) for x in inputs]
-                values[k] = np.array([float(s.value) for s in scores], dtype=np.float64)
-                reasons[k] = [s.reason for s in scores]
-
 
 def _check_context(sample: Sample, ctx: FrameContext) -> None:
     """Raise when ``ctx`` does not describe ``sample``'s video (a data-pipeline bug)."""
@@ -549,6 +564,8 @@ def _check_context(sample: Sample, ctx: FrameContext) -> None:
 
 
 __all__ = [
+    "DEFAULT_ANSWER_FORMAT",
+    "DEFAULT_COORDS",
     "TermConfig",
     "Verifier",
     "VerifierConfig",

@@ -12,13 +12,13 @@ import yaml
 from stvg.cli import main
 from stvg.config import from_dict
 from stvg.envs.controls import controlled_observation, donor_permutation
-from stvg.policies.registry import make
-from stvg.training.evaluate_policy import (
+from stvg.evaluation import (
     PolicyEvalConfig,
     compare_control,
     evaluate_policy,
     format_control,
 )
+from stvg.policies.registry import make
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 50])

@@ -13,7 +13,7 @@ import yaml
 
 from stvg.cli import main
 from stvg.config import ConfigError, from_dict
-from stvg.training.evaluate_policy import (
+from stvg.evaluation import (
     EvaluationStopped,
     PolicyEvalConfig,
     evaluate_policy,

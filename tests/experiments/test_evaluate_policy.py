@@ -14,13 +14,14 @@ from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.data import load_dataset
 from stvg.envs.cost import cost_figures
+from stvg.evaluation import PolicyEvalConfig, evaluate_policy
 from stvg.experiments.commands import parse_fps
 from stvg.policies.native import NativePolicy
-from stvg.synthesis.native_frames import load_cached_frames
-from stvg.training.evaluate_policy import PolicyEvalConfig, evaluate_policy
 from stvg.training.sft import evaluate_cached
+from stvg.training.sft.native_data import load_cached_frames
 from stvg.verifiers.evaluation import evaluate
 from stvg.verifiers.predictions import read_predictions
+from stvg.verifiers.verifier import Verifier
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 
@@ -76,7 +77,9 @@ def test_native_policy_scores_as_the_sft_evaluation(root, tmp_path):
     cache = load_cached_frames(
         samples, fps=1.0, max_frames=8, max_side=64, frame_size=32, cache_dir=tmp_path, name="t"
     )
-    assert result.metrics == evaluate_cached(policy, samples, cache, fps=1.0)
+    # the same densify rule (the env's verifier) scores both
+    verifier = Verifier.from_config(config.env.verifier)
+    assert result.metrics == evaluate_cached(policy, samples, cache, fps=1.0, verifier=verifier)
     assert result.action_format == "struct" and result.cost["frames_shown"] == 4
 
 

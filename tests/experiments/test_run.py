@@ -68,22 +68,39 @@ def test_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_runner_owned_keys_are_refused() -> None:
-    with pytest.raises(ConfigError, match="sft.fps"):
+    with pytest.raises(
+        ConfigError, match=r"sft.fps: is set by stvg run \(the old spelling of sft.env.fps\)"
+    ):
         from_dict(RunConfig, {"sft": {"fps": 2.0}})
-    with pytest.raises(ConfigError, match="rl.env"):
+    with pytest.raises(ConfigError, match="sft.env: is set by stvg run"):
+        from_dict(RunConfig, {"sft": {"env": {"fps": 2.0}}})
+    with pytest.raises(ConfigError, match="rl.env: is set by stvg run"):
         from_dict(RunConfig, {"rl": {"env": {"id": "stvg/Synthetic-v0"}}})
+    with pytest.raises(ConfigError, match="rl.seed: is set by stvg run"):
+        from_dict(RunConfig, {"rl": {"seed": 3}})
+    with pytest.raises(ConfigError, match="env.dataset: the pipeline generates its data"):
+        from_dict(RunConfig, {"env": {"dataset": "hcstvg"}})
 
 
 def test_quickstart_config_is_valid() -> None:
+    """The run config holds the typed stage configs, their runner-set keys filled."""
     from stvg.experiments.run import rl_config, sft_config
+    from stvg.training.config import TrainConfig
+    from stvg.training.sft import SFTConfig
 
     config = load_run_config(QUICKSTART)
-    assert config.rl["rollout"]["num_workers"] == 2
-    rl = rl_config(config, "data_cache/x", Path("sft/policy.pt"), Path("runs/q"))
-    assert rl.algorithm == "grpo" and rl.grpo.group_size == 8
-    assert rl.env.kwargs["verifier"]["terms"][0]["name"] == "t_iou"
-    sft = sft_config(config, "data_cache/x", Path("runs/q/sft"))
-    assert sft.max_frames == rl.env.kwargs["max_frames"] == 10
+    assert isinstance(config.rl, TrainConfig) and isinstance(config.sft, SFTConfig)
+    assert config.rl.rollout.num_workers == 2
+    rl = rl_config(config, Path("sft/policy.pt"), Path("runs/q"))
+    assert rl.algorithm == "grpo" and rl.grpo.group_size == 8 and rl.out_dir == "runs/q"
+    assert rl.env.id == "stvg/Grounding-v0" and rl.env.action_format == "struct"
+    assert rl.env.verifier.terms[0].name == "t_iou" and rl.env.split == "train"
+    assert rl.name == "Grounding-v0__grpo__seed0"
+    sft = sft_config(config, Path("runs/q/sft"))
+    assert sft.env.max_frames == rl.env.max_frames == 10 and sft.out_dir == "runs/q/sft"
+    assert sft.env.root == rl.env.root == "data_cache/synthetic-easy-train600-test100-seed0"
+    assert sft.data.val_size == 100 and sft.data.n_train == 600 and sft.seed == 0
+    assert sft.env.verifier == rl.env.verifier  # SFT validation densifies as RL scores
 
 
 def test_report_tables_by_hand() -> None:
@@ -101,9 +118,9 @@ def test_native_policy_options_reach_rl_only() -> None:
 
     config = load_run_config(QUICKSTART)
     assert config.policy.config == {"box_temperature": 0.3}
-    rl = rl_config(config, "data_cache/x", Path("sft/policy.pt"), Path("runs/q"))
+    rl = rl_config(config, Path("sft/policy.pt"), Path("runs/q"))
     assert rl.policy.config == {"box_temperature": 0.3, "checkpoint": "sft/policy.pt"}
-    assert "box_temperature" not in str(sft_config(config, "data_cache/x", Path("s")))
+    assert "box_temperature" not in str(sft_config(config, Path("s")))
     with pytest.raises(ConfigError, match="policy.config.model"):
         from_dict(RunConfig, {"policy": {"name": "native", "config": {"model": {}}}})
     with pytest.raises(ConfigError, match="box_temperature"):
@@ -116,7 +133,7 @@ def test_native_policy_options_reach_rl_only() -> None:
         ("eval.batch_size=0", "config key eval.batch_size"),
         (
             "env.verifier.terms=[{name: bogus}]",
-            "config key env.verifier.terms[0].name: unknown reward term 'bogus'",
+            "config key env.verifier.terms[0].name (in {config}): unknown reward term 'bogus'",
         ),
         ("env.verifier.densify.method=cubic", "config key env.verifier.densify.method"),
         ("env.max_side=1", "config key env.max_side"),
@@ -137,5 +154,6 @@ def test_config_errors_stop_the_run_before_any_stage(
     )
     assert code == 2 and time.perf_counter() - started < 10
     err = capsys.readouterr().err
+    message = message.format(config=QUICKSTART)
     assert message in err and str(QUICKSTART) in err and "Traceback" not in err
     assert not data.exists() and not (tmp_path / "quickstart").exists()

@@ -1,4 +1,7 @@
-"""Every shipped config validates key by key, down to the policy's and the env's own keys.
+"""Every shipped config validates key by key, down to the policy's and the env's own keys;
+the shipped configs as they were before the env section became one typed
+:class:`~stvg.envs.config.EnvConfig` (``tests/experiments/legacy_configs/``) still load,
+with a deprecation warning, into the same configs.
 
 The GPU configs (HC-STVG v2 with Qwen2.5-VL-7B / Qwen3-VL-8B) cannot run here; loading
 them validates every key they set: an unknown or mistyped key anywhere is a ConfigError.
@@ -6,18 +9,18 @@ them validates every key they set: an unknown or mistyped key anywhere is a Conf
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
-from stvg.config import from_dict, from_yaml
-from stvg.envs.config import GroundingEnvConfig
-from stvg.experiments.run import load_run_config, rl_config, sft_config, vlm_sft_config
+from stvg.config import DeprecatedKey, from_dict, from_yaml, to_dict
+from stvg.envs.config import EnvConfig, GroundingEnvConfig
+from stvg.evaluation import load_policy_eval_config
+from stvg.experiments.run import load_run_config, rl_config, sft_config
 from stvg.policies.registry import policy_class
 from stvg.training.config import TrainConfig
-from stvg.training.evaluate_policy import load_policy_eval_config
 from stvg.training.sft import load_sft_config
-from stvg.verifiers.verifier import load_verifier_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "stvg" / "experiments" / "configs"
 
@@ -45,10 +48,11 @@ def _check_policy(name: str, config: dict) -> None:
         from_dict(config_class, dict(config), path="policy.config")
 
 
-def _check_env(kwargs: dict) -> None:
-    from_dict(GroundingEnvConfig, dict(kwargs), path="env.kwargs")
-    if kwargs.get("verifier") is not None:
-        load_verifier_config(kwargs["verifier"])
+def _check_env(env: EnvConfig) -> None:
+    """The env's keyword arguments build the id's own config."""
+    assert isinstance(env, EnvConfig)
+    if env.kind == "grounding":
+        from_dict(GroundingEnvConfig, env.env_kwargs(), path="env")
 
 
 ALL = sorted(CONFIGS.glob("*.yaml"))
@@ -71,33 +75,36 @@ def test_every_shipped_config_has_a_known_kind() -> None:
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
 def test_shipped_config_validates(path: Path) -> None:
     kind = _kind(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecatedKey)  # shipped configs use today's spelling
+        _validate(path, kind)
+
+
+def _validate(path: Path, kind: str) -> None:
     if kind == "run":
         config = load_run_config(path)
         if config.policy.name == "vlm":
             _check_policy("vlm", config.policy.config)
-            vlm_sft_config(config, "data_cache/x", Path("runs/x/sft"))
-        else:
-            sft_config(config, "data_cache/x", Path("runs/x/sft"))
-        rl = rl_config(config, "data_cache/x", Path("runs/x/sft/ckpt"), Path("runs/x"))
-        _check_env(rl.env.kwargs)
+        if config.sft is not None:
+            _check_env(sft_config(config, Path("runs/x/sft")).env)
+        rl = rl_config(config, Path("runs/x/sft/ckpt"), Path("runs/x"))
+        _check_env(rl.env)
         _check_policy(rl.policy.name, rl.policy.config)
     elif kind == "sft":
         config = load_sft_config(path)
-        if getattr(config, "policy", None) is not None and hasattr(config, "env"):
-            _check_env(config.env)
+        _check_env(config.env)
     elif kind == "train":
         config = from_yaml(TrainConfig, path)
         assert config.env.id == "stvg/Grounding-v0"
-        _check_env(config.env.kwargs)
+        _check_env(config.env)
         _check_policy(config.policy.name, config.policy.config)
     elif kind == "synthesis":
         from stvg.synthesis.config import load_synthesis_config
         from stvg.synthesis.teachers.openai_teacher import OpenAITeacherConfig
 
         config = load_synthesis_config(path)
-        from_dict(OpenAITeacherConfig, dict(config.teacher.openai), path="teacher.openai")
-        if config.teacher.local:
-            _check_policy("vlm", config.teacher.local)
+        assert isinstance(config.teacher.openai, OpenAITeacherConfig)  # typed, validated
+        assert config.teacher.local is None
     else:
         config = load_policy_eval_config(path)
         _check_policy(config.policy.name, config.policy.config)
@@ -109,7 +116,7 @@ def test_gpu_configs_use_vlm_learning_numerics() -> None:
         assert config.learning_rate == 1e-6
         assert config.mixed_precision == "bf16" and config.gradient_checkpointing
         assert config.policy.config["dtype"] == "bfloat16"
-        assert config.env.kwargs["dataset"] == "hcstvg2"
+        assert config.env.dataset == "hcstvg2" and config.env.env_kwargs()["dataset"] == "hcstvg2"
 
 
 SWEEPS = sorted((CONFIGS / "sweeps").glob("*.yaml"))
@@ -130,3 +137,17 @@ def test_shipped_sweep_validates_every_trial(path: Path) -> None:
     cells = {spec.cell(values) for values in grid_combinations(spec.axes)}
     assert config.report.baseline is None or config.report.baseline in cells
     assert len(cells) >= 1 and config.max_concurrent_trials == 2
+
+
+LEGACY = sorted((Path(__file__).parent / "legacy_configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", LEGACY, ids=lambda p: p.name)
+def test_the_old_spelling_of_a_shipped_config_loads_the_same_config(path: Path) -> None:
+    """``env: {id, kwargs: {...}}`` and the native SFT's top-level ``fps``/``max_frames``/
+    ``max_side`` and ``data.dataset``/``data.root`` are read at their new places."""
+    load = {"train": lambda p: from_yaml(TrainConfig, p), "sft": load_sft_config}[_kind(path)]
+    with pytest.warns(DeprecatedKey, match="is deprecated: write"):
+        old = load(path)
+    new = load(CONFIGS / path.name)
+    assert to_dict(old) == to_dict(new)

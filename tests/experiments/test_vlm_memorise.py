@@ -21,10 +21,10 @@ from stvg.cli import main
 from stvg.config import from_dict
 from stvg.envs.contract import bind_env_kwargs, check_env_policy
 from stvg.envs.grounding import GroundingEnv
+from stvg.evaluation import PolicyEvalConfig, PolicySpec, evaluate_policy
 from stvg.policies.registry import make
 from stvg.policies.vlm.tiny import build_tiny_checkpoint
-from stvg.training.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
-from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+from stvg.training.sft.vlm import VLMSFTConfig, train_sft_vlm
 from stvg.verifiers.formats import ContractError
 
 N_SAMPLES = 8

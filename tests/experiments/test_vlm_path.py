@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from stvg.envs.contract import bind_env_kwargs
+from stvg.evaluation import PolicyEvalConfig, PolicySpec, evaluate_policy
 from stvg.policies.vlm.tiny import build_tiny_checkpoint
-from stvg.training.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
 from stvg.training.rollout import RolloutTask, RolloutWorker
 from stvg.verifiers.formats import ContractError
 

@@ -19,7 +19,7 @@ import torch
 from stvg.exports.samples import build_export_env
 from stvg.policies.vlm import VLMPolicy
 from stvg.policies.vlm.prompter import checkpoint_contract
-from stvg.training.sft_vlm import target_completion
+from stvg.training.sft.vlm import target_completion
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_vlm_trainers.py"
 

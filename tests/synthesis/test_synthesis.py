@@ -287,12 +287,14 @@ def test_cli_smoke(root, tmp_path, capsys):
 
 
 def test_openai_teacher_is_built_from_the_teacher_section():
-    from stvg.config import ConfigError
+    from stvg.config import ConfigError, from_dict
     from stvg.synthesis import TeacherConfig, build_teacher
 
     spec = ContractSpec("json-v1", "pixels", 1.0)
     section = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "max_concurrency": 2}
-    teacher = build_teacher(TeacherConfig(name="openai", openai=section), spec, "default")
+    config = from_dict(TeacherConfig, {"name": "openai", "openai": section}, path="teacher")
+    teacher = build_teacher(config, spec, "default")
     assert teacher.name == "openai"
+    # the section is typed: a wrong key fails when the config is read, before any teacher
     with pytest.raises(ConfigError, match=r"teacher\.openai\.colour"):
-        build_teacher(TeacherConfig(name="openai", openai={"colour": 1}), spec, "default")
+        from_dict(TeacherConfig, {"name": "openai", "openai": {"colour": 1}}, path="teacher")

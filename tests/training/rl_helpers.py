@@ -52,14 +52,12 @@ def vlm_text_env(root: Path) -> dict[str, Any]:
     4 frames at 1 fps of at most 64 pixels."""
     return {
         "id": "stvg/Grounding-v0",
-        "kwargs": {
-            "dataset": "synthetic",
-            "root": str(root),
-            "split": SPLIT,
-            "max_side": 64,
-            "max_frames": 4,
-            "fps": 1.0,
-        },
+        "dataset": "synthetic",
+        "root": str(root),
+        "split": SPLIT,
+        "max_side": 64,
+        "max_frames": 4,
+        "fps": 1.0,
     }
 
 
@@ -77,7 +75,7 @@ def grounding_config(
         "progress_bar": False,
         "torch_threads": 1,
         "checkpoint_every": 1,
-        "env": {"id": "stvg/Grounding-v0", "kwargs": env_kwargs(root)},
+        "env": {"id": "stvg/Grounding-v0", **env_kwargs(root)},
         "policy": {"name": "native", "config": {"checkpoint": str(checkpoint)}},
         "grpo": {"group_size": 4},
         "rloo": {"group_size": 4},

@@ -22,11 +22,11 @@ import pytest
 import torch
 from rl_helpers import build, make_split, vlm_text_env
 
+from stvg.envs.make import make_env
 from stvg.policies.base import Rollouts, TextCompletion
-from stvg.training.algorithms import evaluate_policy
+from stvg.training.algorithms import policy_outputs
 from stvg.training.batch import Experience
 from stvg.training.loop import Trainer
-from stvg.training.rollout import make_env
 
 # Two prompts x two answers, rows observation-major (rows 0-1: prompt 0, rows 2-3: prompt 1).
 REWARDS = [1.0, 0.0, 0.0, 1.0]
@@ -156,7 +156,7 @@ def test_accumulate_gradients_gives_the_grpo_loss_by_hand(trainer: Trainer) -> N
 
     # the current log-probs, by the evaluation the trainer's loss uses; pi_old from them
     with torch.no_grad():
-        logp = evaluate_policy(policy, observations, rollouts, need_values=False).logp.float()
+        logp = policy_outputs(policy, observations, rollouts, need_values=False).logp.float()
     assert logp.shape == (4, WIDTH) and bool((logp[mask] < 0).all())
     log_ratio = torch.log(torch.tensor(RATIOS)).reshape(-1, 1)
     rollouts = dataclasses.replace(rollouts, log_probs=torch.where(mask, logp - log_ratio, 0.0))
@@ -194,7 +194,7 @@ def test_accumulate_gradients_gives_the_grpo_loss_by_hand(trainer: Trainer) -> N
     trainer.optimizer.zero_grad()
     weight = case["grad_weight"]
     weights = torch.tensor([0.0, 0.0, weight, -weight]).reshape(-1, 1)
-    surrogate = evaluate_policy(policy, observations, rollouts, need_values=False).logp
+    surrogate = policy_outputs(policy, observations, rollouts, need_values=False).logp
     (surrogate * weights * mask).sum().backward()
     for got, want in zip(grads, _grads(trainer), strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-7)

@@ -257,7 +257,9 @@ def tracking_config(out: Path, policy: str, **overrides: Any) -> dict[str, Any]:
         "torch_threads": 1,
         "env": {
             "id": "stvg/SyntheticTrackingFlat-v0",
-            "kwargs": {"max_side": 32, "frame_size": 8, "reward_mode": "dense"},
+            "max_side": 32,
+            "reward_mode": "dense",
+            "flat_observation": {"frame_size": 8},
             "max_episode_steps": 4,
         },
         "policy": {"name": policy, "config": {"hidden": [16]}},
@@ -315,8 +317,9 @@ def test_learning_rate_defaults_to_1e4_without_a_policy_default(
 
 # ---------------------------------------------------------------- Dr. GRPO's normaliser
 def test_dr_grpo_divides_by_max_new_tokens(setup: tuple[Path, Path], tmp_path: Path) -> None:
-    assert completion_budget(SimpleNamespace(config=SimpleNamespace(max_new_tokens=8))) == 8
-    assert completion_budget(SimpleNamespace(config=SimpleNamespace())) is None
+    # a TokenBudget policy (the VLM's max_new_tokens) declares it; others have none
+    assert completion_budget(SimpleNamespace(max_new_tokens=8)) == 8
+    assert completion_budget(SimpleNamespace(config=SimpleNamespace(max_new_tokens=8))) is None
     assert completion_budget(SimpleNamespace()) is None
     # answers: 3 tokens with A = +1, 1 token with A = -1, in 3 slots; at ratio 1 the
     # per-token loss is -A: sum = -3 + 1 = -2, over N * L = 2 x 8 (not 2 x 3 slots)
@@ -335,7 +338,7 @@ def test_dr_grpo_divides_by_max_new_tokens(setup: tuple[Path, Path], tmp_path: P
         assert trainer.token_slots is None  # the native policy has no max_new_tokens
         mb = first_minibatch(trainer)
         assert mb.token_slots == mb.mask.shape[1] == 1
-        trainer.token_slots = 8  # what a policy with config.max_new_tokens = 8 gets
+        trainer.token_slots = 8  # what a policy with max_new_tokens = 8 gets
         assert first_minibatch(trainer).token_slots == 8
     finally:
         trainer.close()

@@ -146,7 +146,9 @@ def test_ppo_trains_tracking_mlp_with_a_time_limit(
         "torch_threads": 1,
         "env": {
             "id": "stvg/SyntheticTrackingFlat-v0",
-            "kwargs": {"max_side": 32, "frame_size": 8, "reward_mode": "dense"},
+            "max_side": 32,
+            "reward_mode": "dense",
+            "flat_observation": {"frame_size": 8},
             "max_episode_steps": 4,
         },
         "policy": {"name": "tracking-mlp", "config": {"hidden": [16]}},

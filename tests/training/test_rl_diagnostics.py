@@ -17,12 +17,12 @@ from rl_helpers import (
 )
 
 from stvg.config import ConfigError
+from stvg.envs.make import make_env
 from stvg.policies.base import Rollouts
 from stvg.policies.native import NativePolicy
 from stvg.training.batch import EpisodeRecord, Experience
 from stvg.training.loop import Trainer
 from stvg.training.metrics import episode_summary, greedy_summary, group_summary
-from stvg.training.rollout import make_env
 from stvg.training.run_dir import read_metrics
 
 

@@ -68,7 +68,7 @@ def test_training_with_skip_keeps_running_and_logs_the_count(data, tmp_path: Pat
         "iterations": 2,
         "batch_size": 2,  # 2 iterations x 2 prompts = the 4 samples once
         "grpo": {"group_size": 2},
-        "env": {"kwargs": {**env_kwargs(root), "on_bad_video": "skip"}},
+        "env": {**env_kwargs(root), "on_bad_video": "skip"},
     }
     config = build(grounding_config(root, checkpoint, tmp_path / "runs", **overrides))
     trainer = Trainer.create(config, tensorboard=False)

@@ -17,19 +17,16 @@ from stvg.data.types import Sample
 from stvg.envs.grounding import GroundingEnv
 from stvg.policies.native import NativePolicy
 from stvg.policies.native.features import observation_inputs
-from stvg.synthesis.native_frames import load_cached_frames
-from stvg.synthesis.targets import sft_target
 from stvg.training.sft import SFTConfig, load_sft_config, train_sft
+from stvg.training.sft.native_data import load_cached_frames, sft_target
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 
 
 def _tiny_config(root: Path, out_dir: Path, **changes) -> dict:
     config = {
-        "data": {"root": str(root), "n_train": 6, "n_eval": 3, "seed": 2},
-        "fps": 1.0,
-        "max_frames": 10,
-        "max_side": 64,
+        "data": {"n_train": 6, "n_eval": 3, "seed": 2},
+        "env": {"root": str(root), "fps": 1.0, "max_frames": 10, "max_side": 64},
         "model": TINY_MODEL,
         "epochs": 4,
         "batch_size": 3,
@@ -85,7 +82,7 @@ def test_sft_target_rules_hand_computed():
 
 def test_cached_frames_equal_what_the_policy_sees_through_the_env(tiny_run):
     config, _ = tiny_run
-    root = config.data.root
+    root = config.env.root
     samples = list(load_dataset("synthetic", split="test", root=root))
     kwargs = dict(fps=1.0, max_frames=10, max_side=64, frame_size=32, name="test")
     cache = load_cached_frames(samples, cache_dir=Path(root) / "native_cache", **kwargs)
@@ -129,7 +126,7 @@ def test_tiny_budget_run_learns_and_writes_its_run_folder(tiny_run):
     assert resolved == config
 
     trained = NativePolicy.load(result.checkpoint)
-    train = list(load_dataset("synthetic", split="train", root=config.data.root))
+    train = list(load_dataset("synthetic", split="train", root=config.env.root))
     torch.manual_seed(config.seed)
     initial = NativePolicy.from_samples(train, model=config.model, seed=config.seed)
     assert trained.vocab.words == initial.vocab.words

@@ -13,7 +13,7 @@ import pytest
 from stvg.data import load_dataset
 from stvg.data.errors import VideoError
 from stvg.data.synthetic import generate_split
-from stvg.synthesis.native_frames import load_cached_frames
+from stvg.training.sft.native_data import load_cached_frames
 
 SETTINGS = dict(fps=1.0, max_frames=10, max_side=64, frame_size=16, name="train")
 

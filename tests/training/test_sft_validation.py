@@ -10,13 +10,14 @@ import pytest
 import torch
 import yaml
 
-import stvg.training.sft as sft
+import stvg.training.sft.native as sft
 from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.data import load_dataset
 from stvg.policies.native import NativePolicy
-from stvg.synthesis.native_frames import load_cached_frames
 from stvg.training.sft import SFTConfig, evaluate_cached, select_value, train_sft
+from stvg.training.sft.native_data import load_cached_frames
+from stvg.verifiers.verifier import Verifier
 
 TINY_MODEL = {"frame_size": 32, "channels": [8, 8, 8], "word_dim": 8, "query_dim": 8, "hidden": 8}
 TRAIN_IDS = [f"train_{i:04d}.mp4" for i in range(8)]  # the synthetic split's order
@@ -35,10 +36,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _config(root: Path, out_dir: Path, val_size: int = 3, **changes) -> SFTConfig:
     config = {
-        "data": {"root": str(root), "n_train": 8, "n_eval": 3, "seed": 2, "val_size": val_size},
-        "fps": 1.0,
-        "max_frames": 10,
-        "max_side": 64,
+        "data": {"n_train": 8, "n_eval": 3, "seed": 2, "val_size": val_size},
+        "env": {"root": str(root), "fps": 1.0, "max_frames": 10, "max_side": 64},
         "model": TINY_MODEL,
         "epochs": 10,
         "batch_size": 3,
@@ -65,10 +64,10 @@ def test_hold_out_is_the_last_val_size_samples_whatever_the_seed(data_root, tmp_
             trained.setdefault(seed, set()).update(self.samples[i].sample_id for i in index)
             return super().batch(index)
 
-    def spy_evaluate(policy, samples, cache, fps, batch_size=64):
+    def spy_evaluate(policy, samples, cache, fps, batch_size=64, *, verifier):
         assert cache.sample_ids == [s.sample_id for s in samples]  # rows match the samples
         evaluated.append([s.sample_id for s in samples])
-        return evaluate_cached(policy, samples, cache, fps, batch_size)
+        return evaluate_cached(policy, samples, cache, fps, batch_size, verifier=verifier)
 
     monkeypatch.setattr(sft, "_Batcher", SpyBatcher)
     monkeypatch.setattr(sft, "evaluate_cached", spy_evaluate)
@@ -90,7 +89,7 @@ def test_hold_out_is_the_last_val_size_samples_whatever_the_seed(data_root, tmp_
             data_root,
             tmp_path / "limited",
             epochs=1,
-            data={"root": str(data_root), "n_train": 8, "seed": 2, "val_size": 2, "limit_train": 6},
+            data={"n_train": 8, "seed": 2, "val_size": 2, "limit_train": 6},
         ),
         progress=False,
         log=None,
@@ -134,9 +133,11 @@ def test_best_checkpoint_is_saved_and_training_stops_after_patience(
 ):
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
 
-    def scripted_evaluate(policy, samples, cache, fps, batch_size=64):
+    def scripted_evaluate(policy, samples, cache, fps, batch_size=64, *, verifier):
         if not samples[0].sample_id.startswith("train_"):
-            return evaluate_cached(policy, samples, cache, fps, batch_size)  # the test split
+            return evaluate_cached(  # the test split
+                policy, samples, cache, fps, batch_size, verifier=verifier
+            )
         k = len(snapshots)
         snapshots[k + 1] = {n: t.clone() for n, t in policy.state_dict().items()}
         return {
@@ -207,7 +208,9 @@ def test_best_checkpoint_is_saved_and_training_stops_after_patience(
         cache_dir=data_root / "native_cache",
         name="test",
     )
-    again = evaluate_cached(NativePolicy.load(result.checkpoint), samples, cache, 1.0)
+    again = evaluate_cached(
+        NativePolicy.load(result.checkpoint), samples, cache, 1.0, verifier=Verifier()
+    )
     assert again["m_vIoU"] == result.eval_metrics["m_vIoU"] == tests[0]["eval/m_vIoU"]
     assert again["m_tIoU"] == result.eval_metrics["m_tIoU"] == extra["eval"]["eval/m_tIoU"]
     summary = json.loads((Path(config.out_dir) / "eval.json").read_text())
@@ -244,7 +247,9 @@ def test_real_validation_run_saves_the_policy_of_its_best_evaluation(data_root, 
     )
     cache = sft._rows(split, 5, 8)
     assert cache.sample_ids == TRAIN_IDS[5:]
-    again = evaluate_cached(NativePolicy.load(result.checkpoint), samples, cache, 1.0)
+    again = evaluate_cached(
+        NativePolicy.load(result.checkpoint), samples, cache, 1.0, verifier=Verifier()
+    )
     for key in ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5"):
         assert again[key] == result.val_metrics[key] == val[best][f"val/{key}"]
 
@@ -270,7 +275,8 @@ def test_validation_config_errors(data_root, tmp_path, capsys):
             from_dict(SFTConfig, changes)
     # more held out than the split has: known once the split is read, before any decoding
     config = {
-        "data": {"root": str(data_root), "n_train": 8, "seed": 2, "val_size": 8},
+        "data": {"n_train": 8, "seed": 2, "val_size": 8},
+        "env": {"root": str(data_root)},
         "out_dir": str(tmp_path / "run"),
     }
     path = tmp_path / "sft.yaml"
@@ -314,7 +320,7 @@ def test_without_validation_the_run_is_unchanged(data_root, tmp_path):
     ]
 
     held = train_sft(_config(data_root, tmp_path / "held", epochs=4), progress=False, log=None)
-    first5 = {"root": str(data_root), "n_train": 8, "seed": 2, "limit_train": 5}
+    first5 = {"n_train": 8, "seed": 2, "limit_train": 5}
     five = train_sft(
         _config(data_root, tmp_path / "five", val_size=0, epochs=4, data=first5),
         progress=False,

@@ -23,7 +23,7 @@ from stvg.envs.grounding import GroundingEnv
 from stvg.policies.vlm.policy import VLMPolicy
 from stvg.synthesis.targets import gt_targets, read_targets, write_gt_targets, write_targets
 from stvg.training.sft import SFTConfig, load_sft_config, train_sft
-from stvg.training.sft_vlm import (
+from stvg.training.sft.vlm import (
     VLMSFTConfig,
     build_env,
     episode,
@@ -427,8 +427,8 @@ def test_config_dispatch_and_errors(tiny_checkpoint: Path, data_root: Path, tmp_
 def test_greedy_evaluation_asks_the_policy_for_greedy_answers_by_keyword() -> None:
     """The evaluation wrapper calls the one ``generate_batch(obs_list, ctxs, *, do_sample)``
     signature with ``do_sample=False``, whatever the policy's own setting."""
+    from stvg.evaluation.greedy import Greedy
     from stvg.policies.base import TextCompletion, TextGenerator
-    from stvg.training.sft_vlm import _Greedy
 
     calls = []
 
@@ -437,7 +437,7 @@ def test_greedy_evaluation_asks_the_policy_for_greedy_answers_by_keyword() -> No
             calls.append((list(obs_list), ctxs, do_sample))
             return [TextCompletion("a", (1,)) for _ in obs_list]
 
-    greedy = _Greedy(Sampler())
+    greedy = Greedy(Sampler())
     assert isinstance(greedy, TextGenerator)
     completions = greedy.generate_batch([{"o": 0}, {"o": 1}], ["c0", "c1"])
     assert [c.text for c in completions] == ["a", "a"]

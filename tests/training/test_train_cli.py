@@ -69,7 +69,9 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "checkpoint_every": 1,
         "env": {
             "id": "stvg/SyntheticTrackingFlat-v0",
-            "kwargs": {"max_side": 32, "frame_size": 8, "reward_mode": "dense"},
+            "max_side": 32,
+            "reward_mode": "dense",
+            "flat_observation": {"frame_size": 8},
         },
         "rllib": {
             "train_batch_size": 32,

@@ -55,8 +55,8 @@ def _write(path: Path, config: dict) -> Path:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"env": {"kwargs": {"root": "/nonexistent/data"}}}, "config key env.kwargs.root: folder"),
-        ({"env": {"kwargs": {"dataset": "nope"}}}, "config key env.kwargs.dataset: unknown"),
+        ({"env": {"root": "/nonexistent/data"}}, "config key env.root: folder"),
+        ({"env": {"dataset": "nope"}}, "config key env.dataset: unknown"),
         ({"policy": {"name": "nope"}}, "config key policy.name: unknown policy 'nope'"),
         ({"env": {"id": "stvg/Nope-v0"}}, "config key env.id: unknown env 'stvg/Nope-v0'"),
     ],
@@ -67,11 +67,7 @@ def test_bad_names_are_one_line_before_a_run_folder(
     root, checkpoint = setup
     config = grounding_config(root, checkpoint, tmp_path / "runs")
     for key, value in change.items():
-        section = config[key]
-        if "kwargs" in value:
-            section["kwargs"] = {**section["kwargs"], **value["kwargs"]}
-        else:
-            section.update(value)
+        config[key].update(value)
     path = _write(tmp_path / "bad.yaml", config)
     assert main(["train", str(path)]) == 2
     captured = capsys.readouterr()

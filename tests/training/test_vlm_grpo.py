@@ -21,7 +21,7 @@ from stvg.config import from_dict
 from stvg.policies.vlm.tiny import build_tiny_checkpoint
 from stvg.training.loop import load_trained_policy
 from stvg.training.run_dir import read_metrics
-from stvg.training.sft_vlm import VLMSFTConfig, train_sft_vlm
+from stvg.training.sft.vlm import VLMSFTConfig, train_sft_vlm
 
 TIMING = ("SPS", "_s", "time/")
 
@@ -80,19 +80,17 @@ def _write_config(path: Path, root: Path, model: Path, out: Path, iterations: in
         "torch_threads": 1,
         "env": {
             "id": "stvg/Grounding-v0",
-            "kwargs": {
-                "dataset": "synthetic",
-                "root": str(root),
-                "split": SPLIT,
-                "action_format": "text",
-                "max_side": 64,
-                "verifier": {
-                    "terms": [
-                        {"name": "t_iou", "weight": 1.0},
-                        {"name": "v_iou", "weight": 1.0},
-                        {"name": "format", "weight": 0.5},
-                    ]
-                },
+            "dataset": "synthetic",
+            "root": str(root),
+            "split": SPLIT,
+            "action_format": "text",
+            "max_side": 64,
+            "verifier": {
+                "terms": [
+                    {"name": "t_iou", "weight": 1.0},
+                    {"name": "v_iou", "weight": 1.0},
+                    {"name": "format", "weight": 0.5},
+                ]
             },
         },
         "policy": {"name": "vlm", "config": _policy(model)},

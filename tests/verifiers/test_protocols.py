@@ -291,7 +291,7 @@ def test_cli_protocol_all_prints_one_row_per_protocol(tmp_path, capsys):
 def test_reward_scores_gt_as_annotated(tmp_path):
     from stvg.data.types import SecondLevelAnswer
     from stvg.verifiers.formats import FrameContext, ParseResult
-    from stvg.verifiers.rewards import RewardInput, get_term
+    from stvg.verifiers.rewards import RewardInput, score_term
 
     a = list(load_dataset("hcstvg2", annotations=_hcstvg2_file(tmp_path)))[0]
     # GT 3..6 with [600, 0, 700, 40] on frame 3 (past the 640-wide frame); the answer is
@@ -305,4 +305,4 @@ def test_reward_scores_gt_as_annotated(tmp_path):
         (3, 6),
         tube_of(pred_a),
     )
-    assert get_term("v_iou").function(inp).value == pytest.approx(0.85)
+    assert score_term("v_iou", inp).value == pytest.approx(0.85)

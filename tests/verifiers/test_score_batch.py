@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_terms import REFERENCE_TERMS
 
 from stvg.data.timing import frame_of_time, span_seconds_to_frames
 from stvg.data.types import Sample, SecondLevelAnswer, Tube
@@ -27,7 +28,13 @@ from stvg.tubes import DENSIFY_METHODS, DensifyConfig, densify, resolve_params
 from stvg.tubes.densify import densify_batch
 from stvg.verifiers.formats import FrameContext, ParseResult
 from stvg.verifiers.formats.coords import extent
-from stvg.verifiers.rewards import REWARD_TERMS, RewardInput, TermScore, register_term
+from stvg.verifiers.rewards import (
+    REWARD_TERMS,
+    RewardInput,
+    TermScores,
+    register_term,
+    with_failures,
+)
 from stvg.verifiers.verifier import Verifier, VerifierResult
 
 TERMS = ("t_iou", "v_iou", "format", "consistency", "giou", "l1", "span_length")
@@ -92,7 +99,7 @@ def reference_result(
     inp = RewardInput(sample, parse, ctx, pred_span, pred_tube)
     values, weighted, reasons = {}, {}, {}
     for term in config.terms:
-        score = REWARD_TERMS[term.name].function(inp, **resolve_term(term))
+        score = REFERENCE_TERMS[term.name](inp, **resolve_term(term))
         value = float(score.value)
         if not math.isfinite(value):
             raise ValueError(
@@ -391,22 +398,20 @@ def test_batch_scores_by_hand() -> None:
     assert c.reasons["t_iou"].startswith("parse failed: invalid JSON")
 
 
-def test_a_term_without_a_batched_form_is_scored_per_answer() -> None:
+def test_a_user_term_has_the_signature_of_the_built_ins() -> None:
     @register_term("test_span_frames")
-    def span_frames(inp: RewardInput) -> TermScore:
+    def span_frames(batch: Any) -> TermScores:
         """Predicted span length in frames (a test term)."""
-        if inp.pred_span is None:
-            return TermScore(0.0, "no span")
-        return TermScore(float(inp.pred_span[1] - inp.pred_span[0] + 1))
+        frames = (batch.pred_last - batch.pred_first + 1).astype(float)
+        return with_failures(batch, frames, ["no span" if not ok else None for ok in batch.ok])
 
     try:
         verifier = Verifier.from_config({"terms": [{"name": "test_span_frames", "weight": 2.0}]})
         texts = ['<answer>{"span": [1, 2], "boxes": {}}</answer>', "junk"]
         ok, bad = verifier.score_batch(texts, [SCENE] * 2, [SCENE_CTX] * 2)
         assert ok.terms == {"test_span_frames": 11.0} and ok.total == 22.0
-        assert bad.terms == {"test_span_frames": 0.0} and bad.reasons == {
-            "test_span_frames": "no span"
-        }
+        assert bad.terms == {"test_span_frames": 0.0}
+        assert bad.reasons["test_span_frames"].startswith("parse failed:")
     finally:
         del REWARD_TERMS["test_span_frames"]
 

@@ -19,7 +19,7 @@ from stvg.data.types import Sample, SecondLevelAnswer
 from stvg.tubes import DensifyConfig
 from stvg.verifiers import verifier as verifier_module
 from stvg.verifiers.formats import FrameContext, get_format
-from stvg.verifiers.rewards import REWARD_TERMS, RewardTerm, TermScore
+from stvg.verifiers.rewards import REWARD_TERMS, RewardTerm, TermScores
 from stvg.verifiers.verifier import (
     TermConfig,
     Verifier,
@@ -181,8 +181,8 @@ def test_a_bug_inside_a_term_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(inp):
         raise RuntimeError("term bug")
 
-    def nan_term(inp):
-        return TermScore(math.nan)
+    def nan_term(batch):
+        return TermScores(np.full(len(batch), math.nan), [None] * len(batch))
 
     monkeypatch.setitem(REWARD_TERMS, "broken", RewardTerm("broken", broken, {}, {}, "bug"))
     monkeypatch.setitem(REWARD_TERMS, "nan_term", RewardTerm("nan_term", nan_term, {}, {}, "nan"))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from stvg.config import ConfigError
 from stvg.data.synthetic.annotation import scene_annotation
 from stvg.data.synthetic.render import render_scene
 from stvg.data.synthetic.sampler import DIFFICULTIES, sample_scene
@@ -47,18 +48,18 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if not self.split or not self.split.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(
+            raise ConfigError(
                 f"split {self.split!r} must be a non-empty name of letters, digits, '-' or '_' "
                 "(it becomes part of file names)"
             )
         if self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
         if self.n < 1:
-            raise ValueError(f"n (number of videos) must be at least 1, got {self.n}")
+            raise ConfigError(f"n (number of videos) must be at least 1, got {self.n}")
         if self.difficulty not in DIFFICULTIES:
-            raise ValueError(f"difficulty {self.difficulty!r} is not one of {tuple(DIFFICULTIES)}")
+            raise ConfigError(f"difficulty {self.difficulty!r} is not one of {tuple(DIFFICULTIES)}")
         if not (self.fps > 0 and self.duration_s > 0):
-            raise ValueError(
+            raise ConfigError(
                 f"fps and duration_s must be positive, got fps={self.fps}, "
                 f"duration_s={self.duration_s}"
             )
@@ -71,12 +72,12 @@ class SyntheticConfig:
         if problem is not None:
             raise ValueError(f"the videos asked for are out of bounds: {problem}")
         if self.num_frames < 20:
-            raise ValueError(
+            raise ConfigError(
                 f"duration_s * fps = {self.duration_s} * {self.fps} gives {self.num_frames} "
                 "frames; synthetic events need at least 20: raise duration_s or fps"
             )
         if self.size < 64 or self.size % 2:
-            raise ValueError(
+            raise ConfigError(
                 f"size must be an even number of pixels >= 64 (mp4v needs even sizes), "
                 f"got {self.size}"
             )

@@ -42,7 +42,6 @@ from stvg.policies.native.features import (
 )
 from stvg.policies.native.model import NativeModel, NativeModelConfig, NativeOutputs
 from stvg.policies.native.tokenizer import PAD, UNK, QueryVocab
-from stvg.policies.registry import register_policy
 
 #: Format tag stored in native-policy checkpoints.
 CHECKPOINT_FORMAT = "stvg-native-v1"
@@ -105,7 +104,6 @@ def _take(out: NativeOutputs, index: torch.Tensor) -> NativeOutputs:
     )
 
 
-@register_policy("native")
 class NativePolicy:
     """The trainable native policy (``TrainablePolicy`` and ``ActorCriticPolicy``).
 

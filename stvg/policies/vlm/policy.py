@@ -188,6 +188,11 @@ class VLMPolicy:
         return ids
 
     @property
+    def max_new_tokens(self) -> int:
+        """The generation budget (:class:`~stvg.policies.base.TokenBudget`)."""
+        return int(self.config.max_new_tokens)
+
+    @property
     def answer_spec(self) -> ContractSpec:
         """The answer contract the policy answers in: format, coordinates, fps and the
         geometry of its processor (``min_pixels``/``max_pixels`` with the config's

@@ -10,7 +10,7 @@ from stvg.training.algorithms.base import (
     Algorithm,
     Minibatch,
     PolicyOutputs,
-    evaluate_policy,
+    policy_outputs,
 )
 from stvg.training.algorithms.grpo import GRPO, grpo_loss, informative_groups
 from stvg.training.algorithms.kl import approx_kl, k3_kl
@@ -28,7 +28,7 @@ __all__ = [
     "PolicyOutputs",
     "approx_kl",
     "build_algorithm",
-    "evaluate_policy",
+    "policy_outputs",
     "explained_variance",
     "generalized_advantage_estimates",
     "group_normalized_advantages",

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stvg.policies.base import Observation, Rollouts
+from stvg.policies.base import ActionEvaluator, Observation, Rollouts
 from stvg.training.batch import Experience, select_rollouts
 
 #: ``collect(n)`` plays ``n`` prompts (or episodes) with the current weights.
@@ -190,20 +190,22 @@ class PolicyOutputs:
         )
 
 
-def evaluate_policy(
+def policy_outputs(
     policy: Any, observations: list[Observation], rollouts: Rollouts, *, need_values: bool
 ) -> PolicyOutputs:
     """Log-probabilities (and entropy and values when available) of ``rollouts``.
 
     Uses ``policy.evaluate_actions(obs, rollouts) -> (values, log_prob, entropy)`` (the
-    Stable-Baselines3 signature) when the policy has it, else ``policy.log_prob`` and, with
-    ``need_values``, ``policy.value``.
+    Stable-Baselines3 signature) when the policy is an
+    :class:`~stvg.policies.base.ActionEvaluator`, else ``policy.log_prob`` and, with
+    ``need_values``, ``policy.value`` (:class:`~stvg.policies.base.ValueHead`; the trainer
+    checked at construction that the policy has what its algorithm needs).
 
     Returns:
         :class:`PolicyOutputs` with ``logp`` shaped like ``rollouts.mask``.
     """
     width = int(rollouts.mask.shape[1])
-    if hasattr(policy, "evaluate_actions"):
+    if isinstance(policy, ActionEvaluator):
         values, logp, entropy = policy.evaluate_actions(observations, rollouts)
         logp = logp.reshape(len(rollouts), -1)
         if logp.shape[1] != width:
@@ -218,12 +220,6 @@ def evaluate_policy(
         index = torch.as_tensor(rollouts.obs_index, dtype=torch.long)
         values = policy.value(observations).reshape(-1)[index]
     return PolicyOutputs(logp=logp[:, :width], values=values)
-
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` (0 when nothing is masked in)."""
-    mask = mask.to(values.dtype)
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 def masked_share(values: torch.Tensor, mask: torch.Tensor, count: int) -> torch.Tensor:
@@ -287,7 +283,6 @@ __all__ = [
     "CollectFn",
     "Minibatch",
     "PolicyOutputs",
-    "evaluate_policy",
-    "masked_mean",
+    "policy_outputs",
     "masked_share",
 ]

@@ -1,4 +1,5 @@
-"""The native policy's supervised inputs: each sample's shown frames at model size, cached.
+"""The native policy's supervised data: each sample's shown frames at model size, cached,
+and the target action of its ground truth.
 
 * :func:`load_cached_frames` decodes each video once, exactly as ``GroundingEnv`` does
   (:class:`stvg.envs.frame_source.FrameSource`: same frames, same ``max_side`` resize),
@@ -6,8 +7,10 @@
   :func:`~stvg.policies.native.features.downsample`, and keeps them in an ``.npz`` file
   keyed by the samples and the sampling settings, so later epochs and runs skip decoding.
 
-Its targets are :func:`stvg.synthesis.targets.sft_target`; synthetic splits come from
-:func:`stvg.data.synthetic.ensure_synthetic_split`.
+* :func:`sft_target` is the action the ground truth asks for on those frames (shown-frame
+  span indices and normalised boxes).
+
+Synthetic splits come from :func:`stvg.data.synthetic.ensure_synthetic_split`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -27,7 +31,10 @@ from stvg.data.fingerprint import file_fingerprint
 from stvg.data.types import Sample
 from stvg.data.video import READER_VERSION
 from stvg.envs.frame_source import FrameSource
-from stvg.policies.native.features import VideoInputs, downsample
+from stvg.policies.native.features import VideoInputs, downsample, xyxy_to_cxcywh
+
+SpanTarget = Literal["nearest", "cover"]
+"""How the target span is put on the shown frames (see :func:`sft_target`)."""
 
 _CACHE_VERSION = 1  # bumped when the cache's content for the same key changes
 
@@ -184,4 +191,68 @@ def load_cached_frames(
     return cached
 
 
-__all__ = ["CachedFrames", "load_cached_frames"]
+@dataclass(frozen=True)
+class SFTTarget:
+    """The action a sample's ground truth asks for, on its shown frames.
+
+    Attributes:
+        start, end: indices of the shown frames that start and end the span.
+        boxes_cxcywh: float32 ``[T, 4]`` normalised ``(cx, cy, w, h)`` ground-truth boxes
+            of the shown frames ``start..end`` (zeros elsewhere).
+    """
+
+    start: int
+    end: int
+    boxes_cxcywh: np.ndarray
+
+
+def sft_target(sample: Sample, frame_idx: np.ndarray, rule: SpanTarget = "nearest") -> SFTTarget:
+    """The target action of ``sample`` shown at native frames ``frame_idx``.
+
+    Span rules (``[gs, ge]`` = the ground-truth span in native frames):
+
+    * ``nearest`` — start and end are the shown frames nearest to ``gs`` and ``ge`` (ties
+      go to the earlier frame), the best estimate of the span on the shown grid;
+    * ``cover`` — the last shown frame at or before ``gs`` and the first at or after
+      ``ge``, so the span covers the ground truth (over-long by up to one interval at
+      each end).
+
+    The box of a shown frame in the span is the ground-truth box of that frame, or of the
+    nearest annotated frame (a frame rounded just outside the ground-truth span, or an
+    unannotated one), normalised by the video size.
+
+    >>> from stvg.data import Sample
+    >>> s = Sample("v", "v.mp4", "q", 10.0, 100, 200, 100, (7, 48),
+    ...            {f: [20.0, 10.0, 60.0, 50.0] for f in range(7, 49)})
+    >>> t = sft_target(s, np.arange(0, 100, 10))
+    >>> t.start, t.end, t.boxes_cxcywh[1].tolist()
+    (1, 5, [0.20000000298023224, 0.30000001192092896, 0.20000000298023224, 0.4000000059604645])
+    >>> t2 = sft_target(s, np.arange(0, 100, 10), "cover")
+    >>> t2.start, t2.end
+    (0, 5)
+    """
+    frames = np.asarray(frame_idx, dtype=np.int64)
+    first, last = sample.gt_span
+    if rule == "nearest":
+        start = int(np.argmin(np.abs(frames - first)))
+        end = int(np.argmin(np.abs(frames - last)))
+    elif rule == "cover":
+        before = np.flatnonzero(frames <= first)
+        after = np.flatnonzero(frames >= last)
+        start = int(before[-1]) if before.size else 0
+        end = int(after[0]) if after.size else len(frames) - 1
+    else:
+        raise ValueError(f"span target rule must be 'nearest' or 'cover', got {rule!r}")
+    end = max(start, end)
+    tube = sample.gt_tube()
+    if len(tube) == 0:
+        raise ValueError(f"sample {sample.sample_id!r} has no ground-truth box to learn from")
+    span_frames = frames[start : end + 1]
+    nearest = np.abs(tube.frame_idx[None, :] - span_frames[:, None]).argmin(axis=1)
+    scale = np.array([sample.width, sample.height] * 2, dtype=np.float64)
+    boxes = np.zeros((len(frames), 4), dtype=np.float32)
+    boxes[start : end + 1] = xyxy_to_cxcywh(tube.boxes_xyxy[nearest] / scale)
+    return SFTTarget(start, end, boxes)
+
+
+__all__ = ["CachedFrames", "SFTTarget", "SpanTarget", "load_cached_frames", "sft_target"]

@@ -1,21 +1,20 @@
 """Supervised fine-tuning (SFT) of the native policy on ground-truth actions.
 
-``stvg train-sft --config CONFIG`` reads an :class:`SFTConfig` (a config with a
-``policy: {name: vlm, ...}`` section is a :class:`~stvg.training.sft_vlm.VLMSFTConfig`
-instead: SFT of the VLM policy on target texts, see :mod:`stvg.training.sft_vlm`), then:
+``stvg train-sft --config CONFIG`` with a config without a ``policy`` section reads an
+:class:`SFTConfig` (see :mod:`stvg.training.sft` for how the kind of SFT is chosen), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing);
 2. with ``data.val_size > 0``, holds out the last ``val_size`` samples of the train split
    (after ``limit_train``, in the split's order, whatever the seed) as the validation
    split: they are never trained on;
 3. decodes every video once at the env's sampling settings and caches the model-size
-   frames (:mod:`stvg.synthesis.native_frames`; the validation samples are rows of the train
+   frames (:mod:`stvg.training.sft.native_data`; the validation samples are rows of the train
    split's cache, so they are decoded once, and the cache file does not depend on
    ``val_size``);
 4. builds the policy with a vocabulary from the training queries (not the held-out ones);
 5. trains for up to ``epochs`` passes with AdamW (linear warm-up, then cosine decay over
    ``epochs``, see :func:`sft_optimiser`) on the negative log-likelihood of the target
-   action (:func:`~stvg.synthesis.targets.sft_target`):
+   action (:func:`~stvg.training.sft.native_data.sft_target`):
    ``loss = -log p(start) - log p(end | start) + box_weight * mean_box(-log N(box))
    + heat_weight * mean_box(heatmap cross-entropy)`` (box terms are averaged over the
    boxes of the span so long spans do not dominate; see :func:`sft_loss`);
@@ -25,8 +24,8 @@ instead: SFT of the VLM policy on target texts, see :mod:`stvg.training.sft_vlm`
    stops: the learning-rate schedule stays the one of ``epochs``); the best weights are
    restored at the end;
 7. evaluates on the eval split (m_tIoU, m_vIoU, vIoU@0.3/0.5 via
-   :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the env's default
-   verifier exactly as ``GroundingEnv`` scores them): with validation once, the selected
+   :func:`stvg.verifiers.evaluation.evaluate`, answers densified by the verifier of the
+   ``env`` section exactly as ``GroundingEnv`` scores them): with validation once, the selected
    checkpoint; without, every ``eval_every`` epochs and at the end;
 8. writes the run folder: ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per
    epoch and per evaluation: ``val/...`` of the validation split, ``eval/...`` of the eval
@@ -42,65 +41,38 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-import yaml
 
-from stvg.config import ConfigError, InvalidField, from_yaml, load_yaml, to_dict
+from stvg.config import ConfigError, InvalidField, set_by
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
+from stvg.envs.config import EnvConfig, as_env_config
+from stvg.envs.scoring import build_verifier
 from stvg.policies.native.model import NativeModelConfig
-from stvg.synthesis.native_frames import CachedFrames, load_cached_frames
-from stvg.synthesis.targets import SpanTarget, sft_target
-
-if TYPE_CHECKING:
-    from stvg.training.sft_vlm import VLMSFTConfig
+from stvg.training.sft.common import (
+    SFTResult,
+    SFTSplits,
+    eval_line,
+    sft_optimiser,
+    write_run_config,
+)
+from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
+from stvg.verifiers.verifier import Verifier
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
 
-
-@dataclass
-class SFTSplits:
-    """Which splits an SFT run trains and evaluates on, and how synthetic ones are made.
-
-    Attributes:
-        train_split: split trained on.
-        eval_split: split evaluated on (``None`` = no evaluation).
-        generate: for ``synthetic``: generate a split whose annotation file is missing.
-        n_train, n_eval: videos generated for the train and eval splits.
-        difficulty: difficulty of generated synthetic splits.
-        seed: generation seed.
-        limit_train, limit_eval: use only the first ``n`` samples (``None`` = all).
-    """
-
-    train_split: str = "train"
-    eval_split: str | None = "test"
-    generate: bool = True
-    n_train: int = 1000
-    n_eval: int = 100
-    difficulty: Literal["easy", "medium", "hard"] = "easy"
-    seed: int = 0
-    limit_train: int | None = None
-    limit_eval: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("n_train", "n_eval"):
-            if getattr(self, name) < 1:
-                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
-        for name in ("limit_train", "limit_eval"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
+#: Where the native SFT's synthetic data lives by default.
+DEFAULT_ROOT = "data_cache/synthetic-easy"
 
 
 @dataclass
 class SFTDataConfig(SFTSplits):
-    """Where the native policy's SFT data comes from (the :class:`SFTSplits` keys, and:)
+    """Which samples the native policy's SFT trains on (the :class:`SFTSplits` keys; the
+    dataset and its folder are the env's, ``env.dataset`` and ``env.root``), and:
 
     Attributes:
-        dataset: dataset name for ``stvg.data.load_dataset``.
-        root: dataset folder.
         cache_dir: folder of the decoded-frame caches (``None`` = ``<root>/native_cache``).
         val_size: the last ``val_size`` samples of the train split (after ``limit_train``,
             in the split's order, so the same whatever the seed) are held out as the
@@ -109,8 +81,6 @@ class SFTDataConfig(SFTSplits):
             number of train samples).
     """
 
-    dataset: str = "synthetic"
-    root: str = "data_cache/synthetic-easy"
     cache_dir: str | None = None
     val_size: int = 0
 
@@ -135,10 +105,14 @@ class SFTConfig:
     ``stvg/experiments/configs/sft_native.yaml``).
 
     Attributes:
-        data: the data (see :class:`SFTDataConfig`).
-        fps: frames sampled per second, as the env will (``None`` = every native frame).
-        max_frames: most frames per video (the env's ``max_frames``).
-        max_side: longer side of the frames the env shows, pixels (the env's ``max_side``).
+        data: the splits (see :class:`SFTDataConfig`).
+        env: the env the policy will act in (:class:`~stvg.envs.config.EnvConfig`, a
+            grounding env): the dataset (``dataset``, ``root``; default
+            ``data_cache/synthetic-easy``), how frames are shown (``fps``, ``max_frames``,
+            default 16, ``max_side``) and the verifier whose densify rule scores the
+            validation and evaluation answers. The old top-level ``fps``, ``max_frames``,
+            ``max_side`` and ``data.dataset``, ``data.root`` are read as these (with a
+            deprecation warning).
         model: network sizes (``frame_size`` is the side the frames are shrunk to).
         max_query_len: query words read.
         min_word_count: a training word becomes a vocabulary entry when seen this often.
@@ -167,10 +141,18 @@ class SFTConfig:
         out_dir: the run folder.
     """
 
-    data: SFTDataConfig = field(default_factory=SFTDataConfig)
-    fps: float | None = 1.0
-    max_frames: int = 16
-    max_side: int = 224
+    CONFIG_ALIASES: ClassVar[dict[str, str]] = {
+        "fps": "env.fps",
+        "max_frames": "env.max_frames",
+        "max_side": "env.max_side",
+        "data.dataset": "env.dataset",
+        "data.root": "env.root",
+    }
+
+    data: SFTDataConfig = set_by("stvg run", default_factory=SFTDataConfig)
+    env: EnvConfig = set_by(
+        "stvg run", default_factory=lambda: EnvConfig(root=DEFAULT_ROOT, max_frames=16)
+    )
     model: NativeModelConfig = field(default_factory=NativeModelConfig)
     max_query_len: int = 32
     min_word_count: int = 1
@@ -186,19 +168,23 @@ class SFTConfig:
     eval_every: int = 5
     select_metric: SelectMetric = "m_vIoU"
     patience: int | None = None
-    seed: int = 0
+    seed: int = set_by("stvg run", 0)
     threads: int | None = None
     time_limit_s: float | None = None
-    out_dir: str = "runs/sft_native"
+    out_dir: str = set_by("stvg run", "runs/sft_native")
 
     def __post_init__(self) -> None:
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+        self.env = as_env_config(self.env)  # a mapping given in code is validated here
+        if self.env.kind != "grounding":
             raise InvalidField(
-                "fps", f"must be a positive number or null (every frame), got {self.fps}"
+                "env.id", f"the native policy answers a grounding env, got {self.env.id}"
+            )
+        if self.env.max_frames is None:
+            raise InvalidField(
+                "env.max_frames",
+                "the native policy has a fixed number of frame slots: set it (16 by default)",
             )
         positive = (
-            "max_frames",
-            "max_side",
             "max_query_len",
             "min_word_count",
             "epochs",
@@ -242,61 +228,15 @@ class SFTConfig:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
 
-@dataclass
-class SFTResult:
-    """What :func:`train_sft` produced.
-
-    Attributes:
-        run_dir: the run folder.
-        checkpoint: path of the saved policy (``policy.pt``; for a VLM run the
-            Hugging Face folder ``hf``).
-        history: the logged metric lines (as written to ``metrics.jsonl``).
-        eval_metrics: the final evaluation's metrics (empty without an eval split); with
-            validation, those of the selected checkpoint.
-        seconds: wall time of the whole run.
-        epochs_done: epochs trained (``None``: not recorded, VLM runs).
-        best_epoch: epoch of the selected checkpoint, the best validation evaluation
-            (``None`` without validation: the checkpoint is the last epoch's).
-        stopped_early: training stopped before ``epochs`` because ``patience``
-            validation evaluations in a row did not improve.
-        val_metrics: the validation metrics of the selected checkpoint (empty without
-            validation).
-    """
-
-    run_dir: Path
-    checkpoint: Path
-    history: list[dict[str, Any]]
-    eval_metrics: dict[str, Any]
-    seconds: float
-    epochs_done: int | None = None
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    val_metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def load_sft_config(
-    path: str | Path, overrides: dict[str, Any] | None = None
-) -> SFTConfig | VLMSFTConfig:
-    """Read and validate an SFT YAML file (errors name the key path).
-
-    A file with a top-level ``policy`` section is a VLM run
-    (:class:`~stvg.training.sft_vlm.VLMSFTConfig`, ``policy: {name: vlm, config: {...}}``);
-    any other is a native-policy run (:class:`SFTConfig`). Dotted ``overrides``
-    (``{"lr": 1e-5}``) are applied before validation.
-    """
-    if "policy" in load_yaml(path):
-        from stvg.training.sft_vlm import VLMSFTConfig
-
-        return from_yaml(VLMSFTConfig, path, overrides=overrides)
-    return from_yaml(SFTConfig, path, overrides=overrides)
-
-
-def _load_split(cfg: SFTDataConfig, split: str, n: int, limit: int | None) -> list[Sample]:
+def _load_split(
+    env: EnvConfig, cfg: SFTDataConfig, split: str, n: int, limit: int | None
+) -> list[Sample]:
     from stvg.data import load_dataset
 
-    if cfg.dataset == "synthetic" and cfg.generate:
-        ensure_synthetic_split(cfg.root, split, n, cfg.seed, cfg.difficulty)
-    samples = list(load_dataset(cfg.dataset, split=split, root=cfg.root))
+    if env.dataset == "synthetic" and cfg.generate:
+        ensure_synthetic_split(env.root, split, n, cfg.seed, cfg.difficulty)
+    kwargs = {**env.dataset_kwargs(), "split": split}
+    samples = list(load_dataset(env.dataset, **kwargs))
     return samples[:limit] if limit is not None else samples
 
 
@@ -381,23 +321,24 @@ def evaluate_cached(
     cache: CachedFrames,
     fps: float | None,
     batch_size: int = 64,
+    *,
+    verifier: Verifier,
 ) -> dict[str, Any]:
     """Dataset metrics of the policy's deterministic answers on cached frames.
 
-    Actions are scored as ``GroundingEnv`` scores them: converted with
-    :func:`stvg.envs.answers.struct_to_parse`, then densified by the default verifier.
+    Actions are scored as ``GroundingEnv`` scores them
+    (:func:`stvg.evaluation.episodes.predict_answers`): converted with
+    :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier``, the one
+    the env config builds (:func:`stvg.envs.scoring.build_verifier`).
     """
     import torch
 
-    from stvg.envs.answers import struct_to_parse
+    from stvg.evaluation.episodes import predict_answers
     from stvg.policies.native import distributions as dist
     from stvg.verifiers.evaluation import evaluate
     from stvg.verifiers.formats import FrameContext
-    from stvg.verifiers.predictions import Prediction
-    from stvg.verifiers.verifier import Verifier
 
-    verifier = Verifier()
-    predictions: dict[str, Prediction] = {}
+    predictions = {}
     policy.eval()
     for lo in range(0, len(samples), batch_size):
         index = list(range(lo, min(lo + batch_size, len(samples))))
@@ -407,59 +348,22 @@ def evaluate_cached(
         actions = policy.to_actions(
             videos, [cache.frame_idx.shape[1]] * len(index), start, end, boxes, clip=True
         )
-        for i, action in zip(index, actions, strict=True):
-            sample = samples[i]
-            frames = cache.frame_idx[i, : cache.counts[i]]
-            ctx = FrameContext.from_sample(sample, frames, None, fps)
-            parse, _ = struct_to_parse(action, ctx)
-            span, tube = verifier.predict(parse, sample, ctx)
-            if span is not None and tube is not None:
-                predictions[sample.sample_id] = Prediction(span, tube)
+        contexts = [
+            FrameContext.from_sample(samples[i], cache.frame_idx[i, : cache.counts[i]], None, fps)
+            for i in index
+        ]
+        predictions.update(
+            predict_answers(verifier, [samples[i] for i in index], contexts, actions)
+        )
     policy.train()
     return evaluate(samples, predictions).metrics
 
 
-def warmup_cosine(step: int, warmup: int, total: int) -> float:
-    """Learning-rate factor: linear warm-up to 1 over ``warmup`` steps, then cosine decay
-    to 0.05 at ``total``.
-
-    >>> [round(warmup_cosine(s, 2, 10), 3) for s in (0, 1, 2, 6, 10)]
-    [0.5, 1.0, 1.0, 0.525, 0.05]
-    """
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def sft_optimiser(parameters: Any, config: Any, num_samples: int) -> tuple[Any, Any]:
-    """AdamW and its :func:`warmup_cosine` schedule over the run's optimiser steps, the SFT
-    recipe of both policies.
+def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = print) -> SFTResult:
+    """Run SFT of the native policy as described in the module docstring.
 
     Args:
-        parameters: the parameters trained.
-        config: an SFT config (``lr``, ``weight_decay``, ``warmup_steps``, ``batch_size``,
-            ``epochs``).
-        num_samples: training samples per epoch.
-    """
-    import torch
-
-    total_steps = math.ceil(num_samples / config.batch_size) * config.epochs
-    optimiser = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
-    )
-    return optimiser, scheduler
-
-
-def train_sft(
-    config: SFTConfig | VLMSFTConfig, *, progress: bool = True, log: Any = print
-) -> SFTResult:
-    """Run SFT as described in the module docstring.
-
-    Args:
-        config: the run config (a :class:`~stvg.training.sft_vlm.VLMSFTConfig` runs
-            :func:`~stvg.training.sft_vlm.train_sft_vlm`).
+        config: the run config.
         progress: show tqdm bars while decoding.
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
@@ -470,10 +374,6 @@ def train_sft(
 
     from stvg.policies.native import NativePolicy
 
-    if not isinstance(config, SFTConfig):
-        from stvg.training.sft_vlm import train_sft_vlm
-
-        return train_sft_vlm(config, progress=progress, log=log)
     started = time.perf_counter()
     say = log or (lambda _line: None)
     if config.threads is not None:
@@ -481,21 +381,22 @@ def train_sft(
     torch.manual_seed(config.seed)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
-    )
+    write_run_config(config, run_dir)
 
-    data = config.data
-    train = _load_split(data, data.train_split, data.n_train, data.limit_train)
-    n_fit = _train_count(len(train), data)
+    data, env = config.data, config.env
+    train = _load_split(env, data, data.train_split, data.n_train, data.limit_train)
+    n_fit = _train_count(len(train), data, env)
     evals = (
-        _load_split(data, data.eval_split, data.n_eval, data.limit_eval) if data.eval_split else []
+        _load_split(env, data, data.eval_split, data.n_eval, data.limit_eval)
+        if data.eval_split
+        else []
     )
-    cache_dir = Path(data.cache_dir) if data.cache_dir else Path(data.root) / "native_cache"
+    cache_dir = Path(data.cache_dir) if data.cache_dir else Path(str(env.root)) / "native_cache"
+    verifier = build_verifier(env)  # the env's densify rule scores validation and eval
     frame_args = dict(
-        fps=config.fps,
-        max_frames=config.max_frames,
-        max_side=config.max_side,
+        fps=env.fps,
+        max_frames=env.max_frames,
+        max_side=env.max_side,
         frame_size=config.model.frame_size,
         cache_dir=cache_dir,
         progress=progress,
@@ -586,8 +487,8 @@ def train_sft(
             last = epoch == config.epochs or out_of_time
             due = last or (config.eval_every and epoch % config.eval_every == 0)
             if val_cache is not None and due:
-                val_metrics = evaluate_cached(policy, val, val_cache, config.fps)
-                record({"epoch": epoch, "step": global_step, **_eval_line(val_metrics, "val")})
+                val_metrics = evaluate_cached(policy, val, val_cache, env.fps, verifier=verifier)
+                record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
                 say(
                     f"val @ epoch {epoch}: m_tIoU {val_metrics['m_tIoU']:.3f} "
@@ -606,8 +507,10 @@ def train_sft(
                     )
                     break
             elif eval_cache is not None and due:
-                eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
-                record({"epoch": epoch, "step": global_step, **_eval_line(eval_metrics)})
+                eval_metrics = evaluate_cached(
+                    policy, evals, eval_cache, env.fps, verifier=verifier
+                )
+                record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} @ epoch {epoch}: m_tIoU {eval_metrics['m_tIoU']:.3f} "
                     f"m_vIoU {eval_metrics['m_vIoU']:.3f}"
@@ -619,8 +522,10 @@ def train_sft(
         if best.state is not None:
             policy.load_state_dict(best.state)
             if eval_cache is not None:
-                eval_metrics = evaluate_cached(policy, evals, eval_cache, config.fps)
-                record({"epoch": best.epoch, "step": best.step, **_eval_line(eval_metrics)})
+                eval_metrics = evaluate_cached(
+                    policy, evals, eval_cache, env.fps, verifier=verifier
+                )
+                record({"epoch": best.epoch, "step": best.step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} of the best checkpoint (epoch {best.epoch}): "
                     f"m_tIoU {eval_metrics['m_tIoU']:.3f} m_vIoU {eval_metrics['m_vIoU']:.3f}"
@@ -630,7 +535,7 @@ def train_sft(
     sft_extra: dict[str, Any] = {
         "epochs_done": epochs_done,
         "steps": global_step,
-        "eval": _eval_line(eval_metrics),
+        "eval": eval_line(eval_metrics),
     }
     validation: dict[str, Any] = {}
     if best.state is not None:
@@ -640,7 +545,7 @@ def train_sft(
             "stopped_early": stopped_early,
             "select_metric": config.select_metric,
             "val_size": len(val),
-            "val": _eval_line(best.metrics, "val"),
+            "val": eval_line(best.metrics, "val"),
         }
         sft_extra.update(validation)
     checkpoint = policy.save(run_dir / "policy.pt", extra={"sft": sft_extra})
@@ -650,7 +555,7 @@ def train_sft(
             **{k: v for k, v in eval_metrics.items() if not isinstance(v, dict)},
             "seconds": seconds,
             **{k: v for k, v in validation.items() if k != "val"},
-            **_eval_line(best.metrics, "val"),
+            **eval_line(best.metrics, "val"),
         }
         (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     say(f"checkpoint written to {checkpoint} ({seconds:.1f}s in all)")
@@ -667,7 +572,7 @@ def train_sft(
     )
 
 
-def _train_count(n_samples: int, data: SFTDataConfig) -> int:
+def _train_count(n_samples: int, data: SFTDataConfig, env: EnvConfig) -> int:
     """Samples trained on: the train split less the ``data.val_size`` held out at its end."""
     if data.val_size == 0:
         return n_samples
@@ -675,7 +580,7 @@ def _train_count(n_samples: int, data: SFTDataConfig) -> int:
         limit = "" if data.limit_train is None else f" (limit_train={data.limit_train})"
         raise ConfigError(
             f"config key data.val_size: holds out {data.val_size} samples, but the train split "
-            f"{data.train_split!r} under {data.root} has {n_samples}{limit}, leaving none to "
+            f"{data.train_split!r} under {env.root} has {n_samples}{limit}, leaving none to "
             f"train on: set data.val_size below {n_samples}"
         )
     return n_samples - data.val_size
@@ -731,22 +636,12 @@ class _Best:
         )
 
 
-def _eval_line(metrics: dict[str, Any], prefix: str = "eval") -> dict[str, float]:
-    keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
-    return {f"{prefix}/{k}": float(metrics[k]) for k in keys if k in metrics}
-
-
 __all__ = [
     "SFTConfig",
     "SFTDataConfig",
-    "SFTResult",
-    "SFTSplits",
     "SelectMetric",
     "evaluate_cached",
-    "load_sft_config",
     "select_value",
     "sft_loss",
-    "sft_optimiser",
-    "train_sft",
-    "warmup_cosine",
+    "train_sft_native",
 ]

@@ -1,15 +1,18 @@
-"""The deterministic answers' reward on an iteration's prompts, for the RL logs.
+"""A policy's deterministic answers: the greedy wrapper and the RL trainer's greedy probe.
 
 RL samples its answers; evaluation scores the policy's deterministic answer (``act_batch``:
 the mode of the native policy, greedy decoding of a VLM). Their rewards on the same
-prompts, side by side in ``metrics.jsonl`` (``rewards/sampled/...`` against
+prompts, side by side in the RL log (``rewards/sampled/...`` against
 ``rewards/greedy/...``), say how much exploration noise the group's reward differences
 hold and whether RL improves what evaluation measures.
 
-:class:`GreedyProbe` plays the answers in the learner's process on an env of its own, with
-every random generator the training run draws from (torch, NumPy, Python, the policy's
-``generator``) saved before and restored after, and the policy in evaluation mode: a run
-that logs them trains exactly as one that does not.
+* :class:`Greedy` wraps a text generator so that it always decodes greedily (what SFT
+  validation of the VLM scores);
+* :class:`GreedyProbe` plays the answers in the learner's process on an env of its own
+  through :func:`~stvg.evaluation.episodes.finish_episodes` (the evaluation path), with
+  every random generator the training run draws from (torch, NumPy, Python, the policy's
+  ``generator``) saved before and restored after, and the policy in evaluation mode: a run
+  that logs them trains exactly as one that does not.
 """
 
 from __future__ import annotations
@@ -20,18 +23,47 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import torch
 
-from stvg.policies.base import env_action
-from stvg.training.learner import set_train_mode
-from stvg.training.rollout import make_env
+from stvg.envs.make import make_env
+from stvg.evaluation.episodes import finish_episodes
+from stvg.policies.base import SeededSampler, TextGenerator
+from stvg.policies.modes import set_train_mode
+
+
+class Greedy:
+    """A :class:`~stvg.policies.base.TextGenerator` that decodes greedily in ``generate``
+    and ``generate_batch`` (everything else forwarded), whatever its config's
+    ``do_sample``."""
+
+    def __init__(self, policy: TextGenerator) -> None:
+        self._policy = policy
+
+    def generate(self, obs: Any, ctx: Any = None, *, n: int = 1, **_: Any) -> Any:
+        return self._policy.generate(obs, ctx, n=n, do_sample=False)  # type: ignore[attr-defined]
+
+    def generate_batch(
+        self,
+        obs_list: Sequence[Any],
+        ctxs: Sequence[Any] | None = None,
+        *,
+        do_sample: bool | None = None,
+    ) -> Any:
+        """Greedy completions (``do_sample`` is accepted, as the protocol says, and
+        ignored)."""
+        return self._policy.generate_batch(obs_list, ctxs, do_sample=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._policy, name)
 
 
 @contextmanager
 def preserved_rng(policy: Any = None) -> Iterator[None]:
     """Run the block and put back the state of the torch (CPU and CUDA), NumPy and Python
-    global generators and of ``policy.generator`` (a ``torch.Generator``, when it has one)."""
-    generator = getattr(policy, "generator", None)
+    global generators and of the policy's own sampling generator (a
+    :class:`~stvg.policies.base.SeededSampler`'s ``generator``)."""
+    import torch
+
+    generator = policy.generator if isinstance(policy, SeededSampler) else None
     saved = generator.get_state() if isinstance(generator, torch.Generator) else None
     numpy_state = np.random.get_state()
     python_state = random.getstate()
@@ -47,7 +79,7 @@ def preserved_rng(policy: Any = None) -> Iterator[None]:
 
 @contextmanager
 def evaluation_mode(policy: Any) -> Iterator[None]:
-    """The policy in evaluation mode (:func:`~stvg.training.learner.set_train_mode`)
+    """The policy in evaluation mode (:func:`~stvg.policies.modes.set_train_mode`)
     inside the block, back in training mode after it (the learner's mode)."""
     set_train_mode(policy, False)
     try:
@@ -92,21 +124,22 @@ class GreedyProbe:
         multi-step env's later steps from ``act_batch`` on the one observation. Random
         generators are left as they were (:func:`preserved_rng`), gradients off.
         """
+        import torch
+
         if not sample_ids:
             return []
         env = self._make_env()
-        infos: list[dict[str, Any]] = []
         with preserved_rng(policy), evaluation_mode(policy), torch.no_grad():
             observations = [env.reset(options={"sample_id": sid})[0] for sid in sample_ids]
             actions = policy.act_batch(observations)
-            for sid, action in zip(sample_ids, actions, strict=True):
-                env.reset(options={"sample_id": sid})
-                obs, _, terminated, truncated, info = env.step(env_action(action))
-                while not (terminated or truncated):
-                    action = policy.act_batch([obs])[0]
-                    obs, _, terminated, truncated, info = env.step(env_action(action))
-                infos.append(dict(info))
-        return infos
+            ends = finish_episodes(
+                env,
+                policy,
+                [{"sample_id": sid} for sid in sample_ids],
+                actions,
+                lambda obs: policy.act_batch([obs])[0],
+            )
+        return [end.info for end in ends]
 
     def close(self) -> None:
         """Close the env (if it was made)."""
@@ -124,4 +157,4 @@ def played_prompts(sample_ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(sample_ids))
 
 
-__all__ = ["GreedyProbe", "evaluation_mode", "played_prompts", "preserved_rng"]
+__all__ = ["Greedy", "GreedyProbe", "evaluation_mode", "played_prompts", "preserved_rng"]

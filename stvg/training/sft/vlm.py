@@ -1,7 +1,7 @@
 """Supervised fine-tuning (SFT) of the VLM policy on target texts.
 
 ``stvg train-sft --config CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
-:class:`VLMSFTConfig`, then:
+:class:`VLMSFTConfig` (see :mod:`stvg.training.sft`), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing) and loads the
    policy (:class:`~stvg.policies.vlm.VLMPolicy`) from its checkpoint;
@@ -27,7 +27,7 @@
    processor files; ``policy: {name: vlm, config: {model_path: <out_dir>/hf}}`` loads the
    trained model), and ``targets.jsonl`` when ground-truth targets were used;
 6. evaluates with greedy decoding through the env on ``data.eval_split``
-   (:func:`stvg.training.evaluate_policy.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
+   (:func:`stvg.evaluation.evaluate_policy`: m_tIoU, m_vIoU, vIoU@0.3/0.5,
    the mean reward and its terms) every ``eval_every`` epochs and at the end, writing
    ``eval.json`` and ``eval/`` (predictions, per-sample records).
 """
@@ -37,23 +37,24 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
-from stvg.config import InvalidField, from_dict, to_dict
+from stvg.config import InvalidField, set_by, to_dict
+from stvg.envs.config import EnvConfig, as_env_config
+from stvg.policies.base import HFExportable
 from stvg.policies.vlm.config import VLMPolicyConfig
-from stvg.training.sft import SFTSplits
-
-#: Env keys the SFT run sets itself.
-_RESERVED_ENV_KEYS = {
-    "split": "set data.train_split / data.eval_split instead",
-    "action_format": "VLM answers are text; remove it",
-}
+from stvg.training.sft.common import (
+    SFTResult,
+    SFTSplits,
+    eval_line,
+    sft_optimiser,
+    write_run_config,
+)
 
 #: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".index.json")
@@ -96,11 +97,10 @@ class VLMSFTConfig:
 
     Attributes:
         policy: the policy and its checkpoint (see :class:`VLMPolicySpec`).
-        env: ``GroundingEnv`` keyword arguments (``dataset``, ``root``, ``fps``,
-            ``max_frames``, ``max_side``, ``verifier``, ...), validated as
-            :class:`~stvg.envs.config.GroundingEnvConfig`. ``split`` and ``action_format``
-            are set by the run; ``answer_format``, ``coords``, ``fps`` and
-            ``model_geometry`` left unset are taken from the policy.
+        env: the env (:class:`~stvg.envs.config.EnvConfig`, a grounding env: ``dataset``,
+            ``root``, ``fps``, ``max_frames``, ``max_side``, ``verifier``, ...).
+            ``split`` and ``action_format`` are set by the run; ``answer_format``,
+            ``coords`` and ``model_geometry`` left unset are taken from the policy.
         data: samples and targets (see :class:`VLMSFTDataConfig`).
         epochs: passes over the training samples.
         batch_size: samples per optimiser step.
@@ -121,9 +121,9 @@ class VLMSFTConfig:
         out_dir: the run folder.
     """
 
-    policy: VLMPolicySpec
-    env: dict[str, Any] = field(default_factory=dict)
-    data: VLMSFTDataConfig = field(default_factory=VLMSFTDataConfig)
+    policy: VLMPolicySpec = set_by("stvg run")
+    env: EnvConfig = set_by("stvg run", default_factory=EnvConfig)
+    data: VLMSFTDataConfig = set_by("stvg run", default_factory=VLMSFTDataConfig)
     epochs: int = 1
     batch_size: int = 8
     micro_batch_size: int = 1
@@ -133,24 +133,25 @@ class VLMSFTConfig:
     grad_clip: float = 1.0
     eval_every: int = 0
     eval_batch_size: int = 8
-    seed: int = 0
+    seed: int = set_by("stvg run", 0)
     deterministic: bool = True
     threads: int | None = None
     time_limit_s: float | None = None
-    out_dir: str = "runs/sft_vlm"
+    out_dir: str = set_by("stvg run", "runs/sft_vlm")
 
     def __post_init__(self) -> None:
-        from stvg.envs.config import GroundingEnvConfig
-
-        for key, fix in _RESERVED_ENV_KEYS.items():
-            if key in self.env:
-                raise InvalidField(f"env.{key}", f"is set by the SFT run: {fix}")
-        from_dict(GroundingEnvConfig, self.env, path="env")  # unknown keys, wrong types
-        if (
-            self.env.get("dataset", "synthetic") == "synthetic"
-            and self.data.generate
-            and not self.env.get("root")
-        ):
+        self.env = as_env_config(self.env)  # a mapping given in code is validated here
+        if self.env.kind != "grounding":
+            raise InvalidField("env.id", f"VLM SFT answers a grounding env, got {self.env.id}")
+        if self.env.split is not None:
+            raise InvalidField(
+                "env.split", "is set by the SFT run: set data.train_split / data.eval_split instead"
+            )
+        if self.env.action_format is not None:
+            raise InvalidField(
+                "env.action_format", "is set by the SFT run: VLM answers are text; remove it"
+            )
+        if self.env.dataset == "synthetic" and self.data.generate and not self.env.root:
             raise InvalidField(
                 "env.root",
                 "synthetic splits are generated under env.root: set it (or data.generate: false "
@@ -179,10 +180,11 @@ class VLMSFTConfig:
 # --------------------------------------------------------------------------- pieces
 
 
-def build_env(env_kwargs: dict[str, Any], policy: Any, split: str) -> Any:
-    """The text ``GroundingEnv`` of ``split``, scoring in the policy's answer contract.
+def build_env(env: EnvConfig | Mapping[str, Any], policy: Any, split: str) -> Any:
+    """The text ``GroundingEnv`` of ``env``'s ``split``, scoring in the policy's answer
+    contract.
 
-    Keys of ``env_kwargs`` left unset (``answer_format``, ``coords``, ``fps``,
+    Keys of ``env`` left unset (``answer_format``, ``coords``, ``fps``,
     ``model_geometry``) are taken from the policy's ``answer_spec``
     (:func:`stvg.envs.contract.bind_env_kwargs`, as the RL trainer and the evaluator do);
     keys set to other values than the policy's raise
@@ -191,10 +193,11 @@ def build_env(env_kwargs: dict[str, Any], policy: Any, split: str) -> Any:
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.grounding import GroundingEnv
 
-    kwargs = bind_env_kwargs(policy, {**env_kwargs, "split": split, "action_format": "text"})
-    env = GroundingEnv(kwargs)
-    check_env_policy(env, policy, env_name=f"SFT env ({split})", policy_name="policy vlm")
-    return env
+    env_kwargs = replace(as_env_config(env), split=split, action_format="text").env_kwargs()
+    kwargs = bind_env_kwargs(policy, env_kwargs)
+    grounding = GroundingEnv(kwargs)
+    check_env_policy(grounding, policy, env_name=f"SFT env ({split})", policy_name="policy vlm")
+    return grounding
 
 
 def end_of_turn_id(tokenizer: Any) -> int:
@@ -258,7 +261,7 @@ def save_hf(policy: Any, out_dir: str | Path) -> Path:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if callable(getattr(policy, "save_pretrained", None)):
+    if isinstance(policy, HFExportable):
         policy.save_pretrained(out)
         return out
     policy.model.save_pretrained(out)
@@ -284,38 +287,9 @@ def restore_dtypes(policy: Any, dtypes: dict[str, Any]) -> None:
                 param.data = param.data.to(dtype)
 
 
-class _Greedy:
-    """The policy with greedy decoding in ``generate`` and ``generate_batch`` (everything
-    else forwarded), whatever its config's ``do_sample``.
-
-    ``policy`` is a :class:`~stvg.policies.base.TextGenerator`: its ``generate_batch``
-    takes ``do_sample`` (the protocol's one signature), and so does its ``generate``.
-    """
-
-    def __init__(self, policy: Any) -> None:
-        self._policy = policy
-
-    def generate(self, obs: Any, ctx: Any = None, *, n: int = 1, **_: Any) -> Any:
-        return self._policy.generate(obs, ctx, n=n, do_sample=False)
-
-    def generate_batch(
-        self,
-        obs_list: Sequence[Any],
-        ctxs: Sequence[Any] | None = None,
-        *,
-        do_sample: bool | None = None,
-    ) -> Any:
-        """Greedy completions (``do_sample`` is accepted, as the protocol says, and
-        ignored)."""
-        return self._policy.generate_batch(obs_list, ctxs, do_sample=False)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._policy, name)
-
-
 def evaluate_greedy(
     policy: Any,
-    env_kwargs: dict[str, Any],
+    env: EnvConfig | Mapping[str, Any],
     split: str,
     *,
     limit: int | None = None,
@@ -328,20 +302,21 @@ def evaluate_greedy(
     The evaluator binds the env to the policy's answer contract as :func:`build_env` does.
 
     Returns:
-        The :class:`~stvg.training.evaluate_policy.PolicyEvaluation`.
+        The :class:`~stvg.evaluation.evaluate.PolicyEvaluation`.
     """
-    from stvg.training.evaluate_policy import PolicyEvalConfig, PolicySpec, evaluate_policy
+    from stvg.evaluation import PolicyEvalConfig, PolicySpec, evaluate_policy
+    from stvg.evaluation.greedy import Greedy
 
     config = PolicyEvalConfig(
         policy=PolicySpec("vlm", to_dict(policy.config)),
-        env={**env_kwargs, "split": split},
+        env=replace(as_env_config(env), split=split),
         batch_size=batch_size,
         limit=limit,
         progress=False,
     )
     policy.eval()
     try:
-        return evaluate_policy(config, policy=_Greedy(policy), out_dir=out_dir)
+        return evaluate_policy(config, policy=Greedy(policy), out_dir=out_dir)
     finally:
         policy.train()
 
@@ -358,8 +333,7 @@ def _eval_summary(result: Any) -> dict[str, Any]:
 
 
 def _eval_line(metrics: dict[str, Any]) -> dict[str, float]:
-    keys = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "reward", "t_iou", "v_iou")
-    line = {f"eval/{k}": float(metrics[k]) for k in keys if k in metrics}
+    line = eval_line(metrics, extra=("reward", "t_iou", "v_iou"))
     if "parse_errors" in metrics:
         line["eval/parse_errors"] = float(metrics["parse_errors"])
     return line
@@ -369,9 +343,9 @@ def _ensure_data(config: VLMSFTConfig) -> None:
     from stvg.data.synthetic import ensure_synthetic_split
 
     data = config.data
-    if config.env.get("dataset", "synthetic") != "synthetic" or not data.generate:
+    if config.env.dataset != "synthetic" or not data.generate:
         return
-    root = config.env["root"]
+    root = str(config.env.root)
     ensure_synthetic_split(root, data.train_split, data.n_train, data.seed, data.difficulty)
     if data.eval_split:
         ensure_synthetic_split(root, data.eval_split, data.n_eval, data.seed, data.difficulty)
@@ -404,7 +378,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
     Returns:
-        An :class:`~stvg.training.sft.SFTResult` whose ``checkpoint`` is the ``hf`` folder.
+        An :class:`~stvg.training.sft.common.SFTResult` whose ``checkpoint`` is the ``hf`` folder.
     """
     import torch
 
@@ -417,7 +391,6 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         loaded_precision,
         parameter_device,
     )
-    from stvg.training.sft import SFTResult, sft_optimiser
 
     del progress
     started = time.perf_counter()
@@ -428,9 +401,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
     torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8"
-    )
+    write_run_config(config, run_dir)
     data = config.data
     try:
         _ensure_data(config)
