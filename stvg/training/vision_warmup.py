@@ -326,7 +326,9 @@ def _tower_stage(policy, config, side, say, keep, started) -> None:
         optimiser.step()
         if step % 50 == 0 or step == config.tower_steps:
             seconds = time.perf_counter() - started
-            keep({"warmup/step": step, "warmup/tower_loss": float(loss.detach()), "time_s": seconds})
+            keep(
+                {"warmup/step": step, "warmup/tower_loss": float(loss.detach()), "time_s": seconds}
+            )
             say(
                 f"warm-up tower step {step}/{config.tower_steps}: code loss {float(loss):.3f} ({seconds:.0f}s)"
             )
