@@ -30,7 +30,7 @@ from stvg.cli_args import non_negative_int, parse_fps, positive_int
 from stvg.config import add_set_argument
 from stvg.verifiers.commands import add_predictions_arguments, run_predictions_mode
 
-#: The files that policy mode writes in ``--out`` (``stvg.training.evaluate_policy``).
+#: The files that policy mode writes in ``--out`` (``stvg.evaluation``).
 POLICY_MODE_FILES: tuple[str, ...] = (
     "predictions.json",
     "metrics.json",

@@ -330,7 +330,7 @@ def _tower_stage(policy, config, side, say, keep, started) -> None:
                 {"warmup/step": step, "warmup/tower_loss": float(loss.detach()), "time_s": seconds}
             )
             say(
-                f"warm-up tower step {step}/{config.tower_steps}: code loss {float(loss):.3f} ({seconds:.0f}s)"
+                f"warm-up tower step {step}/{config.tower_steps}: code loss {float(loss.detach()):.3f} ({seconds:.0f}s)"
             )
 
 

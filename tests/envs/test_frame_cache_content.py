@@ -11,11 +11,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from stvg.synthesis.native_frames import load_cached_frames
 
 from stvg.data.fingerprint import FINGERPRINT_BYTES, file_fingerprint
 from stvg.data.types import Sample
 from stvg.envs.frame_source import FrameSource
+from stvg.training.sft.native_data import load_cached_frames
 
 WIDTH, HEIGHT, FRAMES, FPS = 64, 48, 10, 10.0
 

@@ -149,3 +149,73 @@ def test_both_stages_train_what_they_should(small_policy):
     assert set(result) == {"warmup/miou", "warmup/miou_single"}
     assert all(0.0 <= v <= 1.0 for v in result.values())
     assert all(p.requires_grad for p in policy.parameters())  # the freeze is undone
+
+
+def test_train_sft_runs_the_warmup_first_and_saves_it(tmp_path):
+    """``warmup:`` in a VLM SFT config runs both stages before the video epochs (``epochs: 0``
+    runs the warm-up alone): the warmed-up model in ``warmup_hf``, its figures in
+    ``warmup.json`` and ``metrics.jsonl``; ``vision_lr: 0`` keeps the tower as warmed up."""
+    import json
+
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from stvg.config import from_dict
+    from stvg.data.synthetic import generate_split
+    from stvg.policies.vlm.tiny import SMALL, ModelSize, build_checkpoint
+    from stvg.training.sft import train_sft
+    from stvg.training.sft.vlm import VLMSFTConfig
+
+    size = ModelSize(
+        **{
+            **SMALL.__dict__,
+            "text_hidden": 64,
+            "text_layers": 1,
+            "vision_depth": 2,
+            "deepstack": (1,),
+        }
+    )
+    model = build_checkpoint("qwen3-vl", tmp_path / "m", size)
+    generate_split(tmp_path / "data", "train", 2, 1, duration_s=4.0, fps=5.0, size=64)
+    config = {
+        "policy": {
+            "name": "vlm",
+            "config": {"model_path": str(model), "min_pixels": 32768, "max_new_tokens": 8},
+        },
+        "env": {"dataset": "synthetic", "root": str(tmp_path / "data"), "fps": 1.0, "max_side": 64},
+        "data": {"train_split": "train", "eval_split": None, "generate": False},
+        "epochs": 1,
+        "batch_size": 2,
+        "micro_batch_size": 2,
+        "lr": 0.01,
+        "vision_lr": 0.0,
+        "threads": 1,
+        "out_dir": str(tmp_path / "run"),
+        "warmup": {
+            "tower_steps": 2,
+            "grounding_steps": 2,
+            "batch_size": 2,
+            "eval_images": 2,
+            "eval_every": 2,
+        },
+    }
+    result = train_sft(from_dict(VLMSFTConfig, config), log=None)
+    run = tmp_path / "run"
+    figures = json.loads((run / "warmup.json").read_text())
+    assert set(figures) == {"warmup/miou", "warmup/miou_single"}
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["warmup/step"] for x in lines if "warmup/tower_loss" in x] == [2]
+    assert lines[-1]["step"] == 1 and "losses/nll" in lines[-1]  # then the video epoch
+    warm = AutoModelForImageTextToText.from_pretrained(run / "warmup_hf")
+    final = AutoModelForImageTextToText.from_pretrained(result.checkpoint)
+    warm_state, final_state = warm.state_dict(), final.state_dict()
+    tower = [n for n in warm_state if ".visual." in f".{n}"]
+    text = [n for n in warm_state if "language_model" in n and "layers.0." in n]
+    assert tower and text
+    assert all(torch.equal(warm_state[n], final_state[n]) for n in tower)  # vision_lr 0
+    assert any(not torch.equal(warm_state[n], final_state[n]) for n in text)
+
+    with pytest.raises(ValueError, match="epochs"):
+        from_dict(VLMSFTConfig, {**config, "epochs": 0, "warmup": None})
+    only = from_dict(VLMSFTConfig, {**config, "epochs": 0, "out_dir": str(tmp_path / "w")})
+    assert only.epochs == 0

@@ -98,7 +98,7 @@ def sft_optimiser(parameters: Any, config: Any, num_samples: int) -> tuple[Any, 
     recipe of both policies.
 
     Args:
-        parameters: the parameters trained.
+        parameters: the parameters trained (or AdamW parameter groups, each with its ``lr``).
         config: an SFT config (``lr``, ``weight_decay``, ``warmup_steps``, ``batch_size``,
             ``epochs``).
         num_samples: training samples per epoch.
@@ -107,6 +107,7 @@ def sft_optimiser(parameters: Any, config: Any, num_samples: int) -> tuple[Any, 
 
     total_steps = math.ceil(num_samples / config.batch_size) * config.epochs
     optimiser = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    # each group's peak rate is its own ``lr``; the schedule scales them all alike
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: warmup_cosine(step, config.warmup_steps, total_steps)
     )

@@ -55,6 +55,7 @@ from stvg.training.sft.common import (
     sft_optimiser,
     write_run_config,
 )
+from stvg.training.vision_warmup import VisionWarmupConfig
 
 #: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".index.json")
@@ -119,6 +120,13 @@ class VLMSFTConfig:
         time_limit_s: stop training after this many seconds (``None`` = no limit); the run
             still saves and evaluates.
         out_dir: the run folder.
+        vision_lr: peak learning rate of the vision tower (``None`` = ``lr``); a warmed-up
+            tower trains best slower than the language model (``1e-4`` against ``1e-3``).
+        warmup: a vision warm-up run on the policy before the video epochs (see
+            :class:`~stvg.training.vision_warmup.VisionWarmupConfig`; ``None`` = none). The
+            warmed-up model is saved to ``<out_dir>/warmup_hf``; its figures go to
+            ``metrics.jsonl`` (``warmup/...``) and ``warmup.json``. ``epochs: 0`` runs the
+            warm-up alone.
     """
 
     policy: VLMPolicySpec = set_by("stvg run")
@@ -138,6 +146,8 @@ class VLMSFTConfig:
     threads: int | None = None
     time_limit_s: float | None = None
     out_dir: str = set_by("stvg run", "runs/sft_vlm")
+    vision_lr: float | None = None
+    warmup: VisionWarmupConfig | None = None
 
     def __post_init__(self) -> None:
         self.env = as_env_config(self.env)  # a mapping given in code is validated here
@@ -157,7 +167,15 @@ class VLMSFTConfig:
                 "synthetic splits are generated under env.root: set it (or data.generate: false "
                 "with env.annotations)",
             )
-        for name in ("epochs", "batch_size", "micro_batch_size", "eval_batch_size"):
+        if self.epochs < 0 or (self.epochs == 0 and self.warmup is None):
+            raise InvalidField(
+                "epochs", f"must be >= 1 (or 0 with a warmup section), got {self.epochs}"
+            )
+        if self.vision_lr is not None and not (
+            math.isfinite(self.vision_lr) and self.vision_lr >= 0
+        ):
+            raise InvalidField("vision_lr", f"must be >= 0 or null, got {self.vision_lr}")
+        for name in ("batch_size", "micro_batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
         if self.batch_size % self.micro_batch_size:
@@ -446,7 +464,9 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
             f"{time.perf_counter() - started:.1f}s"
         )
 
-        optimiser, scheduler = sft_optimiser(policy.parameters(), config, len(train_index))
+        optimiser, scheduler = sft_optimiser(
+            _parameter_groups(policy, config), config, len(train_index)
+        )
         rng = np.random.default_rng(config.seed)
         history: list[dict[str, Any]] = []
         eval_metrics: dict[str, Any] = {}
@@ -457,6 +477,8 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                 metrics_file.write(json.dumps(line) + "\n")
                 metrics_file.flush()
 
+            if config.warmup is not None:
+                _run_warmup(policy, config, env, loaded_dtypes, say, record)
             global_step, epoch = 0, 0
             policy.train()
             for epoch in range(1, config.epochs + 1):
@@ -552,6 +574,44 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         )
     say(f"model written to {checkpoint} ({seconds:.1f}s in all)")
     return SFTResult(run_dir, checkpoint, history, eval_metrics, seconds)
+
+
+def _parameter_groups(policy: Any, config: VLMSFTConfig) -> Any:
+    """The policy's parameters, the vision tower's in a group of its own at
+    ``config.vision_lr`` when that is set."""
+    if config.vision_lr is None:
+        return policy.parameters()
+    tower = {id(p) for p in policy.vision_tower().parameters()}
+    return [
+        {"params": [p for p in policy.parameters() if id(p) not in tower], "lr": config.lr},
+        {"params": list(policy.vision_tower().parameters()), "lr": config.vision_lr},
+    ]
+
+
+def _run_warmup(
+    policy: Any,
+    config: VLMSFTConfig,
+    env: Any,
+    loaded_dtypes: dict[str, Any],
+    say: Any,
+    record: Any,
+) -> None:
+    """The vision warm-up of ``config.warmup`` on ``policy``, its images shown at the env's
+    ``max_side`` (the first training video's longer side without one); the warmed-up model
+    saved to ``warmup_hf`` and the last evaluation to ``warmup.json`` in the run folder."""
+    from stvg.training.learner import float32_master_weights
+    from stvg.training.vision_warmup import run_vision_warmup
+
+    first = env.samples[0]
+    side = config.env.max_side or max(first.width, first.height)
+    figures = run_vision_warmup(policy, config.warmup, side, log=say, record=record)
+    run_dir = Path(config.out_dir)
+    (run_dir / "warmup.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    # saved in the loaded dtypes (as the SFT model is), then back to float32 masters
+    restore_dtypes(policy, loaded_dtypes)
+    save_hf(policy, run_dir / "warmup_hf")
+    float32_master_weights(policy)
+    say(f"warm-up model written to {run_dir / 'warmup_hf'}")
 
 
 def _out_of_time(config: VLMSFTConfig, started: float) -> bool:
