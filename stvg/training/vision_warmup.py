@@ -337,7 +337,7 @@ def _tower_stage(policy, config, side, say, keep, started) -> None:
 def _grounding_stage(policy, config, side, say, keep, started) -> dict[str, float]:
     import torch
 
-    from stvg.training.sft.vlm import target_completion
+    from stvg.policies.vlm.completion import target_completion
 
     spec = policy.answer_spec
     tower_ids = {id(p) for p in policy.vision_tower().parameters()}

@@ -47,6 +47,7 @@ import numpy as np
 from stvg.config import InvalidField, set_by, to_dict
 from stvg.envs.config import EnvConfig, as_env_config
 from stvg.policies.base import HFExportable
+from stvg.policies.vlm.completion import end_of_turn_id, target_completion
 from stvg.policies.vlm.config import VLMPolicyConfig
 from stvg.training.sft.common import (
     SFTResult,
@@ -216,26 +217,6 @@ def build_env(env: EnvConfig | Mapping[str, Any], policy: Any, split: str) -> An
     grounding = GroundingEnv(kwargs)
     check_env_policy(grounding, policy, env_name=f"SFT env ({split})", policy_name="policy vlm")
     return grounding
-
-
-def end_of_turn_id(tokenizer: Any) -> int:
-    """The id of the token that ends an assistant turn: ``<|im_end|>`` (Qwen chat
-    templates), else the tokenizer's ``eos_token_id``."""
-    token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    if token_id is None or token_id == tokenizer.unk_token_id:
-        token_id = tokenizer.eos_token_id
-    if token_id is None:
-        raise ValueError("the tokenizer has neither <|im_end|> nor an eos token")
-    return int(token_id)
-
-
-def target_completion(policy: Any, text: str) -> Any:
-    """``text`` as a :class:`~stvg.policies.base.TextCompletion` of the policy's
-    tokenizer, with the end-of-turn token appended (what a greedy decode must produce)."""
-    from stvg.policies.base import TextCompletion
-
-    ids = policy.tokenizer(text, add_special_tokens=False)["input_ids"]
-    return TextCompletion(text, (*(int(i) for i in ids), end_of_turn_id(policy.tokenizer)))
 
 
 def episode(env: Any, index: int) -> tuple[dict[str, Any], Any]:
