@@ -80,7 +80,9 @@ def parse_yaml(text: str) -> Any:
 
     Raises:
         yaml.YAMLError: malformed YAML.
-        ConfigError: a document past those bounds, or nested too deeply to parse.
+        ConfigError: a document past those bounds, nested too deeply to parse, or with a
+            scalar that cannot be built (an integer of more than 4,300 digits, a date such
+            as ``2020-02-30``).
 
     >>> parse_yaml("lr: 1e-4"), parse_yaml("3"), parse_yaml("[1, 2e3]")
     ({'lr': 0.0001}, 3, [1, 2000.0])
@@ -91,6 +93,13 @@ def parse_yaml(text: str) -> Any:
         raise ConfigError(
             f"the YAML is nested too deeply to parse (more than {MAX_CONFIG_DEPTH} levels "
             "are refused anyway)"
+        ) from None
+    except ValueError as exc:  # a scalar PyYAML cannot build: a 5,000-digit int, 2020-02-30
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "an integer of more than 4,300 digits"
+        raise ConfigError(
+            f"the YAML holds a value that cannot be read ({short_repr(reason)})"
         ) from None
     _check_bounded(value)
     return value

@@ -17,6 +17,8 @@ bound                       value                  what it limits
 ``MAX_NATIVE_FPS``          1000                   100 s up to 1000 frames per second)
 ``MAX_VIDEO_SIDE``          16384                  a video's width or height, pixels
 ``MAX_SAMPLING_FPS``        1000                   frames sampled per second (``fps``)
+``MAX_BOX_COORD``           1,000,000              a box coordinate in a file, pixels, in
+                                                   absolute value (areas stay finite)
 ``MAX_FRAME_BUFFER_BYTES``  4 GiB                  one episode's frames observation
                                                    (``max_frames * max_side**2 * 3``)
 ``MAX_SEED``                2**63 - 1              a seed (torch takes 64-bit seeds)
@@ -41,7 +43,9 @@ Every ``int`` field of any config must also fit in 64 bits.
 
 from __future__ import annotations
 
+import math
 import reprlib
+from collections.abc import Sequence
 from typing import Any
 
 MAX_VIDEO_FRAMES = 10_000_000
@@ -50,6 +54,7 @@ MIN_NATIVE_FPS = 0.01
 MAX_NATIVE_FPS = 1000.0
 MAX_VIDEO_SIDE = 16384
 MAX_SAMPLING_FPS = 1000.0
+MAX_BOX_COORD = 1_000_000.0
 MAX_FRAME_BUFFER_BYTES = 4 * 2**30
 MAX_SEED = 2**63 - 1
 MAX_BATCH = 65_536
@@ -152,6 +157,25 @@ def video_problem(native_fps: float, num_frames: int, width: int, height: int) -
     return None
 
 
+def box_problem(box: Sequence[float]) -> str | None:
+    """What is wrong with the coordinates of a box ``[x1, y1, x2, y2]`` read from a file
+    (annotations, predictions, ground-truth records): ``None`` when each is a finite
+    number of at most :data:`MAX_BOX_COORD` pixels in absolute value.
+
+    The bound keeps box arithmetic exact enough and finite: with ``1e308`` a width
+    overflows to ``inf`` and ``inf * 0`` makes an IoU of NaN.
+
+    >>> box_problem([0, 0, 10, 10]) is None, box_problem([-1e308, 0, 1e308, 0])
+    (True, 'coordinate -1e+308 is past 1,000,000 pixels from the origin')
+    """
+    for value in box:
+        if not math.isfinite(value):
+            return f"coordinate {value!r} is not a finite number"
+        if abs(value) > MAX_BOX_COORD:
+            return f"coordinate {value:g} is past {MAX_BOX_COORD:,.0f} pixels from the origin"
+    return None
+
+
 class _ShortRepr(reprlib.Repr):
     """``reprlib.Repr`` whose cost is bounded too: a huge integer is described, not
     converted (Python refuses ints of more than 4,300 digits, and converting is quadratic)."""
@@ -187,6 +211,7 @@ def short_repr(value: Any, limit: int = MAX_REPR_CHARS) -> str:
 __all__ = [
     "FIELD_BOUNDS",
     "MAX_BATCH",
+    "MAX_BOX_COORD",
     "MAX_CONFIG_DEPTH",
     "MAX_CONFIG_VALUES",
     "MAX_FRAME_BUFFER_BYTES",
@@ -204,6 +229,7 @@ __all__ = [
     "MAX_WORKERS",
     "MIN_NATIVE_FPS",
     "bound_problem",
+    "box_problem",
     "plain_number",
     "short_repr",
     "video_problem",

@@ -49,7 +49,7 @@ import numpy as np
 
 from stvg.config import to_dict
 from stvg.data.types import Sample
-from stvg.limits import MAX_FRAME_INDEX, short_repr
+from stvg.limits import MAX_FRAME_INDEX, box_problem, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
 from stvg.verifiers.verifier import (
     Verifier,
@@ -218,6 +218,9 @@ def _gt_boxes(record: Mapping[str, Any], sid: str) -> dict[int, list[float]]:
                 f"frame key {short_repr(key)} is not a frame index from 0 to {MAX_FRAME_INDEX:,}",
             )
         values = _numbers({"gt_boxes": box}, "gt_boxes", sid, length=4)
+        problem = box_problem(values)
+        if problem is not None:
+            raise _bad("gt_boxes", sid, f"box of frame {short_repr(key)}: {problem}")
         boxes[frame] = [float(v) for v in values]
     return boxes
 
