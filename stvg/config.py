@@ -32,6 +32,7 @@ from stvg.limits import (
     MAX_CONFIG_VALUES,
     MAX_REPR_CHARS,
     bound_problem,
+    one_line,
     short_repr,
 )
 
@@ -39,7 +40,11 @@ T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A configuration value that is unknown, missing or of the wrong type."""
+    """A configuration value that is unknown, missing or of the wrong type. The message is
+    one line (line breaks a value or PyYAML put in it become spaces), as commands print it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(str(message)))
 
 
 class InvalidField(ValueError):
@@ -60,7 +65,27 @@ class InvalidField(ValueError):
 
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, plus numbers in exponent notation without a dot (``1e-4``),
-    which YAML 1.1 (and so PyYAML) would read as strings."""
+    which YAML 1.1 (and so PyYAML) would read as strings, and a key given twice in one
+    mapping refused (PyYAML keeps the last value and drops the others without a word;
+    a key that a merge ``<<: *base`` brings in may still be set again)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"found key {short_repr(key)} given twice (keep one: a YAML reader "
+                        "would silently keep the last)",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(

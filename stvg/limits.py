@@ -192,6 +192,20 @@ _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 8
 _REPR.maxstring = _REPR.maxother = 80
 
 
+def one_line(text: str) -> str:
+    """``text`` with every line break (``str.splitlines``'s, with the indentation after it)
+    turned into one space: an error message is printed as one line, whatever a value or a
+    library put in it.
+
+    >>> one_line("malformed YAML\\n  in line 1\\n    ^")
+    'malformed YAML in line 1 ^'
+    """
+    lines = text.splitlines()  # "\n", "\r" and the other breaks (U+0085, U+2028...)
+    if len(lines) <= 1 and text == text.rstrip("\n\r"):
+        return text
+    return " ".join(part.strip() for part in lines if part.strip())
+
+
 def short_repr(value: Any, limit: int = MAX_REPR_CHARS) -> str:
     """``repr(value)`` cut to at most ``limit`` characters, for error messages.
 
@@ -231,6 +245,7 @@ __all__ = [
     "bound_problem",
     "box_problem",
     "plain_number",
+    "one_line",
     "short_repr",
     "video_problem",
 ]

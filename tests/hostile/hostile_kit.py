@@ -347,29 +347,37 @@ def _reset_peak_rss() -> bool:
 
 
 @contextlib.contextmanager
-def bounded_memory(limit_mb: float = MEMORY_LIMIT_MB, what: str = "") -> Iterator[None]:
-    """Assert that the block allocates at most ``limit_mb``: the peak of Python's
-    allocations (``tracemalloc``, numpy arrays included, even untouched ones) and the
-    growth of the resident set's peak (``VmHWM``, native libraries included). A block that
+def bounded_memory(
+    limit_mb: float = MEMORY_LIMIT_MB, what: str = "", *, trace: bool = True
+) -> Iterator[None]:
+    """Assert that the block allocates at most ``limit_mb``: the growth of the resident
+    set's peak (``VmHWM``, native libraries included) and, with ``trace``, the peak of
+    Python's allocations (``tracemalloc``: numpy arrays included, even untouched ones; it
+    slows allocation-heavy code such as PyYAML tenfold, hence optional). A block that
     imports a module (a command's first run imports torch) is not held to the resident-set
     bound: loading a library is not the input's doing."""
     modules = len(sys.modules)
     rss_before = _status_kb("VmRSS")
     rss_ok = rss_before is not None and _reset_peak_rss()
     started = tracemalloc.is_tracing()
-    if not started:
+    if trace and not started:
         tracemalloc.start()
-    tracemalloc.reset_peak()
-    base, _ = tracemalloc.get_traced_memory()
+    if trace:
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
     try:
         yield
     finally:
-        _, peak = tracemalloc.get_traced_memory()
-        if not started:
-            tracemalloc.stop()
+        if trace:
+            _, peak = tracemalloc.get_traced_memory()
+            if not started:
+                tracemalloc.stop()
         hwm = _status_kb("VmHWM") if rss_ok else None
-    grown_mb = (peak - base) / 2**20
-    assert grown_mb <= limit_mb, f"{grown_mb:.0f} MB allocated (bound {limit_mb:.0f} MB): {what}"
+    if trace:
+        grown_mb = (peak - base) / 2**20
+        assert grown_mb <= limit_mb, (
+            f"{grown_mb:.0f} MB allocated (bound {limit_mb:.0f} MB): {what}"
+        )
     if hwm is not None and rss_before is not None and len(sys.modules) == modules:
         rss_mb = (hwm - rss_before) / 1024
         assert rss_mb <= limit_mb, f"resident set grew {rss_mb:.0f} MB: {what}"
