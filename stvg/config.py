@@ -182,10 +182,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; a missing, empty or malformed file, or one whose
     top level is not a mapping, is a :class:`ConfigError`."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    shown = str(path) if len(str(path)) <= MAX_REPR_CHARS else short_repr(str(path))
     try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ConfigError(f"config file not found: {shown}") from None
+    except OSError as exc:  # no permission, a name too long for the file system, ...
+        raise ConfigError(f"config file {shown} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {shown} is not UTF-8 text ({exc.reason})") from None
+    except ValueError:  # a NUL character in the path: no file has one
+        raise ConfigError(f"config file not found: {shown}") from None
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML in {path}: {exc}") from exc
     except ConfigError as exc:

@@ -49,7 +49,7 @@ def repeated_keys(value: Any) -> tuple[str, ...]:
     return getattr(value, "repeated", ())
 
 
-def too_deep_error(path: str, what: str) -> DataError:
+def too_deep_error(path: str | None, what: str) -> DataError:
     """The error for a document nested deeper than the parser follows."""
     return DataError(
         f"{what} is nested too deeply to read (arrays or objects inside each other more "
@@ -59,12 +59,12 @@ def too_deep_error(path: str, what: str) -> DataError:
     )
 
 
-def parse_json(data: bytes | str, *, path: str, what: str, hint: str | None = None) -> Any:
+def parse_json(data: bytes | str, *, path: str | None, what: str, hint: str | None = None) -> Any:
     """Parse JSON text; every object is a :class:`JsonObject`.
 
     Args:
         data: the file's bytes (UTF-8) or text.
-        path: the file, for messages.
+        path: the file, for messages (``None``: text that is not a file's).
         what: what the file is, for messages (``"predictions file"``).
         hint: how to fix a malformed file (added to the message).
 

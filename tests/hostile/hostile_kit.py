@@ -14,6 +14,9 @@ What a hostile input may get (the promise these tests hold the code to):
 * an env or a reward function: a reward in its documented range, with the reason
   (``parse_error``, ``invalid_action``) when the answer was unusable; never an exception;
 * everything: no allocation above :data:`MEMORY_LIMIT_MB` while handling one input.
+
+Each test draws a few dozen examples (the whole folder runs in well under a minute); set
+``STVG_HOSTILE_SCALE=20`` to draw twenty times as many when hunting for new cases.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from stvg.cli import main
@@ -47,6 +52,26 @@ MEMORY_LIMIT_MB = 200.0
 #: Longest message line of a refused input (a message quotes at most 200 characters of a
 #: value, and names a file and a field).
 MAX_MESSAGE_CHARS = 4000
+
+#: How many times the default number of examples to draw (``STVG_HOSTILE_SCALE``).
+SCALE = float(os.environ.get("STVG_HOSTILE_SCALE", "1"))
+
+
+def hostile_settings(max_examples: int) -> settings:
+    """Hypothesis settings of a hostile test: ``max_examples`` (times :data:`SCALE`), no
+    per-example deadline (the bounds are :func:`bounded_time`'s), and no health check on
+    slow or big draws (a million-character string is a wanted example)."""
+    return settings(
+        max_examples=max(1, round(max_examples * SCALE)),
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+
 
 # ---------------------------------------------------------------------------------------
 # JSON that json.dumps cannot write

@@ -20,18 +20,15 @@ from hostile_kit import (
     bounded_time,
     check_outcome,
     check_unit_metrics,
+    hostile_settings,
     message_lines,
     run_cli,
     strict_json,
 )
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-SETTINGS = settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+SETTINGS = hostile_settings(30)
 
 BASE = (
     "policy: {name: random, config: {seed: 0}}\nenv: {max_frames: 8, max_side: 64}\nbatch_size: 4\n"
@@ -173,6 +170,7 @@ HOSTILE_DOCUMENTS = [
     "\ufeff\x00\x01",
     "policy: {name: random}\nenv: {fps: 2020-02-30}\n",
     "x" * 1_000_000,
+    b"policy: {name: random}\nenv: \xff\xfe\n",  # not UTF-8
     "",
     "# only a comment\n",
 ]
@@ -183,9 +181,9 @@ HOSTILE_DOCUMENTS = [
     text=st.sampled_from(HOSTILE_DOCUMENTS)
     | st.builds(lambda a, b: a + b, st.sampled_from([BASE, ORACLE]), st.text(max_size=40))
 )
-def test_yaml_files(text: str, synth_root: Path, tmp_path: Path) -> None:
+def test_yaml_files(text: str | bytes, synth_root: Path, tmp_path: Path) -> None:
     config = tmp_path / "eval.yaml"
-    config.write_bytes(text.encode("utf-8", "surrogatepass"))
+    config.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
     # the resident set only: tracemalloc slows PyYAML's parse of a deep document 20-fold
     run_policy_eval(config, [], synth_root, tmp_path / "out", trace=False)
 

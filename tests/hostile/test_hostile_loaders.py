@@ -22,21 +22,18 @@ from hostile_kit import (
     check_outcome,
     check_sample,
     deep,
+    hostile_settings,
     mutated,
     plausible,
     run_cli,
     write_json,
 )
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given
 
 from stvg.data import load_dataset
 from stvg.data.errors import DataError
 
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+SETTINGS = hostile_settings(40)
 
 HCSTVG1 = {
     "v1.mp4": {

@@ -21,23 +21,20 @@ from hostile_kit import (
     check_outcome,
     check_unit_metrics,
     deep,
+    hostile_settings,
     mutated,
     run_cli,
     strict_json,
     write_json,
 )
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from stvg.data.errors import DataError
 from stvg.limits import MAX_BOX_COORD, MAX_FRAME_INDEX
 from stvg.verifiers.predictions import load_predictions
 
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+SETTINGS = hostile_settings(40)
 
 BOXES = {str(f): [1.0 + f, 2.0, 20.0 + f, 30.0] for f in (5, 6, 9, 14)}
 STVG = {

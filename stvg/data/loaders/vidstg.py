@@ -77,7 +77,11 @@ class VidorIndex:
     """
 
     def __init__(self, root: Path) -> None:
-        if not root.is_dir():
+        try:
+            found = root.is_dir()
+        except (OSError, ValueError):  # a name too long, a NUL character: no folder
+            found = False
+        if not found:
             raise DataError(
                 "VidOR annotation folder not found",
                 path=str(root),

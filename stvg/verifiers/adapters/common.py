@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 
 from stvg.config import to_dict
+from stvg.data.errors import DataError
+from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample
 from stvg.limits import MAX_FRAME_INDEX, box_problem, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
@@ -141,9 +143,15 @@ def ground_truth_to_dict(
     return record
 
 
+def _of_sample(sample_id: str) -> str:
+    """`` of sample '<id>'`` for a message (the id cut to a bounded length), or ``""``."""
+    return f" of sample {short_repr(sample_id)}" if sample_id else ""
+
+
 def _bad(key: str, sample_id: str, message: str) -> ValueError:
-    where = f" of sample {sample_id!r}" if sample_id else ""
-    return ValueError(f"ground_truth key {key!r}{where}: {message}; {_HOW_TO_BUILD}")
+    return ValueError(
+        f"ground_truth key {key!r}{_of_sample(sample_id)}: {message}; {_HOW_TO_BUILD}"
+    )
 
 
 def _as_list(value: Any) -> Any:
@@ -234,14 +242,16 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     """
     record: Any = ground_truth
     if isinstance(record, (str, bytes)):
-        try:
-            record = json.loads(record)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"ground_truth is not valid JSON ({exc}); {_HOW_TO_BUILD}") from exc
-        except RecursionError:
-            raise ValueError(
-                f"ground_truth is nested too deeply to read (about 1,000 levels); {_HOW_TO_BUILD}"
-            ) from None
+        try:  # the one JSON reader of user data: nesting, long integers, keys given twice
+            record = parse_json(record, path=None, what="ground_truth")
+        except DataError as exc:
+            raise ValueError(f"{exc}; {_HOW_TO_BUILD}") from None
+        for where, value in (("", record), (" gt_boxes", _get(record, "gt_boxes"))):
+            if repeated_keys(value):
+                raise ValueError(
+                    f"ground_truth{where} gives key {short_repr(repeated_keys(value)[0])} "
+                    f"twice (a JSON reader would keep only the last); {_HOW_TO_BUILD}"
+                )
     if not isinstance(record, Mapping):
         raise ValueError(
             f"ground_truth must be a mapping or a JSON object string, got {type(record).__name__}; {_HOW_TO_BUILD}"
@@ -249,9 +259,8 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     sid = str(record.get("sample_id") or "")
     missing = [k for k in REQUIRED_KEYS if k not in record or record[k] is None]
     if missing:
-        where = f" of sample {sid!r}" if sid else ""
         raise ValueError(
-            f"ground_truth{where} is missing key {missing[0]!r} (all missing: {missing}; "
+            f"ground_truth{_of_sample(sid)} is missing key {missing[0]!r} (all missing: {missing}; "
             f"required: {list(REQUIRED_KEYS)}); {_HOW_TO_BUILD}"
         )
     gt_span = _integers(record, "gt_span", sid, length=2)
@@ -264,17 +273,23 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     if record.get("model_size") is not None:
         model_w, model_h = _integers(record, "model_size", sid, length=2)
         model_size = (model_w, model_h)
-    sample = Sample(
-        sample_id=sid,
-        video_path="",
-        query=str(record.get("query") or ""),
-        native_fps=_number(record, "native_fps", sid),
-        num_frames=_number(record, "num_frames", sid, integer=True),
-        width=_number(record, "width", sid, integer=True),
-        height=_number(record, "height", sid, integer=True),
-        gt_span=(gt_span[0], gt_span[1]),
-        gt_boxes=_gt_boxes(record, sid),
-    )
+    fields = {
+        "native_fps": _number(record, "native_fps", sid),
+        "num_frames": _number(record, "num_frames", sid, integer=True),
+        "width": _number(record, "width", sid, integer=True),
+        "height": _number(record, "height", sid, integer=True),
+        "gt_boxes": _gt_boxes(record, sid),
+    }
+    try:  # Sample checks the bounds of stvg.limits (fps, frame count, size) and the span
+        sample = Sample(
+            sample_id=sid,
+            video_path="",
+            query=str(record.get("query") or ""),
+            gt_span=(gt_span[0], gt_span[1]),
+            **fields,
+        )
+    except ValueError as exc:
+        raise ValueError(f"ground_truth: {exc}; {_HOW_TO_BUILD}") from None
     try:
         ctx = FrameContext(
             frame_idx=np.asarray(frame_idx, dtype=np.int64),
@@ -287,7 +302,7 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             model_size=model_size,
         )
     except ValueError as exc:
-        raise ValueError(f"ground_truth of sample {sid!r}: {exc}; {_HOW_TO_BUILD}") from exc
+        raise ValueError(f"ground_truth{_of_sample(sid)}: {exc}; {_HOW_TO_BUILD}") from exc
     overrides = {}
     for key in ("answer_format", "coords"):
         value = record.get(key)
@@ -295,6 +310,10 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             raise _bad(key, sid, f"expected a string, got {short_repr(value)}")
         overrides[key] = value
     return GroundTruth(sample, ctx, overrides["answer_format"], overrides["coords"])
+
+
+def _get(record: Any, key: str) -> Any:
+    return record.get(key) if isinstance(record, Mapping) else None
 
 
 def config_key(config: VerifierConfigLike) -> str:
@@ -376,7 +395,21 @@ def score_record(
     """
     record = ground_truth_from_dict(ground_truth)
     verifier = verifier_cache.get(config, answer_format=record.answer_format, coords=record.coords)
+    _check_fps(verifier, record)
     return verifier.score_text(text, record.sample, record.ctx)
+
+
+def _check_fps(verifier: Verifier, record: GroundTruth) -> None:
+    """A record without ``fps`` cannot be scored with a ``densify.end_extension`` (a
+    fraction of the sampling interval ``1 / fps``): a data bug, named."""
+    extension = verifier.config.densify.end_extension
+    if extension and record.ctx.fps is None:
+        raise _bad(
+            "fps",
+            record.sample.sample_id,
+            f"null (every frame shown), but the verifier's densify.end_extension ({extension}) "
+            "is a fraction of the sampling interval 1 / fps; write the record's fps",
+        )
 
 
 def score_records(
@@ -417,6 +450,8 @@ def score_records(
     results: list[VerifierResult | None] = [None] * len(texts)
     for (answer_format, coords), rows in groups.items():
         verifier = verifier_cache.get(config, answer_format=answer_format, coords=coords)
+        for i in rows:
+            _check_fps(verifier, records[i])
         scored = verifier.score_batch(
             [texts[i] for i in rows],
             [records[i].sample for i in rows],
