@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from stvg.limits import MAX_MESSAGE_CHARS, one_line
+
 #: Exit status of a usage, config or data error (argparse's).
 EXIT_USAGE = 2
 #: Exit status after Ctrl-C (128 + SIGINT, what a shell reports for an interrupted command).
@@ -195,8 +197,8 @@ def error_line(exc: BaseException) -> str:
     carried = carried_error(exc)
     if isinstance(carried, OSError) and carried.filename is not None:
         reason = carried.strerror or first_line(carried)
-        return f"{carried.filename}: {reason}; check the path and its permissions"
-    return first_line(carried, limit=2000)
+        return one_line(f"{carried.filename}: {reason}; check the path and its permissions")
+    return first_line(carried, limit=MAX_MESSAGE_CHARS)
 
 
 __all__ = [

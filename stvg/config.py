@@ -426,6 +426,8 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise _fail(path, source, f"expected a string, got {short_repr(value)}")
+        if "\0" in value:  # YAML's "\0": no name, path or text of a config holds one
+            raise _fail(path, source, f"{short_repr(value)} holds a NUL character (\\0)")
         return value
     if isinstance(tp, type):
         if not isinstance(value, tp):

@@ -20,7 +20,10 @@ bound                       value                  what it limits
 ``MAX_BOX_COORD``           1,000,000              a box coordinate in a file, pixels, in
                                                    absolute value (areas stay finite)
 ``MAX_FRAME_BUFFER_BYTES``  4 GiB                  one episode's frames observation
-                                                   (``max_frames * max_side**2 * 3``)
+                                                   (``max_frames * max_side**2 * 3``), the
+                                                   frames a contact sheet decodes
+``MAX_SHEET_PIXELS``        100,000,000            pixels of one contact sheet (tiles x
+                                                   tile area: 300 MB of RGB)
 ``MAX_SEED``                2**63 - 1              a seed (torch takes 64-bit seeds)
 ``MAX_BATCH``               65,536                 items of one batch or group
 ``MAX_TOKENS``              1,048,576              tokens a model may generate
@@ -33,6 +36,8 @@ bound                       value                  what it limits
 ``MAX_CONFIG_DEPTH``        64                     nesting of one YAML document
 ``MAX_REPR_CHARS``          200                    characters of a value quoted in an
                                                    error message (:func:`short_repr`)
+``MAX_MESSAGE_CHARS``       2,000                  characters of an error message, one
+                                                   line (:func:`one_line`)
 ==========================  =====================  =======================================
 
 :data:`FIELD_BOUNDS` applies them to config fields **by name**, wherever the field appears
@@ -56,6 +61,7 @@ MAX_VIDEO_SIDE = 16384
 MAX_SAMPLING_FPS = 1000.0
 MAX_BOX_COORD = 1_000_000.0
 MAX_FRAME_BUFFER_BYTES = 4 * 2**30
+MAX_SHEET_PIXELS = 100_000_000
 MAX_SEED = 2**63 - 1
 MAX_BATCH = 65_536
 MAX_TOKENS = 1_048_576
@@ -66,6 +72,7 @@ MAX_WORKERS = 1_024
 MAX_CONFIG_VALUES = 100_000
 MAX_CONFIG_DEPTH = 64
 MAX_REPR_CHARS = 200
+MAX_MESSAGE_CHARS = 2000
 
 
 #: Config fields bounded by name: ``{name: (minimum or None, maximum, what it counts)}``. A
@@ -192,18 +199,24 @@ _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 8
 _REPR.maxstring = _REPR.maxother = 80
 
 
-def one_line(text: str) -> str:
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``text`` with every line break (``str.splitlines``'s, with the indentation after it)
-    turned into one space: an error message is printed as one line, whatever a value or a
-    library put in it.
+    turned into one space, and its middle cut to `` ... `` past ``limit`` characters (the
+    start says what was wrong, the end how to fix it): an error message is printed as one
+    line of bounded length, whatever a value, a path or a library put in it.
 
     >>> one_line("malformed YAML\\n  in line 1\\n    ^")
     'malformed YAML in line 1 ^'
+    >>> one_line("bad value " + "x" * 100 + ". Fix: y", limit=30)
+    'bad value xx ... xxxxx. Fix: y'
     """
     lines = text.splitlines()  # "\n", "\r" and the other breaks (U+0085, U+2028...)
-    if len(lines) <= 1 and text == text.rstrip("\n\r"):
+    if len(lines) > 1 or text != text.rstrip("\n\r"):
+        text = " ".join(part.strip() for part in lines if part.strip())
+    if len(text) <= limit:
         return text
-    return " ".join(part.strip() for part in lines if part.strip())
+    head = (limit - 5) // 2
+    return f"{text[:head]} ... {text[len(text) - (limit - 5 - head) :]}"
 
 
 def short_repr(value: Any, limit: int = MAX_REPR_CHARS) -> str:
@@ -234,10 +247,12 @@ __all__ = [
     "MAX_NATIVE_FPS",
     "MAX_SAMPLING_FPS",
     "MAX_SEED",
+    "MAX_SHEET_PIXELS",
     "MAX_TEXT_CHARS",
     "MAX_TOKENS",
     "MAX_VIDEO_FRAMES",
     "MAX_VIDEO_SIDE",
+    "MAX_MESSAGE_CHARS",
     "MAX_REPR_CHARS",
     "MAX_SAMPLES",
     "MAX_WORKERS",

@@ -188,6 +188,8 @@ TEMPLATE = {
 @example(data={**TEMPLATE, "sample_id": "x" * 100_000, "gt_span": None}, as_text=True, text="")
 # was "native_fps 0 is outside ...", naming neither the record nor how to fix it
 @example(data={**TEMPLATE, "native_fps": 0}, as_text=False, text="")
+# was "gt_span must satisfy 0 <= first <= last", raised by the scoring, naming no record
+@example(data={**TEMPLATE, "gt_span": [5, 0]}, as_text=False, text="")
 # was "end_extension needs the sampling rate fps" from deep in the scoring
 @example(data={k: v for k, v in TEMPLATE.items() if k != "fps"}, as_text=False, text="")
 def test_hostile_records(data: Any, as_text: bool, text: str) -> None:

@@ -151,6 +151,7 @@ def run_policy_eval(
 )
 @example(base=BASE, overrides=["env.densify={method: linear, end_extension: .nan}"])
 @example(base=BASE, overrides=["env.frame_cache_mb=.nan"])
+@example(base=BASE, overrides=["policy.name=nope"])  # was a ValueError traceback
 def test_overrides(base: str, overrides: list[str], synth_root: Path, tmp_path: Path) -> None:
     config = tmp_path / "eval.yaml"
     config.write_text(base, encoding="utf-8")

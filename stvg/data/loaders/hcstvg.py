@@ -238,9 +238,13 @@ def _load(
 
 
 def reject_vidor_root(name: str, vidor_root: Path | None) -> None:
-    """``vidor_root`` only makes sense for VidSTG: refuse it elsewhere."""
+    """``vidor_root`` only makes sense for VidSTG: refuse it elsewhere (a
+    :class:`DataError`, reported in one line by every command)."""
     if vidor_root is not None:
-        raise ValueError(f"vidor_root applies to the vidstg dataset only, not {name!r}")
+        raise DataError(
+            f"vidor_root applies to the vidstg dataset only, not {name!r}",
+            hint="drop --vidor-root (vidor_root) for this dataset",
+        )
 
 
 def _positive_int(fields: FieldReader, value: Any, key: str) -> int:

@@ -53,6 +53,7 @@ from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample
 from stvg.limits import MAX_FRAME_INDEX, box_problem, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
+from stvg.verifiers.spans import check_span
 from stvg.verifiers.verifier import (
     Verifier,
     VerifierConfig,
@@ -264,6 +265,10 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             f"required: {list(REQUIRED_KEYS)}); {_HOW_TO_BUILD}"
         )
     gt_span = _integers(record, "gt_span", sid, length=2)
+    try:  # the one rule of a span: 0 <= first <= last <= MAX_FRAME_INDEX
+        check_span(gt_span, "gt_span")
+    except ValueError as exc:
+        raise _bad("gt_span", sid, str(exc)) from None
     frame_idx = _integers(record, "frame_indices", sid)
     timestamps = _numbers(record, "timestamps", sid, length=len(frame_idx))
     width, height = _integers(record, "shown_size", sid, length=2)
