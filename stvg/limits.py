@@ -164,6 +164,20 @@ def video_problem(native_fps: float, num_frames: int, width: int, height: int) -
     return None
 
 
+def is_finite(value: float) -> bool:
+    """Whether the number ``value`` is finite and within the float range: ``False`` for NaN,
+    the infinities and an integer too large for a float (``10**400``, which a JSON or YAML
+    file can hold and ``math.isfinite`` refuses with ``OverflowError``).
+
+    >>> is_finite(1.5), is_finite(float("nan")), is_finite(10**400)
+    (True, False, False)
+    """
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def box_problem(box: Sequence[float]) -> str | None:
     """What is wrong with the coordinates of a box ``[x1, y1, x2, y2]`` read from a file
     (annotations, predictions, ground-truth records): ``None`` when each is a finite
@@ -176,8 +190,8 @@ def box_problem(box: Sequence[float]) -> str | None:
     (True, 'coordinate -1e+308 is past 1,000,000 pixels from the origin')
     """
     for value in box:
-        if not math.isfinite(value):
-            return f"coordinate {value!r} is not a finite number"
+        if not is_finite(value):
+            return f"coordinate {short_repr(value)} is not a finite number"
         if abs(value) > MAX_BOX_COORD:
             return f"coordinate {value:g} is past {MAX_BOX_COORD:,.0f} pixels from the origin"
     return None
@@ -259,6 +273,7 @@ __all__ = [
     "MIN_NATIVE_FPS",
     "bound_problem",
     "box_problem",
+    "is_finite",
     "plain_number",
     "one_line",
     "short_repr",

@@ -39,7 +39,6 @@ that every error message is the same on both paths.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tempfile
@@ -54,7 +53,7 @@ import numpy as np
 from stvg.data.errors import DataError
 from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample, Tube
-from stvg.limits import MAX_BOX_COORD, MAX_FRAME_INDEX, box_problem, short_repr
+from stvg.limits import MAX_BOX_COORD, MAX_FRAME_INDEX, box_problem, is_finite, short_repr
 from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
@@ -207,7 +206,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
                 where,
                 "write boxes as [x1, y1, x2, y2] in original-video pixels",
             )
-        if not all(math.isfinite(c) for c in box):
+        if not all(is_finite(c) for c in box):
             raise fail(
                 f"box has a non-finite coordinate: {short_repr(box)}",
                 where,

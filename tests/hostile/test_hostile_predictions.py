@@ -117,6 +117,10 @@ ALL = {"protocol": "all", "fill": "linear", "on_invalid": "error"}
 @SETTINGS
 @given(data=mutated(STVG, max_changes=3), options=OPTIONS)
 @example(data={"test_0000.mp4": HUGE_BOX}, options=ALL)  # was NaN m_vIoU
+@example(  # was an OverflowError traceback (math.isfinite of a 400-digit integer)
+    data={"test_0000.mp4": {"st_frame": 5, "ed_frame": 14, "bbox": {"6": [10**400, 0, 1, 1]}}},
+    options={"protocol": "all", "fill": "none", "on_invalid": "zero"},
+)
 @example(data={"a": {"st_frame": Raw("1" * 5000), "ed_frame": 1, "bbox": {}}}, options=ALL)
 @example(data={"a": {"st_frame": 0, "ed_frame": 1, "bbox": {"\n" * 3: [0, 0, 1, 1]}}}, options=ALL)
 @example(
@@ -142,6 +146,13 @@ def test_stvg_predictions(
 )
 @example(
     dump=("cgstvg", {**CGSTVG, "video_predictions": {"0": {"sted": [math.nan, 3]}}}), options=ALL
+)
+@example(
+    dump=(
+        "tubedetr",
+        {**TUBEDETR["test_hcstvg_hcstvg"], "predictions": {"0_5": {"boxes": [[10**400, 1, 9, 9]]}}},
+    ),
+    options=ALL,
 )
 @example(
     dump=("cgstvg", {**CGSTVG, "video_predictions": {"0": {"sted": [0, Raw("1e400")]}}}),

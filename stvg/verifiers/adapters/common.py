@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,7 +50,7 @@ from stvg.config import to_dict
 from stvg.data.errors import DataError
 from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample
-from stvg.limits import MAX_FRAME_INDEX, box_problem, short_repr
+from stvg.limits import MAX_FRAME_INDEX, box_problem, is_finite, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
 from stvg.verifiers.spans import check_span
 from stvg.verifiers.verifier import (
@@ -163,7 +162,7 @@ def _number(record: Mapping[str, Any], key: str, sid: str, *, integer: bool = Fa
     value = _as_list(record[key])
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not is_finite(value):
         raise _bad(key, sid, f"expected a finite number, got {short_repr(value)}")
     if integer:
         if int(value) != value:
@@ -184,7 +183,7 @@ def _numbers(
     for item in value:
         if isinstance(item, np.generic):
             item = item.item()
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not is_finite(item):
             raise _bad(key, sid, f"expected finite numbers, got {short_repr(item)}")
         out.append(item)
     return out
