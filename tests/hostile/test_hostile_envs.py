@@ -128,7 +128,27 @@ def tagged_answers(draw: st.DrawFn) -> str:
     return f"<time>{nums[0]} - {nums[1]}</time><boxes>{nums[2]}: [{', '.join(nums[2:6])}]</boxes>"
 
 
-text_actions = st.one_of(hostile_strings, json_answers(), tagged_answers(), st.text(max_size=200))
+near_number = st.one_of(
+    st.floats(-10, 80, allow_nan=False),
+    st.integers(-5, 70),
+    st.sampled_from([0.0, 1e-300, 1e6, -1e6, 1e300]),
+)
+
+
+@st.composite
+def near_answers(draw: st.DrawFn) -> str:
+    """json-v1 answers of the right shape with numbers near the valid ones (spans past the
+    video, reversed, boxes swapped or past the frame, times off the shown grid): usable or
+    repaired answers, whose scores must stay in range."""
+    span = [draw(near_number), draw(near_number)]
+    times = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5, 4.0, 7.0, -1.0]), max_size=5))
+    boxes = {repr(t): [draw(near_number) for _ in range(4)] for t in times}
+    return "<answer>" + dump({"span": span, "boxes": boxes}) + "</answer>"
+
+
+text_actions = st.one_of(
+    hostile_strings, json_answers(), tagged_answers(), near_answers(), st.text(max_size=200)
+)
 
 
 @SETTINGS
