@@ -6,7 +6,8 @@ built the same way (an alias bomb, a key given twice, a document nested 10,000 d
 
 Each run exits 0 with every metric in [0, 1] in a strict JSON ``metrics.json``, or 2 with
 one line; never a traceback, in bounded time and memory. A few of the same inputs run as
-real ``python -m stvg.cli`` processes (:func:`test_real_processes`)."""
+real ``python -m stvg.cli`` processes (:func:`test_real_process`; all of them in the slow
+:func:`test_real_processes`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hostile_kit import (
     bounded_memory,
     bounded_time,
@@ -202,45 +204,63 @@ def test_a_key_given_twice_is_refused(synth_root: Path, tmp_path: Path) -> None:
     assert not check_outcome(argv, code, out, err) and "'max_side' given twice" in err
 
 
-def test_real_processes(synth_root: Path, tmp_path: Path) -> None:
-    """``python -m stvg.cli`` as a user runs it, on inputs that raised before (run side by
-    side): exit 2, one line on stderr, no traceback, nothing run from the YAML."""
-    config = tmp_path / "eval.yaml"
+def real_cases(synth_root: Path, folder: Path) -> dict[str, list[str]]:
+    """Command lines that raised before, as a user types them (``folder`` holds their
+    files and is the working folder)."""
+    config = folder / "eval.yaml"
     config.write_text(BASE, encoding="utf-8")
-    predictions = tmp_path / "predictions.json"
+    predictions = folder / "predictions.json"
     predictions.write_text('{"a": {"st_frame": ' + "1" * 5000 + ', "ed_frame": 1, "bbox": {}}}')
     policy = ["evaluate", "--policy", str(config), "--dataset", "synthetic", "--split", "test"]
     policy += ["--root", str(synth_root), "--no-progress", "--set"]
-    cases = [
-        [*policy, "seed=" + "1" * 5000],
-        [*policy, "policy.config=!!python/object/apply:os.system ['echo hostile > pwned']"],
-        [
-            "evaluate",
-            "--annotations",
-            str(synth_root / "test.json"),
-            "--format",
-            "synthetic",
-            "--predictions",
-            str(predictions),
+    predictions_mode = ["evaluate", "--annotations", str(synth_root / "test.json")]
+    predictions_mode += ["--format", "synthetic", "--predictions", str(predictions)]
+    render = ["render", "--annotations", str(synth_root / "test.json"), "--format", "synthetic"]
+    render += ["--sample", "test_0000.mp4", "--out", str(folder / "sheet.png")]
+    return {
+        "python tag": [
+            *policy,
+            "policy.config=!!python/object/apply:os.system ['echo hostile > pwned']",
         ],
-    ]
+        "long seed": [*policy, "seed=" + "1" * 5000],
+        "NUL in a path": [*policy, 'env.video_dir="a\\0b"'],
+        "long integer": predictions_mode,
+        "long option": [*predictions_mode, "--protocol", "x" * 100_000],
+        "huge sheet": [*render, "--tile-width", "4096", "--columns", "1", "--fps", "5"],
+    }
+
+
+def run_real(cases: dict[str, list[str]], folder: Path) -> None:
+    """Run ``python -m stvg.cli`` on each case side by side: exit 2, one line on stderr,
+    no traceback, nothing run from the YAML."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("STVG_TRACEBACK", None)
-    procs = [
-        subprocess.Popen(
+    procs = {
+        name: subprocess.Popen(
             [sys.executable, "-m", "stvg.cli", *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-            cwd=tmp_path,
+            cwd=folder,
         )
-        for argv in cases
-    ]
-    for argv, proc in zip(cases, procs, strict=True):
+        for name, argv in cases.items()
+    }
+    for name, proc in procs.items():
         _, stderr = proc.communicate(timeout=300)
-        shown = f"{[a[:80] for a in argv]}: {proc.returncode}\n{stderr[-3000:]}"
+        shown = f"{name}: {proc.returncode}\n{stderr[-3000:]}"
         assert "Traceback" not in stderr, shown
         assert proc.returncode == 2, shown
         assert len(message_lines(stderr)) == 1, shown
-    assert not (tmp_path / "pwned").exists()
+    assert not (folder / "pwned").exists()
+
+
+def test_real_process(synth_root: Path, tmp_path: Path) -> None:
+    """One real ``python -m stvg.cli``: a YAML tag that would run a command does not."""
+    run_real({"python tag": real_cases(synth_root, tmp_path)["python tag"]}, tmp_path)
+
+
+@pytest.mark.slow
+def test_real_processes(synth_root: Path, tmp_path: Path) -> None:
+    """Every case of :func:`real_cases` in a real process (a process each, ~3 s of CPU)."""
+    run_real(real_cases(synth_root, tmp_path), tmp_path)
