@@ -16,6 +16,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Modules that register subcommands, in the order they appear in ``stvg --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -32,9 +33,20 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage error is one line of bounded length whatever value it
+    quotes (an invalid choice of 100,000 characters, an unrecognised argument holding a
+    line break); its subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        from stvg.limits import one_line
+
+        super().error(one_line(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level argument parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stvg",
         description="Spatio-temporal video grounding: data, envs, verifiers, policies, RL.",
     )
@@ -51,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # environment brings them back.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
+    if argv is not None and any("\0" in str(arg) for arg in argv):  # as exec() would refuse
+        parser.error("an argument holds a NUL character (\\0), which no command-line argument can")
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

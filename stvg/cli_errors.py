@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from stvg.limits import MAX_MESSAGE_CHARS, one_line
+
 #: Exit status of a usage, config or data error (argparse's).
 EXIT_USAGE = 2
 #: Exit status after Ctrl-C (128 + SIGINT, what a shell reports for an interrupted command).
@@ -216,10 +218,12 @@ def error_line(exc: BaseException) -> str:
     carried = carried_error(exc)
     if isinstance(carried, OSError) and carried.filename is not None:
         reason = carried.strerror or first_line(carried)
-        return f"{carried.filename}: {reason}; check the path and its permissions"
+        return one_line(f"{carried.filename}: {reason}; check the path and its permissions")
     if isinstance(carried, InvalidField) and not isinstance(carried, ConfigError):
-        return f"config key {carried.field}: {first_line(carried, limit=2000)}"
-    return first_line(carried, limit=2000)
+        return one_line(
+            f"config key {carried.field}: {first_line(carried, limit=MAX_MESSAGE_CHARS)}"
+        )
+    return first_line(carried, limit=MAX_MESSAGE_CHARS)
 
 
 __all__ = [

@@ -48,6 +48,7 @@ from stvg.limits import (
     MAX_CONFIG_VALUES,
     MAX_REPR_CHARS,
     bound_problem,
+    one_line,
     short_repr,
 )
 
@@ -58,7 +59,11 @@ SET_BY = "stvg_set_by"
 
 
 class ConfigError(ValueError):
-    """A configuration value that is unknown, missing or of the wrong type."""
+    """A configuration value that is unknown, missing or of the wrong type. The message is
+    one line (line breaks a value or PyYAML put in it become spaces), as commands print it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(str(message)))
 
 
 class DeprecatedKey(FutureWarning):
@@ -115,7 +120,27 @@ class InvalidField(ValueError):
 
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, plus numbers in exponent notation without a dot (``1e-4``),
-    which YAML 1.1 (and so PyYAML) would read as strings."""
+    which YAML 1.1 (and so PyYAML) would read as strings, and a key given twice in one
+    mapping refused (PyYAML keeps the last value and drops the others without a word;
+    a key that a merge ``<<: *base`` brings in may still be set again)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"found key {short_repr(key)} given twice (keep one: a YAML reader "
+                        "would silently keep the last)",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -135,7 +160,9 @@ def parse_yaml(text: str) -> Any:
 
     Raises:
         yaml.YAMLError: malformed YAML.
-        ConfigError: a document past those bounds, or nested too deeply to parse.
+        ConfigError: a document past those bounds, nested too deeply to parse, or with a
+            scalar that cannot be built (an integer of more than 4,300 digits, a date such
+            as ``2020-02-30``).
 
     >>> parse_yaml("lr: 1e-4"), parse_yaml("3"), parse_yaml("[1, 2e3]")
     ({'lr': 0.0001}, 3, [1, 2000.0])
@@ -146,6 +173,13 @@ def parse_yaml(text: str) -> Any:
         raise ConfigError(
             f"the YAML is nested too deeply to parse (more than {MAX_CONFIG_DEPTH} levels "
             "are refused anyway)"
+        ) from None
+    except ValueError as exc:  # a scalar PyYAML cannot build: a 5,000-digit int, 2020-02-30
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "an integer of more than 4,300 digits"
+        raise ConfigError(
+            f"the YAML holds a value that cannot be read ({short_repr(reason)})"
         ) from None
     _check_bounded(value)
     return value
@@ -203,10 +237,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; a missing, empty or malformed file, or one whose
     top level is not a mapping, is a :class:`ConfigError`."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    shown = str(path) if len(str(path)) <= MAX_REPR_CHARS else short_repr(str(path))
     try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ConfigError(f"config file not found: {shown}") from None
+    except OSError as exc:  # no permission, a name too long for the file system, ...
+        raise ConfigError(f"config file {shown} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {shown} is not UTF-8 text ({exc.reason})") from None
+    except ValueError:  # a NUL character in the path: no file has one
+        raise ConfigError(f"config file not found: {shown}") from None
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML in {path}: {exc}") from exc
     except ConfigError as exc:
@@ -466,6 +509,8 @@ def _convert(tp: Any, value: Any, path: str, source: str | None) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise _fail(path, source, f"expected a string, got {short_repr(value)}")
+        if "\0" in value:  # YAML's "\0": no name, path or text of a config holds one
+            raise _fail(path, source, f"{short_repr(value)} holds a NUL character (\\0)")
         return value
     if isinstance(tp, type):
         if not isinstance(value, tp):

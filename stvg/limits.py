@@ -17,8 +17,13 @@ bound                       value                  what it limits
 ``MAX_NATIVE_FPS``          1000                   100 s up to 1000 frames per second)
 ``MAX_VIDEO_SIDE``          16384                  a video's width or height, pixels
 ``MAX_SAMPLING_FPS``        1000                   frames sampled per second (``fps``)
+``MAX_BOX_COORD``           1,000,000              a box coordinate in a file, pixels, in
+                                                   absolute value (areas stay finite)
 ``MAX_FRAME_BUFFER_BYTES``  4 GiB                  one episode's frames observation
-                                                   (``max_frames * max_side**2 * 3``)
+                                                   (``max_frames * max_side**2 * 3``), the
+                                                   frames a contact sheet decodes
+``MAX_SHEET_PIXELS``        100,000,000            pixels of one contact sheet (tiles x
+                                                   tile area: 300 MB of RGB)
 ``MAX_SEED``                2**63 - 1              a seed (torch takes 64-bit seeds)
 ``MAX_BATCH``               65,536                 items of one batch or group
 ``MAX_TOKENS``              1,048,576              tokens a model may generate
@@ -31,6 +36,8 @@ bound                       value                  what it limits
 ``MAX_CONFIG_DEPTH``        64                     nesting of one YAML document
 ``MAX_REPR_CHARS``          200                    characters of a value quoted in an
                                                    error message (:func:`short_repr`)
+``MAX_MESSAGE_CHARS``       2,000                  characters of an error message, one
+                                                   line (:func:`one_line`)
 ==========================  =====================  =======================================
 
 :data:`FIELD_BOUNDS` applies them to config fields **by name**, wherever the field appears
@@ -41,7 +48,9 @@ Every ``int`` field of any config must also fit in 64 bits.
 
 from __future__ import annotations
 
+import math
 import reprlib
+from collections.abc import Sequence
 from typing import Any
 
 MAX_VIDEO_FRAMES = 10_000_000
@@ -50,7 +59,9 @@ MIN_NATIVE_FPS = 0.01
 MAX_NATIVE_FPS = 1000.0
 MAX_VIDEO_SIDE = 16384
 MAX_SAMPLING_FPS = 1000.0
+MAX_BOX_COORD = 1_000_000.0
 MAX_FRAME_BUFFER_BYTES = 4 * 2**30
+MAX_SHEET_PIXELS = 100_000_000
 MAX_SEED = 2**63 - 1
 MAX_BATCH = 65_536
 MAX_TOKENS = 1_048_576
@@ -61,6 +72,7 @@ MAX_WORKERS = 1_024
 MAX_CONFIG_VALUES = 100_000
 MAX_CONFIG_DEPTH = 64
 MAX_REPR_CHARS = 200
+MAX_MESSAGE_CHARS = 2000
 
 
 #: Config fields bounded by name: ``{name: (minimum or None, maximum, what it counts)}``. A
@@ -152,6 +164,39 @@ def video_problem(native_fps: float, num_frames: int, width: int, height: int) -
     return None
 
 
+def is_finite(value: float) -> bool:
+    """Whether the number ``value`` is finite and within the float range: ``False`` for NaN,
+    the infinities and an integer too large for a float (``10**400``, which a JSON or YAML
+    file can hold and ``math.isfinite`` refuses with ``OverflowError``).
+
+    >>> is_finite(1.5), is_finite(float("nan")), is_finite(10**400)
+    (True, False, False)
+    """
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def box_problem(box: Sequence[float]) -> str | None:
+    """What is wrong with the coordinates of a box ``[x1, y1, x2, y2]`` read from a file
+    (annotations, predictions, ground-truth records): ``None`` when each is a finite
+    number of at most :data:`MAX_BOX_COORD` pixels in absolute value.
+
+    The bound keeps box arithmetic exact enough and finite: with ``1e308`` a width
+    overflows to ``inf`` and ``inf * 0`` makes an IoU of NaN.
+
+    >>> box_problem([0, 0, 10, 10]) is None, box_problem([-1e308, 0, 1e308, 0])
+    (True, 'coordinate -1e+308 is past 1,000,000 pixels from the origin')
+    """
+    for value in box:
+        if not is_finite(value):
+            return f"coordinate {short_repr(value)} is not a finite number"
+        if abs(value) > MAX_BOX_COORD:
+            return f"coordinate {value:g} is past {MAX_BOX_COORD:,.0f} pixels from the origin"
+    return None
+
+
 class _ShortRepr(reprlib.Repr):
     """``reprlib.Repr`` whose cost is bounded too: a huge integer is described, not
     converted (Python refuses ints of more than 4,300 digits, and converting is quadratic)."""
@@ -166,6 +211,26 @@ _REPR = _ShortRepr()
 _REPR.maxlevel = 4
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 8
 _REPR.maxstring = _REPR.maxother = 80
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` with every line break (``str.splitlines``'s, with the indentation after it)
+    turned into one space, and its middle cut to `` ... `` past ``limit`` characters (the
+    start says what was wrong, the end how to fix it): an error message is printed as one
+    line of bounded length, whatever a value, a path or a library put in it.
+
+    >>> one_line("malformed YAML\\n  in line 1\\n    ^")
+    'malformed YAML in line 1 ^'
+    >>> one_line("bad value " + "x" * 100 + ". Fix: y", limit=30)
+    'bad value xx ... xxxxx. Fix: y'
+    """
+    lines = text.splitlines()  # "\n", "\r" and the other breaks (U+0085, U+2028...)
+    if len(lines) > 1 or text != text.rstrip("\n\r"):
+        text = " ".join(part.strip() for part in lines if part.strip())
+    if len(text) <= limit:
+        return text
+    head = (limit - 5) // 2
+    return f"{text[:head]} ... {text[len(text) - (limit - 5 - head) :]}"
 
 
 def short_repr(value: Any, limit: int = MAX_REPR_CHARS) -> str:
@@ -187,6 +252,7 @@ def short_repr(value: Any, limit: int = MAX_REPR_CHARS) -> str:
 __all__ = [
     "FIELD_BOUNDS",
     "MAX_BATCH",
+    "MAX_BOX_COORD",
     "MAX_CONFIG_DEPTH",
     "MAX_CONFIG_VALUES",
     "MAX_FRAME_BUFFER_BYTES",
@@ -195,16 +261,21 @@ __all__ = [
     "MAX_NATIVE_FPS",
     "MAX_SAMPLING_FPS",
     "MAX_SEED",
+    "MAX_SHEET_PIXELS",
     "MAX_TEXT_CHARS",
     "MAX_TOKENS",
     "MAX_VIDEO_FRAMES",
     "MAX_VIDEO_SIDE",
+    "MAX_MESSAGE_CHARS",
     "MAX_REPR_CHARS",
     "MAX_SAMPLES",
     "MAX_WORKERS",
     "MIN_NATIVE_FPS",
     "bound_problem",
+    "box_problem",
+    "is_finite",
     "plain_number",
+    "one_line",
     "short_repr",
     "video_problem",
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from stvg.limits import short_repr
+from stvg.limits import one_line, short_repr
 
 
 class DataError(ValueError):
     """Bad input data: a missing or corrupt file, a missing key, an impossible value.
 
-    The message says what was wrong, where (file, sample id, field) and how to fix it.
+    The message says what was wrong, where (file, sample id, field) and how to fix it, in
+    one line (line breaks a value or a library put in it become spaces).
     """
 
     def __init__(
@@ -30,7 +31,7 @@ class DataError(ValueError):
         text = message if not where else f"{message} ({', '.join(where)})"
         if hint:
             text = f"{text}. Fix: {hint}"
-        super().__init__(text)
+        super().__init__(one_line(text))  # printed as one line by every command
         self.path = path
         self.sample_id = sample_id
         self.field = field

@@ -22,8 +22,10 @@ def file_fingerprint(path: str | Path) -> str:
     and last :data:`FINGERPRINT_BYTES` bytes.
 
     Raises:
-        OSError: the file cannot be read.
+        OSError: the file cannot be read (a path holding a NUL character included).
     """
+    if "\0" in str(path):  # open() raises ValueError for it; it is a path no file has
+        raise FileNotFoundError(2, "no file has a NUL character in its path", str(path))
     with open(path, "rb") as handle:
         stat = os.fstat(handle.fileno())
         digest = hashlib.sha256(f"{stat.st_size}\0{stat.st_mtime_ns}\0".encode())

@@ -8,7 +8,10 @@ Plain ``json.load`` has two silent or fatal failure modes that this module remov
   loaders and the predictions reader do);
 * **nesting deeper than the parser can follow** (Python's recursion limit, about 1,000
   levels; no real file comes near it) raises ``RecursionError``; here it is a
-  :class:`~stvg.data.errors.DataError` naming the file.
+  :class:`~stvg.data.errors.DataError` naming the file;
+* **an integer of more than 4,300 digits** makes Python's ``int()`` refuse it with a plain
+  ``ValueError`` (not a JSON error); here it is a :class:`~stvg.data.errors.DataError`
+  naming the file (no count, index or size of a valid file is that large).
 
 Malformed JSON and text that is not UTF-8 are :class:`~stvg.data.errors.DataError` naming the
 file, line and column as well.
@@ -17,6 +20,7 @@ file, line and column as well.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,7 @@ def repeated_keys(value: Any) -> tuple[str, ...]:
     return getattr(value, "repeated", ())
 
 
-def too_deep_error(path: str, what: str) -> DataError:
+def too_deep_error(path: str | None, what: str) -> DataError:
     """The error for a document nested deeper than the parser follows."""
     return DataError(
         f"{what} is nested too deeply to read (arrays or objects inside each other more "
@@ -55,18 +59,18 @@ def too_deep_error(path: str, what: str) -> DataError:
     )
 
 
-def parse_json(data: bytes | str, *, path: str, what: str, hint: str | None = None) -> Any:
+def parse_json(data: bytes | str, *, path: str | None, what: str, hint: str | None = None) -> Any:
     """Parse JSON text; every object is a :class:`JsonObject`.
 
     Args:
         data: the file's bytes (UTF-8) or text.
-        path: the file, for messages.
+        path: the file, for messages (``None``: text that is not a file's).
         what: what the file is, for messages (``"predictions file"``).
         hint: how to fix a malformed file (added to the message).
 
     Raises:
-        DataError: malformed JSON (line and column), text that is not UTF-8, or nesting
-            deeper than the parser follows.
+        DataError: malformed JSON (line and column), text that is not UTF-8, nesting
+            deeper than the parser follows, or an integer too long to read.
     """
     try:
         return json.loads(data, object_pairs_hook=object_pairs_hook)
@@ -84,6 +88,13 @@ def parse_json(data: bytes | str, *, path: str, what: str, hint: str | None = No
         ) from exc
     except RecursionError:
         raise too_deep_error(path, what) from None
+    except ValueError:  # the only other ValueError: int() refusing a very long literal
+        digits = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+        raise DataError(
+            f"{what} holds an integer of more than {digits:,} digits, which Python does not read",
+            path=path,
+            hint="no count, frame index or size of a valid file is that large; fix the number",
+        ) from None
 
 
 def read_json_file(path: str | Path, *, what: str, hint: str | None = None) -> Any:

@@ -76,6 +76,7 @@ from stvg.data.keyframes import KeyframeIndex, keyframe_index
 from stvg.data.nal import h264_length_size, is_disposable
 from stvg.data.timing import round_half_up, sample_frame_indices, time_of_frame
 from stvg.data.types import Sample
+from stvg.limits import short_repr
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,15 @@ class VideoReader:
             raise ValueError(f"seek_policy must be one of {SEEK_POLICIES}, got {seek_policy!r}")
         self._path = Path(path)
         self._seek_policy: SeekPolicy = seek_policy
-        if not self._path.is_file():
+        try:
+            found = self._path.is_file()
+        except OSError as exc:  # a name too long for the file system, ...
+            raise VideoError(
+                f"video file cannot be looked up ({exc.strerror or exc})",
+                path=short_repr(str(self._path)),
+                hint="check the dataset's video_dir and the sample ids",
+            ) from None
+        if not found:
             raise VideoError(
                 "video file not found",
                 path=str(self._path),

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from stvg.limits import short_repr
 from stvg.verifiers.formats import FrameContext, ParseResult, RawAnswer
 from stvg.verifiers.formats.assemble import assemble
 
@@ -36,8 +37,20 @@ ACTION_COORDS = "norm1"
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return short_repr(value, limit)  # bounded: a 5,000-digit int has no repr
+
+
+def _floats(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array, or ``None`` when it is not numbers (bools, integers
+    and floats): a string or a list holding one (``["0", "1"]`` is not read as numbers), a
+    ragged or too deeply nested list, ``None``, an integer past int64 (``10**400``)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return None
+    if array.dtype.kind not in "biuf":
+        return None
+    return array.astype(np.float64)
 
 
 def time_key(time_s: float) -> str:
@@ -117,13 +130,13 @@ def struct_to_parse(action: Any, ctx: FrameContext) -> tuple[ParseResult, str | 
         )
     arrays = {}
     for key in STRUCT_KEYS:
-        try:
-            arrays[key] = np.asarray(action[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        values = _floats(action[key])
+        if values is None:
             return invalid(
                 f"invalid struct action: {key!r} must be numbers, got "
                 f"{type(action[key]).__name__} {_short(action[key])}"
             )
+        arrays[key] = values
     span = arrays["span"].reshape(-1)
     boxes = arrays["boxes"]
     raw_mask = arrays["box_mask"].reshape(-1)
@@ -201,9 +214,8 @@ def read_track_action(action: Any, step: int) -> tuple[bool, np.ndarray | None, 
     if not present:
         return False, None, None
     raw = action["box"]
-    try:
-        box = np.asarray(raw, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    box = _floats(raw)
+    if box is None:
         return (
             False,
             None,
@@ -212,6 +224,7 @@ def read_track_action(action: Any, step: int) -> tuple[bool, np.ndarray | None, 
                 f"{type(raw).__name__} {_short(raw)}"
             ),
         )
+    box = box.reshape(-1)
     if box.shape != (4,):
         return (
             False,

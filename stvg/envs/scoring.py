@@ -17,7 +17,9 @@ def build_verifier(cfg: EnvDataConfig) -> Verifier:
     ``coords`` (where the config has them and they are not ``None``) replacing its own.
 
     Raises:
-        ConfigError: a bad verifier config, naming the key path (``env.verifier...``).
+        ConfigError: a bad verifier config, naming the key path (``env.verifier...``), or
+            a ``densify.end_extension`` (a fraction of the sampling interval ``1 / fps``)
+            with ``fps: null`` (every frame shown: no sampling rate).
     """
     vcfg = load_verifier_config(cfg.verifier)
     overrides: dict[str, Any] = {}
@@ -26,11 +28,21 @@ def build_verifier(cfg: EnvDataConfig) -> Verifier:
         if value is not None:
             overrides[name] = value
     if not overrides:
-        return Verifier(vcfg)
-    try:
-        return Verifier(dataclasses.replace(vcfg, **overrides))
-    except ValueError as exc:
-        raise ConfigError(f"config key env ({sorted(overrides)}): {exc}") from exc
+        verifier = Verifier(vcfg)
+    else:
+        try:
+            verifier = Verifier(dataclasses.replace(vcfg, **overrides))
+        except ValueError as exc:
+            raise ConfigError(f"config key env ({sorted(overrides)}): {exc}") from exc
+    extension = verifier.config.densify.end_extension
+    if extension and cfg.fps is None:  # refused here, not by the first step's scoring
+        where = "env.densify" if "densify" in overrides else "env.verifier.densify"
+        raise ConfigError(
+            f"config key {where}.end_extension: {extension} is a fraction of the sampling "
+            "interval 1 / fps, and env.fps is null (every frame shown, no sampling rate); "
+            "set env.fps or end_extension: 0"
+        )
+    return verifier
 
 
 def cost_info(

@@ -19,7 +19,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from stvg.config import from_dict
+from stvg.config import ConfigError, from_dict
+from stvg.limits import short_repr
 
 T = TypeVar("T")
 
@@ -83,9 +84,13 @@ def registered_policies() -> list[str]:
 
 
 def policy_class(name: str) -> Callable[..., Any]:
-    """The class/factory registered as ``name`` (importing a lazy entry)."""
+    """The class/factory registered as ``name`` (importing a lazy entry).
+
+    Raises:
+        ConfigError: an unknown name (a config's ``policy.name``; a ``ValueError``).
+    """
     if name not in _REGISTRY:
-        raise ValueError(f"unknown policy {name!r}; registered: {registered_policies()}")
+        raise ConfigError(f"unknown policy {short_repr(name)}; registered: {registered_policies()}")
     target = _REGISTRY[name]
     if isinstance(target, str):
         module_name, _, attr = target.partition(":")
@@ -98,9 +103,8 @@ def make(name: str, **cfg: Any) -> Any:
     """Build the policy ``name`` from keyword configuration ``cfg``.
 
     Raises:
-        ValueError: an unknown policy name (listing the registered ones).
-        stvg.config.ConfigError: ``cfg`` does not fit the policy's ``config_class``
-            (key path ``policy.<key>``).
+        stvg.config.ConfigError: an unknown policy name (listing the registered ones), or
+            ``cfg`` does not fit the policy's ``config_class`` (key path ``policy.<key>``).
     """
     target = policy_class(name)
     config_class = getattr(target, "config_class", None)

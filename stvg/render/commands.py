@@ -22,7 +22,7 @@ import difflib
 import sys
 
 from stvg.cli_args import int_up_to, parse_fps
-from stvg.limits import MAX_VIDEO_FRAMES, MAX_VIDEO_SIDE
+from stvg.limits import MAX_VIDEO_FRAMES, MAX_VIDEO_SIDE, short_repr
 from stvg.verifiers.commands import DATASET_FORMATS
 
 _SHOWN_IDS = 5  # valid sample ids listed when the asked one is unknown
@@ -130,7 +130,7 @@ def unknown_sample_error(sample_id: str, known: list[str], source: str) -> Excep
     more = f" (of {len(known)})" if len(known) > _SHOWN_IDS and not close else ""
     lead = "did you mean" if close else "valid ids include"
     return DataError(
-        f"sample id {sample_id!r} is not in the annotations",
+        f"sample id {short_repr(sample_id)} is not in the annotations",
         path=source,
         hint=f"pass one of the dataset's {len(known)} sample ids with --sample; {lead} "
         f"{shown}{more}",

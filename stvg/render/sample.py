@@ -16,13 +16,20 @@ import numpy as np
 
 from stvg.config import ConfigError
 from stvg.data.errors import VideoError
-from stvg.data.timing import time_of_frame
+from stvg.data.timing import sample_frame_indices, time_of_frame
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames, VideoReader, decode_sample_frames
+from stvg.limits import MAX_FRAME_BUFFER_BYTES
 from stvg.render.draw import draw_tubes
 from stvg.render.mp4 import Mp4Writer
 from stvg.render.overlay import TubePair
-from stvg.render.sheet import SheetHeader, SheetLayout, contact_sheet, tile_label
+from stvg.render.sheet import (
+    SheetHeader,
+    SheetLayout,
+    contact_sheet,
+    sheet_geometry,
+    tile_label,
+)
 from stvg.render.text import draw_text, fit_text, line_height, text_width
 from stvg.verifiers.metrics import score_sample
 from stvg.verifiers.predictions import Prediction
@@ -120,8 +127,22 @@ def sample_sheet(
 
     Raises:
         VideoError: the video is missing or unreadable.
+        ConfigError: the sheet would be larger than :data:`~stvg.limits.MAX_SHEET_PIXELS`
+            pixels, or its frames more than :data:`~stvg.limits.MAX_FRAME_BUFFER_BYTES`
+            (checked before any frame is decoded).
     """
     layout = layout or SheetLayout()
+    size = (sample.width, sample.height)
+    tiles = len(sample_frame_indices(sample.native_fps, sample.num_frames, fps, max_frames))
+    nbytes = tiles * sample.width * sample.height * 3
+    if nbytes > MAX_FRAME_BUFFER_BYTES:
+        raise ConfigError(
+            f"the contact sheet's {tiles:,} frames of {sample.width}x{sample.height} pixels "
+            f"would take {nbytes / 2**30:,.1f} GiB, more than the "
+            f"{MAX_FRAME_BUFFER_BYTES / 2**30:g} GiB allowed; lower the number of tiles "
+            "(--max-frames) or the frames per second (--fps)"
+        )
+    sheet_geometry(tiles, size, size, layout)  # its size bound, before any decode
     frames = read_sample_frames(sample, fps, max_frames=max_frames, max_side=None)
     tubes = TubePair.from_sample(sample, prediction)
     return contact_sheet(frames, tubes, sample_header(sample, prediction), layout)

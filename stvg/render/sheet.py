@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from stvg.config import ConfigError
 from stvg.data.video import SampledFrames
+from stvg.limits import MAX_SHEET_PIXELS
 from stvg.render.draw import GT_COLOUR, GT_LABEL, PRED_COLOUR, PRED_LABEL, draw_tubes
 from stvg.render.overlay import TubePair
 from stvg.render.text import EM_DASH, draw_text, fit_text, line_height, text_width, wrap_text
@@ -160,6 +162,7 @@ def sheet_geometry(
 
     Raises:
         ValueError: no frame and no tile slot, or more frames than ``layout.num_tiles``.
+        ConfigError: a sheet of more than :data:`~stvg.limits.MAX_SHEET_PIXELS` pixels.
     """
     layout = layout or SheetLayout()
     tiles = num_frames if layout.num_tiles is None else layout.num_tiles
@@ -185,6 +188,13 @@ def sheet_geometry(
     label_h = text_h + 2
     width = layout.gap + columns * (tile_w + layout.gap)
     height = header_h + layout.gap + rows * (tile_h + label_h + layout.gap)
+    if width * height > MAX_SHEET_PIXELS:
+        raise ConfigError(
+            f"a contact sheet of {tiles:,} tiles of {tile_w}x{tile_h} pixels would be "
+            f"{width:,}x{height:,} pixels, more than the {MAX_SHEET_PIXELS:,} allowed; lower "
+            "the tile width (--tile-width), the number of tiles (--max-frames) or the frames "
+            "per second (--fps)"
+        )
     return SheetGeometry(
         size=(width, height),
         header_height=header_h,

@@ -50,7 +50,7 @@ def _handle(args: argparse.Namespace) -> int:
     from stvg.synthesis.config import load_synthesis_config
     from stvg.synthesis.run import synthesize
 
-    overrides = {
+    flags = {  # an option given wins over --set; one not given leaves --set's value alone
         "teacher.name": args.teacher,
         "env.dataset": args.dataset,
         "env.split": args.split,
@@ -59,7 +59,8 @@ def _handle(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "progress": False if args.no_progress else None,
     }
-    overrides = {**parse_overrides(args.overrides), **overrides}
+    given = {key: value for key, value in flags.items() if value is not None}
+    overrides = {**parse_overrides(args.overrides), **given}
     config = load_synthesis_config(args.config, overrides)
     check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
     result = synthesize(config)

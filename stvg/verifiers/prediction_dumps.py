@@ -61,8 +61,10 @@ from typing import Any
 
 from stvg.data.errors import DataError
 from stvg.data.types import Sample
+from stvg.limits import short_repr
 
 _TUBEDETR_IMAGE_ID = re.compile(r"(.+)_([0-9]+)")
+_INDEX = re.compile(r"[0-9]+")  # a dump's sample index: ASCII digits ("²".isdigit() is true)
 # sentence types as each dump writes them
 _TUBEDETR_QTYPES = {"interrogative": "interrogative", "declarative": "declarative"}
 _CGSTVG_QTYPES = {"inter": "interrogative", "declar": "declarative"}
@@ -71,22 +73,23 @@ _CGSTVG_QTYPES = {"inter": "interrogative", "declar": "declarative"}
 def tubedetr_order(samples: Sequence[Sample]) -> list[Sample]:
     """``samples`` in the order TubeDETR numbers them (its ``video_id``).
 
-    VidSTG samples (``meta["dataset"] == "vidstg"``) are reordered entry by entry, each
-    entry's interrogative sentences before its declarative ones, each kind in file order
-    (``preproc/preproc_vidstg.py``); other samples keep their order.
+        VidSTG samples (``meta["dataset"] == "vidstg"``) are reordered entry by entry, each
+        entry's interrogative sentences before its declarative ones, each kind in file order
+        (``preproc/preproc_vidstg.py``); other samples keep their order.
 
-    Raises:
-        DataError: a VidSTG sample without ``meta["entry_index"]`` or
-            ``meta["sentence_type"]``.
+        Raises:
+            DataError: a VidSTG sample without ``meta["entry_index"]`` or
+                ``meta["sentence_type"]``.
 
-    >>> from stvg.data.types import Sample
-    >>> def s(i, t):
-    ...     return Sample(i, "v.mp4", "q", 5.0, 9, 8, 8, (0, 1), {},
-    ...                   {"dataset": "vidstg", "entry_index": int(i[2]), "sentence_type": t})
-    >>> order = tubedetr_order([s("v/0/d0", "declarative"), s("v/0/q0", "interrogative"),
-    ...                         s("v/1/d0", "declarative")])
-    >>> [x.sample_id for x in order]
-    ['v/0/q0', 'v/0/d0', 'v/1/d0']
+        >>> from stvg.data.types import Sample
+    from stvg.limits import short_repr
+        >>> def s(i, t):
+        ...     return Sample(i, "v.mp4", "q", 5.0, 9, 8, 8, (0, 1), {},
+        ...                   {"dataset": "vidstg", "entry_index": int(i[2]), "sentence_type": t})
+        >>> order = tubedetr_order([s("v/0/d0", "declarative"), s("v/0/q0", "interrogative"),
+        ...                         s("v/1/d0", "declarative")])
+        >>> [x.sample_id for x in order]
+        ['v/0/q0', 'v/0/d0', 'v/1/d0']
     """
     if not any(s.meta.get("dataset") == "vidstg" for s in samples):
         return list(samples)
@@ -97,7 +100,7 @@ def tubedetr_order(samples: Sequence[Sample]) -> list[Sample]:
         if not isinstance(entry, int) or kind not in _TUBEDETR_QTYPES:
             raise DataError(
                 "a VidSTG sample needs meta entry_index and sentence_type to be matched "
-                f"with TubeDETR's numbering, got {entry!r} and {kind!r}",
+                f"with TubeDETR's numbering, got {short_repr(entry)} and {short_repr(kind)}",
                 sample_id=sample.sample_id,
                 hint="load the samples with stvg's vidstg loader",
             )
@@ -123,9 +126,10 @@ def _require(path: str, obj: Any, key: str, where: str, fmt: str) -> Any:
 
 def _frame(path: str, sample_id: str, value: Any, field: str) -> int:
     """An integer frame from a dump (ints, or floats with an integer value)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:  # NaN and inf are not whole numbers
         raise DataError(
-            f"{field} must be an integer frame, got {value!r}",
+            f"{field} must be an integer frame, got {short_repr(value)}",
             path=path,
             sample_id=sample_id,
             field=field,
@@ -137,12 +141,14 @@ def _map_id(
     path: str, dump_id: str, sample_ids: Sequence[str] | None, name: str | None = None
 ) -> str:
     """The stvg sample id of a dump's numeric sample index (see the module docstring)."""
-    if sample_ids is None or not dump_id.isdigit():
+    if sample_ids is None or not _INDEX.fullmatch(dump_id):
         return name if name is not None else dump_id
-    index = int(dump_id)
+    digits = dump_id.lstrip("0") or "0"  # no int() of a 5,000-digit index
+    index = int(digits) if len(digits) <= len(str(len(sample_ids))) else len(sample_ids)
     if index >= len(sample_ids):
         raise DataError(
-            f"dump sample index {index} is past the {len(sample_ids)} samples of the annotations",
+            f"dump sample index {short_repr(dump_id)} is past the {len(sample_ids)} samples of "
+            "the annotations",
             path=path,
             sample_id=dump_id,
             hint="score the dump against the annotation file it was made from",
@@ -150,8 +156,8 @@ def _map_id(
     sample_id = sample_ids[index]
     if name is not None and name != sample_id and not sample_id.startswith(f"{name}/"):
         raise DataError(
-            f"dump sample {index} is video {name!r} but sample {index} of the annotations is "
-            f"{sample_id!r}",
+            f"dump sample {index} is video {short_repr(name)} but sample {index} of the "
+            f"annotations is {short_repr(sample_id)}",
             path=path,
             sample_id=dump_id,
             hint="score the dump against the annotation file (and order) it was made from",
@@ -171,10 +177,12 @@ def _check_qtype(
     if types is None or not isinstance(video, Mapping) or "qtype" not in video:
         return
     dumped = video["qtype"]
-    if qtypes.get(dumped) is None or qtypes[dumped] != types.get(sample_id):
+    wanted = qtypes.get(dumped) if isinstance(dumped, str) else None
+    if wanted is None or wanted != types.get(sample_id):
         raise DataError(
-            f"dump sample {dump_id} is a {dumped!r} sentence but it maps to {sample_id!r}, a "
-            f"{types.get(sample_id)!r} one: the dump does not number the samples as assumed",
+            f"dump sample {short_repr(dump_id)} is a {short_repr(dumped)} sentence but it maps "
+            f"to {short_repr(sample_id)}, a {short_repr(types.get(sample_id))} one: the dump "
+            "does not number the samples as assumed",
             path=path,
             sample_id=dump_id,
             field="qtype",
@@ -186,7 +194,7 @@ def _check_qtype(
 def _entry(path: str, sample_id: str, sted: Any, bbox: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(sted, (list, tuple)) or len(sted) != 2:
         raise DataError(
-            f"sted must be [start, end_exclusive], got {sted!r}",
+            f"sted must be [start, end_exclusive], got {short_repr(sted)}",
             path=path,
             sample_id=sample_id,
             field="sted",
@@ -201,7 +209,7 @@ def _single_box(path: str, sample_id: str, boxes: Any, field: str) -> Any:
     if isinstance(boxes, list) and len(boxes) == 1 and isinstance(boxes[0], list):
         return boxes[0]
     raise DataError(
-        f"expected one box [[x1, y1, x2, y2]] per frame, got {boxes!r}",
+        f"expected one box [[x1, y1, x2, y2]] per frame, got {short_repr(boxes)}",
         path=path,
         sample_id=sample_id,
         field=field,
@@ -241,13 +249,14 @@ def _tubedetr(
         if match is None or not isinstance(value, Mapping) or "boxes" not in value:
             raise DataError(
                 f'expected "<video_id>_<frame_id>": {{"boxes": [[x1, y1, x2, y2]]}}, '
-                f"got key {image_id!r}",
+                f"got key {short_repr(image_id)}",
                 path=path,
-                field=f"predictions[{image_id!r}]",
+                field=f"predictions[{short_repr(image_id)}]",
             )
         vid, frame = match.groups()
         if vid in by_video:  # boxes of videos without a span are not scored
-            by_video[vid][str(int(frame))] = _single_box(path, vid, value["boxes"], image_id)
+            frame = frame.lstrip("0") or "0"  # the frame's number, as a decimal key
+            by_video[vid][frame] = _single_box(path, vid, value["boxes"], image_id)
     types = _sentence_types(samples)
     out: dict[str, Any] = {}
     for vid, video in videos.items():
@@ -279,7 +288,8 @@ def _cgstvg(
                 field="predictions",
             )
         bbox = {
-            k: _single_box(path, sample_id, v, f"predictions[{k!r}]") for k, v in per_frame.items()
+            k: _single_box(path, sample_id, v, f"predictions[{short_repr(k)}]")
+            for k, v in per_frame.items()
         }
         sted = video.get("sted") if isinstance(video, Mapping) else None
         out[sample_id] = _entry(path, sample_id, sted, bbox)

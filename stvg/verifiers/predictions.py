@@ -10,7 +10,8 @@ A predictions file is JSON (``DESIGN.md``)::
   :mod:`stvg.limits`: no video has more frames; a larger index is an error, never
   arithmetic that wraps);
 * ``bbox``: frame (a decimal string of a non-negative integer) -> ``[x1, y1, x2, y2]``, four
-  finite numbers in original-video pixels. Frames of the span without a box are allowed
+  finite numbers in original-video pixels, each at most ``MAX_BOX_COORD`` (1,000,000) in
+  absolute value (:func:`stvg.limits.box_problem`). Frames of the span without a box are allowed
   (they score 0 IoU); an empty ``bbox`` is allowed.
 * Boxes on frames **outside** ``[st_frame, ed_frame]`` are not an error (some models emit a
   box on every sampled frame): they are kept, because the official HC-STVG evaluator
@@ -38,7 +39,6 @@ that every error message is the same on both paths.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tempfile
@@ -53,7 +53,7 @@ import numpy as np
 from stvg.data.errors import DataError
 from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample, Tube
-from stvg.limits import MAX_FRAME_INDEX, short_repr
+from stvg.limits import MAX_BOX_COORD, MAX_FRAME_INDEX, box_problem, is_finite, short_repr
 from stvg.verifiers.spans import check_span
 
 _FRAME_KEY = re.compile(r"[0-9]+")
@@ -114,6 +114,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _key_text(key: str) -> str:
+    """A frame key as a message shows it: as is when it is a short decimal, else its
+    bounded ``repr`` (a key may be a megabyte of text, or hold a line break)."""
+    return key if _FRAME_KEY.fullmatch(key) and len(key) <= 20 else short_repr(key)
+
+
 def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     def fail(message: str, field: str, hint: str) -> DataError:
         return DataError(message, path=path, sample_id=sample_id, field=field, hint=hint)
@@ -127,8 +133,8 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     repeated = repeated_keys(entry)
     if repeated:
         raise fail(
-            f"key {repeated[0]!r} is given twice in the entry",
-            repeated[0],
+            f"key {short_repr(repeated[0])} is given twice in the entry",
+            short_repr(repeated[0]),
             "give each field of a prediction once",
         )
     for key in ("st_frame", "ed_frame", "bbox"):
@@ -146,7 +152,7 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
             )
         if value > MAX_FRAME_INDEX:
             raise fail(
-                f"{key} {value} is past the largest frame index accepted ({MAX_FRAME_INDEX}: "
+                f"{key} {short_repr(value)} is past the largest frame index accepted ({MAX_FRAME_INDEX}: "
                 f"no video has more than {MAX_FRAME_INDEX + 1} frames)",
                 key,
                 "write 0-based native frame indices of the video",
@@ -167,20 +173,23 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
     repeated = repeated_keys(bbox)
     if repeated:
         raise fail(
-            f"frame {repeated[0]} is given twice", f"bbox[{repeated[0]!r}]", "give each frame once"
+            f"frame {_key_text(repeated[0])} is given twice",
+            f"bbox[{short_repr(repeated[0])}]",
+            "give each frame once",
         )
     frames: list[int] = []
     boxes: list[list[float]] = []
     seen: set[int] = set()
     for key, box in bbox.items():
-        where = f"bbox[{key!r}]"
+        where = f"bbox[{short_repr(key)}]"
         if not isinstance(key, str) or not _FRAME_KEY.fullmatch(key):
             raise fail(
-                f"frame key {key!r} is not a non-negative integer",
+                f"frame key {short_repr(key)} is not a non-negative integer",
                 where,
                 'use decimal frame indices as keys, e.g. "17"',
             )
-        frame = int(key)
+        digits = key.lstrip("0") or "0"  # no int() of a 5,000-digit key
+        frame = int(digits) if len(digits) <= len(str(MAX_FRAME_INDEX)) else MAX_FRAME_INDEX + 1
         if frame > MAX_FRAME_INDEX:
             raise fail(
                 f"frame key {short_repr(key)} is past the largest frame index accepted "
@@ -197,11 +206,18 @@ def _parse_entry(path: str, sample_id: str, entry: Any) -> Prediction:
                 where,
                 "write boxes as [x1, y1, x2, y2] in original-video pixels",
             )
-        if not all(math.isfinite(c) for c in box):
+        if not all(is_finite(c) for c in box):
             raise fail(
                 f"box has a non-finite coordinate: {short_repr(box)}",
                 where,
                 "replace NaN/Infinity by real coordinates",
+            )
+        problem = box_problem(box)
+        if problem is not None:
+            raise fail(
+                f"box {short_repr(box)}: {problem}",
+                where,
+                "write boxes as [x1, y1, x2, y2] in original-video pixels",
             )
         frames.append(frame)
         boxes.append(box)
@@ -355,7 +371,11 @@ def _fast_entry(path: str, sample_id: str, raw: msgspec.Raw) -> Prediction:
     boxes = np.array(list(bbox.values()), dtype=np.float64)
     order = np.argsort(frames, kind="stable")
     frames, boxes = frames[order], boxes[order]
-    if np.any(np.diff(frames) == 0) or frames[-1] > MAX_FRAME_INDEX or not np.isfinite(boxes).all():
+    if (
+        np.any(np.diff(frames) == 0)
+        or frames[-1] > MAX_FRAME_INDEX
+        or not (np.abs(boxes) <= MAX_BOX_COORD).all()  # NaN and inf fail too
+    ):
         return strict()
     return Prediction((first, last), Tube(frames, boxes))
 

@@ -39,11 +39,20 @@ BOX_OUTSIDE_FRAME = "box_outside_frame"  # counted, kept as annotated (not a rep
 SPAN_CLIPPED = "span_clipped_to_video"
 
 
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; ``False`` for a path no file can have (a NUL character,
+    a name too long for the file system) instead of an exception."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_json(path: Path) -> Any:
     """Parse an annotation file (:func:`stvg.data.jsonio.parse_json`: every object lists the
     keys it was given twice in ``repeated``); a missing, malformed or too deeply nested file
     is a :class:`DataError` naming it."""
-    if not path.is_file():
+    if not is_file(path):
         raise DataError(
             "annotation file not found",
             path=str(path),
@@ -101,6 +110,14 @@ def resolve_annotation_file(
         file's stem.
     """
     if annotations is not None:
+        if not is_file(annotations):  # "" or "." too: no file, whatever the loader does next
+            raise DataError(
+                "annotation file not found",
+                path=short_repr(str(annotations))
+                if len(str(annotations)) > 200
+                else str(annotations),
+                hint="pass annotations=<file> or root=<dataset folder> with the split's file",
+            )
         if split is None:
             split = _split_from_name(annotations.name, patterns) or annotations.stem
         return annotations, split
@@ -111,7 +128,7 @@ def resolve_annotation_file(
     split = default_split if split is None else split
     candidates = [root / pattern.format(split=split) for pattern in patterns]
     for candidate in candidates:
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate, split
     tried = ", ".join(str(c) for c in candidates)
     raise DataError(

@@ -49,7 +49,7 @@ from stvg.data.loaders.common import (
     resolve_annotation_file,
 )
 from stvg.data.types import Sample
-from stvg.limits import MAX_VIDEO_SIDE, short_repr
+from stvg.limits import MAX_VIDEO_SIDE, box_problem, short_repr
 
 HCSTVG_CLIP_SECONDS = 20.0  # seconds; every HC-STVG clip is 20 s, so fps = img_num / 20
 PATTERNS: tuple[str, ...] = ("{split}.json", "{split}v2.json")
@@ -238,9 +238,13 @@ def _load(
 
 
 def reject_vidor_root(name: str, vidor_root: Path | None) -> None:
-    """``vidor_root`` only makes sense for VidSTG: refuse it elsewhere."""
+    """``vidor_root`` only makes sense for VidSTG: refuse it elsewhere (a
+    :class:`DataError`, reported in one line by every command)."""
     if vidor_root is not None:
-        raise ValueError(f"vidor_root applies to the vidstg dataset only, not {name!r}")
+        raise DataError(
+            f"vidor_root applies to the vidstg dataset only, not {name!r}",
+            hint="drop --vidor-root (vidor_root) for this dataset",
+        )
 
 
 def _positive_int(fields: FieldReader, value: Any, key: str) -> int:
@@ -262,4 +266,12 @@ def _xywh_to_xyxy(fields: FieldReader, raw: Any, key: str) -> list[float]:
             key,
             hint="HC-STVG boxes are [x, y, w, h] with w, h >= 0; fix the box or drop the entry",
         )
-    return [x, y, x + w, y + h]
+    box = [x, y, x + w, y + h]
+    problem = box_problem(box)
+    if problem is not None:
+        raise fields.error(
+            f"box [x, y, w, h] = {short_repr(raw)}: {problem}",
+            key,
+            hint="write boxes in pixels of the video; fix the box or drop the entry",
+        )
+    return box

@@ -19,6 +19,7 @@ from stvg.data.errors import DataError
 from stvg.data.loaders.common import (
     check_unique_keys,
     default_video_dir,
+    is_file,
     read_json,
     resolve_annotation_file,
 )
@@ -72,7 +73,7 @@ def load_synthetic(
 
 def _scene_meta(annotation_file: Path) -> dict[str, dict[str, Any]] | None:
     scenes_file = scenes_file_for(annotation_file)
-    if not scenes_file.is_file():
+    if not is_file(scenes_file):
         return None
     scenes = read_json(scenes_file)
     if not isinstance(scenes, dict):

@@ -56,7 +56,7 @@ from stvg.data.loaders.common import (
     resolve_annotation_file,
 )
 from stvg.data.types import Sample
-from stvg.limits import MAX_VIDEO_FRAMES, short_repr
+from stvg.limits import MAX_VIDEO_FRAMES, box_problem, short_repr
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,11 @@ class VidorIndex:
     """
 
     def __init__(self, root: Path) -> None:
-        if not root.is_dir():
+        try:
+            found = root.is_dir()
+        except (OSError, ValueError):  # a name too long, a NUL character: no folder
+            found = False
+        if not found:
             raise DataError(
                 "VidOR annotation folder not found",
                 path=str(root),
@@ -332,6 +336,9 @@ def _target_boxes(
                 continue
             bbox = item.child("bbox")
             box = [bbox.number(k) for k in ("xmin", "ymin", "xmax", "ymax")]
+            problem = box_problem(box)
+            if problem is not None:
+                raise bbox.error(f"box {short_repr(box)}: {problem}", "")
             if box[2] < box[0] or box[3] < box[1]:
                 raise bbox.error(
                     f"box has xmax < xmin or ymax < ymin: {bbox.entry}",

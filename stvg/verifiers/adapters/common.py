@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,9 +47,12 @@ from typing import Any
 import numpy as np
 
 from stvg.config import to_dict
+from stvg.data.errors import DataError
+from stvg.data.jsonio import parse_json, repeated_keys
 from stvg.data.types import Sample
-from stvg.limits import MAX_FRAME_INDEX, short_repr
+from stvg.limits import MAX_FRAME_INDEX, box_problem, is_finite, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
+from stvg.verifiers.spans import check_span
 from stvg.verifiers.verifier import (
     Verifier,
     VerifierConfig,
@@ -141,9 +143,15 @@ def ground_truth_to_dict(
     return record
 
 
+def _of_sample(sample_id: str) -> str:
+    """`` of sample '<id>'`` for a message (the id cut to a bounded length), or ``""``."""
+    return f" of sample {short_repr(sample_id)}" if sample_id else ""
+
+
 def _bad(key: str, sample_id: str, message: str) -> ValueError:
-    where = f" of sample {sample_id!r}" if sample_id else ""
-    return ValueError(f"ground_truth key {key!r}{where}: {message}; {_HOW_TO_BUILD}")
+    return ValueError(
+        f"ground_truth key {key!r}{_of_sample(sample_id)}: {message}; {_HOW_TO_BUILD}"
+    )
 
 
 def _as_list(value: Any) -> Any:
@@ -154,7 +162,7 @@ def _number(record: Mapping[str, Any], key: str, sid: str, *, integer: bool = Fa
     value = _as_list(record[key])
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not is_finite(value):
         raise _bad(key, sid, f"expected a finite number, got {short_repr(value)}")
     if integer:
         if int(value) != value:
@@ -175,7 +183,7 @@ def _numbers(
     for item in value:
         if isinstance(item, np.generic):
             item = item.item()
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not is_finite(item):
             raise _bad(key, sid, f"expected finite numbers, got {short_repr(item)}")
         out.append(item)
     return out
@@ -218,6 +226,9 @@ def _gt_boxes(record: Mapping[str, Any], sid: str) -> dict[int, list[float]]:
                 f"frame key {short_repr(key)} is not a frame index from 0 to {MAX_FRAME_INDEX:,}",
             )
         values = _numbers({"gt_boxes": box}, "gt_boxes", sid, length=4)
+        problem = box_problem(values)
+        if problem is not None:
+            raise _bad("gt_boxes", sid, f"box of frame {short_repr(key)}: {problem}")
         boxes[frame] = [float(v) for v in values]
     return boxes
 
@@ -231,14 +242,16 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     """
     record: Any = ground_truth
     if isinstance(record, (str, bytes)):
-        try:
-            record = json.loads(record)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"ground_truth is not valid JSON ({exc}); {_HOW_TO_BUILD}") from exc
-        except RecursionError:
-            raise ValueError(
-                f"ground_truth is nested too deeply to read (about 1,000 levels); {_HOW_TO_BUILD}"
-            ) from None
+        try:  # the one JSON reader of user data: nesting, long integers, keys given twice
+            record = parse_json(record, path=None, what="ground_truth")
+        except DataError as exc:
+            raise ValueError(f"{exc}; {_HOW_TO_BUILD}") from None
+        for where, value in (("", record), (" gt_boxes", _get(record, "gt_boxes"))):
+            if repeated_keys(value):
+                raise ValueError(
+                    f"ground_truth{where} gives key {short_repr(repeated_keys(value)[0])} "
+                    f"twice (a JSON reader would keep only the last); {_HOW_TO_BUILD}"
+                )
     if not isinstance(record, Mapping):
         raise ValueError(
             f"ground_truth must be a mapping or a JSON object string, got {type(record).__name__}; {_HOW_TO_BUILD}"
@@ -246,12 +259,15 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     sid = str(record.get("sample_id") or "")
     missing = [k for k in REQUIRED_KEYS if k not in record or record[k] is None]
     if missing:
-        where = f" of sample {sid!r}" if sid else ""
         raise ValueError(
-            f"ground_truth{where} is missing key {missing[0]!r} (all missing: {missing}; "
+            f"ground_truth{_of_sample(sid)} is missing key {missing[0]!r} (all missing: {missing}; "
             f"required: {list(REQUIRED_KEYS)}); {_HOW_TO_BUILD}"
         )
     gt_span = _integers(record, "gt_span", sid, length=2)
+    try:  # the one rule of a span: 0 <= first <= last <= MAX_FRAME_INDEX
+        check_span(gt_span, "gt_span")
+    except ValueError as exc:
+        raise _bad("gt_span", sid, str(exc)) from None
     frame_idx = _integers(record, "frame_indices", sid)
     timestamps = _numbers(record, "timestamps", sid, length=len(frame_idx))
     width, height = _integers(record, "shown_size", sid, length=2)
@@ -261,17 +277,23 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
     if record.get("model_size") is not None:
         model_w, model_h = _integers(record, "model_size", sid, length=2)
         model_size = (model_w, model_h)
-    sample = Sample(
-        sample_id=sid,
-        video_path="",
-        query=str(record.get("query") or ""),
-        native_fps=_number(record, "native_fps", sid),
-        num_frames=_number(record, "num_frames", sid, integer=True),
-        width=_number(record, "width", sid, integer=True),
-        height=_number(record, "height", sid, integer=True),
-        gt_span=(gt_span[0], gt_span[1]),
-        gt_boxes=_gt_boxes(record, sid),
-    )
+    fields = {
+        "native_fps": _number(record, "native_fps", sid),
+        "num_frames": _number(record, "num_frames", sid, integer=True),
+        "width": _number(record, "width", sid, integer=True),
+        "height": _number(record, "height", sid, integer=True),
+        "gt_boxes": _gt_boxes(record, sid),
+    }
+    try:  # Sample checks the bounds of stvg.limits (fps, frame count, size) and the span
+        sample = Sample(
+            sample_id=sid,
+            video_path="",
+            query=str(record.get("query") or ""),
+            gt_span=(gt_span[0], gt_span[1]),
+            **fields,
+        )
+    except ValueError as exc:
+        raise ValueError(f"ground_truth: {exc}; {_HOW_TO_BUILD}") from None
     try:
         ctx = FrameContext(
             frame_idx=np.asarray(frame_idx, dtype=np.int64),
@@ -284,7 +306,7 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             model_size=model_size,
         )
     except ValueError as exc:
-        raise ValueError(f"ground_truth of sample {sid!r}: {exc}; {_HOW_TO_BUILD}") from exc
+        raise ValueError(f"ground_truth{_of_sample(sid)}: {exc}; {_HOW_TO_BUILD}") from exc
     overrides = {}
     for key in ("answer_format", "coords"):
         value = record.get(key)
@@ -292,6 +314,10 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             raise _bad(key, sid, f"expected a string, got {short_repr(value)}")
         overrides[key] = value
     return GroundTruth(sample, ctx, overrides["answer_format"], overrides["coords"])
+
+
+def _get(record: Any, key: str) -> Any:
+    return record.get(key) if isinstance(record, Mapping) else None
 
 
 def config_key(config: VerifierConfigLike) -> str:
@@ -373,7 +399,21 @@ def score_record(
     """
     record = ground_truth_from_dict(ground_truth)
     verifier = verifier_cache.get(config, answer_format=record.answer_format, coords=record.coords)
+    _check_fps(verifier, record)
     return verifier.score_text(text, record.sample, record.ctx)
+
+
+def _check_fps(verifier: Verifier, record: GroundTruth) -> None:
+    """A record without ``fps`` cannot be scored with a ``densify.end_extension`` (a
+    fraction of the sampling interval ``1 / fps``): a data bug, named."""
+    extension = verifier.config.densify.end_extension
+    if extension and record.ctx.fps is None:
+        raise _bad(
+            "fps",
+            record.sample.sample_id,
+            f"null (every frame shown), but the verifier's densify.end_extension ({extension}) "
+            "is a fraction of the sampling interval 1 / fps; write the record's fps",
+        )
 
 
 def score_records(
@@ -414,6 +454,8 @@ def score_records(
     results: list[VerifierResult | None] = [None] * len(texts)
     for (answer_format, coords), rows in groups.items():
         verifier = verifier_cache.get(config, answer_format=answer_format, coords=coords)
+        for i in rows:
+            _check_fps(verifier, records[i])
         scored = verifier.score_batch(
             [texts[i] for i in rows],
             [records[i].sample for i in rows],
