@@ -458,6 +458,7 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     rl = replace(config.rl, progress_bar=False)  # trials run in parallel: no interleaved bars
     config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl)
     started = time.perf_counter()
+    started_at = time.time()
     trial_dir.mkdir(parents=True)
     # Trials run side by side: each one's stage lines and warnings go to its own log.
     with (
@@ -473,6 +474,7 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
         )
     row = results_row(spec, values, result.summary, time.perf_counter() - started)
     row["run_dir"] = str(trial_dir)
+    row["started_at"], row["finished_at"] = started_at, time.time()
     tmp = row_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
     tmp.replace(row_path)
@@ -620,10 +622,14 @@ def run_sweep(
             tuner = tune.Tuner(
                 trainable,
                 param_space={"axes": _tune_space(spec)},
+                # The limit belongs to the variant generator: Tune ignores (with a warning)
+                # a TuneConfig.max_concurrent_trials given beside a generator of our own.
                 tune_config=tune.TuneConfig(
                     num_samples=config.samples,
-                    max_concurrent_trials=config.max_concurrent_trials,
-                    search_alg=BasicVariantGenerator(random_state=config.search_seed),
+                    search_alg=BasicVariantGenerator(
+                        random_state=config.search_seed,
+                        max_concurrent=config.max_concurrent_trials or 0,
+                    ),
                 ),
                 run_config=tune.RunConfig(
                     storage_path=str(sweep_dir),

@@ -21,6 +21,8 @@ key                           value
 ``cost/visual_tokens/<vlm>``  visual tokens per test query (``qwen2.5-vl``, ``qwen3-vl``)
 ``cost/seconds_per_query``    policy seconds per test query
 ``wall_s``                    the trial's wall time (s)
+``started_at``                when the trial started and finished (Unix time, s): the
+``finished_at``               trials' overlap shows how many ran at once
 ``run_dir``                   the trial's run folder (str)
 ``rl_metrics``                path of the RL ``metrics.jsonl`` (or empty)
 ============================  ============================================================
