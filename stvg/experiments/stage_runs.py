@@ -43,7 +43,9 @@ def ensure_tiny(policy: PolicySection, seed: int) -> None:
 def synthesis_stage(config: RunConfig, folder: Path) -> dict[str, Any]:
     from stvg.synthesis.run import TARGETS_FILE, synthesize
 
-    manifest = synthesize(synthesis_config(config, folder)).manifest
+    result = synthesize(synthesis_config(config, folder))
+    result.check_kept()  # SFT on no target would fail later, with a less useful message
+    manifest = result.manifest
     record = {k: manifest[k] for k in ("teacher", "counts", "teacher_metrics")}
     return {**record, "targets": str(folder / TARGETS_FILE)}
 

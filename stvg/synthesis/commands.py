@@ -6,9 +6,11 @@
     stvg synth-cot --config FILE --teacher openai --split train --out runs/synthesis/qwen72b
 
 Writes ``records.jsonl``, ``targets.jsonl`` (what ``train-sft`` reads as ``data.targets``)
-and ``manifest.json`` under ``out`` (see :mod:`stvg.synthesis.run`); a rerun resumes. A
-config error, a missing dataset or a contract mismatch is one line on stderr and exit
-status 2.
+and ``manifest.json`` under ``out`` (see :mod:`stvg.synthesis.run`); a rerun resumes and
+asks the teacher again for the samples that failed (``--no-retry-failed`` keeps them). The
+counts, the first failure's reason and the teacher's metrics are printed. A config error, a
+missing dataset, a contract mismatch or a run that kept no target is one line on stderr
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="override out")
     parser.add_argument("--limit", type=int, metavar="N", help="override limit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--retry-failed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask the teacher again for samples that failed in an earlier run (default: on; "
+        "sets retry_failed)",
+    )
     add_set_argument(parser)
     parser.set_defaults(handler=_handle)
 
@@ -58,23 +67,16 @@ def _handle(args: argparse.Namespace) -> int:
         "out": args.out,
         "limit": args.limit,
         "progress": False if args.no_progress else None,
+        "retry_failed": args.retry_failed,
     }
     overrides = {**parse_overrides(args.overrides), **overrides}
     config = load_synthesis_config(args.config, overrides)
     check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
     result = synthesize(config)
-    counts, metrics = result.manifest["counts"], result.manifest["teacher_metrics"]
-    parsed = metrics["over_parsed"]
-    print(
-        f"wrote {result.new_records} new records ({counts['written']} in all): kept "
-        f"{counts['kept']}, dropped {counts['dropped']}, failed {counts['failed']}"
-    )
-    if parsed["n"]:
-        print(
-            f"teacher before replacement (over {parsed['n']} parsed): m_tIoU "
-            f"{parsed['m_tIoU']:.4f} m_vIoU {parsed['m_vIoU']:.4f}"
-        )
+    for line in result.summary():
+        print(line)
     print(f"output folder: {result.out_dir}")
+    result.check_kept()  # nothing kept: one line on stderr, exit status 2
     return 0
 
 

@@ -140,6 +140,10 @@ class SynthesisConfig:
         limit: synthesise the first ``limit`` samples only (``None`` = all).
         out: output folder (``records.jsonl``, ``targets.jsonl``, ``manifest.json``).
         progress: draw a tqdm progress bar.
+        retry_failed: on a rerun, ask the teacher again for the samples whose earlier
+            attempt failed (no usable answer: an HTTP error, a refusal, an unparsable
+            reply; the manifest's ``failed``); their old records are replaced. ``False``
+            keeps every record already written.
     """
 
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -151,6 +155,7 @@ class SynthesisConfig:
     limit: int | None = None
     out: str = set_by("stvg run", "runs/synthesis")
     progress: bool = set_by("stvg run", True)
+    retry_failed: bool = True
 
     def __post_init__(self) -> None:
         if self.env.kind != "grounding":

@@ -242,17 +242,26 @@ def test_keep_consistent_drops_a_teacher_tracking_another_object(root, tmp_path)
 
 def test_rerun_skips_ids_already_written(root, tmp_path):
     scene = synthesize(config(root, tmp_path / "ref"))
-    teacher = CannedTeacher([TeacherReply("x")])
-    first = synthesize(config(root, tmp_path, limit=2), teacher=teacher)
+    teacher = CannedTeacher([TeacherReply("x")])  # every answer fails: not retried here
+    first = synthesize(config(root, tmp_path, limit=2, retry_failed=False), teacher=teacher)
     assert first.new_records == 2 and len(teacher.seen) == 2
     # a torn last line (an interrupted write) is dropped and redone
     with (tmp_path / "records.jsonl").open("a") as handle:
         handle.write('{"sample_id": "tr')
-    second = synthesize(config(root, tmp_path), teacher=teacher)
+    second = synthesize(config(root, tmp_path, retry_failed=False), teacher=teacher)
     assert second.new_records == N - 2 and len(teacher.seen) == N
     assert sorted(teacher.seen) == sorted(set(teacher.seen))
-    third = synthesize(config(root, tmp_path), teacher=teacher)
+    third = synthesize(config(root, tmp_path, retry_failed=False), teacher=teacher)
     assert third.new_records == 0 and third.manifest["counts"]["written"] == N
+    # retry_failed (the default): every failed sample is asked again, its record replaced
+    fourth = synthesize(config(root, tmp_path), teacher=teacher)
+    assert fourth.new_records == fourth.retried == N and len(teacher.seen) == 2 * N
+    assert fourth.manifest["counts"]["written"] == N
+    assert fourth.first_failure == {
+        "sample_id": "train_0000.mp4",
+        "reason": "no_answer_block",
+        "detail": "no <answer> block",
+    }
     assert scene.manifest["counts"]["written"] == N
 
 
