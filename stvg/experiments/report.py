@@ -3,7 +3,8 @@
 ``report.md`` holds the command and seed, the test metrics before and after RL (with the
 change), the cost of answering (frames shown, visual tokens, policy time per sample), the
 RL training figures and the wall time of every stage. ``learning_curve.png`` plots, per RL
-iteration, the mean reward and the sampled answers' tIoU and vIoU (thin lines) with a
+iteration, the mean reward (titled with its terms and range: ``reward = t_iou + v_iou +
+3·l1 (0 to 5)``) and the sampled answers' tIoU and vIoU (thin lines) with a
 moving average (thick lines), the deterministic answers' vIoU (``rewards/greedy/v_iou``,
 every ``greedy_every`` iterations), and the test m_vIoU before and after RL as dashed
 levels.
@@ -44,14 +45,33 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[lo]) / (idx - lo)
 
 
+def reward_label(reward: Mapping[str, Any] | None) -> str:
+    """The reward curve's label: the terms of the total and its range.
+
+    >>> reward_label({"formula": "t_iou + v_iou + 3·l1", "min": 0.0, "max": 5.0})
+    'reward = t_iou + v_iou + 3·l1 (0 to 5)'
+    >>> reward_label({"formula": "t_iou + short_span", "min": None, "max": None})
+    'reward = t_iou + short_span (range unknown: a term declares none)'
+    """
+    if not reward:
+        return "reward (verifier total)"
+    text = f"reward = {reward['formula']}"
+    if reward.get("max") is None:
+        return f"{text} (range unknown: a term declares none)"
+    return f"{text} ({reward['min']:g} to {reward['max']:g})"
+
+
 def plot_learning_curve(
     lines: Sequence[Mapping[str, Any]],
     path: str | Path,
     *,
     test_before: float | None = None,
     test_after: float | None = None,
+    reward: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Plot reward, tIoU and vIoU per iteration (see the module docstring) into ``path``."""
+    """Plot reward, tIoU and vIoU per iteration (see the module docstring) into ``path``;
+    ``reward`` (``summary["reward"]``: formula, min, max) labels the reward panel with
+    its terms and range."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,7 +81,7 @@ def plot_learning_curve(
     window = max(1, len(lines) // 20)
     fig, (ax_reward, ax_iou) = plt.subplots(1, 2, figsize=(11, 4))
     series = [
-        (ax_reward, "rewards/sampled/total", "reward (verifier total)", "tab:purple"),
+        (ax_reward, "rewards/sampled/total", "sampled answers", "tab:purple"),
         (ax_iou, "rewards/sampled/t_iou", "tIoU (sampled answers)", "tab:blue"),
         (ax_iou, "rewards/sampled/v_iou", "vIoU (sampled answers)", "tab:orange"),
         (ax_iou, "rewards/greedy/v_iou", "vIoU (deterministic answers)", "tab:red"),
@@ -88,7 +108,11 @@ def plot_learning_curve(
             linestyle="--",
             label=f"test m_vIoU after RL ({test_after:.3f})",
         )
-    ax_reward.set_title("RL reward per iteration")
+    ax_reward.set_title(f"RL {reward_label(reward)}", fontsize=9)
+    ax_reward.set_ylabel(
+        "reward" if not reward or reward.get("max") is None else f"reward (max {reward['max']:g})"
+    )
+    ax_iou.set_ylabel("IoU (0 to 1)")
     ax_iou.set_title("IoU per iteration")
     for ax in (ax_reward, ax_iou):
         ax.set_xlabel("iteration")
@@ -165,6 +189,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         run_dir / CURVE_FILE,
         test_before=before["metrics"].get("m_vIoU"),
         test_after=after["metrics"].get("m_vIoU"),
+        reward=summary.get("reward"),
     )
     timings = summary["timings_s"]
     last = lines[-1] if lines else {}
@@ -202,6 +227,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"![learning curve]({CURVE_FILE})",
         "",
+        f"- {reward_label(summary.get('reward'))}: the reward curve's scale",
         f"- last iteration: reward {last.get('rewards/sampled/total', float('nan')):.4f}, "
         f"tIoU {last.get('rewards/sampled/t_iou', float('nan')):.4f}, "
         f"vIoU {last.get('rewards/sampled/v_iou', float('nan')):.4f} "

@@ -260,6 +260,7 @@ def _summary(
         "rl_algorithm": trained["algorithm"],
         "rl_iterations": trained["iterations"],
         "rl_num_workers": trained["num_workers"],
+        "reward": _reward(config),
         "before_rl": _without(before, "dir", "build_s"),
         "after_rl": _without(after, "dir", "build_s"),
         "eval_dirs": {"sft": start_dir, "rl": after["dir"]},
@@ -267,6 +268,20 @@ def _summary(
             name: {"folder": str(out.folder), "key": out.key, "reused": out.reused}
             for name, out in built.items()
         },
+    }
+
+
+def _reward(config: RunConfig) -> dict[str, Any]:
+    """The RL reward of the run: its formula and the range of its total (``None`` where a
+    term declares no range), what the report's reward curve is labelled with."""
+    from stvg.verifiers import Verifier
+
+    verifier = Verifier.from_config(config.env.verifier)
+    bounds = verifier.total_range()
+    return {
+        "formula": verifier.formula(),
+        "min": None if bounds is None else bounds[0],
+        "max": None if bounds is None else bounds[1],
     }
 
 

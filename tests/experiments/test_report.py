@@ -74,6 +74,7 @@ def make_run(tmp_path: Path, data_root: Path, *, with_evals: bool = True) -> dic
         "rl_algorithm": "grpo",
         "rl_iterations": 1,
         "rl_num_workers": 0,
+        "reward": {"formula": "t_iou + v_iou + 3·l1", "min": 0.0, "max": 5.0},
         "before_rl": {"metrics": metrics, "cost": {"frames_shown": 3.0}},
         "after_rl": {"metrics": metrics, "cost": {"frames_shown": 3.0}},
         "timings_s": {"data_s": 0.1, "total_s": 1.0},
@@ -116,6 +117,8 @@ def test_report_with_histograms_and_gallery(tmp_path: Path, data_root: Path) -> 
             assert image is not None and image.shape[0] > 100
     assert f"| 1 | `{ids[1]}` | 0.950 | 0.900 |" in report
     assert f"| 1 | `{ids[3]}` | 0.050 | 0.000 |" in report
+    # the reward curve's scale: its terms and maximum (the curve's title says the same)
+    assert "- reward = t_iou + v_iou + 3·l1 (0 to 5): the reward curve's scale" in report
     sections = report.index("## Test metrics"), report.index("## Test samples")
     assert sections[0] < sections[1] < report.index("## Cost of answering")
 

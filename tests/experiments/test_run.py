@@ -54,6 +54,7 @@ def test_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert 0.0 <= metrics["m_vIoU"] <= metrics["m_tIoU"] <= 1.0
         assert summary[stage]["cost"]["frames_shown"] == 4.0  # 10 s at 1 fps, max_frames 4
     assert summary["seed"] == 1 and summary["rl_iterations"] == 2
+    assert summary["reward"] == {"formula": "t_iou + v_iou", "min": 0.0, "max": 2.0}
     report = (run / "report.md").read_text()
     assert "## Test metrics before and after RL" in report and "m_vIoU" in report
     assert (run / "learning_curve.png").stat().st_size > 1000
