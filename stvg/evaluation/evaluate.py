@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from stvg.data.errors import DataError, VideoError
+from stvg.evaluation.answers import answer_stats
 from stvg.evaluation.config import PolicyEvalConfig
 from stvg.evaluation.controls import ControlView
 from stvg.evaluation.episodes import EpisodeEnd, answer_batch, finish_episodes
@@ -100,6 +101,7 @@ class PolicyEvaluation:
             "action_format": self.action_format,
             "seconds": self.seconds,
             "n_parse_errors": sum(1 for s in self.per_sample if s["parse_error"] is not None),
+            "answers": answer_stats(self.per_sample),
             "n_bad_videos": len(self.bad_videos),
             "bad_videos": list(self.bad_videos),
             "control": self.control,
@@ -323,8 +325,10 @@ def _answer(
 
 def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
     """``per_sample.jsonl`` record of one played episode: ``sample_id``, ``t_iou``,
-    ``v_iou``, ``reward`` (the episode's return), ``parse_error``, every ``reward/<term>``
-    and ``cost/...`` figure, ``cost/output_tokens`` (text policies) and
+    ``v_iou``, ``reward`` (the episode's return), ``parse_error``, ``format_ok`` and
+    ``repairs`` (what the verifier made of the answer), ``answer_text`` and ``finished``
+    (text policies: the raw answer, and ``False`` when the token budget cut it), every
+    ``reward/<term>`` and ``cost/...`` figure, ``cost/output_tokens`` (text policies) and
     ``cost/policy_seconds``."""
     info = end.info
     record: dict[str, Any] = {
@@ -334,6 +338,13 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
         "reward": end.episode_return,
         "parse_error": info.get("parse_error") or info.get("invalid_action"),
     }
+    if "format_ok" in info:
+        record["format_ok"] = bool(info["format_ok"])
+    if info.get("repairs") is not None:
+        record["repairs"] = [str(r) for r in info["repairs"]]
+    if end.answer_text is not None:
+        record["answer_text"] = end.answer_text
+        record["finished"] = end.finished
     for key, value in info.items():
         if key.startswith("reward/") and isinstance(value, (int, float)):
             record[key] = float(value)

@@ -142,6 +142,7 @@ def _run_policy(args: argparse.Namespace) -> int:
         load_policy_eval_config,
         with_cli_overrides,
     )
+    from stvg.evaluation.answers import answers_line
     from stvg.verifiers.evaluation import format_table
 
     if args.out is not None:
@@ -161,6 +162,15 @@ def _run_policy(args: argparse.Namespace) -> int:
         config = replace(config, on_bad_video=args.on_bad_video)
     result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
     print(format_table(result.report))
+    answers = result.summary()["answers"]
+    if result.action_format == "text" or answers["parsed"] < answers["n"]:
+        print(answers_line(answers))
+        if answers["first_failure"] is not None:
+            first = answers["first_failure"]
+            print(
+                f"first failure: sample {first['sample_id']}: {first['parse_error']}; "
+                f"answer: {first['answer_text'] or '(no text)'}"
+            )
     cost = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.cost.items()))
     print(f"cost per sample: {cost}; {result.seconds:.1f}s in all")
     if result.bad_videos:

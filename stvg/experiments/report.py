@@ -8,6 +8,9 @@ iteration, the mean reward (titled with its terms and range: ``reward = t_iou + 
 moving average (thick lines), the deterministic answers' vIoU (``rewards/greedy/v_iou``,
 every ``greedy_every`` iterations), and the test m_vIoU before and after RL as dashed
 levels.
+For a text policy (or any policy with an unusable answer) the metrics are followed by the
+answers' parse rate, well-formed rate and failure reasons before and after RL, and the
+first failure's raw text (:mod:`stvg.evaluation.answers`).
 The ``## Test samples`` section (:mod:`stvg.experiments.report_samples`) adds tIoU and
 vIoU histograms of the test samples before and after RL and contact sheets of the best and
 worst 3 test samples by vIoU (left out when the evaluation folders are missing).
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from stvg.evaluation.answers import answers_line
 from stvg.experiments.report_samples import samples_section
 from stvg.training.run_dir import read_metrics
 from stvg.verifiers.metrics import HEADLINE_METRICS
@@ -153,6 +157,34 @@ def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _answer_lines(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What the policy's answers were before scoring: the parse rate, the well-formed
+    rate and the failure reasons, before and after RL, and the first failure's raw text;
+    shown for a text policy, or for any policy with an unusable answer."""
+    lines = []
+    for label, record in (("before RL", before), ("after RL", after)):
+        stats = record.get("answers")
+        if not stats or not (record.get("action_format") == "text" or stats["parsed"] < stats["n"]):
+            continue
+        lines.append(f"- {label}: {answers_line(stats)}")
+        first = stats.get("first_failure")
+        if first is not None:
+            text = first.get("answer_text") or "(no text)"
+            lines.append(
+                f"  first failure `{first['sample_id']}`: {first['parse_error']}; raw answer: "
+                f"`{text.replace('`', chr(39))}`"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "Answers (each test sample's raw text is in `eval_sft/per_sample.jsonl` and "
+        "`eval_rl/per_sample.jsonl`, `answer_text`):",
+        "",
+        *lines,
+    ]
+
+
 def _bad_video_lines(bad_videos: list[Mapping[str, str]]) -> list[str]:
     """Report lines listing the test samples left out for an unreadable video
     (``eval.on_bad_video: skip``); none when there were none."""
@@ -216,6 +248,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"Samples: {before['metrics'].get('n', '?')} (official HC-STVG protocol on native frames; "
         "deterministic answers of the policy).",
+        *_answer_lines(before, after),
         *_bad_video_lines(before.get("bad_videos", [])),
         "",
         *samples_section(run_dir, summary),

@@ -128,6 +128,8 @@ def evaluation_stage(config: RunConfig, policy: Any, folder: Path, label: str) -
         "cost": dict(evaluation.cost),
         "seconds": evaluation.seconds,
         "bad_videos": list(evaluation.bad_videos),
+        "action_format": evaluation.action_format,
+        "answers": evaluation.summary()["answers"],
         "dir": str(folder),
     }
 
