@@ -157,6 +157,27 @@ def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _threads_line(threads: Mapping[str, Any] | None) -> list[str]:
+    """The torch thread counts the run used (its numbers depend on them), or nothing."""
+    if not threads:
+        return []
+    parts = []
+    if threads.get("sft") is not None:
+        parts.append(f"SFT {threads['sft']}")
+    if threads.get("rl_learner") is not None:
+        parts.append(f"RL learner {threads['rl_learner']}")
+    if threads.get("rl_workers"):
+        parts.append(
+            f"{threads['rl_workers']} rollout workers x {threads.get('rl_threads_per_worker')}"
+        )
+    if not parts:
+        return []
+    return [
+        f"- torch threads: {', '.join(parts)} (the numbers depend on them: another count "
+        "sums floats in another order; set sft.threads and rl.torch_threads to compare runs)"
+    ]
+
+
 def _answer_lines(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """What the policy's answers were before scoring: the parse rate, the well-formed
     rate and the failure reasons, before and after RL, and the first failure's raw text;
@@ -240,6 +261,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "
         f"{summary['rl_iterations']} iterations, {summary['rl_num_workers']} Ray rollout workers)",
         f"- RL checkpoint: `{summary['rl_checkpoint']}`",
+        *_threads_line(summary.get("threads")),
         f"- wall time: {timings['total_s']:.1f} s",
         "",
         "## Test metrics before and after RL",

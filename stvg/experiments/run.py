@@ -254,7 +254,13 @@ def _summary(
         "sft_checkpoint": None if sft_checkpoint is None else str(sft_checkpoint),
         "sft_selection": {}
         if sft is None
-        else {k: v for k, v in sft.record.items() if k not in ("checkpoint", "build_s")},
+        else {k: v for k, v in sft.record.items() if k not in ("checkpoint", "build_s", "threads")},
+        "threads": {
+            "sft": None if sft is None else sft.record.get("threads"),
+            "rl_learner": (trained.get("threads") or {}).get("learner"),
+            "rl_workers": trained["num_workers"],
+            "rl_threads_per_worker": (trained.get("threads") or {}).get("per_worker"),
+        },
         "rl_run_dir": trained["run_dir"],
         "rl_checkpoint": trained["checkpoint"],
         "rl_algorithm": trained["algorithm"],

@@ -61,6 +61,7 @@ def sft_stage(config: RunConfig, folder: Path, targets: Path | None) -> dict[str
     threads = torch.get_num_threads()
     try:
         sft = train_sft(sft_config(config, folder, targets), progress=False, log=None)
+        used = torch.get_num_threads()  # what SFT ran with (given, or chosen)
     finally:
         torch.set_num_threads(threads)
     selection: dict[str, Any] = {
@@ -72,12 +73,13 @@ def sft_stage(config: RunConfig, folder: Path, targets: Path | None) -> dict[str
         selection["val_metrics"] = {
             k: float(v) for k, v in headline_metrics(sft.val_metrics, with_n=True).items()
         }
-    return {"checkpoint": str(sft.checkpoint), **selection}
+    return {"checkpoint": str(sft.checkpoint), **selection, "threads": used}
 
 
 def rl_stage(config: RunConfig, checkpoint: Path | None, folder: Path) -> dict[str, Any]:
     """The RL stage: train from ``checkpoint`` into ``folder``; returns its record."""
     from stvg.training.trainers import create_trainer
+    from stvg.training.workers import worker_threads
 
     trainer = create_trainer(rl_config(config, checkpoint, folder))
     try:
@@ -90,6 +92,10 @@ def rl_stage(config: RunConfig, checkpoint: Path | None, folder: Path) -> dict[s
         "iterations": trained.iterations,
         "algorithm": trainer.config.algorithm,
         "num_workers": trainer.config.rollout.num_workers,
+        "threads": {
+            "learner": trainer.threads,
+            "per_worker": worker_threads(trainer.config.rollout),
+        },
     }
 
 

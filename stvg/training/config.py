@@ -405,8 +405,9 @@ class TrainConfig:
             run and trains nothing, so it does not change the run's results; it costs one
             forward pass per prompt (GRPO, RLOO and PPO; not ``rllib_ppo``).
         progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
-        torch_threads: torch intra-op threads of the learner process (``null`` = torch's
-            default). On a small shared CPU, 1 avoids threads spinning against each other.
+        torch_threads: torch intra-op threads of the learner process (``null`` = chosen
+            from the free cores, less the rollout workers' CPUs:
+            :mod:`stvg.training.threads`).
         env: the env (:class:`~stvg.envs.config.EnvConfig`: its id and keys; default
             ``stvg/Synthetic-v0``).
         policy: the policy.

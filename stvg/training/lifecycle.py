@@ -143,6 +143,8 @@ class TrainerLifecycle(abc.ABC):
     iteration: int
     _owns_ray: bool = False
     _threads_before: int | None = None
+    #: the learner's torch threads (set by :meth:`_take_threads`)
+    threads: int | None = None
     #: Keys the trainer's ``trainer.pt`` must hold to resume from it.
     state_keys: tuple[str, ...] = ("iteration",)
 
@@ -290,12 +292,18 @@ class TrainerLifecycle(abc.ABC):
 
     # ------------------------------------------------------------------ resources
     def _take_threads(self) -> None:
-        """Apply ``torch_threads`` (remembering the process's count for :meth:`close`)."""
+        """Apply ``torch_threads``, or choose the count (:mod:`stvg.training.threads`, the
+        rollout workers' CPUs left to them), remembering the process's count for
+        :meth:`close`."""
         import torch
 
+        from stvg.training.threads import resolve_threads
+
         self._threads_before = torch.get_num_threads()
-        if self.config.torch_threads is not None:
-            torch.set_num_threads(self.config.torch_threads)
+        rollout = self.config.rollout
+        reserved = rollout.num_workers * rollout.num_cpus_per_worker
+        self.threads = resolve_threads(self.config.torch_threads, reserved)
+        torch.set_num_threads(self.threads)
 
     def close(self) -> None:
         """Stop the trainer's workers (and Ray, if this trainer started it); close the

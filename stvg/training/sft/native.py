@@ -135,7 +135,8 @@ class SFTConfig:
             strictly better ``select_metric`` (``None`` = run all ``epochs``; the best
             checkpoint is still the one saved).
         seed: seed of initialisation and shuffling.
-        threads: torch CPU threads (``None`` = torch's default).
+        threads: torch CPU threads (``None`` = chosen from the free cores,
+            :mod:`stvg.training.threads`).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the
             run still evaluates and saves.
         out_dir: the run folder.
@@ -373,11 +374,11 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     import torch
 
     from stvg.policies.native import NativePolicy
+    from stvg.training.threads import resolve_threads
 
     started = time.perf_counter()
     say = log or (lambda _line: None)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(resolve_threads(config.threads))
     torch.manual_seed(config.seed)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,8 @@ class VLMSFTConfig:
         seed: seed of torch (dropout) and of the sample order.
         deterministic: ``torch.use_deterministic_algorithms`` during the run (warn-only
             for operations without a deterministic kernel).
-        threads: torch CPU threads (``None`` = torch's default).
+        threads: torch CPU threads (``None`` = chosen from the free cores,
+            :mod:`stvg.training.threads`).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the run
             still saves and evaluates.
         out_dir: the run folder.
@@ -395,8 +396,9 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
     del progress
     started = time.perf_counter()
     say = log or (lambda _line: None)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    from stvg.training.threads import resolve_threads
+
+    torch.set_num_threads(resolve_threads(config.threads))
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
     run_dir = Path(config.out_dir)
