@@ -143,6 +143,7 @@ def _run_policy(args: argparse.Namespace) -> int:
         with_cli_overrides,
     )
     from stvg.evaluation.answers import answers_line
+    from stvg.training.threads import torch_threads
     from stvg.verifiers.evaluation import format_table
 
     if args.out is not None:
@@ -160,7 +161,8 @@ def _run_policy(args: argparse.Namespace) -> int:
         config = replace(config, progress=False)
     if args.on_bad_video is not None:
         config = replace(config, on_bad_video=args.on_bad_video)
-    result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
+    with torch_threads():  # chosen from the free cores (stvg.training.threads)
+        result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
     print(format_table(result.report))
     answers = result.summary()["answers"]
     if result.action_format == "text" or answers["parsed"] < answers["n"]:
@@ -180,11 +182,12 @@ def _run_policy(args: argparse.Namespace) -> int:
     comparisons = []
     for control in dict.fromkeys(args.control):
         control_out = None if args.out is None else Path(args.out) / f"control-{control}"
-        controlled = evaluate_policy(
-            replace(config, control=control, control_seed=args.control_seed),
-            out_dir=control_out,
-            protocol=args.protocol,
-        )
+        with torch_threads():
+            controlled = evaluate_policy(
+                replace(config, control=control, control_seed=args.control_seed),
+                out_dir=control_out,
+                protocol=args.protocol,
+            )
         comparisons.append(compare_control(result, controlled))
         print(format_control(comparisons[-1]))
     if args.out:

@@ -126,8 +126,10 @@ def rl_policy(config: RunConfig, trained: Mapping[str, Any]) -> Any:
 def evaluation_stage(config: RunConfig, policy: Any, folder: Path, label: str) -> dict[str, Any]:
     """An evaluation stage: evaluate ``policy`` into ``folder``; returns its record."""
     from stvg.evaluation import evaluate_policy
+    from stvg.training.threads import torch_threads
 
-    evaluation = evaluate_policy(eval_config(config, label), policy=policy, out_dir=folder)
+    with torch_threads():  # chosen from the free cores, as SFT's and the learner's
+        evaluation = evaluate_policy(eval_config(config, label), policy=policy, out_dir=folder)
     return {
         "metrics": headline_metrics(evaluation.metrics, with_n=True),
         "rewards": dict(evaluation.rewards),

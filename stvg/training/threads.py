@@ -28,9 +28,11 @@ across machines.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 #: How long :func:`busy_cores` watches ``/proc/stat`` (seconds).
@@ -130,11 +132,27 @@ def resolve_threads(threads: int | None, reserved: float = 0.0) -> int:
     return int(threads) if threads is not None else auto_threads(reserved)
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None = None) -> Iterator[int]:
+    """Run the block with ``resolve_threads(threads)`` torch threads (yielded), then give
+    the process its count back (an evaluation inside ``stvg run``, ``stvg evaluate``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    count = resolve_threads(threads)
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(before)
+
+
 __all__ = [
     "auto_threads",
     "busy_cores",
     "cgroup_cpu_limit",
     "choose_threads",
     "resolve_threads",
+    "torch_threads",
     "usable_cores",
 ]

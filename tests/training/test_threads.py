@@ -17,6 +17,7 @@ from stvg.training.threads import (
     cgroup_cpu_limit,
     choose_threads,
     resolve_threads,
+    torch_threads,
     usable_cores,
 )
 
@@ -84,3 +85,15 @@ def test_omp_num_threads_and_a_given_count_win(monkeypatch: pytest.MonkeyPatch) 
     assert resolve_threads(5) == 5
     monkeypatch.setenv("OMP_NUM_THREADS", "")
     assert 1 <= resolve_threads(None, reserved=0) <= usable_cores()
+
+
+def test_torch_threads_gives_the_count_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with torch_threads() as count:
+        assert count == 1 and torch.get_num_threads() == 1
+    with torch_threads(2) as count:
+        assert count == 2 and torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
