@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seed of the shuffled-video donor permutation (default 0)",
     )
     online.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_set_argument(online)
+    add_set_argument(online, "env.fps=2 limit=10 batch_size=4")
     parser.set_defaults(handler=_handler(parser))
 
 

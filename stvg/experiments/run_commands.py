@@ -13,6 +13,7 @@ import argparse
 import shlex
 import sys
 
+from stvg.cli_args import add_config_argument
 from stvg.cli_errors import check_writable_dir
 from stvg.config import add_set_argument
 
@@ -23,15 +24,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="run a whole experiment: data, SFT, RL, evaluation and a report",
         description=(
-            "Generate the synthetic splits, warm-start the native policy with SFT, train it "
+            "Generate the synthetic splits, warm-start the config's policy (native, VLM, or "
+            "none for the tracking policy) with SFT, optionally after CoT synthesis, train it "
             "with RL (Ray rollout workers), evaluate before and after RL on the test split "
-            "and write report.md with a learning-curve PNG."
+            "and write report.md with a learning curve, histograms and contact sheets."
         ),
     )
-    parser.add_argument("config", metavar="CONFIG", help="the experiment's YAML config")
+    add_config_argument(parser, "the experiment's YAML config")
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--name", help="override the config's name (the run folder)")
-    add_set_argument(parser)
+    add_set_argument(parser, "rl.learning_rate=1e-5 env.fps=2 seed=3")
     parser.set_defaults(handler=_run)
 
 

@@ -2,8 +2,8 @@
 
 ::
 
-    stvg synth-cot --config stvg/experiments/configs/synth_scene.yaml
-    stvg synth-cot --config FILE --teacher openai --split train --out runs/synthesis/qwen72b
+    stvg synth-cot stvg/experiments/configs/synth_scene.yaml
+    stvg synth-cot CONFIG --teacher openai --split train --out runs/synthesis/qwen72b
 
 Writes ``records.jsonl``, ``targets.jsonl`` (what ``train-sft`` reads as ``data.targets``)
 and ``manifest.json`` under ``out`` (see :mod:`stvg.synthesis.run`); a rerun resumes and
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 
+from stvg.cli_args import add_config_argument
 from stvg.config import add_set_argument
 
 
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "manifest.json under the output folder; a rerun skips ids already written."
         ),
     )
-    parser.add_argument("--config", required=True, metavar="FILE", help="synthesis YAML config")
+    add_config_argument(parser, "the synthesis YAML config")
     parser.add_argument(
         "--teacher", choices=("scene", "openai", "local"), help="override teacher.name"
     )
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ask the teacher again for samples that failed in an earlier run (default: on; "
         "sets retry_failed)",
     )
-    add_set_argument(parser)
+    add_set_argument(parser, "teacher.batch_size=4 limit=10 keep=consistent")
     parser.set_defaults(handler=_handle)
 
 

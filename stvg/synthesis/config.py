@@ -1,4 +1,4 @@
-"""Typed config of a CoT synthesis run (``stvg synth-cot --config FILE``).
+"""Typed config of a CoT synthesis run (``stvg synth-cot FILE``).
 
 ::
 

@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from stvg.cli_args import add_config_argument
 from stvg.config import add_set_argument
 
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the resolved config, metrics.jsonl, TensorBoard scalars and checkpoints."
         ),
     )
-    parser.add_argument("config", nargs="?", metavar="CONFIG", help="the run's YAML config")
+    add_config_argument(parser, "the run's YAML config", required=False)
     parser.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_set_argument(parser)
+    add_set_argument(parser, "learning_rate=1e-5 iterations=20 env.fps=2 seed=3")
     parser.set_defaults(handler=_handler(parser))
 
 
@@ -98,7 +99,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     if args.out_dir is not None:
-        check_writable_dir(args.out_dir, "--out-dir")  # before the run folder is made
         overrides["out_dir"] = args.out_dir
     if args.resume is not None and not Path(args.resume).is_dir():
         raise CommandError(
@@ -108,6 +108,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_progress:
         overrides["progress_bar"] = False
     config = load_train_config(args.config, overrides, args.resume)
+    if args.out_dir is not None:  # after the config is read: a bad config creates nothing
+        check_writable_dir(args.out_dir, "--out-dir")  # before the run folder is made
     if config is not None:  # unknown names, a missing root: before any run folder exists
         check_train_names(config, args.config or args.resume)
     if args.resume is not None:

@@ -1,6 +1,6 @@
 """Supervised fine-tuning (SFT) of the native policy on ground-truth actions.
 
-``stvg train-sft --config CONFIG`` with a config without a ``policy`` section reads an
+``stvg train-sft CONFIG`` with a config without a ``policy`` section reads an
 :class:`SFTConfig` (see :mod:`stvg.training.sft` for how the kind of SFT is chosen), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing);

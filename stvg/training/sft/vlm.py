@@ -1,6 +1,6 @@
 """Supervised fine-tuning (SFT) of the VLM policy on target texts.
 
-``stvg train-sft --config CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
+``stvg train-sft CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
 :class:`VLMSFTConfig` (see :mod:`stvg.training.sft`), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing) and loads the
