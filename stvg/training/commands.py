@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stvg.cli_errors import CommandError
 from stvg.cli_args import add_config_argument
+from stvg.cli_errors import CommandError
 from stvg.config import add_set_argument
 
 
