@@ -14,7 +14,7 @@ and reports:
 * cost: frames shown, visual tokens per model family (from the env's ``info``), output
   tokens (text policies that report them), and policy seconds per sample.
 
-With ``out_dir`` it writes ``predictions.json`` (the DESIGN.md predictions format),
+With ``out_dir`` it writes ``predictions.json`` (the predictions format of :mod:`stvg.verifiers.predictions`),
 ``metrics.json`` (metrics, rewards, cost, counts), ``per_sample.jsonl`` and the resolved
 ``config.yaml``.
 
