@@ -67,3 +67,16 @@ def test_examples_name_splits_their_dataset_has(path: Path) -> None:
         dataset, split = match.group(1), match.group(3)
         if dataset in PUBLISHED_SPLITS:
             assert split in PUBLISHED_SPLITS[dataset], match.group(0)
+
+
+def _bash_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", markdown, re.S)
+
+
+def test_readme_activates_the_venv_before_its_first_stvg_command() -> None:
+    """`stvg` lives in .venv/bin after `make`: the README says to activate it before any
+    block that runs it."""
+    blocks = _bash_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    first = next(i for i, b in enumerate(blocks) if re.search(r"^stvg ", b, re.M))
+    assert "source .venv/bin/activate" in blocks[first]
+    assert blocks[first].index("source .venv/bin/activate") < blocks[first].index("stvg ")
