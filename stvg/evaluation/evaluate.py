@@ -49,6 +49,7 @@ from stvg.evaluation.episodes import EpisodeEnd, answer_batch, finish_episodes
 from stvg.evaluation.outputs import write_empty, write_evaluation
 from stvg.policies.base import SampleBound
 from stvg.policies.base import action_format as policy_action_format
+from stvg.progress import progress
 from stvg.verifiers.evaluation import EvaluationReport, evaluate
 from stvg.verifiers.predictions import Prediction
 
@@ -151,8 +152,6 @@ def evaluate_policy(
     Returns:
         A :class:`PolicyEvaluation`.
     """
-    from tqdm import tqdm
-
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.make import make_env
 
@@ -170,7 +169,7 @@ def evaluate_policy(
         env, policy, env_name="evaluation env", policy_name=f"policy {config.policy.name}"
     )
     try:
-        return _run(env, policy, config, action_format, started, out_dir, protocol, tqdm)
+        return _run(env, policy, config, action_format, started, out_dir, protocol)
     finally:
         env.close()
 
@@ -183,7 +182,6 @@ def _run(
     started: float,
     out_dir: str | Path | None,
     protocol: str,
-    tqdm: Any,
 ) -> PolicyEvaluation:
     """Play and score every sample of ``env`` (see :func:`evaluate_policy`)."""
     base = env.unwrapped
@@ -192,7 +190,7 @@ def _run(
     n = len(base.samples) if config.limit is None else min(config.limit, len(base.samples))
     control = ControlView.of(config.control, config.control_seed, len(base.samples))
     state = _Progress(control=control)
-    bar = tqdm(total=n, desc=f"evaluate {config.policy.name}", disable=not config.progress)
+    bar = progress(n, f"evaluate {config.policy.name}", enabled=config.progress, unit="samples")
 
     def finish(stopped_at: dict[str, str] | None) -> PolicyEvaluation | None:
         bar.close()

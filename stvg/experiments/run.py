@@ -165,7 +165,12 @@ def run_experiment(
         ensure_tiny(config.policy, config.seed)
         record = run_stage(
             "synthesis",
-            {**upstream, "synthesis": _without(to_dict(synthesis_config(config, run_dir)), "out")},
+            {
+                **upstream,
+                "synthesis": _without(
+                    to_dict(synthesis_config(config, run_dir)), "out", "progress"
+                ),
+            },
             lambda folder: synthesis_stage(config, folder),
         )
         synthesis_summary = {
@@ -208,7 +213,10 @@ def run_experiment(
     # 5. RL from the start
     rl_inputs = {
         "sft": start_key,
-        "rl": _without(to_dict(rl_config(config, Path("<sft>"), run_dir)), "out_dir"),
+        # the display is no input: a run with --no-progress reuses the stage
+        "rl": _without(
+            to_dict(rl_config(config, Path("<sft>"), run_dir)), "out_dir", "progress_bar"
+        ),
     }
     trained = run_stage("rl", rl_inputs, lambda folder: rl_stage(config, sft_checkpoint, folder))
     line(f"RL ({trained['algorithm']}): {trained['run_dir']}", "rl")

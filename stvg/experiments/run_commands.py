@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_argument(parser, "the experiment's YAML config")
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--name", help="override the config's name (the run folder)")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress display (by default each long stage shows a bar on a terminal, a "
+        "line every 30 s elsewhere)",
+    )
     add_set_argument(parser, "rl.learning_rate=1e-5 env.fps=2 seed=3")
     parser.set_defaults(handler=_run)
 
@@ -46,6 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     for key, value in (("out_dir", args.out_dir), ("name", args.name)):
         if value is not None:
             overrides[key] = value
+    if args.no_progress:
+        overrides["progress"] = False
     config = load_run_config(args.config, overrides)  # every stage's config validated
     check_writable_dir(config.out_dir, "--out-dir" if args.out_dir else "out_dir")  # first
     command = (

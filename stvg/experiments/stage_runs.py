@@ -60,7 +60,7 @@ def sft_stage(config: RunConfig, folder: Path, targets: Path | None) -> dict[str
     ensure_tiny(config.policy, config.seed)
     threads = torch.get_num_threads()
     try:
-        sft = train_sft(sft_config(config, folder, targets), progress=False, log=None)
+        sft = train_sft(sft_config(config, folder, targets), progress=config.progress, log=None)
         used = torch.get_num_threads()  # what SFT ran with (given, or chosen)
     finally:
         torch.set_num_threads(threads)

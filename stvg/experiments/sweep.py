@@ -455,8 +455,9 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     if trial_dir.exists():
         shutil.rmtree(trial_dir)
     config = spec.run_config(values)
-    rl = replace(config.rl, progress_bar=False)  # trials run in parallel: no interleaved bars
-    config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl)
+    # trials run side by side, their output in log files: no progress displays
+    rl = replace(config.rl, progress_bar=False)
+    config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl, progress=False)
     started = time.perf_counter()
     started_at = time.time()
     trial_dir.mkdir(parents=True)

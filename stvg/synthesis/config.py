@@ -139,7 +139,7 @@ class SynthesisConfig:
         min_box_iou: the ``consistent`` threshold on the teacher's mean box IoU.
         limit: synthesise the first ``limit`` samples only (``None`` = all).
         out: output folder (``records.jsonl``, ``targets.jsonl``, ``manifest.json``).
-        progress: draw a tqdm progress bar.
+        progress: show the run's progress (:mod:`stvg.progress`).
         retry_failed: on a rerun, ask the teacher again for the samples whose earlier
             attempt failed (no usable answer: an HTTP error, a refusal, an unparsable
             reply; the manifest's ``failed``); their old records are replaced. ``False``

@@ -250,9 +250,8 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
         teacher: a teacher to use instead of building ``config.teacher`` (tests, custom
             teachers); its ``settings()`` go into the manifest.
     """
-    from tqdm.auto import tqdm
-
     from stvg.envs.grounding import GroundingEnv
+    from stvg.progress import progress
 
     spec = contract_spec(config)
     if teacher is None:
@@ -288,7 +287,9 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
     written = retried = 0
     with (
         records_path.open("a", encoding="utf-8") as handle,
-        tqdm(total=len(todo), desc=f"synth-cot {teacher.name}", disable=not config.progress) as bar,
+        progress(
+            len(todo), f"synth-cot {teacher.name}", enabled=config.progress, unit="samples"
+        ) as bar,
     ):
         for batch in _batches(todo, config.teacher.batch_size):
             requests, episodes = [], []

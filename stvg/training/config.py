@@ -404,7 +404,9 @@ class TrainConfig:
             ``rewards/sampled/...``; 0 = never. It draws on no random generator of the
             run and trains nothing, so it does not change the run's results; it costs one
             forward pass per prompt (GRPO, RLOO and PPO; not ``rllib_ppo``).
-        progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
+        progress_bar: show the run's progress on stderr (iteration, reward, the greedy
+            vIoU, ETA; :mod:`stvg.progress`: a bar on a terminal, a line every 30 s
+            elsewhere).
         torch_threads: torch intra-op threads of the learner process (``null`` = chosen
             from the free cores, less the rollout workers' CPUs:
             :mod:`stvg.training.threads`).

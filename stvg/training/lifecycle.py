@@ -265,23 +265,25 @@ class TrainerLifecycle(abc.ABC):
             on_iteration_end: called as ``fn(iteration, metrics, trainer)`` after each
                 iteration is logged and checkpointed.
         """
-        from tqdm.auto import tqdm
+        from stvg.progress import progress
 
         cfg = self.config
         metrics: dict[str, float] = {}
-        bar = tqdm(
-            total=cfg.iterations,
+        bar = progress(
+            cfg.iterations,
+            f"RL {cfg.algorithm}",
+            enabled=cfg.progress_bar,
+            unit="iterations",
             initial=self.iteration,
-            desc=self.run_dir.path.name,
-            unit="it",
-            disable=not cfg.progress_bar,
-            dynamic_ncols=True,
         )
+        greedy: dict[str, float] = {}
         try:
             while self.iteration < cfg.iterations:
                 metrics = self.step()
-                bar.update(1)
-                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
+                if "rewards/greedy/v_iou" in metrics:  # every greedy_every iterations
+                    greedy = {"greedy vIoU": float(metrics["rewards/greedy/v_iou"])}
+                reward = metrics.get("rewards/sampled/total", metrics.get("charts/episodic_return"))
+                bar.update(1, reward=float("nan") if reward is None else float(reward), **greedy)
                 if on_iteration_end is not None:
                     on_iteration_end(self.iteration, metrics, self)
         finally:

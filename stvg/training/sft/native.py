@@ -365,7 +365,10 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
 
     Args:
         config: the run config.
-        progress: show tqdm bars while decoding.
+        progress: show the decoding's and the epochs' progress (:mod:`stvg.progress`: a
+            bar with the loss, the validation metric and an ETA on a terminal, a line every
+            30 s elsewhere); ``log`` gets the few lines that are not progress (data ready,
+            early stop, the kept checkpoint).
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
     Returns:
@@ -374,6 +377,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     import torch
 
     from stvg.policies.native import NativePolicy
+    from stvg.progress import progress as show_progress
     from stvg.training.threads import resolve_threads
 
     started = time.perf_counter()
@@ -441,6 +445,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     stopped_early = False
     global_step = 0
     policy.train()
+    bar = show_progress(config.epochs, "SFT", enabled=progress, unit="epochs")
     try:
         for epoch in range(1, config.epochs + 1):
             epoch_start = time.perf_counter()
@@ -476,11 +481,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                 "time_s": time.perf_counter() - started,
             }
             record(line)
-            say(
-                f"epoch {epoch}/{config.epochs}: loss {line['losses/total']:.3f} "
-                f"(span {line['losses/span_nll']:.3f}, box {line['losses/box_nll']:.3f}) "
-                f"{seconds:.1f}s"
-            )
+            bar.update(1, loss=line["losses/total"])  # the epoch line of the progress display
             out_of_time = (
                 config.time_limit_s is not None
                 and time.perf_counter() - started > config.time_limit_s
@@ -491,9 +492,16 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                 val_metrics = evaluate_cached(policy, val, val_cache, env.fps, verifier=verifier)
                 record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
-                say(
-                    f"val @ epoch {epoch}: m_tIoU {val_metrics['m_tIoU']:.3f} "
-                    f"m_vIoU {val_metrics['m_vIoU']:.3f}; {verdict}"
+                if best.stale == 0:  # a new best: the checkpoint that will be kept changed
+                    say(f"val @ epoch {epoch}: {verdict}")
+                bar.update(
+                    0,
+                    **{
+                        f"val {config.select_metric}": select_value(
+                            val_metrics, best.select_metric
+                        ),
+                        "best epoch": best.epoch,
+                    },
                 )
                 if (
                     config.patience is not None
@@ -512,10 +520,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     policy, evals, eval_cache, env.fps, verifier=verifier
                 )
                 record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
-                say(
-                    f"eval {data.eval_split} @ epoch {epoch}: m_tIoU {eval_metrics['m_tIoU']:.3f} "
-                    f"m_vIoU {eval_metrics['m_vIoU']:.3f}"
-                )
+                bar.update(0, **{f"{data.eval_split} m_vIoU": float(eval_metrics["m_vIoU"])})
             if out_of_time:
                 say(f"time limit {config.time_limit_s}s reached after epoch {epoch}")
                 break
@@ -532,6 +537,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     f"m_tIoU {eval_metrics['m_tIoU']:.3f} m_vIoU {eval_metrics['m_vIoU']:.3f}"
                 )
     finally:
+        bar.close()
         metrics_file.close()
     sft_extra: dict[str, Any] = {
         "epochs_done": epochs_done,

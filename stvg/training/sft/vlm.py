@@ -375,7 +375,8 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
 
     Args:
         config: the run config.
-        progress: unused (kept for the same call as the native SFT).
+        progress: show the steps' progress (:mod:`stvg.progress`: a bar with the loss and
+            an ETA on a terminal, a line every 30 s elsewhere).
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
     Returns:
@@ -385,6 +386,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
 
     from stvg.data.errors import DataError
     from stvg.policies.vlm.policy import VLMPolicy
+    from stvg.progress import progress as show_progress
     from stvg.synthesis.targets import read_targets, write_targets
     from stvg.training.learner import (
         autocast,
@@ -393,7 +395,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         parameter_device,
     )
 
-    del progress
+    show = progress
     started = time.perf_counter()
     say = log or (lambda _line: None)
     from stvg.training.threads import resolve_threads
@@ -461,8 +463,9 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
 
             global_step, epoch = 0, 0
             policy.train()
+            steps = config.epochs * math.ceil(len(train_index) / config.batch_size)
+            bar = show_progress(steps, "SFT", enabled=show, unit="steps")
             for epoch in range(1, config.epochs + 1):
-                epoch_start = time.perf_counter()
                 order = [train_index[j] for j in rng.permutation(len(train_index))]
                 losses = []
                 for lo in range(0, len(order), config.batch_size):
@@ -491,6 +494,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                     scheduler.step()
                     global_step += 1
                     losses.append(loss_sum)
+                    bar.update(1, epoch=epoch, nll=loss_sum)
                     record(
                         {
                             "epoch": epoch,
@@ -506,10 +510,6 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                     )
                     if _out_of_time(config, started):
                         break
-                say(
-                    f"epoch {epoch}/{config.epochs}: nll {np.mean(losses):.4f} "
-                    f"(last step {losses[-1]:.4f}) {time.perf_counter() - epoch_start:.1f}s"
-                )
                 out_of_time = _out_of_time(config, started)
                 last = epoch == config.epochs or out_of_time
                 if (
@@ -526,6 +526,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                 if out_of_time:
                     say(f"time limit {config.time_limit_s}s reached in epoch {epoch}")
                     break
+            bar.close()
             restore_dtypes(policy, loaded_dtypes)
             checkpoint = save_hf(policy, run_dir / "hf")
             (run_dir / "hf" / "stvg_sft.json").write_text(
