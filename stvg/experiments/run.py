@@ -149,7 +149,7 @@ def run_experiment(
     # 1. data
     tick = time.perf_counter()
     root = config.data.resolved_root()
-    made = ensure_data(config.data, root)
+    made = ensure_data(config.data, root, progress=config.progress)
     timings["data_s"] = time.perf_counter() - tick
     what = "generated " + ", ".join(made) if made else "already there"
     log(f"[{next(counter)}/{total}] data: {root} ({what}) {timings['data_s']:.1f}s")

@@ -13,9 +13,9 @@ from stvg.experiments.stage_configs import eval_config, rl_config, sft_config, s
 from stvg.verifiers.metrics import headline_metrics
 
 
-def ensure_data(data: DataSection, root: str) -> list[str]:
+def ensure_data(data: DataSection, root: str, progress: bool = False) -> list[str]:
     """Generate the missing synthetic splits (under a file lock: the trials of a sweep may
-    ask at once); returns the splits generated."""
+    ask at once; ``progress``: show it); returns the splits generated."""
     from filelock import FileLock
 
     from stvg.data.synthetic import ensure_synthetic_split
@@ -25,7 +25,7 @@ def ensure_data(data: DataSection, root: str) -> list[str]:
         return [
             split
             for split, n in (("train", data.n_train), ("test", data.n_test))
-            if ensure_synthetic_split(root, split, n, data.seed, data.difficulty)
+            if ensure_synthetic_split(root, split, n, data.seed, data.difficulty, progress=progress)
         ]
 
 

@@ -119,7 +119,8 @@ def test_stvg_run_shows_one_bar_per_long_stage(tmp_path: Path) -> None:
         match = re.match(r"\s*([A-Za-z][\w ]*?): +100%\|", piece)
         if match:
             final[match.group(1)] = piece
-    assert {"SFT", "evaluate sft", "RL grpo", "evaluate rl"} <= set(final), sorted(final)
+    stages = {"generate train", "generate test", "SFT", "evaluate sft", "RL grpo", "evaluate rl"}
+    assert stages <= set(final), sorted(final)
     assert "2/2" in final["SFT"] and "val m_vIoU" in final["SFT"]
     assert "reward" in final["RL grpo"]
     assert "[6/6] report" in out
