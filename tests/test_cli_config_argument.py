@@ -105,3 +105,12 @@ def test_run_help_names_every_policy() -> None:
     """`stvg run` runs the VLM and the tracking policy too, not only the native one."""
     description = _subparser("run").description
     assert "native policy" not in description and "VLM" in description
+
+
+def test_train_on_a_run_config_says_which_command_reads_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`stvg train quickstart.yaml` said only `unknown config key data`."""
+    assert main(["train", str(CONFIGS / "quickstart.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "is a `stvg run` config" in err and "grpo_native.yaml" in err

@@ -70,7 +70,11 @@ def _handle(args: argparse.Namespace) -> int:
         "progress": False if args.no_progress else None,
         "retry_failed": args.retry_failed,
     }
-    overrides = {**parse_overrides(args.overrides), **overrides}
+    # a flag given wins over --set; a flag not given leaves --set's value alone
+    overrides = {
+        **parse_overrides(args.overrides),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
     config = load_synthesis_config(args.config, overrides)
     check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
     result = synthesize(config)

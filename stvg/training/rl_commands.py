@@ -52,11 +52,18 @@ def load_train_config(
 ) -> Any:
     """The :class:`~stvg.training.config.TrainConfig` of ``path`` (or of the run
     ``saved_run`` when ``path`` is ``None``) with dotted ``overrides`` applied."""
-    from stvg.config import apply_overrides, from_dict, load_yaml
+    from stvg.config import ConfigError, apply_overrides, from_dict, load_yaml
     from stvg.training.run_dir import RunDir
 
     if path is not None:
         data, source = load_yaml(path), path
+        sections = sorted({"data", "rl", "sft", "synthesis"} & set(data))
+        if "rl" in sections:  # a pipeline config: say which command reads it
+            raise ConfigError(
+                f"{path} is a `stvg run` config (its sections {', '.join(sections)} are the "
+                f"pipeline's): run it with `stvg run {path}`, or give `stvg train` an RL "
+                "config such as stvg/experiments/configs/grpo_native.yaml"
+            )
     elif saved_run is not None:
         data, source = RunDir(saved_run, tensorboard=False).read_config(), saved_run
     else:

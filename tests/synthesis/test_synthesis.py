@@ -307,3 +307,15 @@ def test_openai_teacher_is_built_from_the_teacher_section():
     # the section is typed: a wrong key fails when the config is read, before any teacher
     with pytest.raises(ConfigError, match=r"teacher\.openai\.colour"):
         from_dict(TeacherConfig, {"name": "openai", "openai": {"colour": 1}}, path="teacher")
+
+
+def test_a_set_override_is_not_undone_by_a_flag_left_out(root, tmp_path):
+    """`--set limit=2` without `--limit`: the flag left out (None) used to replace the
+    --set value, and every sample was synthesised."""
+    shipped = Path(__file__).resolve().parents[2] / "stvg/experiments/configs/synth_scene.yaml"
+    out = tmp_path / "out"
+    argv = ["synth-cot", str(shipped), "--root", str(root), "--out", str(out)]
+    assert main([*argv, "--no-progress", "--set", "limit=2"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["counts"]["written"] == 2
+    assert main([*argv, "--no-progress", "--set", "limit=2", "--limit", "3"]) == 0  # flag wins
+    assert json.loads((out / "manifest.json").read_text())["counts"]["written"] == 3
