@@ -191,7 +191,8 @@ def run_experiment(
     if treatment.sft:
         sft_inputs = {
             **upstream,
-            "sft": _without(to_dict(sft_config(config, run_dir, targets)), "out_dir"),
+            # where the metrics are shown is no input: report_to never changes a stage's key
+            "sft": _without(to_dict(sft_config(config, run_dir, targets)), "out_dir", "report_to"),
         }
         record = run_stage("sft", sft_inputs, lambda folder: sft_stage(config, folder, targets))
         sft_checkpoint = Path(record["checkpoint"])
@@ -215,7 +216,10 @@ def run_experiment(
         "sft": start_key,
         # the display is no input: a run with --no-progress reuses the stage
         "rl": _without(
-            to_dict(rl_config(config, Path("<sft>"), run_dir)), "out_dir", "progress_bar"
+            to_dict(rl_config(config, Path("<sft>"), run_dir)),
+            "out_dir",
+            "progress_bar",
+            "report_to",
         ),
     }
     trained = run_stage("rl", rl_inputs, lambda folder: rl_stage(config, sft_checkpoint, folder))

@@ -66,6 +66,7 @@ from stvg.config import (
 )
 from stvg.experiments.sweep_report import SweepReportConfig
 from stvg.training.config import RayConfig
+from stvg.training.trackers import Reporter, check_report_to, open_trackers
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
 ROW_FILE = "row.json"
@@ -119,6 +120,11 @@ class SweepConfig:
         ray: the Ray cluster (``address: null`` starts a local one).
         report: what ``report.md`` shows (:class:`~stvg.experiments.sweep_report.
             SweepReportConfig`).
+        report_to: also send each trial's results row (its axis values as the run's
+            config; its metrics, costs and wall time) to ``tensorboard``, ``wandb`` or
+            ``mlflow`` (:mod:`stvg.training.trackers`), one tracker run per trial in
+            ``<sweep folder>/trackers/<trial>/``. Each trial's own RL run reports where
+            its ``rl.report_to`` says.
     """
 
     name: str = "sweep"
@@ -134,8 +140,13 @@ class SweepConfig:
     max_concurrent_trials: int | None = None
     ray: RayConfig = field(default_factory=RayConfig)
     report: SweepReportConfig = field(default_factory=SweepReportConfig)
+    report_to: list[Reporter] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.base is None or not isinstance(self.base, (str, Mapping)):
             raise InvalidField(
                 "base", "needs the base run config: a YAML path or a mapping of run keys"
@@ -660,12 +671,45 @@ def run_sweep(
             rows.append(_error_row(spec, values, result.error))
     rows.sort(key=lambda r: (_cell_order(spec, r), r["seed"]))
     write_results_csv(sweep_dir / "results.csv", rows)
+    report_rows(config.report_to, sweep_dir, rows)
     report = write_sweep_report(
         sweep_dir, rows, config.report, title=f"Sweep {config.name}", command=command
     )
     ok = sum(1 for r in rows if r["status"] == "ok")
     log(f"{ok} of {len(rows)} trials finished; report: {report}")
     return SweepResult(sweep_dir, rows, report, resume)
+
+
+TRACKERS_DIR = "trackers"
+
+
+def report_rows(
+    report_to: Sequence[str], sweep_dir: Path, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Send each finished trial's results row to ``report_to`` (see :class:`SweepConfig`);
+    a trial reported by an earlier run of the sweep is not sent again. Returns how many
+    trials were sent."""
+    sent = 0
+    for row in rows:
+        folder = sweep_dir / TRACKERS_DIR / str(row["trial"])
+        if not report_to or row.get("status") != "ok" or folder.exists():
+            continue
+        folder.mkdir(parents=True)
+        config = {
+            "sweep": sweep_dir.name,
+            "cell": row["cell"],
+            "seed": row["seed"],
+            **{k.removeprefix("axis/"): v for k, v in row.items() if k.startswith("axis/")},
+        }
+        trackers = open_trackers(
+            report_to, folder, run_name=f"{sweep_dir.name}/{row['trial']}", config=config
+        )
+        try:
+            trackers.log(0, {k: v for k, v in row.items() if not k.startswith("axis/")})
+        finally:
+            trackers.close()
+        sent += 1
+    return sent
 
 
 def _cell_order(spec: TrialSpec, row: Mapping[str, Any]) -> tuple[int, ...]:
@@ -751,6 +795,7 @@ __all__ = [
     "grid_combinations",
     "load_sweep_config",
     "parse_axis",
+    "report_rows",
     "results_row",
     "run_sweep",
     "run_trial",

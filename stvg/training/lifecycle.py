@@ -41,6 +41,7 @@ from stvg.training.run_dir import RunDir, RunLock, newest_loadable_checkpoint
 RESUMABLE_CHANGES = (
     "iterations",
     "progress_bar",
+    "report_to",
     "torch_threads",
     "checkpoint_every",
     "keep_last",
@@ -63,6 +64,11 @@ RESUMABLE_CHANGES = (
 IterationCallback = Callable[[int, Mapping[str, float], "TrainerLifecycle"], None]
 
 _Self = TypeVar("_Self", bound="TrainerLifecycle")
+
+
+def _reporting(config: TrainConfig, tensorboard: bool) -> dict[str, Any]:
+    """RunDir's ``report_to`` and ``config`` (``tensorboard=False``: no tracker at all)."""
+    return {"report_to": list(config.report_to) if tensorboard else [], "config": to_dict(config)}
 
 
 @dataclass
@@ -185,7 +191,12 @@ class TrainerLifecycle(abc.ABC):
         config = cls.prepare_config(config)
         name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
         path = RunDir.unique_path(config.out_dir, name)
-        run_dir = RunDir(path, tensorboard=tensorboard, lock=RunLock.acquire(path))
+        lock = RunLock.acquire(path)
+        try:
+            run_dir = RunDir(path, lock=lock, **_reporting(config, tensorboard))
+        except BaseException:
+            lock.release()
+            raise
         return cls._build(run_dir, config, None)
 
     @classmethod
@@ -239,7 +250,10 @@ class TrainerLifecycle(abc.ABC):
                 path, cls.state_keys, cls.check_checkpoint
             )
             run_dir = RunDir(
-                path, tensorboard=tensorboard, purge_after=int(state["iteration"]), lock=lock
+                path,
+                purge_after=int(state["iteration"]),
+                lock=lock,
+                **_reporting(config, tensorboard),
             )
         except BaseException:
             lock.release()

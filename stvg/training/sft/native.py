@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from stvg.config import ConfigError, InvalidField, set_by
+from stvg.config import ConfigError, InvalidField, set_by, to_dict
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
 from stvg.envs.config import EnvConfig, as_env_config
@@ -59,6 +59,7 @@ from stvg.training.sft.common import (
     write_run_config,
 )
 from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
+from stvg.training.trackers import Reporter, check_report_to, open_trackers
 from stvg.verifiers.verifier import Verifier
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
@@ -137,6 +138,8 @@ class SFTConfig:
         seed: seed of initialisation and shuffling.
         threads: torch CPU threads (``None`` = chosen from the free cores,
             :mod:`stvg.training.threads`).
+        report_to: where the metrics go besides ``metrics.jsonl``: any of
+            ``tensorboard``, ``wandb``, ``mlflow`` (:mod:`stvg.training.trackers`).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the
             run still evaluates and saves.
         out_dir: the run folder.
@@ -171,6 +174,7 @@ class SFTConfig:
     patience: int | None = None
     seed: int = set_by("stvg run", 0)
     threads: int | None = None
+    report_to: list[Reporter] = field(default_factory=list)
     time_limit_s: float | None = None
     out_dir: str = set_by("stvg run", "runs/sft_native")
 
@@ -208,6 +212,10 @@ class SFTConfig:
                 raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
             raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.data.val_size > 0 and self.eval_every < 1:
             raise InvalidField(
                 "eval_every",
@@ -434,11 +442,13 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []
     metrics_file = (run_dir / "metrics.jsonl").open("w", encoding="utf-8")
+    trackers = open_trackers(config.report_to, run_dir, config=to_dict(config))
 
     def record(line: dict[str, Any]) -> None:
         history.append(line)
         metrics_file.write(json.dumps(line) + "\n")
         metrics_file.flush()
+        trackers.log(int(line.get("step", 0)), line)
 
     eval_metrics: dict[str, Any] = {}
     best = _Best(config.select_metric)
@@ -539,6 +549,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     finally:
         bar.close()
         metrics_file.close()
+        trackers.close()
     sft_extra: dict[str, Any] = {
         "epochs_done": epochs_done,
         "steps": global_step,

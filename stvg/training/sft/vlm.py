@@ -34,11 +34,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +56,7 @@ from stvg.training.sft.common import (
     sft_optimiser,
     write_run_config,
 )
+from stvg.training.trackers import Reporter, check_report_to, open_trackers
 
 #: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".index.json")
@@ -117,6 +119,8 @@ class VLMSFTConfig:
             for operations without a deterministic kernel).
         threads: torch CPU threads (``None`` = chosen from the free cores,
             :mod:`stvg.training.threads`).
+        report_to: where the metrics go besides ``metrics.jsonl``: any of
+            ``tensorboard``, ``wandb``, ``mlflow`` (:mod:`stvg.training.trackers`).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the run
             still saves and evaluates.
         out_dir: the run folder.
@@ -137,6 +141,7 @@ class VLMSFTConfig:
     seed: int = set_by("stvg run", 0)
     deterministic: bool = True
     threads: int | None = None
+    report_to: list[Reporter] = field(default_factory=list)
     time_limit_s: float | None = None
     out_dir: str = set_by("stvg run", "runs/sft_vlm")
 
@@ -174,6 +179,10 @@ class VLMSFTConfig:
                 raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
             raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
@@ -454,12 +463,18 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         rng = np.random.default_rng(config.seed)
         history: list[dict[str, Any]] = []
         eval_metrics: dict[str, Any] = {}
-        with (run_dir / "metrics.jsonl").open("w", encoding="utf-8") as metrics_file:
+        with (
+            (run_dir / "metrics.jsonl").open("w", encoding="utf-8") as metrics_file,
+            contextlib.closing(
+                open_trackers(config.report_to, run_dir, config=to_dict(config))
+            ) as trackers,
+        ):
 
             def record(line: dict[str, Any]) -> None:
                 history.append(line)
                 metrics_file.write(json.dumps(line) + "\n")
                 metrics_file.flush()
+                trackers.log(int(line.get("step", 0)), line)
 
             global_step, epoch = 0, 0
             policy.train()
