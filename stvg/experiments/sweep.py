@@ -596,7 +596,8 @@ def run_sweep(
     """Run (or resume) the sweep of the module docstring on Ray Tune.
 
     Args:
-        config, spec: from :func:`load_sweep_config`.
+        config: the sweep, from :func:`load_sweep_config`.
+        spec: its trials, from :func:`load_sweep_config`.
         command: the command line, quoted in the report.
         restart: discard an earlier run of a different sweep in the same folder (and of
             this one: start over).
