@@ -106,6 +106,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     if args.out_dir is not None:
+        # checked first, created again only when the run starts (a bad config leaves nothing)
+        check_writable_dir(args.out_dir, "--out-dir", keep=False)
         overrides["out_dir"] = args.out_dir
     if args.resume is not None and not Path(args.resume).is_dir():
         raise CommandError(
@@ -115,8 +117,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_progress:
         overrides["progress_bar"] = False
     config = load_train_config(args.config, overrides, args.resume)
-    if args.out_dir is not None:  # after the config is read: a bad config creates nothing
-        check_writable_dir(args.out_dir, "--out-dir")  # before the run folder is made
     if config is not None:  # unknown names, a missing root: before any run folder exists
         check_train_names(config, args.config or args.resume)
     if args.resume is not None:

@@ -60,6 +60,7 @@ def wandb_history(run_folder: Path) -> tuple[set[str], list[dict[str, Any]], dic
     ``run_folder`` (a resumed run writes one session file more), read from their files."""
     from wandb.proto import wandb_internal_pb2 as pb
 
+    wandb.teardown()  # W&B's service writes the run files in the background: let it finish
     rows, config, run_ids = [], {}, set()
     for path in sorted(run_folder.glob("wandb/offline-run-*/run-*.wandb")):
         for raw in _wandb_records(path):
