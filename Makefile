@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-all demo demo-vlm lint bench clean
+.PHONY: install test test-all demo demo-vlm docs lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,13 @@ demo: $(STAMP)
 demo-vlm: $(STAMP)
 	$(BIN)/stvg run stvg/experiments/configs/vlm_tiny_quickstart.yaml
 
+# The documentation site (docs/, mkdocs.yml) into site/; tests/test_docs.py runs the same build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/ruff check stvg tests benchmarks
 	$(BIN)/ruff format --check stvg tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info site

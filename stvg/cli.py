@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 # Modules that register subcommands, in the order they appear in ``stvg --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -65,13 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if argv is not None and any("\0" in str(arg) for arg in argv):  # as exec() would refuse
         parser.error("an argument holds a NUL character (\\0), which no command-line argument can")
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # said by the subcommand's parser (its usage, `stvg <command>: error: ...`)
+        _leaf_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 0 if args.command is None else 2
+    from stvg.cli_args import check_config_given
     from stvg.cli_errors import Interrupted
 
+    check_config_given(args)
     try:
         result = handler(args)
     except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C: one line, not a traceback
@@ -100,6 +104,18 @@ def _with_config(line: str, exc: Exception, args: argparse.Namespace) -> str:
     if not isinstance(exc, (ConfigError, InvalidField)) or not isinstance(config, str):
         return line
     return line if f"(in {config}" in line else f"{line} (in {config})"
+
+
+def _leaf_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The parser of the (sub)command ``args`` was parsed for (``parser`` itself when
+    none)."""
+    for key in ("command", "data_command", "models_command", "engine"):
+        word = getattr(args, key, None)
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not word or not subparsers or word not in subparsers[0].choices:
+            break
+        parser = subparsers[0].choices[word]
+    return parser
 
 
 def _prog(args: argparse.Namespace) -> str:

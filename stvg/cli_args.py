@@ -17,6 +17,54 @@ from stvg.limits import MAX_SAMPLING_FPS, MAX_SEED
 EVERY_FRAME = ("all", "none", "null")
 
 
+class _ConfigPath(argparse.Action):
+    """Stores the config path of ``CONFIG`` or ``--config CONFIG``; the two at once with
+    different paths is a usage error."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None and values is not None and before != values:
+            parser.error(
+                f"the config is given twice ({before} and {values}): give it once, as CONFIG "
+                "or --config CONFIG"
+            )
+        if values is not None:
+            setattr(namespace, self.dest, values)
+
+
+def add_config_argument(
+    parser: argparse.ArgumentParser, help: str, *, required: bool = True
+) -> None:
+    """The command's YAML config: positional ``CONFIG`` (every command), with ``--config
+    CONFIG`` kept as an alias. ``args.config`` holds the path (``None`` when absent and not
+    ``required``); :func:`check_config_given` reports a missing required one."""
+    parser.add_argument(
+        "config",
+        nargs="?",
+        action=_ConfigPath,
+        default=argparse.SUPPRESS,
+        metavar="CONFIG",
+        help=f"{help} (also accepted as --config CONFIG)",
+    )
+    parser.add_argument(
+        "--config", dest="config", action=_ConfigPath, default=None, help=argparse.SUPPRESS
+    )
+    parser.set_defaults(config_parser=parser if required else None)
+
+
+def check_config_given(args: argparse.Namespace) -> None:
+    """A usage error (exit status 2) when a command that needs its config got none."""
+    parser = getattr(args, "config_parser", None)
+    if parser is not None and getattr(args, "config", None) is None:
+        parser.error("the following arguments are required: CONFIG")
+
+
 def parse_fps(text: str) -> float | None:
     """``--fps`` value: a positive finite number, or ``all`` (``none``, ``null``) for every
     frame. The old word ``native`` is read as ``all``, with a deprecation warning (``native``

@@ -16,6 +16,7 @@ with their traceback instead. Handlers raise; they never print an error themselv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -66,9 +67,10 @@ def name_argument(text: str) -> str:
     return text
 
 
-def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
+def check_writable_dir(path: str | Path, flag: str = "--out", *, keep: bool = True) -> Path:
     """``path`` as a folder that can be written (created when missing), checked before any
-    work starts.
+    work starts; ``keep=False`` removes again the folders the check created (for a command
+    that may still refuse to start: a rejected command leaves nothing behind).
 
     Raises:
         CommandError: ``path`` is a file, or cannot be created or written.
@@ -76,6 +78,7 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     folder = Path(path).expanduser()
     if folder.exists() and not folder.is_dir():
         raise CommandError(f"{flag} {path}: exists and is not a folder; give a folder path")
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -86,6 +89,11 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
             f"{flag} {path}: cannot create or write this folder ({reason}); choose a writable "
             "folder"
         ) from None
+    finally:
+        if not keep:
+            for made in created:  # deepest first
+                with contextlib.suppress(OSError):
+                    made.rmdir()
     return folder
 
 

@@ -324,8 +324,9 @@ def parse_overrides(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]
     return out
 
 
-def add_set_argument(parser: Any) -> None:
-    """Add ``--set KEY=VALUE ...`` (dotted config overrides) to an ``argparse`` parser."""
+def add_set_argument(parser: Any, example: str) -> None:
+    """Add ``--set KEY=VALUE ...`` (dotted config overrides) to an ``argparse`` parser;
+    ``example`` is the command's own (valid) overrides shown in its help."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -333,8 +334,8 @@ def add_set_argument(parser: Any) -> None:
         action="extend",
         default=[],
         metavar="KEY=VALUE",
-        help="override config keys, e.g. --set rl.learning_rate=1e-5 env.fps=2 seed=3 "
-        "(values are YAML; validated like the file)",
+        help=f"override config keys, e.g. --set {example} (values are YAML; validated like "
+        "the file)",
     )
 
 

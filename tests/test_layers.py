@@ -68,7 +68,8 @@ ALLOWED: dict[str, set[str]] = {
 #: ``checkpoint_files`` reads checkpoints without running code; ``redact`` takes secrets
 #: out of a server's error text; ``stats`` holds the confidence intervals that evaluation,
 #: reports and sweeps share; ``limits`` the bounds on input sizes, and short_repr for
-#: messages; ``lazy`` imports a package's names on first access).
+#: messages; ``lazy`` imports a package's names on first access; ``progress`` the one
+#: progress display of every long stage).
 BASE_MODULES: dict[str, set[str]] = {
     "config": set(),
     "cli_args": set(),
@@ -78,6 +79,7 @@ BASE_MODULES: dict[str, set[str]] = {
     "stats": set(),
     "limits": set(),
     "lazy": set(),
+    "progress": set(),
 }
 
 

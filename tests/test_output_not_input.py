@@ -77,5 +77,5 @@ def test_train_sft_refuses_a_run_folder_holding_its_config(
     shutil.copy(REPO / "stvg" / "experiments" / "configs" / "sft_native.yaml", config)
     before = config.read_bytes()
     assert main(["train-sft", "--config", str(config), "--out-dir", str(tmp_path)]) == 2
-    assert "is the same file as --config" in one_line_error(capsys)
+    assert "is the same file as CONFIG" in one_line_error(capsys)
     assert config.read_bytes() == before

@@ -145,3 +145,39 @@ def test_interval_is_frozen() -> None:
     ci = Interval(0.5, 0.4, 0.6, 3)
     with pytest.raises(AttributeError):
         ci.mean = 0.1  # type: ignore[misc]
+
+
+def test_equal_pairs_are_identical_not_a_difference() -> None:
+    """Two cells that computed the same numbers (up to float rounding: 0.1 + 0.2 is
+    0.30000000000000004) are identical; before, the interval [+5.6e-18, +4.2e-17] of the
+    rounding error 'excluded 0'."""
+    ci = paired_difference([0.1 + 0.2, 0.5], [0.3, 0.5])
+    assert ci.identical and (ci.mean, ci.lo, ci.hi, ci.n) == (0.0, 0.0, 0.0, 2)
+    assert not ci.excludes(0.0)
+    assert ci.format_bounds() == "[+0.00, +0.00]"
+    real = paired_difference([0.31, 0.5], [0.3, 0.5])  # a real difference of 1 point
+    assert not real.identical and real.excludes(0.0)
+
+
+def test_a_rounded_zero_has_no_sign() -> None:
+    assert Interval(-1e-17, -2e-17, -1e-18, 2).format_bounds() == "[+0.00, +0.00]"
+    assert Interval(-1e-17, -2e-17, 0.0, 2).format(signed=True) == "+0.00 ± 0.00"
+    assert Interval(-0.004, -0.005, -0.003, 2).format_bounds() == "[-0.50, -0.30]"
+
+
+def test_bounded_interval_is_cut_at_the_range() -> None:
+    # [0, 0, 0.03]: mean 0.01, s = sqrt((1e-4 + 1e-4 + 4e-4) / 2) = 0.017321,
+    # half-width 4.302653 * 0.017321 / sqrt(3) = 0.043027: the t interval is
+    # [-0.033027, 0.053027]; a vIoU below 0 does not exist, so it is cut at 0.
+    t = mean_ci([0.0, 0.0, 0.03])
+    assert t.lo == pytest.approx(-0.033027, abs=1e-6) and not t.clipped
+    cut = mean_ci([0.0, 0.0, 0.03], bounds=(0.0, 1.0))
+    assert cut.clipped and cut.lo == 0.0 and cut.hi == pytest.approx(0.053027, abs=1e-6)
+    assert cut.mean == pytest.approx(0.01)
+    assert cut.format() == "1.00 [0.00, 5.30]"
+    top = mean_ci([1.0, 1.0, 0.97], bounds=(0.0, 1.0))
+    assert top.clipped and top.hi == 1.0 and top.lo == pytest.approx(0.99 - 0.043027, abs=1e-6)
+    inside = mean_ci([0.40, 0.42, 0.44], bounds=(0.0, 1.0))
+    assert not inside.clipped and inside.format() == "42.00 ± 4.97"
+    with pytest.raises(ValueError, match=r"values\[1\] is 1\.5, outside the metric's range"):
+        mean_ci([0.5, 1.5], bounds=(0.0, 1.0))

@@ -2,10 +2,12 @@
 # GRPO on Qwen2.5-VL-7B-Instruct with verl 0.9.1, on stvg's exported parquet and verifier.
 # Every option is explained in docs/verl.md. First export the data (any machine, no GPU):
 #
-#   stvg export verl --model $MODEL --dataset hcstvg --split train --root $HCSTVG --fps 1 \
+#   stvg export verl --model $MODEL --dataset hcstvg2 --split train --root $HCSTVG2 --fps 1 \
 #       --max-side 448 --image-format jpeg --out $DATA/train.parquet
-#   stvg export verl --model $MODEL --dataset hcstvg --split val --root $HCSTVG --fps 1 \
+#   stvg export verl --model $MODEL --dataset hcstvg2 --split val --root $HCSTVG2 --fps 1 \
 #       --max-side 448 --image-format jpeg --out $DATA/val.parquet
+#
+# (HC-STVG v2 ships train and val; v1, --dataset hcstvg, ships train and test.)
 #
 # then, on the head node of a Ray cluster with stvg installed on every node (docs/cluster.md):
 #

@@ -71,7 +71,9 @@ def _synth(args: argparse.Namespace) -> int:
     from stvg.data.synthetic import generate_split
 
     # the generator's config checks are ConfigErrors (what, and how to fix): one line
-    summary = generate_split(args.out, args.split, args.n, args.seed, args.difficulty)
+    summary = generate_split(
+        args.out, args.split, args.n, args.seed, args.difficulty, progress=True
+    )
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

@@ -1,6 +1,6 @@
 """Core value types shared by every subpackage.
 
-Conventions (see ``DESIGN.md``):
+Conventions (see ``docs/design.md``):
 
 * frame indices are **0-based native frame indices** of the original video, spans are
   **inclusive** ``(first, last)``;

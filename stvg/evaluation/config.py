@@ -40,7 +40,8 @@ class PolicyEvalConfig:
         on_bad_video: a sample whose video cannot be decoded stops the evaluation
             (``error``, default; partial results are written) or is left out and listed
             (``skip``); see :mod:`stvg.evaluation.evaluate`.
-        progress: show a tqdm progress bar.
+        progress: show the stage's progress (:mod:`stvg.progress`: a bar on a terminal,
+            a line every 30 s elsewhere).
         control: a visual-reliance control (:mod:`stvg.envs.controls`): the policy sees
             another sample's frames (``shuffled-video``) or black frames (``blank-video``)
             while the query, timestamps and ground truth stay the sample's own; ``None``

@@ -72,12 +72,27 @@ class EpisodeEnd:
         episode_return: the sum of the episode's rewards (a single-turn env's reward).
         output_tokens: tokens generated over the episode (text policies; ``None`` else).
         prediction: the densified prediction the env scored (``None``: unusable answer).
+        answer_text: the raw text a text policy answered (its answers joined by newlines
+            over a multi-step episode); ``None`` for structured answers.
+        finished: whether a text answer ended at an end-of-sequence token (``False``: cut
+            by the token budget; ``None``: unknown or not text).
     """
 
     info: dict[str, Any]
     episode_return: float
     output_tokens: int | None
     prediction: Prediction | None
+    answer_text: str | None = None
+    finished: bool | None = None
+
+
+def _text_of(action: Any) -> tuple[str | None, bool | None]:
+    """The raw text of a text action and whether it finished (``None`` for structures)."""
+    if isinstance(action, TextCompletion):
+        return action.text, action.finished
+    if isinstance(action, str):
+        return action, None
+    return None, None
 
 
 def finish_episodes(
@@ -120,13 +135,26 @@ def finish_episodes(
         env.reset(options=dict(options))
         obs, reward, terminated, truncated, info = env.step(env_action(action))
         total, tokens = float(reward), output_tokens(action)
+        text, finished = _text_of(action)
+        texts = [] if text is None else [text]
         while not (terminated or truncated):
             action = answer_next(obs)
             obs, reward, terminated, truncated, info = env.step(env_action(action))
             total += float(reward)
             more = output_tokens(action)
             tokens = None if more is None else (tokens or 0) + more
-        out.append(EpisodeEnd(dict(info), total, tokens, prediction_of(unwrapped.last_result)))
+            text, finished = _text_of(action)
+            texts += [] if text is None else [text]
+        out.append(
+            EpisodeEnd(
+                dict(info),
+                total,
+                tokens,
+                prediction_of(unwrapped.last_result),
+                answer_text="\n".join(texts) if texts else None,
+                finished=finished if texts else None,
+            )
+        )
     return out
 
 

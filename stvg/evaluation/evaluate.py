@@ -14,7 +14,7 @@ and reports:
 * cost: frames shown, visual tokens per model family (from the env's ``info``), output
   tokens (text policies that report them), and policy seconds per sample.
 
-With ``out_dir`` it writes ``predictions.json`` (the DESIGN.md predictions format),
+With ``out_dir`` it writes ``predictions.json`` (the predictions format of :mod:`stvg.verifiers.predictions`),
 ``metrics.json`` (metrics, rewards, cost, counts), ``per_sample.jsonl`` and the resolved
 ``config.yaml``.
 
@@ -42,12 +42,14 @@ from typing import Any
 import numpy as np
 
 from stvg.data.errors import DataError, VideoError
+from stvg.evaluation.answers import answer_stats
 from stvg.evaluation.config import PolicyEvalConfig
 from stvg.evaluation.controls import ControlView
 from stvg.evaluation.episodes import EpisodeEnd, answer_batch, finish_episodes
 from stvg.evaluation.outputs import write_empty, write_evaluation
 from stvg.policies.base import SampleBound
 from stvg.policies.base import action_format as policy_action_format
+from stvg.progress import progress
 from stvg.verifiers.evaluation import EvaluationReport, evaluate
 from stvg.verifiers.predictions import Prediction
 
@@ -100,6 +102,7 @@ class PolicyEvaluation:
             "action_format": self.action_format,
             "seconds": self.seconds,
             "n_parse_errors": sum(1 for s in self.per_sample if s["parse_error"] is not None),
+            "answers": answer_stats(self.per_sample),
             "n_bad_videos": len(self.bad_videos),
             "bad_videos": list(self.bad_videos),
             "control": self.control,
@@ -149,8 +152,6 @@ def evaluate_policy(
     Returns:
         A :class:`PolicyEvaluation`.
     """
-    from tqdm import tqdm
-
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.make import make_env
 
@@ -168,7 +169,7 @@ def evaluate_policy(
         env, policy, env_name="evaluation env", policy_name=f"policy {config.policy.name}"
     )
     try:
-        return _run(env, policy, config, action_format, started, out_dir, protocol, tqdm)
+        return _run(env, policy, config, action_format, started, out_dir, protocol)
     finally:
         env.close()
 
@@ -181,7 +182,6 @@ def _run(
     started: float,
     out_dir: str | Path | None,
     protocol: str,
-    tqdm: Any,
 ) -> PolicyEvaluation:
     """Play and score every sample of ``env`` (see :func:`evaluate_policy`)."""
     base = env.unwrapped
@@ -190,7 +190,7 @@ def _run(
     n = len(base.samples) if config.limit is None else min(config.limit, len(base.samples))
     control = ControlView.of(config.control, config.control_seed, len(base.samples))
     state = _Progress(control=control)
-    bar = tqdm(total=n, desc=f"evaluate {config.policy.name}", disable=not config.progress)
+    bar = progress(n, f"evaluate {config.policy.name}", enabled=config.progress, unit="samples")
 
     def finish(stopped_at: dict[str, str] | None) -> PolicyEvaluation | None:
         bar.close()
@@ -323,8 +323,10 @@ def _answer(
 
 def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
     """``per_sample.jsonl`` record of one played episode: ``sample_id``, ``t_iou``,
-    ``v_iou``, ``reward`` (the episode's return), ``parse_error``, every ``reward/<term>``
-    and ``cost/...`` figure, ``cost/output_tokens`` (text policies) and
+    ``v_iou``, ``reward`` (the episode's return), ``parse_error``, ``format_ok`` and
+    ``repairs`` (what the verifier made of the answer), ``answer_text`` and ``finished``
+    (text policies: the raw answer, and ``False`` when the token budget cut it), every
+    ``reward/<term>`` and ``cost/...`` figure, ``cost/output_tokens`` (text policies) and
     ``cost/policy_seconds``."""
     info = end.info
     record: dict[str, Any] = {
@@ -334,6 +336,13 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
         "reward": end.episode_return,
         "parse_error": info.get("parse_error") or info.get("invalid_action"),
     }
+    if "format_ok" in info:
+        record["format_ok"] = bool(info["format_ok"])
+    if info.get("repairs") is not None:
+        record["repairs"] = [str(r) for r in info["repairs"]]
+    if end.answer_text is not None:
+        record["answer_text"] = end.answer_text
+        record["finished"] = end.finished
     for key, value in info.items():
         if key.startswith("reward/") and isinstance(value, (int, float)):
             record[key] = float(value)

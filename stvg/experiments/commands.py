@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seed of the shuffled-video donor permutation (default 0)",
     )
     online.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_set_argument(online)
+    add_set_argument(online, "env.fps=2 limit=10 batch_size=4")
     parser.set_defaults(handler=_handler(parser))
 
 
@@ -142,6 +142,8 @@ def _run_policy(args: argparse.Namespace) -> int:
         load_policy_eval_config,
         with_cli_overrides,
     )
+    from stvg.evaluation.answers import answers_line
+    from stvg.training.threads import torch_threads
     from stvg.verifiers.evaluation import format_table
 
     if args.out is not None:
@@ -159,8 +161,18 @@ def _run_policy(args: argparse.Namespace) -> int:
         config = replace(config, progress=False)
     if args.on_bad_video is not None:
         config = replace(config, on_bad_video=args.on_bad_video)
-    result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
+    with torch_threads():  # chosen from the free cores (stvg.training.threads)
+        result = evaluate_policy(config, out_dir=args.out, protocol=args.protocol)
     print(format_table(result.report))
+    answers = result.summary()["answers"]
+    if result.action_format == "text" or answers["parsed"] < answers["n"]:
+        print(answers_line(answers))
+        if answers["first_failure"] is not None:
+            first = answers["first_failure"]
+            print(
+                f"first failure: sample {first['sample_id']}: {first['parse_error']}; "
+                f"answer: {first['answer_text'] or '(no text)'}"
+            )
     cost = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.cost.items()))
     print(f"cost per sample: {cost}; {result.seconds:.1f}s in all")
     if result.bad_videos:
@@ -170,11 +182,12 @@ def _run_policy(args: argparse.Namespace) -> int:
     comparisons = []
     for control in dict.fromkeys(args.control):
         control_out = None if args.out is None else Path(args.out) / f"control-{control}"
-        controlled = evaluate_policy(
-            replace(config, control=control, control_seed=args.control_seed),
-            out_dir=control_out,
-            protocol=args.protocol,
-        )
+        with torch_threads():
+            controlled = evaluate_policy(
+                replace(config, control=control, control_seed=args.control_seed),
+                out_dir=control_out,
+                protocol=args.protocol,
+            )
         comparisons.append(compare_control(result, controlled))
         print(format_control(comparisons[-1]))
     if args.out:

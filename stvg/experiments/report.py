@@ -3,10 +3,14 @@
 ``report.md`` holds the command and seed, the test metrics before and after RL (with the
 change), the cost of answering (frames shown, visual tokens, policy time per sample), the
 RL training figures and the wall time of every stage. ``learning_curve.png`` plots, per RL
-iteration, the mean reward and the sampled answers' tIoU and vIoU (thin lines) with a
+iteration, the mean reward (titled with its terms and range: ``reward = t_iou + v_iou +
+3·l1 (0 to 5)``) and the sampled answers' tIoU and vIoU (thin lines) with a
 moving average (thick lines), the deterministic answers' vIoU (``rewards/greedy/v_iou``,
 every ``greedy_every`` iterations), and the test m_vIoU before and after RL as dashed
 levels.
+For a text policy (or any policy with an unusable answer) the metrics are followed by the
+answers' parse rate, well-formed rate and failure reasons before and after RL, and the
+first failure's raw text (:mod:`stvg.evaluation.answers`).
 The ``## Test samples`` section (:mod:`stvg.experiments.report_samples`) adds tIoU and
 vIoU histograms of the test samples before and after RL and contact sheets of the best and
 worst 3 test samples by vIoU (left out when the evaluation folders are missing).
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from stvg.evaluation.answers import answers_line
 from stvg.experiments.report_samples import samples_section
 from stvg.training.run_dir import read_metrics
 from stvg.verifiers.metrics import HEADLINE_METRICS
@@ -44,14 +49,33 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[lo]) / (idx - lo)
 
 
+def reward_label(reward: Mapping[str, Any] | None) -> str:
+    """The reward curve's label: the terms of the total and its range.
+
+    >>> reward_label({"formula": "t_iou + v_iou + 3·l1", "min": 0.0, "max": 5.0})
+    'reward = t_iou + v_iou + 3·l1 (0 to 5)'
+    >>> reward_label({"formula": "t_iou + short_span", "min": None, "max": None})
+    'reward = t_iou + short_span (range unknown: a term declares none)'
+    """
+    if not reward:
+        return "reward (verifier total)"
+    text = f"reward = {reward['formula']}"
+    if reward.get("max") is None:
+        return f"{text} (range unknown: a term declares none)"
+    return f"{text} ({reward['min']:g} to {reward['max']:g})"
+
+
 def plot_learning_curve(
     lines: Sequence[Mapping[str, Any]],
     path: str | Path,
     *,
     test_before: float | None = None,
     test_after: float | None = None,
+    reward: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Plot reward, tIoU and vIoU per iteration (see the module docstring) into ``path``."""
+    """Plot reward, tIoU and vIoU per iteration (see the module docstring) into ``path``;
+    ``reward`` (``summary["reward"]``: formula, min, max) labels the reward panel with
+    its terms and range."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,7 +85,7 @@ def plot_learning_curve(
     window = max(1, len(lines) // 20)
     fig, (ax_reward, ax_iou) = plt.subplots(1, 2, figsize=(11, 4))
     series = [
-        (ax_reward, "rewards/sampled/total", "reward (verifier total)", "tab:purple"),
+        (ax_reward, "rewards/sampled/total", "sampled answers", "tab:purple"),
         (ax_iou, "rewards/sampled/t_iou", "tIoU (sampled answers)", "tab:blue"),
         (ax_iou, "rewards/sampled/v_iou", "vIoU (sampled answers)", "tab:orange"),
         (ax_iou, "rewards/greedy/v_iou", "vIoU (deterministic answers)", "tab:red"),
@@ -88,7 +112,11 @@ def plot_learning_curve(
             linestyle="--",
             label=f"test m_vIoU after RL ({test_after:.3f})",
         )
-    ax_reward.set_title("RL reward per iteration")
+    ax_reward.set_title(f"RL {reward_label(reward)}", fontsize=9)
+    ax_reward.set_ylabel(
+        "reward" if not reward or reward.get("max") is None else f"reward (max {reward['max']:g})"
+    )
+    ax_iou.set_ylabel("IoU (0 to 1)")
     ax_iou.set_title("IoU per iteration")
     for ax in (ax_reward, ax_iou):
         ax.set_xlabel("iteration")
@@ -129,6 +157,55 @@ def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _threads_line(threads: Mapping[str, Any] | None) -> list[str]:
+    """The torch thread counts the run used (its numbers depend on them), or nothing."""
+    if not threads:
+        return []
+    parts = []
+    if threads.get("sft") is not None:
+        parts.append(f"SFT {threads['sft']}")
+    if threads.get("rl_learner") is not None:
+        parts.append(f"RL learner {threads['rl_learner']}")
+    if threads.get("rl_workers"):
+        parts.append(
+            f"{threads['rl_workers']} rollout workers x {threads.get('rl_threads_per_worker')}"
+        )
+    if not parts:
+        return []
+    return [
+        f"- torch threads: {', '.join(parts)} (the numbers depend on them: another count "
+        "sums floats in another order; set sft.threads and rl.torch_threads to compare runs)"
+    ]
+
+
+def _answer_lines(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What the policy's answers were before scoring: the parse rate, the well-formed
+    rate and the failure reasons, before and after RL, and the first failure's raw text;
+    shown for a text policy, or for any policy with an unusable answer."""
+    lines = []
+    for label, record in (("before RL", before), ("after RL", after)):
+        stats = record.get("answers")
+        if not stats or not (record.get("action_format") == "text" or stats["parsed"] < stats["n"]):
+            continue
+        lines.append(f"- {label}: {answers_line(stats)}")
+        first = stats.get("first_failure")
+        if first is not None:
+            text = first.get("answer_text") or "(no text)"
+            lines.append(
+                f"  first failure `{first['sample_id']}`: {first['parse_error']}; raw answer: "
+                f"`{text.replace('`', chr(39))}`"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "Answers (each test sample's raw text is in `eval_sft/per_sample.jsonl` and "
+        "`eval_rl/per_sample.jsonl`, `answer_text`):",
+        "",
+        *lines,
+    ]
+
+
 def _bad_video_lines(bad_videos: list[Mapping[str, str]]) -> list[str]:
     """Report lines listing the test samples left out for an unreadable video
     (``eval.on_bad_video: skip``); none when there were none."""
@@ -165,6 +242,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         run_dir / CURVE_FILE,
         test_before=before["metrics"].get("m_vIoU"),
         test_after=after["metrics"].get("m_vIoU"),
+        reward=summary.get("reward"),
     )
     timings = summary["timings_s"]
     last = lines[-1] if lines else {}
@@ -183,6 +261,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         f"- RL run: `{summary['rl_run_dir']}` ({summary['rl_algorithm']}, "
         f"{summary['rl_iterations']} iterations, {summary['rl_num_workers']} Ray rollout workers)",
         f"- RL checkpoint: `{summary['rl_checkpoint']}`",
+        *_threads_line(summary.get("threads")),
         f"- wall time: {timings['total_s']:.1f} s",
         "",
         "## Test metrics before and after RL",
@@ -191,6 +270,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"Samples: {before['metrics'].get('n', '?')} (official HC-STVG protocol on native frames; "
         "deterministic answers of the policy).",
+        *_answer_lines(before, after),
         *_bad_video_lines(before.get("bad_videos", [])),
         "",
         *samples_section(run_dir, summary),
@@ -202,6 +282,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         f"![learning curve]({CURVE_FILE})",
         "",
+        f"- {reward_label(summary.get('reward'))}: the reward curve's scale",
         f"- last iteration: reward {last.get('rewards/sampled/total', float('nan')):.4f}, "
         f"tIoU {last.get('rewards/sampled/t_iou', float('nan')):.4f}, "
         f"vIoU {last.get('rewards/sampled/v_iou', float('nan')):.4f} "

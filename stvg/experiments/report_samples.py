@@ -9,7 +9,9 @@ test split (``per_sample.jsonl``: one ``{"sample_id", "t_iou", "v_iou", ...}`` p
   0.1 (``[0, 0.1)``, ..., ``[0.9, 1.0]``), after RL filled and before RL as an outline;
 * ``gallery/best_<rank>_<id>.png`` and ``gallery/worst_<rank>_<id>.png``: contact sheets
   (:func:`stvg.render.sample_sheet`, one frame per second) of the 3 test samples with the
-  highest and the lowest vIoU after RL (ties: higher tIoU first, then sample id).
+  highest and the lowest vIoU after RL (ties: higher tIoU first, then sample id); a sheet
+  whose answer could not be used says why in its header, and for a text policy the tables
+  quote each answer's raw text and parse error.
 
 Without the after-RL folder the section is left out; without the before-RL folder the
 histograms show after RL only; when the dataset or its videos cannot be read the gallery
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from stvg.data.errors import DataError
+from stvg.evaluation.answers import quote
 
 HISTOGRAM_FILE = "iou_histograms.png"
 GALLERY_DIR = "gallery"
@@ -196,12 +199,14 @@ def _write_gallery(
                     sample_id=sample_id,
                     hint="the evaluation and the data root must be of the same run",
                 )
+            error = record.get("parse_error")
             image = sample_sheet(
                 dataset.get(sample_id),
                 predictions.get(sample_id),
                 fps=GALLERY_FPS,
                 max_frames=GALLERY_MAX_FRAMES,
                 layout=layout,
+                note=None if not error else f"unusable answer: {error}",
             )
             relative = f"{GALLERY_DIR}/{sheet_name(kind, rank, sample_id)}"
             write_image(out_dir / relative, image)
@@ -236,23 +241,36 @@ def samples_section(run_dir: str | Path, summary: Mapping[str, Any]) -> list[str
     except DataError as exc:
         return [*lines, f"Gallery skipped: {exc}", ""]
     titles = {"best": "Best", "worst": "Worst"}
+    texts = any("answer_text" in r for r in after)  # a text policy: show what it wrote
     for kind, records in ranked.items():
         lines += [
             f"### {titles[kind]} {len(records)} by vIoU after RL",
             "",
-            "| rank | sample | tIoU | vIoU | contact sheet |",
-            "|---:|---|---:|---:|---|",
+            "| rank | sample | tIoU | vIoU | contact sheet |"
+            + (" answer (raw text) | parse error |" if texts else ""),
+            "|---:|---|---:|---:|---|" + ("---|---|" if texts else ""),
         ]
         for rank, record in enumerate(records, start=1):
             sheet = sheets[(kind, rank)]
-            lines.append(
+            row = (
                 f"| {rank} | `{record['sample_id']}` | {float(record['t_iou']):.3f} | "
                 f"{float(record['v_iou']):.3f} | [{Path(sheet).name}]({sheet}) |"
             )
+            if texts:
+                row += (
+                    f" {_cell(quote(record.get('answer_text')))} |"
+                    f" {_cell(record.get('parse_error') or '')} |"
+                )
+            lines.append(row)
         lines.append("")
         for rank, record in enumerate(records, start=1):
             lines += [f"![{kind} {rank}: {record['sample_id']}]({sheets[(kind, rank)]})", ""]
     return lines
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell (pipes and backticks escaped)."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
 
 
 __all__ = [

@@ -149,7 +149,7 @@ def run_experiment(
     # 1. data
     tick = time.perf_counter()
     root = config.data.resolved_root()
-    made = ensure_data(config.data, root)
+    made = ensure_data(config.data, root, progress=config.progress)
     timings["data_s"] = time.perf_counter() - tick
     what = "generated " + ", ".join(made) if made else "already there"
     log(f"[{next(counter)}/{total}] data: {root} ({what}) {timings['data_s']:.1f}s")
@@ -165,7 +165,12 @@ def run_experiment(
         ensure_tiny(config.policy, config.seed)
         record = run_stage(
             "synthesis",
-            {**upstream, "synthesis": _without(to_dict(synthesis_config(config, run_dir)), "out")},
+            {
+                **upstream,
+                "synthesis": _without(
+                    to_dict(synthesis_config(config, run_dir)), "out", "progress"
+                ),
+            },
             lambda folder: synthesis_stage(config, folder),
         )
         synthesis_summary = {
@@ -186,7 +191,8 @@ def run_experiment(
     if treatment.sft:
         sft_inputs = {
             **upstream,
-            "sft": _without(to_dict(sft_config(config, run_dir, targets)), "out_dir"),
+            # where the metrics are shown is no input: report_to never changes a stage's key
+            "sft": _without(to_dict(sft_config(config, run_dir, targets)), "out_dir", "report_to"),
         }
         record = run_stage("sft", sft_inputs, lambda folder: sft_stage(config, folder, targets))
         sft_checkpoint = Path(record["checkpoint"])
@@ -208,7 +214,13 @@ def run_experiment(
     # 5. RL from the start
     rl_inputs = {
         "sft": start_key,
-        "rl": _without(to_dict(rl_config(config, Path("<sft>"), run_dir)), "out_dir"),
+        # the display is no input: a run with --no-progress reuses the stage
+        "rl": _without(
+            to_dict(rl_config(config, Path("<sft>"), run_dir)),
+            "out_dir",
+            "progress_bar",
+            "report_to",
+        ),
     }
     trained = run_stage("rl", rl_inputs, lambda folder: rl_stage(config, sft_checkpoint, folder))
     line(f"RL ({trained['algorithm']}): {trained['run_dir']}", "rl")
@@ -254,12 +266,19 @@ def _summary(
         "sft_checkpoint": None if sft_checkpoint is None else str(sft_checkpoint),
         "sft_selection": {}
         if sft is None
-        else {k: v for k, v in sft.record.items() if k not in ("checkpoint", "build_s")},
+        else {k: v for k, v in sft.record.items() if k not in ("checkpoint", "build_s", "threads")},
+        "threads": {
+            "sft": None if sft is None else sft.record.get("threads"),
+            "rl_learner": (trained.get("threads") or {}).get("learner"),
+            "rl_workers": trained["num_workers"],
+            "rl_threads_per_worker": (trained.get("threads") or {}).get("per_worker"),
+        },
         "rl_run_dir": trained["run_dir"],
         "rl_checkpoint": trained["checkpoint"],
         "rl_algorithm": trained["algorithm"],
         "rl_iterations": trained["iterations"],
         "rl_num_workers": trained["num_workers"],
+        "reward": _reward(config),
         "before_rl": _without(before, "dir", "build_s"),
         "after_rl": _without(after, "dir", "build_s"),
         "eval_dirs": {"sft": start_dir, "rl": after["dir"]},
@@ -267,6 +286,20 @@ def _summary(
             name: {"folder": str(out.folder), "key": out.key, "reused": out.reused}
             for name, out in built.items()
         },
+    }
+
+
+def _reward(config: RunConfig) -> dict[str, Any]:
+    """The RL reward of the run: its formula and the range of its total (``None`` where a
+    term declares no range), what the report's reward curve is labelled with."""
+    from stvg.verifiers import Verifier
+
+    verifier = Verifier.from_config(config.env.verifier)
+    bounds = verifier.total_range()
+    return {
+        "formula": verifier.formula(),
+        "min": None if bounds is None else bounds[0],
+        "max": None if bounds is None else bounds[1],
     }
 
 

@@ -13,6 +13,7 @@ import argparse
 import shlex
 import sys
 
+from stvg.cli_args import add_config_argument
 from stvg.cli_errors import check_writable_dir
 from stvg.config import add_set_argument
 
@@ -23,15 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="run a whole experiment: data, SFT, RL, evaluation and a report",
         description=(
-            "Generate the synthetic splits, warm-start the native policy with SFT, train it "
+            "Generate the synthetic splits, warm-start the config's policy (native, VLM, or "
+            "none for the tracking policy) with SFT, optionally after CoT synthesis, train it "
             "with RL (Ray rollout workers), evaluate before and after RL on the test split "
-            "and write report.md with a learning-curve PNG."
+            "and write report.md with a learning curve, histograms and contact sheets."
         ),
     )
-    parser.add_argument("config", metavar="CONFIG", help="the experiment's YAML config")
+    add_config_argument(parser, "the experiment's YAML config")
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--name", help="override the config's name (the run folder)")
-    add_set_argument(parser)
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress display (by default each long stage shows a bar on a terminal, a "
+        "line every 30 s elsewhere)",
+    )
+    add_set_argument(parser, "rl.learning_rate=1e-5 env.fps=2 seed=3")
     parser.set_defaults(handler=_run)
 
 
@@ -44,6 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     for key, value in (("out_dir", args.out_dir), ("name", args.name)):
         if value is not None:
             overrides[key] = value
+    if args.no_progress:
+        overrides["progress"] = False
     config = load_run_config(args.config, overrides)  # every stage's config validated
     check_writable_dir(config.out_dir, "--out-dir" if args.out_dir else "out_dir")  # first
     command = (

@@ -194,6 +194,9 @@ class RunConfig:
         rl: the RL stage (:class:`~stvg.training.config.TrainConfig`).
         synthesis: the CoT synthesis stage (:class:`~stvg.synthesis.config.SynthesisConfig`,
             ``policy: vlm`` only), or ``None``.
+        progress: show each long stage's progress on stderr (:mod:`stvg.progress`: one bar
+            per stage on a terminal, a line every 30 s elsewhere); ``false`` (``stvg run
+            --no-progress``): none. It never changes a result or a stage's key.
     """
 
     name: str = "quickstart"
@@ -206,6 +209,7 @@ class RunConfig:
     sft: SFTConfig | VLMSFTConfig | None = None
     rl: TrainConfig = field(default_factory=TrainConfig)
     synthesis: SynthesisConfig | None = None
+    progress: bool = True
 
     @classmethod
     def __config_prepare__(

@@ -31,7 +31,7 @@ def synthesis_config(config: RunConfig, folder: Path) -> Any:
         contract=contract,
         template=policy.template,
         out=str(folder),
-        progress=False,
+        progress=config.progress,
     )
 
 
@@ -50,7 +50,8 @@ def rl_config(config: RunConfig, checkpoint: Path | None, folder: Path) -> Any:
     policy = config.rl.policy
     if start_key is not None and checkpoint is not None:
         policy = replace(policy, config={**policy.config, start_key: str(checkpoint)})
-    return replace(config.rl, policy=policy, out_dir=str(folder))
+    progress_bar = config.rl.progress_bar and config.progress
+    return replace(config.rl, policy=policy, out_dir=str(folder), progress_bar=progress_bar)
 
 
 def eval_config(config: RunConfig, label: str) -> Any:
@@ -67,7 +68,7 @@ def eval_config(config: RunConfig, label: str) -> Any:
         batch_size=config.eval.batch_size,
         limit=config.eval.limit,
         on_bad_video=config.eval.on_bad_video,
-        progress=False,
+        progress=config.progress,
     )
 
 

@@ -13,9 +13,9 @@ from stvg.experiments.stage_configs import eval_config, rl_config, sft_config, s
 from stvg.verifiers.metrics import headline_metrics
 
 
-def ensure_data(data: DataSection, root: str) -> list[str]:
+def ensure_data(data: DataSection, root: str, progress: bool = False) -> list[str]:
     """Generate the missing synthetic splits (under a file lock: the trials of a sweep may
-    ask at once); returns the splits generated."""
+    ask at once; ``progress``: show it); returns the splits generated."""
     from filelock import FileLock
 
     from stvg.data.synthetic import ensure_synthetic_split
@@ -25,7 +25,7 @@ def ensure_data(data: DataSection, root: str) -> list[str]:
         return [
             split
             for split, n in (("train", data.n_train), ("test", data.n_test))
-            if ensure_synthetic_split(root, split, n, data.seed, data.difficulty)
+            if ensure_synthetic_split(root, split, n, data.seed, data.difficulty, progress=progress)
         ]
 
 
@@ -43,7 +43,9 @@ def ensure_tiny(policy: PolicySection, seed: int) -> None:
 def synthesis_stage(config: RunConfig, folder: Path) -> dict[str, Any]:
     from stvg.synthesis.run import TARGETS_FILE, synthesize
 
-    manifest = synthesize(synthesis_config(config, folder)).manifest
+    result = synthesize(synthesis_config(config, folder))
+    result.check_kept()  # SFT on no target would fail later, with a less useful message
+    manifest = result.manifest
     record = {k: manifest[k] for k in ("teacher", "counts", "teacher_metrics")}
     return {**record, "targets": str(folder / TARGETS_FILE)}
 
@@ -58,7 +60,8 @@ def sft_stage(config: RunConfig, folder: Path, targets: Path | None) -> dict[str
     ensure_tiny(config.policy, config.seed)
     threads = torch.get_num_threads()
     try:
-        sft = train_sft(sft_config(config, folder, targets), progress=False, log=None)
+        sft = train_sft(sft_config(config, folder, targets), progress=config.progress, log=None)
+        used = torch.get_num_threads()  # what SFT ran with (given, or chosen)
     finally:
         torch.set_num_threads(threads)
     selection: dict[str, Any] = {
@@ -70,12 +73,13 @@ def sft_stage(config: RunConfig, folder: Path, targets: Path | None) -> dict[str
         selection["val_metrics"] = {
             k: float(v) for k, v in headline_metrics(sft.val_metrics, with_n=True).items()
         }
-    return {"checkpoint": str(sft.checkpoint), **selection}
+    return {"checkpoint": str(sft.checkpoint), **selection, "threads": used}
 
 
 def rl_stage(config: RunConfig, checkpoint: Path | None, folder: Path) -> dict[str, Any]:
     """The RL stage: train from ``checkpoint`` into ``folder``; returns its record."""
     from stvg.training.trainers import create_trainer
+    from stvg.training.workers import worker_threads
 
     trainer = create_trainer(rl_config(config, checkpoint, folder))
     try:
@@ -88,6 +92,10 @@ def rl_stage(config: RunConfig, checkpoint: Path | None, folder: Path) -> dict[s
         "iterations": trained.iterations,
         "algorithm": trainer.config.algorithm,
         "num_workers": trainer.config.rollout.num_workers,
+        "threads": {
+            "learner": trainer.threads,
+            "per_worker": worker_threads(trainer.config.rollout),
+        },
     }
 
 
@@ -118,14 +126,18 @@ def rl_policy(config: RunConfig, trained: Mapping[str, Any]) -> Any:
 def evaluation_stage(config: RunConfig, policy: Any, folder: Path, label: str) -> dict[str, Any]:
     """An evaluation stage: evaluate ``policy`` into ``folder``; returns its record."""
     from stvg.evaluation import evaluate_policy
+    from stvg.training.threads import torch_threads
 
-    evaluation = evaluate_policy(eval_config(config, label), policy=policy, out_dir=folder)
+    with torch_threads():  # chosen from the free cores, as SFT's and the learner's
+        evaluation = evaluate_policy(eval_config(config, label), policy=policy, out_dir=folder)
     return {
         "metrics": headline_metrics(evaluation.metrics, with_n=True),
         "rewards": dict(evaluation.rewards),
         "cost": dict(evaluation.cost),
         "seconds": evaluation.seconds,
         "bad_videos": list(evaluation.bad_videos),
+        "action_format": evaluation.action_format,
+        "answers": evaluation.summary()["answers"],
         "dir": str(folder),
     }
 

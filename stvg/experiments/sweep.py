@@ -66,6 +66,7 @@ from stvg.config import (
 )
 from stvg.experiments.sweep_report import SweepReportConfig
 from stvg.training.config import RayConfig
+from stvg.training.trackers import Reporter, check_report_to, open_trackers
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
 ROW_FILE = "row.json"
@@ -119,6 +120,11 @@ class SweepConfig:
         ray: the Ray cluster (``address: null`` starts a local one).
         report: what ``report.md`` shows (:class:`~stvg.experiments.sweep_report.
             SweepReportConfig`).
+        report_to: also send each trial's results row (its axis values as the run's
+            config; its metrics, costs and wall time) to ``tensorboard``, ``wandb`` or
+            ``mlflow`` (:mod:`stvg.training.trackers`), one tracker run per trial in
+            ``<sweep folder>/trackers/<trial>/``. Each trial's own RL run reports where
+            its ``rl.report_to`` says.
     """
 
     name: str = "sweep"
@@ -134,8 +140,13 @@ class SweepConfig:
     max_concurrent_trials: int | None = None
     ray: RayConfig = field(default_factory=RayConfig)
     report: SweepReportConfig = field(default_factory=SweepReportConfig)
+    report_to: list[Reporter] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.base is None or not isinstance(self.base, (str, Mapping)):
             raise InvalidField(
                 "base", "needs the base run config: a YAML path or a mapping of run keys"
@@ -455,9 +466,11 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     if trial_dir.exists():
         shutil.rmtree(trial_dir)
     config = spec.run_config(values)
-    rl = replace(config.rl, progress_bar=False)  # trials run in parallel: no interleaved bars
-    config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl)
+    # trials run side by side, their output in log files: no progress displays
+    rl = replace(config.rl, progress_bar=False)
+    config = replace(config, name=name, out_dir=str(trial_dir.parent), rl=rl, progress=False)
     started = time.perf_counter()
+    started_at = time.time()
     trial_dir.mkdir(parents=True)
     # Trials run side by side: each one's stage lines and warnings go to its own log.
     with (
@@ -473,6 +486,7 @@ def run_trial(spec: TrialSpec, values: Mapping[str, Any]) -> dict[str, Any]:
         )
     row = results_row(spec, values, result.summary, time.perf_counter() - started)
     row["run_dir"] = str(trial_dir)
+    row["started_at"], row["finished_at"] = started_at, time.time()
     tmp = row_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
     tmp.replace(row_path)
@@ -582,7 +596,8 @@ def run_sweep(
     """Run (or resume) the sweep of the module docstring on Ray Tune.
 
     Args:
-        config, spec: from :func:`load_sweep_config`.
+        config: the sweep, from :func:`load_sweep_config`.
+        spec: its trials, from :func:`load_sweep_config`.
         command: the command line, quoted in the report.
         restart: discard an earlier run of a different sweep in the same folder (and of
             this one: start over).
@@ -620,10 +635,14 @@ def run_sweep(
             tuner = tune.Tuner(
                 trainable,
                 param_space={"axes": _tune_space(spec)},
+                # The limit belongs to the variant generator: Tune ignores (with a warning)
+                # a TuneConfig.max_concurrent_trials given beside a generator of our own.
                 tune_config=tune.TuneConfig(
                     num_samples=config.samples,
-                    max_concurrent_trials=config.max_concurrent_trials,
-                    search_alg=BasicVariantGenerator(random_state=config.search_seed),
+                    search_alg=BasicVariantGenerator(
+                        random_state=config.search_seed,
+                        max_concurrent=config.max_concurrent_trials or 0,
+                    ),
                 ),
                 run_config=tune.RunConfig(
                     storage_path=str(sweep_dir),
@@ -653,12 +672,45 @@ def run_sweep(
             rows.append(_error_row(spec, values, result.error))
     rows.sort(key=lambda r: (_cell_order(spec, r), r["seed"]))
     write_results_csv(sweep_dir / "results.csv", rows)
+    report_rows(config.report_to, sweep_dir, rows)
     report = write_sweep_report(
         sweep_dir, rows, config.report, title=f"Sweep {config.name}", command=command
     )
     ok = sum(1 for r in rows if r["status"] == "ok")
     log(f"{ok} of {len(rows)} trials finished; report: {report}")
     return SweepResult(sweep_dir, rows, report, resume)
+
+
+TRACKERS_DIR = "trackers"
+
+
+def report_rows(
+    report_to: Sequence[str], sweep_dir: Path, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Send each finished trial's results row to ``report_to`` (see :class:`SweepConfig`);
+    a trial reported by an earlier run of the sweep is not sent again. Returns how many
+    trials were sent."""
+    sent = 0
+    for row in rows:
+        folder = sweep_dir / TRACKERS_DIR / str(row["trial"])
+        if not report_to or row.get("status") != "ok" or folder.exists():
+            continue
+        folder.mkdir(parents=True)
+        config = {
+            "sweep": sweep_dir.name,
+            "cell": row["cell"],
+            "seed": row["seed"],
+            **{k.removeprefix("axis/"): v for k, v in row.items() if k.startswith("axis/")},
+        }
+        trackers = open_trackers(
+            report_to, folder, run_name=f"{sweep_dir.name}/{row['trial']}", config=config
+        )
+        try:
+            trackers.log(0, {k: v for k, v in row.items() if not k.startswith("axis/")})
+        finally:
+            trackers.close()
+        sent += 1
+    return sent
 
 
 def _cell_order(spec: TrialSpec, row: Mapping[str, Any]) -> tuple[int, ...]:
@@ -744,6 +796,7 @@ __all__ = [
     "grid_combinations",
     "load_sweep_config",
     "parse_axis",
+    "report_rows",
     "results_row",
     "run_sweep",
     "run_trial",

@@ -14,6 +14,7 @@ import argparse
 import shlex
 import sys
 
+from stvg.cli_args import add_config_argument
 from stvg.config import add_set_argument
 
 
@@ -29,13 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "against a baseline cell, plots). Running it again resumes."
         ),
     )
-    parser.add_argument("config", metavar="CONFIG", help="the sweep's YAML config")
+    add_config_argument(parser, "the sweep's YAML config")
     parser.add_argument(
         "--restart",
         action="store_true",
         help="discard an earlier run in the sweep folder and start over",
     )
-    add_set_argument(parser)
+    add_set_argument(parser, "set.rl.iterations=20 max_concurrent_trials=1 grid.seed=[0,1]")
     parser.set_defaults(handler=_sweep)
 
 

@@ -21,6 +21,8 @@ key                           value
 ``cost/visual_tokens/<vlm>``  visual tokens per test query (``qwen2.5-vl``, ``qwen3-vl``)
 ``cost/seconds_per_query``    policy seconds per test query
 ``wall_s``                    the trial's wall time (s)
+``started_at``                when the trial started and finished (Unix time, s): the
+``finished_at``               trials' overlap shows how many ran at once
 ``run_dir``                   the trial's run folder (str)
 ``rl_metrics``                path of the RL ``metrics.jsonl`` (or empty)
 ============================  ============================================================
@@ -29,7 +31,9 @@ Values may be missing (absent, ``None`` or ``""``) for errored trials. Errored t
 listed in the report and left out of every statistic. Intervals come from
 :mod:`stvg.stats` only: a Student-t interval of the mean across seeds
 (:func:`~stvg.stats.mean_ci`) and a paired bootstrap interval of the
-difference to the baseline cell (:func:`~stvg.stats.paired_difference`).
+difference to the baseline cell (:func:`~stvg.stats.paired_difference`). Metrics are
+fractions: their intervals are cut at 0 and 1 (shown ``mean [lo, hi]``, with a note), and
+two cells whose paired values are equal are reported ``identical``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,13 @@ REPORT_FILE = "report.md"
 RESULTS_FILE = "results.csv"
 PLOT_KINDS = ("tradeoff", "curves", "bars")
 CONFIDENCE = 0.95  # two-sided coverage of every interval in the report
+#: The range of every reported metric (``final/<metric>``: a fraction); intervals are cut at it.
+METRIC_BOUNDS = (0.0, 1.0)
+CLIPPED_NOTE = (
+    "An interval that would pass below 0 % or above 100 % is cut at the bound (the mean "
+    "lies in the range, so the cut interval covers it whenever the t interval does) and "
+    "shown as `mean [lo, hi]`."
+)
 LEADING_COLUMNS = ("trial", "cell", "seed", "status")
 KNOWN_COSTS = (
     "cost/frames_shown",
@@ -284,7 +295,7 @@ def _cell_table(
         n = len(rows)
         cols = [_code(label), str(n)]
         for metric in metrics:
-            cols.append(_with_n(mean_ci(_values(rows, f"final/{metric}"), CONFIDENCE), n))
+            cols.append(_with_n(final_ci(rows, metric), n))
         for metric in changed:
             deltas = [d for d in (_change(row, metric) for row in rows) if d is not None]
             cols.append(mean_ci(deltas, CONFIDENCE).format(signed=True) if deltas else "—")
@@ -294,6 +305,16 @@ def _cell_table(
         cols.append(_plain(mean_ci(_values(rows, "wall_s")).mean))
         lines.append("| " + " | ".join(cols) + " |")
     return lines
+
+
+def final_ci(rows: Sequence[Mapping[str, Any]], metric: str) -> Interval:
+    """The mean of ``final/<metric>`` over ``rows`` with its 95% t interval, cut at the
+    metric's range (:data:`METRIC_BOUNDS`)."""
+    return mean_ci(_values(rows, f"final/{metric}"), CONFIDENCE, bounds=METRIC_BOUNDS)
+
+
+def _any_clipped(cells: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence[str]) -> bool:
+    return any(final_ci(rows, m).clipped for rows in cells.values() for m in metrics)
 
 
 def _with_n(ci: Interval, n_cell: int) -> str:
@@ -326,10 +347,16 @@ def _difference_table(
             ci = paired_difference(
                 [ours[s] for s in seeds], [base[s] for s in seeds], confidence=CONFIDENCE
             )
+            if ci.identical:
+                lines.append(
+                    f"| {_code(label)} | {metric} | {ci.n} | 0 | identical (every pair "
+                    "equal) | identical |"
+                )
+                continue
             marker = "yes" if ci.excludes(0.0) else "no"
+            mean = ci.format(signed=True).split(" ")[0]
             lines.append(
-                f"| {_code(label)} | {metric} | {ci.n} | {100.0 * ci.mean:+.2f} | "
-                f"{ci.format_bounds()} | {marker} |"
+                f"| {_code(label)} | {metric} | {ci.n} | {mean} | {ci.format_bounds()} | {marker} |"
             )
     return lines
 
@@ -360,10 +387,11 @@ def _plot_bars(
     metric: str,
     baseline: str,
 ) -> tuple[str, str]:
-    """One bar per cell: mean ``final/<metric>`` (%) with its 95% t interval."""
+    """One bar per cell: mean ``final/<metric>`` (%) with its 95% t interval, cut at
+    0 % and 100 % (the caption says which bars were cut)."""
     plt = _pyplot()
     labels = list(cells)
-    cis = [mean_ci(_values(rows, f"final/{metric}"), CONFIDENCE) for rows in cells.values()]
+    cis = [final_ci(rows, metric) for rows in cells.values()]
     heights = [100.0 * ci.mean if ci.n else 0.0 for ci in cis]
     yerr = [[_errors(ci, 100.0)[k] if ci.n else 0.0 for ci in cis] for k in (0, 1)]
     colours = ["tab:orange" if label == baseline else "tab:blue" for label in labels]
@@ -377,9 +405,15 @@ def _plot_bars(
     ax.grid(axis="y", alpha=0.3)
     name = _file_name("bars", metric)
     _save(fig, folder / name)
+    cut = [label for label, ci in zip(labels, cis, strict=True) if ci.clipped]
     caption = (
         f"final/{metric} (%) per cell: mean over seeds with a 95% t interval; "
         f"the baseline {_code(baseline)} is hatched orange."
+        + (
+            f" Bars cut at the metric's range (0-100 %): {', '.join(map(_code, cut))}."
+            if cut
+            else ""
+        )
     )
     return name, caption
 
@@ -400,7 +434,7 @@ def _plot_tradeoff(
         points = []
         for label, rows in cells.items():
             x = mean_ci(_values(rows, cost), CONFIDENCE)
-            y = mean_ci(_values(rows, f"final/{metric}"), CONFIDENCE)
+            y = final_ci(rows, metric)
             if x.n and y.n and x.mean > 0:
                 points.append((label, x, y))
         if not points:
@@ -435,9 +469,11 @@ def _plot_tradeoff(
         ax.grid(alpha=0.3, which="both")
     name = _file_name("tradeoff", metric)
     _save(fig, folder / name)
+    cut = sum(1 for rows in cells.values() if final_ci(rows, metric).clipped)
     caption = (
         f"final/{metric} (%) against cost per query ({', '.join(cost_axes)}), one point per "
-        "cell joined in cell order: means with 95% t intervals over seeds."
+        "cell joined in cell order: means with 95% t intervals over seeds"
+        + (f" ({cut} cut at the metric's range, 0-100 %)." if cut else ".")
     )
     return name, caption
 
@@ -657,6 +693,7 @@ def write_sweep_report(
         "",
         *_cell_table(cells, config.metrics),
         "",
+        *([CLIPPED_NOTE, ""] if _any_clipped(cells, config.metrics) else []),
         f"## Paired differences vs {_code(baseline)}",
         "",
     ]
@@ -667,7 +704,8 @@ def write_sweep_report(
             "Cell minus baseline in points, paired on the seeds both cells have: the mean "
             "paired difference with a 95% bootstrap percentile interval (all n**n "
             "resamples when n**n <= 10000). *CI excludes 0*: yes when 0 lies outside the "
-            "interval.",
+            "interval; *identical* when every pair of values is equal (the two cells computed "
+            "the same numbers).",
             "",
             *_difference_table(cells, baseline, config.metrics),
             "",

@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 help="how frames are stored: png (lossless, default) or jpeg (q95, ~5x smaller)",
             )
         sub.add_argument("--out", required=True, metavar="PATH", help=out_help)
-        add_set_argument(sub)
+        add_set_argument(sub, "policy.min_pixels=3136 env.max_frames=16")
         sub.set_defaults(handler=_handle)
 
 

@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument(
         "--predictions",
         metavar="P",
-        help="predictions JSON (format in DESIGN.md); without it only the GT is drawn",
+        help="predictions JSON ({sample_id: {st_frame, ed_frame, bbox: {frame: [x1, y1, x2, "
+        "y2]}}}, 0-based native frames; docs/design.md); without it only the GT is drawn",
     )
     picture = parser.add_argument_group("picture")
     picture.add_argument("--sample", metavar="ID", required=True, help="the sample id to draw")

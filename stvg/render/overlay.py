@@ -4,7 +4,13 @@ A box is drawn on frame ``f`` only when ``f`` lies inside its tube's span (inclu
 native frames) *and* the tube has a box at ``f``: the ground truth on frames of
 ``sample.gt_span`` that carry an annotated box, the prediction on frames of
 ``prediction.span`` that carry a predicted box. These are exactly the boxes that the
-metric protocol scores (``DESIGN.md``), so a picture never shows a box that is not counted.
+span formula scores, so a picture never shows a box that is not counted.
+
+A frame's IoU (:meth:`TubePair.frame_iou`) is what vIoU adds up for it: every frame from
+the earlier start to the later end of the two spans (``U``, vIoU's denominator) counts,
+with the IoU of its two boxes, or 0 when one of them is missing there (a frame inside the
+predicted span but outside the ground truth, or the reverse). The mean of the IoUs of all
+frames of ``U`` is the sample's vIoU.
 """
 
 from __future__ import annotations
@@ -64,18 +70,31 @@ class TubePair:
         or ``None`` outside ``pred_span`` or on a frame without a predicted box."""
         return _box_at(self.pred_tube, self.pred_span, int(frame_idx))
 
+    @property
+    def scored_span(self) -> tuple[int, int] | None:
+        """``U``: from the earlier start to the later end of the two spans (inclusive
+        native frames), the frames vIoU divides by; ``None`` without a prediction."""
+        if self.pred_span is None:
+            return None
+        return min(self.gt_span[0], self.pred_span[0]), max(self.gt_span[1], self.pred_span[1])
+
     def frame_iou(self, frame_idx: int) -> float | None:
-        """IoU in ``[0, 1]`` of the predicted and the ground-truth box at ``frame_idx``
-        (:func:`stvg.verifiers.iou.box_iou_single`), or ``None`` when either is absent.
+        """What vIoU counts for ``frame_idx``: on a frame of :attr:`scored_span`, the IoU in
+        ``[0, 1]`` of the predicted and the ground-truth box
+        (:func:`stvg.verifiers.iou.box_iou_single`), or 0 when either box is missing there;
+        ``None`` on a frame outside it or without a prediction (not scored).
 
         >>> pair = TubePair((0, 1), Tube.from_dict({0: [0, 0, 10, 10], 1: [0, 0, 10, 10]}),
         ...                 (1, 2), Tube.from_dict({1: [0, 0, 10, 5], 2: [0, 0, 10, 5]}))
-        >>> pair.frame_iou(0), pair.frame_iou(1), pair.frame_iou(2)
-        (None, 0.5, None)
+        >>> pair.frame_iou(0), pair.frame_iou(1), pair.frame_iou(2), pair.frame_iou(3)
+        (0.0, 0.5, 0.0, None)
         """
+        scored = self.scored_span
+        if scored is None or not scored[0] <= int(frame_idx) <= scored[1]:
+            return None
         gt, pred = self.gt_box(frame_idx), self.pred_box(frame_idx)
         if gt is None or pred is None:
-            return None
+            return 0.0
         return box_iou_single(pred, gt)
 
 

@@ -9,6 +9,7 @@ protocol on native frames), so the header shows the numbers ``stvg evaluate`` re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -111,6 +112,7 @@ def sample_sheet(
     fps: float | None = 1.0,
     max_frames: int | None = None,
     layout: SheetLayout | None = None,
+    note: str | None = None,
 ) -> np.ndarray:
     """The contact sheet of ``sample`` and ``prediction`` (``None``: ground truth only).
 
@@ -121,6 +123,8 @@ def sample_sheet(
         fps: frames per second shown as tiles (default one per second; ``None`` = all).
         max_frames: at most this many tiles, evenly spread.
         layout: the sheet layout (:class:`~stvg.render.sheet.SheetLayout`).
+        note: the header's note instead of the default (``no prediction`` without one),
+            e.g. why the answer could not be used.
 
     Returns:
         uint8 ``[H, W, 3]`` RGB image.
@@ -145,7 +149,10 @@ def sample_sheet(
     sheet_geometry(tiles, size, size, layout)  # its size bound, before any decode
     frames = read_sample_frames(sample, fps, max_frames=max_frames, max_side=None)
     tubes = TubePair.from_sample(sample, prediction)
-    return contact_sheet(frames, tubes, sample_header(sample, prediction), layout)
+    header = sample_header(sample, prediction)
+    if note is not None:
+        header = replace(header, note=note)
+    return contact_sheet(frames, tubes, header, layout)
 
 
 def write_image(path: str | Path, image_rgb: np.ndarray) -> Path:

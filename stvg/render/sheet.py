@@ -8,13 +8,14 @@ A sheet is a uint8 RGB image::
     | <query, wrapped over at most query_lines lines>              |  the query
     +--------------------------------------------------------------+
     | [frame + boxes] | [frame + boxes] | [frame + boxes] | ...    |  one tile per frame,
-    | t=0.00s IoU -   | t=1.00s IoU 0.83| t=2.00s IoU 0.71| ...    |  left to right, then down
+    | t=0.00s IoU -   | t=1.00s IoU 0.83| t=2.00s IoU 0   | ...    |  left to right, then down
     +--------------------------------------------------------------+
 
 Each tile shows one frame fitted into ``tile_width x tile_height`` pixels (aspect kept,
 enlarged or shrunk), the boxes drawn at the tile's resolution (:mod:`stvg.render.draw`),
-and under it the frame's timestamp in seconds and the IoU of the predicted and the
-ground-truth box on that frame (``—`` when either is absent). The header's height does not
+and under it the frame's timestamp in seconds and the IoU that vIoU counts for that frame
+(:meth:`~stvg.render.overlay.TubePair.frame_iou`: 0 on a frame of either span where the
+other box is missing, ``—`` outside both spans or without a prediction). The header's height does not
 depend on the query's length, so sheets with the same layout and frame count have the same
 size (what a video recorder of env renders needs).
 """
@@ -209,7 +210,7 @@ def sheet_geometry(
 
 
 def tile_label(timestamp_s: float, iou: float | None) -> str:
-    """The text under a tile: the time in seconds and the frame's IoU (``—`` if none).
+    """The text under a tile: the time in seconds and the frame's IoU (``—``: not scored).
 
     >>> tile_label(3.0, 0.7251), tile_label(0.5, None)
     ('t=3.00s  IoU 0.73', 't=0.50s  IoU \u2014')

@@ -2,19 +2,22 @@
 
 ::
 
-    stvg synth-cot --config stvg/experiments/configs/synth_scene.yaml
-    stvg synth-cot --config FILE --teacher openai --split train --out runs/synthesis/qwen72b
+    stvg synth-cot stvg/experiments/configs/synth_scene.yaml
+    stvg synth-cot CONFIG --teacher openai --split train --out runs/synthesis/qwen72b
 
 Writes ``records.jsonl``, ``targets.jsonl`` (what ``train-sft`` reads as ``data.targets``)
-and ``manifest.json`` under ``out`` (see :mod:`stvg.synthesis.run`); a rerun resumes. A
-config error, a missing dataset or a contract mismatch is one line on stderr and exit
-status 2.
+and ``manifest.json`` under ``out`` (see :mod:`stvg.synthesis.run`); a rerun resumes and
+asks the teacher again for the samples that failed (``--no-retry-failed`` keeps them). The
+counts, the first failure's reason and the teacher's metrics are printed. A config error, a
+missing dataset, a contract mismatch or a run that kept no target is one line on stderr
+and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from stvg.cli_args import add_config_argument
 from stvg.config import add_set_argument
 
 
@@ -30,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "manifest.json under the output folder; a rerun skips ids already written."
         ),
     )
-    parser.add_argument("--config", required=True, metavar="FILE", help="synthesis YAML config")
+    add_config_argument(parser, "the synthesis YAML config")
     parser.add_argument(
         "--teacher", choices=("scene", "openai", "local"), help="override teacher.name"
     )
@@ -40,7 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="override out")
     parser.add_argument("--limit", type=int, metavar="N", help="override limit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_set_argument(parser)
+    parser.add_argument(
+        "--retry-failed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask the teacher again for samples that failed in an earlier run (default: on; "
+        "sets retry_failed)",
+    )
+    add_set_argument(parser, "teacher.batch_size=4 limit=10 keep=consistent")
     parser.set_defaults(handler=_handle)
 
 
@@ -50,7 +60,7 @@ def _handle(args: argparse.Namespace) -> int:
     from stvg.synthesis.config import load_synthesis_config
     from stvg.synthesis.run import synthesize
 
-    flags = {  # an option given wins over --set; one not given leaves --set's value alone
+    flags = {
         "teacher.name": args.teacher,
         "env.dataset": args.dataset,
         "env.split": args.split,
@@ -58,24 +68,20 @@ def _handle(args: argparse.Namespace) -> int:
         "out": args.out,
         "limit": args.limit,
         "progress": False if args.no_progress else None,
+        "retry_failed": args.retry_failed,
     }
-    given = {key: value for key, value in flags.items() if value is not None}
-    overrides = {**parse_overrides(args.overrides), **given}
+    # a flag given wins over --set; a flag not given leaves --set's value alone
+    overrides = {
+        **parse_overrides(args.overrides),
+        **{k: v for k, v in flags.items() if v is not None},
+    }
     config = load_synthesis_config(args.config, overrides)
     check_writable_dir(config.out, "--out" if args.out else "out")  # before the teacher
     result = synthesize(config)
-    counts, metrics = result.manifest["counts"], result.manifest["teacher_metrics"]
-    parsed = metrics["over_parsed"]
-    print(
-        f"wrote {result.new_records} new records ({counts['written']} in all): kept "
-        f"{counts['kept']}, dropped {counts['dropped']}, failed {counts['failed']}"
-    )
-    if parsed["n"]:
-        print(
-            f"teacher before replacement (over {parsed['n']} parsed): m_tIoU "
-            f"{parsed['m_tIoU']:.4f} m_vIoU {parsed['m_vIoU']:.4f}"
-        )
+    for line in result.summary():
+        print(line)
     print(f"output folder: {result.out_dir}")
+    result.check_kept()  # nothing kept: one line on stderr, exit status 2
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Typed config of a CoT synthesis run (``stvg synth-cot --config FILE``).
+"""Typed config of a CoT synthesis run (``stvg synth-cot FILE``).
 
 ::
 
@@ -139,7 +139,11 @@ class SynthesisConfig:
         min_box_iou: the ``consistent`` threshold on the teacher's mean box IoU.
         limit: synthesise the first ``limit`` samples only (``None`` = all).
         out: output folder (``records.jsonl``, ``targets.jsonl``, ``manifest.json``).
-        progress: draw a tqdm progress bar.
+        progress: show the run's progress (:mod:`stvg.progress`).
+        retry_failed: on a rerun, ask the teacher again for the samples whose earlier
+            attempt failed (no usable answer: an HTTP error, a refusal, an unparsable
+            reply; the manifest's ``failed``); their old records are replaced. ``False``
+            keeps every record already written.
     """
 
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -151,6 +155,7 @@ class SynthesisConfig:
     limit: int | None = None
     out: str = set_by("stvg run", "runs/synthesis")
     progress: bool = set_by("stvg run", True)
+    retry_failed: bool = True
 
     def __post_init__(self) -> None:
         if self.env.kind != "grounding":

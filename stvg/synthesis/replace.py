@@ -84,8 +84,9 @@ class Mention:
 def find_mentions(text: str) -> list[Mention]:
     """Boxes, time ranges and single times in ``text``, in text order, not overlapping.
 
-    >>> [(m.kind, m.values) for m in find_mentions("From 2 to 5 seconds; at 3.0s: [1, 2, 3, 4]")]
-    [('range', (2.0, 5.0)), ('time', (3.0,)), ('box', (1.0, 2.0, 3.0, 4.0))]
+    >>> mentions = find_mentions("From 2 to 5 seconds; at 3.0s: [1, 2, 3, 4]")
+    >>> tuple((m.kind, m.values) for m in mentions)
+    (('range', (2.0, 5.0)), ('time', (3.0,)), ('box', (1.0, 2.0, 3.0, 4.0)))
     """
     taken = np.zeros(len(text) + 1, dtype=bool)
     found: list[Mention] = []

@@ -3,7 +3,8 @@
 Files under ``config.out``:
 
 * ``records.jsonl``: one line per sample (appended as batches finish, so a rerun skips the
-  ids already there): ``sample_id``, ``prompt`` (the prompt-rendering inputs: ``query``,
+  ids already there, and retries those whose teacher failed unless ``retry_failed`` is
+  off): ``sample_id``, ``prompt`` (the prompt-rendering inputs: ``query``,
   ``timestamps_s``, ``shown_size``, ``model_size``, ``fps``), ``target`` (``null`` for a
   failed or dropped trajectory), ``teacher_text``, ``teacher_error``, ``teacher_model``,
   ``replacements``, ``teacher_t_iou``, ``teacher_v_iou``, ``teacher_box_iou``, ``kept``,
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from stvg.cli_errors import CommandError
 from stvg.config import to_dict
 from stvg.redact import redact
 from stvg.synthesis.config import SynthesisConfig, TeacherConfig
@@ -83,6 +85,18 @@ def template_sha256(template: str) -> str:
     return hashlib.sha256(template_path(template).read_bytes()).hexdigest()
 
 
+def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``records.jsonl`` with ``records`` (written beside it, then renamed)."""
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(path)
+
+
+def is_failure(record: dict[str, Any]) -> bool:
+    """Whether a record's teacher gave no usable answer (the manifest's ``failed``)."""
+    return not record.get("parsed")
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of ``records.jsonl`` (a torn last line from an interrupted run is
     dropped and the file rewritten without it)."""
@@ -97,7 +111,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             torn = True
     if torn:
-        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        _write_records(path, records)
     return records
 
 
@@ -109,11 +123,75 @@ class SynthesisResult:
         out_dir: the output folder.
         manifest: the manifest (as written to ``manifest.json``).
         new_records: records written by this run (the rest were already there).
+        retried: of those, samples whose earlier attempt had failed.
+        first_failure: the first record (in ``records.jsonl``) without a usable teacher
+            answer, as ``{sample_id, reason, detail}``; ``None`` when none failed.
     """
 
     out_dir: Path
     manifest: dict[str, Any]
     new_records: int
+    retried: int = 0
+    first_failure: dict[str, Any] | None = None
+
+    def summary(self) -> list[str]:
+        """The lines ``stvg synth-cot`` prints: the counts, the first failure's reason,
+        the teacher's metrics before replacement."""
+        counts, metrics = self.manifest["counts"], self.manifest["teacher_metrics"]
+        retried = f", {self.retried} of them retried" if self.retried else ""
+        lines = [
+            f"wrote {self.new_records} new records{retried} ({counts['written']} in all): "
+            f"kept {counts['kept']}, dropped {_reasons(counts['dropped'])}, failed "
+            f"{_reasons(counts['failed'])}"
+        ]
+        if self.first_failure is not None:
+            first = self.first_failure
+            lines.append(
+                f"first failure: sample {first['sample_id']}: {first['reason']}"
+                + (f" ({first['detail']})" if first["detail"] else "")
+            )
+        parsed = metrics["over_parsed"]
+        if parsed["n"]:
+            lines.append(
+                f"teacher before replacement (over {parsed['n']} parsed): m_tIoU "
+                f"{parsed['m_tIoU']:.4f} m_vIoU {parsed['m_vIoU']:.4f}"
+            )
+        return lines
+
+    def check_kept(self) -> None:
+        """Refuse a run that kept no target (SFT would have nothing to learn from).
+
+        Raises:
+            CommandError: no record was kept; the message gives the counts, the first
+                failure's reason and how to go on.
+        """
+        counts = self.manifest["counts"]
+        if counts["kept"]:
+            return
+        if not counts["written"]:
+            raise CommandError(
+                f"synthesis wrote no record in {self.out_dir}: the split has no sample "
+                "(check env.root and env.split)"
+            )
+        why = f"failed {_reasons(counts['failed'])}, dropped {_reasons(counts['dropped'])}"
+        first = ""
+        if self.first_failure is not None:
+            f = self.first_failure
+            first = f"; first failure: sample {f['sample_id']}: {f['reason']}"
+            first += f" ({f['detail']})" if f["detail"] else ""
+        raise CommandError(
+            f"synthesis kept no target of {counts['written']} in {self.out_dir} ({why}){first}. "
+            "Fix the teacher (is its server running? see records.jsonl) or loosen keep, then "
+            "run again: failed samples are retried"
+        )
+
+
+def _reasons(counter: dict[str, int]) -> str:
+    """``{'teacher_error': 2}`` as ``2 (teacher_error 2)``; ``0`` when empty."""
+    total = sum(counter.values())
+    if not total:
+        return "0"
+    return f"{total} (" + ", ".join(f"{k} {v}" for k, v in counter.items()) + ")"
 
 
 class _Prompter:
@@ -172,9 +250,8 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
         teacher: a teacher to use instead of building ``config.teacher`` (tests, custom
             teachers); its ``settings()`` go into the manifest.
     """
-    from tqdm.auto import tqdm
-
     from stvg.envs.grounding import GroundingEnv
+    from stvg.progress import progress
 
     spec = contract_spec(config)
     if teacher is None:
@@ -197,13 +274,22 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     records_path = out / RECORDS_FILE
-    done = {r.get("sample_id") for r in read_records(records_path)}
+    earlier = read_records(records_path)
+    failed_before = set()
+    if config.retry_failed:
+        failed_before = {r.get("sample_id") for r in earlier if is_failure(r)}
+        if failed_before:  # their records are replaced by the new attempt's
+            earlier = [r for r in earlier if not is_failure(r)]
+            _write_records(records_path, earlier)
+    done = {r.get("sample_id") for r in earlier}
     count = len(env.samples) if config.limit is None else min(config.limit, len(env.samples))
     todo = [i for i in range(count) if env.samples[i].sample_id not in done]
-    written = 0
+    written = retried = 0
     with (
         records_path.open("a", encoding="utf-8") as handle,
-        tqdm(total=len(todo), desc=f"synth-cot {teacher.name}", disable=not config.progress) as bar,
+        progress(
+            len(todo), f"synth-cot {teacher.name}", enabled=config.progress, unit="samples"
+        ) as bar,
     ):
         for batch in _batches(todo, config.teacher.batch_size):
             requests, episodes = [], []
@@ -230,6 +316,7 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
                 record = _record(request, contract, spec, reply, outcome)
                 handle.write(json.dumps(record) + "\n")
                 written += 1
+                retried += sample.sample_id in failed_before
             handle.flush()
             bar.update(len(batch))
     records = read_records(records_path)
@@ -238,7 +325,14 @@ def synthesize(config: SynthesisConfig, *, teacher: Teacher | None = None) -> Sy
     )
     manifest = _manifest(config, spec, teacher, records)
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return SynthesisResult(out, manifest, written)
+    first = next((r for r in records if is_failure(r)), None)
+    if first is not None:
+        first = {
+            "sample_id": first.get("sample_id"),
+            "reason": first.get("drop_reason"),
+            "detail": first.get("detail"),
+        }
+    return SynthesisResult(out, manifest, written, retried, first)
 
 
 def _record(
@@ -293,7 +387,7 @@ def teacher_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
 def _manifest(
     config: SynthesisConfig, spec: ContractSpec, teacher: Teacher, records: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    failed = Counter(r["drop_reason"] for r in records if not r.get("parsed"))
+    failed = Counter(r["drop_reason"] for r in records if is_failure(r))
     dropped = Counter(r["drop_reason"] for r in records if r.get("parsed") and not r["kept"])
     return {
         "teacher": teacher.settings(),
@@ -321,6 +415,7 @@ __all__ = [
     "SynthesisResult",
     "build_teacher",
     "contract_spec",
+    "is_failure",
     "read_records",
     "synthesize",
     "teacher_metrics",

@@ -2,9 +2,9 @@
 
 ::
 
-    stvg train-sft --config stvg/experiments/configs/sft_native.yaml [--out-dir DIR] [--epochs N]
-    stvg train-sft --config stvg/experiments/configs/sft_vlm_tiny.yaml
-    stvg train-sft --config stvg/experiments/configs/sft_vlm_tiny.yaml --write-targets T.jsonl
+    stvg train-sft stvg/experiments/configs/sft_native.yaml [--out-dir DIR] [--epochs N]
+    stvg train-sft stvg/experiments/configs/sft_vlm_tiny.yaml
+    stvg train-sft stvg/experiments/configs/sft_vlm_tiny.yaml --write-targets T.jsonl
 
 A config with a ``policy: {name: vlm, ...}`` section fine-tunes the VLM policy
 (:mod:`stvg.training.sft.vlm`); any other trains the native policy
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from stvg.cli_args import add_config_argument
 from stvg.cli_errors import CommandError
 from stvg.config import add_set_argument
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "policy.pt."
         ),
     )
-    parser.add_argument("--config", required=True, metavar="CONFIG", help="SFT YAML config")
+    add_config_argument(parser, "the SFT YAML config")
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--epochs", type=int, metavar="N", help="override the config's epochs")
     parser.add_argument(
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="VLM configs: write the ground-truth targets of the train split to JSONL and exit",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_set_argument(parser)
+    add_set_argument(parser, "epochs=5 lr=0.001 seed=3")
     parser.set_defaults(handler=_handle)
 
 
@@ -65,7 +66,7 @@ def _handle(args: argparse.Namespace) -> int:
     # the run folder's config.yaml (written first) must not be the config being read
     written = {"--write-targets": args.write_targets}
     written[f"{config.out_dir}/config.yaml"] = Path(config.out_dir, "config.yaml")
-    check_not_an_input(written, {"--config": args.config})
+    check_not_an_input(written, {"CONFIG": args.config})
     if args.write_targets is not None:
         return _write_targets(config, args.write_targets)
     result = train_sft(config, progress=not args.no_progress)

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from stvg.config import InvalidField, set_by
 from stvg.envs.config import EnvConfig, as_env_config
 from stvg.policies.spec import PolicySpec
+from stvg.training.trackers import Reporter, check_report_to
 
 #: The default env of an RL run: the cached synthetic split, built on first use.
 SYNTHETIC_ID = "stvg/Synthetic-v0"
@@ -404,9 +405,15 @@ class TrainConfig:
             ``rewards/sampled/...``; 0 = never. It draws on no random generator of the
             run and trains nothing, so it does not change the run's results; it costs one
             forward pass per prompt (GRPO, RLOO and PPO; not ``rllib_ppo``).
-        progress_bar: show a tqdm bar (iteration, reward, ETA) on stderr.
-        torch_threads: torch intra-op threads of the learner process (``null`` = torch's
-            default). On a small shared CPU, 1 avoids threads spinning against each other.
+        progress_bar: show the run's progress on stderr (iteration, reward, the greedy
+            vIoU, ETA; :mod:`stvg.progress`: a bar on a terminal, a line every 30 s
+            elsewhere).
+        report_to: where the metrics go besides ``metrics.jsonl``: any of
+            ``tensorboard``, ``wandb``, ``mlflow`` (:mod:`stvg.training.trackers`; ``[]``:
+            none).
+        torch_threads: torch intra-op threads of the learner process (``null`` = chosen
+            from the free cores, less the rollout workers' CPUs:
+            :mod:`stvg.training.threads`).
         env: the env (:class:`~stvg.envs.config.EnvConfig`: its id and keys; default
             ``stvg/Synthetic-v0``).
         policy: the policy.
@@ -437,6 +444,7 @@ class TrainConfig:
     greedy_every: int = 10
     progress_bar: bool = True
     torch_threads: int | None = None
+    report_to: list[Reporter] = field(default_factory=lambda: ["tensorboard"])
     env: EnvConfig = set_by("stvg run", default_factory=lambda: EnvConfig(id=SYNTHETIC_ID))
     policy: PolicySpec = set_by("stvg run", default_factory=PolicySpec)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
@@ -448,6 +456,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.env = as_env_config(self.env)  # a mapping given in code is validated here
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.seed < 0:
             raise InvalidField("seed", f"must be >= 0, got {self.seed}")
         for name in (

@@ -41,6 +41,7 @@ from stvg.training.run_dir import RunDir, RunLock, newest_loadable_checkpoint
 RESUMABLE_CHANGES = (
     "iterations",
     "progress_bar",
+    "report_to",
     "torch_threads",
     "checkpoint_every",
     "keep_last",
@@ -63,6 +64,11 @@ RESUMABLE_CHANGES = (
 IterationCallback = Callable[[int, Mapping[str, float], "TrainerLifecycle"], None]
 
 _Self = TypeVar("_Self", bound="TrainerLifecycle")
+
+
+def _reporting(config: TrainConfig, tensorboard: bool) -> dict[str, Any]:
+    """RunDir's ``report_to`` and ``config`` (``tensorboard=False``: no tracker at all)."""
+    return {"report_to": list(config.report_to) if tensorboard else [], "config": to_dict(config)}
 
 
 @dataclass
@@ -143,6 +149,8 @@ class TrainerLifecycle(abc.ABC):
     iteration: int
     _owns_ray: bool = False
     _threads_before: int | None = None
+    #: the learner's torch threads (set by :meth:`_take_threads`)
+    threads: int | None = None
     #: Keys the trainer's ``trainer.pt`` must hold to resume from it.
     state_keys: tuple[str, ...] = ("iteration",)
 
@@ -183,7 +191,12 @@ class TrainerLifecycle(abc.ABC):
         config = cls.prepare_config(config)
         name = config.run_name(datetime.now().strftime("%Y%m%d-%H%M%S"))
         path = RunDir.unique_path(config.out_dir, name)
-        run_dir = RunDir(path, tensorboard=tensorboard, lock=RunLock.acquire(path))
+        lock = RunLock.acquire(path)
+        try:
+            run_dir = RunDir(path, lock=lock, **_reporting(config, tensorboard))
+        except BaseException:
+            lock.release()
+            raise
         return cls._build(run_dir, config, None)
 
     @classmethod
@@ -237,7 +250,10 @@ class TrainerLifecycle(abc.ABC):
                 path, cls.state_keys, cls.check_checkpoint
             )
             run_dir = RunDir(
-                path, tensorboard=tensorboard, purge_after=int(state["iteration"]), lock=lock
+                path,
+                purge_after=int(state["iteration"]),
+                lock=lock,
+                **_reporting(config, tensorboard),
             )
         except BaseException:
             lock.release()
@@ -263,23 +279,25 @@ class TrainerLifecycle(abc.ABC):
             on_iteration_end: called as ``fn(iteration, metrics, trainer)`` after each
                 iteration is logged and checkpointed.
         """
-        from tqdm.auto import tqdm
+        from stvg.progress import progress
 
         cfg = self.config
         metrics: dict[str, float] = {}
-        bar = tqdm(
-            total=cfg.iterations,
+        bar = progress(
+            cfg.iterations,
+            f"RL {cfg.algorithm}",
+            enabled=cfg.progress_bar,
+            unit="iterations",
             initial=self.iteration,
-            desc=self.run_dir.path.name,
-            unit="it",
-            disable=not cfg.progress_bar,
-            dynamic_ncols=True,
         )
+        greedy: dict[str, float] = {}
         try:
             while self.iteration < cfg.iterations:
                 metrics = self.step()
-                bar.update(1)
-                bar.set_postfix(reward=f"{metrics.get('charts/episodic_return', float('nan')):.3f}")
+                if "rewards/greedy/v_iou" in metrics:  # every greedy_every iterations
+                    greedy = {"greedy vIoU": float(metrics["rewards/greedy/v_iou"])}
+                reward = metrics.get("rewards/sampled/total", metrics.get("charts/episodic_return"))
+                bar.update(1, reward=float("nan") if reward is None else float(reward), **greedy)
                 if on_iteration_end is not None:
                     on_iteration_end(self.iteration, metrics, self)
         finally:
@@ -290,12 +308,18 @@ class TrainerLifecycle(abc.ABC):
 
     # ------------------------------------------------------------------ resources
     def _take_threads(self) -> None:
-        """Apply ``torch_threads`` (remembering the process's count for :meth:`close`)."""
+        """Apply ``torch_threads``, or choose the count (:mod:`stvg.training.threads`, the
+        rollout workers' CPUs left to them), remembering the process's count for
+        :meth:`close`."""
         import torch
 
+        from stvg.training.threads import resolve_threads
+
         self._threads_before = torch.get_num_threads()
-        if self.config.torch_threads is not None:
-            torch.set_num_threads(self.config.torch_threads)
+        rollout = self.config.rollout
+        reserved = rollout.num_workers * rollout.num_cpus_per_worker
+        self.threads = resolve_threads(self.config.torch_threads, reserved)
+        torch.set_num_threads(self.threads)
 
     def close(self) -> None:
         """Stop the trainer's workers (and Ray, if this trainer started it); close the

@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from stvg.cli_args import add_config_argument
 from stvg.config import add_set_argument
 
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the resolved config, metrics.jsonl, TensorBoard scalars and checkpoints."
         ),
     )
-    parser.add_argument("config", nargs="?", metavar="CONFIG", help="the run's YAML config")
+    add_config_argument(parser, "the run's YAML config", required=False)
     parser.add_argument(
         "--resume",
         metavar="RUN_DIR",
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out-dir", metavar="DIR", help="override the config's out_dir")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_set_argument(parser)
+    add_set_argument(parser, "learning_rate=1e-5 iterations=20 env.fps=2 seed=3")
     parser.set_defaults(handler=_handler(parser))
 
 
@@ -51,11 +52,18 @@ def load_train_config(
 ) -> Any:
     """The :class:`~stvg.training.config.TrainConfig` of ``path`` (or of the run
     ``saved_run`` when ``path`` is ``None``) with dotted ``overrides`` applied."""
-    from stvg.config import apply_overrides, from_dict, load_yaml
+    from stvg.config import ConfigError, apply_overrides, from_dict, load_yaml
     from stvg.training.run_dir import RunDir
 
     if path is not None:
         data, source = load_yaml(path), path
+        sections = sorted({"data", "rl", "sft", "synthesis"} & set(data))
+        if "rl" in sections:  # a pipeline config: say which command reads it
+            raise ConfigError(
+                f"{path} is a `stvg run` config (its sections {', '.join(sections)} are the "
+                f"pipeline's): run it with `stvg run {path}`, or give `stvg train` an RL "
+                "config such as stvg/experiments/configs/grpo_native.yaml"
+            )
     elif saved_run is not None:
         data, source = RunDir(saved_run, tensorboard=False).read_config(), saved_run
     else:
@@ -98,7 +106,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     if args.out_dir is not None:
-        check_writable_dir(args.out_dir, "--out-dir")  # before the run folder is made
+        # checked first, created again only when the run starts (a bad config leaves nothing)
+        check_writable_dir(args.out_dir, "--out-dir", keep=False)
         overrides["out_dir"] = args.out_dir
     if args.resume is not None and not Path(args.resume).is_dir():
         raise CommandError(

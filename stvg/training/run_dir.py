@@ -4,7 +4,9 @@ Layout::
 
     <run>/config.yaml                 the resolved config (every default filled in)
     <run>/metrics.jsonl               one JSON object per iteration: {"iteration": i, ...}
-    <run>/tb/                         TensorBoard scalars (torch.utils.tensorboard)
+    <run>/tb/                         TensorBoard scalars (torch.utils.tensorboard; and
+                                      wandb / mlflow runs per ``report_to``,
+                                      :mod:`stvg.training.trackers`)
     <run>/reference.pt                the frozen reference policy's weights (written once,
                                       when the algorithm has a reference)
     <run>/checkpoints/iter_000010/    trainer.pt (policy, optimizer, RNG states, iteration,
@@ -198,9 +200,13 @@ class RunDir:
 
     Args:
         path: the directory (created if missing).
-        tensorboard: write TensorBoard scalars.
+        tensorboard: write TensorBoard scalars (when ``report_to`` is not given).
         purge_after: on reopening, drop metrics of iterations after this one.
         lock: the run's :class:`RunLock`, taken by the caller; released by :meth:`close`.
+        report_to: where the metrics go besides ``metrics.jsonl``
+            (:mod:`stvg.training.trackers`: ``tensorboard``, ``wandb``, ``mlflow``);
+            ``None`` = ``[tensorboard]`` or ``[]`` per ``tensorboard``.
+        config: the run's resolved config, sent with the run to wandb and mlflow.
     """
 
     def __init__(
@@ -210,18 +216,19 @@ class RunDir:
         tensorboard: bool = True,
         purge_after: int | None = None,
         lock: RunLock | None = None,
+        report_to: Sequence[str] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
+        from stvg.training.trackers import open_trackers
+
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.lock = lock
         if purge_after is not None:
             self._truncate_metrics(purge_after)
-        self._writer = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            purge = None if purge_after is None else purge_after + 1
-            self._writer = SummaryWriter(log_dir=str(self.path / "tb"), purge_step=purge)
+        if report_to is None:
+            report_to = ["tensorboard"] if tensorboard else []
+        self._trackers = open_trackers(report_to, self.path, config=config, purge_after=purge_after)
 
     # ------------------------------------------------------------------ creation
     @staticmethod
@@ -249,18 +256,15 @@ class RunDir:
 
     # ------------------------------------------------------------------ metrics
     def log(self, iteration: int, metrics: Mapping[str, float]) -> None:
-        """Append one line to ``metrics.jsonl`` and the scalars to TensorBoard."""
+        """Append one line to ``metrics.jsonl`` and the scalars to the trackers
+        (``report_to``)."""
         record = {"iteration": int(iteration), **{k: _json_value(v) for k, v in metrics.items()}}
         with (
             _no_space_is_one_line(self.path, METRICS_FILE, self._resume_hint),
             open(self.path / METRICS_FILE, "a", encoding="utf-8") as handle,
         ):
             handle.write(json.dumps(record) + "\n")
-        if self._writer is not None:
-            for key, value in metrics.items():
-                if isinstance(value, (int, float)) and math.isfinite(float(value)):
-                    self._writer.add_scalar(key, float(value), global_step=int(iteration))
-            self._writer.flush()
+        self._trackers.log(int(iteration), metrics)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Every line of ``metrics.jsonl`` (empty before the first iteration)."""
@@ -375,10 +379,8 @@ class RunDir:
         return dict(weights)
 
     def close(self) -> None:
-        """Flush and close TensorBoard; release the run's lock."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Close the trackers (TensorBoard, wandb, mlflow); release the run's lock."""
+        self._trackers.close()
         if self.lock is not None:
             self.lock.release()
 

@@ -94,11 +94,32 @@ def worker_threads(rollout: RolloutConfig) -> int:
     return max(1, int(rollout.num_cpus_per_worker))
 
 
+#: Ray's logger of its token-authentication set-up, and the start of the line it logs
+#: when it turns token authentication on for a new local instance by default.
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+_TOKEN_AUTH_ENABLED = "Token authentication is enabled for this Ray cluster"
+
+
+class _DropTokenAuthEnabled(logging.Filter):
+    """Drops Ray's "token authentication is enabled" line (nothing else)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(_TOKEN_AUTH_ENABLED)
+
+
+def _drop_token_auth_enabled_line() -> None:
+    """Install :class:`_DropTokenAuthEnabled` on Ray's auth logger (once)."""
+    logger = logging.getLogger(_RAY_AUTH_LOGGER)
+    if not any(isinstance(f, _DropTokenAuthEnabled) for f in logger.filters):
+        logger.addFilter(_DropTokenAuthEnabled())
+
+
 def init_ray(config: RayConfig) -> bool:
     """Connect to Ray unless already connected.
 
     ``config.address`` ``None`` starts a local instance (``num_cpus``, dashboard per the
-    config); ``host:port``, ``auto`` or ``ray://host:port`` joins an existing cluster.
+    config; Ray's default token authentication, without its line saying so at every
+    start); ``host:port``, ``auto`` or ``ray://host:port`` joins an existing cluster.
     A ``host:port`` or ``ray://`` address must answer a TCP connection within
     ``config.connect_timeout_s`` first (Ray alone would retry it for minutes). The
     workers of a joined cluster start in this process's working directory where their
@@ -126,8 +147,13 @@ def init_ray(config: RayConfig) -> bool:
             "env_vars": {DRIVER_CWD_VAR: os.getcwd()},
             "worker_process_setup_hook": f"{enter_driver_cwd.__module__}.enter_driver_cwd",
         }
-    elif config.num_cpus is not None:
-        kwargs["num_cpus"] = config.num_cpus
+    else:
+        if config.num_cpus is not None:
+            kwargs["num_cpus"] = config.num_cpus
+        # Ray turns token authentication on for a local instance when RAY_AUTH_MODE is
+        # unset, and logs at every start that it did: the expected, secure default here,
+        # so that one line is dropped (Ray's warning about auth being *disabled* is kept).
+        _drop_token_auth_enabled_line()
     try:
         ray.init(**kwargs)
     except ConnectionError as exc:

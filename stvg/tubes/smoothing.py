@@ -93,7 +93,9 @@ def savgol_boxes(
     is not smoothed (plain linear interpolation).
 
     Args:
-        sample_frames, sample_boxes, query_frames: as :func:`hold_boxes`.
+        sample_frames: as :func:`hold_boxes`.
+        sample_boxes: as :func:`hold_boxes`.
+        query_frames: as :func:`hold_boxes`.
         window: odd window length in samples (>= 1); an even value is rounded up.
         polyorder: polynomial order (>= 0, < ``window``).
 

@@ -42,7 +42,10 @@ def add_predictions_arguments(parser: argparse.ArgumentParser) -> None:
         "predictions-file mode", "score a predictions file against a dataset's annotations"
     )
     offline.add_argument(
-        "--predictions", metavar="P", help="predictions JSON (format in DESIGN.md)"
+        "--predictions",
+        metavar="P",
+        help="predictions JSON: {sample_id: {st_frame, ed_frame, bbox: {frame: [x1, y1, x2, y2]}}}, "
+        "0-based inclusive native frames, xyxy pixels (docs/design.md)",
     )
     offline.add_argument("--annotations", metavar="A", help="annotation file of the dataset")
     offline.add_argument(

@@ -1,6 +1,6 @@
 """Box overlap maths: IoU and generalized IoU of ``[x1, y1, x2, y2]`` boxes.
 
-Conventions (the official HC-STVG evaluator's, see ``DESIGN.md``):
+Conventions (the official HC-STVG evaluator's, see ``docs/design.md``):
 
 * boxes are ``[x1, y1, x2, y2]`` float pixels; the area is ``(x2 - x1) * (y2 - y1)`` with
   **no** ``+1`` pixel;

@@ -1,6 +1,6 @@
 """Predictions files: read (strictly validated) and write.
 
-A predictions file is JSON (``DESIGN.md``)::
+A predictions file is JSON (``docs/design.md``)::
 
     {"<sample_id>": {"st_frame": 12, "ed_frame": 40,
                      "bbox": {"12": [x1, y1, x2, y2], "13": [...], ...}}, ...}

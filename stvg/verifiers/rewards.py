@@ -34,7 +34,7 @@ name                      value                                                 
 
 Adding a term is one function and one YAML line::
 
-    @register_term("short_span", defaults={"max_s": 5.0})
+    @register_term("short_span", defaults={"max_s": 5.0}, value_range=(0.0, 1.0))
     def short_span(batch: RewardBatch, max_s: float = 5.0) -> TermScores:
         \"\"\"1 when the predicted span lasts at most ``max_s`` seconds, else 0.\"\"\"
         seconds = (batch.pred_last - batch.pred_first + 1) / batch.native_fps
@@ -138,6 +138,9 @@ class RewardTerm:
         summary: one line for docs and ``--help`` listings.
         check: ``(resolved_params) -> None``, raising :class:`stvg.config.InvalidField`
             for a value out of range; ``None`` = no range checks.
+        value_range: the ``(lowest, highest)`` value the term can take, or a function of
+            the resolved parameters giving it; ``None`` = not declared (the reward's
+            maximum is then unknown).
     """
 
     name: str
@@ -146,6 +149,15 @@ class RewardTerm:
     choices: Mapping[str, tuple[str, ...]]
     summary: str
     check: Callable[[Mapping[str, Any]], None] | None = None
+    value_range: tuple[float, float] | Callable[[Mapping[str, Any]], tuple[float, float]] | None = (
+        None
+    )
+
+    def range_of(self, params: Mapping[str, Any]) -> tuple[float, float] | None:
+        """The term's ``(lowest, highest)`` value with the resolved ``params``."""
+        if callable(self.value_range):
+            return self.value_range(params)
+        return self.value_range
 
 
 REWARD_TERMS: dict[str, RewardTerm] = {}
@@ -157,6 +169,9 @@ def register_term(
     defaults: Mapping[str, Any] | None = None,
     choices: Mapping[str, tuple[str, ...]] | None = None,
     check: Callable[[Mapping[str, Any]], None] | None = None,
+    value_range: (
+        tuple[float, float] | Callable[[Mapping[str, Any]], tuple[float, float]] | None
+    ) = None,
 ) -> Callable[[Callable[..., TermScores]], Callable[..., TermScores]]:
     """Decorator registering ``fn(batch: RewardBatch, **params) -> TermScores`` as reward
     term ``name`` (the signature of every built-in term).
@@ -166,6 +181,8 @@ def register_term(
         defaults: the accepted parameters and their defaults (numbers, bools or strings).
         choices: accepted values of string parameters.
         check: range check of the resolved parameters (see :class:`RewardTerm`).
+        value_range: the values the term can take (see :class:`RewardTerm`); reports
+            show the reward's maximum from it.
     """
 
     def decorator(fn: Callable[..., TermScores]) -> Callable[..., TermScores]:
@@ -173,7 +190,7 @@ def register_term(
             raise ValueError(f"reward term {name!r} is already registered")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else name
         REWARD_TERMS[name] = RewardTerm(
-            name, fn, dict(defaults or {}), dict(choices or {}), summary, check
+            name, fn, dict(defaults or {}), dict(choices or {}), summary, check, value_range
         )
         return fn
 
@@ -238,13 +255,13 @@ _NO_SHARED = "no frame has both a predicted and a ground-truth box"
 # ---------------------------------------------------------------------------- terms
 
 
-@register_term("t_iou")
+@register_term("t_iou", value_range=(0.0, 1.0))
 def t_iou(batch: RewardBatch) -> TermScores:
     """Temporal IoU ``|I| / U`` of the predicted and GT native-frame spans (span formula)."""
     return with_failures(batch, batch.official[0])
 
 
-@register_term("v_iou")
+@register_term("v_iou", value_range=(0.0, 1.0))
 def v_iou(batch: RewardBatch) -> TermScores:
     """Video IoU (span formula): ``(1/U) * sum of IoU`` over shared frames with a GT box.
 
@@ -263,7 +280,7 @@ def _check_format(params: Mapping[str, Any]) -> None:
         )
 
 
-@register_term("format", defaults={"repaired": 0.5}, check=_check_format)
+@register_term("format", defaults={"repaired": 0.5}, check=_check_format, value_range=(0.0, 1.0))
 def format_term(batch: RewardBatch, repaired: float = 0.5) -> TermScores:
     """1 for strictly well-formed text, ``repaired`` for a repaired answer, 0 if unusable.
 
@@ -275,7 +292,7 @@ def format_term(batch: RewardBatch, repaired: float = 0.5) -> TermScores:
     return with_failures(batch, np.where(batch.columns.format_ok, 1.0, float(repaired)))
 
 
-@register_term("consistency")
+@register_term("consistency", value_range=(0.0, 1.0))
 def consistency(batch: RewardBatch) -> TermScores:
     """Share of shown frames with a box inside the answer's span and none outside it.
 
@@ -330,7 +347,11 @@ def _pair_means(
     return np.where(none, 0.0, sums / np.maximum(count * per_count, 1)), none
 
 
-@register_term("giou", defaults={"mapped": True})
+@register_term(
+    "giou",
+    defaults={"mapped": True},
+    value_range=lambda params: (0.0, 1.0) if params["mapped"] else (-1.0, 1.0),
+)
 def giou(batch: RewardBatch, mapped: bool = True) -> TermScores:
     """Mean GIoU over frames with a predicted and a GT box (``(GIoU+1)/2`` when mapped).
 
@@ -344,7 +365,7 @@ def giou(batch: RewardBatch, mapped: bool = True) -> TermScores:
     return with_failures(batch, mean, _reason_where(batch.ok & none, _NO_SHARED))
 
 
-@register_term("l1")
+@register_term("l1", value_range=(0.0, 1.0))
 def l1(batch: RewardBatch) -> TermScores:
     """``1 - mean normalised L1`` of box corners over frames with a predicted and a GT box.
 
@@ -374,6 +395,7 @@ def _check_span_length(params: Mapping[str, Any]) -> None:
     defaults={"reference": "gt", "prior_fraction": 0.25},
     choices={"reference": ("gt", "prior")},
     check=_check_span_length,
+    value_range=(0.0, 1.0),
 )
 def span_length(
     batch: RewardBatch, reference: str = "gt", prior_fraction: float = 0.25

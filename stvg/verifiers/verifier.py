@@ -350,6 +350,46 @@ class Verifier:
         """Names of the configured terms, in config order."""
         return self.config.term_names
 
+    def formula(self) -> str:
+        """The total as a formula of its rewarded terms (weight-0 terms are only logged).
+
+        >>> Verifier.from_config({"terms": [{"name": "t_iou", "weight": 1.0},
+        ...     {"name": "v_iou", "weight": 1.0}, {"name": "l1", "weight": 3.0},
+        ...     {"name": "giou", "weight": 0.0}]}).formula()
+        't_iou + v_iou + 3·l1'
+        """
+        parts = []
+        for name, weight, _, _ in self._terms:
+            if weight == 0:
+                continue
+            sign = "-" if weight < 0 else "+"
+            size = abs(weight)
+            parts.append((sign, name if size == 1 else f"{size:g}·{name}"))
+        if not parts:
+            return "0"
+        text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
+        return text + "".join(f" {sign} {term}" for sign, term in parts[1:])
+
+    def total_range(self) -> tuple[float, float] | None:
+        """The lowest and highest total the weighted terms can sum to, from each term's
+        declared ``value_range`` (:class:`~stvg.verifiers.rewards.RewardTerm`); ``None``
+        when a rewarded term declares none.
+
+        >>> Verifier.from_config({"terms": [{"name": "t_iou", "weight": 1.0},
+        ...     {"name": "v_iou", "weight": 1.0}, {"name": "l1", "weight": 3.0}]}).total_range()
+        (0.0, 5.0)
+        """
+        low = high = 0.0
+        for name, weight, _, params in self._terms:
+            if weight == 0:
+                continue
+            bounds = get_term(name).range_of(params)
+            if bounds is None:
+                return None
+            ends = (weight * bounds[0], weight * bounds[1])
+            low, high = low + min(ends), high + max(ends)
+        return low, high
+
     def parse(self, text: str, ctx: FrameContext) -> ParseResult:
         """Parse ``text`` with the configured answer format (never raises for a ``str``)."""
         return self.answer_format.parse(text, ctx)

@@ -183,3 +183,54 @@ def test_written_predictions_score_the_same_under_official_and_span(root, tmp_pa
     # the report's numbers (protocol official) are the RL reward's terms on the same answers
     assert result.metrics["m_tIoU"] == pytest.approx(span.metrics["m_tIoU"], abs=1e-12)
     assert result.rewards["reward/t_iou"] == pytest.approx(span.metrics["m_tIoU"], abs=1e-12)
+
+
+class _HalfBroken:
+    """A text policy: the oracle's json-v1 answer for even samples, a cut-off answer (the
+    JSON stops after the span's first number) for odd ones."""
+
+    action_format = "text"
+
+    def __init__(self) -> None:
+        from stvg.policies.registry import make
+
+        self.oracle = make("oracle", action_format="text")
+        self.calls = 0
+
+    def bind_samples(self, samples):
+        self.oracle.bind_samples(samples)
+
+    def act_batch(self, obs_list, infos=None):
+        texts = self.oracle.act_batch(obs_list, infos)
+        out = []
+        for text in texts:
+            out.append(text if self.calls % 2 == 0 else '<answer>{"span": [1, </answer>')
+            self.calls += 1
+        return out
+
+
+def test_a_text_policy_report_shows_parse_rate_reasons_and_raw_answers(root, tmp_path, capsys):
+    """Two of four answers do not parse: metrics.json says so (parse rate 50 %, one reason
+    counted twice, the first failure's raw text), every record keeps its raw answer, and
+    `stvg evaluate` prints it."""
+    config = _config(root, {"name": "oracle"}, fps=1.0)
+    result = evaluate_policy(config, policy=_HalfBroken(), out_dir=tmp_path)
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    answers = summary["answers"]
+    assert (answers["n"], answers["parsed"], answers["parse_rate"]) == (4, 2, 0.5)
+    assert answers["well_formed"] == 2 and answers["cut_by_token_budget"] == 0
+    [(reason, count)] = answers["failure_reasons"].items()
+    assert count == 2 and reason.startswith("invalid JSON at char N")
+    records = [json.loads(line) for line in (tmp_path / "per_sample.jsonl").open()]
+    assert [r["parse_error"] is None for r in records] == [True, False, True, False]
+    assert records[1]["answer_text"] == '<answer>{"span": [1, </answer>'
+    assert records[0]["answer_text"].startswith("<answer>") and records[0]["format_ok"] is True
+    assert answers["first_failure"] == {
+        "sample_id": records[1]["sample_id"],
+        "parse_error": records[1]["parse_error"],
+        "answer_text": '<answer>{"span": [1, </answer>',
+    }
+    assert result.metrics["n"] == 4
+    from stvg.evaluation.answers import answers_line
+
+    assert answers_line(answers).startswith("answers: 2 of 4 parsed (50.0 %), 2 well-formed")

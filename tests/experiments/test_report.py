@@ -74,6 +74,7 @@ def make_run(tmp_path: Path, data_root: Path, *, with_evals: bool = True) -> dic
         "rl_algorithm": "grpo",
         "rl_iterations": 1,
         "rl_num_workers": 0,
+        "reward": {"formula": "t_iou + v_iou + 3·l1", "min": 0.0, "max": 5.0},
         "before_rl": {"metrics": metrics, "cost": {"frames_shown": 3.0}},
         "after_rl": {"metrics": metrics, "cost": {"frames_shown": 3.0}},
         "timings_s": {"data_s": 0.1, "total_s": 1.0},
@@ -116,6 +117,8 @@ def test_report_with_histograms_and_gallery(tmp_path: Path, data_root: Path) -> 
             assert image is not None and image.shape[0] > 100
     assert f"| 1 | `{ids[1]}` | 0.950 | 0.900 |" in report
     assert f"| 1 | `{ids[3]}` | 0.050 | 0.000 |" in report
+    # the reward curve's scale: its terms and maximum (the curve's title says the same)
+    assert "- reward = t_iou + v_iou + 3·l1 (0 to 5): the reward curve's scale" in report
     sections = report.index("## Test metrics"), report.index("## Test samples")
     assert sections[0] < sections[1] < report.index("## Cost of answering")
 
@@ -142,3 +145,46 @@ def test_eval_dirs_from_the_summary_and_a_missing_data_root(
     report = write_report(run_dir, summary, summary["rl_run_dir"]).read_text()
     assert "## Test samples" in report and (run_dir / HISTOGRAM_FILE).is_file()
     assert "Gallery skipped:" in report and str(tmp_path / "gone") in report
+
+
+def test_a_text_policy_report_shows_answers(tmp_path: Path, data_root: Path) -> None:
+    """A text policy's report: the parse rate and failure reasons before and after RL, the
+    first failure's raw text, and the gallery rows quote each answer and its parse error
+    (the unparsed sample's sheet says why instead of '(no prediction)')."""
+    from stvg.evaluation.answers import answer_stats
+
+    summary = make_run(tmp_path, data_root)
+    ids = summary.pop("ids")
+    records = []
+    for i, line in enumerate((tmp_path / "eval_rl" / "per_sample.jsonl").read_text().splitlines()):
+        record = json.loads(line)
+        broken = i == 3  # the worst sample: its answer did not parse
+        record["answer_text"] = (
+            '<answer>{"span": [1, </answer>' if broken else "<answer>ok|`</answer>"
+        )
+        record["parse_error"] = "invalid JSON at char 20: Expecting value" if broken else None
+        record["format_ok"] = not broken
+        records.append(record)
+    (tmp_path / "eval_rl" / "per_sample.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records)
+    )
+    summary["after_rl"] = {**summary["after_rl"], "action_format": "text"}
+    summary["after_rl"]["answers"] = answer_stats(records)
+    report = write_report(tmp_path, summary, summary["rl_run_dir"]).read_text()
+    assert (
+        "- after RL: answers: 3 of 4 parsed (75.0 %), 3 well-formed (75.0 %); failed: "
+        "invalid JSON at char N: Expecting value (1)" in report
+    )
+    assert (
+        f'first failure `{ids[3]}`: invalid JSON at char 20: Expecting value; raw answer: `<answer>{{"span": [1, </answer>`'
+        in report
+    )
+    assert "| answer (raw text) | parse error |" in report
+    assert f"| 1 | `{ids[3]}` | 0.050 | 0.000 |" in report
+    row = next(line for line in report.splitlines() if line.startswith(f"| 1 | `{ids[3]}`"))
+    assert row.endswith(
+        '| <answer>{"span": [1, </answer> | invalid JSON at char 20: Expecting value |'
+    )
+    best = next(line for line in report.splitlines() if line.startswith(f"| 1 | `{ids[1]}`"))
+    assert "<answer>ok\\|\\`</answer> |  |" in best  # pipes and backticks escaped
+    assert "- before RL: answers" not in report  # no action_format: a struct policy, all parsed

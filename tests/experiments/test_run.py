@@ -54,8 +54,17 @@ def test_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert 0.0 <= metrics["m_vIoU"] <= metrics["m_tIoU"] <= 1.0
         assert summary[stage]["cost"]["frames_shown"] == 4.0  # 10 s at 1 fps, max_frames 4
     assert summary["seed"] == 1 and summary["rl_iterations"] == 2
+    assert summary["reward"] == {"formula": "t_iou + v_iou", "min": 0.0, "max": 2.0}
+    # the thread counts the numbers depend on, as the config gave them
+    assert summary["threads"] == {
+        "sft": 1,
+        "rl_learner": 1,
+        "rl_workers": 0,
+        "rl_threads_per_worker": 1,
+    }
     report = (run / "report.md").read_text()
     assert "## Test metrics before and after RL" in report and "m_vIoU" in report
+    assert "- torch threads: SFT 1, RL learner 1 (the numbers depend on them" in report
     assert (run / "learning_curve.png").stat().st_size > 1000
     assert "## Test samples" in report and (run / "iou_histograms.png").stat().st_size > 1000
     gallery = sorted(p.name.split("_")[0] for p in (run / "gallery").glob("*.png"))

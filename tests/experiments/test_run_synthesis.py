@@ -80,3 +80,25 @@ def test_synthesis_needs_the_vlm_and_leaves_runner_keys_alone(tmp_path: Path) ->
     native["env"] = {"fps": 1.0, "max_frames": 10, "max_side": 64}
     with pytest.raises(ConfigError, match="needs policy vlm"):
         from_dict(RunConfig, native)
+
+
+def test_a_synthesis_stage_that_keeps_nothing_stops_the_run(tmp_path: Path, capsys) -> None:
+    """A teacher without a server: the run stops after the synthesis stage with one line
+    giving the counts and the first failure's reason, exit status 2."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = _config(tmp_path)
+    config["synthesis"]["teacher"] = {
+        "name": "openai",
+        "openai": {"model": "m", "max_retries": 0, "base_url": f"http://127.0.0.1:{port}/v1"},
+    }
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("stvg run: error: synthesis kept no target of 4"), err
+    assert "failed 4 (teacher_error 4)" in err and "first failure: sample train_0000" in err
+    assert not (tmp_path / "runs" / "synth" / "sft" / "policy.pt").exists()

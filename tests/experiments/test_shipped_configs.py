@@ -31,7 +31,7 @@ def _kind(path: Path) -> str:
         return "run"
     if name.startswith("sft_") or name.endswith("_sft"):
         return "sft"
-    if name.endswith("_grpo"):
+    if name.endswith("_grpo") or name.startswith("grpo_"):
         return "train"
     if name.startswith("eval_"):
         return "eval"

@@ -133,6 +133,41 @@ def test_sweep_shares_stages_and_writes_results(tmp_path: Path) -> None:
     assert after == before
 
 
+def _most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of ``(start, end)`` intervals that overlap at one instant."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    running = most = 0
+    for _, step in events:  # an end sorts before a start at the same instant
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_most_at_once_by_hand() -> None:
+    assert _most_at_once([(0, 1), (1, 2), (2, 3)]) == 1
+    assert _most_at_once([(0, 2), (1, 3), (1.5, 4)]) == 3
+    assert _most_at_once([(0, 2), (1, 3), (2.5, 4)]) == 2
+
+
+@pytest.mark.timeout(300)
+def test_max_concurrent_trials_is_honoured(tmp_path: Path) -> None:
+    """Room on the Ray cluster for 3 trials at once, max_concurrent_trials 1: the trials'
+    run times do not overlap (Tune ignored the setting before, and ran all 3 together)."""
+    path = _sweep_file(
+        tmp_path,
+        grid={"seed": [0, 1, 2]},
+        max_concurrent_trials=1,
+        ray={"num_cpus": 3},
+        report={"plots": []},
+    )
+    assert main(["sweep", str(path)]) == 0
+    rows = list(csv.DictReader((tmp_path / "sweeps" / "tiny" / "results.csv").open()))
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"ok"}
+    intervals = [(float(r["started_at"]), float(r["finished_at"])) for r in rows]
+    assert all(start < end for start, end in intervals)
+    assert _most_at_once(intervals) == 1, intervals
+
+
 def test_a_changed_sweep_in_the_same_folder_is_refused(tmp_path: Path) -> None:
     path = _sweep_file(tmp_path)
     config, spec = load_sweep_config(path)

@@ -281,3 +281,28 @@ def test_curve_bands_by_hand(tmp_path: Path) -> None:
     assert [ci.mean for ci in cis] == [0.0, 1.0, 2.0]
     assert all(ci.half_width == 0.0 for ci in cis)
     assert changes.n_read == 2 and changes.windows == {1}
+
+
+def test_identical_cells_and_intervals_cut_at_the_range(tmp_path: Path) -> None:
+    """Cell B computed A's numbers (up to float rounding): 'identical', not 'CI excludes 0'.
+    Cell C's vIoU 0, 0, 3 %: the t interval [-3.30, +5.30] is cut at 0 %, said so in the
+    table, its note and the bars' caption."""
+    c = "env.fps=4"
+    rows = []
+    for seed, (a, c_v) in enumerate(((0.3, 0.0), (0.5, 0.0), (0.7, 0.03))):
+        rows.append(trial(A, seed, **{"final/m_vIoU": a, "final/m_tIoU": 0.6}))
+        rows.append(
+            trial(B, seed, **{"final/m_vIoU": a + 1e-17 + (0.1 + 0.2 - 0.3), "final/m_tIoU": 0.6})
+        )
+        rows.append(trial(c, seed, **{"final/m_vIoU": c_v, "final/m_tIoU": 0.6}))
+    config = SweepReportConfig(baseline=A, metrics=["m_vIoU"], plots=["bars"])
+    text = write_sweep_report(tmp_path, rows, config, title="t").read_text(encoding="utf-8")
+    diffs = {d["cell"]: d for d in parse_table(text, f"## Paired differences vs `{A}`")}
+    assert diffs[B]["CI excludes 0"] == "identical" and diffs[B]["Δ vs baseline (pts)"] == "0"
+    assert diffs[c]["CI excludes 0"] == "yes"
+    cells = {r["cell"]: r for r in parse_table(text, "## Results per cell")}
+    assert cells[c]["final/m_vIoU (%)"] == "1.00 [0.00, 5.30]"
+    # A: 30, 50, 70: s = 20, half-width 4.302653 * 20 / sqrt 3 = 49.68 -> [0.32, 99.68]
+    assert cells[A]["final/m_vIoU (%)"] == "50.00 ± 49.68"
+    assert "is cut at the bound" in text
+    assert "Bars cut at the metric's range (0-100 %): `env.fps=4`." in text

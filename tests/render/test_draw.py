@@ -53,7 +53,10 @@ def test_tube_pair_boxes_only_inside_spans() -> None:
     assert pair.gt_box(2).tolist() == [0, 0, 10, 10]
     assert pair.pred_box(2) is None and pair.pred_box(6).tolist() == [5, 0, 15, 10]
     assert pair.frame_iou(3) == pytest.approx(50 / 150)
-    assert pair.frame_iou(2) is None and pair.frame_iou(5) is None
+    # U = 2..6: a frame of one span without the other's box counts 0 in vIoU, not "—"
+    assert pair.frame_iou(2) == 0.0 and pair.frame_iou(5) == 0.0 and pair.frame_iou(6) == 0.0
+    assert pair.frame_iou(1) is None and pair.frame_iou(7) is None and pair.frame_iou(9) is None
+    assert TubePair((2, 4), pair.gt_tube).frame_iou(3) is None  # no prediction: not scored
 
 
 def test_draw_tubes_colours_per_frame() -> None:

@@ -92,7 +92,19 @@ def test_boxes_drawn_in_the_right_tiles() -> None:
     assert at(2, 10, 25) == (100, 100, 100) and at(2, 70, 25, -1) == PRED_COLOUR  # 20: pred
     assert at(1, 5, 50) == (100, 100, 100)  # outside both boxes
     assert pair.frame_iou(10) == pytest.approx(1 / 3)
-    assert pair.frame_iou(0) is None and pair.frame_iou(20) is None
+    # frame 0: outside U = 5..25 (not scored); frame 20: predicted, no GT: vIoU counts 0
+    assert pair.frame_iou(0) is None and pair.frame_iou(20) == 0.0
+
+
+def test_tile_ious_average_to_the_header_vIoU() -> None:
+    """Every native frame's tile IoU: the scored ones are U's 21 frames, and their mean
+    is the header's vIoU, 2/21 (6 frames at 1/3, 15 at 0)."""
+    pair = TubePair.from_sample(sample(), prediction())
+    ious = [pair.frame_iou(f) for f in range(30)]
+    scored = [iou for iou in ious if iou is not None]
+    assert len(scored) == 21 and scored.count(0.0) == 15
+    assert sum(scored) / len(scored) == pytest.approx(sample_header(sample(), prediction()).v_iou)
+    assert sum(scored) / len(scored) == pytest.approx(2 / 21)
 
 
 def test_fixed_number_of_tiles_gives_a_fixed_size() -> None:

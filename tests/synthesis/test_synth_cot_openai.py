@@ -167,3 +167,73 @@ def test_every_sample_has_a_gt_span_before_the_end(split_root: Path) -> None:
     # The canned "after" answers need room after the GT span.
     for sample in load_dataset("synthetic", root=split_root, split=SPLIT):
         assert sample.gt_span[1] < sample.num_frames - 1
+
+
+def _closed_port() -> int:
+    """A localhost port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_no_server_fails_loudly_and_a_rerun_retries_the_failures(
+    split_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No server: the counts, the first failure's reason and a non-zero exit; a rerun with
+    the server up asks again for every failed sample (their records are replaced), and
+    ``--no-retry-failed`` keeps a failed record as it is."""
+    contracts = _contracts(split_root, "json-v1", "pixels")
+    ids = list(contracts)
+    queries = {contracts[sid][0].query: sid for sid in ids}
+    out = tmp_path / "out"
+    config = {
+        "teacher": {
+            "name": "openai",
+            "openai": {
+                "model": "fake-vlm",
+                "max_retries": 0,
+                "base_url": f"http://127.0.0.1:{_closed_port()}/v1",
+            },
+        },
+        "env": {"dataset": "synthetic", "split": SPLIT, "root": str(split_root), "max_side": 64},
+        "contract": {"answer_format": "json-v1", "coords": "pixels", "model_geometry": GEOMETRY},
+        "out": str(out),
+        "progress": False,
+    }
+    path = tmp_path / "synth.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["synth-cot", "--config", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "kept 0, dropped 0, failed 4 (teacher_error 4)" in captured.out
+    assert f"first failure: sample {ids[0]}: teacher_error (APIConnectionError" in captured.out
+    err = captured.err.strip()
+    assert "\n" not in err and err.startswith("stvg synth-cot: error: synthesis kept no target")
+    assert "first failure: sample" in err and "failed samples are retried" in err
+
+    def respond(body):
+        sid = next(sid for query, sid in queries.items() if query in user_text(body))
+        if sid == ids[3]:
+            return 500, "the model crashed"
+        sample, contract = contracts[sid]
+        return _canned(sample, contract, "half", "json-v1")
+
+    with ChatServer(respond) as server:
+        config["teacher"]["openai"]["base_url"] = server.url
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        assert main(["synth-cot", "--config", str(path)]) == 0  # 3 kept, one still failing: exit 0
+        assert len(server.requests) == 4
+        again = capsys.readouterr().out
+        assert "wrote 4 new records, 4 of them retried (4 in all): kept 3" in again
+        assert f"first failure: sample {ids[3]}: teacher_error (HTTP 500" in again
+        records = [json.loads(line) for line in (out / "records.jsonl").open()]
+        assert sorted(r["sample_id"] for r in records) == sorted(ids)  # one record each
+        assert [r["sample_id"] for r in records if r["target"] is None] == [ids[3]]
+        assert main(["synth-cot", "--config", str(path), "--no-retry-failed"]) == 0
+        assert len(server.requests) == 4  # the failed sample was not asked again
+        assert "wrote 0 new records (4 in all): kept 3" in capsys.readouterr().out
+        assert main(["synth-cot", "--config", str(path)]) == 0  # retried (and failing) again
+        assert len(server.requests) == 5
+    targets = [json.loads(line) for line in (out / "targets.jsonl").open()]
+    assert sorted(t["sample_id"] for t in targets) == sorted(ids[:3])

@@ -242,17 +242,26 @@ def test_keep_consistent_drops_a_teacher_tracking_another_object(root, tmp_path)
 
 def test_rerun_skips_ids_already_written(root, tmp_path):
     scene = synthesize(config(root, tmp_path / "ref"))
-    teacher = CannedTeacher([TeacherReply("x")])
-    first = synthesize(config(root, tmp_path, limit=2), teacher=teacher)
+    teacher = CannedTeacher([TeacherReply("x")])  # every answer fails: not retried here
+    first = synthesize(config(root, tmp_path, limit=2, retry_failed=False), teacher=teacher)
     assert first.new_records == 2 and len(teacher.seen) == 2
     # a torn last line (an interrupted write) is dropped and redone
     with (tmp_path / "records.jsonl").open("a") as handle:
         handle.write('{"sample_id": "tr')
-    second = synthesize(config(root, tmp_path), teacher=teacher)
+    second = synthesize(config(root, tmp_path, retry_failed=False), teacher=teacher)
     assert second.new_records == N - 2 and len(teacher.seen) == N
     assert sorted(teacher.seen) == sorted(set(teacher.seen))
-    third = synthesize(config(root, tmp_path), teacher=teacher)
+    third = synthesize(config(root, tmp_path, retry_failed=False), teacher=teacher)
     assert third.new_records == 0 and third.manifest["counts"]["written"] == N
+    # retry_failed (the default): every failed sample is asked again, its record replaced
+    fourth = synthesize(config(root, tmp_path), teacher=teacher)
+    assert fourth.new_records == fourth.retried == N and len(teacher.seen) == 2 * N
+    assert fourth.manifest["counts"]["written"] == N
+    assert fourth.first_failure == {
+        "sample_id": "train_0000.mp4",
+        "reason": "no_answer_block",
+        "detail": "no <answer> block",
+    }
     assert scene.manifest["counts"]["written"] == N
 
 
@@ -298,3 +307,15 @@ def test_openai_teacher_is_built_from_the_teacher_section():
     # the section is typed: a wrong key fails when the config is read, before any teacher
     with pytest.raises(ConfigError, match=r"teacher\.openai\.colour"):
         from_dict(TeacherConfig, {"name": "openai", "openai": {"colour": 1}}, path="teacher")
+
+
+def test_a_set_override_is_not_undone_by_a_flag_left_out(root, tmp_path):
+    """`--set limit=2` without `--limit`: the flag left out (None) used to replace the
+    --set value, and every sample was synthesised."""
+    shipped = Path(__file__).resolve().parents[2] / "stvg/experiments/configs/synth_scene.yaml"
+    out = tmp_path / "out"
+    argv = ["synth-cot", str(shipped), "--root", str(root), "--out", str(out)]
+    assert main([*argv, "--no-progress", "--set", "limit=2"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["counts"]["written"] == 2
+    assert main([*argv, "--no-progress", "--set", "limit=2", "--limit", "3"]) == 0  # flag wins
+    assert json.loads((out / "manifest.json").read_text())["counts"]["written"] == 3

@@ -187,8 +187,10 @@ def test_synth_cot_counts_malformed_replies_and_never_stores_the_key(
         config["teacher"]["openai"]["base_url"] = server.url
         path = tmp_path / "synth.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        assert main(["synth-cot", "--config", str(path)]) == 0
+        # nothing kept: exit 2, with the first failure's (redacted) reason
+        assert main(["synth-cot", "--config", str(path)]) == 2
     out = capsys.readouterr()
+    assert "first failure: sample" in out.out and "synthesis kept no target" in out.err
     records = [json.loads(line) for line in (tmp_path / "out" / "records.jsonl").open()]
     assert len(records) == 4 and all(r["target"] is None for r in records)
     errors = [r["teacher_error"] for r in records]

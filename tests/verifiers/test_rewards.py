@@ -228,3 +228,40 @@ def test_module_doctests_pass() -> None:
     result = doctest.testmod(rewards)
     assert result.attempted >= 3
     assert result.failed == 0
+
+
+def test_reward_formula_and_range_from_the_terms() -> None:
+    """What the report labels the reward curve with: the quickstart's tIoU + vIoU + 3·L1
+    lies in [0, 5]; a penalty weight and a raw GIoU widen the range downwards; a term that
+    declares no range leaves it unknown; weight-0 terms are logged, not in the formula."""
+    from stvg.verifiers import Verifier
+
+    def verifier(*terms: dict) -> Verifier:
+        return Verifier.from_config({"terms": list(terms)})
+
+    quickstart = verifier(
+        {"name": "t_iou", "weight": 1.0},
+        {"name": "v_iou", "weight": 1.0},
+        {"name": "l1", "weight": 3.0},
+        {"name": "format", "weight": 0.0},
+    )
+    assert quickstart.formula() == "t_iou + v_iou + 3·l1"
+    assert quickstart.total_range() == (0.0, 5.0)
+    mixed = verifier(
+        {"name": "giou", "weight": 0.5, "params": {"mapped": False}},  # [-0.5, 0.5]
+        {"name": "format", "weight": -0.1},  # [-0.1, 0]
+    )
+    assert mixed.formula() == "0.5·giou - 0.1·format"
+    assert mixed.total_range() == (-0.6, 0.5)
+    assert verifier({"name": "giou", "weight": 2.0}).total_range() == (0.0, 2.0)  # mapped
+    name = "test_range_unknown_term"
+    if name not in REWARD_TERMS:
+        register_term(name)(lambda batch: None)
+    assert verifier({"name": name, "weight": 1.0}).total_range() is None
+    assert all(term.value_range is not None for term in BUILT_IN_TERMS)
+
+
+BUILT_IN_TERMS = [
+    REWARD_TERMS[n]
+    for n in ("t_iou", "v_iou", "format", "consistency", "giou", "l1", "span_length")
+]

@@ -8,7 +8,7 @@ counted in ``meta["repairs"]`` and the dataset's ``repairs``.
 
 * ``box_outside_frame``: a GT box reaching outside ``[0, width] x [0, height]`` is **kept
   as annotated** (counted once per box), because the official HC-STVG evaluator scores GT
-  boxes as annotated (``DESIGN.md``, metric protocol); nothing is changed. :func:`clip_box`
+  boxes as annotated (``docs/design.md``, metric protocol); nothing is changed. :func:`clip_box`
   stays available for code that builds *training targets* and wants them inside the frame;
   it must never be applied to the GT that metrics or rewards score.
 * ``span_clipped_to_video``: a ground-truth span reaching before frame 0 or past the last

@@ -8,7 +8,7 @@ from stvg.data.synthetic.scene import Scene
 
 
 def scene_annotation(scene: Scene) -> dict[str, Any]:
-    """The HC-STVG v2 entry of ``scene`` (see ``DESIGN.md``, "Dataset formats").
+    """The HC-STVG v2 entry of ``scene`` (see ``docs/design.md``, "Dataset formats").
 
     Keys: ``English`` (the query), ``bbox`` (``[x, y, w, h]`` float pixels, one per frame of
     the event span), ``st_frame`` (1-based index of the first box), ``st_time``/``ed_time``

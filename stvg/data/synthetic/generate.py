@@ -19,6 +19,7 @@ from stvg.data.synthetic.sampler import DIFFICULTIES, sample_scene
 from stvg.data.synthetic.scene import Scene, scene_to_dict
 from stvg.data.timing import round_half_up
 from stvg.limits import MAX_VIDEO_FRAMES, video_problem
+from stvg.progress import progress as show_progress
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,10 @@ def generate_split(
     duration_s: float = 10.0,
     fps: float = 10.0,
     size: int = 224,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Generate ``n`` synthetic videos with queries and ground truth under ``out_dir``.
+    """Generate ``n`` synthetic videos with queries and ground truth under ``out_dir``
+    (``progress``: show it, :mod:`stvg.progress`).
 
     Writes ``out_dir/videos/<split>_<iiii>.mp4`` (mp4v, ``size`` x ``size``, ``fps``),
     ``out_dir/<split>.json`` (HC-STVG v2 entries plus ``fps``, see
@@ -154,14 +157,17 @@ def generate_split(
     span_frames = []
     events: Counter[str] = Counter()
     relation_queries = 0
-    for index in range(config.n):
-        scene = make_scene(config, index)
-        render_scene(scene, video_dir / scene.scene_id)
-        annotations[scene.scene_id] = scene_annotation(scene)
-        scenes[scene.scene_id] = scene_to_dict(scene)
-        span_frames.append(scene.event.last_frame - scene.event.first_frame + 1)
-        events[scene.event.kind] += 1
-        relation_queries += scene.query.relation is not None
+    bar = show_progress(config.n, f"generate {split}", enabled=progress, unit="videos")
+    with bar:
+        for index in range(config.n):
+            scene = make_scene(config, index)
+            render_scene(scene, video_dir / scene.scene_id)
+            annotations[scene.scene_id] = scene_annotation(scene)
+            scenes[scene.scene_id] = scene_to_dict(scene)
+            span_frames.append(scene.event.last_frame - scene.event.first_frame + 1)
+            events[scene.event.kind] += 1
+            relation_queries += scene.query.relation is not None
+            bar.update(1)
     annotation_path = out_dir / f"{config.split}.json"
     scenes_path = out_dir / f"{config.split}_scenes.json"
     _write_json(annotation_path, annotations, indent=None)
@@ -194,14 +200,21 @@ def _write_json(path: Path, data: Any, *, indent: int | None) -> None:
 
 
 def ensure_synthetic_split(
-    root: str | Path, split: str, n: int, seed: int, difficulty: str = "easy"
+    root: str | Path,
+    split: str,
+    n: int,
+    seed: int,
+    difficulty: str = "easy",
+    *,
+    progress: bool = False,
 ) -> bool:
-    """Generate synthetic split ``split`` under ``root`` unless ``root/<split>.json`` exists.
+    """Generate synthetic split ``split`` under ``root`` unless ``root/<split>.json`` exists
+    (``progress``: show the generation's progress).
 
     Returns:
         ``True`` when the split was generated now, ``False`` when it already existed.
     """
     if (Path(root) / f"{split}.json").is_file():
         return False
-    generate_split(root, split, n, seed, difficulty)  # type: ignore[arg-type]
+    generate_split(root, split, n, seed, difficulty, progress=progress)  # type: ignore[arg-type]
     return True

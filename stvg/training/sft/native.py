@@ -1,6 +1,6 @@
 """Supervised fine-tuning (SFT) of the native policy on ground-truth actions.
 
-``stvg train-sft --config CONFIG`` with a config without a ``policy`` section reads an
+``stvg train-sft CONFIG`` with a config without a ``policy`` section reads an
 :class:`SFTConfig` (see :mod:`stvg.training.sft` for how the kind of SFT is chosen), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing);
@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from stvg.config import ConfigError, InvalidField, set_by
+from stvg.config import ConfigError, InvalidField, set_by, to_dict
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
 from stvg.envs.config import EnvConfig, as_env_config
@@ -59,6 +59,7 @@ from stvg.training.sft.common import (
     write_run_config,
 )
 from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
+from stvg.training.trackers import Reporter, check_report_to, open_trackers
 from stvg.verifiers.verifier import Verifier
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
@@ -135,7 +136,10 @@ class SFTConfig:
             strictly better ``select_metric`` (``None`` = run all ``epochs``; the best
             checkpoint is still the one saved).
         seed: seed of initialisation and shuffling.
-        threads: torch CPU threads (``None`` = torch's default).
+        threads: torch CPU threads (``None`` = chosen from the free cores,
+            :mod:`stvg.training.threads`).
+        report_to: where the metrics go besides ``metrics.jsonl``: any of
+            ``tensorboard``, ``wandb``, ``mlflow`` (:mod:`stvg.training.trackers`).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the
             run still evaluates and saves.
         out_dir: the run folder.
@@ -170,6 +174,7 @@ class SFTConfig:
     patience: int | None = None
     seed: int = set_by("stvg run", 0)
     threads: int | None = None
+    report_to: list[Reporter] = field(default_factory=list)
     time_limit_s: float | None = None
     out_dir: str = set_by("stvg run", "runs/sft_native")
 
@@ -207,6 +212,10 @@ class SFTConfig:
                 raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
             raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.data.val_size > 0 and self.eval_every < 1:
             raise InvalidField(
                 "eval_every",
@@ -364,7 +373,10 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
 
     Args:
         config: the run config.
-        progress: show tqdm bars while decoding.
+        progress: show the decoding's and the epochs' progress (:mod:`stvg.progress`: a
+            bar with the loss, the validation metric and an ETA on a terminal, a line every
+            30 s elsewhere); ``log`` gets the few lines that are not progress (data ready,
+            early stop, the kept checkpoint).
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
     Returns:
@@ -373,11 +385,12 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     import torch
 
     from stvg.policies.native import NativePolicy
+    from stvg.progress import progress as show_progress
+    from stvg.training.threads import resolve_threads
 
     started = time.perf_counter()
     say = log or (lambda _line: None)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(resolve_threads(config.threads))
     torch.manual_seed(config.seed)
     run_dir = Path(config.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -429,17 +442,20 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []
     metrics_file = (run_dir / "metrics.jsonl").open("w", encoding="utf-8")
+    trackers = open_trackers(config.report_to, run_dir, config=to_dict(config))
 
     def record(line: dict[str, Any]) -> None:
         history.append(line)
         metrics_file.write(json.dumps(line) + "\n")
         metrics_file.flush()
+        trackers.log(int(line.get("step", 0)), line)
 
     eval_metrics: dict[str, Any] = {}
     best = _Best(config.select_metric)
     stopped_early = False
     global_step = 0
     policy.train()
+    bar = show_progress(config.epochs, "SFT", enabled=progress, unit="epochs")
     try:
         for epoch in range(1, config.epochs + 1):
             epoch_start = time.perf_counter()
@@ -475,11 +491,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                 "time_s": time.perf_counter() - started,
             }
             record(line)
-            say(
-                f"epoch {epoch}/{config.epochs}: loss {line['losses/total']:.3f} "
-                f"(span {line['losses/span_nll']:.3f}, box {line['losses/box_nll']:.3f}) "
-                f"{seconds:.1f}s"
-            )
+            bar.update(1, loss=line["losses/total"])  # the epoch line of the progress display
             out_of_time = (
                 config.time_limit_s is not None
                 and time.perf_counter() - started > config.time_limit_s
@@ -490,9 +502,16 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                 val_metrics = evaluate_cached(policy, val, val_cache, env.fps, verifier=verifier)
                 record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
-                say(
-                    f"val @ epoch {epoch}: m_tIoU {val_metrics['m_tIoU']:.3f} "
-                    f"m_vIoU {val_metrics['m_vIoU']:.3f}; {verdict}"
+                if best.stale == 0:  # a new best: the checkpoint that will be kept changed
+                    say(f"val @ epoch {epoch}: {verdict}")
+                bar.update(
+                    0,
+                    **{
+                        f"val {config.select_metric}": select_value(
+                            val_metrics, best.select_metric
+                        ),
+                        "best epoch": best.epoch,
+                    },
                 )
                 if (
                     config.patience is not None
@@ -511,10 +530,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     policy, evals, eval_cache, env.fps, verifier=verifier
                 )
                 record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
-                say(
-                    f"eval {data.eval_split} @ epoch {epoch}: m_tIoU {eval_metrics['m_tIoU']:.3f} "
-                    f"m_vIoU {eval_metrics['m_vIoU']:.3f}"
-                )
+                bar.update(0, **{f"{data.eval_split} m_vIoU": float(eval_metrics["m_vIoU"])})
             if out_of_time:
                 say(f"time limit {config.time_limit_s}s reached after epoch {epoch}")
                 break
@@ -531,7 +547,9 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     f"m_tIoU {eval_metrics['m_tIoU']:.3f} m_vIoU {eval_metrics['m_vIoU']:.3f}"
                 )
     finally:
+        bar.close()
         metrics_file.close()
+        trackers.close()
     sft_extra: dict[str, Any] = {
         "epochs_done": epochs_done,
         "steps": global_step,

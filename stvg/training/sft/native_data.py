@@ -128,7 +128,7 @@ def load_cached_frames(
         frame_size: the model's frame side, pixels.
         cache_dir: folder of the ``.npz`` cache files.
         name: prefix of the cache file name (e.g. the split).
-        progress: show a tqdm bar while decoding.
+        progress: show the decoding's progress (:mod:`stvg.progress`).
 
     Raises:
         VideoError: a video is missing or cannot be read (naming the sample).
@@ -146,7 +146,7 @@ def load_cached_frames(
                 data["frame_idx"],
                 data["timestamps_s"],
             )
-    from tqdm import tqdm
+    from stvg.progress import progress as show_progress
 
     stale = [
         old
@@ -168,13 +168,15 @@ def load_cached_frames(
     counts = np.zeros(n, dtype=np.int64)
     frame_idx = np.full((n, max_frames), -1, dtype=np.int64)
     times = np.zeros((n, max_frames), dtype=np.float32)
-    for i, sample in enumerate(tqdm(samples, desc=f"decode {name}", disable=not progress)):
-        sampled = source.frames(sample)
-        count = len(sampled)
-        frames[i, :count] = downsample(sampled.frames, frame_size)
-        counts[i] = count
-        frame_idx[i, :count] = sampled.frame_idx
-        times[i, :count] = np.asarray(sampled.frame_idx, np.float64) / sample.native_fps
+    with show_progress(n, f"decode {name}", enabled=progress, unit="videos") as bar:
+        for i, sample in enumerate(samples):
+            sampled = source.frames(sample)
+            count = len(sampled)
+            frames[i, :count] = downsample(sampled.frames, frame_size)
+            counts[i] = count
+            frame_idx[i, :count] = sampled.frame_idx
+            times[i, :count] = np.asarray(sampled.frame_idx, np.float64) / sample.native_fps
+            bar.update(1)
     cached = CachedFrames([s.sample_id for s in samples], frames, counts, frame_idx, times)
     path.parent.mkdir(parents=True, exist_ok=True)
     # One temporary file per process: trials of a sweep may decode the same split at once.

@@ -1,6 +1,6 @@
 """Supervised fine-tuning (SFT) of the VLM policy on target texts.
 
-``stvg train-sft --config CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
+``stvg train-sft CONFIG`` with a ``policy: {name: vlm, ...}`` section reads a
 :class:`VLMSFTConfig` (see :mod:`stvg.training.sft`), then:
 
 1. makes sure the data exists (synthetic splits are generated when missing) and loads the
@@ -34,11 +34,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +57,7 @@ from stvg.training.sft.common import (
     sft_optimiser,
     write_run_config,
 )
+from stvg.training.trackers import Reporter, check_report_to, open_trackers
 from stvg.training.vision_warmup import VisionWarmupConfig
 
 #: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
@@ -117,7 +119,10 @@ class VLMSFTConfig:
         seed: seed of torch (dropout) and of the sample order.
         deterministic: ``torch.use_deterministic_algorithms`` during the run (warn-only
             for operations without a deterministic kernel).
-        threads: torch CPU threads (``None`` = torch's default).
+        threads: torch CPU threads (``None`` = chosen from the free cores,
+            :mod:`stvg.training.threads`).
+        report_to: where the metrics go besides ``metrics.jsonl``: any of
+            ``tensorboard``, ``wandb``, ``mlflow`` (:mod:`stvg.training.trackers`).
         time_limit_s: stop training after this many seconds (``None`` = no limit); the run
             still saves and evaluates.
         out_dir: the run folder.
@@ -145,6 +150,7 @@ class VLMSFTConfig:
     seed: int = set_by("stvg run", 0)
     deterministic: bool = True
     threads: int | None = None
+    report_to: list[Reporter] = field(default_factory=list)
     time_limit_s: float | None = None
     out_dir: str = set_by("stvg run", "runs/sft_vlm")
     vision_lr: float | None = None
@@ -192,6 +198,10 @@ class VLMSFTConfig:
                 raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
             raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
+        try:
+            check_report_to(self.report_to)
+        except ValueError as exc:
+            raise InvalidField("report_to", str(exc)) from None
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
@@ -373,7 +383,8 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
 
     Args:
         config: the run config.
-        progress: unused (kept for the same call as the native SFT).
+        progress: show the steps' progress (:mod:`stvg.progress`: a bar with the loss and
+            an ETA on a terminal, a line every 30 s elsewhere).
         log: called with one line of text per epoch and evaluation (``None`` = silent).
 
     Returns:
@@ -383,6 +394,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
 
     from stvg.data.errors import DataError
     from stvg.policies.vlm.policy import VLMPolicy
+    from stvg.progress import progress as show_progress
     from stvg.synthesis.targets import read_targets, write_targets
     from stvg.training.learner import (
         autocast,
@@ -391,11 +403,12 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         parameter_device,
     )
 
-    del progress
+    show = progress
     started = time.perf_counter()
     say = log or (lambda _line: None)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    from stvg.training.threads import resolve_threads
+
+    torch.set_num_threads(resolve_threads(config.threads))
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
     run_dir = Path(config.out_dir)
@@ -451,19 +464,26 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
         rng = np.random.default_rng(config.seed)
         history: list[dict[str, Any]] = []
         eval_metrics: dict[str, Any] = {}
-        with (run_dir / "metrics.jsonl").open("w", encoding="utf-8") as metrics_file:
+        with (
+            (run_dir / "metrics.jsonl").open("w", encoding="utf-8") as metrics_file,
+            contextlib.closing(
+                open_trackers(config.report_to, run_dir, config=to_dict(config))
+            ) as trackers,
+        ):
 
             def record(line: dict[str, Any]) -> None:
                 history.append(line)
                 metrics_file.write(json.dumps(line) + "\n")
                 metrics_file.flush()
+                trackers.log(int(line.get("step", 0)), line)
 
             if config.warmup is not None:
                 _run_warmup(policy, config, env, loaded_dtypes, say, record)
             global_step, epoch = 0, 0
             policy.train()
+            steps = config.epochs * math.ceil(len(train_index) / config.batch_size)
+            bar = show_progress(steps, "SFT", enabled=show, unit="steps")
             for epoch in range(1, config.epochs + 1):
-                epoch_start = time.perf_counter()
                 order = [train_index[j] for j in rng.permutation(len(train_index))]
                 losses = []
                 for lo in range(0, len(order), config.batch_size):
@@ -492,6 +512,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                     scheduler.step()
                     global_step += 1
                     losses.append(loss_sum)
+                    bar.update(1, epoch=epoch, nll=loss_sum)
                     record(
                         {
                             "epoch": epoch,
@@ -507,10 +528,6 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                     )
                     if _out_of_time(config, started):
                         break
-                say(
-                    f"epoch {epoch}/{config.epochs}: nll {np.mean(losses):.4f} "
-                    f"(last step {losses[-1]:.4f}) {time.perf_counter() - epoch_start:.1f}s"
-                )
                 out_of_time = _out_of_time(config, started)
                 last = epoch == config.epochs or out_of_time
                 if (
@@ -527,6 +544,7 @@ def train_sft_vlm(config: VLMSFTConfig, *, progress: bool = True, log: Any = pri
                 if out_of_time:
                     say(f"time limit {config.time_limit_s}s reached in epoch {epoch}")
                     break
+            bar.close()
             restore_dtypes(policy, loaded_dtypes)
             checkpoint = save_hf(policy, run_dir / "hf")
             (run_dir / "hf" / "stvg_sft.json").write_text(

@@ -1,4 +1,4 @@
-"""The ``json-v1`` answer format (the default, see DESIGN.md).
+"""The ``json-v1`` answer format (the default, see docs/design.md).
 
 ::
 

@@ -6,7 +6,7 @@ from stvg.verifiers.formats.base import AnswerFormat
 from stvg.verifiers.formats.json_v1 import JsonV1Format
 from stvg.verifiers.formats.tagged import TaggedFormat
 
-# Format name -> class; ``json-v1`` is the default (DESIGN.md).
+# Format name -> class; ``json-v1`` is the default (docs/design.md).
 FORMATS: dict[str, type[AnswerFormat]] = {
     JsonV1Format.name: JsonV1Format,
     TaggedFormat.name: TaggedFormat,
