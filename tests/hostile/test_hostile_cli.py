@@ -40,7 +40,7 @@ from hostile_kit import (
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 from test_hostile_configs import BASE, yaml_values
-from test_hostile_predictions import STVG
+from test_hostile_prediction_files import STVG
 
 from stvg.limits import MAX_SHEET_PIXELS
 
