@@ -48,6 +48,30 @@ class SFTSplits:
                 raise InvalidField(name, f"must be >= 1 or null (all samples), got {value}")
 
 
+def check_at_least(config: Any, names: tuple[str, ...], low: int) -> None:
+    """Raise :class:`~stvg.config.InvalidField` naming the first of ``config``'s fields
+    ``names`` below ``low``."""
+    for name in names:
+        value = getattr(config, name)
+        if value < low:
+            raise InvalidField(name, f"must be >= {low}, got {value}")
+
+
+def check_run_options(config: Any) -> None:
+    """The options every SFT config shares: a positive finite ``lr``, ``threads`` >= 1 or
+    null, and ``report_to`` naming known trackers."""
+    from stvg.training.trackers import check_report_to
+
+    if not (config.lr > 0 and math.isfinite(config.lr)):
+        raise InvalidField("lr", f"must be a positive number, got {config.lr}")
+    if config.threads is not None and config.threads < 1:
+        raise InvalidField("threads", f"must be >= 1 or null, got {config.threads}")
+    try:
+        check_report_to(config.report_to)
+    except ValueError as exc:
+        raise InvalidField("report_to", str(exc)) from None
+
+
 @dataclass
 class SFTResult:
     """What :func:`train_sft` produced.

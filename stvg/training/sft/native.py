@@ -54,12 +54,14 @@ from stvg.policies.native.model import NativeModelConfig
 from stvg.training.sft.common import (
     SFTResult,
     SFTSplits,
+    check_at_least,
+    check_run_options,
     eval_line,
     sft_optimiser,
     write_run_config,
 )
 from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
-from stvg.training.trackers import Reporter, check_report_to, open_trackers
+from stvg.training.trackers import Reporter, open_trackers
 from stvg.verifiers.verifier import Verifier
 
 SelectMetric = Literal["m_vIoU", "m_tIoU", "m_tIoU+m_vIoU"]
@@ -189,33 +191,20 @@ class SFTConfig:
                 "env.max_frames",
                 "the native policy has a fixed number of frame slots: set it (16 by default)",
             )
-        positive = (
-            "max_query_len",
-            "min_word_count",
-            "epochs",
-            "batch_size",
+        check_at_least(self, ("max_query_len", "min_word_count", "epochs", "batch_size"), 1)
+        check_at_least(
+            self,
+            (
+                "weight_decay",
+                "warmup_steps",
+                "grad_clip",
+                "box_weight",
+                "heat_weight",
+                "eval_every",
+            ),
+            0,
         )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise InvalidField("lr", f"must be a positive number, got {self.lr}")
-        for name in (
-            "weight_decay",
-            "warmup_steps",
-            "grad_clip",
-            "box_weight",
-            "heat_weight",
-            "eval_every",
-        ):
-            if getattr(self, name) < 0:
-                raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
-        if self.threads is not None and self.threads < 1:
-            raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
-        try:
-            check_report_to(self.report_to)
-        except ValueError as exc:
-            raise InvalidField("report_to", str(exc)) from None
+        check_run_options(self)
         if self.data.val_size > 0 and self.eval_every < 1:
             raise InvalidField(
                 "eval_every",

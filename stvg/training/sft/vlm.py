@@ -53,11 +53,13 @@ from stvg.policies.vlm.config import VLMPolicyConfig
 from stvg.training.sft.common import (
     SFTResult,
     SFTSplits,
+    check_at_least,
+    check_run_options,
     eval_line,
     sft_optimiser,
     write_run_config,
 )
-from stvg.training.trackers import Reporter, check_report_to, open_trackers
+from stvg.training.trackers import Reporter, open_trackers
 from stvg.training.vision_warmup import VisionWarmupConfig
 
 #: Checkpoint files that the trained model's own ``save_pretrained`` replaces.
@@ -182,26 +184,15 @@ class VLMSFTConfig:
             math.isfinite(self.vision_lr) and self.vision_lr >= 0
         ):
             raise InvalidField("vision_lr", f"must be >= 0 or null, got {self.vision_lr}")
-        for name in ("batch_size", "micro_batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise InvalidField(name, f"must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("batch_size", "micro_batch_size", "eval_batch_size"), 1)
         if self.batch_size % self.micro_batch_size:
             raise InvalidField(
                 "micro_batch_size",
                 f"batch_size ({self.batch_size}) must be divisible by micro_batch_size "
                 f"({self.micro_batch_size}): set micro_batch_size to a divisor",
             )
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise InvalidField("lr", f"must be a positive number, got {self.lr}")
-        for name in ("weight_decay", "warmup_steps", "grad_clip", "eval_every"):
-            if getattr(self, name) < 0:
-                raise InvalidField(name, f"must be >= 0, got {getattr(self, name)}")
-        if self.threads is not None and self.threads < 1:
-            raise InvalidField("threads", f"must be >= 1 or null, got {self.threads}")
-        try:
-            check_report_to(self.report_to)
-        except ValueError as exc:
-            raise InvalidField("report_to", str(exc)) from None
+        check_at_least(self, ("weight_decay", "warmup_steps", "grad_clip", "eval_every"), 0)
+        check_run_options(self)
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
 
