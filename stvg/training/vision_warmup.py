@@ -52,6 +52,7 @@ from stvg.data.synthetic.images import GroundingImage, grounding_image
 from stvg.data.synthetic.scene import COLOURS_BGR, SHAPES, SIZE_CLASSES
 from stvg.data.types import SecondLevelAnswer
 from stvg.verifiers.formats import FrameContext
+from stvg.verifiers.iou import box_iou_single
 
 #: Frequencies (cycles over the frame side times 2) of the sine and cosine features of each
 #: box coordinate in the object code: periods of 2, 1 and 1/2 frame sides.
@@ -249,13 +250,6 @@ def _images(
     ]
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def run_vision_warmup(
     policy: Any,
     config: VisionWarmupConfig,
@@ -428,7 +422,9 @@ def evaluate_grounding(policy: Any, config: VisionWarmupConfig, side: int) -> di
                     text = answer[0].text if isinstance(answer, (list, tuple)) else answer.text
                     parsed = spec.contract(ctx).parse(text)
                     boxes = None if parsed.answer is None else parsed.answer.boxes_xyxy
-                    ious.append(_iou(boxes[0], im.box_xyxy) if parsed.ok and len(boxes) else 0.0)
+                    ious.append(
+                        box_iou_single(boxes[0], im.box_xyxy) if parsed.ok and len(boxes) else 0.0
+                    )
             out[name] = float(np.mean(ious))
     finally:
         if was_training:
