@@ -517,16 +517,106 @@ class CurveBands:
     windows: set[int]
 
 
+#: RL ``metrics.jsonl`` keys that are fractions (their bands are cut at 0 and 1).
+FRACTION_CURVE_KEYS = frozenset(
+    {"charts/parse_ok", "charts/zero_variance_groups", "charts/truncated", "charts/repaired"}
+)
+
+
+def _run_verifier(rows: Sequence[Mapping[str, Any]]) -> Any | None:
+    """The verifier of the cell's RL runs, from the first run folder's ``config.yaml``
+    (every trial of a cell shares its reward); ``None`` when none can be read."""
+    import yaml
+
+    from stvg.verifiers.verifier import Verifier
+
+    for row in rows:
+        source = row.get("rl_metrics")
+        if not source:
+            continue
+        config_file = Path(source).parent / "config.yaml"
+        try:
+            config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+            return Verifier.from_config((config.get("env") or {}).get("verifier") or {})
+        except Exception:  # noqa: BLE001 - no bounds is the safe answer for any failure
+            continue
+    return None
+
+
+def curve_value_range(
+    key: str, rows: Sequence[Mapping[str, Any]] = ()
+) -> tuple[float, float] | None:
+    """The values ``key`` of an RL ``metrics.jsonl`` can take, or ``None`` when unknown.
+
+    Fractions (``charts/parse_ok``, ...) lie in [0, 1]; a reward term's mean
+    (``rewards/<term>/mean``, ``rewards/sampled/<term>``, ``rewards/greedy/<term>``) in the
+    term's declared ``value_range``; the reward total (``rewards/*/total``) and the return
+    of one-answer episodes (``charts/episodic_return`` when every logged
+    ``charts/episodic_length`` is 1) in the verifier's :meth:`total_range`, read from the
+    cell's run ``config.yaml``.
+
+    >>> curve_value_range("charts/parse_ok"), curve_value_range("rewards/t_iou/mean")
+    ((0.0, 1.0), (0.0, 1.0))
+    >>> curve_value_range("charts/SPS") is None
+    True
+    """
+    from stvg.verifiers.rewards import get_term
+
+    if key in FRACTION_CURVE_KEYS:
+        return (0.0, 1.0)
+    parts = key.split("/")
+    term = None
+    if len(parts) == 3 and parts[0] == "rewards":
+        term = parts[1] if parts[2] == "mean" else parts[2]
+    if term == "total" or key == "charts/episodic_return":
+        if key == "charts/episodic_return" and not _one_step_episodes(rows):
+            return None
+        verifier = _run_verifier(rows)
+        return verifier.total_range() if verifier is not None else None
+    if term is not None:
+        try:
+            registered = get_term(term)
+        except (KeyError, ValueError):
+            return None
+        verifier = _run_verifier(rows)
+        params = verifier.term_params(term) if verifier is not None else None
+        try:
+            return registered.range_of(params if params is not None else registered.defaults)
+        except Exception:  # noqa: BLE001 - a range that cannot be computed is unknown
+            return None
+    return None
+
+
+def _one_step_episodes(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every ``charts/episodic_length`` logged by the rows' RL runs is 1."""
+    seen = False
+    for row in rows:
+        source = row.get("rl_metrics")
+        if not source or not Path(source).exists():
+            continue
+        lengths, _ = _read_curve(Path(source), "charts/episodic_length")
+        if any(value != 1.0 for value in lengths.values()):
+            return False
+        seen = seen or bool(lengths)
+    return seen
+
+
 def curve_bands(
     cells: Mapping[str, Sequence[Mapping[str, Any]]], key: str, *, change: bool = False
 ) -> CurveBands:
     """Each trial's ``key`` per RL iteration, smoothed with a trailing mean over
     ``max(1, n // 20)`` iterations (minus its first smoothed value with ``change``), then
-    per cell and iteration the mean and 95% t interval over the seeds that have it."""
+    per cell and iteration the mean and 95% t interval over the seeds that have it, cut at
+    the key's range (:func:`curve_value_range`; ``[lo - hi, hi - lo]`` for changes) when
+    it is known and every value lies in it."""
     bands: dict[str, tuple[list[int], list[Interval]]] = {}
     n_trials = n_read = n_non_finite = 0
     windows: set[int] = set()
     for label, rows in cells.items():
+        value_range = curve_value_range(key, rows)
+        if value_range is not None and change:
+            width = value_range[1] - value_range[0]
+            value_range = (-width, width)
         per_iteration: dict[int, list[float]] = {}
         for row in rows:
             n_trials += 1
@@ -546,8 +636,19 @@ def curve_bands(
                 per_iteration.setdefault(iteration, []).append(float(value))
         if per_iteration:
             iterations = sorted(per_iteration)
-            bands[label] = (iterations, [mean_ci(per_iteration[i], CONFIDENCE) for i in iterations])
+            bands[label] = (
+                iterations,
+                [_bounded_ci(per_iteration[i], value_range) for i in iterations],
+            )
     return CurveBands(bands, n_trials, n_read, n_non_finite, windows)
+
+
+def _bounded_ci(values: Sequence[float], bounds: tuple[float, float] | None) -> Interval:
+    """The 95% t interval of ``values``, cut at ``bounds`` when every value lies in them
+    (a value outside means the declared range is wrong: the interval stays uncut)."""
+    if bounds is not None and all(bounds[0] <= v <= bounds[1] for v in values):
+        return mean_ci(values, CONFIDENCE, bounds=bounds)
+    return mean_ci(values, CONFIDENCE)
 
 
 def _plot_curves(
@@ -563,6 +664,7 @@ def _plot_curves(
     aggregated = curve_bands(cells, key, change=change)
     n_trials, n_read = aggregated.n_trials, aggregated.n_read
     n_non_finite, windows = aggregated.n_non_finite, aggregated.windows
+    clipped = any(ci.clipped for _, cis in aggregated.bands.values() for ci in cis)
     for label, (iterations, cis) in aggregated.bands.items():
         (line,) = ax.plot(iterations, [ci.mean for ci in cis], label=label, linewidth=1.5)
         ax.fill_between(
@@ -593,6 +695,7 @@ def _plot_curves(
         f"{key} per RL iteration ({per_seed}the mean over each cell's seeds with a 95% t "
         f"band; {n_read} of {n_trials} ok trials had RL metrics"
         + (f"; {n_non_finite} non-finite values left out" if n_non_finite else "")
+        + (f"; bands cut at the range of {key}" if clipped else "")
         + ")."
     )
     return name, caption

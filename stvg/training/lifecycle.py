@@ -25,6 +25,7 @@ iteration, the checkpoint and what to stop.
 from __future__ import annotations
 
 import abc
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,9 +36,15 @@ from stvg.config import ConfigError, from_dict, to_dict
 from stvg.training.config import TrainConfig
 from stvg.training.run_dir import RunDir, RunLock, newest_loadable_checkpoint
 
-#: Config keys that may differ when a run is resumed (they do not change its results;
-#: ``micro_batch_size`` and ``gradient_checkpointing`` change only floating-point rounding,
-#: so a run that ran out of memory can go on with smaller micro-batches).
+#: Config keys that change only floating-point rounding (the order of reductions): a run
+#: resumed with a different value goes on, with a warning that its remaining iterations are
+#: equal to an uninterrupted run's up to rounding, not bit for bit (a run that ran out of
+#: memory can go on with smaller micro-batches; one moved to a bigger machine, with more
+#: threads).
+ROUNDING_CHANGES = ("torch_threads", "micro_batch_size", "gradient_checkpointing")
+
+#: Config keys that may differ when a run is resumed: they do not change its results, or
+#: (:data:`ROUNDING_CHANGES`) change them only by floating-point rounding.
 RESUMABLE_CHANGES = (
     "iterations",
     "progress_bar",
@@ -118,15 +125,25 @@ def changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 def check_resumable(saved: TrainConfig, config: TrainConfig, path: Path) -> None:
     """Raise :class:`ConfigError` if ``config`` changes a key outside
-    :data:`RESUMABLE_CHANGES` against the run's ``saved`` config."""
-    changed = sorted(
-        k for k in changed_keys(to_dict(saved), to_dict(config)) if k not in RESUMABLE_CHANGES
-    )
+    :data:`RESUMABLE_CHANGES` against the run's ``saved`` config; warn (``UserWarning``)
+    when it changes one of :data:`ROUNDING_CHANGES`."""
+    all_changed = changed_keys(to_dict(saved), to_dict(config))
+    changed = sorted(k for k in all_changed if k not in RESUMABLE_CHANGES)
     if changed:
         raise ConfigError(
             f"cannot resume {path} with a different {changed}: these keys change the "
             f"run's results (only {list(RESUMABLE_CHANGES)} may change). Start a new run "
             "or resume with the saved config"
+        )
+    rounding = sorted(k for k in all_changed if k in ROUNDING_CHANGES)
+    if rounding:
+        saved_values, new_values = to_dict(saved), to_dict(config)
+        changes = ", ".join(f"{k} {saved_values.get(k)} -> {new_values.get(k)}" for k in rounding)
+        warnings.warn(
+            f"resuming {path} with {changes}: the remaining iterations round differently, "
+            "so the run equals an uninterrupted one up to floating-point rounding, not bit "
+            "for bit",
+            stacklevel=3,
         )
 
 
@@ -342,6 +359,7 @@ class TrainerLifecycle(abc.ABC):
 
 __all__ = [
     "RESUMABLE_CHANGES",
+    "ROUNDING_CHANGES",
     "IterationCallback",
     "ResumePoint",
     "TrainResult",

@@ -370,6 +370,14 @@ class Verifier:
         text = ("-" if parts[0][0] == "-" else "") + parts[0][1]
         return text + "".join(f" {sign} {term}" for sign, term in parts[1:])
 
+    def term_params(self, name: str) -> dict[str, Any] | None:
+        """The resolved parameters of term ``name`` in this reward (defaults filled in),
+        or ``None`` when the reward has no such term."""
+        for term, _, _, params in self._terms:
+            if term == name:
+                return dict(params)
+        return None
+
     def total_range(self) -> tuple[float, float] | None:
         """The lowest and highest total the weighted terms can sum to, from each term's
         declared ``value_range`` (:class:`~stvg.verifiers.rewards.RewardTerm`); ``None``

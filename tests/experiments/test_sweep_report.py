@@ -306,3 +306,37 @@ def test_identical_cells_and_intervals_cut_at_the_range(tmp_path: Path) -> None:
     assert cells[A]["final/m_vIoU (%)"] == "50.00 ± 49.68"
     assert "is cut at the bound" in text
     assert "Bars cut at the metric's range (0-100 %): `env.fps=4`." in text
+
+
+def test_curve_bands_cut_at_the_keys_range(tmp_path: Path) -> None:
+    """Seeds at 0.0 and 0.1 of a reward total tIoU + vIoU (range [0, 2], read from the run's
+    config.yaml): the t band 0.05 ± 0.635 is cut at 0; a key of unknown range stays uncut;
+    changes are cut at [-2, 2]."""
+    from stvg.experiments.sweep_report import curve_bands, curve_value_range
+
+    rows = []
+    for seed, value in enumerate((0.0, 0.1)):
+        run = tmp_path / f"s{seed}"
+        run.mkdir()
+        (run / "config.yaml").write_text(
+            "env:\n  verifier:\n    terms:\n      - {name: t_iou, weight: 1.0}\n"
+            "      - {name: v_iou, weight: 1.0}\n",
+            encoding="utf-8",
+        )
+        lines = [
+            {"iteration": 1, "rewards/sampled/total": value, "charts/SPS": value},
+            {"iteration": 2, "rewards/sampled/total": 2 * value, "charts/SPS": value},
+        ]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        rows.append({"rl_metrics": str(run / "metrics.jsonl")})
+    assert curve_value_range("rewards/sampled/total", rows) == (0.0, 2.0)
+    assert curve_value_range("charts/SPS", rows) is None
+    _, cis = curve_bands({"a": rows}, "rewards/sampled/total").bands["a"]
+    # t(0.975, 1) * s / sqrt(2) = 12.7062 * 0.0707107 / 1.41421 = 0.63531
+    assert cis[0].mean == pytest.approx(0.05)
+    assert cis[0].lo == 0.0 and cis[0].clipped
+    assert cis[0].hi == pytest.approx(0.05 + 0.63531, abs=1e-4)
+    _, uncut = curve_bands({"a": rows}, "charts/SPS").bands["a"]
+    assert uncut[0].lo == pytest.approx(0.05 - 0.63531, abs=1e-4) and not uncut[0].clipped
+    _, changes = curve_bands({"a": rows}, "rewards/sampled/total", change=True).bands["a"]
+    assert changes[1].mean == pytest.approx(0.05) and changes[1].lo == pytest.approx(-0.58531, abs=1e-4)

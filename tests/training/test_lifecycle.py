@@ -34,6 +34,19 @@ def test_check_resumable_allows_only_the_listed_keys() -> None:
         check_resumable(saved, TrainConfig(seed=saved.seed + 1), Path("run"))
 
 
+def test_resuming_with_other_thread_counts_warns_of_rounding() -> None:
+    """torch_threads changes reduction order: the run goes on, and says it is then equal to
+    an uninterrupted run up to floating-point rounding only."""
+    import warnings
+
+    saved = TrainConfig(torch_threads=1)
+    with pytest.warns(UserWarning, match=r"torch_threads 1 -> 2: .*up to floating-point"):
+        check_resumable(saved, TrainConfig(torch_threads=2), Path("run"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_resumable(saved, TrainConfig(torch_threads=1, iterations=99), Path("run"))
+
+
 @pytest.mark.parametrize("trainer", [Trainer, RLlibPPOTrainer])
 def test_both_trainers_share_the_lifecycle(trainer: type[TrainerLifecycle]) -> None:
     """create, resume, train, step and close have one home; a trainer brings its
