@@ -339,4 +339,6 @@ def test_curve_bands_cut_at_the_keys_range(tmp_path: Path) -> None:
     _, uncut = curve_bands({"a": rows}, "charts/SPS").bands["a"]
     assert uncut[0].lo == pytest.approx(0.05 - 0.63531, abs=1e-4) and not uncut[0].clipped
     _, changes = curve_bands({"a": rows}, "rewards/sampled/total", change=True).bands["a"]
-    assert changes[1].mean == pytest.approx(0.05) and changes[1].lo == pytest.approx(-0.58531, abs=1e-4)
+    assert changes[1].mean == pytest.approx(0.05) and changes[1].lo == pytest.approx(
+        -0.58531, abs=1e-4
+    )
