@@ -175,6 +175,117 @@ class TrackingEnvConfig(EnvDataConfig):
 
 
 @dataclass
+class ZoomKeys:
+    """The keys of the glance-and-zoom env (see :class:`ZoomEnvConfig`), checked by
+    :meth:`check_zoom` where the env is a zoom env.
+
+    Every shown frame lies on the sampling grid of ``fps`` (the finest rate a zoom may ask
+    for; the grid of :func:`stvg.data.timing.sample_frame_indices`); the glance and each
+    zoom take every ``n``-th grid point for an integer ``n``.
+
+    Attributes:
+        glance_fps: the rate of the first look at the whole video (turn 0); must be
+            ``fps / n`` for an integer ``n`` (0.25 with ``fps`` 1).
+        max_zooms: most zoom calls per episode.
+        max_frames_per_zoom: most new frames one zoom shows (a window holding more is
+            thinned evenly, the first and last kept).
+        frame_budget: most frames an episode shows in all, glance included; ``None`` =
+            the glance of the longest video plus ``max_zooms * max_frames_per_zoom``, at
+            most the longest video's whole grid.
+            Also the number of frame slots of an observation.
+        max_turns: most steps of an episode; an episode that reaches it without an answer
+            is truncated with reward 0 and a reason. ``None`` = ``max_zooms + 1``.
+        on_invalid_zoom: what a zoom past a limit (no zoom left, no frame left) or a
+            malformed zoom does: ``continue`` (reward 0 for the step, the reason in
+            ``info["invalid_action"]``, the turn counted) or ``end`` (the episode ends
+            with reward 0 and the reason).
+        frame_cost: ``lambda`` of the frame-cost term added to the answer's reward,
+            ``-lambda * frames shown / frame_budget`` (0 = off).
+        zoom_bonus: added to the answer's reward when the episode zoomed at least once
+            and the answer's vIoU is at least ``zoom_bonus_min_v_iou`` (0 = off).
+        zoom_bonus_min_v_iou: the vIoU an answer needs for the zoom bonus, in [0, 1].
+    """
+
+    glance_fps: float = 0.25
+    max_zooms: int = 2
+    max_frames_per_zoom: int = 16
+    frame_budget: int | None = None
+    max_turns: int | None = None
+    on_invalid_zoom: Literal["continue", "end"] = "continue"
+    frame_cost: float = 0.0
+    zoom_bonus: float = 0.0
+    zoom_bonus_min_v_iou: float = 0.3
+
+    def check_zoom(self) -> None:
+        """Validate the zoom keys (and ``fps``, ``max_frames``) of a zoom env.
+
+        Raises:
+            InvalidField: a bad value, naming the key.
+        """
+        fps = getattr(self, "fps", None)
+        if fps is None:
+            raise InvalidField(
+                "fps", "the zoom env needs a sampling grid: a positive rate (e.g. 1.0 or 2.0)"
+            )
+        if getattr(self, "max_frames", None) is not None:
+            raise InvalidField(
+                "max_frames", "the zoom env limits frames with frame_budget: remove max_frames"
+            )
+        if not (math.isfinite(self.glance_fps) and self.glance_fps > 0):
+            raise InvalidField("glance_fps", f"must be a positive rate, got {self.glance_fps}")
+        step = fps / self.glance_fps
+        if step < 1 - 1e-9 or abs(step - round(step)) > 1e-6:
+            raise InvalidField(
+                "glance_fps",
+                f"must be fps / n for an integer n >= 1 (fps={fps}: "
+                f"{', '.join(f'{fps / n:g}' for n in (1, 2, 4, 8))}, ...), "
+                f"got {self.glance_fps}",
+            )
+        if self.max_zooms < 0:
+            raise InvalidField("max_zooms", f"must be >= 0, got {self.max_zooms}")
+        if self.max_frames_per_zoom < 1:
+            raise InvalidField(
+                "max_frames_per_zoom", f"must be >= 1, got {self.max_frames_per_zoom}"
+            )
+        if self.frame_budget is not None and self.frame_budget < 1:
+            raise InvalidField("frame_budget", f"must be >= 1 or null, got {self.frame_budget}")
+        if self.max_turns is not None and self.max_turns < 1:
+            raise InvalidField("max_turns", f"must be >= 1 or null, got {self.max_turns}")
+        for name in ("frame_cost", "zoom_bonus"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InvalidField(name, f"must be a finite number >= 0, got {value}")
+        if not 0.0 <= self.zoom_bonus_min_v_iou <= 1.0:
+            raise InvalidField(
+                "zoom_bonus_min_v_iou", f"must lie in [0, 1], got {self.zoom_bonus_min_v_iou}"
+            )
+
+    @property
+    def glance_step(self) -> int:
+        """Grid points per glance frame: ``fps / glance_fps``."""
+        return int(round(getattr(self, "fps") / self.glance_fps))
+
+    @property
+    def turn_limit(self) -> int:
+        """``max_turns``, or ``max_zooms + 1`` when unset."""
+        return self.max_turns if self.max_turns is not None else self.max_zooms + 1
+
+
+@dataclass
+class ZoomEnvConfig(GroundingEnvConfig, ZoomKeys):
+    """Config of :class:`~stvg.envs.zoom.ZoomGroundingEnv` (glance, zoom, answer): the keys
+    of :class:`GroundingEnvConfig` (``fps`` is the grid of every shown frame: the finest
+    rate a zoom may ask for; ``max_frames`` is refused, ``frame_budget`` replaces it) and
+    of :class:`ZoomKeys` (``glance_fps``, ``max_zooms``, ``max_frames_per_zoom``,
+    ``frame_budget``, ``max_turns``, ``on_invalid_zoom``, ``frame_cost``, ``zoom_bonus``,
+    ``zoom_bonus_min_v_iou``)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_zoom()
+
+
+@dataclass
 class FlatObservationConfig:
     """Numbers-only observations of a tracking env for classical RL models
     (:class:`~stvg.envs.wrappers.FlatTrackingObservation`).
@@ -210,29 +321,45 @@ ENV_KINDS: dict[str, str] = {
     "stvg/Tracking-v0": "tracking",
     "stvg/SyntheticTracking-v0": "tracking",
     "stvg/SyntheticTrackingFlat-v0": "tracking",
+    "stvg/ZoomGrounding-v0": "zoom",
+    "stvg/SyntheticZoom-v0": "zoom",
 }
 #: Ids that hold the cached synthetic split themselves (no dataset keys).
-SHORTCUT_IDS = ("stvg/Synthetic-v0", "stvg/SyntheticTracking-v0", "stvg/SyntheticTrackingFlat-v0")
+SHORTCUT_IDS = (
+    "stvg/Synthetic-v0",
+    "stvg/SyntheticTracking-v0",
+    "stvg/SyntheticTrackingFlat-v0",
+    "stvg/SyntheticZoom-v0",
+)
+#: The full env (dataset keys allowed) behind each kind, named in errors about shortcuts.
+DATASET_IDS = {
+    "grounding": "stvg/Grounding-v0",
+    "tracking": "stvg/Tracking-v0",
+    "zoom": "stvg/ZoomGrounding-v0",
+}
 #: The id that wraps its observations into numbers itself.
 FLAT_ID = "stvg/SyntheticTrackingFlat-v0"
 _DATASET_KEYS = ("dataset", "split", "root", "annotations", "video_dir", "vidor_root")
 
 
 @dataclass
-class EnvConfig(GroundingEnvConfig, TrackingEnvConfig):
+class EnvConfig(GroundingEnvConfig, TrackingEnvConfig, ZoomKeys):
     """The env of a stage: its Gymnasium id and its keys (YAML: the ``env:`` section).
 
     Every key of :class:`EnvDataConfig` (dataset, split, root, fps, max_frames, max_side,
     densify, verifier, ...), of :class:`GroundingEnvConfig` (``action_format``,
     ``answer_format``, ``coords``, ``model_geometry``, ``max_text_length``) and of
     :class:`TrackingEnvConfig` (``reward_mode``, ``false_presence_penalty``,
-    ``include_prev_box``), plus:
+    ``include_prev_box``) and of :class:`ZoomKeys` (``glance_fps``, ``max_zooms``,
+    ``max_frames_per_zoom``, ``frame_budget``, ``max_turns``, ``on_invalid_zoom``,
+    ``frame_cost``, ``zoom_bonus``, ``zoom_bonus_min_v_iou``), plus:
 
     Attributes:
         id: the Gymnasium id (``stvg/Grounding-v0``, ``stvg/Tracking-v0``,
             ``stvg/Synthetic-v0``, ``stvg/SyntheticTracking-v0``,
-            ``stvg/SyntheticTrackingFlat-v0``, or an id of your own). Switching it is how
-            a pipeline runs another env.
+            ``stvg/SyntheticTrackingFlat-v0``, ``stvg/ZoomGrounding-v0``,
+            ``stvg/SyntheticZoom-v0``, or an id of your own). Switching it is how a
+            pipeline runs another env.
         action_format: ``text`` or ``struct`` (grounding envs); ``None`` = set by the
             stage from the policy (text for a text policy).
         max_episode_steps: a time limit for multi-step envs (Gymnasium's ``TimeLimit``):
@@ -272,42 +399,41 @@ class EnvConfig(GroundingEnvConfig, TrackingEnvConfig):
         kind = self.kind
         if kind is None:
             return
-        other = TrackingEnvConfig if kind == "grounding" else GroundingEnvConfig
-        own = {
-            f.name for f in fields(GroundingEnvConfig if kind == "grounding" else TrackingEnvConfig)
-        }
-        for f in fields(other):
-            if f.name in own or f.name in ("action_format",):
+        own = {f.name for f in fields(KIND_CONFIGS[kind])} | set(_ENV_CONFIG_KEYS)
+        for f in fields(self):
+            if f.name in own:
                 continue
             if getattr(self, f.name) != _default(f.name):
+                owner = next(k for k, c in KIND_CONFIGS.items() if f.name in _field_names(c))
                 raise InvalidField(
                     f.name,
-                    f"is a key of the {'tracking' if kind == 'grounding' else 'grounding'} "
-                    f"envs, not of {self.id} (a {kind} env): remove it or change id",
+                    f"is a key of the {owner} envs, not of {self.id} (a {kind} env): remove "
+                    "it or change id",
                 )
         if kind == "tracking" and self.action_format is not None:
             raise InvalidField(
                 "action_format",
                 f"{self.id} is a tracking env (present + box per step): remove action_format",
             )
-        if kind == "grounding" and self.flat_observation is not None:
+        if kind != "tracking" and self.flat_observation is not None:
             raise InvalidField(
                 "flat_observation",
                 f"numbers-only observations are for tracking envs, not {self.id}",
             )
+        if kind == "zoom":
+            self.check_zoom()
         if self.id in SHORTCUT_IDS:
             given = [k for k in _DATASET_KEYS if getattr(self, k) != _default(k)]
             if given:
                 raise InvalidField(
                     given[0],
                     f"{self.id} always uses the cached synthetic split; use "
-                    f"{'stvg/Grounding-v0' if kind == 'grounding' else 'stvg/Tracking-v0'} "
-                    "with dataset=... instead",
+                    f"{DATASET_IDS[kind]} with dataset=... instead",
                 )
 
     @property
     def kind(self) -> str | None:
-        """``grounding``, ``tracking`` or ``None`` (an id of another package)."""
+        """``grounding``, ``tracking``, ``zoom`` or ``None`` (an id of another package)."""
         return ENV_KINDS.get(self.id)
 
     def env_kwargs(self) -> dict[str, Any]:
@@ -320,10 +446,8 @@ class EnvConfig(GroundingEnvConfig, TrackingEnvConfig):
         :func:`stvg.envs.make.make_env` applies as a wrapper (the flat id takes its keys
         itself)."""
         kind = self.kind
-        if kind == "grounding":
-            names = [f.name for f in fields(GroundingEnvConfig)]
-        elif kind == "tracking":
-            names = [f.name for f in fields(TrackingEnvConfig)]
+        if kind is not None:
+            names = [f.name for f in fields(KIND_CONFIGS[kind])]
         else:
             skip = {"id", "max_episode_steps", "flat_observation"}
             names = [f.name for f in fields(EnvConfig) if f.name not in skip]
@@ -345,6 +469,21 @@ class EnvConfig(GroundingEnvConfig, TrackingEnvConfig):
         import dataclasses
 
         return dataclasses.replace(self, **changes)
+
+
+#: The config class of each kind of env: its keys are the keys an ``env:`` section of that
+#: kind may set.
+KIND_CONFIGS: dict[str, type[EnvDataConfig]] = {
+    "grounding": GroundingEnvConfig,
+    "tracking": TrackingEnvConfig,
+    "zoom": ZoomEnvConfig,
+}
+#: Keys of :class:`EnvConfig` itself, valid for every kind.
+_ENV_CONFIG_KEYS = ("id", "action_format", "max_episode_steps", "flat_observation")
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
 
 
 def as_env_config(env: EnvConfig | Mapping[str, Any]) -> EnvConfig:
@@ -395,6 +534,9 @@ __all__ = [
     "EnvDataConfig",
     "FlatObservationConfig",
     "GroundingEnvConfig",
+    "KIND_CONFIGS",
     "TrackingEnvConfig",
+    "ZoomEnvConfig",
+    "ZoomKeys",
     "resolve_config",
 ]

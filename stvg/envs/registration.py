@@ -16,6 +16,8 @@ ENV_IDS: dict[str, str] = {
     "stvg/Synthetic-v0": "stvg.envs.shortcuts:make_synthetic_grounding",
     "stvg/SyntheticTracking-v0": "stvg.envs.shortcuts:make_synthetic_tracking",
     "stvg/SyntheticTrackingFlat-v0": "stvg.envs.shortcuts:make_synthetic_tracking_flat",
+    "stvg/ZoomGrounding-v0": "stvg.envs.zoom:ZoomGroundingEnv",
+    "stvg/SyntheticZoom-v0": "stvg.envs.shortcuts:make_synthetic_zoom",
 }
 
 

@@ -1,7 +1,8 @@
 """Entry points of the shortcut ids: the synthetic split, built on first use, no arguments.
 
 ``stvg/Synthetic-v0`` and ``stvg/SyntheticTracking-v0`` are ``stvg/Grounding-v0`` and
-``stvg/Tracking-v0`` on the cached synthetic split of
+``stvg/Tracking-v0`` on the cached synthetic split (``stvg/SyntheticZoom-v0``:
+``stvg/ZoomGrounding-v0`` on it) of
 :func:`stvg.envs.synthetic_cache.synthetic_root`; ``stvg/SyntheticTrackingFlat-v0`` adds
 :class:`~stvg.envs.wrappers.FlatTrackingObservation` for RLlib. Every other keyword argument
 (``fps``, ``action_format``, ``reward_mode``, ...) goes to the env as usual.
@@ -15,6 +16,7 @@ from stvg.envs.grounding import GroundingEnv
 from stvg.envs.synthetic_cache import SYNTHETIC_SPLIT, synthetic_root
 from stvg.envs.tracking import TrackingEnv
 from stvg.envs.wrappers import FlatTrackingObservation
+from stvg.envs.zoom import ZoomGroundingEnv
 
 _DATASET_KEYS = ("dataset", "split", "root", "annotations", "video_dir", "vidor_root")
 _FLAT_KEYS = ("frame_size", "query_length", "vocab_size", "flatten")
@@ -25,7 +27,7 @@ def _synthetic_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     if given:
         raise ValueError(
             f"{env_id} always uses the cached synthetic split, so {given} cannot be set; "
-            "use stvg/Grounding-v0 or stvg/Tracking-v0 with dataset=... instead"
+            "use stvg/Grounding-v0, stvg/Tracking-v0 or stvg/ZoomGrounding-v0 with dataset=... instead"
         )
     return {
         "dataset": "synthetic",
@@ -56,4 +58,14 @@ def make_synthetic_tracking_flat(**kwargs: Any) -> FlatTrackingObservation:
     return FlatTrackingObservation(env, **flat)
 
 
-__all__ = ["make_synthetic_grounding", "make_synthetic_tracking", "make_synthetic_tracking_flat"]
+def make_synthetic_zoom(**kwargs: Any) -> ZoomGroundingEnv:
+    """``stvg/SyntheticZoom-v0``: a :class:`ZoomGroundingEnv` on the cached synthetic split."""
+    return ZoomGroundingEnv(**_synthetic_kwargs("stvg/SyntheticZoom-v0", kwargs))
+
+
+__all__ = [
+    "make_synthetic_grounding",
+    "make_synthetic_tracking",
+    "make_synthetic_tracking_flat",
+    "make_synthetic_zoom",
+]

@@ -139,6 +139,39 @@ def tracking_action_space() -> spaces.Dict:
     )
 
 
+def zoom_observation_space(
+    frame_budget: int, max_side: int, max_query_length: int, max_duration_s: float, max_turns: int
+) -> spaces.Dict:
+    """Observation space of :class:`~stvg.envs.zoom.ZoomGroundingEnv`: the keys of
+    :func:`grounding_observation_space` with ``frame_budget`` frame slots (the frames shown
+    so far, sorted by time), plus ``frame_turn`` (int64 ``[frame_budget]``, the turn that
+    showed each frame: 0 = the glance, k = the k-th step's zoom; 0 for padding),
+    ``turn`` (int64 ``(1,)``, steps taken), ``frames_left`` (int64 ``(1,)``, frames the
+    budget still allows) and ``zooms_left`` (int64 ``(1,)``)."""
+    entries = dict(
+        grounding_observation_space(frame_budget, max_side, max_query_length, max_duration_s)
+    )
+    entries["frame_turn"] = spaces.Box(0, max_turns, shape=(frame_budget,), dtype=np.int64)
+    entries["turn"] = spaces.Box(0, max_turns, shape=(1,), dtype=np.int64)
+    entries["frames_left"] = spaces.Box(0, frame_budget, shape=(1,), dtype=np.int64)
+    entries["zooms_left"] = spaces.Box(0, max_turns, shape=(1,), dtype=np.int64)
+    return spaces.Dict(entries)
+
+
+def zoom_struct_action_space(
+    frame_budget: int, max_duration_s: float, max_fps: float
+) -> spaces.Dict:
+    """Structured action of :class:`~stvg.envs.zoom.ZoomGroundingEnv`: ``kind``
+    (``Discrete(2)``: 0 = zoom, 1 = answer), the zoom's ``window`` (float32 ``(start, end)``
+    seconds) and ``zoom_fps`` (float32 ``(1,)``, frames per second; 0 = the finest), and the
+    answer's keys of :func:`struct_action_space` over the ``frame_budget`` slots."""
+    entries = dict(struct_action_space(frame_budget, max_duration_s))
+    entries["kind"] = spaces.Discrete(2)
+    entries["window"] = spaces.Box(0.0, np.float32(max_duration_s), shape=(2,), dtype=np.float32)
+    entries["zoom_fps"] = spaces.Box(0.0, np.float32(max_fps), shape=(1,), dtype=np.float32)
+    return spaces.Dict(entries)
+
+
 __all__ = [
     "MAX_ACTION_TEXT_LENGTH",
     "TEXT_CHARSET",
@@ -150,4 +183,6 @@ __all__ = [
     "text_space",
     "tracking_action_space",
     "tracking_observation_space",
+    "zoom_observation_space",
+    "zoom_struct_action_space",
 ]

@@ -258,6 +258,8 @@ def test_import_stvg_is_cheap_and_registers_ids() -> None:
                 "stvg/Grounding-v0",
                 "stvg/Synthetic-v0",
                 "stvg/SyntheticTracking-v0",
+                "stvg/SyntheticZoom-v0",
+                "stvg/ZoomGrounding-v0",
                 "stvg/SyntheticTrackingFlat-v0",
                 "stvg/Tracking-v0",
             ]

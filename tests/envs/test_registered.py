@@ -26,6 +26,9 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("stvg/Tracking-v0", {"reward_mode": "dense", "include_prev_box": True}, True),
     ("stvg/SyntheticTracking-v0", {"max_side": 64, "fps": 2.0}, False),
     ("stvg/SyntheticTrackingFlat-v0", {"max_side": 64, "frame_size": 8}, False),
+    ("stvg/ZoomGrounding-v0", {"action_format": "text"}, True),
+    ("stvg/ZoomGrounding-v0", {"action_format": "struct", "fps": 2.0, "glance_fps": 0.5}, True),
+    ("stvg/SyntheticZoom-v0", {"action_format": "struct", "max_side": 64, "max_zooms": 3}, False),
 ]
 CASE_IDS = [f"{env_id}-{i}" for i, (env_id, _, _) in enumerate(CASES)]
 
