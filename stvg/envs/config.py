@@ -263,7 +263,7 @@ class ZoomKeys:
     @property
     def glance_step(self) -> int:
         """Grid points per glance frame: ``fps / glance_fps``."""
-        return int(round(getattr(self, "fps") / self.glance_fps))
+        return int(round(self.fps / self.glance_fps))  # type: ignore[attr-defined]
 
     @property
     def turn_limit(self) -> int:
