@@ -273,9 +273,7 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         episode = self._episode
         assert episode is not None
         grid, shown = episode.grid, np.asarray(episode.shown, dtype=np.int64)
-        ctx = replace(
-            grid, frame_idx=grid.frame_idx[shown], timestamps_s=grid.timestamps_s[shown]
-        )
+        ctx = replace(grid, frame_idx=grid.frame_idx[shown], timestamps_s=grid.timestamps_s[shown])
         self._contract = self.answer_spec.contract(ctx)
 
     def _observation(self) -> dict[str, Any]:

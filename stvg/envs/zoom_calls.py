@@ -103,12 +103,18 @@ def read_zoom_mapping(body: Any) -> tuple[ZoomCall | None, str | None]:
     span = body.get("span")
     values = _numbers(span)
     if values is None or values.shape != (2,) or not np.all(np.isfinite(values)):
-        return None, f'invalid zoom call: "span" must be [start, end] in seconds, got {short_repr(span, 60)}'
+        return (
+            None,
+            f'invalid zoom call: "span" must be [start, end] in seconds, got {short_repr(span, 60)}',
+        )
     fps = body.get("fps")
     if fps is not None:
         rate = _numbers(fps)
         if rate is None or rate.shape != () or not (math.isfinite(float(rate)) and rate > 0):
-            return None, f'invalid zoom call: "fps" must be a positive number, got {short_repr(fps, 60)}'
+            return (
+                None,
+                f'invalid zoom call: "fps" must be a positive number, got {short_repr(fps, 60)}',
+            )
         fps = float(rate)
     return ZoomCall(float(values[0]), float(values[1]), fps), None
 
@@ -129,15 +135,23 @@ def read_struct_action(
         ``(kind_or_None, None, reason)`` when malformed.
     """
     if not isinstance(action, Mapping) or "kind" not in action:
-        return None, None, (
-            "invalid zoom-env action: expected a mapping with 'kind' (0 = zoom, 1 = answer), "
-            f"got {short_repr(action, 60)}"
+        return (
+            None,
+            None,
+            (
+                "invalid zoom-env action: expected a mapping with 'kind' (0 = zoom, 1 = answer), "
+                f"got {short_repr(action, 60)}"
+            ),
         )
     kind = _numbers(action["kind"])
     if kind is None or kind.size != 1 or float(kind.reshape(-1)[0]) not in (0.0, 1.0):
-        return None, None, (
-            f"invalid zoom-env action: 'kind' must be 0 (zoom) or 1 (answer), got "
-            f"{short_repr(action['kind'], 60)}"
+        return (
+            None,
+            None,
+            (
+                f"invalid zoom-env action: 'kind' must be 0 (zoom) or 1 (answer), got "
+                f"{short_repr(action['kind'], 60)}"
+            ),
         )
     if float(kind.reshape(-1)[0]) == 1.0:
         return "answer", None, None
@@ -146,7 +160,11 @@ def read_struct_action(
         return "zoom", None, f"invalid zoom action: missing key(s) {missing}"
     rate = _numbers(action["zoom_fps"])
     if rate is None or rate.size != 1:
-        return "zoom", None, f"invalid zoom action: 'zoom_fps' must be a number, got {short_repr(action['zoom_fps'], 60)}"
+        return (
+            "zoom",
+            None,
+            f"invalid zoom action: 'zoom_fps' must be a number, got {short_repr(action['zoom_fps'], 60)}",
+        )
     value = float(rate.reshape(-1)[0])
     call, reason = read_zoom_mapping(
         {"span": _plain(action["window"]), **({"fps": value} if value != 0.0 else {})}
