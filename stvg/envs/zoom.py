@@ -161,7 +161,10 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
     episode: ``cost/frames_shown`` (all turns), ``cost/visual_tokens/<family>`` (summed
     over turns: each turn's new frames are encoded once), ``cost/turns``, ``cost/zooms``.
     Every step's ``info`` has ``turn``, ``kind`` (``zoom`` or ``answer``), and for a zoom
-    ``zoom_window`` (the clipped window and rate used) and ``zoom_frames`` (frames added).
+    ``zoom_window`` (the clipped window and rate used), ``zoom_frames`` (frames added) and
+    the reset info's keys for what is shown now (``sample_id``, ``original_size``,
+    ``native_fps``, ``num_frames``, ``frame_idx``), so a policy reads a later turn as it
+    reads the first.
 
     ## Arguments
 
@@ -267,6 +270,22 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
             "cache_misses": stats.misses,
             "glance_frames": len(episode.shown),
             "frame_budget": self.frame_budget,
+            "frame_idx": self._shown_info()["frame_idx"],  # the glance, not the whole grid
+        }
+
+    def _shown_info(self) -> dict[str, Any]:
+        """The reset info's keys for what is shown now (a policy reads a later turn's
+        frames as it reads the first's): ``sample_id``, ``original_size``, ``native_fps``,
+        ``num_frames`` and ``frame_idx`` (the native frames shown so far, in time order)."""
+        episode = self._episode
+        assert episode is not None and self._contract is not None
+        sample = episode.sample
+        return {
+            "sample_id": sample.sample_id,
+            "original_size": (sample.width, sample.height),
+            "native_fps": sample.native_fps,
+            "num_frames": sample.num_frames,
+            "frame_idx": self._contract.frame.frame_idx.copy(),
         }
 
     def _update_contract(self) -> None:
@@ -320,6 +339,7 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         if reason is None:
             assert call is not None
             reason = self._zoom(call, info)
+        info.update(self._shown_info())
         if reason is not None:
             info["invalid_action"] = reason
             if self.config.on_invalid_zoom == "end":

@@ -100,7 +100,7 @@ def finish_episodes(
     policy: Any,
     resets: Sequence[Mapping[str, Any]],
     first_actions: Sequence[Any],
-    answer_next: Callable[[Any], Any],
+    answer_next: Callable[[Any, Mapping[str, Any]], Any],
     *,
     on_start: Callable[[int], None] | None = None,
 ) -> list[EpisodeEnd]:
@@ -114,7 +114,8 @@ def finish_episodes(
             ``{"sample_id": ...}``); the env is reset with them before the first step.
         first_actions: the policy's first answer to each episode (e.g. from
             :func:`answer_batch`).
-        answer_next: the policy's answer to a later observation of a multi-step env.
+        answer_next: the policy's answer to a later observation of a multi-step env,
+            ``answer_next(obs, info)`` with the ``info`` of the step that gave ``obs``.
         on_start: called with the position of each episode before it is played (error
             reports name the sample being played).
 
@@ -138,7 +139,7 @@ def finish_episodes(
         text, finished = _text_of(action)
         texts = [] if text is None else [text]
         while not (terminated or truncated):
-            action = answer_next(obs)
+            action = answer_next(obs, info)
             obs, reward, terminated, truncated, info = env.step(env_action(action))
             total += float(reward)
             more = output_tokens(action)

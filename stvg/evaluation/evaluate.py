@@ -159,7 +159,7 @@ def evaluate_policy(
     policy = policy if policy is not None else build_policy(config.policy)
     action_format = policy_action_format(policy)
     env_config = config.env
-    if env_config.kind == "grounding":
+    if env_config.kind in ("grounding", "zoom"):
         env_config = replace(env_config, action_format=action_format)
     kwargs = bind_env_kwargs(policy, env_config.env_kwargs())
     if samples is not None:
@@ -306,8 +306,8 @@ def _answer(
     actions = answer_batch(policy, obs_list, infos, contexts)
     seconds = (time.perf_counter() - tick) / len(index)
 
-    def answer_next(obs: Any) -> Any:
-        return answer_batch(policy, [obs], [{}], [env.unwrapped.frame_context])[0]
+    def answer_next(obs: Any, info: Mapping[str, Any]) -> Any:
+        return answer_batch(policy, [obs], [info], [env.unwrapped.frame_context])[0]
 
     def on_start(k: int) -> None:
         state.current = index[k]

@@ -137,7 +137,7 @@ class GreedyProbe:
                 policy,
                 [{"sample_id": sid} for sid in sample_ids],
                 actions,
-                lambda obs: policy.act_batch([obs])[0],
+                lambda obs, info: policy.act_batch([obs], [info])[0],
             )
         return [end.info for end in ends]
 

@@ -32,6 +32,7 @@ BUILTIN_POLICIES: dict[str, str] = {
     "prior": "stvg.policies.baselines:PriorPolicy",
     "native": "stvg.policies.native.policy:NativePolicy",
     "tracking-mlp": "stvg.policies.tracking:TrackingMLPPolicy",
+    "zoom": "stvg.policies.zoom:ZoomController",
 }
 
 _REGISTRY: dict[str, Callable[..., Any] | str] = {}

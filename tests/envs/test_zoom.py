@@ -236,6 +236,7 @@ def test_config_keys_are_checked_with_their_path(long_toy: Sample) -> None:
     assert config.kind == "zoom" and config.env_kwargs() == {"fps": 1.0, "max_zooms": 3}
 
 
+@pytest.mark.filterwarnings("ignore:.*symmetric and normalized space")
 def test_registered_ids_pass_the_env_checker(small_split_kwargs: dict[str, str]) -> None:
     from gymnasium.utils.env_checker import check_env
 
@@ -262,3 +263,88 @@ def test_an_unusable_answer_scores_zero_with_its_reason(long_toy: Sample) -> Non
     _, reward, terminated, _, info = env.step("the box is somewhere")
     assert terminated and info["parse_error"] and info["t_iou"] == 0.0
     assert reward == pytest.approx(-0.5 * 3 / 12)  # the frame cost still applies
+
+
+# ------------------------------------------------------------------ scripted zoom policies
+def evaluate_rule(sample: Sample, rule: str, answerer: dict[str, Any], **env: Any) -> Any:
+    from stvg.config import from_dict
+    from stvg.evaluation.config import PolicyEvalConfig
+    from stvg.evaluation.evaluate import evaluate_policy
+
+    config = from_dict(
+        PolicyEvalConfig,
+        {
+            "policy": {"name": "zoom", "config": {"rule": rule, "answerer": answerer}},
+            "env": {"id": "stvg/ZoomGrounding-v0", **env},
+            "progress": False,
+        },
+    )
+    return evaluate_policy(config, samples=[sample])
+
+
+def test_oracle_zoom_with_the_ground_truth_answerer_by_hand(long_toy: Sample) -> None:
+    """The oracle zoom shows [3, 8.9] s (GT 4.0..7.9 s, margin 1 s) on the 1 fps grid:
+    seconds 3, 5, 6, 7 are new (4 and 8 were in the glance). The ground-truth answerer then
+    gives the GT box at 4..7 s and the span [4.0, 7.9]: every GT frame 40..79 is covered
+    (boxes held between the shown seconds), so tIoU = vIoU = 1. On the glance alone its
+    boxes sit at 4 s only (8 s is outside the span): the linear densify holds it, vIoU 1
+    too; so the cost columns are what differ: 7 frames over 2 turns against 3 over 1."""
+    oracle = {"name": "oracle"}
+    zoomed = evaluate_rule(long_toy, "oracle", oracle)
+    row = zoomed.per_sample[0]
+    assert row["v_iou"] == pytest.approx(1.0) and row["t_iou"] == pytest.approx(1.0)
+    assert row["cost/frames_shown"] == 7 and row["cost/turns"] == 2 and row["cost/zooms"] == 1
+    glance = evaluate_rule(long_toy, "none", oracle)
+    assert glance.per_sample[0]["cost/frames_shown"] == 3
+    assert glance.per_sample[0]["v_iou"] == pytest.approx(1.0)
+    assert glance.per_sample[0]["cost/turns"] == 1 and glance.per_sample[0]["cost/zooms"] == 0
+    assert zoomed.cost["frames_shown"] == 7
+
+
+def test_zoom_rules_windows(long_toy: Sample) -> None:
+    from stvg.policies.registry import make
+
+    env = make_env_for(long_toy)
+    obs, info = env.reset(seed=0)
+    windows = {}
+    for rule in ("oracle", "center", "random"):
+        policy = make("zoom", rule=rule, answerer={"name": "oracle"}, zoom_fps=0.5)
+        policy.bind_samples([long_toy])
+        action = policy.act(obs, info)
+        assert action["kind"] == 0 and action["zoom_fps"].tolist() == [0.5]
+        windows[rule] = action["window"].tolist()
+    assert windows["oracle"] == pytest.approx([3.0, 8.9])
+    # width 5.9 centred in the 11.9 s video: (11.9 - 5.9) / 2 = 3.0 (the toy's GT is central)
+    assert windows["center"] == pytest.approx([3.0, 8.9])
+    start, end = windows["random"]
+    assert end - start == pytest.approx(5.9, abs=1e-5) and 0.0 <= start <= 6.0
+    again = make("zoom", rule="random", answerer={"name": "oracle"}, zoom_fps=0.5)
+    again.bind_samples([long_toy])
+    assert again.act(obs, info)["window"].tolist() == [start, end]  # seeded per sample
+    text = make(
+        "zoom", rule="oracle", answerer={"name": "oracle", "config": {"action_format": "text"}}
+    )
+    text.bind_samples([long_toy])
+    assert text.act(obs, info) == '<zoom>{"span": [3.0, 8.9]}</zoom>'
+
+
+def make_env_for(sample: Sample) -> ZoomGroundingEnv:
+    return ZoomGroundingEnv(samples=[sample], action_format="struct")
+
+
+def test_text_policies_read_later_turns_from_the_step_info(long_toy: Sample) -> None:
+    """A text answerer renders its answer at the zoomed frames' times: the step info
+    carries the frames shown so far."""
+    answerer = {"name": "oracle", "config": {"action_format": "text"}}
+    result = evaluate_rule(long_toy, "oracle", answerer)
+    row = result.per_sample[0]
+    assert row["parse_error"] is None and row["v_iou"] == pytest.approx(1.0)
+    assert '"5.0"' in row["answer_text"] and "<zoom>" in row["answer_text"]
+
+
+def test_reset_info_names_the_glance_frames(long_toy: Sample) -> None:
+    env = make(long_toy)
+    _, info = env.reset(seed=0)
+    assert info["frame_idx"].tolist() == [0, 40, 80]  # not the 12-frame grid
+    _, _, _, _, info = env.step(render_zoom_call(ZoomCall(5, 6)))
+    assert info["frame_idx"].tolist() == [0, 40, 50, 60, 80]
