@@ -30,6 +30,14 @@ name                      value                                                 
                           against the GT length [``reference: gt``] or a prior
                           share of the video [``reference: prior``,
                           ``prior_fraction: 0.25``]
+``spatial``               STVG-o1: mean of ``GIoU - L1`` (normalised corner          [-2, 1]
+                          distance) over frames with both boxes [``giou: true``,
+                          ``l1: true``: either may be left out]
+``t_iou_boundary``        Time-R1: ``tIoU * (1 - |ps - gs| / N) * (1 - |pe - ge| /   [0, 1]
+                          N)``, N the video's frames
+``gate``                  ``term`` paid only where ``on`` reaches ``threshold``,     term's
+                          else 0 [``term: v_iou``, ``on: t_iou``,                     and 0
+                          ``threshold: 0.5``]
 ========================  ========================================================  ========
 
 Adding a term is one function and one YAML line::
@@ -379,6 +387,111 @@ def l1(batch: RewardBatch) -> TermScores:
     mean, none = _pair_means(batch, diff, 4)
     values = np.where(none, 0.0, np.clip(1.0 - mean, 0.0, 1.0))
     return with_failures(batch, values, _reason_where(batch.ok & none, _NO_SHARED))
+
+
+def _check_spatial(params: Mapping[str, Any]) -> None:
+    if not (params["giou"] or params["l1"]):
+        raise InvalidField(
+            "params.giou",
+            "reward term 'spatial' needs giou: true, l1: true or both (it is GIoU - L1)",
+        )
+
+
+@register_term(
+    "spatial",
+    defaults={"giou": True, "l1": True},
+    check=_check_spatial,
+    value_range=lambda params: (
+        -float(params["giou"]) - float(params["l1"]),
+        1.0 if params["giou"] else 0.0,
+    ),
+)
+def spatial(batch: RewardBatch, giou: bool = True, l1: bool = True) -> TermScores:
+    """STVG-o1's spatial reward: the mean over frames with a predicted and a GT box (the
+    span overlap) of ``GIoU - L1``, with ``L1`` the mean normalised distance of the box
+    corners (x over the video width, y over its height; 0 for equal boxes). ``giou: false``
+    or ``l1: false`` leaves that part out (their ablation). Range ``[-2, 1]`` with both;
+    0 with a reason when no frame has both boxes.
+    """
+    _check_spatial({"giou": giou, "l1": l1})
+    answer, pred, gt, _ = batch.pairs
+    per_pair = np.zeros(pred.shape[0], dtype=np.float64)
+    if giou:
+        per_pair += generalized_box_iou(pred, gt)
+    if l1:
+        scale = np.stack([batch.width, batch.height, batch.width, batch.height], axis=1)[answer]
+        per_pair -= (np.abs(pred - gt) / scale).mean(axis=1)
+    mean, none = _pair_means(batch, per_pair, 1)
+    return with_failures(batch, mean, _reason_where(batch.ok & none, _NO_SHARED))
+
+
+@register_term("t_iou_boundary", value_range=(0.0, 1.0))
+def t_iou_boundary(batch: RewardBatch) -> TermScores:
+    """Time-R1's boundary-penalised tIoU: ``tIoU * (1 - |ps - gs| / N) * (1 - |pe - ge| / N)``
+    with ``ps, pe`` and ``gs, ge`` the predicted and GT first and last native frames and
+    ``N`` the video's frame count (the distances as shares of the video's duration)."""
+    n = batch.num_frames.astype(np.float64)
+    start = 1.0 - np.abs(batch.pred_first - batch.gt_first) / n
+    end = 1.0 - np.abs(batch.pred_last - batch.gt_last) / n
+    values = batch.official[0] * np.clip(start, 0.0, 1.0) * np.clip(end, 0.0, 1.0)
+    return with_failures(batch, values)
+
+
+#: Terms the ``gate`` term may not wrap (itself).
+_UNGATEABLE = ("gate",)
+
+
+def _check_gate(params: Mapping[str, Any]) -> None:
+    for key in ("term", "on"):
+        name = params[key]
+        if name in _UNGATEABLE or name not in REWARD_TERMS:
+            known = sorted(n for n in REWARD_TERMS if n not in _UNGATEABLE)
+            raise InvalidField(
+                f"params.{key}",
+                f"reward term 'gate' parameter {key!r} must name a registered term other "
+                f"than gate, one of {known}; got {name!r}",
+            )
+    if not math.isfinite(params["threshold"]):
+        raise InvalidField(
+            "params.threshold",
+            f"reward term 'gate' parameter 'threshold' must be finite, got {params['threshold']}",
+        )
+
+
+def _gate_range(params: Mapping[str, Any]) -> tuple[float, float] | None:
+    inner = REWARD_TERMS.get(params["term"])
+    bounds = None if inner is None else inner.range_of(inner.defaults)
+    if bounds is None:
+        return None
+    return min(0.0, bounds[0]), max(0.0, bounds[1])
+
+
+@register_term(
+    "gate",
+    defaults={"term": "v_iou", "on": "t_iou", "threshold": 0.5},
+    check=_check_gate,
+    value_range=_gate_range,
+)
+def gate(
+    batch: RewardBatch, term: str = "v_iou", on: str = "t_iou", threshold: float = 0.5
+) -> TermScores:
+    """The value of ``term`` paid only where ``on`` reaches ``threshold``, else 0 (Open-o3
+    Video's gated spatial reward against "spatial collapse": no box reward before the span
+    is good enough). Both terms run with their default parameters; a gated answer's reason
+    says which value fell short.
+    """
+    _check_gate({"term": term, "on": on, "threshold": threshold})
+    inner = REWARD_TERMS[term]
+    condition = REWARD_TERMS[on]
+    paid = inner.function(batch, **dict(inner.defaults))
+    test = condition.function(batch, **dict(condition.defaults))
+    open_ = test.values >= float(threshold)
+    values = np.where(open_, paid.values, 0.0)
+    reasons = [
+        reason if is_open else f"gated: {on} {value:.3f} < {float(threshold):g}"
+        for reason, is_open, value in zip(paid.reasons, open_.tolist(), test.values.tolist())
+    ]
+    return with_failures(batch, values, reasons)
 
 
 def _check_span_length(params: Mapping[str, Any]) -> None:

@@ -55,6 +55,7 @@ TINY = {
     ),
     "eval_vlm_small.yaml": "limit=2 policy.config.max_new_tokens=16",
     "eval_native.yaml": "limit=2",
+    "eval_zoom.yaml": "limit=2",
     "eval_vlm_tiny.yaml": "limit=2 policy.config.max_new_tokens=16",
     "synth_scene.yaml": "limit=2",
 }

@@ -233,6 +233,52 @@ def span_length(inp: RewardInput, reference: str = "gt", prior_fraction: float =
     return TermScore(length_ratio(pred_len, ref_len))
 
 
+def spatial(inp: RewardInput, giou: bool = True, l1: bool = True) -> TermScore:
+    """STVG-o1: mean of ``GIoU - L1`` over frames with both boxes, ``L1`` the mean
+    normalised corner distance (``1 -`` :func:`l1_similarity` before its clip)."""
+    if _failure(inp):
+        return _failure(inp)
+    pred, gt = spatial_pairs(inp)
+    if pred.shape[0] == 0:
+        return TermScore(0.0, _NO_SHARED)
+    total = 0.0
+    for p, g in zip(pred, gt, strict=True):
+        if giou:
+            total += float(generalized_box_iou(p[None], g[None])[0])
+        if l1:
+            w, h = inp.sample.width, inp.sample.height
+            total -= (
+                abs(p[0] - g[0]) / w
+                + abs(p[1] - g[1]) / h
+                + abs(p[2] - g[2]) / w
+                + abs(p[3] - g[3]) / h
+            ) / 4
+    return TermScore(total / pred.shape[0])
+
+
+def t_iou_boundary(inp: RewardInput) -> TermScore:
+    """Time-R1: tIoU times one minus each boundary's distance as a share of the frames."""
+    if _failure(inp):
+        return _failure(inp)
+    if inp.pred_span is None:
+        return TermScore(0.0)
+    n = inp.sample.num_frames
+    (ps, pe), (gs, ge) = inp.pred_span, inp.sample.gt_span
+    return TermScore(inp.official.t_iou * (1 - abs(ps - gs) / n) * (1 - abs(pe - ge) / n))
+
+
+def gate(
+    inp: RewardInput, term: str = "v_iou", on: str = "t_iou", threshold: float = 0.5
+) -> TermScore:
+    """``term`` where ``on`` reaches ``threshold``, else 0 with the reason."""
+    if _failure(inp):
+        return _failure(inp)
+    paid, test = REFERENCE_TERMS[term](inp), REFERENCE_TERMS[on](inp)
+    if test.value >= threshold:
+        return paid
+    return TermScore(0.0, f"gated: {on} {test.value:.3f} < {threshold:g}")
+
+
 REFERENCE_TERMS = {
     "t_iou": t_iou,
     "v_iou": v_iou,
@@ -241,4 +287,7 @@ REFERENCE_TERMS = {
     "giou": giou,
     "l1": l1,
     "span_length": span_length,
+    "spatial": spatial,
+    "t_iou_boundary": t_iou_boundary,
+    "gate": gate,
 }

@@ -124,6 +124,49 @@ def test_spatial_terms_use_only_the_temporal_intersection() -> None:
     assert value("v_iou", inp) == pytest.approx(31 / 90)
 
 
+def test_stvg_o1_spatial_giou_minus_l1_on_the_overlap() -> None:
+    # SHIFTED on the 60 shared frames: GIoU 1/3, L1 distance (50 + 50) / 640 / 4 = 0.0390625.
+    inp = make_input(answer((1.0, 3.0), [1, 2, 3], [SHIFTED] * 3))
+    assert value("spatial", inp) == pytest.approx(1 / 3 - 0.0390625)
+    assert value("spatial", inp, l1=False) == pytest.approx(1 / 3)
+    assert value("spatial", inp, giou=False) == pytest.approx(-0.0390625)
+    # disjoint: GIoU -1/3, L1 (200 + 200) / 640 / 4 = 0.15625
+    far = make_input(answer((1.0, 3.0), [1, 2, 3], [[300.0, 100.0, 400.0, 200.0]] * 3))
+    assert value("spatial", far) == pytest.approx(-1 / 3 - 0.15625)
+    # only the overlap counts: the far box at 0 s lies before the GT span
+    inp = make_input(answer((0.0, 2.0), [0, 1, 2], [[400.0, 300.0, 500.0, 400.0], GT_BOX, GT_BOX]))
+    assert value("spatial", inp) == pytest.approx(1.0)
+    with pytest.raises(InvalidField, match="giou: true, l1: true or both"):
+        resolve_term_params("spatial", {"giou": False, "l1": False})
+
+
+def test_time_r1_boundary_penalty() -> None:
+    # span [1, 3] s -> frames 30..90 against 30..89: tIoU 60/61, end off by 1 of 300 frames
+    inp = make_input(answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3))
+    assert value("t_iou_boundary", inp) == pytest.approx(60 / 61 * (1 - 1 / 300))
+    # span [0, 2] s -> 0..60: tIoU 31/90, start off by 30 frames, end by 29
+    inp = make_input(answer((0.0, 2.0), [0, 1, 2], [GT_BOX] * 3))
+    assert value("t_iou_boundary", inp) == pytest.approx(31 / 90 * (1 - 30 / 300) * (1 - 29 / 300))
+
+
+def test_gate_pays_the_term_only_past_the_threshold() -> None:
+    good = make_input(answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3))  # tIoU 60/61
+    assert value("gate", good) == pytest.approx(60 / 61)  # vIoU, paid
+    early = make_input(answer((0.0, 2.0), [0, 1, 2], [GT_BOX] * 3))  # tIoU = vIoU = 31/90
+    assert value("gate", early) == 0.0
+    assert score_term("gate", early).reason == "gated: t_iou 0.344 < 0.5"
+    assert value("gate", early, threshold=0.3) == pytest.approx(31 / 90)
+    assert value("gate", early, term="giou", on="span_length", threshold=0.5) == pytest.approx(1.0)
+    with pytest.raises(InvalidField, match="parameter 'term' must name a registered term"):
+        resolve_term_params("gate", {"term": "gate"})
+    with pytest.raises(InvalidField, match="parameter 'on' must name"):
+        resolve_term_params("gate", {"on": "nope"})
+    assert get_term("gate").range_of(resolve_term_params("gate", {"term": "spatial"})) == (
+        -2.0,
+        1.0,
+    )
+
+
 def test_format_term() -> None:
     ans = answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3)
     assert value("format", make_input(ans)) == 1.0
@@ -263,5 +306,16 @@ def test_reward_formula_and_range_from_the_terms() -> None:
 
 BUILT_IN_TERMS = [
     REWARD_TERMS[n]
-    for n in ("t_iou", "v_iou", "format", "consistency", "giou", "l1", "span_length")
+    for n in (
+        "t_iou",
+        "v_iou",
+        "format",
+        "consistency",
+        "giou",
+        "l1",
+        "span_length",
+        "spatial",
+        "t_iou_boundary",
+        "gate",
+    )
 ]
