@@ -489,7 +489,9 @@ def gate(
     values = np.where(open_, paid.values, 0.0)
     reasons = [
         reason if is_open else f"gated: {on} {value:.3f} < {float(threshold):g}"
-        for reason, is_open, value in zip(paid.reasons, open_.tolist(), test.values.tolist())
+        for reason, is_open, value in zip(
+            paid.reasons, open_.tolist(), test.values.tolist(), strict=True
+        )
     ]
     return with_failures(batch, values, reasons)
 
