@@ -22,7 +22,12 @@ from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_shee
 from stvg.envs.samples import frame_slots, max_duration_s
 from stvg.envs.scoring import cost_info
 from stvg.envs.spaces import text_space, zoom_observation_space, zoom_struct_action_space
-from stvg.envs.zoom_calls import ZoomCall, is_zoom_text, parse_zoom_text, read_struct_action
+from stvg.verifiers.formats.zoom_calls import (
+    ZoomCall,
+    is_zoom_text,
+    parse_zoom_text,
+    read_struct_action,
+)
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 from stvg.verifiers.verifier import VerifierResult
 
@@ -127,7 +132,7 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
 
     * ``action_format="text"``: a string. Text holding a ``<zoom>`` block is a zoom call,
       ``<zoom>{"span": [s, e], "fps": n}</zoom>`` (``fps`` optional; see
-      :mod:`stvg.envs.zoom_calls`); any other text is the answer in ``answer_format``,
+      :mod:`stvg.verifiers.formats.zoom_calls`); any other text is the answer in ``answer_format``,
       read through the episode's answer contract (:attr:`contract`, over the frames shown
       so far) exactly as ``GroundingEnv`` reads it.
     * ``action_format="struct"``: a ``Dict`` of ``kind`` (0 = zoom, 1 = answer),

@@ -30,7 +30,7 @@ import numpy as np
 
 from stvg.config import InvalidField, from_dict, to_dict
 from stvg.data.types import Sample
-from stvg.envs.zoom_calls import ZoomCall, render_zoom_call
+from stvg.verifiers.formats.zoom_calls import ZoomCall, render_zoom_call
 from stvg.policies.base import Observation
 from stvg.policies.spec import PolicySpec
 

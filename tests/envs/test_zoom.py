@@ -20,7 +20,7 @@ from stvg.data.types import Sample
 from stvg.envs.config import EnvConfig
 from stvg.envs.cost import cost_figures
 from stvg.envs.zoom import ZoomGroundingEnv, thin_evenly
-from stvg.envs.zoom_calls import ZoomCall, parse_zoom_text, render_zoom_call
+from stvg.verifiers.formats.zoom_calls import ZoomCall, parse_zoom_text, render_zoom_call
 
 BOX = [8.0, 8.0, 40.0, 32.0]
 ANSWER_4_TO_7 = (
