@@ -22,13 +22,13 @@ from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_shee
 from stvg.envs.samples import frame_slots, max_duration_s
 from stvg.envs.scoring import cost_info
 from stvg.envs.spaces import text_space, zoom_observation_space, zoom_struct_action_space
+from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 from stvg.verifiers.formats.zoom_calls import (
     ZoomCall,
     is_zoom_text,
     parse_zoom_text,
     read_struct_action,
 )
-from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 from stvg.verifiers.verifier import VerifierResult
 
 

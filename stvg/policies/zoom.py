@@ -30,9 +30,9 @@ import numpy as np
 
 from stvg.config import InvalidField, from_dict, to_dict
 from stvg.data.types import Sample
-from stvg.verifiers.formats.zoom_calls import ZoomCall, render_zoom_call
 from stvg.policies.base import Observation
 from stvg.policies.spec import PolicySpec
+from stvg.verifiers.formats.zoom_calls import ZoomCall, render_zoom_call
 
 ZoomRule = Literal["none", "oracle", "random", "center"]
 #: The rules that need the ground truth (their window's width comes from the GT span).
