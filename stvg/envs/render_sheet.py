@@ -52,6 +52,7 @@ def episode_sheet(
     frames: np.ndarray,
     result: VerifierResult | None,
     layout: SheetLayout,
+    remark: str | None = None,
 ) -> np.ndarray:
     """The contact sheet of one episode.
 
@@ -61,6 +62,8 @@ def episode_sheet(
         frames: uint8 ``[T, H, W, 3]`` RGB frames as shown, ``T = len(ctx.frame_idx)``.
         result: the verifier's result of the step's answer, ``None`` before the step.
         layout: :func:`sheet_layout` of the env.
+        remark: a line the env adds to the header's note (the zoom env: its glance and
+            zoom windows).
 
     Returns:
         uint8 ``[H, W, 3]`` RGB image.
@@ -74,10 +77,13 @@ def episode_sheet(
         native_fps=ctx.native_fps,
     )
     if result is None:
-        header = SheetHeader(sample.sample_id, sample.query, note=NOT_ANSWERED)
+        note = NOT_ANSWERED if remark is None else f"{NOT_ANSWERED}; {remark}"
+        header = SheetHeader(sample.sample_id, sample.query, note=note)
         return contact_sheet(shown, None, header, layout)
     tubes = TubePair(tuple(sample.gt_span), sample.gt_tube(), result.pred_span, result.pred_tube)
     note = None if result.parse_error is None else f"unusable answer: {result.parse_error}"
+    if remark is not None:
+        note = remark if note is None else f"{note}; {remark}"
     header = SheetHeader(sample.sample_id, sample.query, result.t_iou, result.v_iou, note)
     return contact_sheet(shown, tubes, header, layout)
 

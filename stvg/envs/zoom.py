@@ -464,8 +464,9 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
     # ------------------------------------------------------------------ render
     def render(self) -> np.ndarray | None:
         """The frames shown so far as a contact sheet (``render_mode="rgb_array"``), with
-        the answer's boxes and the ground truth once the episode is scored; the same shape
-        for every episode of this env (``frame_budget`` tiles)."""
+        the answer's boxes and the ground truth once the episode is scored, and where the
+        episode looked (:meth:`looks`) in the header; the same shape for every episode of
+        this env (``frame_budget`` tiles)."""
         if self.render_mode is None:
             gym.logger.warn(
                 "ZoomGroundingEnv.render() called without a render mode; make the env with "
@@ -478,8 +479,25 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         layout = sheet_layout(self.frame_budget, self.config.max_side)
         result: VerifierResult | None = self.last_result
         return episode_sheet(
-            episode.sample, self._contract.frame, episode.frames[episode.shown], result, layout
+            episode.sample,
+            self._contract.frame,
+            episode.frames[episode.shown],
+            result,
+            layout,
+            remark=self.looks(),
         )
+
+    def looks(self) -> str:
+        """Where the episode looked, for the sheet's header: ``glance 0.25 fps (3); zoom
+        [3, 8.9] s at 1 fps (+4)``."""
+        episode = self._episode
+        assert episode is not None
+        parts = [f"glance {self.config.glance_fps:g} fps ({episode.new_per_turn[0]})"]
+        for (start, end, rate), count in zip(
+            episode.windows, episode.new_per_turn[1:], strict=True
+        ):
+            parts.append(f"zoom [{start:.3g}, {end:.3g}] s at {rate:g} fps (+{count})")
+        return "; ".join(parts)
 
 
 __all__ = ["ZoomEpisode", "ZoomGroundingEnv", "glance_count", "thin_evenly"]

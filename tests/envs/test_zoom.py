@@ -255,6 +255,7 @@ def test_render_shows_the_shown_frames_with_both_tubes(long_toy: Sample) -> None
     after = env.render()
     assert before is not None and after is not None and before.shape == after.shape
     assert not np.array_equal(before, after)
+    assert env.looks() == "glance 0.25 fps (3); zoom [4, 7] s at 1 fps (+3)"
 
 
 def test_an_unusable_answer_scores_zero_with_its_reason(long_toy: Sample) -> None:
