@@ -35,8 +35,8 @@ name                      value                                                 
                           ``l1: true``: either may be left out]
 ``t_iou_boundary``        Time-R1: ``tIoU * (1 - |ps - gs| / N) * (1 - |pe - ge| /   [0, 1]
                           N)``, N the video's frames
-``gate``                  ``term`` paid only where ``on`` reaches ``threshold``,     term's
-                          else 0 [``term: v_iou``, ``on: t_iou``,                     and 0
+``gate``                  ``term`` paid only where ``when`` reaches ``threshold``,     term's
+                          else 0 [``term: v_iou``, ``when: t_iou``,                     and 0
                           ``threshold: 0.5``]
 ========================  ========================================================  ========
 
@@ -442,7 +442,7 @@ _UNGATEABLE = ("gate",)
 
 
 def _check_gate(params: Mapping[str, Any]) -> None:
-    for key in ("term", "on"):
+    for key in ("term", "when"):
         name = params[key]
         if name in _UNGATEABLE or name not in REWARD_TERMS:
             known = sorted(n for n in REWARD_TERMS if n not in _UNGATEABLE)
@@ -468,27 +468,27 @@ def _gate_range(params: Mapping[str, Any]) -> tuple[float, float] | None:
 
 @register_term(
     "gate",
-    defaults={"term": "v_iou", "on": "t_iou", "threshold": 0.5},
+    defaults={"term": "v_iou", "when": "t_iou", "threshold": 0.5},
     check=_check_gate,
     value_range=_gate_range,
 )
 def gate(
-    batch: RewardBatch, term: str = "v_iou", on: str = "t_iou", threshold: float = 0.5
+    batch: RewardBatch, term: str = "v_iou", when: str = "t_iou", threshold: float = 0.5
 ) -> TermScores:
-    """The value of ``term`` paid only where ``on`` reaches ``threshold``, else 0 (Open-o3
+    """The value of ``term`` paid only where ``when`` reaches ``threshold``, else 0 (Open-o3
     Video's gated spatial reward against "spatial collapse": no box reward before the span
     is good enough). Both terms run with their default parameters; a gated answer's reason
     says which value fell short.
     """
-    _check_gate({"term": term, "on": on, "threshold": threshold})
+    _check_gate({"term": term, "when": when, "threshold": threshold})
     inner = REWARD_TERMS[term]
-    condition = REWARD_TERMS[on]
+    condition = REWARD_TERMS[when]
     paid = inner.function(batch, **dict(inner.defaults))
     test = condition.function(batch, **dict(condition.defaults))
     open_ = test.values >= float(threshold)
     values = np.where(open_, paid.values, 0.0)
     reasons = [
-        reason if is_open else f"gated: {on} {value:.3f} < {float(threshold):g}"
+        reason if is_open else f"gated: {when} {value:.3f} < {float(threshold):g}"
         for reason, is_open, value in zip(
             paid.reasons, open_.tolist(), test.values.tolist(), strict=True
         )

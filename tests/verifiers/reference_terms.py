@@ -268,15 +268,15 @@ def t_iou_boundary(inp: RewardInput) -> TermScore:
 
 
 def gate(
-    inp: RewardInput, term: str = "v_iou", on: str = "t_iou", threshold: float = 0.5
+    inp: RewardInput, term: str = "v_iou", when: str = "t_iou", threshold: float = 0.5
 ) -> TermScore:
-    """``term`` where ``on`` reaches ``threshold``, else 0 with the reason."""
+    """``term`` where ``when`` reaches ``threshold``, else 0 with the reason."""
     if _failure(inp):
         return _failure(inp)
-    paid, test = REFERENCE_TERMS[term](inp), REFERENCE_TERMS[on](inp)
+    paid, test = REFERENCE_TERMS[term](inp), REFERENCE_TERMS[when](inp)
     if test.value >= threshold:
         return paid
-    return TermScore(0.0, f"gated: {on} {test.value:.3f} < {threshold:g}")
+    return TermScore(0.0, f"gated: {when} {test.value:.3f} < {threshold:g}")
 
 
 REFERENCE_TERMS = {

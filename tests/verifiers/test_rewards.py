@@ -156,11 +156,13 @@ def test_gate_pays_the_term_only_past_the_threshold() -> None:
     assert value("gate", early) == 0.0
     assert score_term("gate", early).reason == "gated: t_iou 0.344 < 0.5"
     assert value("gate", early, threshold=0.3) == pytest.approx(31 / 90)
-    assert value("gate", early, term="giou", on="span_length", threshold=0.5) == pytest.approx(1.0)
+    assert value("gate", early, term="giou", when="span_length", threshold=0.5) == pytest.approx(
+        1.0
+    )
     with pytest.raises(InvalidField, match="parameter 'term' must name a registered term"):
         resolve_term_params("gate", {"term": "gate"})
-    with pytest.raises(InvalidField, match="parameter 'on' must name"):
-        resolve_term_params("gate", {"on": "nope"})
+    with pytest.raises(InvalidField, match="parameter 'when' must name"):
+        resolve_term_params("gate", {"when": "nope"})
     assert get_term("gate").range_of(resolve_term_params("gate", {"term": "spatial"})) == (
         -2.0,
         1.0,
