@@ -399,7 +399,10 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
                 f"[{times[0]:g}, {times[-1]:g}] s"
             )
         start, end = max(start, float(times[0])), min(end, float(times[-1]))
-        step = 1 if call.fps is None else max(1, math.ceil(grid_fps / call.fps - 1e-9))
+        step = 1
+        if call.fps is not None:
+            ratio = grid_fps / call.fps  # a rate of 1e-300 asks for one frame at most
+            step = len(times) if not ratio < len(times) else max(1, math.ceil(ratio - 1e-9))
         inside = np.flatnonzero((times >= start - 1e-9) & (times <= end + 1e-9))
         positions = [int(p) for p in inside if p % step == 0]
         if not positions:

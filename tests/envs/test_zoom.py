@@ -349,3 +349,18 @@ def test_reset_info_names_the_glance_frames(long_toy: Sample) -> None:
     assert info["frame_idx"].tolist() == [0, 40, 80]  # not the 12-frame grid
     _, _, _, _, info = env.step(render_zoom_call(ZoomCall(5, 6)))
     assert info["frame_idx"].tolist() == [0, 40, 50, 60, 80]
+
+
+def test_hostile_zoom_calls_are_cheap_and_never_raise(long_toy: Sample) -> None:
+    import time
+
+    text = "<zoom>" * 20_000  # no closing tag: one linear scan, not one per opening
+    started = time.perf_counter()
+    assert parse_zoom_text(text)[1] == "invalid zoom call: <zoom> is not closed by </zoom>"
+    assert time.perf_counter() - started < 0.5
+    env = make(long_toy)
+    env.reset(seed=0)
+    obs, _, _, _, info = env.step('<zoom>{"span": [0, 11], "fps": 1e-300}</zoom>')
+    assert "invalid_action" not in info and info["zoom_frames"] == 0  # position 0: the glance
+    _, _, _, _, info = env.step('<zoom>{"span": [0, 1e308], "fps": 1e308}</zoom>')
+    assert info["zoom_window"] == (0.0, 11.0, 1.0)

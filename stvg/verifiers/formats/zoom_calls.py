@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,8 +32,8 @@ from stvg.limits import short_repr
 
 #: The tag of a zoom call in text.
 ZOOM_TAG = "zoom"
-_BLOCK = re.compile(r"<zoom>(.*?)</zoom>", re.DOTALL)
 _OPEN = "<zoom>"
+_CLOSE = "</zoom>"
 #: Keys of a zoom call's JSON object.
 ZOOM_KEYS = ("span", "fps")
 #: The kinds of a structured action: ``kind = 0`` zooms, ``kind = 1`` answers.
@@ -83,11 +82,12 @@ def parse_zoom_text(text: str) -> tuple[ZoomCall | None, str | None]:
     >>> parse_zoom_text('<zoom>{"span": [2]}</zoom>')[1]
     'invalid zoom call: "span" must be [start, end] in seconds, got [2]'
     """
-    match = _BLOCK.search(text)
-    if match is None:
+    start = text.find(_OPEN)  # str.find, not a regex: linear on any text
+    end = text.find(_CLOSE, start + len(_OPEN)) if start >= 0 else -1
+    if start < 0 or end < 0:
         return None, "invalid zoom call: <zoom> is not closed by </zoom>"
     try:
-        body = json.loads(match.group(1))
+        body = json.loads(text[start + len(_OPEN) : end])
     except (ValueError, RecursionError) as exc:
         return None, f"invalid zoom call: not JSON ({short_repr(str(exc), 80)})"
     return read_zoom_mapping(body)
