@@ -190,7 +190,12 @@ def test_a_failing_and_a_slow_server_score_zero_with_the_reason(video) -> None:
     assert by_id["slow"]["policy_error"].startswith("APITimeoutError after retries")
     assert "timeout_s" in by_id["slow"]["policy_error"]
     assert attempts["the broken box"] == 2  # one try + one retry
-    assert result.summary()["n_policy_errors"] == 2
+    summary = result.summary()
+    assert summary["n_policy_errors"] == 2
+    reasons = summary["answers"]["failure_reasons"]
+    assert any(k.startswith("policy: HTTP N after retries") for k in reasons), reasons
+    assert any(k.startswith("policy: APITimeoutError after retries") for k in reasons), reasons
+    assert summary["answers"]["first_failure"]["policy_error"].startswith("HTTP 500")
     assert result.metrics["m_vIoU"] == pytest.approx(1 / 3, abs=1e-6)
 
 
