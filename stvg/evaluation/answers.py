@@ -11,8 +11,10 @@ report never hides it behind a low vIoU:
 * ``cut_by_token_budget``: text answers cut by ``max_new_tokens`` (no end-of-sequence);
 * ``failure_reasons``: the parse errors, numbers replaced by ``N`` so that errors of one
   kind count together (``invalid JSON at char N: Expecting value``), most frequent first;
+  a policy that gave no text counts under its own error instead (a served model's
+  ``policy: HTTP N after retries: ...``, the record's ``policy_error``);
 * ``first_failure``: the first failed sample's id, error and raw text (cut at
-  :data:`TEXT_CHARS` characters).
+  :data:`TEXT_CHARS` characters), and its ``policy_error`` when it has one.
 
 Each sample's record (``per_sample.jsonl``) keeps the whole raw text (``answer_text``).
 """
@@ -58,7 +60,7 @@ def answer_stats(per_sample: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     failed = [r for r in per_sample if r.get("parse_error")]
     parsed = n - len(failed)
     well_formed = sum(1 for r in per_sample if r.get("format_ok") is True)
-    reasons = Counter(failure_kind(str(r["parse_error"])) for r in failed)
+    reasons = Counter(failure_kind(_reason(r)) for r in failed)
     stats: dict[str, Any] = {
         "n": n,
         "parsed": parsed,
@@ -76,7 +78,17 @@ def answer_stats(per_sample: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "parse_error": first["parse_error"],
             "answer_text": quote(first.get("answer_text")),
         }
+        if first.get("policy_error"):
+            stats["first_failure"]["policy_error"] = first["policy_error"]
     return stats
+
+
+def _reason(record: Mapping[str, Any]) -> str:
+    """Why a failed record's answer did not parse: the policy's own error when it gave no
+    text (``policy: HTTP 500 after retries: ...``), else the parse error."""
+    if record.get("policy_error"):
+        return f"policy: {record['policy_error']}"
+    return str(record["parse_error"])
 
 
 def answers_line(stats: Mapping[str, Any]) -> str:

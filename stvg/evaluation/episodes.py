@@ -76,6 +76,10 @@ class EpisodeEnd:
             over a multi-step episode); ``None`` for structured answers.
         finished: whether a text answer ended at an end-of-sequence token (``False``: cut
             by the token budget; ``None``: unknown or not text).
+        policy_error: why the policy gave no text (a served model's ``HTTP 500 after
+            retries: ...``), its answers' errors joined by ``"; "``; ``None`` when none.
+        prompt_tokens: prompt tokens over the episode as the policy reports them (text
+            policies that know them; ``None`` else).
     """
 
     info: dict[str, Any]
@@ -84,6 +88,20 @@ class EpisodeEnd:
     prediction: Prediction | None
     answer_text: str | None = None
     finished: bool | None = None
+    policy_error: str | None = None
+    prompt_tokens: int | None = None
+
+
+def _policy_error(action: Any) -> str | None:
+    """Why a text action has no text (``None``: it has, or it is no TextCompletion)."""
+    return action.error if isinstance(action, TextCompletion) else None
+
+
+def _prompt_tokens(action: Any) -> int | None:
+    """Prompt tokens a TextCompletion reports (``None`` when it reports none)."""
+    if isinstance(action, TextCompletion) and action.prompt_tokens > 0:
+        return int(action.prompt_tokens)
+    return None
 
 
 def _text_of(action: Any) -> tuple[str | None, bool | None]:
@@ -138,6 +156,8 @@ def finish_episodes(
         total, tokens = float(reward), output_tokens(action)
         text, finished = _text_of(action)
         texts = [] if text is None else [text]
+        errors = [e for e in [_policy_error(action)] if e]
+        prompt = _prompt_tokens(action)
         while not (terminated or truncated):
             action = answer_next(obs, info)
             obs, reward, terminated, truncated, info = env.step(env_action(action))
@@ -146,6 +166,10 @@ def finish_episodes(
             tokens = None if more is None else (tokens or 0) + more
             text, finished = _text_of(action)
             texts += [] if text is None else [text]
+            errors += [e for e in [_policy_error(action)] if e]
+            more_prompt = _prompt_tokens(action)
+            if more_prompt is not None:
+                prompt = (prompt or 0) + more_prompt
         out.append(
             EpisodeEnd(
                 dict(info),
@@ -154,6 +178,8 @@ def finish_episodes(
                 prediction_of(unwrapped.last_result),
                 answer_text="\n".join(texts) if texts else None,
                 finished=finished if texts else None,
+                policy_error="; ".join(errors) if errors else None,
+                prompt_tokens=prompt,
             )
         )
     return out

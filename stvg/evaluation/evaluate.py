@@ -64,9 +64,10 @@ class PolicyEvaluation:
             none and score 0).
         rewards: mean env reward (``reward``) and mean of every ``reward/<term>``.
         cost: mean cost per sample: ``frames_shown``, ``visual_tokens/<family>``,
-            ``output_tokens`` (when the policy reports them) and ``policy_seconds`` (time
-            in the policy's ``act_batch``, per sample).
-        per_sample: one dict per sample (id, t_iou, v_iou, reward, parse error, cost).
+            ``output_tokens`` and ``prompt_tokens`` (when the policy reports them) and
+            ``policy_seconds`` (time in the policy's ``act_batch``, per sample).
+        per_sample: one dict per sample (id, t_iou, v_iou, reward, parse error, the
+            policy's error when it gave no text, cost).
         action_format: ``struct`` or ``text``.
         seconds: wall time of the whole evaluation (env, policy and scoring).
         bad_videos: ``{sample_id, video_path, reason}`` of each sample left out because
@@ -102,6 +103,7 @@ class PolicyEvaluation:
             "action_format": self.action_format,
             "seconds": self.seconds,
             "n_parse_errors": sum(1 for s in self.per_sample if s["parse_error"] is not None),
+            "n_policy_errors": sum(1 for s in self.per_sample if s.get("policy_error")),
             "answers": answer_stats(self.per_sample),
             "n_bad_videos": len(self.bad_videos),
             "bad_videos": list(self.bad_videos),
@@ -325,8 +327,10 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
     """``per_sample.jsonl`` record of one played episode: ``sample_id``, ``t_iou``,
     ``v_iou``, ``reward`` (the episode's return), ``parse_error``, ``format_ok`` and
     ``repairs`` (what the verifier made of the answer), ``answer_text`` and ``finished``
-    (text policies: the raw answer, and ``False`` when the token budget cut it), every
-    ``reward/<term>`` and ``cost/...`` figure, ``cost/output_tokens`` (text policies) and
+    (text policies: the raw answer, and ``False`` when the token budget cut it),
+    ``policy_error`` (why a text policy gave no text: a served model's failed request),
+    every ``reward/<term>`` and ``cost/...`` figure, ``cost/output_tokens`` (text
+    policies), ``cost/prompt_tokens`` (when the policy reports them) and
     ``cost/policy_seconds``."""
     info = end.info
     record: dict[str, Any] = {
@@ -343,6 +347,8 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
     if end.answer_text is not None:
         record["answer_text"] = end.answer_text
         record["finished"] = end.finished
+    if end.policy_error is not None:
+        record["policy_error"] = end.policy_error
     for key, value in info.items():
         if key.startswith("reward/") and isinstance(value, (int, float)):
             record[key] = float(value)
@@ -350,6 +356,8 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
             record[key] = float(value)
     if end.output_tokens is not None:
         record["cost/output_tokens"] = float(end.output_tokens)
+    if end.prompt_tokens is not None:
+        record["cost/prompt_tokens"] = float(end.prompt_tokens)
     record["cost/policy_seconds"] = seconds
     return record
 

@@ -73,6 +73,10 @@ class TextCompletion:
         prompt_tokens: tokens of the whole prompt (text + visual).
         finished: whether generation stopped at an end-of-sequence token (``False``: cut
             by the ``max_new_tokens`` budget, TRL's "clipped" completion; ``None``: unknown).
+        error: why there is no text (a served model's failed request: ``HTTP 500 after
+            retries: ...``); ``None`` when the policy answered.
+        reported_output_tokens: generated tokens as a server reports them (its
+            ``completion_tokens``) when the token ids are not known; ``None`` otherwise.
     """
 
     text: str
@@ -80,10 +84,15 @@ class TextCompletion:
     visual_tokens: int = 0
     prompt_tokens: int = 0
     finished: bool | None = None
+    error: str | None = None
+    reported_output_tokens: int | None = None
 
     @property
     def output_tokens(self) -> int:
-        """Number of generated tokens (the output-token cost)."""
+        """Number of generated tokens (the output-token cost): the server's count when
+        reported, else the number of token ids."""
+        if self.reported_output_tokens is not None:
+            return int(self.reported_output_tokens)
         return len(self.token_ids)
 
     def __str__(self) -> str:

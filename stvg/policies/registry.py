@@ -33,6 +33,7 @@ BUILTIN_POLICIES: dict[str, str] = {
     "native": "stvg.policies.native.policy:NativePolicy",
     "tracking-mlp": "stvg.policies.tracking:TrackingMLPPolicy",
     "zoom": "stvg.policies.zoom:ZoomController",
+    "openai": "stvg.policies.served.policy:OpenAIPolicy",
 }
 
 _REGISTRY: dict[str, Callable[..., Any] | str] = {}

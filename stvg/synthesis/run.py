@@ -204,21 +204,18 @@ class _Prompter:
         self.spec = spec
 
     def request(self, obs: dict[str, Any], env: Any) -> TeacherRequest:
-        from stvg.policies.vlm.prompt import prompt_values
+        from stvg.policies.vlm.prompt import contract_prompt
 
         contract, sample = env.contract, env.sample
         ctx = contract.frame
-        shown = self.spec.shown_frames(ctx.timestamps_s, ctx.shown_size)
-        width, height = shown.coord_size
-        values = prompt_values(
+        system, user = contract_prompt(
+            self.template,
+            self.spec,
             query=sample.query,
-            fps=self.spec.fps or ctx.native_fps,
-            timestamps_s=shown.timestamps_s,
-            width=width,
-            height=height,
-            format_instructions=self.spec.format.instructions(shown),
+            timestamps_s=ctx.timestamps_s,
+            shown_size=ctx.shown_size,
+            native_fps=ctx.native_fps,
         )
-        system, user = self.template.render(values)
         n = int(np.asarray(obs["frame_mask"]).sum())
         w, h = ctx.shown_size
         return TeacherRequest(

@@ -37,8 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from stvg.config import ConfigError, from_yaml
 from stvg.verifiers.formats.base import format_seconds
+from stvg.verifiers.formats.contract import ContractSpec
 
 #: Directory of the shipped templates.
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
@@ -153,6 +156,53 @@ def prompt_values(
     }
 
 
+def contract_prompt(
+    template: PromptTemplate,
+    spec: ContractSpec,
+    *,
+    query: str,
+    timestamps_s: Sequence[float],
+    shown_size: tuple[int, int],
+    native_fps: float | None = None,
+) -> tuple[str | None, str]:
+    """``(system_text, user_text)`` of ``template`` for frames shown under an answer
+    contract: the one prompt of a contract, for the served-model policy and the synthesis
+    teachers alike.
+
+    Args:
+        template: the prompt template.
+        spec: the :class:`~stvg.verifiers.formats.ContractSpec` (answer format, coordinates,
+            fps, model geometry): ``{width}``/``{height}`` are its coordinate size of the
+            shown frames (the model's resized size, or the shown size without geometry),
+            ``{format_instructions}`` its format's instructions for those frames.
+        query: the natural-language query.
+        timestamps_s: time of each shown frame, seconds.
+        shown_size: ``(width, height)`` of the shown frames, pixels.
+        native_fps: the video's frame rate, the ``{fps}`` told when ``spec.fps`` is
+            ``None`` (every native frame shown).
+
+    Raises:
+        ValueError: ``spec.fps`` and ``native_fps`` are both ``None``.
+    """
+    fps = spec.fps or native_fps
+    if fps is None:
+        raise ValueError(
+            "the contract samples every native frame (fps None): pass native_fps, the "
+            "video's frame rate, for the prompt's {fps}"
+        )
+    shown = spec.shown_frames(np.asarray(timestamps_s, dtype=np.float64), shown_size)
+    width, height = shown.coord_size
+    values = prompt_values(
+        query=query,
+        fps=fps,
+        timestamps_s=shown.timestamps_s,
+        width=width,
+        height=height,
+        format_instructions=spec.format.instructions(shown),
+    )
+    return template.render(values)
+
+
 def chat_messages(template: PromptTemplate, values: dict[str, Any]) -> list[dict[str, Any]]:
     """Chat messages (transformers' multimodal format) with one video content item."""
     system, user = template.render(values)
@@ -171,6 +221,7 @@ __all__ = [
     "TEMPLATES_DIR",
     "PromptTemplate",
     "chat_messages",
+    "contract_prompt",
     "load_template",
     "prompt_values",
     "template_path",

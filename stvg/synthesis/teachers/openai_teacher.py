@@ -1,50 +1,38 @@
 """The ``openai`` teacher: any OpenAI-compatible chat-completions endpoint.
 
-A vLLM or SGLang server (``vllm serve Qwen/Qwen2.5-VL-72B-Instruct``), or a hosted model,
-answers each sample's prompt through the official ``openai`` client (``AsyncOpenAI``):
-
-* messages: the template's system text, then one user message holding, for every shown
-  frame, ``"Frame at <t> s:"`` and the frame as a base64 JPEG ``image_url``, then the prompt
-  (the same text the policy is shown, so the teacher answers in the contract's timestamps
-  and coordinates);
-* at most ``max_concurrency`` requests in flight; each attempt must be complete, body
-  included, within ``timeout_s`` seconds (a deadline, not a gap between bytes:
-  :mod:`~stvg.synthesis.teachers.http_guard`) and its body at most
-  :data:`MAX_REPLY_BYTES` once decompressed; failed requests (connection errors,
-  timeouts, 408/409/429/5xx) retried ``max_retries`` times with the client's exponential
-  backoff;
-* the API key is read from the environment variable named by ``api_key_env`` (never from
-  the config file); an unset variable sends ``EMPTY``, what local servers accept.
-
-A request that still fails, a reply too large, a reply that is not a chat completion
-(:func:`parse_completion`), an empty reply or a refusal becomes a :class:`TeacherReply`
-without text and with the reason; it never raises. Every text kept from the server, error
-or reply, has the API key and anything shaped like a credential redacted
-(:func:`stvg.redact.redact`).
+A thin adapter over the served-model client :mod:`stvg.policies.served.client` (the one
+transport, shared with the ``openai`` policy): each :class:`TeacherRequest` is sent as a
+:class:`~stvg.policies.served.client.ChatRequest` (the template's system text, every shown
+frame labelled ``"Frame at <t> s:"`` as a base64 JPEG, then the prompt the policy is shown,
+so the teacher answers in the contract's timestamps and coordinates), with the client's
+bounded concurrency, per-request deadline, size cap and retries. A request that fails
+becomes a :class:`TeacherReply` without text and with the reason; it never raises. The API
+key is read from the environment variable named by ``api_key_env`` and redacted from every
+text kept.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from stvg.config import InvalidField
-from stvg.redact import redact
+from stvg.policies.served.client import (
+    MAX_REPLY_BYTES,
+    ChatClient,
+    ChatRequest,
+    EndpointConfig,
+    chat_messages,
+    frame_data_url,
+    parse_completion,
+)
 from stvg.synthesis.teachers.base import Teacher, TeacherReply, TeacherRequest
-from stvg.verifiers.formats.base import format_seconds
 
 
 @dataclass
-class OpenAITeacherConfig:
-    """Settings of the ``openai`` teacher.
+class OpenAITeacherConfig(EndpointConfig):
+    """Settings of the ``openai`` teacher (:class:`~stvg.policies.served.client.
+    EndpointConfig`, sampling at ``temperature`` 0.7 by default).
 
     Attributes:
         base_url: the endpoint, e.g. ``http://localhost:8000/v1`` (vLLM / SGLang) or a
@@ -60,58 +48,7 @@ class OpenAITeacherConfig:
         jpeg_quality: JPEG quality of the frames sent (0-100).
     """
 
-    base_url: str = "http://localhost:8000/v1"
-    model: str = "Qwen/Qwen2.5-VL-72B-Instruct"
-    api_key_env: str = "OPENAI_API_KEY"
-    max_concurrency: int = 8
-    timeout_s: float = 120.0
-    max_retries: int = 3
     temperature: float = 0.7
-    max_tokens: int = 1024
-    jpeg_quality: int = 90
-
-    def __post_init__(self) -> None:
-        if self.max_concurrency < 1:
-            raise InvalidField("max_concurrency", f"must be >= 1, got {self.max_concurrency}")
-        if not self.timeout_s > 0:
-            raise InvalidField("timeout_s", f"must be positive seconds, got {self.timeout_s}")
-        if self.max_retries < 0:
-            raise InvalidField("max_retries", f"must be >= 0, got {self.max_retries}")
-        if self.max_tokens < 1:
-            raise InvalidField("max_tokens", f"must be >= 1, got {self.max_tokens}")
-        if not 0 <= self.jpeg_quality <= 100:
-            raise InvalidField("jpeg_quality", f"must be in [0, 100], got {self.jpeg_quality}")
-
-
-#: Most bytes of a reply body, once decompressed (a chat completion of ``max_tokens``
-#: tokens is a few kilobytes).
-MAX_REPLY_BYTES = 8 * 2**20
-
-
-def frame_data_url(frame: np.ndarray, quality: int = 90) -> str:
-    """A uint8 RGB ``[H, W, 3]`` frame as a ``data:image/jpeg;base64,...`` URL."""
-    import cv2
-
-    ok, buffer = cv2.imencode(
-        ".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    )
-    if not ok:
-        raise ValueError(f"could not encode a frame of shape {frame.shape} as JPEG")
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.tobytes()).decode("ascii")
-
-
-def chat_messages(request: TeacherRequest, quality: int = 90) -> list[dict[str, Any]]:
-    """The chat-completions messages of one request (see the module doc)."""
-    content: list[dict[str, Any]] = []
-    for frame, time_s in zip(request.frames, request.timestamps_s, strict=True):
-        content.append({"type": "text", "text": f"Frame at {format_seconds(time_s)} s:"})
-        content.append({"type": "image_url", "image_url": {"url": frame_data_url(frame, quality)}})
-    content.append({"type": "text", "text": request.prompt})
-    messages: list[dict[str, Any]] = []
-    if request.system:
-        messages.append({"role": "system", "content": request.system})
-    messages.append({"role": "user", "content": content})
-    return messages
 
 
 class OpenAITeacher(Teacher):
@@ -124,170 +61,17 @@ class OpenAITeacher(Teacher):
     name = "openai"
 
     def __init__(self, config: OpenAITeacherConfig | None = None) -> None:
-        try:
-            import openai  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - openai is a dependency
-            raise ImportError(
-                "the openai teacher needs the openai package: pip install openai"
-            ) from exc
         self.config = config or OpenAITeacherConfig()
+        self.client = ChatClient(self.config)
 
     def settings(self) -> dict[str, Any]:
         """Endpoint, model and sampling settings for the manifest (not the key)."""
-        cfg = self.config
-        return {
-            "teacher": self.name,
-            "base_url": cfg.base_url,
-            "model": cfg.model,
-            "api_key_env": cfg.api_key_env,
-            "temperature": cfg.temperature,
-            "max_tokens": cfg.max_tokens,
-            "max_concurrency": cfg.max_concurrency,
-            "timeout_s": cfg.timeout_s,
-            "max_retries": cfg.max_retries,
-        }
+        return {"teacher": self.name, **self.client.settings()}
 
     def generate(self, requests: Sequence[TeacherRequest]) -> list[TeacherReply]:
         """One reply per request, in order (requests run concurrently, bounded)."""
-        if not requests:
-            return []
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._generate_all(list(requests)))
-        # Called from inside an event loop (a notebook): run ours in a thread.
-        out: list[list[TeacherReply]] = []
-        thread = threading.Thread(
-            target=lambda: out.append(asyncio.run(self._generate_all(list(requests))))
-        )
-        thread.start()
-        thread.join()
-        return out[0]
-
-    async def _generate_all(self, requests: list[TeacherRequest]) -> list[TeacherReply]:
-        import openai
-
-        from stvg.synthesis.teachers.http_guard import GuardedHttpClient
-
-        cfg = self.config
-        client = openai.AsyncOpenAI(
-            base_url=cfg.base_url,
-            api_key=self._api_key() or "EMPTY",
-            timeout=cfg.timeout_s,
-            max_retries=cfg.max_retries,
-            http_client=GuardedHttpClient(
-                deadline_s=cfg.timeout_s, max_bytes=MAX_REPLY_BYTES, timeout=cfg.timeout_s
-            ),
-        )
-        limit = asyncio.Semaphore(cfg.max_concurrency)
-
-        async def one(request: TeacherRequest) -> TeacherReply:
-            async with limit:
-                return self._redacted(await self._ask(client, request))
-
-        try:
-            return list(await asyncio.gather(*(one(r) for r in requests)))
-        finally:
-            await client.close()
-
-    def _api_key(self) -> str | None:
-        return os.environ.get(self.config.api_key_env) or None
-
-    def _redacted(self, reply: TeacherReply) -> TeacherReply:
-        """``reply`` with the API key and credential-shaped text redacted."""
-        key = [self._api_key()]
-        return TeacherReply(
-            None if reply.text is None else redact(reply.text, key),
-            None if reply.error is None else redact(reply.error, key),
-            None if reply.model is None else redact(reply.model, key),
-        )
-
-    async def _ask(self, client: Any, request: TeacherRequest) -> TeacherReply:
-        import openai
-
-        from stvg.synthesis.teachers.http_guard import ReplyTooLarge
-
-        cfg = self.config
-        try:
-            raw = await client.chat.completions.with_raw_response.create(
-                model=cfg.model,
-                messages=chat_messages(request, cfg.jpeg_quality),
-                temperature=cfg.temperature,
-                max_tokens=cfg.max_tokens,
-            )
-        except ReplyTooLarge as exc:  # not retried
-            return TeacherReply(None, f"reply too large: {_short(exc)}")
-        except openai.APIStatusError as exc:
-            return TeacherReply(None, f"HTTP {exc.status_code} after retries: {_short(exc)}")
-        except openai.APIError as exc:  # connection errors, timeouts
-            return TeacherReply(None, f"{type(exc).__name__} after retries: {_short(exc)}")
-        return parse_completion(raw.content)
-
-
-def parse_completion(body: bytes) -> TeacherReply:
-    """The :class:`TeacherReply` of a chat-completions response body.
-
-    The body must be a JSON object whose ``choices`` is a non-empty list, whose first item
-    is an object with a ``message`` object, whose ``content`` is a string (or ``null`` with
-    a ``refusal``). Anything else (not JSON, HTML, a list, ``{"choices": "x"}``, integer or
-    list content) is a reply without text and with ``malformed reply: <what was wrong>``.
-    """
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        start = body[:60].decode("utf-8", "replace")
-        reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)
-        return _malformed(f"not JSON ({reason}): {start!r}")
-    if not isinstance(payload, dict):
-        return _malformed(f"the body is {_kind(payload)}, not an object")
-    model = payload.get("model") if isinstance(payload.get("model"), str) else None
-    choices = payload.get("choices")
-    if choices is None or choices == []:
-        return TeacherReply(None, "the endpoint returned no choices", model)
-    if not isinstance(choices, list):
-        return _malformed(f"'choices' is {_kind(choices)}, not a list", model)
-    choice = choices[0]
-    if not isinstance(choice, dict):
-        return _malformed(f"choices[0] is {_kind(choice)}, not an object", model)
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        what = "has no 'message'" if message is None else f"message is {_kind(message)}"
-        return _malformed(f"choices[0] {what}", model)
-    refusal = message.get("refusal")
-    if isinstance(refusal, str) and refusal:
-        return TeacherReply(None, f"refusal: {refusal[:200]}", model)
-    content = message.get("content")
-    if content is None or content == "":
-        return TeacherReply(None, "empty reply", model)
-    if not isinstance(content, str):
-        return _malformed(f"the message content is {_kind(content)}, not text", model)
-    return TeacherReply(content, None, model)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    name = type(value).__name__
-    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
-
-
-def _malformed(reason: str, model: str | None = None) -> TeacherReply:
-    return TeacherReply(None, f"malformed reply: {reason}", model)
-
-
-def _short(exc: BaseException) -> str:
-    """The exception's message and its causes' (``APITimeoutError`` says only "Request
-    timed out."; its cause names the deadline), on one line, at most 300 characters."""
-    parts, seen = [], set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(parts) < 3:
-        seen.add(id(current))
-        text = str(current).replace("\n", " ").strip()
-        if text and text not in parts:
-            parts.append(text)
-        current = current.__cause__
-    text = " <- ".join(parts) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+        chats = [ChatRequest(r.prompt, r.system, r.frames, r.timestamps_s) for r in list(requests)]
+        return [TeacherReply(c.text, c.error, c.model) for c in self.client.generate(chats)]
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""A real OpenAI-compatible chat-completions server on localhost, for the teacher tests.
+"""A real OpenAI-compatible chat-completions server on localhost, for the tests of the
+served-model client (the ``openai`` teacher and policy).
 
 ``ChatServer(respond)`` serves ``POST /v1/chat/completions`` from a thread; ``respond`` gets
 the request's JSON (and, when it takes a second argument, the request's headers, an
