@@ -88,9 +88,31 @@ def registered_policies() -> list[str]:
 def policy_class(name: str) -> Callable[..., Any]:
     """The class/factory registered as ``name`` (importing a lazy entry).
 
+    A name of the form ``"module:attribute"`` that is not registered names a policy of your
+    own: the module is imported (from the working directory or any installed package) and
+    the attribute registered under that name, in every process that builds it (Ray rollout
+    workers included), so a YAML ``policy: {name: "my_policy:MotionPolicy"}`` needs no
+    registration code.
+
     Raises:
-        ConfigError: an unknown name (a config's ``policy.name``; a ``ValueError``).
+        ConfigError: an unknown name (a config's ``policy.name``; a ``ValueError``), or a
+            ``module:attribute`` name whose module cannot be imported or lacks the attribute.
     """
+    if name not in _REGISTRY and isinstance(name, str) and ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            target = getattr(_import_user_module(module_name), attr)
+        except ImportError as exc:
+            raise ConfigError(
+                f"policy {short_repr(name)}: cannot import module {module_name!r} ({exc}); "
+                "run from the folder that holds it or install its package"
+            ) from exc
+        except AttributeError as exc:
+            raise ConfigError(
+                f"policy {short_repr(name)}: module {module_name!r} has no {attr!r}"
+            ) from exc
+        _REGISTRY[name] = target
+        return target
     if name not in _REGISTRY:
         raise ConfigError(f"unknown policy {short_repr(name)}; registered: {registered_policies()}")
     target = _REGISTRY[name]
@@ -99,6 +121,22 @@ def policy_class(name: str) -> Callable[..., Any]:
         target = getattr(importlib.import_module(module_name), attr)
         _REGISTRY[name] = target
     return target
+
+
+def _import_user_module(module_name: str) -> Any:
+    """Import ``module_name``; when it is not found, once more with the working directory
+    on ``sys.path`` (a console script such as ``stvg`` does not put it there)."""
+    import os
+    import sys
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        if exc.name != module_name.split(".")[0] or cwd in sys.path:
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(module_name)
 
 
 def make(name: str, **cfg: Any) -> Any:

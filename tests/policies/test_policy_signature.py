@@ -49,3 +49,36 @@ def test_text_generators_share_one_generate_batch_signature() -> None:
         assert _params(method) == GENERATE_BATCH, name
         kind = inspect.signature(method).parameters["do_sample"].kind
         assert kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+def test_a_module_attribute_name_imports_a_policy_of_your_own(tmp_path, monkeypatch) -> None:
+    """``policy.name: "module:Class"`` imports the module (from the working directory when
+    it is not on the path) and builds the class; bad names say what is wrong."""
+    import pytest
+
+    from stvg.config import ConfigError
+    from stvg.policies.registry import make, unregister_policy
+
+    (tmp_path / "my_fixed_policy.py").write_text(
+        "class Fixed:\n"
+        "    def __init__(self, start=1.0):\n"
+        "        self.start = start\n"
+        "    def act(self, obs, info=None):\n"
+        "        return self.start\n"
+        "    def act_batch(self, obs_list, infos=None):\n"
+        "        return [self.start for _ in obs_list]\n",
+        encoding="utf-8",
+    )
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the import adds the working directory
+    try:
+        policy = make("my_fixed_policy:Fixed", start=2.5)
+        assert policy.act({}) == 2.5
+        with pytest.raises(ConfigError, match="module 'my_fixed_policy' has no 'Nope'"):
+            make("my_fixed_policy:Nope")
+        with pytest.raises(ConfigError, match="cannot import module 'no_such_module_xyz'"):
+            make("no_such_module_xyz:Policy")
+    finally:
+        unregister_policy("my_fixed_policy:Fixed")
