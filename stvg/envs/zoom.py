@@ -281,7 +281,8 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
     def _shown_info(self) -> dict[str, Any]:
         """The reset info's keys for what is shown now (a policy reads a later turn's
         frames as it reads the first's): ``sample_id``, ``original_size``, ``native_fps``,
-        ``num_frames`` and ``frame_idx`` (the native frames shown so far, in time order)."""
+        ``num_frames`` and ``frame_idx`` (the native frames shown so far, in time order, as a
+        tuple)."""
         episode = self._episode
         assert episode is not None and self._contract is not None
         sample = episode.sample
@@ -290,7 +291,9 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
             "original_size": (sample.width, sample.height),
             "native_fps": sample.native_fps,
             "num_frames": sample.num_frames,
-            "frame_idx": self._contract.frame.frame_idx.copy(),
+            # a tuple, not an array: episodes of a vector env show different frame counts,
+            # and Gymnasium stacks same-key arrays of one shape only
+            "frame_idx": tuple(int(f) for f in self._contract.frame.frame_idx),
         }
 
     def _update_contract(self) -> None:
