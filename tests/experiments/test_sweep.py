@@ -347,7 +347,8 @@ def _reduced_budget(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["fps", "smoothing", "rewards", "algorithms", "quickstart_seeds", "rl_knobs"]
+    "name",
+    ["fps", "smoothing", "rewards", "algorithms", "quickstart_seeds", "rl_knobs", "recipes"],
 )
 def test_shipped_sweep_runs_end_to_end_on_a_reduced_budget(
     tmp_path: Path, name: str, ray_cluster: None
