@@ -657,15 +657,24 @@ def run_sweep(
             import ray
 
             ray.shutdown()
-    not_run = sum(1 for result in grid if result.config is None)
-    if not_run:  # Tune stopped on Ctrl-C (SIGINT) and returned the trials it had
+    # Tune stopped on Ctrl-C (SIGINT) returns every trial it had: some never generated
+    # (no config), others generated but cut before they wrote their row, without an error.
+    # Counting only the first kind missed an interrupt once the variant generator had made
+    # every trial (a busy machine): a trial that ended has a row or an error.
+    unfinished = sum(
+        1
+        for result in grid
+        if result.config is None
+        or (result.error is None and not _row_path(sweep_dir, spec, result.config).is_file())
+    )
+    if unfinished:
         raise SweepInterrupted(
-            f"sweep {sweep_dir} interrupted: {n_trials - not_run} of {n_trials} trials started"
+            f"sweep {sweep_dir} interrupted: {n_trials - unfinished} of {n_trials} trials finished"
         )
     rows = []
     for result in grid:
         values = decode_axes(spec, result.config["axes"])
-        row_path = sweep_dir / "trials" / trial_name(values) / ROW_FILE
+        row_path = _row_path(sweep_dir, spec, result.config)
         if result.error is None and row_path.is_file():
             rows.append(json.loads(row_path.read_text(encoding="utf-8")))
         else:
@@ -711,6 +720,11 @@ def report_rows(
             trackers.close()
         sent += 1
     return sent
+
+
+def _row_path(sweep_dir: Path, spec: TrialSpec, config: Mapping[str, Any]) -> Path:
+    """Where the trial of Tune's ``config`` writes its results row."""
+    return sweep_dir / "trials" / trial_name(decode_axes(spec, config["axes"])) / ROW_FILE
 
 
 def _cell_order(spec: TrialSpec, row: Mapping[str, Any]) -> tuple[int, ...]:

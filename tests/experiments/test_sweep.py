@@ -267,7 +267,7 @@ def test_ctrl_c_stops_a_sweep_with_one_line_saying_how_to_resume(tmp_path: Path)
     assert not any(line.startswith("Traceback") for line in lines), stderr[-2000:]
     # Tune stops and returns (the usual case), or the interrupt reaches the command itself
     # (Ctrl-C outside Tune's loop): either way one line says how to resume
-    stopped = rf"sweep {re.escape(str(sweep_dir))} interrupted: [1-7] of 8 trials started"
+    stopped = rf"sweep {re.escape(str(sweep_dir))} interrupted: [1-7] of 8 trials finished"
     assert re.fullmatch(rf"stvg sweep: ({stopped}|interrupted); {re.escape(HINT)}", lines[-1]), (
         lines[-1]
     )
