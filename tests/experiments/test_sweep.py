@@ -346,9 +346,16 @@ def _reduced_budget(tmp_path: Path) -> list[str]:
     ]
 
 
+#: Shipped sweeps run end to end in ``make test`` (the others' trial configs are validated
+#: there by test_shipped_configs.py, and they run in ``make test-all``: ~110 s kept out of
+#: the default run).
+FAST_SWEEPS = ["fps", "quickstart_seeds", "recipes"]
+SLOW_SWEEPS = ["smoothing", "rewards", "algorithms", "rl_knobs"]
+
+
 @pytest.mark.parametrize(
     "name",
-    ["fps", "smoothing", "rewards", "algorithms", "quickstart_seeds", "rl_knobs", "recipes"],
+    FAST_SWEEPS + [pytest.param(name, marks=pytest.mark.slow) for name in SLOW_SWEEPS],
 )
 def test_shipped_sweep_runs_end_to_end_on_a_reduced_budget(
     tmp_path: Path, name: str, ray_cluster: None
