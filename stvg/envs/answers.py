@@ -27,6 +27,7 @@ import numpy as np
 from stvg.limits import short_repr
 from stvg.verifiers.formats import FrameContext, ParseResult, RawAnswer
 from stvg.verifiers.formats.assemble import assemble
+from stvg.verifiers.formats.numbers import float_array
 
 #: The keys of a ``struct`` action.
 STRUCT_KEYS = ("span", "boxes", "box_mask")
@@ -38,19 +39,6 @@ ACTION_COORDS = "norm1"
 
 def _short(value: Any, limit: int = 60) -> str:
     return short_repr(value, limit)  # bounded: a 5,000-digit int has no repr
-
-
-def _floats(value: Any) -> np.ndarray | None:
-    """``value`` as a float64 array, or ``None`` when it is not numbers (bools, integers
-    and floats): a string or a list holding one (``["0", "1"]`` is not read as numbers), a
-    ragged or too deeply nested list, ``None``, an integer past int64 (``10**400``)."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError, OverflowError, RecursionError):
-        return None
-    if array.dtype.kind not in "biuf":
-        return None
-    return array.astype(np.float64)
 
 
 def time_key(time_s: float) -> str:
@@ -130,7 +118,7 @@ def struct_to_parse(action: Any, ctx: FrameContext) -> tuple[ParseResult, str | 
         )
     arrays = {}
     for key in STRUCT_KEYS:
-        values = _floats(action[key])
+        values = float_array(action[key])
         if values is None:
             return invalid(
                 f"invalid struct action: {key!r} must be numbers, got "
@@ -214,7 +202,7 @@ def read_track_action(action: Any, step: int) -> tuple[bool, np.ndarray | None, 
     if not present:
         return False, None, None
     raw = action["box"]
-    box = _floats(raw)
+    box = float_array(raw)
     if box is None:
         return (
             False,

@@ -40,9 +40,6 @@ from stvg.policies.served.client import ChatClient, ChatReply, ChatRequest, Endp
 from stvg.verifiers.formats import ContractSpec, FrameContext, get_format
 from stvg.verifiers.formats.coords import check_coords
 
-#: Largest difference between a frame context's and an observation's frame times that
-#: counts as the same frame times, seconds (observations carry float32 times).
-TIMESTAMP_TOLERANCE_S = 5e-4
 #: ``finish_reason`` values and whether the answer ended by itself.
 _FINISHED = {"stop": True, "eos": True, "length": False}
 
@@ -169,15 +166,9 @@ class OpenAIPolicy:
     def _check_context(
         self, times: np.ndarray, shown_size: tuple[int, int], ctx: FrameContext
     ) -> None:
-        given = np.asarray(ctx.timestamps_s, dtype=np.float64)
-        if given.shape != times.shape or not np.allclose(
-            given, times, rtol=0, atol=TIMESTAMP_TOLERANCE_S
-        ):
-            raise ValueError(
-                f"the frame context's timestamps_s {np.round(given, 3).tolist()} differ from "
-                f"the observation's {np.round(times, 3).tolist()}; pass the context of the "
-                "episode this observation comes from"
-            )
+        from stvg.policies.vlm.prompt import check_context_times
+
+        check_context_times(ctx, times)
         if self._answer_spec.coords == "pixels" and tuple(ctx.coord_size) != shown_size:
             raise ValueError(
                 f"the frame context's coord_size is {tuple(ctx.coord_size)} but the frames "

@@ -216,7 +216,28 @@ def chat_messages(template: PromptTemplate, values: dict[str, Any]) -> list[dict
     return messages
 
 
+#: Largest difference between a frame context's and an observation's frame times that
+#: counts as the same frame times, seconds (observations carry float32 times).
+TIMESTAMP_TOLERANCE_S = 5e-4
+
+
+def check_context_times(ctx: Any, told_s: np.ndarray) -> None:
+    """Raise ``ValueError`` when the frame context ``ctx`` holds other frame times than
+    ``told_s``, the times a prompt tells (within :data:`TIMESTAMP_TOLERANCE_S`)."""
+    given = np.asarray(ctx.timestamps_s, dtype=np.float64)
+    if given.shape != told_s.shape or not np.allclose(
+        given, told_s, rtol=0, atol=TIMESTAMP_TOLERANCE_S
+    ):
+        raise ValueError(
+            f"the frame context's timestamps_s {np.round(given, 3).tolist()} differ from "
+            f"the observation's {np.round(told_s, 3).tolist()}; pass the context of the "
+            "episode this observation comes from"
+        )
+
+
 __all__ = [
+    "TIMESTAMP_TOLERANCE_S",
+    "check_context_times",
     "PLACEHOLDERS",
     "TEMPLATES_DIR",
     "PromptTemplate",

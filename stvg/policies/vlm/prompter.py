@@ -19,14 +19,15 @@ from stvg.policies.base import Observation
 from stvg.policies.vlm.checkpoint import check_model_path, detect_family, load_processor
 from stvg.policies.vlm.config import FAMILY_COORDS, VLMPolicyConfig
 from stvg.policies.vlm.observation import read_observation
-from stvg.policies.vlm.prompt import chat_messages, load_template, prompt_values
+from stvg.policies.vlm.prompt import (
+    TIMESTAMP_TOLERANCE_S,
+    chat_messages,
+    check_context_times,
+    load_template,
+    prompt_values,
+)
 from stvg.policies.vlm.video import PreparedPrompt, encode_prompt, processor_geometry
 from stvg.verifiers.formats import ContractSpec, FrameContext, ShownFrames, get_format
-
-#: Largest difference between an env context's timestamps and the observation's that still
-#: counts as the same frame times, seconds (observations carry float32 times; the prompt
-#: writes milliseconds).
-TIMESTAMP_TOLERANCE_S = 5e-4
 
 
 def checkpoint_contract(config: VLMPolicyConfig) -> tuple[Any, ContractSpec]:
@@ -148,16 +149,7 @@ class VLMPrompter:
 
     def check_context(self, prep: PreparedPrompt, ctx: FrameContext) -> None:
         """Raise ``ValueError`` when ``ctx`` disagrees with what ``prep``'s prompt tells."""
-        told = prep.shown.timestamps_s
-        given = np.asarray(ctx.timestamps_s, dtype=np.float64)
-        if given.shape != told.shape or not np.allclose(
-            given, told, rtol=0, atol=TIMESTAMP_TOLERANCE_S
-        ):
-            raise ValueError(
-                f"the frame context's timestamps_s {np.round(given, 3).tolist()} differ from "
-                f"the observation's {np.round(told, 3).tolist()}; pass the context of the "
-                "episode this observation comes from"
-            )
+        check_context_times(ctx, prep.shown.timestamps_s)
         if self.answer_spec.coords == "pixels" and tuple(ctx.coord_size) != prep.model_size:
             raise ValueError(
                 f"the frame context's coord_size is {tuple(ctx.coord_size)} (model_size="

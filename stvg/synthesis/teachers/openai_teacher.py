@@ -31,22 +31,9 @@ from stvg.synthesis.teachers.base import Teacher, TeacherReply, TeacherRequest
 
 @dataclass
 class OpenAITeacherConfig(EndpointConfig):
-    """Settings of the ``openai`` teacher (:class:`~stvg.policies.served.client.
-    EndpointConfig`, sampling at ``temperature`` 0.7 by default).
-
-    Attributes:
-        base_url: the endpoint, e.g. ``http://localhost:8000/v1`` (vLLM / SGLang) or a
-            hosted API's URL.
-        model: the model name the endpoint serves.
-        api_key_env: name of the environment variable holding the API key (unset: ``EMPTY``).
-        max_concurrency: requests in flight at once.
-        timeout_s: seconds one request may take in all, body included, before it counts
-            as failed (then retried).
-        max_retries: retries of a failed request (the client's exponential backoff).
-        temperature: sampling temperature of the teacher.
-        max_tokens: most tokens per answer.
-        jpeg_quality: JPEG quality of the frames sent (0-100).
-    """
+    """Settings of the ``openai`` teacher: the keys of
+    :class:`~stvg.policies.served.client.EndpointConfig` (endpoint, model, key variable,
+    concurrency, deadline, retries, sampling), sampling at ``temperature`` 0.7 by default."""
 
     temperature: float = 0.7
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from stvg.limits import short_repr
+from stvg.verifiers.formats.numbers import float_array
 
 #: The tag of a zoom call in text.
 ZOOM_TAG = "zoom"
@@ -101,7 +102,7 @@ def read_zoom_mapping(body: Any) -> tuple[ZoomCall | None, str | None]:
     if unknown:
         return None, f"invalid zoom call: unknown key(s) {unknown}; it takes {list(ZOOM_KEYS)}"
     span = body.get("span")
-    values = _numbers(span)
+    values = float_array(span)
     if values is None or values.shape != (2,) or not np.all(np.isfinite(values)):
         return (
             None,
@@ -109,7 +110,7 @@ def read_zoom_mapping(body: Any) -> tuple[ZoomCall | None, str | None]:
         )
     fps = body.get("fps")
     if fps is not None:
-        rate = _numbers(fps)
+        rate = float_array(fps)
         if rate is None or rate.shape != () or not (math.isfinite(float(rate)) and rate > 0):
             return (
                 None,
@@ -143,7 +144,7 @@ def read_struct_action(
                 f"got {short_repr(action, 60)}"
             ),
         )
-    kind = _numbers(action["kind"])
+    kind = float_array(action["kind"])
     if kind is None or kind.size != 1 or float(kind.reshape(-1)[0]) not in (0.0, 1.0):
         return (
             None,
@@ -158,7 +159,7 @@ def read_struct_action(
     missing = [key for key in STRUCT_ZOOM_KEYS if key not in action]
     if missing:
         return "zoom", None, f"invalid zoom action: missing key(s) {missing}"
-    rate = _numbers(action["zoom_fps"])
+    rate = float_array(action["zoom_fps"])
     if rate is None or rate.size != 1:
         return (
             "zoom",
@@ -173,21 +174,8 @@ def read_struct_action(
 
 
 def _plain(value: Any) -> Any:
-    array = _numbers(value)
+    array = float_array(value)
     return array.tolist() if array is not None else value
-
-
-def _numbers(value: Any) -> np.ndarray | None:
-    """``value`` as float64 numbers, or ``None`` for anything else (strings included)."""
-    if isinstance(value, (str, bytes)) or value is None:
-        return None
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError, OverflowError, RecursionError):
-        return None
-    if array.dtype.kind not in "biuf":
-        return None
-    return array.astype(np.float64)
 
 
 __all__ = [
