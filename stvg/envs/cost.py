@@ -45,6 +45,7 @@ def visual_tokens(
     max_pixels: int | None = None,
     cap_pixels_per_frame: bool = False,
     max_video_tokens: int | None = None,
+    temporal_patch_size: int | None = None,
 ) -> int:
     """Number of visual (``<|video_pad|>``) tokens for ``num_frames`` frames of ``height x width``.
 
@@ -67,8 +68,10 @@ def visual_tokens(
         max_pixels=max_pixels,
         cap_pixels_per_frame=cap_pixels_per_frame,
         max_video_tokens=max_video_tokens,
+        temporal_patch_size=temporal_patch_size,
     )
-    grid_t = -(-int(num_frames) // spec.temporal_patch_size)  # ceil: last frame repeated
+    temporal = spec.temporal_patch_size if temporal_patch_size is None else temporal_patch_size
+    grid_t = -(-int(num_frames) // temporal)  # ceil: last frame repeated
     grid_h = resized_h // spec.patch_size
     grid_w = resized_w // spec.patch_size
     return grid_t * grid_h * grid_w // spec.merge_size**2

@@ -66,6 +66,7 @@ def cost_info(
             max_pixels=geometry.max_pixels,
             cap_pixels_per_frame=geometry.cap_pixels_per_frame,
             max_video_tokens=geometry.max_video_tokens,
+            temporal_patch_size=geometry.temporal_patch_size,
         )
     info: dict[str, Any] = {"cost/frames_shown": figures["frames_shown"]}
     for family, tokens in figures["visual_tokens"].items():

@@ -4,7 +4,7 @@
 
     stvg models tiny --family qwen2.5-vl|qwen3-vl --out DIR [--seed N]
     stvg models small --family qwen2.5-vl|qwen3-vl --out DIR [--seed N] [--text-hidden H]
-        [--text-layers L] [--vision-hidden H] [--vision-depth D]
+        [--text-layers L] [--vision-hidden H] [--vision-depth D] [--temporal-patch-size 1|2]
 
 ``models tiny`` writes a tiny (about 0.1M parameters) and ``models small`` a small (about
 3M parameters by default) randomly initialised Qwen VL checkpoint (config, weights,
@@ -76,6 +76,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         small.add_argument(
             flag, type=positive_int, default=default, metavar="N", help=f"{what} ({default})"
         )
+    small.add_argument(
+        "--temporal-patch-size",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        metavar="T",
+        help=(
+            "frames per temporal patch: 2 as in the released models (each visual token covers "
+            "two frames), 1 gives every frame its own tokens and timestamp (2)"
+        ),
+    )
     small.set_defaults(handler=_handle_small)
 
 
@@ -111,6 +122,7 @@ def _handle_small(args: argparse.Namespace) -> int:
             vision_positions=SMALL.vision_positions,
             deepstack=tuple(i for i in SMALL.deepstack if i < args.vision_depth) or (0,),
             vision_position_init=SMALL.vision_position_init,
+            temporal_patch_size=args.temporal_patch_size,
         )
     except ValueError as exc:
         print(f"stvg models small: error: {exc}", file=sys.stderr)

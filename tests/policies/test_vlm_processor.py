@@ -216,7 +216,7 @@ def test_geometry_overrides_reach_the_processor():
 def test_processor_geometry_rejects_a_mismatched_processor():
     processor = build_processor("qwen3-vl")
     processor.video_processor.patch_size = 14
-    with pytest.raises(ValueError, match=r"qwen3-vl uses \(16, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"qwen3-vl uses \(16, 2\)"):
         processor_geometry(processor, "qwen3-vl")
     processor = build_processor("qwen2.5-vl")
     processor.video_processor.do_resize = False
@@ -232,3 +232,40 @@ def test_encode_prompt_needs_exactly_one_placeholder():
         encode_prompt(
             processor, "qwen3-vl", PROMPT + "<|video_pad|>", frames, shown([0, 1]), geometry
         )
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_geometry_of_one_frame_temporal_patches_equals_the_real_processor(family):
+    # A checkpoint of `stvg models small --temporal-patch-size 1`: every frame its own tokens.
+    patch = PATCH[family]
+    processor = VIDEO_PROCESSORS[family](temporal_patch_size=1)
+    for num_frames, (height, width) in itertools.product((1, 2, 3, 7), SMALL):
+        video = np.zeros((num_frames, height, width, 3), dtype=np.uint8)
+        out = processor(videos=[video], do_sample_frames=False, return_tensors="pt")
+        grid_t, grid_h, grid_w = (int(v) for v in out["video_grid_thw"][0])
+        where = f"{family} {num_frames} frames of {height}x{width}"
+        assert grid_t == num_frames, where
+        assert visual_tokens(family, num_frames, height, width, temporal_patch_size=1) == (
+            grid_t * grid_h * grid_w // 4
+        ), where
+        geometry = ModelGeometry(family, temporal_patch_size=1)
+        assert geometry.model_size(num_frames, (width, height)) == (
+            grid_w * patch,
+            grid_h * patch,
+        ), where
+
+
+def test_one_frame_patches_tell_every_frame_its_time():
+    # Qwen3-VL with temporal patches of 1: four frames at 0, 1.5, 2.25, 4 s -> four tokens
+    # groups, each with its own frame's time (the family's 2 would give the pair means).
+    processor = build_processor("qwen3-vl", temporal_patch_size=1)
+    frames = np.zeros((4, 48, 64, 3), dtype=np.uint8)
+    clip, metadata = clip_and_metadata("qwen3-vl", frames, shown([0, 1.5, 2.25, 4.0]), 1)
+    out = processor(
+        text=[PROMPT],
+        videos=[clip],
+        videos_kwargs={"do_sample_frames": False, "video_metadata": [metadata]},
+    )
+    text = processor.tokenizer.decode(out["input_ids"][0])
+    assert re.findall(r"<([\d.]+) seconds>", text) == ["0.0", "1.5", "2.2", "4.0"]
+    assert processor_geometry(processor, "qwen3-vl").temporal_patch_size == 1

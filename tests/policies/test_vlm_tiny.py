@@ -171,3 +171,26 @@ def test_cli_small_writes_a_sized_checkpoint(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "stvg models small: error: --text-hidden must be a multiple of 32 (heads of 32), got 100"
     )
+
+
+@pytest.mark.parametrize("family", sorted(EXPECTED))
+def test_one_frame_temporal_patches_reach_the_tower_and_the_processors(tmp_path, family):
+    from stvg.policies.vlm.checkpoint import load_processor
+
+    out = tmp_path / "tp1"
+    args = ["models", "small", "--family", family, "--out", str(out), "--text-hidden", "64"]
+    assert main([*args, "--temporal-patch-size", "1", "--text-layers", "1"]) == 0
+    model = AutoModelForImageTextToText.from_pretrained(out, local_files_only=True)
+    processor = load_processor(out, family)
+    assert model.config.vision_config.temporal_patch_size == 1
+    assert processor.video_processor.temporal_patch_size == 1
+    assert processor.image_processor.temporal_patch_size == 1
+    # 3 channels * 1 frame * patch^2 inputs per patch: half the family's default
+    patch = EXPECTED[family][3]
+    assert model.model.visual.patch_embed.proj.weight.shape[1:] == (3, 1, patch, patch)
+    # A processor whose temporal patches differ from the tower's is refused on load.
+    config = json.loads((out / "config.json").read_text())
+    config["vision_config"]["temporal_patch_size"] = 2
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"embeds temporal patches of 2 frames .* patches of 1"):
+        load_processor(out, family)

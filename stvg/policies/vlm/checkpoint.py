@@ -114,8 +114,9 @@ def load_processor(model_path: str | Path, family: str) -> Any:
     is used for both.
 
     Raises:
-        ValueError: the processor cannot be loaded, is not ``family``'s processor class, or
-            there is no chat template anywhere.
+        ValueError: the processor cannot be loaded, is not ``family``'s processor class, its
+            temporal patch size differs from the vision tower's (``config.json``), or there
+            is no chat template anywhere.
     """
     from transformers import AutoProcessor
 
@@ -136,6 +137,7 @@ def load_processor(model_path: str | Path, family: str) -> Any:
             f"checkpoint needs a {expected} with a video processor; check processor_config.json "
             "(processor_class) and the video processor files"
         )
+    _check_temporal_patch(path, processor)
     tokenizer = processor.tokenizer
     template = getattr(processor, "chat_template", None) or getattr(
         tokenizer, "chat_template", None
@@ -149,6 +151,26 @@ def load_processor(model_path: str | Path, family: str) -> Any:
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = template
     return processor
+
+
+def _check_temporal_patch(path: Path, processor: Any) -> None:
+    """The processors must cut frames into the temporal patches the vision tower embeds."""
+    try:
+        vision = json.loads((path / "config.json").read_text()).get("vision_config") or {}
+    except (OSError, ValueError):
+        return  # detect_family reported an unreadable config.json already
+    tower = vision.get("temporal_patch_size")
+    if tower is None:
+        return
+    for name in ("video_processor", "image_processor"):
+        made = getattr(getattr(processor, name, None), "temporal_patch_size", None)
+        if made is not None and int(made) != int(tower):
+            raise ValueError(
+                f"{path}: the vision tower embeds temporal patches of {tower} frames "
+                f"(config.json vision_config.temporal_patch_size) but the {name} makes "
+                f"patches of {made}; set temporal_patch_size to {tower} in its preprocessor "
+                "config, or rebuild the checkpoint"
+            )
 
 
 __all__ = [

@@ -79,6 +79,10 @@ class ModelSize:
         vision_position_init: Qwen3-VL's absolute position embeddings: ``random`` (the
             classes' initialisation, std 0.02) or ``sincos`` (:func:`sincos_grid`, as large
             as the patch embeddings: what a small model needs to tell where a patch is).
+        temporal_patch_size: frames per temporal patch of the vision tower and of the
+            processors (``2`` as in the released models: each visual token covers two
+            frames; ``1``: every frame has its own tokens and its own timestamp, twice the
+            visual tokens).
     """
 
     text_hidden: int = 32
@@ -92,6 +96,7 @@ class ModelSize:
     vision_positions: int = 144
     deepstack: tuple[int, ...] = (0,)
     vision_position_init: Literal["random", "sincos"] = "random"
+    temporal_patch_size: int = 2
 
     def __post_init__(self) -> None:
         for name in (
@@ -104,6 +109,7 @@ class ModelSize:
             "vision_heads",
             "vision_intermediate",
             "vision_positions",
+            "temporal_patch_size",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -193,8 +199,11 @@ def build_tokenizer() -> Any:
     return tokenizer
 
 
-def build_processor(family: TinyFamily, tokenizer: Any | None = None) -> Any:
-    """The family's transformers processor at its class defaults, around ``tokenizer``.
+def build_processor(
+    family: TinyFamily, tokenizer: Any | None = None, temporal_patch_size: int = 2
+) -> Any:
+    """The family's transformers processor at its class defaults, around ``tokenizer``
+    (image and video frames cut into temporal patches of ``temporal_patch_size``).
 
     * ``qwen2.5-vl``: ``Qwen2_5_VLProcessor`` with ``Qwen2VLImageProcessor`` and
       ``Qwen2VLVideoProcessor`` (patch 14, video pixels per frame in
@@ -212,20 +221,23 @@ def build_processor(family: TinyFamily, tokenizer: Any | None = None) -> Any:
         from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
         return Qwen2_5_VLProcessor(
-            image_processor=Qwen2VLImageProcessor(),
+            image_processor=Qwen2VLImageProcessor(temporal_patch_size=temporal_patch_size),
             tokenizer=tokenizer,
-            video_processor=Qwen2VLVideoProcessor(),
+            video_processor=Qwen2VLVideoProcessor(temporal_patch_size=temporal_patch_size),
             chat_template=CHAT_TEMPLATE,
         )
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
     image_processor = Qwen2VLImageProcessor(
-        patch_size=16, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]
+        patch_size=16,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+        temporal_patch_size=temporal_patch_size,
     )
     return Qwen3VLProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        video_processor=Qwen3VLVideoProcessor(),
+        video_processor=Qwen3VLVideoProcessor(temporal_patch_size=temporal_patch_size),
         chat_template=CHAT_TEMPLATE,
     )
 
@@ -256,7 +268,8 @@ def _text_config(tokenizer: Any, size: ModelSize, **extra: Any) -> dict[str, Any
 
 
 def _vision_config(patch_size: int, size: ModelSize, **extra: Any) -> dict[str, Any]:
-    """A vision tower of ``size`` with the family's patch size (2x2 merge, 2-frame patches)."""
+    """A vision tower of ``size`` with the family's patch size (2x2 merge, temporal patches
+    of ``size.temporal_patch_size`` frames)."""
     return {
         "depth": size.vision_depth,
         "hidden_size": size.vision_hidden,
@@ -265,7 +278,7 @@ def _vision_config(patch_size: int, size: ModelSize, **extra: Any) -> dict[str, 
         "out_hidden_size": size.text_hidden,
         "patch_size": patch_size,
         "spatial_merge_size": 2,
-        "temporal_patch_size": 2,
+        "temporal_patch_size": size.temporal_patch_size,
         **extra,
     }
 
@@ -311,7 +324,7 @@ def build_qwen25_vl(path: str | Path, *, seed: int = 0, size: ModelSize = TINY) 
         ),
         **_token_ids(tokenizer),
     )
-    processor = build_processor("qwen2.5-vl", tokenizer)
+    processor = build_processor("qwen2.5-vl", tokenizer, size.temporal_patch_size)
     return _save(Path(path), Qwen2_5_VLForConditionalGeneration, config, processor, seed)
 
 
@@ -340,7 +353,7 @@ def build_qwen3_vl(path: str | Path, *, seed: int = 0, size: ModelSize = TINY) -
         ),
         **_token_ids(tokenizer),
     )
-    processor = build_processor("qwen3-vl", tokenizer)
+    processor = build_processor("qwen3-vl", tokenizer, size.temporal_patch_size)
     init = _sincos_positions if size.vision_position_init == "sincos" else None
     return _save(Path(path), Qwen3VLForConditionalGeneration, config, processor, seed, init)
 

@@ -66,19 +66,19 @@ def processor_geometry(
             (``None`` keeps the processor's value; an unset cap is off, as in transformers).
 
     Raises:
-        ValueError: the video processor's patch, merge or temporal patch size differs from
-            the family's, or it does not resize frames (the answer contract's frame size
-            would not be the processor's).
+        ValueError: the video processor's patch or merge size differs from the family's, or
+            it does not resize frames (the answer contract's frame size would not be the
+            processor's). Its temporal patch size is the checkpoint's own (the family's 2, or
+            1 for small checkpoints that give every frame its own visual tokens).
     """
     video = processor.video_processor
     spec = processor_spec(family)
-    got = (int(video.patch_size), int(video.merge_size), int(video.temporal_patch_size))
-    want = (spec.patch_size, spec.merge_size, spec.temporal_patch_size)
+    got = (int(video.patch_size), int(video.merge_size))
+    want = (spec.patch_size, spec.merge_size)
     if got != want:
         raise ValueError(
-            f"the checkpoint's {type(video).__name__} has (patch_size, merge_size, "
-            f"temporal_patch_size)={got}, but {family} uses {want}; check the checkpoint's "
-            "family and its video processor config"
+            f"the checkpoint's {type(video).__name__} has (patch_size, merge_size)={got}, but "
+            f"{family} uses {want}; check the checkpoint's family and its video processor config"
         )
     if not getattr(video, "do_resize", True):
         raise ValueError(
@@ -97,6 +97,7 @@ def processor_geometry(
         max_pixels=int(hi),
         cap_pixels_per_frame=cap,
         max_video_tokens=int(getattr(video, "max_video_tokens", spec.max_video_tokens)),
+        temporal_patch_size=int(video.temporal_patch_size),
     )
 
 

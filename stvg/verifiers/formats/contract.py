@@ -63,6 +63,8 @@ class ModelGeometry:
             ``None`` = the family default.
         cap_pixels_per_frame: the processor's optional qwen-vl-utils pixel cap.
         max_video_tokens: the cap's token budget (``None`` = family default).
+        temporal_patch_size: frames per temporal patch of the processor (``None`` = the
+            family's 2; small checkpoints may use 1: one group of visual tokens per frame).
     """
 
     family: str
@@ -70,6 +72,7 @@ class ModelGeometry:
     max_pixels: int | None = None
     cap_pixels_per_frame: bool = False
     max_video_tokens: int | None = None
+    temporal_patch_size: int | None = None
 
     def __post_init__(self) -> None:
         spec = processor_spec(self.family)  # raises for an unknown family
@@ -79,7 +82,9 @@ class ModelGeometry:
             object.__setattr__(self, "max_pixels", spec.max_pixels)
         if self.max_video_tokens is None:
             object.__setattr__(self, "max_video_tokens", spec.max_video_tokens)
-        for name in ("min_pixels", "max_pixels", "max_video_tokens"):
+        if self.temporal_patch_size is None:
+            object.__setattr__(self, "temporal_patch_size", spec.temporal_patch_size)
+        for name in ("min_pixels", "max_pixels", "max_video_tokens", "temporal_patch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value <= 0:
                 raise ValueError(f"ModelGeometry.{name} must be a positive integer, got {value!r}")
@@ -103,6 +108,7 @@ class ModelGeometry:
             max_pixels=self.max_pixels,
             cap_pixels_per_frame=self.cap_pixels_per_frame,
             max_video_tokens=self.max_video_tokens,
+            temporal_patch_size=self.temporal_patch_size,
         )
         return int(new_w), int(new_h)
 

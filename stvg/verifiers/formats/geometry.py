@@ -15,7 +15,8 @@ when the pixel count leaves ``[min_pixels, max_pixels]``:
   ``min_pixels = 128 * 28 * 28 = 100_352`` and ``max_pixels = 768 * 28 * 28 = 602_112``.
 * **Qwen3-VL** (whole clip): the bound applies to ``round(T / 2) * 2 * H' * W'`` (Python's
   half-to-even ``round``), rescaling by ``sqrt(T * H * W / max_pixels)``; sides shorter than
-  ``factor`` are first scaled up to ``factor``. Video defaults ``min_pixels = 128 * 32 * 32``
+  ``factor`` are first scaled up to ``factor`` (``2`` is the temporal patch size; a checkpoint
+  with another one, e.g. 1, rounds ``T`` to its multiples). Video defaults ``min_pixels = 128 * 32 * 32``
   and ``max_pixels = 768 * 32 * 32`` (pixels over all frames). The processor refuses
   ``T < 2``; the VLM policy then repeats the frame, so ``T = 1`` is sized as ``T = 2``.
 
@@ -163,6 +164,7 @@ def resized_size(
     max_pixels: int | None = None,
     cap_pixels_per_frame: bool = False,
     max_video_tokens: int | None = None,
+    temporal_patch_size: int | None = None,
 ) -> tuple[int, int]:
     """Size ``(height, width)`` in pixels to which the family's video processor resizes frames.
 
@@ -175,6 +177,8 @@ def resized_size(
         cap_pixels_per_frame: apply the processors' optional qwen-vl-utils pixel cap.
         max_video_tokens: the cap's token budget (``None`` = family default): tokens per
             video for Qwen2.5-VL, per frame for Qwen3-VL.
+        temporal_patch_size: frames per temporal patch (``None`` = the family's 2; a small
+            checkpoint of ``stvg models small --temporal-patch-size 1`` has 1).
 
     Returns:
         ``(resized_height, resized_width)``, both multiples of ``patch_size * merge_size``.
@@ -186,19 +190,22 @@ def resized_size(
     lo = spec.min_pixels if min_pixels is None else _check_positive("min_pixels", min_pixels)
     hi = spec.max_pixels if max_pixels is None else _check_positive("max_pixels", max_pixels)
     budget = spec.max_video_tokens if max_video_tokens is None else max_video_tokens
+    temporal = (
+        spec.temporal_patch_size
+        if temporal_patch_size is None
+        else _check_positive("temporal_patch_size", temporal_patch_size)
+    )
     factor = spec.factor
     if spec.pixels_per_clip:
-        num_frames = max(num_frames, spec.temporal_patch_size)
+        num_frames = max(num_frames, temporal)
         if cap_pixels_per_frame:
             frame_cap = budget * factor * factor
             per_frame = max(min(frame_cap, hi // num_frames), int(lo * 1.05))
             hi = per_frame * num_frames
-        return _smart_resize_per_clip(
-            num_frames, height, width, factor, spec.temporal_patch_size, lo, hi
-        )
+        return _smart_resize_per_clip(num_frames, height, width, factor, temporal, lo, hi)
     if cap_pixels_per_frame:
         total_pixels = int(budget * factor * factor * 0.9)
-        hi = max(min(hi, total_pixels * spec.temporal_patch_size // num_frames), int(lo * 1.05))
+        hi = max(min(hi, total_pixels * temporal // num_frames), int(lo * 1.05))
     return _smart_resize_per_frame(height, width, factor, lo, hi)
 
 
