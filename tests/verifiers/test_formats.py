@@ -286,9 +286,10 @@ def test_non_str_and_huge_inputs_give_reasons_quickly() -> None:
 
 
 def test_registry_and_instructions() -> None:
-    assert sorted(FORMATS) == ["json-v1", "tagged"]
+    assert sorted(FORMATS) == ["draft-final", "json-v1", "tagged"]
     with pytest.raises(
-        ValueError, match=r"unknown answer format 'xml'; choose one of \['json-v1', 'tagged'\]"
+        ValueError,
+        match=r"unknown answer format 'xml'; choose one of \['draft-final', 'json-v1', 'tagged'\]",
     ):
         get_format("xml")
     with pytest.raises(ValueError, match=r"unknown coordinate system 'norm100'.*'norm1000'"):
