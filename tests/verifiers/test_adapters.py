@@ -150,6 +150,29 @@ def test_verl_per_sample_format_and_coords_overrides() -> None:
         compute_score("src", TEXT, {**GT, "answer_format": "xml"})
 
 
+def test_draft_final_records_score_both_lists_in_trl_and_verl() -> None:
+    """A draft-final record (the STVG-o1 reward): the draft list is the shifted box, the
+    final list the GT box. spatial(final) = 1; spatial(draft) = GIoU 1/3 - L1 0.0390625
+    ((50 + 50) / 640 / 4); both lists cover 1, 2, 3 s."""
+    final = SecondLevelAnswer((1.0, 3.0), ANSWER.times_s, np.array([GT_BOX] * 3))
+    text = get_format("draft-final").render(final, CTX, draft=ANSWER)
+    gt = ground_truth_to_dict(SAMPLE, CTX, answer_format="draft-final")
+    config = {
+        "terms": [
+            {"name": "t_iou", "weight": 1.0},
+            {"name": "spatial", "weight": 1.0},
+            {"name": "box_consistency", "weight": 1.0},
+            {"name": "think_gain", "weight": 0.5},
+        ]
+    }
+    gain = 1 - (1 / 3 - 0.0390625)
+    out = compute_score("src", text, gt, verifier=config)
+    assert out["think_gain"] == pytest.approx(gain) and out["box_consistency"] == 1.0
+    assert out["score"] == pytest.approx(T_IOU + 1.0 + 1.0 + 0.5 * gain)
+    reward = make_trl_reward(config, term="think_gain")
+    assert reward(completions=[text], ground_truth=[gt]) == pytest.approx([gain])
+
+
 def test_verl_builds_each_verifier_once() -> None:
     verl_adapter.VERIFIERS.clear()
     for _ in range(3):
