@@ -46,8 +46,8 @@ import numpy as np
 from stvg.data.types import Sample, SecondLevelAnswer
 from stvg.synthesis.teachers.scene import box_text
 from stvg.verifiers.formats.base import format_seconds
-from stvg.verifiers.formats.registry import FORMATS
 from stvg.verifiers.formats.coords import to_original
+from stvg.verifiers.formats.registry import FORMATS
 from stvg.verifiers.iou import box_iou
 
 _NUM = r"-?\d+(?:\.\d+)?"

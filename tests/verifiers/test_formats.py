@@ -315,7 +315,10 @@ def test_draft_final_parse_and_render() -> None:
             "<time>[two, four]</time><think bbox></think bbox><pred bbox></pred bbox>",
             "<time> must hold '[START, END]' in seconds, got '[two, four]'",
         ),
-        ("<time>[4, 2]</time><think bbox></think bbox><pred bbox></pred bbox>", "span end 2 < start 4"),
+        (
+            "<time>[4, 2]</time><think bbox></think bbox><pred bbox></pred bbox>",
+            "span end 2 < start 4",
+        ),
         ("<time>[25, 30]</time><think bbox></think bbox><pred bbox></pred bbox>", "starts after"),
     ],
 )
