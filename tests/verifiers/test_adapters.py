@@ -173,6 +173,23 @@ def test_draft_final_records_score_both_lists_in_trl_and_verl() -> None:
     assert reward(completions=[text], ground_truth=[gt]) == pytest.approx([gain])
 
 
+def test_trl_reward_follows_the_trainers_step_for_a_scheduled_gate() -> None:
+    """TRL passes ``trainer_state``: iteration ``global_step + 1``. The gate's threshold
+    goes from 0.9 at iteration 1 to 1.0 from iteration 3 (2 scheduled iterations), so the
+    answer's tIoU 60/61 = 0.984 opens it at steps 0 and 1 (0.9, 0.95), not at step 2 (1.0),
+    nor without a trainer state (the final threshold)."""
+    from types import SimpleNamespace
+
+    gate = {"threshold": 1.0, "threshold_start": 0.9, "schedule_iterations": 2}
+    reward = make_trl_reward({"terms": [{"name": "gate", "params": gate}]})
+    paid = [
+        reward(completions=[TEXT], ground_truth=[GT], trainer_state=SimpleNamespace(global_step=s))
+        for s in (0, 1, 2)
+    ]
+    assert paid == [pytest.approx([V_IOU]), pytest.approx([V_IOU]), [0.0]]
+    assert reward(completions=[TEXT], ground_truth=[GT]) == [0.0]
+
+
 def test_verl_builds_each_verifier_once() -> None:
     verl_adapter.VERIFIERS.clear()
     for _ in range(3):
