@@ -626,8 +626,10 @@ def gate_threshold(
     Without a schedule (``N = 0``), or outside training (``iteration`` ``None``:
     evaluation, exports), it is ``threshold``.
 
-    >>> [gate_threshold(i, 0.5, 0.1, 10) for i in (1, 6, 11, 50)]
-    [0.1, 0.30000000000000004, 0.5, 0.5]
+    >>> gate_threshold(1, 0.5, 0.1, 10), round(gate_threshold(6, 0.5, 0.1, 10), 9)
+    (0.1, 0.3)
+    >>> gate_threshold(11, 0.5, 0.1, 10), gate_threshold(50, 0.5, 0.1, 10)
+    (0.5, 0.5)
     >>> gate_threshold(None, 0.5, 0.1, 10), gate_threshold(3, 0.5, 0.1, 0)
     (0.5, 0.5)
     """
