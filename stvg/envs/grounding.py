@@ -18,8 +18,8 @@ from stvg.envs.config import GroundingEnvConfig
 from stvg.envs.frame_source import pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
 from stvg.envs.samples import frame_slots, max_duration_s
-from stvg.envs.tracks import TrackSource
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
+from stvg.envs.tracks import TrackSource
 from stvg.render.tracks import draw_tracks
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 
