@@ -168,7 +168,8 @@ def video_tracks_from_dict(
 
     Args:
         data: the decoded line.
-        path, line: where it came from (for messages).
+        path: the file it came from (for messages).
+        line: its line in that file (for messages).
         num_frames: the video's native frames, when known: frames beyond are errors.
 
     Raises:
