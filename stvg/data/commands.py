@@ -1,4 +1,5 @@
-"""``stvg data ...`` subcommands: ``synth`` (generate the synthetic benchmark) and ``inspect``.
+"""``stvg data ...`` subcommands: ``synth`` (generate the synthetic benchmark), ``inspect``
+and ``tracks-from-mot`` (MOT text files -> a tracks file, ``docs/tracks.md``).
 
 Handlers import their modules lazily so that ``stvg --help`` stays fast.
 """
@@ -60,6 +61,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inspect.add_argument("--json", action="store_true", help="print the statistics as JSON")
     inspect.set_defaults(handler=_inspect)
 
+    mot = data_sub.add_parser(
+        "tracks-from-mot",
+        help="convert MOT text files (frame,id,x,y,w,h,...) into a tracks file",
+        description="Write OUT, a tracks file (JSON Lines, docs/tracks.md) with one line per "
+        "MOT file; a file's video key is its name without .txt (<video>/gt/gt.txt: <video>).",
+    )
+    mot.add_argument("mot_files", nargs="+", help="MOT text files, one per video")
+    mot.add_argument("--out", required=True, help="the tracks file to write (.jsonl)")
+    mot.set_defaults(handler=_tracks_from_mot)
+
 
 def _print_help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
@@ -75,6 +86,16 @@ def _synth(args: argparse.Namespace) -> int:
         args.out, args.split, args.n, args.seed, args.difficulty, progress=True
     )
     print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _tracks_from_mot(args: argparse.Namespace) -> int:
+    from stvg.data.tracks import load_tracks, mot_to_tracks_file
+
+    path = mot_to_tracks_file(args.mot_files, args.out)
+    index = load_tracks(path)  # what the env will read, validated
+    tracks = sum(len(v.tracks) for v in index.videos.values())
+    print(json.dumps({"out": str(path), "videos": len(index.videos), "tracks": tracks}))
     return 0
 
 

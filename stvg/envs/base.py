@@ -170,7 +170,10 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
             options,
         )
         ctx = self._episode_context(
-            FrameContext.from_sample(sample, sampled.frame_idx, sampled.shown_size, self.config.fps)
+            FrameContext.from_sample(
+                sample, sampled.frame_idx, sampled.shown_size, self.config.fps
+            ),
+            sample,
         )
         self._sample, self._frame = sample, ctx
         self.last_result = None
@@ -187,8 +190,9 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
             info["bad_videos"] = skipped
         return obs, info
 
-    def _episode_context(self, ctx: FrameContext) -> FrameContext:
-        """The episode's frame context from the shown frames' ``ctx`` (unchanged here)."""
+    def _episode_context(self, ctx: FrameContext, sample: Sample) -> FrameContext:
+        """The episode's frame context of ``sample`` from the shown frames' ``ctx``
+        (unchanged here)."""
         return ctx
 
     @abc.abstractmethod

@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Literal, TypeVar
 
 from stvg.config import ConfigError, InvalidField, from_dict, to_dict
+from stvg.data.synthetic.tracks import TrackNoise
 from stvg.tubes import DensifyConfig
 from stvg.verifiers.formats import Coords, ModelGeometry
 from stvg.verifiers.verifier import VerifierConfig
@@ -114,6 +115,42 @@ class EnvDataConfig:
 
 
 @dataclass
+class TracksConfig:
+    """Object tracks drawn onto the shown frames (STVG-R1; the ``track-id`` answer format).
+
+    YAML: ``tracks: {source: synthetic, noise: {id_switch: 0.1}, draw: true}`` or
+    ``tracks: {source: file, path: tracks.jsonl}`` (the tracks file, ``docs/tracks.md``).
+
+    Attributes:
+        source: ``synthetic`` (every object of the sample's scene is a track:
+            :func:`stvg.data.synthetic.tracks.scene_tracks`; needs a synthetic split with
+            its scene file) or ``file`` (a tracks file, :func:`stvg.data.tracks.load_tracks`).
+        path: the tracks file (``source: file`` only).
+        noise: a simulated tracker's errors (``source: synthetic`` only;
+            :class:`~stvg.data.synthetic.tracks.TrackNoise`: ``id_switch``, ``miss``,
+            ``jitter``, ``false_tracks``); ``None`` = exact tracks.
+        seed: seed of the synthetic tracks' ID order and noise (same seed, same tracks).
+        draw: draw each track's box and ID on the observation frames
+            (:func:`stvg.render.tracks.draw_tracks`); ``false`` gives the verifier the
+            tracks without showing them.
+    """
+
+    source: Literal["synthetic", "file"] = "synthetic"
+    path: str | None = None
+    noise: TrackNoise | None = None
+    seed: int = 0
+    draw: bool = True
+
+    def __post_init__(self) -> None:
+        if self.source == "file" and not self.path:
+            raise InvalidField("path", "source: file needs the tracks file's path")
+        if self.source == "synthetic" and self.path is not None:
+            raise InvalidField("path", "source: synthetic builds the tracks; remove path")
+        if self.source == "file" and self.noise is not None:
+            raise InvalidField("noise", "noise simulates a tracker on synthetic tracks only")
+
+
+@dataclass
 class GroundingEnvConfig(EnvDataConfig):
     """Config of :class:`~stvg.envs.grounding.GroundingEnv` (single turn).
 
@@ -132,6 +169,8 @@ class GroundingEnvConfig(EnvDataConfig):
             the evaluator and ``stvg run`` fill it (and ``answer_format``, ``coords``,
             ``fps``) from the policy when unset, and refuse a policy that disagrees.
         max_text_length: longest text action accepted by ``action_space.contains``.
+        tracks: object tracks drawn on the frames and read by the ``track-id`` answer
+            format (:class:`TracksConfig`); ``None`` = no tracks.
     """
 
     action_format: Literal["text", "struct"] = "text"
@@ -139,6 +178,7 @@ class GroundingEnvConfig(EnvDataConfig):
     coords: Coords | None = None
     model_geometry: ModelGeometry | None = None
     max_text_length: int = 65536
+    tracks: TracksConfig | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -283,6 +323,8 @@ class ZoomEnvConfig(GroundingEnvConfig, ZoomKeys):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.check_zoom()
+        if self.tracks is not None:
+            raise InvalidField("tracks", "the zoom env draws no tracks; use stvg/Grounding-v0")
 
 
 @dataclass
@@ -348,7 +390,7 @@ class EnvConfig(GroundingEnvConfig, TrackingEnvConfig, ZoomKeys):
 
     Every key of :class:`EnvDataConfig` (dataset, split, root, fps, max_frames, max_side,
     densify, verifier, ...), of :class:`GroundingEnvConfig` (``action_format``,
-    ``answer_format``, ``coords``, ``model_geometry``, ``max_text_length``) and of
+    ``answer_format``, ``coords``, ``model_geometry``, ``max_text_length``, ``tracks``) and of
     :class:`TrackingEnvConfig` (``reward_mode``, ``false_presence_penalty``,
     ``include_prev_box``) and of :class:`ZoomKeys` (``glance_fps``, ``max_zooms``,
     ``max_frames_per_zoom``, ``frame_budget``, ``max_turns``, ``on_invalid_zoom``,
@@ -536,6 +578,7 @@ __all__ = [
     "GroundingEnvConfig",
     "KIND_CONFIGS",
     "TrackingEnvConfig",
+    "TracksConfig",
     "ZoomEnvConfig",
     "ZoomKeys",
     "resolve_config",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from stvg.config import ConfigError
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames
 from stvg.envs.answers import struct_to_parse
@@ -17,6 +19,8 @@ from stvg.envs.frame_source import pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
 from stvg.envs.samples import frame_slots, max_duration_s
 from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
+from stvg.envs.tracks import TrackSource
+from stvg.render.tracks import draw_tracks
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 
 
@@ -181,6 +185,12 @@ class GroundingEnv(VideoGroundingEnvBase):
             fps=cfg.fps,
             geometry=cfg.model_geometry,
         )
+        self._tracks = TrackSource(cfg.tracks) if cfg.tracks is not None else None
+        if self.answer_spec.answer_format == "track-id" and self._tracks is None:
+            raise ConfigError(
+                "config key env.tracks: answer_format track-id reads the drawn tracks: set "
+                "tracks: {source: synthetic} or {source: file, path: ...}"
+            )
         self._contract: AnswerContract | None = None
         self._obs: dict[str, Any] | None = None
         self._done = True
@@ -197,15 +207,21 @@ class GroundingEnv(VideoGroundingEnvBase):
         """The current episode's answer contract (``None`` before the first reset)."""
         return self._contract
 
-    def _episode_context(self, ctx: FrameContext) -> FrameContext:
-        """``ctx`` with the model's frame size filled by the episode's answer contract."""
+    def _episode_context(self, ctx: FrameContext, sample: Sample) -> FrameContext:
+        """``ctx`` with the video's tracks (``tracks`` key) and the model's frame size
+        filled by the episode's answer contract."""
+        if self._tracks is not None:
+            ctx = replace(ctx, tracks=self._tracks.for_sample(sample))
         self._contract = self.answer_spec.contract(ctx)
         return self._contract.frame
 
     def _start_episode(
         self, sample: Sample, sampled: SampledFrames, ctx: FrameContext
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        frames, mask = pad_frames(sampled.frames, self.max_frames, self.config.max_side)
+        shown = sampled.frames
+        if ctx.tracks is not None and self.config.tracks is not None and self.config.tracks.draw:
+            shown = draw_tracks(shown, ctx.frame_idx, ctx.tracks, ctx.original_size)
+        frames, mask = pad_frames(shown, self.max_frames, self.config.max_side)
         timestamps = np.zeros(self.max_frames, dtype=np.float32)
         timestamps[: len(sampled)] = ctx.timestamps_s
         self._obs = {
@@ -216,7 +232,7 @@ class GroundingEnv(VideoGroundingEnvBase):
             "query": sample.query,
         }
         self._done = False
-        self._shown_frames = sampled.frames
+        self._shown_frames = shown
         stats = self.frame_source.stats
         return self._obs, {"cache_hits": stats.hits, "cache_misses": stats.misses}
 

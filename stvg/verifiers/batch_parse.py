@@ -85,6 +85,7 @@ class AnswerColumns:
     times_s: np.ndarray
     boxes_xyxy: np.ndarray
     draft: AnswerColumns | None = None
+    track_ids: list[int | None] | None = None
 
     def __len__(self) -> int:
         return int(self.ok.shape[0])
@@ -101,8 +102,14 @@ class AnswerColumns:
         draft = None
         if self.draft is not None and self.draft.ok[i]:
             draft = self.draft._answer(i)
+        track_id = None if self.track_ids is None else self.track_ids[i]
         return ParseResult(
-            self._answer(i), None, self.repairs[i], bool(self.format_ok[i]), draft=draft
+            self._answer(i),
+            None,
+            self.repairs[i],
+            bool(self.format_ok[i]),
+            draft=draft,
+            track_id=track_id,
         )
 
 
@@ -122,6 +129,7 @@ class _Builder:
         self.counts = np.zeros(n, dtype=np.int64)
         self.segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # answer, t, box
         self.draft: _Builder | None = None  # made for the first answer with a draft list
+        self.track_ids: list[int | None] | None = None  # made for the first track-id answer
 
     def add(self, i: int, parse: ParseResult) -> None:
         self.repairs[i] = tuple(parse.repairs)
@@ -133,6 +141,10 @@ class _Builder:
             if self.draft is None:
                 self.draft = _Builder(self.ok.shape[0])
             self.draft.add(i, ParseResult(parse.draft, None, (), True))
+        if parse.track_id is not None:
+            if self.track_ids is None:
+                self.track_ids = [None] * self.ok.shape[0]
+            self.track_ids[i] = int(parse.track_id)
         self.ok[i] = True
         self.format_ok[i] = bool(parse.format_ok)
         self.span_s[i] = answer.span_s
@@ -160,7 +172,7 @@ class _Builder:
             draft = self.draft.columns()
         return AnswerColumns(
             self.ok, self.errors, self.repairs, self.format_ok, self.span_s, offsets, times,
-            boxes, draft,
+            boxes, draft, self.track_ids,
         )  # fmt: skip
 
 

@@ -47,6 +47,9 @@ name                      value                                                 
 ``box_consistency``       STVG-o1: 1 when the box list (and the draft list, if      [0, 1]
                           any) has a box at exactly the shown frames of the
                           answer's span, else 0
+``id_match``              STVG-R1: 1 when a ``track-id`` answer's ID is the target's  [0, 1]
+                          track (the drawn track overlapping the ground truth best,
+                          :func:`stvg.data.tracks.target_track_id`), else 0
 ========================  ========================================================  ========
 
 Adding a term is one function and one YAML line::
@@ -83,6 +86,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from stvg.config import InvalidField
+from stvg.data.tracks import target_track_id
 from stvg.data.types import Sample, Tube
 from stvg.tubes.densify import frames_of_times
 from stvg.verifiers.batch_input import BatchInput
@@ -574,6 +578,47 @@ def box_consistency(batch: RewardBatch) -> TermScores:
     return with_failures(batch, covers.astype(np.float64), reasons)
 
 
+def _target_ids(batch: RewardBatch) -> list[tuple[int | None, str | None]]:
+    """Per answer, the target's track id of its sample and video (or why there is none),
+    computed once per distinct (sample, tracks) pair."""
+    memo: dict[tuple[int, int], tuple[int | None, str | None]] = {}
+    out = []
+    for sample, ctx in zip(batch.samples, batch.contexts, strict=True):
+        if ctx.tracks is None:
+            out.append((None, "no tracks were shown (the env's tracks key is off)"))
+            continue
+        key = (id(sample), id(ctx.tracks))
+        if key not in memo:
+            memo[key] = target_track_id(ctx.tracks, sample)
+        out.append(memo[key])
+    return out
+
+
+@register_term("id_match", value_range=(0.0, 1.0))
+def id_match(batch: RewardBatch) -> TermScores:
+    """STVG-R1: 1 when the answered track ID is the target's track, else 0 (with a reason).
+
+    The target's track is :func:`stvg.data.tracks.target_track_id` of the sample and the
+    tracks drawn on its frames (``FrameContext.tracks``): the track that overlaps the
+    ground truth best. 0 with a reason: an answer without a track ID (another format),
+    no tracks shown, no track matching the ground truth, or another ID.
+    """
+    answered = batch.columns.track_ids or [None] * len(batch)
+    values = np.zeros(len(batch))
+    reasons: list[str | None] = []
+    for i, (given, (target, why)) in enumerate(zip(answered, _target_ids(batch), strict=True)):
+        if given is None:
+            reasons.append("the answer names no track ID")
+        elif target is None:
+            reasons.append(why)
+        elif given != target:
+            reasons.append(f"answered track ID {given}, the target's track is {target}")
+        else:
+            values[i] = 1.0
+            reasons.append(None)
+    return with_failures(batch, values, reasons)
+
+
 @register_term("t_iou_boundary", value_range=(0.0, 1.0))
 def t_iou_boundary(batch: RewardBatch) -> TermScores:
     """Time-R1's boundary-penalised tIoU: ``tIoU * (1 - |ps - gs| / N) * (1 - |pe - ge| / N)``
@@ -848,6 +893,7 @@ __all__ = [
     "gate_threshold",
     "get_term",
     "giou",
+    "id_match",
     "l1",
     "register_term",
     "resolve_term_params",

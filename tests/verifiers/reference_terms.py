@@ -17,7 +17,7 @@ from stvg.config import InvalidField
 from stvg.data.timing import frame_of_time
 from stvg.data.types import Tube
 from stvg.verifiers.formats import FrameContext
-from stvg.verifiers.iou import generalized_box_iou
+from stvg.verifiers.iou import box_iou, generalized_box_iou
 from stvg.verifiers.rewards import RewardInput, TermScore
 
 
@@ -359,6 +359,35 @@ def gate(
     return TermScore(0.0, f"gated: {when} {test.value:.3f} < {threshold:g}")
 
 
+def id_match(inp: RewardInput) -> TermScore:
+    """1 when the answered track ID is the track overlapping the ground truth best (mean
+    IoU over the GT frames, a frame the track misses counting 0, at least 0.5)."""
+    failure = _failure(inp)
+    if failure is not None:
+        return failure
+    given = inp.parse.track_id
+    if given is None:
+        return TermScore(0.0, "the answer names no track ID")
+    tracks = inp.ctx.tracks
+    if tracks is None:
+        return TermScore(0.0, "no tracks were shown (the env's tracks key is off)")
+    if not tracks.tracks:
+        return TermScore(0.0, f"video {tracks.video!r} has no tracks")
+    gt = sorted(inp.sample.gt_boxes.items())
+    best_id, best = None, 0.0
+    for track_id in sorted(tracks.tracks):
+        boxes = tracks.tracks[track_id].to_dict()
+        ious = [float(box_iou([boxes[f]], [box])[0]) if f in boxes else 0.0 for f, box in gt]
+        mean = sum(ious) / len(ious)
+        if best_id is None or mean > best:
+            best_id, best = track_id, mean
+    if best < 0.5:
+        return TermScore(0.0, f"no track matches the ground truth (best mean IoU {best:.3f} < 0.5)")
+    if given != best_id:
+        return TermScore(0.0, f"answered track ID {given}, the target's track is {best_id}")
+    return TermScore(1.0)
+
+
 REFERENCE_TERMS = {
     "t_iou": t_iou,
     "v_iou": v_iou,
@@ -372,4 +401,5 @@ REFERENCE_TERMS = {
     "gate": gate,
     "think_gain": think_gain,
     "box_consistency": box_consistency,
+    "id_match": id_match,
 }

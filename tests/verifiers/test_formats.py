@@ -373,10 +373,11 @@ def test_non_str_and_huge_inputs_give_reasons_quickly() -> None:
 
 
 def test_registry_and_instructions() -> None:
-    assert sorted(FORMATS) == ["draft-final", "json-v1", "tagged"]
+    assert sorted(FORMATS) == ["draft-final", "json-v1", "tagged", "track-id"]
     with pytest.raises(
         ValueError,
-        match=r"unknown answer format 'xml'; choose one of \['draft-final', 'json-v1', 'tagged'\]",
+        match=r"unknown answer format 'xml'; choose one of \['draft-final', 'json-v1', 'tagged', "
+        r"'track-id'\]",
     ):
         get_format("xml")
     with pytest.raises(ValueError, match=r"unknown coordinate system 'norm100'.*'norm1000'"):

@@ -14,6 +14,9 @@ from stvg.verifiers.formats import COORD_SYSTEMS, FORMATS, FrameContext, ParseRe
 from stvg.verifiers.formats.coords import rounding_tolerance
 
 ALL_FORMATS = [get_format(name, coords) for name in FORMATS for coords in COORD_SYSTEMS]
+#: The formats whose text holds the boxes (track-id names a drawn track instead: its round
+#: trip and malformed answers are tests/verifiers/test_track_id.py).
+BOX_FORMATS = [f for f in ALL_FORMATS if f.name != "track-id"]
 
 
 def make_context(
@@ -84,7 +87,7 @@ def answers(draw: st.DrawFn) -> tuple[FrameContext, SecondLevelAnswer]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=answers(), fmt=st.sampled_from(ALL_FORMATS), reasoning=st.text(max_size=30))
+@given(data=answers(), fmt=st.sampled_from(BOX_FORMATS), reasoning=st.text(max_size=30))
 def test_render_then_parse_round_trips(data, fmt, reasoning: str) -> None:
     ctx, answer = data
     # Reasoning must not contain the format's own tags (a real teacher's text is cleaned).
@@ -163,7 +166,7 @@ _NUMBER_SWAPS = [
 
 def _random_valid_text(rng: random.Random) -> tuple[str, FrameContext, object]:
     ctx = rng.choice(CONTEXTS)
-    fmt = rng.choice(ALL_FORMATS)
+    fmt = rng.choice(BOX_FORMATS)
     count = ctx.timestamps_s.size
     first = rng.randrange(count)
     last = rng.randrange(first, count)

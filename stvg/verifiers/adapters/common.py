@@ -25,6 +25,8 @@ key                value                                                       r
                    answers are read in it. Absent: ``shown_size``
 ``answer_format``  answer format of this sample, overriding the config         no
 ``coords``         coordinate system of this sample, overriding the config     no
+``tracks``         the tracks drawn on the frames (``track-id`` format): the   no
+                   tracks file's line of the video (``docs/tracks.md``)
 ``sample_id``      the sample's id (for error messages)                        no
 ``query``          the query text (informational)                              no
 =================  ==========================================================  ========
@@ -49,6 +51,7 @@ import numpy as np
 from stvg.config import to_dict
 from stvg.data.errors import DataError
 from stvg.data.jsonio import parse_json, repeated_keys
+from stvg.data.tracks import VideoTracks, video_tracks_from_dict
 from stvg.data.types import Sample
 from stvg.limits import MAX_FRAME_INDEX, box_problem, is_finite, short_repr
 from stvg.verifiers.formats import AnswerContract, FrameContext
@@ -77,6 +80,7 @@ OPTIONAL_KEYS: tuple[str, ...] = (
     "model_size",
     "answer_format",
     "coords",
+    "tracks",
     "sample_id",
     "query",
 )
@@ -140,6 +144,8 @@ def ground_truth_to_dict(
         record["answer_format"] = answer_format
     if coords is not None:
         record["coords"] = coords
+    if ctx.tracks is not None:
+        record["tracks"] = ctx.tracks.to_dict()
     return record
 
 
@@ -304,6 +310,7 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             num_frames=sample.num_frames,
             fps=fps,
             model_size=model_size,
+            tracks=_tracks(record, sid, int(fields["num_frames"])),
         )
     except ValueError as exc:
         raise ValueError(f"ground_truth{_of_sample(sid)}: {exc}; {_HOW_TO_BUILD}") from exc
@@ -314,6 +321,30 @@ def ground_truth_from_dict(ground_truth: Mapping[str, Any] | str) -> GroundTruth
             raise _bad(key, sid, f"expected a string, got {short_repr(value)}")
         overrides[key] = value
     return GroundTruth(sample, ctx, overrides["answer_format"], overrides["coords"])
+
+
+def _tracks(record: Mapping[str, Any], sid: str, num_frames: int) -> VideoTracks | None:
+    """The record's ``tracks`` (validated as a tracks-file line), or ``None``."""
+    raw = record.get("tracks")
+    if raw is None:
+        return None
+    try:
+        return video_tracks_from_dict(_plain_json(raw), path="ground_truth", num_frames=num_frames)
+    except DataError as exc:
+        raise _bad("tracks", sid, str(exc)) from None
+
+
+def _plain_json(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars (an Arrow round trip) as lists and numbers."""
+    if isinstance(value, np.ndarray):
+        return [_plain_json(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {k: _plain_json(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    return value
 
 
 def _get(record: Any, key: str) -> Any:

@@ -15,6 +15,7 @@ from stvg.verifiers.formats.draft_final import DraftFinalFormat
 from stvg.verifiers.formats.json_v1 import JsonV1Format
 from stvg.verifiers.formats.registry import FORMATS, get_format
 from stvg.verifiers.formats.tagged import TaggedFormat
+from stvg.verifiers.formats.track_id import TrackIdFormat
 
 __all__ = [
     "AnswerContract",
@@ -36,6 +37,7 @@ __all__ = [
     "ParseResult",
     "RawAnswer",
     "TaggedFormat",
+    "TrackIdFormat",
     "from_original",
     "get_format",
     "to_original",

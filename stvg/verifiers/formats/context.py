@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from stvg.data.timing import sample_frame_indices, time_of_frame
+from stvg.data.tracks import VideoTracks
 from stvg.data.types import Sample, SecondLevelAnswer
 
 
@@ -28,6 +29,8 @@ class FrameContext:
         model_size: ``(width, height)`` of the frames as the MODEL sees them after its
             processor's resize (Qwen2.5-VL: multiples of 28), pixels; ``None`` = the model
             sees them at ``shown_size``. ``pixels`` coordinates refer to :attr:`coord_size`.
+        tracks: the video's object tracks whose IDs were drawn on the shown frames (the
+            ``track-id`` answer format reads the answered ID's boxes here), or ``None``.
     """
 
     frame_idx: np.ndarray
@@ -38,6 +41,7 @@ class FrameContext:
     num_frames: int
     fps: float | None = None
     model_size: tuple[int, int] | None = None
+    tracks: VideoTracks | None = None
 
     def __post_init__(self) -> None:
         frame_idx = np.asarray(self.frame_idx, dtype=np.int64).reshape(-1)
@@ -194,6 +198,8 @@ class ParseResult:
             (boxes in original-video pixels); ``None`` for the other formats and without
             an answer. The final list is :attr:`answer`, what every metric scores; only
             the terms that compare the two lists read the draft.
+        track_id: the target ID a ``track-id`` answer (or struct action) named, ``None``
+            for the other formats and without an answer.
     """
 
     answer: SecondLevelAnswer | None
@@ -201,6 +207,7 @@ class ParseResult:
     repairs: tuple[str, ...] = field(default_factory=tuple)
     format_ok: bool = False
     draft: SecondLevelAnswer | None = None
+    track_id: int | None = None
 
     @property
     def ok(self) -> bool:

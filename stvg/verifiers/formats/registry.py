@@ -6,12 +6,14 @@ from stvg.verifiers.formats.base import AnswerFormat
 from stvg.verifiers.formats.draft_final import DraftFinalFormat
 from stvg.verifiers.formats.json_v1 import JsonV1Format
 from stvg.verifiers.formats.tagged import TaggedFormat
+from stvg.verifiers.formats.track_id import TrackIdFormat
 
 # Format name -> class; ``json-v1`` is the default (docs/design.md).
 FORMATS: dict[str, type[AnswerFormat]] = {
     JsonV1Format.name: JsonV1Format,
     TaggedFormat.name: TaggedFormat,
     DraftFinalFormat.name: DraftFinalFormat,
+    TrackIdFormat.name: TrackIdFormat,
 }
 
 
@@ -19,7 +21,8 @@ def get_format(name: str, coords: str = "pixels") -> AnswerFormat:
     """The answer format ``name`` with boxes in ``coords``.
 
     Args:
-        name: a key of :data:`FORMATS` (``json-v1``, ``tagged``, ``draft-final``).
+        name: a key of :data:`FORMATS` (``json-v1``, ``tagged``, ``draft-final``,
+            ``track-id``).
         coords: ``pixels`` (of the frames as shown), ``norm1000`` or ``norm1``.
 
     Raises:
