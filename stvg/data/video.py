@@ -843,3 +843,53 @@ def decode_sample_frames(
             hint="check that the file is a readable video",
         )
     return sampled
+
+
+GRAY_CHUNK_FRAMES = 64  # frames decoded (as RGB) per read before their grey conversion
+
+
+def decode_gray_frames(
+    sample: Sample, first: int, last: int, max_side: int | None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Every native frame ``first..last`` of ``sample``'s video in grey, for a tracker.
+
+    Frames are read in chunks of :data:`GRAY_CHUNK_FRAMES` (so a long range never holds
+    its RGB frames at once), shrunk like :meth:`VideoReader.read_frames` (longer side at
+    most ``max_side`` pixels, ``None`` = as stored) and converted to grey with OpenCV's
+    ``RGB2GRAY`` weights (``0.299 R + 0.587 G + 0.114 B``).
+
+    Args:
+        sample: the sample whose ``video_path`` is read; its annotated ``num_frames``,
+            ``native_fps`` and size are checked against the file
+            (:func:`annotation_mismatch`).
+        first, last: inclusive native frame range (0-based), clipped to the annotated
+            frames ``0 .. num_frames - 1``.
+        max_side: longer side of the returned frames, pixels.
+
+    Returns:
+        ``(gray, shown_size)``: uint8 ``[T, H, W]`` frames ``first, first + 1, ...`` and
+        their ``(width, height)``. ``T`` is short of ``last - first + 1`` only when the
+        file holds fewer frames than annotated (within the annotation tolerance).
+
+    Raises:
+        VideoError: the video cannot be read or does not match the sample's annotation.
+    """
+    import cv2
+
+    first = max(0, int(first))
+    last = min(int(last), int(sample.num_frames) - 1)
+    with VideoReader(sample.video_path) as reader:
+        _check_annotation(sample, reader)
+        shown_w, shown_h = shown_size_for(reader.width, reader.height, max_side)
+        wanted = np.arange(first, min(last, reader.num_frames - 1) + 1, dtype=np.int64)
+        gray = np.empty((wanted.size, shown_h, shown_w), dtype=np.uint8)
+        kept = 0
+        for lo in range(0, wanted.size, GRAY_CHUNK_FRAMES):
+            chunk = reader.read_frames(wanted[lo : lo + GRAY_CHUNK_FRAMES], max_side=max_side)
+            for frame in chunk.frames:
+                gray[kept] = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+                kept += 1
+            if len(chunk) < min(GRAY_CHUNK_FRAMES, wanted.size - lo):
+                break  # the file ended early (see read_frames)
+        _check_annotation(sample, reader)
+    return gray[:kept], (shown_w, shown_h)

@@ -3,15 +3,26 @@
 Which frames are shown follows :func:`stvg.data.timing.sample_frame_indices` applied to the
 *sample's* ``native_fps`` and ``num_frames`` (the numbers the verifier scores with); frames
 that the file turns out not to have (a container that over-states its length) are left out.
+
+The densify method ``track`` reads every native frame between the shown ones:
+:meth:`FrameSource.native` hands the verifier a
+:class:`~stvg.tubes.frames.FrameProvider` for a sample, which decodes the whole video in
+grey at the size the tracker asks for (:func:`stvg.tubes.frames.decode_video_gray`) on its
+first call, once per sample, and keeps it in the same LRU cache as the shown frames (key:
+:func:`~stvg.envs.frame_cache.frame_key` with every frame, ``max_frames`` ``None`` and the
+tracker's ``max_side``, tagged ``"gray"``).
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import numpy as np
 
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames, decode_sample_frames
 from stvg.envs.frame_cache import CacheStats, FrameCache, frame_key
+from stvg.tubes.frames import GrayFrames, decode_video_gray
 
 
 class FrameSource:
@@ -30,7 +41,7 @@ class FrameSource:
         self.fps = fps
         self.max_frames = max_frames
         self.max_side = max_side
-        self.cache: FrameCache[SampledFrames] = FrameCache(cache_mb)
+        self.cache: FrameCache[SampledFrames | GrayFrames] = FrameCache(cache_mb)
 
     @property
     def stats(self) -> CacheStats:
@@ -44,10 +55,51 @@ class FrameSource:
             VideoError: the video cannot be read or yields no frame.
         """
         key = frame_key(sample, self.fps, self.max_frames, self.max_side)
-        return self.cache.get_or_load(key, lambda: self._decode(sample))
+        return cast(SampledFrames, self.cache.get_or_load(key, lambda: self._decode(sample)))
 
     def _decode(self, sample: Sample) -> SampledFrames:
         return decode_sample_frames(sample, self.fps, self.max_frames, self.max_side)
+
+    def native(self, sample: Sample) -> NativeFrames:
+        """A :class:`~stvg.tubes.frames.FrameProvider` of every native frame of
+        ``sample``'s video (nothing is decoded until a densify method asks)."""
+        return NativeFrames(self.cache, sample)
+
+
+class NativeFrames:
+    """Every native frame of one sample's video, grey, through a frame cache: the
+    :class:`~stvg.tubes.frames.FrameProvider` an env gives its verifier (see the module
+    docstring).
+
+    Args:
+        cache: the env's frame cache (the video is kept there while it fits).
+        sample: the sample whose video is read.
+
+    The frames of each ``max_side`` are also held by this object, so the answers of one
+    episode decode the video once even with the cache off (``frame_cache_mb: 0``).
+    """
+
+    def __init__(self, cache: FrameCache[SampledFrames | GrayFrames], sample: Sample) -> None:
+        self.cache = cache
+        self.sample = sample
+        self._blocks: dict[int, GrayFrames] = {}
+
+    def __call__(self, first: int, last: int, max_side: int) -> GrayFrames:
+        """Native frames ``first..last``, grey, longer side <= ``max_side`` pixels.
+
+        Raises:
+            VideoError: the video cannot be read or does not match the annotation.
+        """
+        side = int(max_side)
+        block = self._blocks.get(side)
+        if block is None:
+            key = ("gray", *frame_key(self.sample, None, None, side))
+            block = cast(
+                GrayFrames,
+                self.cache.get_or_load(key, lambda: decode_video_gray(self.sample, side)),
+            )
+            self._blocks[side] = block
+        return block.window(first, last)
 
 
 def pad_frames(frames: np.ndarray, max_frames: int, max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,4 +126,4 @@ def pad_frames(frames: np.ndarray, max_frames: int, max_side: int) -> tuple[np.n
     return canvas, mask
 
 
-__all__ = ["FrameSource", "pad_frames"]
+__all__ = ["FrameSource", "NativeFrames", "pad_frames"]

@@ -1,0 +1,214 @@
+"""The ``track`` densify method: look at the frames between the per-second boxes.
+
+Between two consecutive answered frames ``a < b`` (boxes ``A`` and ``B``, original-video
+pixels), the native frames ``a..b`` are read (:class:`~stvg.tubes.frames.FrameProvider`,
+grey, longer side at most ``max_side`` pixels) and :mod:`stvg.tubes.lk_tracker` tracks
+
+* **forward** from ``A`` on frame ``a`` towards ``b``, and
+* **backward** from ``B`` on frame ``b`` towards ``a``.
+
+On a frame ``t`` in between, with ``tau = (t - a) / (b - a)``, the box is the blend
+
+    ``box_t = (w_f * F_t + w_b * B_t) / (w_f + w_b)``,  ``w_f = (1 - tau) * c_f(t)``,
+    ``w_b = tau * c_b(t)``
+
+of the forward box ``F_t`` and the backward box ``B_t``, weighted by closeness in time to
+their start box and by the tracker's confidence on that frame (``c``: the share of points
+that passed the forward-backward check; 0 once that direction lost the target).
+
+**Fallback.** Where both directions lost the target (fewer than ``min_points`` points kept,
+confidence below ``min_confidence``, the box left the frame, or the video has no frame
+there) the frame takes the linear interpolation of ``A`` and ``B``, and it is counted
+(:class:`TrackResult` ``fallback_frames``; its segment in ``fallback_segments``).
+
+**Ends.** Frames before the first and after the last answered frame hold the end box, as
+every densify method does; an answer with one box is that box everywhere (nothing is read).
+
+Deterministic: the same boxes and frames give the same tube.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from stvg.tubes.frames import FrameProvider, GrayFrames
+from stvg.tubes.lk_tracker import LKParams, lk_track
+from stvg.tubes.smoothing import linear_boxes
+
+#: The parameters of ``track`` and their defaults (see :class:`~stvg.tubes.lk_tracker.LKParams`).
+TRACK_DEFAULTS: dict[str, float] = {
+    "max_side": 320,  # pixels: longer side of the frames the tracker reads
+    "max_points": 50,
+    "min_points": 5,
+    "max_fb_error": 1.0,  # pixels of the tracker's frames
+    "min_confidence": 0.3,  # share of points kept, 0..1
+    "window": 15,  # pixels
+    "levels": 3,
+}
+TRACK_INTEGER_PARAMS = frozenset({"max_side", "max_points", "min_points", "window", "levels"})
+TRACK_POSITIVE_PARAMS = frozenset({"max_side", "max_points", "min_points", "window"})
+
+
+@dataclass(frozen=True, eq=False)
+class TrackResult:
+    """The boxes of one answer's query frames and what tracking did.
+
+    Attributes:
+        boxes: float64 ``[N, 4]`` xyxy boxes of the query frames, original-video pixels.
+        tracked_frames: query frames between two answered frames whose box came from the
+            tracker (at least one direction kept the target).
+        fallback_frames: query frames between two answered frames that fell back to
+            linear interpolation (both directions lost the target, or no frames).
+        segments: pairs of consecutive answered frames with query frames between them.
+        fallback_segments: of those, the segments with at least one fallback frame.
+        seconds: wall time of reading the frames and tracking, seconds.
+    """
+
+    boxes: np.ndarray
+    tracked_frames: int = 0
+    fallback_frames: int = 0
+    segments: int = 0
+    fallback_segments: int = 0
+    seconds: float = 0.0
+
+
+def _lk_params(params: dict[str, float | int]) -> LKParams:
+    return LKParams(
+        max_points=int(params["max_points"]),
+        min_points=int(params["min_points"]),
+        max_fb_error=float(params["max_fb_error"]),
+        min_confidence=float(params["min_confidence"]),
+        window=int(params["window"]),
+        levels=int(params["levels"]),
+    )
+
+
+def blend_tracks(
+    forward: np.ndarray,
+    forward_conf: np.ndarray,
+    backward: np.ndarray,
+    backward_conf: np.ndarray,
+    tau: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blend of the module docstring on ``M`` frames.
+
+    Args:
+        forward, backward: float64 ``[M, 4]`` boxes of the two tracks (NaN where lost).
+        forward_conf, backward_conf: float64 ``[M]`` confidences (0 where lost).
+        tau: float64 ``[M]`` position of each frame between the start boxes, in ``(0, 1)``.
+
+    Returns:
+        ``(boxes [M, 4], ok [M])``: the blended boxes (NaN where ``ok`` is False: both
+        tracks lost).
+    """
+    w_f = (1.0 - tau) * forward_conf
+    w_b = tau * backward_conf
+    total = w_f + w_b
+    ok = total > 0
+    boxes = np.full(forward.shape, np.nan)
+    f = np.where(np.isfinite(forward), forward, 0.0)
+    b = np.where(np.isfinite(backward), backward, 0.0)
+    boxes[ok] = (w_f[ok, None] * f[ok] + w_b[ok, None] * b[ok]) / total[ok, None]
+    return boxes, ok
+
+
+def _segment(
+    block: GrayFrames,
+    a: int,
+    b: int,
+    start: np.ndarray,
+    end: np.ndarray,
+    targets: np.ndarray,
+    lk: LKParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (original pixels) and tracked flags of the frames ``targets`` (``a < t < b``)
+    between answered frames ``a`` and ``b`` with boxes ``start`` and ``end``."""
+    if block.first > a or block.last < b:  # the video has no frames there
+        return np.full((targets.size, 4), np.nan), np.zeros(targets.size, dtype=bool)
+    sx, sy = block.scale
+    to_px = np.array([sx, sy, sx, sy])
+    gray = block.gray[a - block.first : b - block.first + 1]
+    t_lo, t_hi = int(targets.min()), int(targets.max())
+    fwd, fwd_conf = lk_track(gray, start * to_px, t_hi - a, lk)  # frames a+1 .. t_hi
+    bwd, bwd_conf = lk_track(gray[::-1], end * to_px, b - t_lo, lk)  # frames b-1 .. t_lo
+    rows_f = targets - a - 1
+    rows_b = b - targets - 1
+    tau = (targets - a) / float(b - a)
+    boxes, ok = blend_tracks(fwd[rows_f], fwd_conf[rows_f], bwd[rows_b], bwd_conf[rows_b], tau)
+    return boxes / to_px, ok
+
+
+def track_boxes(
+    sample_frames: np.ndarray,
+    sample_boxes: np.ndarray,
+    query_frames: np.ndarray,
+    frames: FrameProvider,
+    **params: float | int,
+) -> TrackResult:
+    """Densify one answer by tracking between its boxes (see the module docstring).
+
+    Args:
+        sample_frames: float64 ``[K]`` strictly increasing native frames (whole numbers)
+            that carry a box.
+        sample_boxes: float64 ``[K, 4]`` xyxy boxes, original-video pixels.
+        query_frames: float64 ``[N]`` increasing native frames (whole numbers) to fill.
+        frames: the video's native frames.
+        **params: the resolved ``track`` parameters (:data:`TRACK_DEFAULTS`).
+
+    Returns:
+        A :class:`TrackResult` (boxes not yet clipped to the frame).
+    """
+    started = time.perf_counter()
+    boxes = linear_boxes(sample_frames, sample_boxes, query_frames)  # ends and fallback
+    if sample_frames.size < 2 or query_frames.size == 0:
+        return TrackResult(boxes, seconds=time.perf_counter() - started)
+    answered = sample_frames.astype(np.int64)
+    queries = query_frames.astype(np.int64)
+    # segments with query frames strictly between their ends
+    left = np.searchsorted(queries, answered[:-1], side="right")
+    right = np.searchsorted(queries, answered[1:], side="left")
+    segments = np.flatnonzero(right > left)
+    if segments.size == 0:
+        return TrackResult(boxes, seconds=time.perf_counter() - started)
+    lk = _lk_params(params)
+    block = frames(
+        int(answered[segments[0]]), int(answered[segments[-1] + 1]), int(params["max_side"])
+    )
+    tracked = fallback = fallback_segments = 0
+    for k in segments.tolist():
+        rows = np.arange(left[k], right[k])
+        seg_boxes, ok = _segment(
+            block,
+            int(answered[k]),
+            int(answered[k + 1]),
+            sample_boxes[k],
+            sample_boxes[k + 1],
+            queries[rows],
+            lk,
+        )
+        boxes[rows[ok]] = seg_boxes[ok]
+        n_ok = int(np.count_nonzero(ok))
+        tracked += n_ok
+        fallback += rows.size - n_ok
+        fallback_segments += int(n_ok < rows.size)
+    return TrackResult(
+        boxes,
+        tracked_frames=tracked,
+        fallback_frames=fallback,
+        segments=int(segments.size),
+        fallback_segments=fallback_segments,
+        seconds=time.perf_counter() - started,
+    )
+
+
+__all__ = [
+    "TRACK_DEFAULTS",
+    "TRACK_INTEGER_PARAMS",
+    "TRACK_POSITIVE_PARAMS",
+    "TrackResult",
+    "blend_tracks",
+    "track_boxes",
+]
