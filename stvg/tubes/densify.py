@@ -455,6 +455,7 @@ def densify_batch(
         ValueError: a method that reads frames, and an answer with boxes has none.
     """
     spec = method_spec(method)
+    providers = frames  # `frames` names the answers' sample frames below
     n_answers = int(first.shape[0])
     counts = np.diff(box_offsets)
     has = counts > 0
@@ -486,7 +487,7 @@ def densify_batch(
         stats = DensifyStats.zeros(n_answers)
         out = np.empty((4, queries.shape[0]), dtype=np.float64)
         for i in np.flatnonzero(has).tolist():
-            provider = None if frames is None else frames[i]
+            provider = None if providers is None else providers[i]
             if provider is None:
                 raise ValueError(missing_frames_message(method, f"answer {i} of the batch"))
             lo, hi = unique_offsets[i], unique_offsets[i + 1]

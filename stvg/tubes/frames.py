@@ -44,8 +44,7 @@ class GrayFrames:
     def __post_init__(self) -> None:
         if self.gray.ndim != 3 or self.gray.dtype != np.uint8:
             raise ValueError(
-                f"GrayFrames.gray must be uint8 [T, H, W], got {self.gray.dtype} "
-                f"{self.gray.shape}"
+                f"GrayFrames.gray must be uint8 [T, H, W], got {self.gray.dtype} {self.gray.shape}"
             )
         if not all(s > 0 for s in self.scale):
             raise ValueError(f"GrayFrames.scale must be positive (sx, sy), got {self.scale}")

@@ -452,9 +452,7 @@ class Verifier:
         (no answer) scores 0 on every term with the reason "no answer". ``frames``: the
         video's, for ``track``.
         """
-        return self.score_parse(
-            ParseResult.structured(answer, repairs), sample, ctx, frames=frames
-        )
+        return self.score_parse(ParseResult.structured(answer, repairs), sample, ctx, frames=frames)
 
     def predict(
         self,
