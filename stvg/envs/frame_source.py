@@ -6,23 +6,21 @@ that the file turns out not to have (a container that over-states its length) ar
 
 The densify method ``track`` reads every native frame between the shown ones:
 :meth:`FrameSource.native` hands the verifier a
-:class:`~stvg.tubes.frames.FrameProvider` for a sample, which decodes the whole video in
-grey at the size the tracker asks for (:func:`stvg.tubes.frames.decode_video_gray`) on its
-first call, once per sample, and keeps it in the same LRU cache as the shown frames (key:
-:func:`~stvg.envs.frame_cache.frame_key` with every frame, ``max_frames`` ``None`` and the
-tracker's ``max_side``, tagged ``"gray"``).
+:class:`~stvg.tubes.frames.FrameProvider` for a sample, which decodes every native frame
+of the video at the size the tracker asks for on its first call, once per sample, and
+keeps them in the same LRU cache as the shown frames, under the same rule (key:
+:func:`~stvg.envs.frame_cache.frame_key` with ``fps`` and ``max_frames`` ``None`` and the
+tracker's ``max_side``: a frame-level env of that ``max_side`` shares the entry).
 """
 
 from __future__ import annotations
-
-from typing import cast
 
 import numpy as np
 
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames, decode_sample_frames
 from stvg.envs.frame_cache import CacheStats, FrameCache, frame_key
-from stvg.tubes.frames import GrayFrames, decode_video_gray
+from stvg.tubes.frames import FrameBlock, block_of
 
 
 class FrameSource:
@@ -41,7 +39,7 @@ class FrameSource:
         self.fps = fps
         self.max_frames = max_frames
         self.max_side = max_side
-        self.cache: FrameCache[SampledFrames | GrayFrames] = FrameCache(cache_mb)
+        self.cache: FrameCache[SampledFrames] = FrameCache(cache_mb)
 
     @property
     def stats(self) -> CacheStats:
@@ -55,7 +53,7 @@ class FrameSource:
             VideoError: the video cannot be read or yields no frame.
         """
         key = frame_key(sample, self.fps, self.max_frames, self.max_side)
-        return cast(SampledFrames, self.cache.get_or_load(key, lambda: self._decode(sample)))
+        return self.cache.get_or_load(key, lambda: self._decode(sample))
 
     def _decode(self, sample: Sample) -> SampledFrames:
         return decode_sample_frames(sample, self.fps, self.max_frames, self.max_side)
@@ -67,7 +65,7 @@ class FrameSource:
 
 
 class NativeFrames:
-    """Every native frame of one sample's video, grey, through a frame cache: the
+    """Every native frame of one sample's video, through a frame cache: the
     :class:`~stvg.tubes.frames.FrameProvider` an env gives its verifier (see the module
     docstring).
 
@@ -79,13 +77,13 @@ class NativeFrames:
     episode decode the video once even with the cache off (``frame_cache_mb: 0``).
     """
 
-    def __init__(self, cache: FrameCache[SampledFrames | GrayFrames], sample: Sample) -> None:
+    def __init__(self, cache: FrameCache[SampledFrames], sample: Sample) -> None:
         self.cache = cache
         self.sample = sample
-        self._blocks: dict[int, GrayFrames] = {}
+        self._blocks: dict[int, FrameBlock] = {}
 
-    def __call__(self, first: int, last: int, max_side: int) -> GrayFrames:
-        """Native frames ``first..last``, grey, longer side <= ``max_side`` pixels.
+    def __call__(self, first: int, last: int, max_side: int) -> FrameBlock:
+        """Native frames ``first..last`` (RGB), longer side <= ``max_side`` pixels.
 
         Raises:
             VideoError: the video cannot be read or does not match the annotation.
@@ -93,11 +91,11 @@ class NativeFrames:
         side = int(max_side)
         block = self._blocks.get(side)
         if block is None:
-            key = ("gray", *frame_key(self.sample, None, None, side))
-            block = cast(
-                GrayFrames,
-                self.cache.get_or_load(key, lambda: decode_video_gray(self.sample, side)),
+            key = frame_key(self.sample, None, None, side)
+            sampled = self.cache.get_or_load(
+                key, lambda: decode_sample_frames(self.sample, None, None, side)
             )
+            block = block_of(self.sample, sampled.frames, sampled.shown_size)
             self._blocks[side] = block
         return block.window(first, last)
 

@@ -11,7 +11,7 @@ from stvg.tubes.densify import (
     needs_frames,
     resolve_params,
 )
-from stvg.tubes.frames import ArrayFrames, FrameProvider, GrayFrames, VideoFileFrames
+from stvg.tubes.frames import ArrayFrames, FrameBlock, FrameProvider, VideoFileFrames
 from stvg.tubes.kalman import kalman_boxes, rts_smooth
 from stvg.tubes.smoothing import hold_boxes, linear_boxes, pchip_boxes, savgol_boxes
 from stvg.tubes.track import TrackResult, track_boxes
@@ -22,8 +22,8 @@ __all__ = [
     "ArrayFrames",
     "DensifyConfig",
     "DensifyMethod",
+    "FrameBlock",
     "FrameProvider",
-    "GrayFrames",
     "TrackResult",
     "VideoFileFrames",
     "densify",

@@ -5,11 +5,15 @@ Mikolajczyk and Matas, "Forward-Backward Error: Automatic Detection of Tracking 
 ICPR 2010):
 
 1. **Points.** Up to ``max_points`` Shi-Tomasi corners (``cv2.goodFeaturesToTrack``)
-   inside the box; when fewer than ``min_points`` are found, a regular grid of
-   ``max_points`` points inside the box is used instead.
+   inside the box, found on the box's strongest colour contrast (:func:`contrast_image`:
+   the box's pixels projected on their first principal colour component, so that a shape
+   whose brightness equals the background's but whose colour differs has corners); when
+   fewer than ``min_points`` are found, a regular grid of ``max_points`` points inside the
+   box is used instead.
 2. **Flow both ways.** ``cv2.calcOpticalFlowPyrLK`` tracks the points to the next frame
-   and back again; a point is kept when both passes found it and it lands within
-   ``max_fb_error`` pixels of where it started (the forward-backward error).
+   and back again, on all colour channels; a point is kept when both passes found it and
+   it lands within ``max_fb_error`` pixels of where it started (the forward-backward
+   error).
 3. **Robust update.** The box moves by the median displacement of the kept points and
    scales by the median ratio of their pairwise distances (clamped to
    ``[1 / MAX_SCALE_STEP, MAX_SCALE_STEP]`` per frame).
@@ -19,8 +23,8 @@ ICPR 2010):
    smaller than :data:`MIN_BOX_PX` on a side, or less than :data:`MIN_INSIDE` of the box
    lies inside the frame (it left the frame).
 
-Everything is in the pixels of the frames given (a tracker's size); the work is
-deterministic (the same frames and box give the same track).
+Frames are uint8 RGB ``[H, W, 3]`` or grey ``[H, W]``; everything is in their pixels (a
+tracker's size); the work is deterministic (the same frames and box give the same track).
 """
 
 from __future__ import annotations
@@ -67,15 +71,28 @@ def _grid_points(box: np.ndarray, count: int) -> np.ndarray:
     return np.ascontiguousarray(grid[:count], dtype=np.float32)
 
 
-def box_points(gray: np.ndarray, box: np.ndarray, params: LKParams) -> np.ndarray | None:
-    """Points to track inside ``box`` (xyxy pixels of ``gray``): float32 ``[M, 1, 2]``, or
+def contrast_image(roi: np.ndarray) -> np.ndarray:
+    """One channel of ``roi`` (uint8 ``[h, w, 3]`` or ``[h, w]``) with its strongest
+    contrast: float32 ``[h, w]``, the pixels projected on the first principal component of
+    their colours (the grey image itself for a grey ``roi``)."""
+    if roi.ndim == 2:
+        return roi.astype(np.float32)
+    pixels = roi.reshape(-1, 3).astype(np.float64)
+    centred = pixels - pixels.mean(axis=0)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    axis = vectors[:, -1] * (1.0 if vectors[:, -1].sum() >= 0 else -1.0)
+    return (centred @ axis).reshape(roi.shape[:2]).astype(np.float32)
+
+
+def box_points(frame: np.ndarray, box: np.ndarray, params: LKParams) -> np.ndarray | None:
+    """Points to track inside ``box`` (xyxy pixels of ``frame``): float32 ``[M, 1, 2]``, or
     ``None`` when the box is too small or outside the frame."""
-    height, width = gray.shape
+    height, width = frame.shape[:2]
     x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
     x1, y1 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
     if x1 - x0 < MIN_BOX_PX or y1 - y0 < MIN_BOX_PX:
         return None
-    roi = gray[y0:y1, x0:x1]
+    roi = contrast_image(frame[y0:y1, x0:x1])
     min_distance = max(1.0, min(x1 - x0, y1 - y0) / 10.0)
     corners = cv2.goodFeaturesToTrack(
         roi, params.max_points, CORNER_QUALITY, min_distance, blockSize=3
@@ -105,7 +122,7 @@ def lk_step(
     """Move ``box`` from frame ``prev`` to frame ``nxt`` (see the module docstring).
 
     Args:
-        prev, nxt: uint8 ``[H, W]`` grey frames.
+        prev, nxt: uint8 ``[H, W, 3]`` (RGB) or ``[H, W]`` (grey) frames.
         box: float64 ``[4]`` xyxy box on ``prev``, pixels of the frames.
         params: the tracker's settings.
 
@@ -145,7 +162,7 @@ def lk_step(
     centre = 0.5 * (box[:2] + box[2:]) + shift
     half = 0.5 * (box[2:] - box[:2]) * scale
     new = np.concatenate([centre - half, centre + half])
-    height, width = nxt.shape
+    height, width = nxt.shape[:2]
     if _inside_share(new, width, height) < MIN_INSIDE:
         return None, confidence
     return new, confidence
@@ -157,8 +174,8 @@ def lk_track(
     """Track ``box`` from ``frames[0]`` through ``frames[1..steps]``.
 
     Args:
-        frames: uint8 ``[T, H, W]`` grey frames in the order to track them (reversed for a
-            backward track), ``T > steps``.
+        frames: uint8 ``[T, H, W, 3]`` (RGB) or ``[T, H, W]`` (grey) frames in the order
+            to track them (reversed for a backward track), ``T > steps``.
         box: float64 ``[4]`` xyxy box on ``frames[0]``, pixels of the frames.
         steps: frames to track after the first.
         params: the tracker's settings.
@@ -179,4 +196,4 @@ def lk_track(
     return boxes, confidence
 
 
-__all__ = ["LKParams", "box_points", "lk_step", "lk_track"]
+__all__ = ["LKParams", "box_points", "contrast_image", "lk_step", "lk_track"]

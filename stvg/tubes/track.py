@@ -2,19 +2,23 @@
 
 Between two consecutive answered frames ``a < b`` (boxes ``A`` and ``B``, original-video
 pixels), the native frames ``a..b`` are read (:class:`~stvg.tubes.frames.FrameProvider`,
-grey, longer side at most ``max_side`` pixels) and :mod:`stvg.tubes.lk_tracker` tracks
+longer side at most ``max_side`` pixels) and :mod:`stvg.tubes.lk_tracker` tracks
 
 * **forward** from ``A`` on frame ``a`` towards ``b``, and
 * **backward** from ``B`` on frame ``b`` towards ``a``.
 
-On a frame ``t`` in between, with ``tau = (t - a) / (b - a)``, the box is the blend
+Let ``tau = (t - a) / (b - a)`` on frame ``t``. A track that reached the other end misses
+the box answered there by its drift; that miss is spread linearly over the segment (the
+forward box ``F_t`` moves by ``tau * (B - F_b)``, the backward box ``B_t`` by
+``(1 - tau) * (A - B_a)``), so that both tracks agree with both answered boxes and keep
+the shape of the motion in between. On a frame in between, the box is the blend
 
     ``box_t = (w_f * F_t + w_b * B_t) / (w_f + w_b)``,  ``w_f = (1 - tau) * c_f(t)``,
     ``w_b = tau * c_b(t)``
 
-of the forward box ``F_t`` and the backward box ``B_t``, weighted by closeness in time to
-their start box and by the tracker's confidence on that frame (``c``: the share of points
-that passed the forward-backward check; 0 once that direction lost the target).
+of the two tracks, weighted by closeness in time to their start box and by the tracker's
+confidence on that frame (``c``: the share of points that passed the forward-backward
+check; 0 once that direction lost the target).
 
 **Fallback.** Where both directions lost the target (fewer than ``min_points`` points kept,
 confidence below ``min_confidence``, the box left the frame, or the video has no frame
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stvg.tubes.frames import FrameProvider, GrayFrames
+from stvg.tubes.frames import FrameBlock, FrameProvider
 from stvg.tubes.lk_tracker import LKParams, lk_track
 from stvg.tubes.smoothing import linear_boxes
 
@@ -116,7 +120,7 @@ def blend_tracks(
 
 
 def _segment(
-    block: GrayFrames,
+    block: FrameBlock,
     a: int,
     b: int,
     start: np.ndarray,
@@ -130,10 +134,15 @@ def _segment(
         return np.full((targets.size, 4), np.nan), np.zeros(targets.size, dtype=bool)
     sx, sy = block.scale
     to_px = np.array([sx, sy, sx, sy])
-    gray = block.gray[a - block.first : b - block.first + 1]
-    t_lo, t_hi = int(targets.min()), int(targets.max())
-    fwd, fwd_conf = lk_track(gray, start * to_px, t_hi - a, lk)  # frames a+1 .. t_hi
-    bwd, bwd_conf = lk_track(gray[::-1], end * to_px, b - t_lo, lk)  # frames b-1 .. t_lo
+    frames = block.frames[a - block.first : b - block.first + 1]
+    n = b - a
+    fwd, fwd_conf = lk_track(frames, start * to_px, n, lk)  # frames a+1 .. b
+    bwd, bwd_conf = lk_track(frames[::-1], end * to_px, n, lk)  # frames b-1 .. a
+    ramp = (np.arange(1, n + 1) / n)[:, None]  # share of the segment each step has run
+    if fwd_conf[-1] > 0:  # the forward track reached b: spread its miss of B over it
+        fwd = fwd + ramp * (end * to_px - fwd[-1])
+    if bwd_conf[-1] > 0:
+        bwd = bwd + ramp * (start * to_px - bwd[-1])
     rows_f = targets - a - 1
     rows_b = b - targets - 1
     tau = (targets - a) / float(b - a)

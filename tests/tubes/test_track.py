@@ -15,7 +15,7 @@ import pytest
 from stvg.data.types import Sample, SecondLevelAnswer
 from stvg.tubes import ArrayFrames, DensifyConfig, densify, linear_boxes, resolve_params
 from stvg.tubes.densify import densify_batch
-from stvg.tubes.frames import GrayFrames
+from stvg.tubes.frames import FrameBlock
 from stvg.tubes.track import blend_tracks, track_boxes
 
 WIDTH, HEIGHT, SIDE, FPS = 160, 120, 24, 10.0
@@ -150,7 +150,7 @@ class _Recording:
     def __init__(self, video: np.ndarray) -> None:
         self.inner, self.calls = ArrayFrames(video), []
 
-    def __call__(self, first: int, last: int, max_side: int) -> GrayFrames:
+    def __call__(self, first: int, last: int, max_side: int) -> FrameBlock:
         self.calls.append((first, last, max_side))
         return self.inner(first, last, max_side)
 
