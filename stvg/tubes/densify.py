@@ -214,6 +214,10 @@ def resolve_params(method: str, params: Mapping[str, float]) -> dict[str, float 
                 f"densify track.min_confidence is a share of points (0..1), got "
                 f"{resolved['min_confidence']}"
             )
+        if resolved["min_agreement"] > 1:
+            raise ValueError(
+                f"densify track.min_agreement is an IoU (0..1), got {resolved['min_agreement']}"
+            )
         if resolved["min_points"] > resolved["max_points"]:
             raise ValueError(
                 f"densify track.min_points ({resolved['min_points']}) must not exceed "

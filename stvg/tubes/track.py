@@ -22,7 +22,9 @@ check; 0 once that direction lost the target).
 
 **Fallback.** Where both directions lost the target (fewer than ``min_points`` points kept,
 confidence below ``min_confidence``, the box left the frame, or the video has no frame
-there) the frame takes the linear interpolation of ``A`` and ``B``, and it is counted
+there), or where both hold a box but the two disagree (IoU below ``min_agreement``: one of
+them followed something else, a distractor crossing the target), the frame takes the
+linear interpolation of ``A`` and ``B``, and it is counted
 (:class:`TrackResult` ``fallback_frames``; its segment in ``fallback_segments``).
 
 **Ends.** Frames before the first and after the last answered frame hold the end box, as
@@ -51,6 +53,7 @@ TRACK_DEFAULTS: dict[str, float] = {
     "min_confidence": 0.3,  # share of points kept, 0..1
     "window": 15,  # pixels
     "levels": 3,
+    "min_agreement": 0.5,  # IoU of the forward and backward boxes, 0..1
 }
 TRACK_INTEGER_PARAMS = frozenset({"max_side", "max_points", "min_points", "window", "levels"})
 TRACK_POSITIVE_PARAMS = frozenset({"max_side", "max_points", "min_points", "window"})
@@ -90,12 +93,24 @@ def _lk_params(params: dict[str, float | int]) -> LKParams:
     )
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of aligned xyxy boxes ``a`` and ``b`` (float64 ``[M, 4]``): ``[M]``, 0 where
+    the union is empty."""
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0.0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0.0, None)
+    inter = w * h
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = union - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
 def blend_tracks(
     forward: np.ndarray,
     forward_conf: np.ndarray,
     backward: np.ndarray,
     backward_conf: np.ndarray,
     tau: np.ndarray,
+    min_agreement: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The blend of the module docstring on ``M`` frames.
 
@@ -103,15 +118,18 @@ def blend_tracks(
         forward, backward: float64 ``[M, 4]`` boxes of the two tracks (NaN where lost).
         forward_conf, backward_conf: float64 ``[M]`` confidences (0 where lost).
         tau: float64 ``[M]`` position of each frame between the start boxes, in ``(0, 1)``.
+        min_agreement: the lowest IoU of the two boxes where both tracks hold one.
 
     Returns:
         ``(boxes [M, 4], ok [M])``: the blended boxes (NaN where ``ok`` is False: both
-        tracks lost).
+        tracks lost, or they disagree).
     """
     w_f = (1.0 - tau) * forward_conf
     w_b = tau * backward_conf
+    ok = (w_f + w_b) > 0
+    both = (forward_conf > 0) & (backward_conf > 0)
+    ok[both] &= box_iou(forward[both], backward[both]) >= min_agreement
     total = w_f + w_b
-    ok = total > 0
     boxes = np.full(forward.shape, np.nan)
     f = np.where(np.isfinite(forward), forward, 0.0)
     b = np.where(np.isfinite(backward), backward, 0.0)
@@ -127,6 +145,7 @@ def _segment(
     end: np.ndarray,
     targets: np.ndarray,
     lk: LKParams,
+    min_agreement: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (original pixels) and tracked flags of the frames ``targets`` (``a < t < b``)
     between answered frames ``a`` and ``b`` with boxes ``start`` and ``end``."""
@@ -146,7 +165,9 @@ def _segment(
     rows_f = targets - a - 1
     rows_b = b - targets - 1
     tau = (targets - a) / float(b - a)
-    boxes, ok = blend_tracks(fwd[rows_f], fwd_conf[rows_f], bwd[rows_b], bwd_conf[rows_b], tau)
+    boxes, ok = blend_tracks(
+        fwd[rows_f], fwd_conf[rows_f], bwd[rows_b], bwd_conf[rows_b], tau, min_agreement
+    )
     return boxes / to_px, ok
 
 
@@ -197,6 +218,7 @@ def track_boxes(
             sample_boxes[k + 1],
             queries[rows],
             lk,
+            float(params["min_agreement"]),
         )
         boxes[rows[ok]] = seg_boxes[ok]
         n_ok = int(np.count_nonzero(ok))
@@ -219,5 +241,6 @@ __all__ = [
     "TRACK_POSITIVE_PARAMS",
     "TrackResult",
     "blend_tracks",
+    "box_iou",
     "track_boxes",
 ]

@@ -181,6 +181,11 @@ def test_blend_weighs_by_time_and_confidence() -> None:
     # 0.75 * 0 + 0.25 * 4 = 1; forward lost -> backward; (0.5 * 0.5 * 0 + 0.5 * 4) / 0.75
     assert boxes[:3, 0].tolist() == [1.0, 4.0, pytest.approx(8 / 3)]
     assert np.isnan(boxes[3]).all()
+    # the two boxes overlap by 6 of 14 px: IoU 6 / 14 = 0.43 < 0.5, a disagreement
+    _, ok = blend_tracks(forward, f_conf, backward, b_conf, tau, min_agreement=0.5)
+    assert ok.tolist() == [False, True, False, False]  # only where one track holds a box
+    _, ok = blend_tracks(forward, f_conf, backward, b_conf, tau, min_agreement=0.4)
+    assert ok.tolist() == [True, True, True, False]
 
 
 def test_track_without_frames_is_an_error_naming_the_key() -> None:
@@ -203,6 +208,7 @@ def test_track_without_frames_is_an_error_naming_the_key() -> None:
     ("params", "message"),
     [
         ({"min_confidence": 1.5}, r"min_confidence is a share of points \(0\.\.1\)"),
+        ({"min_agreement": 2}, r"min_agreement is an IoU \(0\.\.1\)"),
         ({"max_side": 0}, r"track\.max_side must be > 0"),
         ({"window": 7.5}, r"track\.window must be a whole number"),
         ({"min_points": 60}, r"min_points \(60\) must not exceed track\.max_points \(50\)"),
@@ -225,4 +231,5 @@ def test_track_defaults() -> None:
         "min_confidence": 0.3,
         "window": 15,
         "levels": 3,
+        "min_agreement": 0.5,
     }
