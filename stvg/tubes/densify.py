@@ -19,7 +19,7 @@ Rules (one place, used by the envs, the verifiers and the evaluation):
   consecutive samples, falling back to linear interpolation where it loses the target);
   it needs a :class:`~stvg.tubes.frames.FrameProvider` per answer (``frames=``) and is an
   error without one. Every method holds the end box constant before the first and after
-  the last sample.
+  the last sample (``track`` with ``ends: 1`` tracks there instead).
 * **Output.** Boxes are clipped to the frame ``[0, width] x [0, height]``; a coordinate
   pair that a smoother crossed (``x1 > x2``) collapses to its midpoint (a zero-area box).
 * **No boxes.** An answer without boxes gives an **empty** :class:`~stvg.data.types.Tube`:
@@ -172,7 +172,8 @@ def resolve_params(method: str, params: Mapping[str, float]) -> dict[str, float 
     Raises:
         ValueError: unknown method, unknown parameter, non-finite, negative (or zero where
             it must be positive) or non-integer (where it must be whole) values, a
-            ``polyorder`` not below ``window``, a ``track.min_confidence`` above 1 or a
+            ``polyorder`` not below ``window``, a ``track.min_confidence`` or
+            ``track.min_agreement`` above 1, a ``track.ends`` other than 0 and 1, or a
             ``track.min_points`` above ``track.max_points``.
     """
     if method not in DENSIFY_METHODS and method not in FRAME_METHODS:
@@ -213,6 +214,11 @@ def resolve_params(method: str, params: Mapping[str, float]) -> dict[str, float 
             raise ValueError(
                 f"densify track.min_confidence is a share of points (0..1), got "
                 f"{resolved['min_confidence']}"
+            )
+        if resolved["ends"] not in (0, 1):
+            raise ValueError(
+                f"densify track.ends is 0 (hold the end boxes) or 1 (track beyond them), "
+                f"got {resolved['ends']}"
             )
         if resolved["min_agreement"] > 1:
             raise ValueError(

@@ -28,7 +28,11 @@ linear interpolation of ``A`` and ``B``, and it is counted
 (:class:`TrackResult` ``fallback_frames``; its segment in ``fallback_segments``).
 
 **Ends.** Frames before the first and after the last answered frame hold the end box, as
-every densify method does; an answer with one box is that box everywhere (nothing is read).
+every densify method does (an answer with one box is that box everywhere: nothing is
+read). With ``ends: 1`` they are tracked instead, outward from the end box in one
+direction (backward from the first, forward from the last: no second box corrects the
+drift there); where that track loses the target, the end box is held and counted as a
+fallback. An answer with one box is then tracked both ways from it.
 
 Deterministic: the same boxes and frames give the same tube.
 """
@@ -54,8 +58,11 @@ TRACK_DEFAULTS: dict[str, float] = {
     "window": 15,  # pixels
     "levels": 3,
     "min_agreement": 0.5,  # IoU of the forward and backward boxes, 0..1
+    "ends": 0,  # 1: track beyond the first and last box too (0: hold them)
 }
-TRACK_INTEGER_PARAMS = frozenset({"max_side", "max_points", "min_points", "window", "levels"})
+TRACK_INTEGER_PARAMS = frozenset(
+    {"max_side", "max_points", "min_points", "window", "levels", "ends"}
+)
 TRACK_POSITIVE_PARAMS = frozenset({"max_side", "max_points", "min_points", "window"})
 
 
@@ -171,6 +178,26 @@ def _segment(
     return boxes / to_px, ok
 
 
+def _end(
+    block: FrameBlock, anchor: int, box: np.ndarray, targets: np.ndarray, lk: LKParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (original pixels) and tracked flags of the frames ``targets``, all before or
+    all after the answered frame ``anchor`` (box ``box``), tracked outward from it in one
+    direction (``ends: 1``; no box at the far end to correct the drift)."""
+    far = int(targets[0]) if targets[0] < anchor else int(targets[-1])
+    lo, hi = min(anchor, far), max(anchor, far)
+    if block.first > lo or block.last < hi:  # the video has no frames there
+        return np.full((targets.size, 4), np.nan), np.zeros(targets.size, dtype=bool)
+    sx, sy = block.scale
+    to_px = np.array([sx, sy, sx, sy])
+    frames = block.frames[lo - block.first : hi - block.first + 1]
+    if far < anchor:
+        frames = frames[::-1]
+    track, conf = lk_track(frames, box * to_px, hi - lo, lk)
+    rows = np.abs(targets - anchor) - 1
+    return track[rows] / to_px, conf[rows] > 0
+
+
 def track_boxes(
     sample_frames: np.ndarray,
     sample_boxes: np.ndarray,
@@ -193,7 +220,7 @@ def track_boxes(
     """
     started = time.perf_counter()
     boxes = linear_boxes(sample_frames, sample_boxes, query_frames)  # ends and fallback
-    if sample_frames.size < 2 or query_frames.size == 0:
+    if sample_frames.size == 0 or query_frames.size == 0:
         return TrackResult(boxes, seconds=time.perf_counter() - started)
     answered = sample_frames.astype(np.int64)
     queries = query_frames.astype(np.int64)
@@ -201,13 +228,27 @@ def track_boxes(
     left = np.searchsorted(queries, answered[:-1], side="right")
     right = np.searchsorted(queries, answered[1:], side="left")
     segments = np.flatnonzero(right > left)
-    if segments.size == 0:
+    ends = []  # (rows, answered frame and box to track from) beyond the end boxes
+    if params.get("ends", 0):
+        before = np.flatnonzero(queries < answered[0])
+        after = np.flatnonzero(queries > answered[-1])
+        ends = [(r, k) for r, k in ((before, 0), (after, answered.size - 1)) if r.size]
+    if segments.size == 0 and not ends:
         return TrackResult(boxes, seconds=time.perf_counter() - started)
     lk = _lk_params(params)
-    block = frames(
-        int(answered[segments[0]]), int(answered[segments[-1] + 1]), int(params["max_side"])
-    )
+    lo = [int(answered[segments[0]])] if segments.size else []
+    hi = [int(answered[segments[-1] + 1])] if segments.size else []
+    lo += [int(queries[rows[0]]) for rows, _ in ends] + [int(answered[k]) for _, k in ends]
+    hi += [int(queries[rows[-1]]) for rows, _ in ends] + [int(answered[k]) for _, k in ends]
+    block = frames(min(lo), max(hi), int(params["max_side"]))
     tracked = fallback = fallback_segments = 0
+    for rows, k in ends:
+        end_boxes, ok = _end(block, int(answered[k]), sample_boxes[k], queries[rows], lk)
+        boxes[rows[ok]] = end_boxes[ok]
+        n_ok = int(np.count_nonzero(ok))
+        tracked += n_ok
+        fallback += rows.size - n_ok
+        fallback_segments += int(n_ok < rows.size)
     for k in segments.tolist():
         rows = np.arange(left[k], right[k])
         seg_boxes, ok = _segment(
@@ -229,7 +270,7 @@ def track_boxes(
         boxes,
         tracked_frames=tracked,
         fallback_frames=fallback,
-        segments=int(segments.size),
+        segments=int(segments.size) + len(ends),
         fallback_segments=fallback_segments,
         seconds=time.perf_counter() - started,
     )

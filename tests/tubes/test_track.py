@@ -209,6 +209,7 @@ def test_track_without_frames_is_an_error_naming_the_key() -> None:
     [
         ({"min_confidence": 1.5}, r"min_confidence is a share of points \(0\.\.1\)"),
         ({"min_agreement": 2}, r"min_agreement is an IoU \(0\.\.1\)"),
+        ({"ends": 2}, r"track\.ends is 0 \(hold the end boxes\) or 1 \(track beyond them\)"),
         ({"max_side": 0}, r"track\.max_side must be > 0"),
         ({"window": 7.5}, r"track\.window must be a whole number"),
         ({"min_points": 60}, r"min_points \(60\) must not exceed track\.max_points \(50\)"),
@@ -232,4 +233,38 @@ def test_track_defaults() -> None:
         "window": 15,
         "levels": 3,
         "min_agreement": 0.5,
+        "ends": 0,
     }
+
+
+def test_ends_track_beyond_the_end_boxes_where_the_end_rule_holds() -> None:
+    # Boxes at 1 s and 2 s only (frames 10, 20) and the span 0..2.5 s: frames 0..9 and
+    # 21..25 lie beyond the end boxes. The end rule holds the 1 s box on frame 0, 80 px
+    # from the truth (centre x 120 there, 40 on frame 0); ends: 1 tracks them.
+    truth = curve_boxes(26)
+    sample = Sample("curve", "curve.mp4", "the square", FPS, 26, WIDTH, HEIGHT, (0, 25), {})
+    answer = SecondLevelAnswer((0.0, 2.5), np.array([1.0, 2.0]), truth[[10, 20]])
+    video = ArrayFrames(render(truth))
+    held = densify(answer, sample, "track", frames=video)
+    assert np.abs(held.boxes_xyxy[0] - truth[0]).max() == 80.0
+    tracked = densify(answer, sample, "track", frames=video, ends=1)
+    assert np.abs(tracked.boxes_xyxy - truth).max() < 1.0  # one direction: no drift fix
+    np.testing.assert_array_equal(tracked.boxes_xyxy[10:21], held.boxes_xyxy[10:21])
+    # one box: tracked both ways from it
+    one = SecondLevelAnswer((0.0, 2.0), np.array([1.0]), truth[[10]])
+    tube = densify(one, sample, "track", frames=video, ends=1)
+    assert tube.frame_idx.tolist() == list(range(21))
+    assert np.abs(tube.boxes_xyxy - truth[:21]).max() < 1.0
+
+
+def test_ends_hold_the_end_box_where_the_track_is_lost_and_count_it() -> None:
+    # The square is hidden on frames 0..4: the backward track from frame 10 loses it there.
+    truth = curve_boxes(21)
+    video = ArrayFrames(render(truth, hidden=range(0, 5)))
+    queries = np.arange(21, dtype=np.float64)
+    params = resolve_params("track", {"ends": 1})
+    result = track_boxes(np.array([10.0, 20.0]), truth[[10, 20]], queries, video, **params)
+    np.testing.assert_array_equal(result.boxes[:5], np.tile(truth[10], (5, 1)))
+    assert np.abs(result.boxes[5:] - truth[5:]).max() < 1.0
+    assert (result.tracked_frames, result.fallback_frames) == (14, 5)  # 5..9 and 11..19
+    assert (result.segments, result.fallback_segments) == (2, 1)
