@@ -144,11 +144,11 @@ class VideoFileFrames:
     (:func:`decode_video_block`) and keeps them while this object lives, so the answers
     of one sample decode it once.
 
+    The first call raises :class:`~stvg.data.errors.VideoError` when the video cannot be
+    read or does not match the annotation.
+
     Args:
         sample: a sample whose ``video_path`` exists and matches its annotation.
-
-    Raises (on the first call):
-        VideoError: the video cannot be read or does not match the annotation.
     """
 
     def __init__(self, sample: Sample) -> None:
