@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stvg.cli import main
@@ -75,3 +76,36 @@ def test_evaluate_cli_policy_mode_with_track(root: Path, tmp_path: Path, capsys)
     assert "densify_seconds" in out
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["m_vIoU"] > 0.9 and metrics["cost"]["densify_seconds"] > 0
+
+
+def test_predict_answers_reads_the_video_files_for_track(root: Path) -> None:
+    """SFT validation's path (answers given outside an env): ``track`` decodes each
+    sample's video; the GT boxes on the shown seconds give tubes close to the GT."""
+    from stvg.data import load_dataset
+    from stvg.evaluation.episodes import predict_answers
+    from stvg.verifiers.formats import FrameContext
+    from stvg.verifiers.verifier import Verifier
+
+    samples = list(load_dataset("synthetic", split="test", root=root))
+    contexts = [FrameContext.from_sample(s, fps=1.0) for s in samples]
+    texts = []
+    for sample in samples:
+        first, last = sample.gt_span
+        shown = [f for f in range(0, sample.num_frames, 10) if first <= f <= last]
+        boxes = ", ".join(f'"{f / 10:g}": {sample.gt_boxes[f]}' for f in shown)
+        span = f"[{first / 10:g}, {last / 10:g}]"
+        texts.append(f'<answer>{{"span": {span}, "boxes": {{{boxes}}}}}</answer>')
+    track = Verifier.from_config({"densify": {"method": "track"}})
+    predictions = predict_answers(track, samples, contexts, texts)
+    linear = predict_answers(Verifier(), samples, contexts, texts)
+    assert set(predictions) == set(linear) == {s.sample_id for s in samples}
+    for sample in samples:
+        tube, held = predictions[sample.sample_id].tube, linear[sample.sample_id].tube
+        first, last = sample.gt_span
+        shown = [f for f in range(0, sample.num_frames, 10) if first <= f <= last]
+        inner = (tube.frame_idx >= shown[0]) & (tube.frame_idx <= shown[-1])
+        gt = np.array([sample.gt_boxes[int(f)] for f in tube.frame_idx])
+        assert np.abs(tube.boxes_xyxy[inner] - gt[inner]).max() < 1.0  # tracked, in pixels
+        np.testing.assert_array_equal(tube.boxes_xyxy[~inner], held.boxes_xyxy[~inner])
+    with pytest.raises(ValueError, match="verifier.densify.method"):
+        track.predict(track.parse(texts[0], contexts[0]), samples[0], contexts[0])
