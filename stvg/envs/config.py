@@ -120,7 +120,7 @@ class GroundingEnvConfig(EnvDataConfig):
     Attributes:
         action_format: ``text`` (the model's whole answer as a string, parsed by
             ``answer_format``) or ``struct`` (span, normalised boxes and a box mask).
-        answer_format: the text answer format (``json-v1``, ``tagged``); ``None`` keeps
+        answer_format: the text answer format (``json-v1``, ``tagged``, ``draft-final``); ``None`` keeps
             the verifier config's (default ``json-v1``), a value replaces it.
         coords: box coordinates of the text format (``pixels`` of the frames as the model
             sees them, ``norm1000``, ``norm1``); ``None`` keeps the verifier config's

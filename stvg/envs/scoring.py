@@ -45,6 +45,15 @@ def build_verifier(cfg: EnvDataConfig) -> Verifier:
     return verifier
 
 
+def set_verifier_iteration(env: Any, iteration: int | None) -> None:
+    """Tell ``env``'s verifier (through any wrappers) the training iteration whose answers
+    it scores next (:meth:`~stvg.verifiers.verifier.Verifier.set_iteration`: terms with a
+    schedule over training read it); an env without a verifier is left alone."""
+    verifier = getattr(getattr(env, "unwrapped", env), "verifier", None)
+    if isinstance(verifier, Verifier):
+        verifier.set_iteration(iteration)
+
+
 def cost_info(
     frames_shown: int, shown_size: tuple[int, int], geometry: ModelGeometry | None = None
 ) -> dict[str, Any]:
@@ -74,4 +83,4 @@ def cost_info(
     return info
 
 
-__all__ = ["build_verifier", "cost_info"]
+__all__ = ["build_verifier", "cost_info", "set_verifier_iteration"]

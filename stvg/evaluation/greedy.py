@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from stvg.envs.make import make_env
+from stvg.envs.scoring import set_verifier_iteration
 from stvg.evaluation.episodes import finish_episodes
 from stvg.policies.base import SeededSampler, TextGenerator
 from stvg.policies.modes import set_train_mode
@@ -117,18 +118,23 @@ class GreedyProbe:
             self._env.reset(seed=self.env_seed)
         return self._env
 
-    def play(self, policy: Any, sample_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def play(
+        self, policy: Any, sample_ids: Sequence[str], iteration: int | None = None
+    ) -> list[dict[str, Any]]:
         """The final ``info`` of one deterministic episode per sample id, in order.
 
         The first answers of all samples come from one ``policy.act_batch`` call; a
         multi-step env's later steps from ``act_batch`` on the one observation. Random
-        generators are left as they were (:func:`preserved_rng`), gradients off.
+        generators are left as they were (:func:`preserved_rng`), gradients off. The
+        env's verifier scores as at training iteration ``iteration`` (``None``: outside
+        training), as the sampled answers of that iteration are scored.
         """
         import torch
 
         if not sample_ids:
             return []
         env = self._make_env()
+        set_verifier_iteration(env, iteration)
         with preserved_rng(policy), evaluation_mode(policy), torch.no_grad():
             observations = [env.reset(options={"sample_id": sid})[0] for sid in sample_ids]
             actions = policy.act_batch(observations)

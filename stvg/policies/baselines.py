@@ -46,7 +46,7 @@ class OutputConfig:
 
     Attributes:
         action_format: ``struct`` (numeric action) or ``text`` (rendered answer string).
-        answer_format: answer format used in ``text`` mode (``json-v1``, ``tagged``).
+        answer_format: answer format used in ``text`` mode (``json-v1``, ``tagged``, ``draft-final``).
         coords: coordinate system of the rendered boxes (``pixels`` of the shown frames,
             ``norm1000`` or ``norm1``); must match the env's ``coords``.
     """

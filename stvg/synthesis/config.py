@@ -109,7 +109,7 @@ class SynthContractConfig:
     """The answer contract of the targets (the SFT'd policy's).
 
     Attributes:
-        answer_format: ``json-v1`` or ``tagged``.
+        answer_format: ``json-v1``, ``tagged`` or ``draft-final``.
         coords: ``pixels`` (of the frames as the model sees them), ``norm1000``, ``norm1``.
         model_geometry: how the policy's processor resizes the shown frames
             (``{family: qwen2.5-vl}``); ``None`` = the model sees them as shown (the

@@ -3,7 +3,7 @@
 :func:`replace_with_gt` takes one teacher text and, in this order:
 
 1. **parses** the teacher's answer with the contract's own parser
-   (:meth:`~stvg.verifiers.formats.AnswerContract.parse`, ``json-v1`` or ``tagged``); a
+   (:meth:`~stvg.verifiers.formats.AnswerContract.parse`, any answer format); a
    text without a usable answer is a *failure* with a reason (``teacher_error``,
    ``empty``, ``refusal``, ``truncated``, ``no_answer_block``, ``unparsable``);
 2. **scores** that answer against the sample *before* any replacement (the env verifier's
@@ -47,6 +47,7 @@ from stvg.data.types import Sample, SecondLevelAnswer
 from stvg.synthesis.teachers.scene import box_text
 from stvg.verifiers.formats.base import format_seconds
 from stvg.verifiers.formats.coords import to_original
+from stvg.verifiers.formats.registry import FORMATS
 from stvg.verifiers.iou import box_iou
 
 _NUM = r"-?\d+(?:\.\d+)?"
@@ -173,10 +174,11 @@ def failure_reason(text: str | None, parse_error: str | None) -> str:
 
 
 def answer_start(text: str, answer_format: str) -> int:
-    """Offset where the (last) answer block starts: ``<answer>`` (json-v1) or the earlier
-    of the last ``<time>`` and ``<boxes>`` (tagged); ``len(text)`` when none is found."""
-    tags = ("<answer>",) if answer_format == "json-v1" else ("<time>", "<boxes>")
-    found = [text.rfind(tag) for tag in tags]
+    """Offset where the (last) answer block starts: the earliest of the last occurrences of
+    the format's answer tags (``<answer>`` for json-v1; ``<time>``, ``<boxes>`` for tagged;
+    ``<time>``, ``<think bbox>``, ``<pred bbox>`` for draft-final); ``len(text)`` when none
+    is found."""
+    found = [text.rfind(tag) for tag in FORMATS[answer_format].answer_tags]
     found = [i for i in found if i >= 0]
     return min(found) if found else len(text)
 

@@ -344,7 +344,7 @@ class Trainer(TrainerLifecycle):
             greedy_start = time.perf_counter()
             sample_ids = played_prompts([e.sample_id for e in experience.episodes])
             with autocast(self.device, self.precision):
-                stats.update(greedy_summary(self.greedy.play(policy, sample_ids)))
+                stats.update(greedy_summary(self.greedy.play(policy, sample_ids, iteration)))
             stats["time/greedy_s"] = time.perf_counter() - greedy_start
             start += stats["time/greedy_s"]  # not counted as rollout or update time
 
@@ -452,6 +452,7 @@ class Trainer(TrainerLifecycle):
                 sample_ids=chunk,
                 group_size=self.algo.group_size,
                 seed=task_seed(cfg.seed, self.iteration, self._round, k),
+                iteration=self.iteration,
             )
             for k, chunk in enumerate(chunks(ids, cfg.rollout.task_size))
         ]

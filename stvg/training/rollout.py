@@ -35,6 +35,7 @@ import torch
 from stvg.envs.base import GroupScoring
 from stvg.envs.contract import check_env_policy
 from stvg.envs.make import make_env
+from stvg.envs.scoring import set_verifier_iteration
 from stvg.policies.base import Rollouts, SeededSampler, TextCompletion, ValueHead, env_action
 from stvg.policies.modes import set_train_mode
 from stvg.policies.registry import make
@@ -59,12 +60,16 @@ class RolloutTask:
         sample_ids: the samples to play, in order.
         group_size: answers per sample (``> 1``: groups mode) or 1 (episodes mode).
         seed: seeds the policy's sampling for the whole task.
+        iteration: the trainer's iteration (1-based) the task belongs to, told to the env's
+            verifier before it scores (scheduled reward terms read it); ``None`` = not
+            part of a training run.
     """
 
     index: int
     sample_ids: tuple[str, ...]
     group_size: int
     seed: int
+    iteration: int | None = None
 
 
 #: Wrappers that do not change what a single-turn env's step returns for its answer
@@ -173,6 +178,7 @@ class RolloutWorker:
         if weights is not None:
             self.set_weights(weights, version)
         reseed_policy(self.policy, task.seed)
+        set_verifier_iteration(self.env, task.iteration)
         with torch.no_grad():
             if task.group_size > 1:
                 return self._play_groups(task)

@@ -15,7 +15,14 @@ when a term asks for it:
   on every frame of its span): per tube frame the IoU with the GT box of that frame when it lies in both spans, else with a null box, summed
   per answer with ``np.add.reduceat``;
 * :attr:`BatchInput.pairs`: predicted and GT boxes on the frames that have both (inside
-  both spans, with a GT box): what the spatial terms compare.
+  both spans, with a GT box): what the spatial terms compare;
+* :attr:`BatchInput.draft`: for a format with a draft box list (``draft-final``), the
+  draft lists as a batch of their own over the same predicted spans, densified by the same
+  rule (``None`` when no answer has one): what ``think_gain`` compares the answers with.
+
+:attr:`BatchInput.iteration` is the training iteration the answers were sampled at (set by
+the :class:`~stvg.verifiers.verifier.Verifier`, ``None`` outside training): terms with a
+schedule (``gate``) read it.
 
 The ground truth of the batch's distinct samples (by identity: the answers of one prompt
 share it) is packed once, densely over each ``gt_span``.
@@ -207,6 +214,9 @@ class BatchInput:
         native_fps, num_frames, width, height: ``[A]`` each answer's video.
         gt_first, gt_last: int64 ``[A]`` each answer's GT span.
         pred_first, pred_last: int64 ``[A]`` predicted span (``0, -1`` when unusable).
+        iteration: the 1-based training iteration whose rollouts these answers are
+            (:meth:`~stvg.verifiers.verifier.Verifier.set_iteration`), or ``None``
+            (evaluation, exports: scheduled terms take their final values).
 
     Raises:
         ValueError: a non-zero ``end_extension`` with a context without ``fps``; a
@@ -252,6 +262,8 @@ class BatchInput:
         self.pred_first = np.zeros(len(columns), dtype=np.int64)
         self.pred_last = np.full(len(columns), -1, dtype=np.int64)
         self.pred_first[idx], self.pred_last[idx] = pf, pl
+        self.iteration: int | None = None
+        self._given_draft_tubes: list[Tube | None] | None = None
 
     def __len__(self) -> int:
         return len(self.columns)
@@ -264,26 +276,20 @@ class BatchInput:
         contexts: Sequence[FrameContext],
         spans: Sequence[tuple[int, int] | None],
         tubes: Sequence[Tube | None],
+        draft_tubes: Sequence[Tube | None] | None = None,
     ) -> BatchInput:
         """A batch of answers whose predictions are given instead of derived: each
         answer's ``(first, last)`` native-frame span and its tube (``None`` = unusable, or
-        no boxes). What :class:`~stvg.verifiers.rewards.RewardInput` scores one answer
-        with."""
+        no boxes), and the densified draft lists of answers that have one
+        (``draft_tubes``, ``None`` = all empty). What
+        :class:`~stvg.verifiers.rewards.RewardInput` scores one answer with."""
         inp = cls(columns_of(parses), samples, contexts, "linear", {}, 0.0)
         for i, span in enumerate(spans):
             if span is not None:
                 inp.pred_first[i], inp.pred_last[i] = int(span[0]), int(span[1])
-        given = [Tube.empty() if t is None or not inp.ok[i] else t for i, t in enumerate(tubes)]
-        lengths = np.array([len(t) for t in given], dtype=np.int64)
-        offsets = np.zeros(len(given) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        frames = np.concatenate([t.frame_idx for t in given]).astype(np.int64)
-        boxes = np.concatenate([t.boxes_xyxy for t in given]).reshape(-1, 4)
-        answer = np.repeat(np.arange(len(given), dtype=np.int64), lengths)
-        # a cached property, filled here instead of densified
-        inp.__dict__["tubes"] = TubeBatch(
-            frames, np.ascontiguousarray(boxes.T, dtype=np.float64).T, offsets, answer
-        )
+        inp.__dict__["tubes"] = _given_tubes(tubes, inp.ok)  # a cached property, not densified
+        if draft_tubes is not None:
+            inp._given_draft_tubes = list(draft_tubes)
         return inp
 
     @functools.cached_property
@@ -373,6 +379,30 @@ class BatchInput:
         return answer, self.tubes.boxes_xyxy[keep], gt, count
 
     @functools.cached_property
+    def draft(self) -> BatchInput | None:
+        """The answers' draft box lists as a batch (``None`` when no answer has one).
+
+        Answer ``i`` of it is usable (``draft.ok[i]``) when answer ``i`` is and has a
+        draft list; its span is the answer's predicted span (the same ``pred_first`` /
+        ``pred_last``), its tube the draft list densified by the same rule, so that its
+        :attr:`pairs` lie on the same frames as the answer's.
+        """
+        columns = self.columns.draft
+        if columns is None:
+            return None
+        inp = BatchInput(
+            columns, self.samples, self.contexts, self.densify_method, self.densify_params, 0.0
+        )
+        usable = inp.ok & self.ok
+        inp.ok = usable
+        inp.pred_first = np.where(usable, self.pred_first, 0)
+        inp.pred_last = np.where(usable, self.pred_last, -1)
+        inp.iteration = self.iteration
+        if self._given_draft_tubes is not None:
+            inp.__dict__["tubes"] = _given_tubes(self._given_draft_tubes, usable)
+        return inp
+
+    @functools.cached_property
     def box_counts(self) -> np.ndarray:
         """int64 ``[A]`` boxes of each answer (after parsing)."""
         return np.diff(self.columns.box_offsets)
@@ -381,6 +411,18 @@ class BatchInput:
     def shown_counts(self) -> np.ndarray:
         """int64 ``[A]`` frames shown for each answer (``ctx.frame_idx.size``)."""
         return np.fromiter((c.frame_idx.shape[0] for c in self.contexts), np.int64, len(self))
+
+
+def _given_tubes(tubes: Sequence[Tube | None], usable: np.ndarray) -> TubeBatch:
+    """``tubes`` as a :class:`TubeBatch` (``None`` or an unusable answer: empty)."""
+    given = [Tube.empty() if t is None or not usable[i] else t for i, t in enumerate(tubes)]
+    lengths = np.array([len(t) for t in given], dtype=np.int64)
+    offsets = np.zeros(len(given) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    frames = np.concatenate([t.frame_idx for t in given]).astype(np.int64)
+    boxes = np.concatenate([t.boxes_xyxy for t in given]).reshape(-1, 4)
+    answer = np.repeat(np.arange(len(given), dtype=np.int64), lengths)
+    return TubeBatch(frames, np.ascontiguousarray(boxes.T, dtype=np.float64).T, offsets, answer)
 
 
 __all__ = ["BatchInput"]

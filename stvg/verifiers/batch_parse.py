@@ -19,7 +19,8 @@ organised differently:
 3. what the arrays do not cover is assembled by
    :func:`stvg.verifiers.formats.assemble.assemble` itself: a span that is an error (it
    returns at once) or not a pair, frames never shown, an integer beyond float range. A
-   format that overrides ``parse`` is parsed by its own ``parse``.
+   format that overrides ``parse`` is parsed by its own ``parse`` (``draft-final``, whose
+   draft box lists go into :attr:`AnswerColumns.draft`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class AnswerColumns:
             ``box_offsets[i]:box_offsets[i + 1]``.
         times_s: float64 ``[B]`` box times, seconds, increasing within an answer.
         boxes_xyxy: float64 ``[B, 4]`` boxes, original-video pixels.
+        draft: the draft box lists (:attr:`ParseResult.draft`, the ``draft-final``
+            format's) as columns of their own: ``draft.ok[i]`` when answer ``i`` has one
+            (same span), else :data:`NO_DRAFT` as its error; ``None`` when no answer of
+            the batch has a draft list.
     """
 
     ok: np.ndarray
@@ -79,18 +84,30 @@ class AnswerColumns:
     box_offsets: np.ndarray
     times_s: np.ndarray
     boxes_xyxy: np.ndarray
+    draft: AnswerColumns | None = None
 
     def __len__(self) -> int:
         return int(self.ok.shape[0])
+
+    def _answer(self, i: int) -> SecondLevelAnswer:
+        lo, hi = int(self.box_offsets[i]), int(self.box_offsets[i + 1])
+        span = (float(self.span_s[i, 0]), float(self.span_s[i, 1]))
+        return SecondLevelAnswer(span, self.times_s[lo:hi], self.boxes_xyxy[lo:hi])
 
     def parse_result(self, i: int) -> ParseResult:
         """Answer ``i`` as the :class:`ParseResult` the format's parser gives."""
         if not self.ok[i]:
             return ParseResult(None, self.errors[i], self.repairs[i], False)
-        lo, hi = int(self.box_offsets[i]), int(self.box_offsets[i + 1])
-        span = (float(self.span_s[i, 0]), float(self.span_s[i, 1]))
-        answer = SecondLevelAnswer(span, self.times_s[lo:hi], self.boxes_xyxy[lo:hi])
-        return ParseResult(answer, None, self.repairs[i], bool(self.format_ok[i]))
+        draft = None
+        if self.draft is not None and self.draft.ok[i]:
+            draft = self.draft._answer(i)
+        return ParseResult(
+            self._answer(i), None, self.repairs[i], bool(self.format_ok[i]), draft=draft
+        )
+
+
+#: The error of an answer in :attr:`AnswerColumns.draft` that has no draft list.
+NO_DRAFT = "the answer has no draft box list"
 
 
 class _Builder:
@@ -104,6 +121,7 @@ class _Builder:
         self.repairs: list[tuple[str, ...]] = [()] * n
         self.counts = np.zeros(n, dtype=np.int64)
         self.segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # answer, t, box
+        self.draft: _Builder | None = None  # made for the first answer with a draft list
 
     def add(self, i: int, parse: ParseResult) -> None:
         self.repairs[i] = tuple(parse.repairs)
@@ -111,6 +129,10 @@ class _Builder:
         if answer is None:
             self.errors[i] = parse.error
             return
+        if parse.draft is not None:
+            if self.draft is None:
+                self.draft = _Builder(self.ok.shape[0])
+            self.draft.add(i, ParseResult(parse.draft, None, (), True))
         self.ok[i] = True
         self.format_ok[i] = bool(parse.format_ok)
         self.span_s[i] = answer.span_s
@@ -132,9 +154,14 @@ class _Builder:
                 times, boxes = times[order], boxes[order]
         else:
             times, boxes = np.zeros(0), np.zeros((0, 4))
+        draft = None
+        if self.draft is not None:
+            self.draft.errors = [None if ok else NO_DRAFT for ok in self.draft.ok.tolist()]
+            draft = self.draft.columns()
         return AnswerColumns(
-            self.ok, self.errors, self.repairs, self.format_ok, self.span_s, offsets, times, boxes
-        )
+            self.ok, self.errors, self.repairs, self.format_ok, self.span_s, offsets, times,
+            boxes, draft,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -455,4 +482,4 @@ def _messages(
     return log.messages()
 
 
-__all__ = ["AnswerColumns", "parse_batch"]
+__all__ = ["NO_DRAFT", "AnswerColumns", "parse_batch"]

@@ -37,7 +37,16 @@ name                      value                                                 
                           N)``, N the video's frames
 ``gate``                  ``term`` paid only where ``when`` reaches ``threshold``,     term's
                           else 0 [``term: v_iou``, ``when: t_iou``,                     and 0
-                          ``threshold: 0.5``]
+                          ``threshold: 0.5``; ``threshold_start: 0.0``,
+                          ``schedule_iterations: 0``: with N > 0 iterations the
+                          threshold moves linearly from ``threshold_start`` at
+                          training iteration 1 to ``threshold`` at N + 1]
+``think_gain``            STVG-o1: ``max(spatial(final) - spatial(draft), 0)`` of   [0, 3]
+                          the ``draft-final`` format's two box lists [``giou``,
+                          ``l1`` as ``spatial``]; 0 for formats without a draft
+``box_consistency``       STVG-o1: 1 when the box list (and the draft list, if      [0, 1]
+                          any) has a box at exactly the shown frames of the
+                          answer's span, else 0
 ========================  ========================================================  ========
 
 Adding a term is one function and one YAML line::
@@ -77,6 +86,8 @@ from stvg.config import InvalidField
 from stvg.data.types import Sample, Tube
 from stvg.tubes.densify import frames_of_times
 from stvg.verifiers.batch_input import BatchInput
+from stvg.verifiers.batch_parse import NO_DRAFT
+from stvg.verifiers.formats.assemble import EXACT_TIME_TOL_S
 from stvg.verifiers.formats.context import FrameContext, ParseResult
 from stvg.verifiers.iou import generalized_box_iou
 from stvg.verifiers.metrics import SampleScore, score_sample
@@ -401,10 +412,7 @@ def _check_spatial(params: Mapping[str, Any]) -> None:
     "spatial",
     defaults={"giou": True, "l1": True},
     check=_check_spatial,
-    value_range=lambda params: (
-        -float(params["giou"]) - float(params["l1"]),
-        1.0 if params["giou"] else 0.0,
-    ),
+    value_range=lambda params: _spatial_range(params),
 )
 def spatial(batch: RewardBatch, giou: bool = True, l1: bool = True) -> TermScores:
     """STVG-o1's spatial reward: the mean over frames with a predicted and a GT box (the
@@ -414,6 +422,12 @@ def spatial(batch: RewardBatch, giou: bool = True, l1: bool = True) -> TermScore
     0 with a reason when no frame has both boxes.
     """
     _check_spatial({"giou": giou, "l1": l1})
+    mean, none = _spatial_means(batch, giou, l1)
+    return with_failures(batch, mean, _reason_where(batch.ok & none, _NO_SHARED))
+
+
+def _spatial_means(batch: RewardBatch, giou: bool, l1: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer the mean of ``GIoU - L1`` over its pairs, and whether it has none."""
     answer, pred, gt, _ = batch.pairs
     per_pair = np.zeros(pred.shape[0], dtype=np.float64)
     if giou:
@@ -421,8 +435,143 @@ def spatial(batch: RewardBatch, giou: bool = True, l1: bool = True) -> TermScore
     if l1:
         scale = np.stack([batch.width, batch.height, batch.width, batch.height], axis=1)[answer]
         per_pair -= (np.abs(pred - gt) / scale).mean(axis=1)
-    mean, none = _pair_means(batch, per_pair, 1)
-    return with_failures(batch, mean, _reason_where(batch.ok & none, _NO_SHARED))
+    return _pair_means(batch, per_pair, 1)
+
+
+def _spatial_range(params: Mapping[str, Any]) -> tuple[float, float]:
+    """``spatial``'s range: ``[-2, 1]`` with GIoU and L1, ``[-1, 1]``, ``[-1, 0]`` alone."""
+    return -float(params["giou"]) - float(params["l1"]), 1.0 if params["giou"] else 0.0
+
+
+def _check_think_gain(params: Mapping[str, Any]) -> None:
+    if not (params["giou"] or params["l1"]):
+        raise InvalidField(
+            "params.giou",
+            "reward term 'think_gain' needs giou: true, l1: true or both (it compares "
+            "GIoU - L1 of the two box lists)",
+        )
+
+
+@register_term(
+    "think_gain",
+    defaults={"giou": True, "l1": True},
+    check=_check_think_gain,
+    value_range=lambda params: (0.0, _spatial_range(params)[1] - _spatial_range(params)[0]),
+)
+def think_gain(batch: RewardBatch, giou: bool = True, l1: bool = True) -> TermScores:
+    """STVG-o1's think reward: ``max(spatial(final) - spatial(draft), 0)``, how much the
+    final box list (the answer) improves on the draft list (``draft-final``'s ``<think
+    bbox>``), each scored by :func:`spatial` with the same ``giou`` / ``l1`` on the frames
+    of the answer's span with a GT box (the draft densified like the answer).
+
+    0 with a reason for an answer without a draft list (another format), and when either
+    list has no frame shared with the ground truth (no gain can be measured). Range
+    ``[0, 3]`` with both parts (spatial's ``1 - (-2)``).
+    """
+    _check_think_gain({"giou": giou, "l1": l1})
+    n = len(batch)
+    drafts = batch.draft
+    if drafts is None:
+        return with_failures(batch, np.zeros(n), [NO_DRAFT] * n)
+    final, final_none = _spatial_means(batch, giou, l1)
+    draft, draft_none = _spatial_means(drafts, giou, l1)
+    values = np.where(drafts.ok, np.maximum(final - draft, 0.0), 0.0)
+    reasons: list[str | None] = []
+    for has_draft, no_final, no_draft in zip(
+        drafts.ok.tolist(), final_none.tolist(), draft_none.tolist(), strict=True
+    ):
+        if not has_draft:
+            reasons.append(NO_DRAFT)
+        elif no_final:
+            reasons.append(f"final list: {_NO_SHARED}")
+        elif no_draft:
+            reasons.append(f"draft list: {_NO_SHARED}")
+        else:
+            reasons.append(None)
+    values = np.where(final_none | draft_none, 0.0, values)
+    return with_failures(batch, values, reasons)
+
+
+def _covers_span(
+    batch: RewardBatch, columns: Any, use: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether the box list ``columns`` of each answer has a box at exactly the shown
+    frames inside its span (the parser's rule: a shown timestamp within
+    ``min(0.05 s, interval / 4)`` of ``[start, end]``), for the answers ``use``.
+
+    Returns:
+        ``(covers [A], boxes [A], expected [A])``: the verdict, the list's boxes and the
+        shown frames inside the span (0 where not ``use``).
+    """
+    n = len(batch)
+    idx = np.flatnonzero(use)
+    covers = np.zeros(n, dtype=bool)
+    boxes = np.diff(columns.box_offsets)
+    expected = np.zeros(n, dtype=np.int64)
+    if idx.size == 0:
+        return covers, np.where(use, boxes, 0), expected
+    counts = batch.shown_counts[idx]
+    owner = np.repeat(idx, counts)
+    stamps = np.concatenate([batch.contexts[i].timestamps_s for i in idx.tolist()])
+    tol_of: dict[int, float] = {}  # by context identity: a group's answers share one
+    for i in idx.tolist():
+        ctx = batch.contexts[i]
+        if id(ctx) not in tol_of:
+            tol_of[id(ctx)] = min(EXACT_TIME_TOL_S, ctx.interval_s / 4.0) + 1e-9
+    tol = np.zeros(n)
+    tol[idx] = [tol_of[id(batch.contexts[i])] for i in idx.tolist()]
+    span = batch.columns.span_s
+    inside = (stamps >= span[owner, 0] - tol[owner]) & (stamps <= span[owner, 1] + tol[owner])
+    expected[idx] = np.bincount(owner, weights=inside, minlength=n)[idx].astype(np.int64)
+    same_count = use & (boxes == expected)
+    # sorted times against sorted expected stamps, element by element, where counts agree
+    box_answer = np.repeat(np.arange(n), boxes)
+    rows = same_count[box_answer]
+    listed = columns.times_s[rows]
+    wanted = stamps[inside & same_count[owner]]
+    off = np.abs(listed - wanted) > tol[box_answer[rows]]
+    misses = np.bincount(box_answer[rows], weights=off, minlength=n)
+    covers = same_count & (misses == 0)
+    return covers, np.where(use, boxes, 0), expected
+
+
+@register_term("box_consistency", value_range=(0.0, 1.0))
+def box_consistency(batch: RewardBatch) -> TermScores:
+    """STVG-o1's consistency reward: 1 when the answer's box list has a box at exactly the
+    shown frames inside its span, from start to end, and so has its draft list when the
+    format writes one (``draft-final``: both lists must); else 0, with the reason.
+
+    A shown frame is inside the span ``[start, end]`` (seconds) by the parser's rule
+    (its timestamp within ``min(0.05 s, interval / 4)`` of it); the parser keeps a box only
+    at such a frame, one per frame, so a list covers the span exactly when it has as many
+    boxes as there are shown frames inside (boxes the parser dropped, e.g. outside the
+    span, are the ``format`` term's business). 0 with a reason when no frame was shown.
+    """
+    n = len(batch)
+    shown = batch.shown_counts > 0
+    use = batch.ok & shown
+    covers, boxes, expected = _covers_span(batch, batch.columns, use)
+    lists = [("the answer", covers, boxes)]
+    drafts = batch.draft
+    if drafts is not None:
+        has_draft = use & drafts.ok
+        draft_covers, draft_boxes, _ = _covers_span(drafts, drafts.columns, has_draft)
+        covers = covers & np.where(has_draft, draft_covers, True)
+        lists.append(("the draft list", np.where(has_draft, draft_covers, True), draft_boxes))
+    reasons: list[str | None] = [None] * n
+    for i in np.flatnonzero(batch.ok & ~covers).tolist():
+        if not shown[i]:
+            reasons[i] = "no frames were shown"
+            continue
+        start, end = batch.columns.span_s[i]
+        frames = f"the {expected[i]} shown frames in the span [{start:g}, {end:g}] s"
+        reasons[i] = "; ".join(
+            f"{name} has {count[i]} box{'' if count[i] == 1 else 'es'} "
+            + (f"not at {frames}" if count[i] == expected[i] else f"for {frames}")
+            for name, ok, count in lists
+            if not ok[i]
+        )
+    return with_failures(batch, covers.astype(np.float64), reasons)
 
 
 @register_term("t_iou_boundary", value_range=(0.0, 1.0))
@@ -451,11 +600,43 @@ def _check_gate(params: Mapping[str, Any]) -> None:
                 f"reward term 'gate' parameter {key!r} must name a registered term other "
                 f"than gate, one of {known}; got {name!r}",
             )
-    if not math.isfinite(params["threshold"]):
+    for key in ("threshold", "threshold_start"):
+        if not math.isfinite(params[key]):
+            raise InvalidField(
+                f"params.{key}",
+                f"reward term 'gate' parameter {key!r} must be finite, got {params[key]}",
+            )
+    steps = params["schedule_iterations"]
+    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
         raise InvalidField(
-            "params.threshold",
-            f"reward term 'gate' parameter 'threshold' must be finite, got {params['threshold']}",
+            "params.schedule_iterations",
+            "reward term 'gate' parameter 'schedule_iterations' must be a whole number of "
+            f"iterations >= 0 (0: no schedule), got {steps!r}",
         )
+
+
+def gate_threshold(
+    iteration: int | None, threshold: float, threshold_start: float, schedule_iterations: int
+) -> float:
+    """The ``gate`` term's threshold at training iteration ``iteration`` (1-based).
+
+    With ``schedule_iterations = N > 0`` it moves linearly from ``threshold_start`` at
+    iteration 1 to ``threshold`` at iteration ``N + 1`` and stays there:
+    ``threshold_start + (threshold - threshold_start) * min((iteration - 1) / N, 1)``.
+    Without a schedule (``N = 0``), or outside training (``iteration`` ``None``:
+    evaluation, exports), it is ``threshold``.
+
+    >>> gate_threshold(1, 0.5, 0.1, 10), round(gate_threshold(6, 0.5, 0.1, 10), 9)
+    (0.1, 0.3)
+    >>> gate_threshold(11, 0.5, 0.1, 10), gate_threshold(50, 0.5, 0.1, 10)
+    (0.5, 0.5)
+    >>> gate_threshold(None, 0.5, 0.1, 10), gate_threshold(3, 0.5, 0.1, 0)
+    (0.5, 0.5)
+    """
+    if not schedule_iterations or iteration is None:
+        return float(threshold)
+    progress = min(max(int(iteration) - 1, 0) / int(schedule_iterations), 1.0)
+    return float(threshold_start) + (float(threshold) - float(threshold_start)) * progress
 
 
 def _gate_range(params: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -468,27 +649,52 @@ def _gate_range(params: Mapping[str, Any]) -> tuple[float, float] | None:
 
 @register_term(
     "gate",
-    defaults={"term": "v_iou", "when": "t_iou", "threshold": 0.5},
+    defaults={
+        "term": "v_iou",
+        "when": "t_iou",
+        "threshold": 0.5,
+        "threshold_start": 0.0,
+        "schedule_iterations": 0,
+    },
     check=_check_gate,
     value_range=_gate_range,
 )
 def gate(
-    batch: RewardBatch, term: str = "v_iou", when: str = "t_iou", threshold: float = 0.5
+    batch: RewardBatch,
+    term: str = "v_iou",
+    when: str = "t_iou",
+    threshold: float = 0.5,
+    threshold_start: float = 0.0,
+    schedule_iterations: int = 0,
 ) -> TermScores:
-    """The value of ``term`` paid only where ``when`` reaches ``threshold``, else 0 (Open-o3
+    """The value of ``term`` paid only where ``when`` reaches the threshold, else 0 (Open-o3
     Video's gated spatial reward against "spatial collapse": no box reward before the span
     is good enough). Both terms run with their default parameters; a gated answer's reason
     says which value fell short.
+
+    The threshold is ``threshold``, or with ``schedule_iterations: N > 0`` relaxed early in
+    training: linear from ``threshold_start`` at iteration 1 to ``threshold`` from
+    iteration ``N + 1`` on (:func:`gate_threshold` of the batch's ``iteration``, which the
+    RL trainers set through :meth:`~stvg.verifiers.verifier.Verifier.set_iteration`;
+    outside training: ``threshold``).
     """
-    _check_gate({"term": term, "when": when, "threshold": threshold})
+    params = {
+        "term": term,
+        "when": when,
+        "threshold": threshold,
+        "threshold_start": threshold_start,
+        "schedule_iterations": schedule_iterations,
+    }
+    _check_gate(params)
+    bar = gate_threshold(batch.iteration, threshold, threshold_start, int(schedule_iterations))
     inner = REWARD_TERMS[term]
     condition = REWARD_TERMS[when]
     paid = inner.function(batch, **dict(inner.defaults))
     test = condition.function(batch, **dict(condition.defaults))
-    open_ = test.values >= float(threshold)
+    open_ = test.values >= bar
     values = np.where(open_, paid.values, 0.0)
     reasons = [
-        reason if is_open else f"gated: {when} {value:.3f} < {float(threshold):g}"
+        reason if is_open else f"gated: {when} {value:.3f} < {bar:g}"
         for reason, is_open, value in zip(
             paid.reasons, open_.tolist(), test.values.tolist(), strict=True
         )
@@ -549,6 +755,9 @@ class RewardInput:
             end extension); ``None`` when there is no answer.
         pred_tube: the densified tube (one box per native frame of ``pred_span``), empty
             or ``None`` when the answer has no boxes.
+        draft_tube: the draft box list (``parse.draft``, the ``draft-final`` format's)
+            densified over ``pred_span`` like ``pred_tube``; empty or ``None`` when there
+            is no draft list or it has no boxes.
 
     Raises:
         TypeError: a field of the wrong type (a caller bug).
@@ -562,6 +771,7 @@ class RewardInput:
     ctx: FrameContext
     pred_span: tuple[int, int] | None
     pred_tube: Tube | None
+    draft_tube: Tube | None = None
 
     def __post_init__(self) -> None:
         for name, tp in (("sample", Sample), ("parse", ParseResult), ("ctx", FrameContext)):
@@ -569,10 +779,12 @@ class RewardInput:
                 raise TypeError(
                     f"RewardInput.{name} must be a {tp.__name__}, got {type(getattr(self, name)).__name__}"
                 )
-        if self.pred_tube is not None and not isinstance(self.pred_tube, Tube):
-            raise TypeError(
-                f"RewardInput.pred_tube must be a Tube or None, got {type(self.pred_tube).__name__}"
-            )
+        for name in ("pred_tube", "draft_tube"):
+            tube = getattr(self, name)
+            if tube is not None and not isinstance(tube, Tube):
+                raise TypeError(
+                    f"RewardInput.{name} must be a Tube or None, got {type(tube).__name__}"
+                )
         if self.pred_span is not None:
             span = check_span(self.pred_span, "RewardInput.pred_span")
             object.__setattr__(self, "pred_span", span)
@@ -590,9 +802,14 @@ class RewardInput:
 
     @functools.cached_property
     def batch(self) -> RewardBatch:
-        """This answer as a :class:`RewardBatch` of one, with its own span and tube."""
+        """This answer as a :class:`RewardBatch` of one, with its own span and tubes."""
         return BatchInput.of_predictions(
-            [self.parse], [self.sample], [self.ctx], [self.pred_span], [self.pred_tube]
+            [self.parse],
+            [self.sample],
+            [self.ctx],
+            [self.pred_span],
+            [self.pred_tube],
+            [self.draft_tube],
         )
 
 
@@ -625,7 +842,10 @@ __all__ = [
     "TermScore",
     "TermScores",
     "consistency",
+    "box_consistency",
     "format_term",
+    "gate",
+    "gate_threshold",
     "get_term",
     "giou",
     "l1",
@@ -633,7 +853,10 @@ __all__ = [
     "resolve_term_params",
     "score_term",
     "span_length",
+    "spatial",
     "t_iou",
+    "t_iou_boundary",
+    "think_gain",
     "v_iou",
     "with_failures",
 ]

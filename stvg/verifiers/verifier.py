@@ -4,7 +4,7 @@ A verifier is a list of weighted reward terms (:mod:`stvg.verifiers.rewards`), a
 format and a densify rule::
 
     verifier:
-      answer_format: json-v1        # or tagged
+      answer_format: json-v1        # or tagged, draft-final
       coords: pixels                # pixels | norm1000 | norm1
       densify: {method: linear, end_extension: 0.0}
       terms:
@@ -48,6 +48,12 @@ implementation. Which parts run batched:
 The results equal scoring answer by answer (up to ``1e-12``; sums over frames may round
 differently in the last bits). Argument errors (a wrong type, a context of another video)
 are raised before anything is scored.
+
+Terms with a schedule over training (``gate`` with ``schedule_iterations``) read the
+training iteration the answers were sampled at: the RL trainers tell every rollout env's
+verifier with :meth:`Verifier.set_iteration` before it scores an iteration's answers (the
+iteration is the trainer's, saved in its checkpoints, so a resumed run scores as the
+uninterrupted one); ``None`` (the default: evaluation, exports) gives their final values.
 
 **Frames.** The densify method ``track`` reads the video between the answered seconds:
 every scoring method takes ``frames=`` (a :class:`~stvg.tubes.frames.FrameProvider`, per
@@ -142,7 +148,8 @@ class VerifierConfig:
     Attributes:
         terms: the weighted reward terms, at least one, each name at most once. Default:
             the paper's ``tIoU + vIoU``.
-        answer_format: the text answer format (``json-v1``, ``tagged``); ``None`` (unset)
+        answer_format: the text answer format (``json-v1``, ``tagged``, ``draft-final``);
+            ``None`` (unset)
             = ``json-v1``, or the policy's when an env binds to one.
         coords: coordinate system of boxes in the text: ``pixels`` (of the frames as
             shown), ``norm1000`` (Qwen3-VL style 0-1000) or ``norm1`` (0-1); ``None``
@@ -319,6 +326,8 @@ class Verifier:
     Attributes:
         config: the config.
         answer_format: the :class:`~stvg.verifiers.formats.AnswerFormat` parsing texts.
+        iteration: the 1-based training iteration the answers being scored were sampled
+            at (:meth:`set_iteration`), or ``None`` outside training.
 
     Example:
         >>> from stvg.data.types import Sample
@@ -347,6 +356,7 @@ class Verifier:
         self._densify_params = resolve_params(
             self.config.densify.method, self.config.densify.params
         )
+        self.iteration: int | None = None
 
     def __repr__(self) -> str:
         terms = ", ".join(f"{t.name}x{t.weight:g}" for t in self.config.terms)
@@ -412,6 +422,26 @@ class Verifier:
             ends = (weight * bounds[0], weight * bounds[1])
             low, high = low + min(ends), high + max(ends)
         return low, high
+
+    def set_iteration(self, iteration: int | None) -> None:
+        """Score the next answers as sampled at training iteration ``iteration``
+        (1-based, the trainer's), or outside training (``None``).
+
+        Only terms with a schedule read it (``gate`` with ``schedule_iterations``); the RL
+        trainers call it on every rollout env's verifier before an iteration's rollouts.
+
+        Raises:
+            ValueError: not ``None`` or an integer >= 0.
+        """
+        if iteration is not None and (
+            isinstance(iteration, bool)
+            or not isinstance(iteration, (int, np.integer))
+            or iteration < 0
+        ):
+            raise ValueError(
+                f"Verifier.set_iteration takes an iteration >= 0 or None, got {iteration!r}"
+            )
+        self.iteration = None if iteration is None else int(iteration)
 
     def parse(self, text: str, ctx: FrameContext) -> ParseResult:
         """Parse ``text`` with the configured answer format (never raises for a ``str``)."""
@@ -548,7 +578,7 @@ class Verifier:
     ) -> BatchInput:
         densify = self.config.densify
         columns = parse_batch(self.answer_format, items, contexts)
-        return BatchInput(
+        inp = BatchInput(
             columns,
             samples,
             contexts,
@@ -557,6 +587,8 @@ class Verifier:
             densify.end_extension,
             frames,
         )
+        inp.iteration = self.iteration
+        return inp
 
     def _score(
         self,

@@ -29,6 +29,8 @@ def _kind(path: Path) -> str:
     name = path.stem
     if name.endswith("quickstart"):
         return "run"
+    if path.parent.name == "recipes" and not name.startswith("hcstvg2_"):
+        return "run"  # the synthetic recipe configs of `stvg run`
     if name.startswith("sft_") or name.endswith("_sft"):
         return "sft"
     if name.endswith("_grpo") or name.startswith("grpo_"):
@@ -55,7 +57,8 @@ def _check_env(env: EnvConfig) -> None:
         from_dict(GroundingEnvConfig, env.env_kwargs(), path="env")
 
 
-ALL = sorted(CONFIGS.glob("*.yaml"))
+RECIPES = CONFIGS / "recipes"
+ALL = sorted(CONFIGS.glob("*.yaml")) + sorted(RECIPES.glob("*.yaml"))
 
 
 def test_every_shipped_config_has_a_known_kind() -> None:
@@ -72,7 +75,7 @@ def test_every_shipped_config_has_a_known_kind() -> None:
         assert expected in names
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_config_validates(path: Path) -> None:
     kind = _kind(path)
     with warnings.catch_warnings():
@@ -117,6 +120,94 @@ def test_gpu_configs_use_vlm_learning_numerics() -> None:
         assert config.mixed_precision == "bf16" and config.gradient_checkpointing
         assert config.policy.config["dtype"] == "bfloat16"
         assert config.env.dataset == "hcstvg2" and config.env.env_kwargs()["dataset"] == "hcstvg2"
+
+
+def _terms(env: EnvConfig) -> list[tuple[str, float, dict]]:
+    return [(t.name, t.weight, t.params) for t in env.verifier.terms]
+
+
+def test_the_synthetic_recipe_configs_differ_only_in_their_reward() -> None:
+    """recipes/{paper,time_r1,gated,stvg_o1}.yaml: the quickstart's pipeline on the recipes
+    sweep's budget, each with its recipe's reward (and the quickstart's 3 * L1)."""
+    configs = {n: load_run_config(RECIPES / f"{n}.yaml") for n in RECIPE_NAMES}
+    rl = {n: rl_config(c, Path("s/p.pt"), Path("runs/x")) for n, c in configs.items()}
+    assert {n: _terms(r.env) for n, r in rl.items()} == {
+        "paper": [("t_iou", 1.0, {}), ("v_iou", 1.0, {}), ("l1", 3.0, {})],
+        "time_r1": [("t_iou_boundary", 1.0, {}), ("v_iou", 1.0, {}), ("l1", 3.0, {})],
+        "gated": [
+            ("t_iou", 1.0, {}),
+            (
+                "gate",
+                1.0,
+                {
+                    "term": "v_iou",
+                    "when": "t_iou",
+                    "threshold": 0.5,
+                    "threshold_start": 0.25,
+                    "schedule_iterations": 30,
+                },
+            ),
+            ("l1", 3.0, {}),
+        ],
+        "stvg_o1": [
+            ("format", 1.0, {}),
+            ("box_consistency", 1.0, {}),
+            ("t_iou", 1.0, {}),
+            ("spatial", 1.0, {}),
+            ("l1", 3.0, {}),
+        ],
+    }
+    assert all(r.iterations == 60 and r.rollout.num_workers == 0 for r in rl.values())
+
+    def rest(value: object) -> object:
+        """``value`` without its names and verifier sections, at every depth."""
+        if isinstance(value, dict):
+            return {k: rest(v) for k, v in value.items() if k not in ("name", "verifier")}
+        return value
+
+    assert rest(to_dict(configs["paper"])) != {}
+
+    paper = rest(to_dict(configs["paper"]))
+    for name in RECIPE_NAMES:
+        assert rest(to_dict(configs[name])) == paper, name
+    assert to_dict(configs["paper"].data) == to_dict(
+        load_run_config(CONFIGS / "quickstart.yaml").data
+    )
+
+
+RECIPE_NAMES = ("paper", "time_r1", "gated", "stvg_o1")
+
+
+def test_the_hcstvg2_recipe_configs_are_stvg_o1s_setting_with_each_reward() -> None:
+    """Qwen2.5-VL-7B GRPO with 8 answers per prompt, learning rate 1e-6, 2 fps, frames of at
+    most 336 px; stvg_o1 answers in draft-final with STVG-o1's five terms, from an SFT
+    checkpoint trained on draft-final targets."""
+    configs = {n: from_yaml(TrainConfig, RECIPES / f"hcstvg2_{n}_grpo.yaml") for n in RECIPE_NAMES}
+    for name, config in configs.items():
+        assert config.learning_rate == 1e-6 and config.grpo.group_size == 8, name
+        assert config.policy.config["fps"] == 2.0 and config.env.max_side == 336, name
+        assert config.env.dataset == "hcstvg2" and config.mixed_precision == "bf16", name
+        _check_policy("vlm", config.policy.config)
+    o1 = configs["stvg_o1"]
+    assert o1.policy.config["answer_format"] == "draft-final"
+    assert _terms(o1.env) == [
+        ("format", 1.0, {}),
+        ("box_consistency", 1.0, {}),
+        ("t_iou", 1.0, {}),
+        ("spatial", 1.0, {}),
+        ("think_gain", 0.5, {}),
+        ("v_iou", 0.0, {}),
+    ]
+    assert {n: c.policy.config["answer_format"] for n, c in configs.items() if n != "stvg_o1"} == {
+        "paper": "json-v1",
+        "time_r1": "json-v1",
+        "gated": "json-v1",
+    }
+    for name, sft_name in (("stvg_o1", "stvg_o1"), ("paper", "json")):
+        sft = load_sft_config(RECIPES / f"hcstvg2_{sft_name}_sft.yaml")  # a typed policy config
+        assert sft.policy.config.answer_format == configs[name].policy.config["answer_format"]
+        assert sft.policy.config.fps == 2.0 and sft.env.max_side == 336
+        assert configs[name].policy.config["model_path"] == f"{sft.out_dir}/hf"
 
 
 SWEEPS = sorted((CONFIGS / "sweeps").glob("*.yaml"))

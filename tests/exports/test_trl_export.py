@@ -48,6 +48,35 @@ def test_rows_tell_times_and_score_their_target_fully(trl_dataset) -> None:
     assert row["visual_tokens"] == 4 * 4  # 4 frames of 56x56: (56/14)^2 / 4 tokens each
 
 
+def test_a_draft_final_export_renders_both_lists_and_scores_them(
+    tmp_path, tiny_checkpoints, export_root
+) -> None:
+    """``--set policy.answer_format=draft-final``: the prompt asks for STVG-o1's three
+    blocks, the target has the ground truth in both box lists and its record names the
+    format, so the STVG-o1 reward scores it: consistent lists, no gain over an equal draft."""
+    out = tmp_path / "dataset"
+    argv = ["export", "trl", "--model", str(tiny_checkpoints["qwen2.5-vl"])]
+    argv += ["--dataset", "synthetic", "--split", "test", "--root", str(export_root)]
+    argv += ["--max-side", "64", "--limit", "1", "--out", str(out)]
+    assert main([*argv, "--set", "policy.answer_format=draft-final"]) == 0
+    row = datasets.load_from_disk(str(out))[0]
+    assert "<think bbox>" in row["prompt"][-1]["content"][-1]["text"]
+    record = json.loads(row["ground_truth"])
+    assert record["answer_format"] == "draft-final"
+    draft = row["target"].split("<think bbox>")[1].split("</think bbox>")[0]
+    final = row["target"].split("<pred bbox>")[1].split("</pred bbox>")[0]
+    assert draft == final and final
+    terms = [{"name": n, "weight": 1.0} for n in ("t_iou", "box_consistency", "think_gain")]
+    truth = ground_truth_from_dict(record)
+    result = Verifier.from_config({"answer_format": "draft-final", "terms": terms}).score_text(
+        row["target"], truth.sample, truth.ctx
+    )
+    assert result.format_ok and result.terms["t_iou"] == 1.0
+    assert result.terms["box_consistency"] == 1.0 and result.terms["think_gain"] == 0.0
+    reward = make_trl_reward({"terms": terms}, term="box_consistency")
+    assert reward(completions=[row["target"]], ground_truth=[row["ground_truth"]]) == [1.0]
+
+
 def _warm_up(model, processor, row, max_steps: int, stop_loss: float) -> float:
     """Supervised steps on ``row``'s ``target`` (loss on the answer tokens only), until the
     loss is below ``stop_loss``; returns the last loss."""

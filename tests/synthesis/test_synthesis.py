@@ -89,11 +89,24 @@ def parse_tagged(target: str) -> tuple[list[float], dict[float, list]]:
     return [start, end], boxes
 
 
+def parse_draft_final(target: str) -> tuple[list[float], dict[float, list]]:
+    """The span and the final list of a draft-final target, whose draft list (the ground
+    truth too) must be the same entries."""
+    span = re.search(r"<time>\[(.*)\]</time>", target, re.S).group(1)
+    start, end = (float(v) for v in span.split(", "))
+    final = re.search(r"<pred bbox>(.*)</pred bbox>", target, re.S).group(1)
+    draft = re.search(r"<think bbox>(.*)</think bbox>", target, re.S).group(1)
+    assert draft == final
+    _, boxes = parse_tagged(f"<time>{start} - {end}</time><boxes>{final}</boxes>")
+    return [start, end], boxes
+
+
 @pytest.mark.parametrize(
     ("contract", "parser"),
     [
         ({"answer_format": "json-v1", "coords": "pixels", "model_geometry": GEOMETRY}, "json"),
         ({"answer_format": "tagged", "coords": "norm1000", "model_geometry": None}, "tagged"),
+        ({"answer_format": "draft-final", "coords": "pixels", "model_geometry": None}, "draft"),
     ],
 )
 def test_scene_teacher_targets_are_the_ground_truth(root, tmp_path, contract, parser):
@@ -107,7 +120,7 @@ def test_scene_teacher_targets_are_the_ground_truth(root, tmp_path, contract, pa
     targets = read_targets(tmp_path / "targets.jsonl")
     assert len(targets) == N and result.manifest["counts"]["kept"] == N
     expected = gt_numbers(root, contract)
-    parse = parse_json_v1 if parser == "json" else parse_tagged
+    parse = {"json": parse_json_v1, "tagged": parse_tagged, "draft": parse_draft_final}[parser]
     for sample_id, target in targets.items():
         span, boxes = parse(target)
         gt_span, gt_boxes = expected[sample_id]

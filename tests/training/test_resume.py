@@ -167,3 +167,43 @@ def test_lr_anneal_iterations_validation(setup: tuple[Path, Path], tmp_path: Pat
         _config(setup, tmp_path, "x", lr_anneal_iterations=4)
     with pytest.raises(ConfigError, match=r"iterations: \(4\) exceeds lr_anneal_iterations"):
         _config(setup, tmp_path, "x", anneal_lr=True, lr_anneal_iterations=3)
+
+
+def test_a_scheduled_gate_follows_the_trainers_iteration_across_a_resume(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The gate's threshold moves from -1 at iteration 1 to 2 at iteration 4 (3 scheduled
+    iterations: -1, 0, 1, 2): paid on every answer at iterations 1 and 2 (tIoU >= -1, >= 0),
+    so it equals vIoU there; never at iteration 4 (tIoU < 2). A run interrupted after
+    iteration 2 and resumed scores iterations 3 and 4 as the uninterrupted run does."""
+    gate = {"term": "v_iou", "when": "t_iou", "threshold": 2.0, "threshold_start": -1.0}
+    verifier = {
+        "terms": [
+            {"name": "v_iou", "weight": 1.0},
+            {"name": "gate", "weight": 1.0, "params": {**gate, "schedule_iterations": 3}},
+        ]
+    }
+    config = {"env": {"verifier": verifier}}
+    straight = Trainer.create(_config(setup, tmp_path, "straight", **config), tensorboard=False)
+    try:
+        straight.train()
+    finally:
+        straight.close()
+    lines = read_metrics(straight.run_dir.path)
+    for line in lines[:2]:
+        assert line["rewards/gate/mean"] == pytest.approx(line["rewards/v_iou/mean"])
+    assert lines[0]["rewards/v_iou/mean"] > 0
+    assert lines[3]["rewards/gate/mean"] == 0.0
+
+    first = Trainer.create(_config(setup, tmp_path, "resumed", **config), tensorboard=False)
+    with pytest.raises(Interrupted):
+        try:
+            first.train(on_iteration_end=_interrupt_after_two)
+        finally:
+            first.close()
+    second = Trainer.resume(first.run_dir.path, tensorboard=False)
+    try:
+        second.train()
+    finally:
+        second.close()
+    assert _strip(read_metrics(second.run_dir.path)) == _strip(lines)

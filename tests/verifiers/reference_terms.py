@@ -15,6 +15,8 @@ import numpy as np
 
 from stvg.config import InvalidField
 from stvg.data.timing import frame_of_time
+from stvg.data.types import Tube
+from stvg.verifiers.formats import FrameContext
 from stvg.verifiers.iou import generalized_box_iou
 from stvg.verifiers.rewards import RewardInput, TermScore
 
@@ -89,13 +91,14 @@ def length_ratio(pred_len: float, ref_len: float) -> float:
     return float(min(pred_len, ref_len) / max(pred_len, ref_len))
 
 
-def spatial_pairs(inp: RewardInput) -> tuple[np.ndarray, np.ndarray]:
+def spatial_pairs(inp: RewardInput, tube: Tube | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Aligned predicted and GT boxes ``[M, 4]`` on frames that have both, inside both spans.
 
-    The frames are those of the densified tube (inside ``pred_span``) that lie inside
-    ``gt_span`` and carry a GT box: the temporal intersection used by vIoU.
+    The frames are those of the densified tube (inside ``pred_span``; ``inp.pred_tube``
+    unless ``tube`` is given) that lie inside ``gt_span`` and carry a GT box: the temporal
+    intersection used by vIoU.
     """
-    tube = inp.pred_tube
+    tube = inp.pred_tube if tube is None else tube
     empty = np.zeros((0, 4)), np.zeros((0, 4))
     if tube is None or len(tube) == 0 or inp.pred_span is None or not inp.sample.gt_boxes:
         return empty
@@ -241,19 +244,89 @@ def spatial(inp: RewardInput, giou: bool = True, l1: bool = True) -> TermScore:
     pred, gt = spatial_pairs(inp)
     if pred.shape[0] == 0:
         return TermScore(0.0, _NO_SHARED)
+    return TermScore(spatial_value(pred, gt, inp.sample.width, inp.sample.height, giou, l1))
+
+
+def spatial_value(
+    pred: np.ndarray, gt: np.ndarray, width: float, height: float, giou: bool, l1: bool
+) -> float:
+    """Mean over aligned box pairs of ``GIoU - L1`` (either part may be left out), pair by
+    pair with plain Python."""
     total = 0.0
     for p, g in zip(pred, gt, strict=True):
         if giou:
             total += float(generalized_box_iou(p[None], g[None])[0])
         if l1:
-            w, h = inp.sample.width, inp.sample.height
+            w, h = width, height
             total -= (
                 abs(p[0] - g[0]) / w
                 + abs(p[1] - g[1]) / h
                 + abs(p[2] - g[2]) / w
                 + abs(p[3] - g[3]) / h
             ) / 4
-    return TermScore(total / pred.shape[0])
+    return total / pred.shape[0]
+
+
+_NO_DRAFT = "the answer has no draft box list"
+
+
+def think_gain(inp: RewardInput, giou: bool = True, l1: bool = True) -> TermScore:
+    """STVG-o1: ``max(spatial(final) - spatial(draft), 0)``, each list's densified tube
+    against the GT on the frames both have; 0 with a reason without a draft list or when
+    either list shares no frame with the GT."""
+    if _failure(inp):
+        return _failure(inp)
+    if inp.parse.draft is None:
+        return TermScore(0.0, _NO_DRAFT)
+    final = spatial_pairs(inp)
+    if final[0].shape[0] == 0:
+        return TermScore(0.0, f"final list: {_NO_SHARED}")
+    if inp.draft_tube is None:
+        return TermScore(0.0, f"draft list: {_NO_SHARED}")
+    draft = spatial_pairs(inp, inp.draft_tube)
+    if draft[0].shape[0] == 0:
+        return TermScore(0.0, f"draft list: {_NO_SHARED}")
+    w, h = inp.sample.width, inp.sample.height
+    gain = spatial_value(*final, w, h, giou, l1) - spatial_value(*draft, w, h, giou, l1)
+    return TermScore(max(gain, 0.0))
+
+
+def sampled_seconds(ctx: FrameContext, span_s: tuple[float, float]) -> list[float]:
+    """The shown timestamps inside ``span_s``, by the parser's tolerance
+    ``min(0.05 s, interval / 4)``."""
+    tol = min(0.05, ctx.interval_s / 4) + 1e-9
+    return [t for t in ctx.timestamps_s.tolist() if span_s[0] - tol <= t <= span_s[1] + tol]
+
+
+def box_consistency(inp: RewardInput) -> TermScore:
+    """STVG-o1: 1 when the answer's box list (and its draft list, if any) has a box at
+    exactly the shown frames of its span, else 0 with the reason."""
+    if _failure(inp):
+        return _failure(inp)
+    if inp.ctx.frame_idx.size == 0:
+        return TermScore(0.0, "no frames were shown")
+    answer = inp.parse.answer
+    expected = sampled_seconds(inp.ctx, answer.span_s)
+    tol = min(0.05, inp.ctx.interval_s / 4) + 1e-9
+    lists = [("the answer", answer)]
+    if inp.parse.draft is not None:
+        lists.append(("the draft list", inp.parse.draft))
+    frames = (
+        f"the {len(expected)} shown frames in the span "
+        f"[{answer.span_s[0]:g}, {answer.span_s[1]:g}] s"
+    )
+    problems = []
+    for name, listed in lists:
+        times = listed.times_s.tolist()
+        k = len(times)
+        box = "box" if k == 1 else "boxes"
+        if k != len(expected):
+            problems.append(f"{name} has {k} {box} for {frames}")
+        elif any(abs(t - e) > tol for t, e in zip(times, expected, strict=True)):
+            problems.append(f"{name} has {k} {box} not at {frames}")
+    if problems:
+        return TermScore(0.0, "; ".join(problems))
+    return TermScore(1.0)
 
 
 def t_iou_boundary(inp: RewardInput) -> TermScore:
@@ -268,9 +341,16 @@ def t_iou_boundary(inp: RewardInput) -> TermScore:
 
 
 def gate(
-    inp: RewardInput, term: str = "v_iou", when: str = "t_iou", threshold: float = 0.5
+    inp: RewardInput,
+    term: str = "v_iou",
+    when: str = "t_iou",
+    threshold: float = 0.5,
+    threshold_start: float = 0.0,
+    schedule_iterations: int = 0,
 ) -> TermScore:
-    """``term`` where ``when`` reaches ``threshold``, else 0 with the reason."""
+    """``term`` where ``when`` reaches ``threshold``, else 0 with the reason (a
+    :class:`RewardInput` is scored outside training: the schedule's final threshold)."""
+    del threshold_start, schedule_iterations
     if _failure(inp):
         return _failure(inp)
     paid, test = REFERENCE_TERMS[term](inp), REFERENCE_TERMS[when](inp)
@@ -290,4 +370,6 @@ REFERENCE_TERMS = {
     "spatial": spatial,
     "t_iou_boundary": t_iou_boundary,
     "gate": gate,
+    "think_gain": think_gain,
+    "box_consistency": box_consistency,
 }

@@ -150,6 +150,46 @@ def test_verl_per_sample_format_and_coords_overrides() -> None:
         compute_score("src", TEXT, {**GT, "answer_format": "xml"})
 
 
+def test_draft_final_records_score_both_lists_in_trl_and_verl() -> None:
+    """A draft-final record (the STVG-o1 reward): the draft list is the shifted box, the
+    final list the GT box. spatial(final) = 1; spatial(draft) = GIoU 1/3 - L1 0.0390625
+    ((50 + 50) / 640 / 4); both lists cover 1, 2, 3 s."""
+    final = SecondLevelAnswer((1.0, 3.0), ANSWER.times_s, np.array([GT_BOX] * 3))
+    text = get_format("draft-final").render(final, CTX, draft=ANSWER)
+    gt = ground_truth_to_dict(SAMPLE, CTX, answer_format="draft-final")
+    config = {
+        "terms": [
+            {"name": "t_iou", "weight": 1.0},
+            {"name": "spatial", "weight": 1.0},
+            {"name": "box_consistency", "weight": 1.0},
+            {"name": "think_gain", "weight": 0.5},
+        ]
+    }
+    gain = 1 - (1 / 3 - 0.0390625)
+    out = compute_score("src", text, gt, verifier=config)
+    assert out["think_gain"] == pytest.approx(gain) and out["box_consistency"] == 1.0
+    assert out["score"] == pytest.approx(T_IOU + 1.0 + 1.0 + 0.5 * gain)
+    reward = make_trl_reward(config, term="think_gain")
+    assert reward(completions=[text], ground_truth=[gt]) == pytest.approx([gain])
+
+
+def test_trl_reward_follows_the_trainers_step_for_a_scheduled_gate() -> None:
+    """TRL passes ``trainer_state``: iteration ``global_step + 1``. The gate's threshold
+    goes from 0.9 at iteration 1 to 1.0 from iteration 3 (2 scheduled iterations), so the
+    answer's tIoU 60/61 = 0.984 opens it at steps 0 and 1 (0.9, 0.95), not at step 2 (1.0),
+    nor without a trainer state (the final threshold)."""
+    from types import SimpleNamespace
+
+    gate = {"threshold": 1.0, "threshold_start": 0.9, "schedule_iterations": 2}
+    reward = make_trl_reward({"terms": [{"name": "gate", "params": gate}]})
+    paid = [
+        reward(completions=[TEXT], ground_truth=[GT], trainer_state=SimpleNamespace(global_step=s))
+        for s in (0, 1, 2)
+    ]
+    assert paid == [pytest.approx([V_IOU]), pytest.approx([V_IOU]), [0.0]]
+    assert reward(completions=[TEXT], ground_truth=[GT]) == [0.0]
+
+
 def test_verl_builds_each_verifier_once() -> None:
     verl_adapter.VERIFIERS.clear()
     for _ in range(3):

@@ -263,6 +263,93 @@ def test_tagged_repairs() -> None:
     )
 
 
+DRAFT_FINAL = get_format("draft-final")
+
+
+def test_draft_final_parse_and_render() -> None:
+    """STVG-o1's span, draft list, final list: the final list is the answer, the draft
+    list travels in ``ParseResult.draft`` with the same span (shown 640x360 -> x2)."""
+    text = (
+        "<think>ok</think><time>[2, 4]</time>\n"
+        "<think bbox>2: [12, 20, 112, 220], 3: [22, 20, 122, 220]</think bbox>\n"
+        "<pred bbox>2: [10, 20, 110, 220], 3: [20, 20, 120, 220]</pred bbox>"
+    )
+    result = DRAFT_FINAL.parse(text, CTX)
+    assert result.format_ok and result.repairs == ()
+    assert result.answer.span_s == result.draft.span_s == (2.0, 4.0)
+    np.testing.assert_allclose(result.answer.boxes_xyxy, [[20, 40, 220, 440], [40, 40, 240, 440]])
+    np.testing.assert_allclose(result.draft.boxes_xyxy, [[24, 40, 224, 440], [44, 40, 244, 440]])
+    np.testing.assert_array_equal(result.draft.times_s, [2.0, 3.0])
+    assert DRAFT_FINAL.render(result.answer, CTX, "ok", draft=result.draft) == text.replace(
+        "<think>ok</think>", "<think>\nok\n</think>\n"
+    )
+    # a ground-truth target: the same boxes in both lists
+    assert DRAFT_FINAL.render(result.answer, CTX) == (
+        "<time>[2, 4]</time>\n"
+        "<think bbox>2: [10, 20, 110, 220], 3: [20, 20, 120, 220]</think bbox>\n"
+        "<pred bbox>2: [10, 20, 110, 220], 3: [20, 20, 120, 220]</pred bbox>"
+    )
+    for span_text in ("[2, 4]", "[2s, 4s]", "[ 2.0 , 4.0 ]", "2 - 4", "2s to 4s"):
+        lists = "<think bbox></think bbox><pred bbox></pred bbox>"
+        assert DRAFT_FINAL.parse(f"<time>{span_text}</time>{lists}", CTX).answer.span_s == (2, 4)
+    # the other formats carry no draft list
+    assert TAGGED.parse("<time>2 - 4</time><boxes></boxes>", CTX).draft is None
+    assert parse_json('{"span": [2, 4], "boxes": {}}').draft is None
+    instructions = DRAFT_FINAL.instructions(CTX)
+    assert "<time>[START, END]</time>" in instructions
+    assert "<think bbox>3: [x1, y1, x2, y2], ...</think bbox>" in instructions
+    assert "<pred bbox>3: [x1, y1, x2, y2], ...</pred bbox>" in instructions
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("<time>[2, 4]</time><pred bbox></pred bbox>", "no <think bbox> block"),
+        ("<time>[2, 4]</time><think bbox></think bbox>", "no <pred bbox> block"),
+        ("<think bbox></think bbox><pred bbox></pred bbox>", "no <time> block"),
+        (
+            "<time>[2, 4]</time><think bbox></think bbox><pred bbox>2: [1, 1, 2, 2]",
+            "unterminated <pred bbox> block",
+        ),
+        (
+            "<time>[two, four]</time><think bbox></think bbox><pred bbox></pred bbox>",
+            "<time> must hold '[START, END]' in seconds, got '[two, four]'",
+        ),
+        (
+            "<time>[4, 2]</time><think bbox></think bbox><pred bbox></pred bbox>",
+            "span end 2 < start 4",
+        ),
+        ("<time>[25, 30]</time><think bbox></think bbox><pred bbox></pred bbox>", "starts after"),
+    ],
+)
+def test_draft_final_errors(text: str, reason: str) -> None:
+    result = DRAFT_FINAL.parse(text, CTX)
+    assert not result.ok and result.draft is None and reason in result.error
+
+
+def test_draft_final_repairs_name_the_list() -> None:
+    """Repairs of the final list read as every format's; the draft list's are prefixed;
+    blocks out of order and trailing text are format repairs."""
+    text = (
+        "<time>[2, 19.5]</time><pred bbox>2: [1, 1, 2, 2], 3: [1, 2, 3]</pred bbox>"
+        "<think bbox>2: [1, 1, 2, 2], 9: [700, 1, 2, 2]; 21: [1, 1, 2, 2] junk</think bbox> bye"
+    )
+    result = DRAFT_FINAL.parse(text, CTX)
+    assert result.ok and not result.format_ok
+    np.testing.assert_array_equal(result.answer.times_s, [2.0])
+    np.testing.assert_array_equal(result.draft.times_s, [2.0, 9.0])
+    np.testing.assert_allclose(result.draft.boxes_xyxy[1], [4, 2, 1280, 4])  # swapped, clipped
+    assert result.repairs == (
+        "blocks out of order (expected <time>, <think bbox>, <pred bbox>)",
+        "text after </think bbox> ignored",
+        "unparsed text in <think bbox> ignored",
+        "box is not 4 finite numbers, dropped at 3 s",
+        "draft: box corners swapped (x2 < x1 or y2 < y1) at 9 s",
+        "draft: box clipped to the frame at 9 s",
+        "draft: box time matches no shown frame, dropped at 21 s",
+    )
+
+
 def test_non_str_and_huge_inputs_give_reasons_quickly() -> None:
     assert JSON.parse(None, CTX).error == "answer text is NoneType, not str"  # type: ignore[arg-type]
     started = time.perf_counter()
@@ -286,9 +373,10 @@ def test_non_str_and_huge_inputs_give_reasons_quickly() -> None:
 
 
 def test_registry_and_instructions() -> None:
-    assert sorted(FORMATS) == ["json-v1", "tagged"]
+    assert sorted(FORMATS) == ["draft-final", "json-v1", "tagged"]
     with pytest.raises(
-        ValueError, match=r"unknown answer format 'xml'; choose one of \['json-v1', 'tagged'\]"
+        ValueError,
+        match=r"unknown answer format 'xml'; choose one of \['draft-final', 'json-v1', 'tagged'\]",
     ):
         get_format("xml")
     with pytest.raises(ValueError, match=r"unknown coordinate system 'norm100'.*'norm1000'"):

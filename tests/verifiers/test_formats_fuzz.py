@@ -42,10 +42,14 @@ def check_result(result: ParseResult, ctx: FrameContext) -> None:
         assert result.ok and result.repairs == ()
     if not result.ok:
         assert isinstance(result.error, str) and result.error
+        assert result.draft is None
         return
     answer = result.answer
     start, end = answer.span_s
     assert np.isfinite([start, end]).all() and 0.0 <= start <= end <= ctx.duration_s
+    if result.draft is not None:  # a draft-final draft list: the same span and invariants
+        assert result.draft.span_s == answer.span_s
+        check_result(ParseResult(result.draft, None, (), True), ctx)
     times = answer.times_s
     assert np.all(np.diff(times) > 0)
     assert np.isin(times, ctx.timestamps_s).all()
@@ -87,6 +91,9 @@ def test_render_then_parse_round_trips(data, fmt, reasoning: str) -> None:
     reasoning = "".join(c for c in reasoning if c not in "<>")
     result = fmt.parse(fmt.render(answer, ctx, reasoning), ctx)
     assert result.format_ok, (result.error, result.repairs)
+    if fmt.name == "draft-final":  # the answer rendered in both lists
+        np.testing.assert_array_equal(result.draft.times_s, result.answer.times_s)
+        np.testing.assert_array_equal(result.draft.boxes_xyxy, result.answer.boxes_xyxy)
     check_result(result, ctx)
     np.testing.assert_allclose(result.answer.span_s, answer.span_s, atol=5e-4)
     np.testing.assert_array_equal(result.answer.times_s, answer.times_s)
@@ -108,7 +115,12 @@ def test_parse_never_raises_on_any_text(text: str, fmt, ctx: FrameContext) -> No
 )
 def test_parse_never_raises_inside_blocks(body: str, fmt) -> None:
     ctx = CONTEXTS[0]
-    for text in (f"<answer>{body}</answer>", f"<time>1 - 3</time><boxes>{body}</boxes>"):
+    for text in (
+        f"<answer>{body}</answer>",
+        f"<time>1 - 3</time><boxes>{body}</boxes>",
+        f"<time>[{body}]</time><think bbox>{body}</think bbox><pred bbox>{body}</pred bbox>",
+        f"<time>[1, 3]</time><think bbox>{body}</think bbox><pred bbox>{body}</pred bbox>",
+    ):
         check_result(fmt.parse(text, ctx), ctx)
 
 
@@ -121,6 +133,10 @@ _ALPHABET = list('{}[]":,.-+eE0123456789 \n\t<>/sxNaInfity') + [
     "</time>",
     "<boxes>",
     "</boxes>",
+    "<think bbox>",
+    "</think bbox>",
+    "<pred bbox>",
+    "</pred bbox>",
     "NaN",
     "Infinity",
     "1e999",

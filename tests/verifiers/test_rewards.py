@@ -58,12 +58,17 @@ def make_input(
     format_ok: bool = True,
     repairs: tuple[str, ...] = (),
     end_extension: float = 0.0,
+    draft: SecondLevelAnswer | None = None,
 ) -> RewardInput:
-    """The input the verifier builds: the span rule and the linear densified tube."""
-    parse = ParseResult(ans, None, repairs, format_ok)
+    """The input the verifier builds: the span rule and the linear densified tube (and
+    the draft list's, for an answer with one)."""
+    parse = ParseResult(ans, None, repairs, format_ok, draft=draft)
     span = span_seconds_to_frames(ans.span_s, 30.0, 300, fps=1.0, end_extension=end_extension)
     tube = densify(ans, SAMPLE, "linear", fps=1.0, end_extension=end_extension)
-    return RewardInput(SAMPLE, parse, CTX, span, tube)
+    draft_tube = None
+    if draft is not None:
+        draft_tube = densify(draft, SAMPLE, "linear", fps=1.0, end_extension=end_extension)
+    return RewardInput(SAMPLE, parse, CTX, span, tube, draft_tube)
 
 
 def value(name: str, inp: RewardInput, **params) -> float:
@@ -166,6 +171,115 @@ def test_gate_pays_the_term_only_past_the_threshold() -> None:
     assert get_term("gate").range_of(resolve_term_params("gate", {"term": "spatial"})) == (
         -2.0,
         1.0,
+    )
+
+
+def test_gate_threshold_schedule_over_training_iterations() -> None:
+    # 10 iterations from 0.1 to 0.5: iteration 1 -> 0.1, 6 -> 0.1 + 0.4 * 5/10 = 0.3,
+    # 8 -> 0.1 + 0.4 * 7/10 = 0.38, 11 and later -> 0.5; outside training -> 0.5.
+    assert rewards.gate_threshold(1, 0.5, 0.1, 10) == pytest.approx(0.1)
+    assert rewards.gate_threshold(6, 0.5, 0.1, 10) == pytest.approx(0.3)
+    assert rewards.gate_threshold(8, 0.5, 0.1, 10) == pytest.approx(0.38)
+    assert rewards.gate_threshold(11, 0.5, 0.1, 10) == 0.5
+    assert rewards.gate_threshold(500, 0.5, 0.1, 10) == 0.5
+    assert rewards.gate_threshold(None, 0.5, 0.1, 10) == 0.5
+    assert rewards.gate_threshold(1, 0.5, 0.1, 0) == 0.5  # no schedule
+    from stvg.verifiers import Verifier
+
+    params = {"threshold": 0.5, "threshold_start": 0.1, "schedule_iterations": 10}
+    verifier = Verifier.from_config({"terms": [{"name": "gate", "params": params}]})
+    early = answer((0.0, 2.0), [0, 1, 2], [GT_BOX] * 3)  # tIoU = vIoU = 31/90 = 0.344
+    paid = {}
+    for iteration in (1, 6, 8, 11, None):
+        verifier.set_iteration(iteration)
+        result = verifier.score_answer(early, SAMPLE, CTX)
+        paid[iteration] = (result.terms["gate"], result.reasons.get("gate"))
+    assert paid[1][0] == pytest.approx(31 / 90) and paid[1][1] is None  # 0.344 >= 0.1
+    assert paid[6][0] == pytest.approx(31 / 90)  # 0.344 >= 0.3
+    assert paid[8] == (0.0, "gated: t_iou 0.344 < 0.38")
+    assert paid[11] == (0.0, "gated: t_iou 0.344 < 0.5")
+    assert paid[None] == (0.0, "gated: t_iou 0.344 < 0.5")
+    with pytest.raises(InvalidField, match="whole number of iterations >= 0"):
+        resolve_term_params("gate", {"schedule_iterations": 2.5})
+    with pytest.raises(InvalidField, match="whole number of iterations >= 0"):
+        resolve_term_params("gate", {"schedule_iterations": -1})
+    with pytest.raises(ValueError, match="iteration >= 0 or None"):
+        verifier.set_iteration(-1)
+    with pytest.raises(ValueError, match="iteration >= 0 or None"):
+        verifier.set_iteration(True)
+
+
+# The draft list of a draft-final answer (STVG-o1) next to the final list. Both lists cover
+# 1, 2, 3 s (span [1, 3] s -> frames 30..90, 60 of them with a GT box). spatial(GT_BOX) = 1;
+# spatial(SHIFTED) = GIoU 1/3 - L1 (50 + 50) / 640 / 4 = 1/3 - 0.0390625.
+def test_think_gain_is_the_final_lists_spatial_gain_over_the_draft() -> None:
+    final_gt = answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3)
+    draft_shifted = answer((1.0, 3.0), [1, 2, 3], [SHIFTED] * 3)
+    refined = make_input(final_gt, draft=draft_shifted)
+    assert value("think_gain", refined) == pytest.approx(1 - (1 / 3 - 0.0390625))  # 0.70573
+    assert value("think_gain", refined, l1=False) == pytest.approx(1 - 1 / 3)  # GIoU only
+    assert value("think_gain", refined, giou=False) == pytest.approx(0.0390625)  # L1 only
+    # a final list worse than its draft gains nothing (max(., 0))
+    worse = make_input(draft_shifted, draft=final_gt)
+    assert value("think_gain", worse) == 0.0 and score_term("think_gain", worse).reason is None
+    # disjoint draft [300, 100, 400, 200]: GIoU -1/3, L1 (200 + 200) / 640 / 4 = 0.15625
+    far = answer((1.0, 3.0), [1, 2, 3], [[300.0, 100.0, 400.0, 200.0]] * 3)
+    assert value("think_gain", make_input(final_gt, draft=far)) == pytest.approx(
+        1 + 1 / 3 + 0.15625
+    )
+    # only the span overlap counts: a far draft box at 0 s lies before the GT span
+    # (frames 0..29), the densified draft on 30..60 is the GT: no gain
+    span02 = answer((0.0, 2.0), [0, 1, 2], [GT_BOX] * 3)
+    off_at_0 = answer((0.0, 2.0), [0, 1, 2], [[400.0, 300.0, 500.0, 400.0], GT_BOX, GT_BOX])
+    assert value("think_gain", make_input(span02, draft=off_at_0)) == 0.0
+    assert get_term("think_gain").range_of(resolve_term_params("think_gain", {})) == (0.0, 3.0)
+    with pytest.raises(InvalidField, match="giou: true, l1: true or both"):
+        resolve_term_params("think_gain", {"giou": False, "l1": False})
+
+
+def test_think_gain_without_a_draft_or_a_shared_frame_is_zero_with_the_reason() -> None:
+    final_gt = answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3)
+    one_list = make_input(final_gt)  # json-v1 / tagged: no draft list
+    assert value("think_gain", one_list) == 0.0
+    assert score_term("think_gain", one_list).reason == "the answer has no draft box list"
+    no_draft_boxes = make_input(final_gt, draft=answer((1.0, 3.0), [], []))
+    assert value("think_gain", no_draft_boxes) == 0.0
+    assert score_term("think_gain", no_draft_boxes).reason == (
+        "draft list: no frame has both a predicted and a ground-truth box"
+    )
+    # an empty final list with a far-off draft (spatial -1/3 - 0.15625) gains nothing
+    far = answer((1.0, 3.0), [1, 2, 3], [[300.0, 100.0, 400.0, 200.0]] * 3)
+    no_final_boxes = make_input(answer((1.0, 3.0), [], []), draft=far)
+    assert value("think_gain", no_final_boxes) == 0.0
+    assert score_term("think_gain", no_final_boxes).reason == (
+        "final list: no frame has both a predicted and a ground-truth box"
+    )
+
+
+def test_box_consistency_needs_both_lists_at_exactly_the_sampled_seconds() -> None:
+    full = answer((1.0, 3.0), [1, 2, 3], [GT_BOX] * 3)
+    gap = answer((1.0, 3.0), [1, 3], [GT_BOX] * 2)  # 2 s missing
+    assert value("box_consistency", make_input(full, draft=full)) == 1.0
+    assert value("box_consistency", make_input(full)) == 1.0  # one list: it alone
+    missing_draft = make_input(full, draft=gap)
+    assert value("box_consistency", missing_draft) == 0.0
+    assert score_term("box_consistency", missing_draft).reason == (
+        "the draft list has 2 boxes for the 3 shown frames in the span [1, 3] s"
+    )
+    both = make_input(gap, draft=answer((1.0, 3.0), [2], [GT_BOX]))
+    assert score_term("box_consistency", both).reason == (
+        "the answer has 2 boxes for the 3 shown frames in the span [1, 3] s; "
+        "the draft list has 1 box for the 3 shown frames in the span [1, 3] s"
+    )
+    # span [1.2, 3.4] s: the shown seconds inside it are 2 and 3 (1 s is 0.2 s before it,
+    # more than the parser's min(0.05 s, interval / 4) = 0.05 s)
+    inner = answer((1.2, 3.4), [2, 3], [GT_BOX] * 2)
+    assert value("box_consistency", make_input(inner, draft=inner)) == 1.0
+    # a structured answer's box between two shown frames: 3 boxes, but 2.5 s is not shown
+    between = make_input(answer((1.0, 3.0), [1, 2.5, 3], [GT_BOX] * 3))
+    assert value("box_consistency", between) == 0.0
+    assert score_term("box_consistency", between).reason == (
+        "the answer has 3 boxes not at the 3 shown frames in the span [1, 3] s"
     )
 
 
@@ -319,5 +433,7 @@ BUILT_IN_TERMS = [
         "spatial",
         "t_iou_boundary",
         "gate",
+        "think_gain",
+        "box_consistency",
     )
 ]

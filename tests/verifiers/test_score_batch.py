@@ -37,7 +37,17 @@ from stvg.verifiers.rewards import (
 )
 from stvg.verifiers.verifier import Verifier, VerifierResult
 
-TERMS = ("t_iou", "v_iou", "format", "consistency", "giou", "l1", "span_length")
+TERMS = (
+    "t_iou",
+    "v_iou",
+    "format",
+    "consistency",
+    "giou",
+    "l1",
+    "span_length",
+    "think_gain",
+    "box_consistency",
+)
 
 # --------------------------------------------------------------- the pre-batch reference
 
@@ -96,7 +106,10 @@ def reference_result(
             end_extension=config.densify.end_extension,
         )  # fmt: skip
         pred_tube = reference_densify(parse.answer, sample, config.densify, ctx.fps)
-    inp = RewardInput(sample, parse, ctx, pred_span, pred_tube)
+    draft_tube = None
+    if parse.draft is not None:
+        draft_tube = reference_densify(parse.draft, sample, config.densify, ctx.fps)
+    inp = RewardInput(sample, parse, ctx, pred_span, pred_tube, draft_tube)
     values, weighted, reasons = {}, {}, {}
     for term in config.terms:
         score = REFERENCE_TERMS[term.name](inp, **resolve_term(term))
@@ -184,7 +197,8 @@ def _number(rng: np.random.Generator, value: float) -> str:
 
 
 def make_text(rng: np.random.Generator, ctx: FrameContext, fmt_name: str, coords: str) -> str:
-    """A json-v1 or tagged answer, often well formed, often needing repairs or broken."""
+    """A json-v1, tagged or draft-final answer, often well formed, often needing repairs or
+    broken (a draft-final draft list: the final list's entries, some left out, shifted)."""
     stamps, duration = ctx.timestamps_s, ctx.duration_s
     max_x, max_y = extent(coords, ctx)
     if stamps.size and rng.random() < 0.8:
@@ -229,9 +243,22 @@ def make_text(rng: np.random.Generator, ctx: FrameContext, fmt_name: str, coords
         text = f'<answer>{{"span": [{_number(rng, start)}, {_number(rng, end)}], "boxes": {{{body}}}}}</answer>'
         if rng.random() < 0.05:
             text = text.replace('"span"', '"extra": 1, "span"')
-    else:
+    elif fmt_name == "tagged":
         body = ", ".join(f"{k}: [{', '.join(str(v) for v in b)}]" for k, b in entries)
         text = f"<time>{_number(rng, start)} - {_number(rng, end)}</time>\n<boxes>{body}</boxes>"
+    else:
+        body = ", ".join(f"{k}: [{', '.join(str(v) for v in b)}]" for k, b in entries)
+        shift = float(rng.uniform(-0.1, 0.1)) * max_x
+        draft = [
+            (k, [v + shift if isinstance(v, (int, float)) else v for v in b])
+            for k, b in entries
+            if rng.random() < 0.85
+        ]
+        draft_body = ", ".join(f"{k}: [{', '.join(str(v) for v in b)}]" for k, b in draft)
+        text = (
+            f"<time>[{_number(rng, start)}, {_number(rng, end)}]</time>\n"
+            f"<think bbox>{draft_body}</think bbox>\n<pred bbox>{body}</pred bbox>"
+        )
     roll = rng.random()
     if roll < 0.06:
         text = text[: int(rng.integers(0, len(text)))]  # cut short
@@ -275,10 +302,12 @@ def make_verifier(rng: np.random.Generator) -> Verifier:
             term["params"] = {"repaired": 0.25}
         if name == "span_length" and rng.random() < 0.5:
             term["params"] = {"reference": "prior", "prior_fraction": 0.3}
+        if name == "think_gain" and rng.random() < 0.5:
+            term["params"] = {"l1": False}
         terms.append(term)
     return Verifier.from_config(
         {
-            "answer_format": str(rng.choice(["json-v1", "tagged"])),
+            "answer_format": str(rng.choice(["json-v1", "tagged", "draft-final"])),
             "coords": str(rng.choice(["pixels", "norm1000", "norm1"])),
             "densify": {"method": method, "end_extension": float(rng.choice([0.0, 0.5])),
                         "params": params},

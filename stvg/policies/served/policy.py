@@ -60,7 +60,7 @@ class OpenAIPolicyConfig(EndpointConfig):
         temperature: sampling temperature (0.0: greedy, for evaluation).
         max_tokens: most tokens per answer.
         jpeg_quality: JPEG quality of the frames sent (0-100).
-        answer_format: the text answer format (``json-v1``, ``tagged``).
+        answer_format: the text answer format (``json-v1``, ``tagged``, ``draft-final``).
         coords: coordinates of the boxes in the answer: ``pixels`` of the frames as sent
             (the shown size), ``norm1000`` or ``norm1``.
         fps: frames sampled per second of video (``None``: every native frame).

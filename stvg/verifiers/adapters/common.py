@@ -421,13 +421,16 @@ def score_records(
     config: VerifierConfigLike,
     texts: Sequence[str],
     ground_truths: Sequence[Mapping[str, Any] | str],
+    iteration: int | None = None,
 ) -> list[VerifierResult]:
     """Score many model texts against their ground-truth records in batches.
 
     The batch form of :func:`score_record` (equal results): records are decoded once per
     distinct record (a group's completions repeat their prompt's record, so they share one
     ``Sample`` and context), and the texts of each ``(answer_format, coords)`` go through
-    one :meth:`~stvg.verifiers.verifier.Verifier.score_batch` call.
+    one :meth:`~stvg.verifiers.verifier.Verifier.score_batch` call, as sampled at training
+    iteration ``iteration`` (:meth:`~stvg.verifiers.verifier.Verifier.set_iteration`;
+    ``None``: outside training).
 
     Raises:
         ValueError: a malformed ground-truth record; ``texts`` and ``ground_truths`` of
@@ -456,6 +459,7 @@ def score_records(
         verifier = verifier_cache.get(config, answer_format=answer_format, coords=coords)
         for i in rows:
             _check_fps(verifier, records[i])
+        verifier.set_iteration(iteration)
         scored = verifier.score_batch(
             [texts[i] for i in rows],
             [records[i].sample for i in rows],

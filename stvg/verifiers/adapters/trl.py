@@ -16,6 +16,9 @@ trainer_state=..., **columns)``, where every extra dataset column arrives as a l
 one entry per completion. The ``ground_truth`` column holds the record of
 :mod:`stvg.verifiers.adapters.common`. ``make_trl_reward(term="t_iou")`` returns one term
 (unweighted), to weight terms with ``GRPOConfig.reward_weights`` and log each one.
+Scheduled terms (``gate`` with ``schedule_iterations``) count TRL's optimizer steps:
+iteration ``trainer_state.global_step + 1`` (the final schedule value when TRL passes no
+``trainer_state``).
 """
 
 from __future__ import annotations
@@ -133,7 +136,9 @@ class TrlReward:
                 "entries: TRL passes one per completion"
             )
         texts = [completion_text(c) for c in completions]
-        results = score_records(self._verifiers, self.config, texts, records)
+        step = getattr(kwargs.get("trainer_state"), "global_step", None)
+        iteration = step + 1 if isinstance(step, int) and step >= 0 else None
+        results = score_records(self._verifiers, self.config, texts, records, iteration)
         return [r.total if self.term is None else r.terms[self.term] for r in results]
 
 

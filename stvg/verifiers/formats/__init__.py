@@ -11,6 +11,7 @@ from stvg.verifiers.formats.contract import (
     env_overrides,
 )
 from stvg.verifiers.formats.coords import COORD_SYSTEMS, Coords, from_original, to_original
+from stvg.verifiers.formats.draft_final import DraftFinalFormat
 from stvg.verifiers.formats.json_v1 import JsonV1Format
 from stvg.verifiers.formats.registry import FORMATS, get_format
 from stvg.verifiers.formats.tagged import TaggedFormat
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "AnswerFormat",
     "Coords",
+    "DraftFinalFormat",
     "FrameContext",
     "JsonV1Format",
     "ParseResult",

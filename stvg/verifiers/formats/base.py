@@ -31,7 +31,7 @@ MAX_BLOCK_CHARS = 100_000
 class AnswerFormat(ABC):
     """A text answer format: prompt instructions, a never-raising parser and a renderer.
 
-    Subclasses set :attr:`name` and implement :meth:`_extract`, :meth:`render` and
+    Subclasses set :attr:`name` and :attr:`answer_tags` and implement :meth:`_extract`, :meth:`render` and
     :meth:`instructions`; :meth:`parse` applies the shared rules of
     :mod:`stvg.verifiers.formats.assemble`.
 
@@ -41,6 +41,9 @@ class AnswerFormat(ABC):
     """
 
     name: ClassVar[str]
+    #: The opening tags of the answer blocks: the answer starts at the earliest of the last
+    #: occurrences of each (what precedes it is the reasoning).
+    answer_tags: ClassVar[tuple[str, ...]]
 
     def __init__(self, coords: str = "pixels") -> None:
         self.coords = check_coords(coords)

@@ -189,12 +189,18 @@ class ParseResult:
         repairs: documented repairs applied to get ``answer`` (see
             :mod:`stvg.verifiers.formats.assemble`), in the order they were applied.
         format_ok: ``True`` only for strictly well-formed text that needed no repair.
+        draft: the draft box list of a format that writes one before its final list
+            (``draft-final``: the ``<think bbox>`` list), as an answer with the same span
+            (boxes in original-video pixels); ``None`` for the other formats and without
+            an answer. The final list is :attr:`answer`, what every metric scores; only
+            the terms that compare the two lists read the draft.
     """
 
     answer: SecondLevelAnswer | None
     error: str | None = None
     repairs: tuple[str, ...] = field(default_factory=tuple)
     format_ok: bool = False
+    draft: SecondLevelAnswer | None = None
 
     @property
     def ok(self) -> bool:

@@ -2,7 +2,7 @@
 
 An :class:`AnswerContract` says everything that turns a model's text into boxes and frames:
 
-* the **answer format** (``json-v1``, ``tagged``) and the **coordinate system** (``pixels``,
+* the **answer format** (``json-v1``, ``tagged``, ``draft-final``) and the **coordinate system** (``pixels``,
   ``norm1000``, ``norm1``);
 * the **frame geometry the model actually sees**: the env shows frames of ``shown_size``,
   and a Qwen2.5-VL processor resizes them (multiples of 28 between ``min_pixels`` and
@@ -137,7 +137,7 @@ class ContractSpec:
     """The part of the answer contract that is the same for every episode of a run.
 
     Attributes:
-        answer_format: the text answer format (``json-v1``, ``tagged``).
+        answer_format: the text answer format (``json-v1``, ``tagged``, ``draft-final``).
         coords: coordinate system of boxes in the text (``pixels``, ``norm1000``, ``norm1``).
         fps: frames sampled per second of video (``None`` = every native frame).
         geometry: how the model's processor resizes the shown frames; ``None`` = the model

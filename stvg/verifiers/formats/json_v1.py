@@ -110,6 +110,7 @@ class JsonV1Format(AnswerFormat):
     """
 
     name = "json-v1"
+    answer_tags = ("<answer>",)
 
     def _extract(self, text: str, repairs: list[str]) -> RawAnswer | str:
         block = self._answer_block(text, repairs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stvg.verifiers.formats.base import AnswerFormat
+from stvg.verifiers.formats.draft_final import DraftFinalFormat
 from stvg.verifiers.formats.json_v1 import JsonV1Format
 from stvg.verifiers.formats.tagged import TaggedFormat
 
@@ -10,6 +11,7 @@ from stvg.verifiers.formats.tagged import TaggedFormat
 FORMATS: dict[str, type[AnswerFormat]] = {
     JsonV1Format.name: JsonV1Format,
     TaggedFormat.name: TaggedFormat,
+    DraftFinalFormat.name: DraftFinalFormat,
 }
 
 
@@ -17,7 +19,7 @@ def get_format(name: str, coords: str = "pixels") -> AnswerFormat:
     """The answer format ``name`` with boxes in ``coords``.
 
     Args:
-        name: a key of :data:`FORMATS` (``json-v1``, ``tagged``).
+        name: a key of :data:`FORMATS` (``json-v1``, ``tagged``, ``draft-final``).
         coords: ``pixels`` (of the frames as shown), ``norm1000`` or ``norm1``.
 
     Raises:

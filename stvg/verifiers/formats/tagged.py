@@ -59,6 +59,52 @@ def _box_values(text: str) -> list[float] | str:
     return [float(v) for v in values if v is not None]
 
 
+def span_numbers(text: str) -> tuple[float, float] | None:
+    """``(start, end)`` of a ``<time>`` block's ``START - END`` text, or ``None``."""
+    text = text.strip()
+    match = _TIME.fullmatch(text) if len(text) <= _MAX_TIME_CHARS else None
+    return None if match is None else (float(match.group(1)), float(match.group(2)))
+
+
+def shorten(text: str) -> str:
+    """``repr`` of a block's stripped text, cut to 40 characters (for error reasons)."""
+    text = text.strip()
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def box_entries(content: str, tag: str, repairs: list[str]) -> list[tuple[str, object]]:
+    """The ``SECONDS: [x1, y1, x2, y2]`` entries of a block's ``content``, in text order.
+
+    Each entry is ``(time key text, 4 floats)``, or ``(key, the list's text)`` when the
+    list is not 4 plain numbers (the shared rules drop that box). Text that is not part of
+    an entry appends the repair "unparsed text in <tag> ignored" to ``repairs``.
+    """
+    entries: list[tuple[str, object]] = []
+    previous_end = 0
+    unparsed = False
+    for entry in _ENTRY.finditer(content):
+        if content[previous_end : entry.start()].strip(_SEPARATORS):
+            unparsed = True
+        previous_end = entry.end()
+        key = entry.group(1).strip(_SEPARATORS)
+        key = key[:-1].rstrip() if key.endswith("s") else key
+        entries.append((key, _box_values(entry.group(2))))
+    if content[previous_end:].strip(_SEPARATORS):
+        unparsed = True
+    if unparsed:
+        repairs.append(f"unparsed text in <{tag}> ignored")
+    return entries
+
+
+def render_entries(answer: SecondLevelAnswer, coords: str, ctx: FrameContext) -> str:
+    """``T: [x1, y1, x2, y2], ...`` of ``answer``'s boxes in ``coords`` (times in seconds)."""
+    boxes = from_original(answer.boxes_xyxy, coords, ctx)
+    return ", ".join(
+        f"{format_seconds(t)}: [{', '.join(str(render_coord(v, coords)) for v in box)}]"
+        for t, box in zip(answer.times_s, boxes, strict=True)
+    )
+
+
 class TaggedFormat(AnswerFormat):
     """``tagged``: ``<time>START - END</time>`` then ``<boxes>T: [x1, y1, x2, y2], ...</boxes>``.
 
@@ -67,6 +113,7 @@ class TaggedFormat(AnswerFormat):
     """
 
     name = "tagged"
+    answer_tags = ("<time>", "<boxes>")
 
     def _extract(self, text: str, repairs: list[str]) -> RawAnswer | str:
         time_block = last_block(text, "time", repairs, MAX_BLOCK_CHARS)
@@ -79,35 +126,15 @@ class TaggedFormat(AnswerFormat):
             check_trailing(text, time_block.end, "time", repairs)
         else:
             check_trailing(text, boxes_block.end, "boxes", repairs)
-        span_text = time_block.content.strip()
-        match = _TIME.fullmatch(span_text) if len(span_text) <= _MAX_TIME_CHARS else None
-        if match is None:
-            shown = span_text if len(span_text) <= 40 else span_text[:37] + "..."
-            return f"<time> must hold 'START - END' in seconds, got {shown!r}"
-        entries: list[tuple[str, object]] = []
-        content = boxes_block.content
-        previous_end = 0
-        unparsed = False
-        for entry in _ENTRY.finditer(content):
-            if content[previous_end : entry.start()].strip(_SEPARATORS):
-                unparsed = True
-            previous_end = entry.end()
-            key = entry.group(1).strip(_SEPARATORS)
-            key = key[:-1].rstrip() if key.endswith("s") else key
-            entries.append((key, _box_values(entry.group(2))))
-        if content[previous_end:].strip(_SEPARATORS):
-            unparsed = True
-        if unparsed:
-            repairs.append("unparsed text in <boxes> ignored")
-        return RawAnswer(span=[float(match.group(1)), float(match.group(2))], boxes=entries)
+        span = span_numbers(time_block.content)
+        if span is None:
+            return f"<time> must hold 'START - END' in seconds, got {shorten(time_block.content)}"
+        entries = box_entries(boxes_block.content, "boxes", repairs)
+        return RawAnswer(span=list(span), boxes=entries)
 
     def render(self, answer: SecondLevelAnswer, ctx: FrameContext, reasoning: str = "") -> str:
         """``tagged`` text of ``answer``; see :meth:`AnswerFormat.render`."""
-        boxes = from_original(answer.boxes_xyxy, self.coords, ctx)
-        entries = ", ".join(
-            f"{format_seconds(t)}: [{', '.join(str(render_coord(v, self.coords)) for v in box)}]"
-            for t, box in zip(answer.times_s, boxes, strict=True)
-        )
+        entries = render_entries(answer, self.coords, ctx)
         start, end = (format_seconds(t) for t in answer.span_s)
         return f"{think_block(reasoning)}<time>{start} - {end}</time>\n<boxes>{entries}</boxes>"
 
@@ -135,4 +162,4 @@ class TaggedFormat(AnswerFormat):
         )
 
 
-__all__ = ["TaggedFormat"]
+__all__ = ["TaggedFormat", "box_entries", "render_entries", "shorten", "span_numbers"]
