@@ -268,9 +268,11 @@ class DensifyStats:
     Attributes:
         seconds: float64, wall time of reading the frames and tracking, seconds.
         tracked_frames: int64, frames whose box the tracker gave.
-        fallback_frames: int64, frames that fell back to linear interpolation.
-        segments: int64, pairs of consecutive boxes with frames tracked between them.
-        fallback_segments: int64, of those, the segments with a fallback frame.
+        fallback_frames: int64, frames that fell back to linear interpolation (to the end
+            box beyond the answered seconds, ``ends: 1``).
+        segments: int64, stretches tracked (pairs of consecutive boxes with frames
+            between them; with ``ends: 1`` also the frames beyond the end boxes).
+        fallback_segments: int64, of those, the stretches with a fallback frame.
     """
 
     seconds: np.ndarray

@@ -72,12 +72,15 @@ class TrackResult:
 
     Attributes:
         boxes: float64 ``[N, 4]`` xyxy boxes of the query frames, original-video pixels.
-        tracked_frames: query frames between two answered frames whose box came from the
-            tracker (at least one direction kept the target).
-        fallback_frames: query frames between two answered frames that fell back to
-            linear interpolation (both directions lost the target, or no frames).
-        segments: pairs of consecutive answered frames with query frames between them.
-        fallback_segments: of those, the segments with at least one fallback frame.
+        tracked_frames: query frames whose box came from the tracker.
+        fallback_frames: query frames the tracker was asked for that fell back: to linear
+            interpolation between two answered frames (both directions lost the target,
+            they disagreed, or the video has no frames there), to the end box beyond them
+            (``ends: 1``, the track lost).
+        segments: the stretches tracked: pairs of consecutive answered frames with query
+            frames between them, and (``ends: 1``) the query frames before the first and
+            after the last answered frame.
+        fallback_segments: of those, the stretches with at least one fallback frame.
         seconds: wall time of reading the frames and tracking, seconds.
     """
 
@@ -229,7 +232,7 @@ def track_boxes(
     right = np.searchsorted(queries, answered[1:], side="left")
     segments = np.flatnonzero(right > left)
     ends = []  # (rows, answered frame and box to track from) beyond the end boxes
-    if params.get("ends", 0):
+    if params["ends"]:
         before = np.flatnonzero(queries < answered[0])
         after = np.flatnonzero(queries > answered[-1])
         ends = [(r, k) for r, k in ((before, 0), (after, answered.size - 1)) if r.size]
