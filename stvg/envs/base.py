@@ -26,6 +26,8 @@ from stvg.envs.frame_source import FrameSource
 from stvg.envs.samples import check_frame_buffer, load_samples
 from stvg.envs.scoring import build_verifier, cost_info
 from stvg.envs.selection import SampleSelector
+from stvg.tubes.densify import needs_frames
+from stvg.tubes.frames import FrameProvider
 from stvg.verifiers.formats import FrameContext, ModelGeometry
 from stvg.verifiers.verifier import VerifierResult
 
@@ -110,7 +112,10 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
     and returns the subclass's observation with the info ``sample_id``,
     ``original_size`` (w, h pixels), ``native_fps``, ``num_frames``, ``frame_idx`` (native
     frames shown, 0-based), the subclass's extra keys, and ``bad_videos`` when samples
-    were skipped.
+    were skipped. :attr:`episode_frames` is what the verifier's densify method reads
+    between the shown frames (``track``): a provider of the episode's native frames,
+    decoded through the frame cache (:meth:`~stvg.envs.frame_source.FrameSource.native`),
+    or ``None`` for the methods that read none.
 
     Raises:
         stvg.config.ConfigError: a wrong config key or value (names the key path).
@@ -140,6 +145,15 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
         #: the verifier's result of the answer scored last in this episode (``None`` until
         #: then): what an evaluation reads the densified prediction from
         self.last_result: VerifierResult | None = None
+        self._reads_frames = needs_frames(self.verifier.config.densify.method)
+        self._episode_frames: FrameProvider | None = None
+
+    @property
+    def episode_frames(self) -> FrameProvider | None:
+        """The current episode's native frames for a densify method that reads them
+        (``track``; pass as the verifier's ``frames=``); ``None`` for the other methods
+        and before the first reset."""
+        return self._episode_frames
 
     def _frame_slots(self) -> int | None:
         """Most frames decoded per video (``None`` = every sampled frame): ``max_frames``."""
@@ -177,6 +191,7 @@ class VideoGroundingEnvBase(gym.Env[dict[str, Any], Any], abc.ABC):
         )
         self._sample, self._frame = sample, ctx
         self.last_result = None
+        self._episode_frames = self.frame_source.native(sample) if self._reads_frames else None
         obs, extra = self._start_episode(sample, sampled, ctx)
         info: dict[str, Any] = {
             "sample_id": sample.sample_id,

@@ -3,6 +3,14 @@
 Which frames are shown follows :func:`stvg.data.timing.sample_frame_indices` applied to the
 *sample's* ``native_fps`` and ``num_frames`` (the numbers the verifier scores with); frames
 that the file turns out not to have (a container that over-states its length) are left out.
+
+The densify method ``track`` reads every native frame between the shown ones:
+:meth:`FrameSource.native` hands the verifier a
+:class:`~stvg.tubes.frames.FrameProvider` for a sample, which decodes every native frame
+of the video at the size the tracker asks for on its first call, once per sample, and
+keeps them in the same LRU cache as the shown frames, under the same rule (key:
+:func:`~stvg.envs.frame_cache.frame_key` with ``fps`` and ``max_frames`` ``None`` and the
+tracker's ``max_side``: a frame-level env of that ``max_side`` shares the entry).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import numpy as np
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames, decode_sample_frames
 from stvg.envs.frame_cache import CacheStats, FrameCache, frame_key
+from stvg.tubes.frames import FrameBlock, block_of
 
 
 class FrameSource:
@@ -49,6 +58,47 @@ class FrameSource:
     def _decode(self, sample: Sample) -> SampledFrames:
         return decode_sample_frames(sample, self.fps, self.max_frames, self.max_side)
 
+    def native(self, sample: Sample) -> NativeFrames:
+        """A :class:`~stvg.tubes.frames.FrameProvider` of every native frame of
+        ``sample``'s video (nothing is decoded until a densify method asks)."""
+        return NativeFrames(self.cache, sample)
+
+
+class NativeFrames:
+    """Every native frame of one sample's video, through a frame cache: the
+    :class:`~stvg.tubes.frames.FrameProvider` an env gives its verifier (see the module
+    docstring).
+
+    Args:
+        cache: the env's frame cache (the video is kept there while it fits).
+        sample: the sample whose video is read.
+
+    The frames of each ``max_side`` are also held by this object, so the answers of one
+    episode decode the video once even with the cache off (``frame_cache_mb: 0``).
+    """
+
+    def __init__(self, cache: FrameCache[SampledFrames], sample: Sample) -> None:
+        self.cache = cache
+        self.sample = sample
+        self._blocks: dict[int, FrameBlock] = {}
+
+    def __call__(self, first: int, last: int, max_side: int) -> FrameBlock:
+        """Native frames ``first..last`` (RGB), longer side <= ``max_side`` pixels.
+
+        Raises:
+            VideoError: the video cannot be read or does not match the annotation.
+        """
+        side = int(max_side)
+        block = self._blocks.get(side)
+        if block is None:
+            key = frame_key(self.sample, None, None, side)
+            sampled = self.cache.get_or_load(
+                key, lambda: decode_sample_frames(self.sample, None, None, side)
+            )
+            block = block_of(self.sample, sampled.frames, sampled.shown_size)
+            self._blocks[side] = block
+        return block.window(first, last)
+
 
 def pad_frames(frames: np.ndarray, max_frames: int, max_side: int) -> tuple[np.ndarray, np.ndarray]:
     """Place ``frames`` top-left in a zero canvas ``[max_frames, max_side, max_side, 3]``.
@@ -74,4 +124,4 @@ def pad_frames(frames: np.ndarray, max_frames: int, max_side: int) -> tuple[np.n
     return canvas, mask
 
 
-__all__ = ["FrameSource", "pad_frames"]
+__all__ = ["FrameSource", "NativeFrames", "pad_frames"]

@@ -97,7 +97,11 @@ class GroundingEnv(VideoGroundingEnvBase):
     not be decoded and another sample was played: ``[{"sample_id", "reason"}, ...]``).
     ``info`` after ``step``: every reward term, ``t_iou``, ``v_iou``, ``parse_error`` (if
     any), ``invalid_action`` (if any), ``sample_id`` and the cost figures
-    ``cost/frames_shown`` and ``cost/visual_tokens/<family>`` (Qwen2.5-VL and Qwen3-VL).
+    ``cost/frames_shown`` and ``cost/visual_tokens/<family>`` (Qwen2.5-VL and Qwen3-VL);
+    with ``densify: {method: track}`` also ``cost/densify_seconds`` (reading the native
+    frames and tracking, seconds) and ``densify/tracked_frames``,
+    ``densify/fallback_frames``, ``densify/segments``, ``densify/fallback_segments``
+    (where the tracker lost the target and linear interpolation filled in).
 
     ## Arguments
 
@@ -282,7 +286,9 @@ class GroundingEnv(VideoGroundingEnvBase):
                 parse, reason = struct_to_parse(action, ctx)
                 items.append(parse)
             reasons.append(reason)
-        results = self.verifier.score_batch(items, [sample] * len(items), [ctx] * len(items))
+        n = len(items)
+        frames = None if self.episode_frames is None else [self.episode_frames] * n
+        results = self.verifier.score_batch(items, [sample] * n, [ctx] * n, frames=frames)
         geometry = self.config.model_geometry
         self._done = True
         self.last_result = results[-1] if results else None

@@ -186,7 +186,7 @@ class TrackingEnv(VideoGroundingEnvBase):
                 parse, final_reason = invalid(episode.invalid)
             else:
                 parse, final_reason = track_to_parse(episode.present, np.stack(episode.boxes), ctx)
-            result = self.verifier.score_parse(parse, sample, ctx)
+            result = self.verifier.score_parse(parse, sample, ctx, frames=self.episode_frames)
             self.last_result = result
             info.update(scored_info(result, final_reason, sample.sample_id, ctx))
             if self.config.reward_mode == "sparse":

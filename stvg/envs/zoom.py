@@ -436,7 +436,9 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         ctx = self._contract.frame
         if answer is None:  # a struct answer that could not be read
             answer = invalid(reason or "invalid answer")[0]
-        (result,) = self.verifier.score_batch([answer], [episode.sample], [ctx])
+        (result,) = self.verifier.score_batch(
+            [answer], [episode.sample], [ctx], frames=[self.episode_frames]
+        )
         self.last_result = result
         episode.done = True
         info.update(scored_info(result, reason, episode.sample.sample_id, ctx))

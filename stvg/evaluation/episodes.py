@@ -23,6 +23,8 @@ from stvg.data.types import Sample
 from stvg.envs.answers import struct_to_parse
 from stvg.envs.base import ScoredEpisode
 from stvg.policies.base import TextCompletion, TextGenerator, env_action
+from stvg.tubes.densify import needs_frames
+from stvg.tubes.frames import VideoFileFrames
 from stvg.verifiers.formats import FrameContext
 from stvg.verifiers.predictions import Prediction
 from stvg.verifiers.verifier import Verifier, VerifierResult
@@ -194,15 +196,19 @@ def predict_answers(
     """``{sample_id: Prediction}`` of answers given outside an env, as an env with
     ``verifier`` scores them in its ``step``: a text answer parsed by the verifier's
     format, a struct answer read by :func:`~stvg.envs.answers.struct_to_parse`, then
-    densified one answer at a time. Unusable answers have no prediction (they score 0)."""
+    densified one answer at a time (``track`` reads each sample's video file,
+    :class:`~stvg.tubes.frames.VideoFileFrames`). Unusable answers have no prediction
+    (they score 0)."""
     predictions: dict[str, Prediction] = {}
+    reads_frames = needs_frames(verifier.config.densify.method)
     for sample, ctx, action in zip(samples, contexts, actions, strict=True):
         action = env_action(action)
         if isinstance(action, str):
             parse = verifier.parse(action, ctx)
         else:
             parse, _ = struct_to_parse(action, ctx)
-        span, tube = verifier.predict(parse, sample, ctx)
+        frames = VideoFileFrames(sample) if reads_frames else None
+        span, tube = verifier.predict(parse, sample, ctx, frames=frames)
         if span is not None and tube is not None:
             predictions[sample.sample_id] = Prediction(span, tube)
     return predictions

@@ -12,7 +12,11 @@ and reports:
   known), with the env's verifier and densify settings;
 * the mean env reward and reward terms;
 * cost: frames shown, visual tokens per model family (from the env's ``info``), output
-  tokens (text policies that report them), and policy seconds per sample.
+  tokens (text policies that report them), policy seconds per sample, and with the
+  ``track`` densify method the seconds it spent reading frames and tracking
+  (``densify_seconds``) and, summed over the samples, where it fell back to interpolation
+  (``densify`` in the summary: ``tracked_frames``, ``fallback_frames``, ``segments``,
+  ``fallback_segments``).
 
 With ``out_dir`` it writes ``predictions.json`` (the predictions format of :mod:`stvg.verifiers.predictions`),
 ``metrics.json`` (metrics, rewards, cost, counts), ``per_sample.jsonl`` and the resolved
@@ -64,8 +68,9 @@ class PolicyEvaluation:
             none and score 0).
         rewards: mean env reward (``reward``) and mean of every ``reward/<term>``.
         cost: mean cost per sample: ``frames_shown``, ``visual_tokens/<family>``,
-            ``output_tokens`` and ``prompt_tokens`` (when the policy reports them) and
-            ``policy_seconds`` (time in the policy's ``act_batch``, per sample).
+            ``output_tokens`` and ``prompt_tokens`` (when the policy reports them),
+            ``policy_seconds`` (time in the policy's ``act_batch``, per sample) and
+            ``densify_seconds`` (densify method ``track``: reading frames and tracking).
         per_sample: one dict per sample (id, t_iou, v_iou, reward, parse error, the
             policy's error when it gave no text, cost).
         action_format: ``struct`` or ``text``.
@@ -76,6 +81,9 @@ class PolicyEvaluation:
             (partial results); ``None`` when every sample was evaluated.
         control: the visual-reliance control the policy was scored under (``None``: the
             real frames).
+        densify: totals over the samples of what a densify method that reads frames did
+            (``tracked_frames``, ``fallback_frames``, ``segments``, ``fallback_segments``;
+            empty for the interpolation methods).
     """
 
     report: EvaluationReport
@@ -88,6 +96,7 @@ class PolicyEvaluation:
     bad_videos: list[dict[str, str]] = field(default_factory=list)
     stopped_at: dict[str, str] | None = None
     control: str | None = None
+    densify: dict[str, float] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -108,6 +117,7 @@ class PolicyEvaluation:
             "n_bad_videos": len(self.bad_videos),
             "bad_videos": list(self.bad_videos),
             "control": self.control,
+            **({"densify": dict(self.densify)} if self.densify else {}),
             "complete": self.stopped_at is None,
             **({} if self.stopped_at is None else {"stopped_at": dict(self.stopped_at)}),
         }
@@ -213,6 +223,7 @@ def _run(
             bad_videos=state.bad_videos,
             stopped_at=stopped_at,
             control=config.control,
+            densify=_sums(state.per_sample, "densify/"),
         )
         if out_dir is not None:
             write_evaluation(result, config, Path(out_dir))
@@ -329,7 +340,8 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
     ``repairs`` (what the verifier made of the answer), ``answer_text`` and ``finished``
     (text policies: the raw answer, and ``False`` when the token budget cut it),
     ``policy_error`` (why a text policy gave no text: a served model's failed request),
-    every ``reward/<term>`` and ``cost/...`` figure, ``cost/output_tokens`` (text
+    every ``reward/<term>``, ``cost/...`` and ``densify/...`` figure,
+    ``cost/output_tokens`` (text
     policies), ``cost/prompt_tokens`` (when the policy reports them) and
     ``cost/policy_seconds``."""
     info = end.info
@@ -352,7 +364,8 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
     for key, value in info.items():
         if key.startswith("reward/") and isinstance(value, (int, float)):
             record[key] = float(value)
-        if key.startswith("cost/") and isinstance(value, (int, float, np.integer, np.floating)):
+        numeric = isinstance(value, (int, float, np.integer, np.floating))
+        if key.startswith(("cost/", "densify/")) and numeric:
             record[key] = float(value)
     if end.output_tokens is not None:
         record["cost/output_tokens"] = float(end.output_tokens)
@@ -360,6 +373,12 @@ def sample_record(end: EpisodeEnd, seconds: float) -> dict[str, Any]:
         record["cost/prompt_tokens"] = float(end.prompt_tokens)
     record["cost/policy_seconds"] = seconds
     return record
+
+
+def _sums(records: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, float]:
+    """Sum over ``records`` of each numeric key starting with ``prefix`` (removed)."""
+    keys = dict.fromkeys(k for r in records for k in r if k.startswith(prefix))
+    return {key[len(prefix) :]: float(sum(float(r.get(key, 0.0)) for r in records)) for key in keys}
 
 
 def _means(records: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, float]:

@@ -3,7 +3,7 @@
 Predictions-file mode (implemented in :mod:`stvg.verifiers.commands`)::
 
     stvg evaluate --annotations A --format F --predictions P [--protocol official|span|tubedetr|tubedetr-grid|cgstvg|all]
-        [--pred-format stvg|tubedetr|cgstvg] [--fill none|linear|hold] [--on-invalid error|zero] [--out M.json]
+        [--pred-format stvg|tubedetr|cgstvg] [--fill none|linear|hold|track] [--video-dir V] [--on-invalid error|zero] [--out M.json]
 
 Policy mode (:mod:`stvg.evaluation`)::
 

@@ -520,6 +520,8 @@ def results_row(
             row[f"cost/{key}"] = cost[key]
     if "policy_seconds" in cost:
         row["cost/seconds_per_query"] = cost["policy_seconds"]
+    if "densify_seconds" in cost:  # a densify method that reads frames (track)
+        row["cost/densify_seconds_per_query"] = cost["densify_seconds"]
     row["n_test"] = summary["after_rl"]["metrics"].get("n")
     row["wall_s"] = wall_s
     row["rl_metrics"] = str(Path(summary["rl_run_dir"]) / "metrics.jsonl")

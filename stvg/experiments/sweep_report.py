@@ -3,29 +3,31 @@
 A sweep (``stvg sweep CONFIG``) runs one trial per grid combination: a *cell* (a setting of
 the swept axes, e.g. ``env.fps=0.5``) times a *seed*. Each trial gives one row (a dict):
 
-============================  ============================================================
-key                           value
-============================  ============================================================
-``trial``                     trial id (str)
-``cell``                      cell label (``env.fps=0.5``, ``algorithm=dapo``; ``base``
-                              when nothing is swept)
-``seed``                      the trial's seed (int)
-``status``                    ``ok`` or ``error`` (anything but ``ok`` counts as errored)
-``error``                     the error message (empty when ok)
-``axis/<name>``               the value (or variant label) of swept axis ``<name>``
-``sft/<metric>``              test metric of the SFT policy, a fraction in [0, 1]
-                              (``m_tIoU``, ``m_vIoU``, ``vIoU@0.3``, ``vIoU@0.5``)
-``rl/<metric>``               the same after RL (missing when the trial had no RL stage)
-``final/<metric>``            the same for the policy the trial ends with
-``cost/frames_shown``         frames shown per test query
-``cost/visual_tokens/<vlm>``  visual tokens per test query (``qwen2.5-vl``, ``qwen3-vl``)
-``cost/seconds_per_query``    policy seconds per test query
-``wall_s``                    the trial's wall time (s)
-``started_at``                when the trial started and finished (Unix time, s): the
-``finished_at``               trials' overlap shows how many ran at once
-``run_dir``                   the trial's run folder (str)
-``rl_metrics``                path of the RL ``metrics.jsonl`` (or empty)
-============================  ============================================================
+====================================  ============================================================
+key                                   value
+====================================  ============================================================
+``trial``                             trial id (str)
+``cell``                              cell label (``env.fps=0.5``, ``algorithm=dapo``; ``base``
+                                      when nothing is swept)
+``seed``                              the trial's seed (int)
+``status``                            ``ok`` or ``error`` (anything but ``ok`` counts as errored)
+``error``                             the error message (empty when ok)
+``axis/<name>``                       the value (or variant label) of swept axis ``<name>``
+``sft/<metric>``                      test metric of the SFT policy, a fraction in [0, 1]
+                                      (``m_tIoU``, ``m_vIoU``, ``vIoU@0.3``, ``vIoU@0.5``)
+``rl/<metric>``                       the same after RL (missing when the trial had no RL stage)
+``final/<metric>``                    the same for the policy the trial ends with
+``cost/frames_shown``                 frames shown per test query
+``cost/visual_tokens/<vlm>``          visual tokens per test query (``qwen2.5-vl``, ``qwen3-vl``)
+``cost/seconds_per_query``            policy seconds per test query
+``cost/densify_seconds_per_query``    seconds per test query the densify method ``track`` spent
+                                      reading frames and tracking (absent for interpolation)
+``wall_s``                            the trial's wall time (s)
+``started_at``                        when the trial started and finished (Unix time, s): the
+``finished_at``                       trials' overlap shows how many ran at once
+``run_dir``                           the trial's run folder (str)
+``rl_metrics``                        path of the RL ``metrics.jsonl`` (or empty)
+====================================  ============================================================
 
 Values may be missing (absent, ``None`` or ``""``) for errored trials. Errored trials are
 listed in the report and left out of every statistic. Intervals come from
@@ -68,6 +70,7 @@ KNOWN_COSTS = (
     "cost/visual_tokens/qwen2.5-vl",
     "cost/visual_tokens/qwen3-vl",
     "cost/seconds_per_query",
+    "cost/densify_seconds_per_query",
 )
 MAX_ERROR_CHARS = 300  # an error message is cut to this length in the report
 

@@ -10,11 +10,16 @@ Rules (one place, used by the envs, the verifiers and the evaluation):
   Boxes whose times fall on the same native frame are averaged. Boxes outside the span
   still shape the curve (they are samples) but only frames of the span are returned.
   Seconds missing inside the span are simply absent samples: the method fills them.
-* **Methods** (:data:`DENSIFY_METHODS`): ``hold`` (nearest sample, ties to the earlier),
-  ``linear`` (default), ``pchip``, ``savgol`` (params ``window``, ``polyorder``) and
-  ``kalman`` (params ``measurement_std``, ``accel_std``); see
-  :mod:`stvg.tubes.smoothing` and :mod:`stvg.tubes.kalman`. Every method holds the end box
-  constant before the first and after the last sample.
+* **Methods**: the interpolation methods of :data:`DENSIFY_METHODS`, which need nothing
+  but the boxes: ``hold`` (nearest sample, ties to the earlier), ``linear`` (default),
+  ``pchip``, ``savgol`` (params ``window``, ``polyorder``) and ``kalman`` (params
+  ``measurement_std``, ``accel_std``); see :mod:`stvg.tubes.smoothing` and
+  :mod:`stvg.tubes.kalman`. And the method of :data:`FRAME_METHODS`, which reads the
+  video: ``track`` (:mod:`stvg.tubes.track`: a tracker run forward and backward between
+  consecutive samples, falling back to linear interpolation where it loses the target);
+  it needs a :class:`~stvg.tubes.frames.FrameProvider` per answer (``frames=``) and is an
+  error without one. Every method holds the end box constant before the first and after
+  the last sample (``track`` with ``ends: 1`` tracks there instead).
 * **Output.** Boxes are clipped to the frame ``[0, width] x [0, height]``; a coordinate
   pair that a smoother crossed (``x1 > x2``) collapses to its midpoint (a zero-area box).
 * **No boxes.** An answer without boxes gives an **empty** :class:`~stvg.data.types.Tube`:
@@ -27,13 +32,15 @@ to end in flat arrays (what :class:`~stvg.verifiers.verifier.Verifier` scores) a
 Times become frames, same-frame boxes are averaged and the boxes are tidied with array code
 over all answers' boxes; ``hold`` and ``linear`` are interpolated for all answers in one
 pass (``linear`` repeats ``numpy.interp``'s arithmetic, its special cases included);
-``pchip``, ``savgol`` and ``kalman`` call their smoother once per answer.
+``pchip``, ``savgol`` and ``kalman`` call their smoother once per answer, ``track`` its
+tracker once per answer (and the batch's :class:`DensifyStats` say per answer what it
+cost and where it fell back).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,10 +48,18 @@ import numpy as np
 
 from stvg.data.timing import span_seconds_to_frames
 from stvg.data.types import Sample, SecondLevelAnswer, Tube
+from stvg.tubes.frames import FrameProvider
 from stvg.tubes.kalman import kalman_boxes
 from stvg.tubes.smoothing import hold_boxes, linear_boxes, pchip_boxes, savgol_boxes
+from stvg.tubes.track import (
+    TRACK_DEFAULTS,
+    TRACK_INTEGER_PARAMS,
+    TRACK_POSITIVE_PARAMS,
+    TrackResult,
+    track_boxes,
+)
 
-DensifyMethodName = Literal["hold", "linear", "pchip", "savgol", "kalman"]
+DensifyMethodName = Literal["hold", "linear", "pchip", "savgol", "kalman", "track"]
 
 
 @dataclass(frozen=True)
@@ -57,14 +72,19 @@ class DensifyMethod:
         integer_params: the parameters that must be whole numbers (e.g. a window length).
         positive_params: the parameters that must be > 0 (others must be >= 0).
         function: ``(sample_frames, sample_boxes, query_frames, native_fps, **params)`` ->
-            float64 ``[N, 4]`` boxes.
+            float64 ``[N, 4]`` boxes; for a method that ``needs_frames``,
+            ``(sample_frames, sample_boxes, query_frames, frames, **params)`` ->
+            :class:`~stvg.tubes.track.TrackResult` (``frames``: a
+            :class:`~stvg.tubes.frames.FrameProvider`).
+        needs_frames: the method reads the video's frames (:data:`FRAME_METHODS`).
     """
 
     name: str
     defaults: Mapping[str, float]
     integer_params: frozenset[str]
     positive_params: frozenset[str]
-    function: Callable[..., np.ndarray]
+    function: Callable[..., np.ndarray] | Callable[..., TrackResult]
+    needs_frames: bool = False
 
 
 def _no_fps(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -109,20 +129,58 @@ DENSIFY_METHODS: dict[str, DensifyMethod] = {
     ),
 }
 
+#: The densify methods that read the video's frames (they need a ``FrameProvider``).
+FRAME_METHODS: dict[str, DensifyMethod] = {
+    "track": DensifyMethod(
+        "track",
+        TRACK_DEFAULTS,
+        TRACK_INTEGER_PARAMS,
+        TRACK_POSITIVE_PARAMS,
+        track_boxes,
+        needs_frames=True,
+    ),
+}
+
+
+def method_names() -> list[str]:
+    """Every densify method: the interpolation methods, then those that read frames."""
+    return [*DENSIFY_METHODS, *FRAME_METHODS]
+
+
+def method_spec(method: str) -> DensifyMethod:
+    """The registered method ``method``.
+
+    Raises:
+        ValueError: an unknown method (the message lists the known ones).
+    """
+    spec = DENSIFY_METHODS.get(method) or FRAME_METHODS.get(method)
+    if spec is None:
+        raise ValueError(
+            f"unknown densify method {method!r}; choose one of {sorted(method_names())}"
+        )
+    return spec
+
+
+def needs_frames(method: str) -> bool:
+    """Whether densify ``method`` reads the video's frames (``track``)."""
+    return method_spec(method).needs_frames
+
 
 def resolve_params(method: str, params: Mapping[str, float]) -> dict[str, float | int]:
     """Validate ``params`` for ``method`` and fill in the defaults.
 
     Raises:
         ValueError: unknown method, unknown parameter, non-finite, negative (or zero where
-            it must be positive) or non-integer (where it must be whole) values, or a
-            ``polyorder`` not below ``window``.
+            it must be positive) or non-integer (where it must be whole) values, a
+            ``polyorder`` not below ``window``, a ``track.min_confidence`` or
+            ``track.min_agreement`` above 1, a ``track.ends`` other than 0 and 1, or a
+            ``track.min_points`` above ``track.max_points``.
     """
-    if method not in DENSIFY_METHODS:
+    if method not in DENSIFY_METHODS and method not in FRAME_METHODS:
         raise ValueError(
-            f"unknown densify method {method!r}; choose one of {sorted(DENSIFY_METHODS)}"
+            f"unknown densify method {method!r}; choose one of {sorted(method_names())}"
         )
-    spec = DENSIFY_METHODS[method]
+    spec = method_spec(method)
     unknown = sorted(set(params) - set(spec.defaults))
     if unknown:
         raise ValueError(
@@ -151,6 +209,27 @@ def resolve_params(method: str, params: Mapping[str, float]) -> dict[str, float 
             f"densify savgol.polyorder ({resolved['polyorder']}) must be below "
             f"savgol.window ({resolved['window']}): lower polyorder or widen the window"
         )
+    if method == "track":
+        if resolved["min_confidence"] > 1:
+            raise ValueError(
+                f"densify track.min_confidence is a share of points (0..1), got "
+                f"{resolved['min_confidence']}"
+            )
+        if resolved["ends"] not in (0, 1):
+            raise ValueError(
+                f"densify track.ends is 0 (hold the end boxes) or 1 (track beyond them), "
+                f"got {resolved['ends']}"
+            )
+        if resolved["min_agreement"] > 1:
+            raise ValueError(
+                f"densify track.min_agreement is an IoU (0..1), got {resolved['min_agreement']}"
+            )
+        if resolved["min_points"] > resolved["max_points"]:
+            raise ValueError(
+                f"densify track.min_points ({resolved['min_points']}) must not exceed "
+                f"track.max_points ({resolved['max_points']}): lower min_points or raise "
+                "max_points"
+            )
     return resolved
 
 
@@ -182,6 +261,54 @@ def frames_of_times(
 
 
 @dataclass(frozen=True, eq=False)
+class DensifyStats:
+    """What a method that reads frames did for each answer of a batch (``[A]`` arrays;
+    0 for answers without boxes). See :class:`~stvg.tubes.track.TrackResult`.
+
+    Attributes:
+        seconds: float64, wall time of reading the frames and tracking, seconds.
+        tracked_frames: int64, frames whose box the tracker gave.
+        fallback_frames: int64, frames that fell back to linear interpolation (to the end
+            box beyond the answered seconds, ``ends: 1``).
+        segments: int64, stretches tracked (pairs of consecutive boxes with frames
+            between them; with ``ends: 1`` also the frames beyond the end boxes).
+        fallback_segments: int64, of those, the stretches with a fallback frame.
+    """
+
+    seconds: np.ndarray
+    tracked_frames: np.ndarray
+    fallback_frames: np.ndarray
+    segments: np.ndarray
+    fallback_segments: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_answers: int) -> DensifyStats:
+        """Stats of ``n_answers`` answers, all zero."""
+        ints = [np.zeros(n_answers, dtype=np.int64) for _ in range(4)]
+        return cls(np.zeros(n_answers), *ints)
+
+    def record(self, i: int, result: TrackResult) -> None:
+        """Store ``result``'s figures as answer ``i``'s."""
+        self.seconds[i] = result.seconds
+        self.tracked_frames[i] = result.tracked_frames
+        self.fallback_frames[i] = result.fallback_frames
+        self.segments[i] = result.segments
+        self.fallback_segments[i] = result.fallback_segments
+
+    def of(self, i: int) -> dict[str, float]:
+        """Answer ``i``'s figures as ``info`` entries: ``cost/densify_seconds`` and
+        ``densify/<figure>`` (``tracked_frames``, ``fallback_frames``, ``segments``,
+        ``fallback_segments``)."""
+        return {
+            "cost/densify_seconds": float(self.seconds[i]),
+            "densify/tracked_frames": int(self.tracked_frames[i]),
+            "densify/fallback_frames": int(self.fallback_frames[i]),
+            "densify/segments": int(self.segments[i]),
+            "densify/fallback_segments": int(self.fallback_segments[i]),
+        }
+
+
+@dataclass(frozen=True, eq=False)
 class TubeBatch:
     """The tubes of many answers, laid end to end.
 
@@ -193,12 +320,15 @@ class TubeBatch:
         offsets: int64 ``[A + 1]``: tube ``i`` is rows ``offsets[i]:offsets[i + 1]`` (no
             rows for an answer without boxes).
         answer: int64 ``[Q]`` the answer (tube) of each row.
+        stats: per answer, what a method that reads frames did (``None`` for the
+            interpolation methods).
     """
 
     frame_idx: np.ndarray
     boxes_xyxy: np.ndarray
     offsets: np.ndarray
     answer: np.ndarray
+    stats: DensifyStats | None = None
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0] - 1)
@@ -243,6 +373,7 @@ def densify(
     *,
     fps: float | None = None,
     end_extension: float = 0.0,
+    frames: FrameProvider | None = None,
     **params: float,
 ) -> Tube:
     """A box on every native frame of the answer's span (see the module rules).
@@ -255,15 +386,17 @@ def densify(
         method: a name in :data:`DENSIFY_METHODS`.
         fps: the sampling rate the policy saw (needed when ``end_extension`` is non-zero).
         end_extension: fraction of the sampling interval added to the span end (>= 0).
-        **params: method parameters (see :data:`DENSIFY_METHODS` for names and defaults).
+        frames: the video's native frames, for a method that reads them (``track``).
+        **params: method parameters (see :data:`DENSIFY_METHODS` and
+            :data:`FRAME_METHODS` for names and defaults).
 
     Returns:
         A :class:`Tube` with consecutive frames ``first..last`` of the span, or an empty
         tube when the answer has no boxes.
 
     Raises:
-        ValueError: unknown method or bad parameters, or a negative/non-finite
-            ``end_extension``.
+        ValueError: unknown method or bad parameters, a negative/non-finite
+            ``end_extension``, or ``track`` without ``frames``.
     """
     resolved = resolve_params(method, params)
     if not math.isfinite(end_extension) or end_extension < 0:
@@ -285,6 +418,7 @@ def densify(
         num_frames=np.array([int(sample.num_frames)], dtype=np.int64),
         width=np.array([float(sample.width)]),
         height=np.array([float(sample.height)]),
+        frames=[frames],
     )
     return Tube(batch.frame_idx, np.ascontiguousarray(batch.boxes_xyxy))
 
@@ -309,6 +443,7 @@ def densify_batch(
     num_frames: np.ndarray,
     width: np.ndarray,
     height: np.ndarray,
+    frames: Sequence[FrameProvider | None] | None = None,
 ) -> TubeBatch:
     """Densify ``A`` answers at once (see the module rules; :func:`densify` is one answer).
 
@@ -322,11 +457,17 @@ def densify_batch(
         times_s: float64 ``[B]`` box times, seconds, strictly increasing within an answer.
         boxes_xyxy: float64 ``[B, 4]`` boxes, original-video pixels.
         native_fps, num_frames, width, height: ``[A]`` each answer's video.
+        frames: per answer, its video's frames (``None`` = none); read only by a method
+            that needs them (``track``), which fills the batch's ``stats``.
 
     Returns:
         A :class:`TubeBatch` (an empty tube for each answer without boxes).
+
+    Raises:
+        ValueError: a method that reads frames, and an answer with boxes has none.
     """
-    spec = DENSIFY_METHODS[method]
+    spec = method_spec(method)
+    providers = frames  # `frames` names the answers' sample frames below
     n_answers = int(first.shape[0])
     counts = np.diff(box_offsets)
     has = counts > 0
@@ -353,7 +494,25 @@ def densify_batch(
     offsets, query_answer = _segments(lengths)
     queries = np.arange(offsets[-1], dtype=np.int64)
     queries += np.repeat(first - offsets[:-1], lengths)
-    if method in ("hold", "linear"):
+    stats = None
+    if spec.needs_frames:
+        stats = DensifyStats.zeros(n_answers)
+        out = np.empty((4, queries.shape[0]), dtype=np.float64)
+        for i in np.flatnonzero(has).tolist():
+            provider = None if providers is None else providers[i]
+            if provider is None:
+                raise ValueError(missing_frames_message(method, f"answer {i} of the batch"))
+            lo, hi = unique_offsets[i], unique_offsets[i + 1]
+            result = spec.function(
+                unique_frames[lo:hi].astype(np.float64),
+                unique_boxes[lo:hi],
+                queries[offsets[i] : offsets[i + 1]].astype(np.float64),
+                provider,
+                **params,
+            )
+            out[:, offsets[i] : offsets[i + 1]] = result.boxes.T
+            stats.record(i, result)
+    elif method in ("hold", "linear"):
         out = _interpolate_all(
             method, unique_frames, unique_answer, unique_boxes, unique_offsets,
             first, queries, offsets, query_answer, int(num_frames.max(initial=0)) + 1,
@@ -370,7 +529,19 @@ def densify_batch(
                 **params,
             ).T
     _tidy_columns(out, width[query_answer], height[query_answer])
-    return TubeBatch(queries, out.T, offsets, query_answer)
+    return TubeBatch(queries, out.T, offsets, query_answer, stats)
+
+
+def missing_frames_message(method: str, where: str) -> str:
+    """The error of a densify method that reads frames asked to densify without them."""
+    return (
+        f"densify method {method!r} reads the video's frames between the answered seconds, "
+        f"and {where} has none: it runs where the frames are at hand (an env's scoring, "
+        f"stvg evaluate --predictions with --fill {method} and the videos on disk). Set "
+        f"verifier.densify.method (env.densify.method, eval.densify.method, --fill) to an "
+        f"interpolation method ({', '.join(DENSIFY_METHODS)}), or pass the frames "
+        "(frames=...)"
+    )
 
 
 def _interpolate_all(
@@ -488,12 +659,15 @@ class DensifyConfig:
     Attributes:
         method: ``hold`` (nearest second), ``linear`` (the paper's interpolation, default),
             ``pchip`` (shape-preserving cubic), ``savgol`` (Savitzky-Golay smoothing, then
-            linear) or ``kalman`` (constant-velocity Kalman + RTS smoother).
+            linear), ``kalman`` (constant-velocity Kalman + RTS smoother) or ``track``
+            (a Lucas-Kanade tracker between the seconds, on the video's frames; linear
+            where it loses the target; only where frames are at hand, see
+            :mod:`stvg.tubes.track`).
         end_extension: fraction of the sampling interval ``1 / fps`` added to the end of
             the span, for policies whose last box stands for the interval after it.
-        params: method parameters, e.g. ``{window: 5, polyorder: 2}`` for ``savgol`` or
-            ``{measurement_std: 10, accel_std: 20}`` for ``kalman``; unknown names are an
-            error.
+        params: method parameters, e.g. ``{window: 5, polyorder: 2}`` for ``savgol``,
+            ``{measurement_std: 10, accel_std: 20}`` for ``kalman`` or ``{max_side: 320,
+            min_confidence: 0.3}`` for ``track``; unknown names are an error.
     """
 
     method: DensifyMethodName = "linear"
@@ -509,27 +683,39 @@ class DensifyConfig:
 
 
 def densify_with(
-    config: DensifyConfig, answer: SecondLevelAnswer, sample: Sample, fps: float | None
+    config: DensifyConfig,
+    answer: SecondLevelAnswer,
+    sample: Sample,
+    fps: float | None,
+    frames: FrameProvider | None = None,
 ) -> Tube:
-    """:func:`densify` with the method, end extension and parameters of ``config``."""
+    """:func:`densify` with the method, end extension and parameters of ``config``
+    (``frames``: the video's frames, for ``track``)."""
     return densify(
         answer,
         sample,
         config.method,
         fps=fps,
         end_extension=config.end_extension,
+        frames=frames,
         **config.params,
     )
 
 
 __all__ = [
     "DENSIFY_METHODS",
+    "FRAME_METHODS",
     "DensifyConfig",
     "DensifyMethod",
+    "DensifyStats",
     "TubeBatch",
     "densify",
     "densify_batch",
     "densify_with",
     "frames_of_times",
+    "method_names",
+    "method_spec",
+    "missing_frames_message",
+    "needs_frames",
     "resolve_params",
 ]

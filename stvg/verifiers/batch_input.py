@@ -39,7 +39,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from stvg.data.types import Sample, Tube
-from stvg.tubes.densify import TubeBatch, densify_batch, frames_of_times
+from stvg.tubes.densify import (
+    TubeBatch,
+    densify_batch,
+    frames_of_times,
+    missing_frames_message,
+    needs_frames,
+)
+from stvg.tubes.frames import FrameProvider
 from stvg.verifiers.batch_parse import AnswerColumns, columns_of
 from stvg.verifiers.formats.context import FrameContext, ParseResult
 from stvg.verifiers.iou import box_iou_columns
@@ -198,9 +205,11 @@ class BatchInput:
         contexts: per answer, what the model was shown.
         densify_method, densify_params, end_extension: the densify rule
             (:class:`stvg.tubes.DensifyConfig`, parameters resolved).
+        frames: per answer, its video's frames (:class:`~stvg.tubes.frames.FrameProvider`,
+            ``None`` = none), for a densify method that reads them (``track``).
 
     Attributes:
-        columns, samples, contexts: as given.
+        columns, samples, contexts, frames: as given.
         ok: bool ``[A]``, usable answers.
         native_fps, num_frames, width, height: ``[A]`` each answer's video.
         gt_first, gt_last: int64 ``[A]`` each answer's GT span.
@@ -211,7 +220,8 @@ class BatchInput:
 
     Raises:
         ValueError: a non-zero ``end_extension`` with a context without ``fps``; a
-            malformed GT span or GT box.
+            malformed GT span or GT box; (when the tubes are densified) a method that
+            reads frames without the frames of an answer with boxes.
     """
 
     def __init__(
@@ -222,8 +232,10 @@ class BatchInput:
         densify_method: str,
         densify_params: dict[str, float | int],
         end_extension: float,
+        frames: Sequence[FrameProvider | None] | None = None,
     ) -> None:
         self.columns, self.samples, self.contexts = columns, samples, contexts
+        self.frames = frames
         self.densify_method, self.densify_params = densify_method, densify_params
         self.ok = columns.ok
         first, self._sample_index = _unique(samples)
@@ -290,6 +302,12 @@ class BatchInput:
     def tubes(self) -> TubeBatch:
         """The densified tube of every answer (empty without boxes or when unusable)."""
         c = self.columns
+        if needs_frames(self.densify_method):
+            with_boxes = np.diff(c.box_offsets) > 0
+            for i in np.flatnonzero(with_boxes).tolist():
+                if self.frames is None or self.frames[i] is None:
+                    where = f"sample {self.samples[i].sample_id!r}"
+                    raise ValueError(missing_frames_message(self.densify_method, where))
         return densify_batch(
             self.densify_method,
             self.densify_params,
@@ -302,6 +320,7 @@ class BatchInput:
             num_frames=self.num_frames,
             width=self.width,
             height=self.height,
+            frames=self.frames,
         )
 
     @functools.cached_property

@@ -4,9 +4,10 @@ Mode "predictions file" (this module)::
 
     stvg evaluate --annotations A --format hcstvg|hcstvg2|vidstg|synthetic [--vidor-root R] \\
                   --predictions P [--protocol official|span|tubedetr|tubedetr-grid|cgstvg|all] \\
-                  [--out M.json]
+                  [--fill none|linear|hold|track] [--video-dir V] [--out M.json]
 
-loads the dataset's annotations (no videos needed), scores the predictions file, prints a
+loads the dataset's annotations (no videos needed, except for ``--fill track``, which
+tracks between the given boxes on the videos), scores the predictions file, prints a
 table and optionally writes the metrics as JSON. The options are grouped by mode so that a
 second mode (running a policy on a dataset split) can add its own group to the same
 command; the handler dispatches on which mode's options were given.
@@ -95,7 +96,14 @@ def add_predictions_file_checks(group: argparse._ArgumentGroup) -> None:
         choices=FILL_METHODS,
         default="none",
         help="frames of a predicted span without a box: none (score 0 IoU, counted; "
-        "default), linear or hold (densify on the fly, counted)",
+        "default), linear or hold (densify on the fly, counted), or track (a tracker between "
+        "the given boxes on the videos, which must be on disk, see --video-dir; linear where "
+        "it loses the target, counted)",
+    )
+    group.add_argument(
+        "--video-dir",
+        metavar="V",
+        help="folder of the videos, for --fill track (default: videos/ beside the annotations)",
     )
     group.add_argument(
         "--on-invalid",
@@ -153,7 +161,10 @@ def _score_file(args: argparse.Namespace) -> int:
     from stvg.verifiers.predictions import load_predictions
 
     samples = load_dataset(
-        args.dataset_format, annotations=args.annotations, vidor_root=args.vidor_root
+        args.dataset_format,
+        annotations=args.annotations,
+        vidor_root=args.vidor_root,
+        video_dir=args.video_dir,
     )
     loaded = load_predictions(
         args.predictions,

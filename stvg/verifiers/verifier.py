@@ -38,7 +38,8 @@ implementation. Which parts run batched:
 * every term (built in or registered by a user: each is a function of a batch) and the
   span-formula tIoU/vIoU;
 * densify ``hold`` and ``linear`` for all answers at once; ``pchip``, ``savgol`` and
-  ``kalman`` call their smoother per answer (the rest of the densify step stays batched);
+  ``kalman`` call their smoother per answer, ``track`` its tracker (the rest of the
+  densify step stays batched);
 * parsing: each text is decoded by its format (a loop); the shared rules, repairs
   included, run with array code; an answer whose span is an error, with frames never
   shown, or with an integer beyond float range is assembled per answer
@@ -53,6 +54,12 @@ training iteration the answers were sampled at: the RL trainers tell every rollo
 verifier with :meth:`Verifier.set_iteration` before it scores an iteration's answers (the
 iteration is the trainer's, saved in its checkpoints, so a resumed run scores as the
 uninterrupted one); ``None`` (the default: evaluation, exports) gives their final values.
+
+**Frames.** The densify method ``track`` reads the video between the answered seconds:
+every scoring method takes ``frames=`` (a :class:`~stvg.tubes.frames.FrameProvider`, per
+answer for :meth:`Verifier.score_batch`), which the envs pass from their frame source.
+Scoring a ``track`` answer with boxes without frames is a ``ValueError`` naming the key
+(``verifier.densify.method``); the other methods never read them.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ from stvg.config import ConfigError, InvalidField, from_dict, load_yaml
 from stvg.data.types import Sample, SecondLevelAnswer, Tube
 from stvg.tubes import DensifyConfig
 from stvg.tubes.densify import resolve_params
+from stvg.tubes.frames import FrameProvider
 from stvg.verifiers.batch_input import BatchInput
 from stvg.verifiers.batch_parse import parse_batch
 from stvg.verifiers.formats import AnswerFormat, Coords, FrameContext, ParseResult, get_format
@@ -247,6 +255,10 @@ class VerifierResult:
         format_ok: whether the text was strictly well formed (no repair).
         pred_span: predicted inclusive ``(first, last)`` native frames, or ``None``.
         pred_tube: the densified tube (one box per frame of ``pred_span``), or ``None``.
+        densify_figures: what a densify method that reads frames (``track``) did for this
+            answer (:meth:`stvg.tubes.densify.DensifyStats.of`: ``cost/densify_seconds``,
+            ``densify/tracked_frames``, ``densify/fallback_frames``, ``densify/segments``,
+            ``densify/fallback_segments``); empty for the interpolation methods.
     """
 
     total: float
@@ -260,6 +272,7 @@ class VerifierResult:
     format_ok: bool
     pred_span: tuple[int, int] | None
     pred_tube: Tube | None
+    densify_figures: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def _trusted(cls, **fields: Any) -> VerifierResult:
@@ -283,7 +296,8 @@ class VerifierResult:
 
         Keys: ``reward`` (the total), ``reward/<term>`` (unweighted, every configured
         term), ``t_iou``, ``v_iou``, ``parse_ok``, ``format_ok``, ``parse_error`` (``None``
-        when usable), ``num_repairs``, ``repairs``, ``pred_span`` (``None`` or a tuple).
+        when usable), ``num_repairs``, ``repairs``, ``pred_span`` (``None`` or a tuple),
+        and the :attr:`densify_figures` (``track`` only).
         """
         info: dict[str, Any] = {"reward": self.total}
         info.update({f"reward/{name}": value for name, value in self.terms.items()})
@@ -299,6 +313,7 @@ class VerifierResult:
                 "pred_span": self.pred_span,
             }
         )
+        info.update(self.densify_figures)
         return info
 
 
@@ -432,8 +447,16 @@ class Verifier:
         """Parse ``text`` with the configured answer format (never raises for a ``str``)."""
         return self.answer_format.parse(text, ctx)
 
-    def score_text(self, text: str, sample: Sample, ctx: FrameContext) -> VerifierResult:
-        """Score the model's text answer to ``sample`` shown ``ctx`` (a batch of one).
+    def score_text(
+        self,
+        text: str,
+        sample: Sample,
+        ctx: FrameContext,
+        *,
+        frames: FrameProvider | None = None,
+    ) -> VerifierResult:
+        """Score the model's text answer to ``sample`` shown ``ctx`` (a batch of one;
+        ``frames``: the video's, for ``track``).
 
         Raises:
             TypeError: ``text`` is not a ``str`` (a caller bug; malformed text is scored 0).
@@ -441,7 +464,7 @@ class Verifier:
         if not isinstance(text, str):
             raise TypeError(f"score_text needs the answer as str, got {type(text).__name__}")
         _check_context(sample, ctx)
-        return self._score([text], [sample], [ctx])[0]
+        return self._score([text], [sample], [ctx], [frames])[0]
 
     def score_answer(
         self,
@@ -449,30 +472,47 @@ class Verifier:
         sample: Sample,
         ctx: FrameContext,
         repairs: Sequence[str] = (),
+        *,
+        frames: FrameProvider | None = None,
     ) -> VerifierResult:
         """Score a structured answer (boxes in original-video pixels, times in seconds).
 
         A structured answer needs no parsing, so it counts as well formed (``format`` term
         1) unless ``repairs`` were applied to it (as for a repaired text answer); ``None``
-        (no answer) scores 0 on every term with the reason "no answer".
+        (no answer) scores 0 on every term with the reason "no answer". ``frames``: the
+        video's, for ``track``.
         """
-        return self.score_parse(ParseResult.structured(answer, repairs), sample, ctx)
+        return self.score_parse(ParseResult.structured(answer, repairs), sample, ctx, frames=frames)
 
     def predict(
-        self, parse: ParseResult, sample: Sample, ctx: FrameContext
+        self,
+        parse: ParseResult,
+        sample: Sample,
+        ctx: FrameContext,
+        *,
+        frames: FrameProvider | None = None,
     ) -> tuple[tuple[int, int] | None, Tube | None]:
         """The prediction of a parsed answer: ``(pred_span, pred_tube)`` in native frames.
 
         ``(None, None)`` when the parse failed; otherwise the span rule and the densified
-        tube (empty when the answer has no boxes) described in the module docstring.
+        tube (empty when the answer has no boxes) described in the module docstring
+        (``frames``: the video's, for ``track``).
         """
         if parse.answer is None:
             return None, None
-        inp = self._batch_input([parse], [sample], [ctx])
+        inp = self._batch_input([parse], [sample], [ctx], [frames])
         return (int(inp.pred_first[0]), int(inp.pred_last[0])), inp.tubes.tube(0)
 
-    def score_parse(self, parse: ParseResult, sample: Sample, ctx: FrameContext) -> VerifierResult:
-        """Score an already parsed answer (a batch of one).
+    def score_parse(
+        self,
+        parse: ParseResult,
+        sample: Sample,
+        ctx: FrameContext,
+        *,
+        frames: FrameProvider | None = None,
+    ) -> VerifierResult:
+        """Score an already parsed answer (a batch of one; ``frames``: the video's, for
+        ``track``).
 
         Raises:
             TypeError: arguments of the wrong type.
@@ -482,13 +522,15 @@ class Verifier:
         if not isinstance(parse, ParseResult):
             raise TypeError(f"score_parse needs a ParseResult, got {type(parse).__name__}")
         _check_context(sample, ctx)
-        return self._score([parse], [sample], [ctx])[0]
+        return self._score([parse], [sample], [ctx], [frames])[0]
 
     def score_batch(
         self,
         actions: Sequence[str | SecondLevelAnswer | ParseResult | None],
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
+        *,
+        frames: Sequence[FrameProvider | None] | None = None,
     ) -> list[VerifierResult]:
         """Score aligned answers at once: a ``str`` is parsed, a :class:`ParseResult` is
         scored as parsed (e.g. :meth:`ParseResult.structured` with repairs), anything else
@@ -497,10 +539,13 @@ class Verifier:
         Equal to ``score_text`` / ``score_parse`` / ``score_answer`` answer by answer (see the module
         docstring for what runs batched); an RL step's ``prompts x group`` answers go in
         one call (answers of one prompt may share the ``Sample`` and ``FrameContext``
-        objects, whose ground truth is then packed once).
+        objects, whose ground truth is then packed once). ``frames``: per answer, its
+        video's frames (:class:`~stvg.tubes.frames.FrameProvider`), for ``track``; the
+        answers of one prompt may share one provider (the video is read once).
 
         Raises:
-            ValueError: the three sequences differ in length; a context of another video.
+            ValueError: the sequences differ in length; a context of another video;
+                ``track`` without the frames of an answer with boxes.
             TypeError: an action that is neither ``str``, ``ParseResult``,
                 ``SecondLevelAnswer`` nor ``None``.
         """
@@ -508,6 +553,11 @@ class Verifier:
             raise ValueError(
                 f"score_batch needs aligned sequences, got {len(actions)} actions, "
                 f"{len(samples)} samples and {len(contexts)} contexts"
+            )
+        if frames is not None and len(frames) != len(actions):
+            raise ValueError(
+                f"score_batch needs one frames entry per action (None for none), got "
+                f"{len(frames)} for {len(actions)} actions"
             )
         items: list[str | ParseResult] = [
             a if isinstance(a, (str, ParseResult)) else ParseResult.structured(a) for a in actions
@@ -517,18 +567,25 @@ class Verifier:
             if (id(sample), id(ctx)) not in checked:
                 _check_context(sample, ctx)
                 checked.add((id(sample), id(ctx)))
-        return self._score(items, samples, contexts)
+        return self._score(items, samples, contexts, frames)
 
     def _batch_input(
         self,
         items: Sequence[str | ParseResult],
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
+        frames: Sequence[FrameProvider | None] | None = None,
     ) -> BatchInput:
         densify = self.config.densify
         columns = parse_batch(self.answer_format, items, contexts)
         inp = BatchInput(
-            columns, samples, contexts, densify.method, self._densify_params, densify.end_extension
+            columns,
+            samples,
+            contexts,
+            densify.method,
+            self._densify_params,
+            densify.end_extension,
+            frames,
         )
         inp.iteration = self.iteration
         return inp
@@ -538,6 +595,7 @@ class Verifier:
         items: Sequence[str | ParseResult],
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
+        frames: Sequence[FrameProvider | None] | None = None,
     ) -> list[VerifierResult]:
         """Score checked, aligned answers (texts or parse results): the one implementation.
 
@@ -552,18 +610,20 @@ class Verifier:
                     items[lo : lo + BLOCK_ANSWERS],
                     samples[lo : lo + BLOCK_ANSWERS],
                     contexts[lo : lo + BLOCK_ANSWERS],
+                    None if frames is None else frames[lo : lo + BLOCK_ANSWERS],
                 )
             ]
-        return self._score_block(items, samples, contexts)
+        return self._score_block(items, samples, contexts, frames)
 
     def _score_block(
         self,
         items: Sequence[str | ParseResult],
         samples: Sequence[Sample],
         contexts: Sequence[FrameContext],
+        frames: Sequence[FrameProvider | None] | None = None,
     ) -> list[VerifierResult]:
         """Score one block of answers with array code (see the module docstring)."""
-        inp = self._batch_input(items, samples, contexts)
+        inp = self._batch_input(items, samples, contexts, frames)
         columns, n = inp.columns, len(items)
         names = [name for name, _, _, _ in self._terms]
         values, reasons = [], []
@@ -600,6 +660,8 @@ class Verifier:
         tubes = inp.tubes.tubes()
         first, last = inp.pred_first.tolist(), inp.pred_last.tolist()
         t_iou, v_iou = (x.tolist() for x in inp.official)
+        stats = inp.tubes.stats
+        figures = [{} if stats is None else stats.of(i) for i in range(n)]
         return [
             VerifierResult._trusted(
                 total=tot,
@@ -613,6 +675,7 @@ class Verifier:
                 format_ok=fmt_ok,
                 pred_span=(first[i], last[i]) if ok[i] else None,
                 pred_tube=tubes[i] if ok[i] else None,
+                densify_figures=figures[i],
             )
             for i, (tot, vals, wvals, reasons_i, fmt_ok) in enumerate(
                 zip(total.tolist(), zip(*table.tolist(), strict=True),

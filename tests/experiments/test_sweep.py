@@ -350,7 +350,7 @@ def _reduced_budget(tmp_path: Path) -> list[str]:
 #: there by test_shipped_configs.py, and they run in ``make test-all``: ~110 s kept out of
 #: the default run).
 FAST_SWEEPS = ["fps", "quickstart_seeds", "recipes"]
-SLOW_SWEEPS = ["smoothing", "rewards", "algorithms", "rl_knobs"]
+SLOW_SWEEPS = ["smoothing", "rewards", "algorithms", "rl_knobs", "densify_fps"]
 
 
 @pytest.mark.parametrize(
@@ -378,3 +378,11 @@ def test_shipped_sweep_runs_end_to_end_on_a_reduced_budget(
             "fps=2": 20.0,
             "fps=frame": 100.0,
         }
+    if name == "densify_fps":  # evaluation only: one SFT and RL per rate, four densify cells
+        tracker = {r["cell"]: r["cost/densify_seconds_per_query"] for r in rows}
+        for cell, seconds in tracker.items():
+            reads = cell.endswith(("densify=track", "densify=track_ends"))
+            assert (float(seconds) > 0) if reads else seconds == "", (cell, seconds)
+        for fps in ("0.25", "0.5", "1"):  # SFT and RL trained once per rate, reused thrice
+            reused = [r["stages_reused"].split(",") for r in rows if r["axis/fps"] == fps]
+            assert sorted("sft" in x and "rl" in x for x in reused) == [False, True, True, True]
