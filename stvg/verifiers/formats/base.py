@@ -58,12 +58,8 @@ class AnswerFormat(ABC):
             A :class:`ParseResult`: an answer in original-video pixels and seconds, or an
             error reason; plus the repairs applied and whether the text was well formed.
         """
-        if not isinstance(text, str):
-            return ParseResult.failure(f"answer text is {type(text).__name__}, not str")
-        if len(text) > MAX_TEXT_CHARS:
-            return ParseResult.failure(
-                f"answer text too long: {len(text)} chars > {MAX_TEXT_CHARS}"
-            )
+        if (refused := refuse_text(text)) is not None:
+            return refused
         repairs: list[str] = []
         raw = self._extract(text, repairs)
         if isinstance(raw, str):
@@ -103,6 +99,16 @@ class AnswerFormat(ABC):
         """The prompt text describing the exact output format, coordinates and times."""
 
 
+def refuse_text(text: object) -> ParseResult | None:
+    """The parse failure of an answer that is not a ``str`` or is longer than
+    :data:`MAX_TEXT_CHARS`; ``None`` for a text every format must parse without raising."""
+    if not isinstance(text, str):
+        return ParseResult.failure(f"answer text is {type(text).__name__}, not str")
+    if len(text) > MAX_TEXT_CHARS:
+        return ParseResult.failure(f"answer text too long: {len(text)} chars > {MAX_TEXT_CHARS}")
+    return None
+
+
 def think_block(reasoning: str) -> str:
     """``<think>\\n...\\n</think>\\n`` for a non-empty ``reasoning``, else ``""``."""
     return f"<think>\n{reasoning}\n</think>\n" if reasoning else ""
@@ -129,6 +135,7 @@ def timestamps_sentence(ctx: FrameContext | ShownFrames | None) -> str:
 __all__ = [
     "MAX_BLOCK_CHARS",
     "MAX_TEXT_CHARS",
+    "refuse_text",
     "AnswerFormat",
     "FrameContext",
     "ParseResult",

@@ -43,9 +43,9 @@ from stvg.data.types import SecondLevelAnswer
 from stvg.verifiers.formats.assemble import NUMBER_PATTERN, assemble
 from stvg.verifiers.formats.base import (
     MAX_BLOCK_CHARS,
-    MAX_TEXT_CHARS,
     AnswerFormat,
     format_seconds,
+    refuse_text,
     think_block,
     timestamps_sentence,
 )
@@ -98,12 +98,8 @@ class DraftFinalFormat(AnswerFormat):
             A :class:`ParseResult` whose ``answer`` is the final list and ``draft`` the
             draft list (same span), or an error reason.
         """
-        if not isinstance(text, str):
-            return ParseResult.failure(f"answer text is {type(text).__name__}, not str")
-        if len(text) > MAX_TEXT_CHARS:
-            return ParseResult.failure(
-                f"answer text too long: {len(text)} chars > {MAX_TEXT_CHARS}"
-            )
+        if (refused := refuse_text(text)) is not None:
+            return refused
         repairs: list[str] = []
         found = self._lists(text, repairs)
         if isinstance(found, str):

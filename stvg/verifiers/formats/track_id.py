@@ -49,9 +49,9 @@ from stvg.data.tracks import match_track
 from stvg.data.types import SecondLevelAnswer
 from stvg.verifiers.formats.assemble import NUMBER_PATTERN, assemble
 from stvg.verifiers.formats.base import (
-    MAX_TEXT_CHARS,
     AnswerFormat,
     format_seconds,
+    refuse_text,
     think_block,
     timestamps_sentence,
 )
@@ -79,12 +79,8 @@ class TrackIdFormat(AnswerFormat):
 
     def parse(self, text: str, ctx: FrameContext) -> ParseResult:
         """Parse ``text`` shown ``ctx`` (module doc); never raises for any ``str``."""
-        if not isinstance(text, str):
-            return ParseResult.failure(f"answer text is {type(text).__name__}, not str")
-        if len(text) > MAX_TEXT_CHARS:
-            return ParseResult.failure(
-                f"answer text too long: {len(text)} chars > {MAX_TEXT_CHARS}"
-            )
+        if (refused := refuse_text(text)) is not None:
+            return refused
         repairs: list[str] = []
         found = self._find(text, repairs)
         if isinstance(found, str):
