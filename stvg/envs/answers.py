@@ -20,6 +20,7 @@ action with a reason; it never raises either.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -202,6 +203,24 @@ def track_struct_to_parse(
     return parse, parse.error
 
 
+@dataclass(frozen=True)
+class TrackAction:
+    """A struct track-id action with its observation's ``track_ids``, for answers scored
+    outside an env (:func:`stvg.evaluation.episodes.predict_answers`).
+
+    Attributes:
+        action: ``{"track": k, "span": (start, end)}``.
+        track_ids: int ``[K]`` the candidates' track IDs (-1 = unused slot).
+    """
+
+    action: Any
+    track_ids: np.ndarray
+
+    def parse(self, ctx: FrameContext) -> tuple[ParseResult, str | None]:
+        """:func:`track_struct_to_parse` of the action."""
+        return track_struct_to_parse(self.action, ctx, self.track_ids)
+
+
 def _presence(value: Any) -> bool | str:
     """``present`` as a bool, or why it is not a decision: a bool, or an integer or float
     equal to 0 or 1 (a NumPy scalar or one-element array of one included)."""
@@ -323,6 +342,7 @@ __all__ = [
     "STRUCT_KEYS",
     "TRACK_KEYS",
     "TRACK_STRUCT_KEYS",
+    "TrackAction",
     "assemble_action",
     "read_track_action",
     "struct_to_parse",
