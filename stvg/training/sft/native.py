@@ -516,6 +516,11 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
         if eval_cache is not None:
             eval_tracks = track_targets(evals, eval_cache, tracks_cfg, env.fps)
     batcher = _Batcher(policy, train, train_cache, config.span_target, train_tracks)
+
+    def track_args(tracks: Any) -> dict[str, Any]:
+        """``evaluate_cached``'s track arguments (none without the ID head)."""
+        return {} if tracks_cfg is None else {"tracks": tracks, "tracks_config": tracks_cfg}
+
     optimiser, scheduler = sft_optimiser(policy.parameters(), config, len(train))
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     rng = np.random.default_rng(config.seed)
@@ -585,13 +590,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             due = last or (config.eval_every and epoch % config.eval_every == 0)
             if val_cache is not None and due:
                 val_metrics = evaluate_cached(
-                    policy,
-                    val,
-                    val_cache,
-                    env.fps,
-                    verifier=verifier,
-                    tracks=val_tracks,
-                    tracks_config=tracks_cfg,
+                    policy, val, val_cache, env.fps, verifier=verifier, **track_args(val_tracks)
                 )
                 record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
@@ -620,13 +619,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     break
             elif eval_cache is not None and due:
                 eval_metrics = evaluate_cached(
-                    policy,
-                    evals,
-                    eval_cache,
-                    env.fps,
-                    verifier=verifier,
-                    tracks=eval_tracks,
-                    tracks_config=tracks_cfg,
+                    policy, evals, eval_cache, env.fps, verifier=verifier, **track_args(eval_tracks)
                 )
                 record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
                 bar.update(0, **{f"{data.eval_split} m_vIoU": float(eval_metrics["m_vIoU"])})
@@ -638,13 +631,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             policy.load_state_dict(best.state)
             if eval_cache is not None:
                 eval_metrics = evaluate_cached(
-                    policy,
-                    evals,
-                    eval_cache,
-                    env.fps,
-                    verifier=verifier,
-                    tracks=eval_tracks,
-                    tracks_config=tracks_cfg,
+                    policy, evals, eval_cache, env.fps, verifier=verifier, **track_args(eval_tracks)
                 )
                 record({"epoch": best.epoch, "step": best.step, **eval_line(eval_metrics)})
                 say(
