@@ -69,6 +69,16 @@ def test_candidates_are_the_tracks_boxes_on_the_shown_frames_by_hand() -> None:
         shown_candidates(_ctx(tracks), max_candidates=1, max_frames=5)
 
 
+def test_max_candidates_is_bounded() -> None:
+    from stvg.config import from_dict
+    from stvg.envs.config import TracksConfig
+
+    with pytest.raises(ConfigError, match=r"env\.tracks\.max_candidates: must be at most 1,024"):
+        from_dict(TracksConfig, {"max_candidates": 10**6}, path="env.tracks")
+    with pytest.raises(ConfigError, match=r"env\.tracks\.max_candidates: must be >= 1"):
+        from_dict(TracksConfig, {"max_candidates": 0}, path="env.tracks")
+
+
 def test_env_observation_carries_the_candidates(env_kwargs: dict) -> None:
     env = GroundingEnv({**env_kwargs, "action_format": "struct"})
     obs, _ = env.reset(options={"index": 0})
