@@ -31,6 +31,8 @@ bound                       value                  what it limits
 ``MAX_MODEL_WIDTH``         65,536                 units of one layer of a small model
 ``MAX_SAMPLES``             10,000,000             videos or samples asked for
 ``MAX_WORKERS``             1,024                  parallel workers or requests
+``MAX_TRACK_CANDIDATES``    1,024                  track candidates of one observation
+                                                   (``tracks.max_candidates``)
 ``MAX_CONFIG_VALUES``       100,000                values in one YAML document, aliases
                                                    expanded (an alias bomb is refused)
 ``MAX_CONFIG_DEPTH``        64                     nesting of one YAML document
@@ -69,6 +71,7 @@ MAX_TEXT_CHARS = 10_000_000
 MAX_MODEL_WIDTH = 65_536
 MAX_SAMPLES = 10_000_000
 MAX_WORKERS = 1_024
+MAX_TRACK_CANDIDATES = 1_024
 MAX_CONFIG_VALUES = 100_000
 MAX_CONFIG_DEPTH = 64
 MAX_REPR_CHARS = 200
@@ -108,6 +111,7 @@ FIELD_BOUNDS: dict[str, tuple[float | None, float, str]] = {
     "n_eval": (None, MAX_SAMPLES, "videos"),
     "num_workers": (None, MAX_WORKERS, "workers"),
     "max_concurrency": (None, MAX_WORKERS, "parallel requests"),
+    "max_candidates": (None, MAX_TRACK_CANDIDATES, "track candidates"),
 }
 
 
@@ -269,6 +273,7 @@ __all__ = [
     "MAX_MESSAGE_CHARS",
     "MAX_REPR_CHARS",
     "MAX_SAMPLES",
+    "MAX_TRACK_CANDIDATES",
     "MAX_WORKERS",
     "MIN_NATIVE_FPS",
     "bound_problem",

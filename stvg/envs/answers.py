@@ -20,6 +20,7 @@ action with a reason; it never raises either.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,12 @@ from stvg.limits import short_repr
 from stvg.verifiers.formats import FrameContext, ParseResult, RawAnswer
 from stvg.verifiers.formats.assemble import assemble
 from stvg.verifiers.formats.numbers import float_array
+from stvg.verifiers.formats.track_id import track_parse
 
 #: The keys of a ``struct`` action.
 STRUCT_KEYS = ("span", "boxes", "box_mask")
+#: The keys of a struct ``track-id`` action.
+TRACK_STRUCT_KEYS = ("track", "span")
 #: The keys of a tracking action.
 TRACK_KEYS = ("present", "box")
 #: The coordinate system of numeric actions' boxes: ``[0, 1]`` of the frame.
@@ -144,6 +148,77 @@ def struct_to_parse(action: Any, ctx: FrameContext) -> tuple[ParseResult, str | 
     times = ctx.timestamps_s
     keep = np.flatnonzero(raw_mask[: times.shape[0]] == 1)
     return assemble_action(span, times[keep], boxes[keep], ctx)
+
+
+def track_struct_to_parse(
+    action: Any, ctx: FrameContext, track_ids: np.ndarray
+) -> tuple[ParseResult, str | None]:
+    """The parsed answer of a struct ``track-id`` action: ``{"track": k, "span": (s, e)}``.
+
+    It is the text answer ``Target ID: track_ids[k], Time range: s to e`` and is scored
+    by the very same function (:func:`stvg.verifiers.formats.track_id.track_parse`), so
+    both forms of one answer get identical scores.
+
+    Args:
+        action: ``track`` (an integer index into the observation's candidates) and
+            ``span`` (``(start, end)`` seconds).
+        ctx: what the episode showed (its tracks).
+        track_ids: int ``[max_candidates]`` the observation's ``track_ids`` (-1 = unused).
+
+    Returns:
+        ``(parse, None)``, or ``(parse, reason)`` when the action is malformed (not a
+        mapping, a missing key, ``span`` not 2 numbers, ``track`` not an integer index of a
+        real candidate) or the span rules reject the span.
+    """
+    if not isinstance(action, Mapping):
+        return invalid(
+            f"invalid struct action: expected a mapping with keys {list(TRACK_STRUCT_KEYS)}, "
+            f"got {type(action).__name__}"
+        )
+    missing = [key for key in TRACK_STRUCT_KEYS if key not in action]
+    if missing:
+        return invalid(
+            f"invalid struct action: missing key(s) {missing}; it needs {list(TRACK_STRUCT_KEYS)}"
+        )
+    span = float_array(action["span"])
+    if span is None or span.reshape(-1).shape != (2,):
+        return invalid(
+            f"invalid struct action: 'span' must hold 2 numbers, got {_short(action['span'])}"
+        )
+    index = float_array(action["track"])
+    count = int((np.asarray(track_ids) >= 0).sum())
+    if index is None or index.size != 1 or not float(index.reshape(())).is_integer():
+        return invalid(
+            f"invalid struct action: 'track' must be one integer index of a candidate, got "
+            f"{_short(action['track'])}"
+        )
+    k = int(index.reshape(()))
+    if not 0 <= k < count:
+        return invalid(
+            f"invalid struct action: 'track' {k} is not a candidate: the observation shows "
+            f"{count} tracks (indices 0..{count - 1} of track_ids)"
+        )
+    start, end = (float(v) for v in span.reshape(-1))
+    parse = track_parse(int(track_ids[k]), start, end, ctx)
+    return parse, parse.error
+
+
+@dataclass(frozen=True)
+class TrackAction:
+    """A struct track-id action with its observation's ``track_ids``, for answers scored
+    outside an env (:func:`stvg.evaluation.episodes.predict_answers`).
+
+    Attributes:
+        action: ``{"track": k, "span": (start, end)}``.
+        track_ids: int ``[K]`` the candidates' track IDs (-1 = unused slot).
+    """
+
+    action: Any
+    track_ids: np.ndarray
+
+    def parse(self, ctx: FrameContext) -> tuple[ParseResult, str | None]:
+        """:func:`track_struct_to_parse` of the action."""
+        return track_struct_to_parse(self.action, ctx, self.track_ids)
 
 
 def _presence(value: Any) -> bool | str:
@@ -266,9 +341,12 @@ __all__ = [
     "ACTION_COORDS",
     "STRUCT_KEYS",
     "TRACK_KEYS",
+    "TRACK_STRUCT_KEYS",
+    "TrackAction",
     "assemble_action",
     "read_track_action",
     "struct_to_parse",
     "time_key",
+    "track_struct_to_parse",
     "track_to_parse",
 ]

@@ -133,6 +133,10 @@ class TracksConfig:
         draw: draw each track's box and ID on the observation frames
             (:func:`stvg.render.tracks.draw_tracks`); ``false`` gives the verifier the
             tracks without showing them.
+        max_candidates: slots of the observation's track candidates (``track_ids``,
+            ``track_boxes``, ``track_box_mask``: the tracks with a box on a shown frame)
+            and of a struct track-id action's ``track`` index; an episode showing more
+            tracks is refused with an error naming this key.
     """
 
     source: Literal["synthetic", "file"] = "synthetic"
@@ -140,8 +144,11 @@ class TracksConfig:
     noise: TrackNoise | None = None
     seed: int = 0
     draw: bool = True
+    max_candidates: int = 16
 
     def __post_init__(self) -> None:
+        if self.max_candidates < 1:
+            raise InvalidField("max_candidates", f"must be >= 1, got {self.max_candidates}")
         if self.source == "file" and not self.path:
             raise InvalidField("path", "source: file needs the tracks file's path")
         if self.source == "synthetic" and self.path is not None:

@@ -8,18 +8,25 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from stvg.config import ConfigError
 from stvg.data.types import Sample
 from stvg.data.video import SampledFrames
-from stvg.envs.answers import struct_to_parse
+from stvg.envs.answers import struct_to_parse, track_struct_to_parse
 from stvg.envs.base import VideoGroundingEnvBase, scored_info
 from stvg.envs.config import GroundingEnvConfig
 from stvg.envs.frame_source import pad_frames
 from stvg.envs.render_sheet import RENDER_MODES, check_render_mode, episode_sheet, sheet_layout
 from stvg.envs.samples import frame_slots, max_duration_s
-from stvg.envs.spaces import grounding_observation_space, struct_action_space, text_space
-from stvg.envs.tracks import TrackSource
+from stvg.envs.spaces import (
+    grounding_observation_space,
+    struct_action_space,
+    text_space,
+    track_candidates_space,
+    track_struct_action_space,
+)
+from stvg.envs.tracks import TrackSource, shown_candidates
 from stvg.render.tracks import draw_tracks
 from stvg.verifiers.formats import AnswerContract, ContractSpec, FrameContext, ParseResult
 
@@ -53,6 +60,13 @@ class GroundingEnv(VideoGroundingEnvBase):
     its pixels occupy the top-left ``shown_size`` corner of the slot, the rest is zero.
     Padded slots are all zero with timestamp 0.
 
+    With the ``tracks`` key the observation also carries the track candidates (the tracks
+    with a box on a shown frame, :func:`stvg.envs.tracks.shown_candidates`): ``track_ids``
+    (int64 ``(max_candidates,)``, IDs increasing, -1 = unused), ``track_boxes`` (float32
+    ``(max_candidates, max_frames, 4)``, xyxy normalised to ``[0, 1]``) and
+    ``track_box_mask`` (int8 ``(max_candidates, max_frames)``, 1 = a box on that frame);
+    ``max_candidates`` is ``tracks.max_candidates``.
+
     ## Action Space
 
     * ``action_format="text"``: a ``Text(max_text_length)`` string, the model's whole
@@ -75,6 +89,11 @@ class GroundingEnv(VideoGroundingEnvBase):
       frame is clipped; a box at a shown frame outside the span is dropped.
       What text cannot get wrong (not a mapping, a missing key, values that are not
       numbers, wrong shapes, a mask value other than 0 and 1) is an invalid action.
+    * ``action_format="struct"`` with ``answer_format="track-id"``: a ``Dict`` of ``track``
+      (``Discrete(max_candidates)``, an index into ``track_ids``) and ``span`` (float32
+      ``(2,)`` seconds). It is scored exactly as the text ``Target ID: track_ids[track],
+      Time range: span[0] to span[1]`` (:func:`stvg.envs.answers.track_struct_to_parse`);
+      an index past the real candidates is an invalid action.
 
     ## Rewards
 
@@ -179,18 +198,32 @@ class GroundingEnv(VideoGroundingEnvBase):
         self.observation_space = grounding_observation_space(
             self.max_frames, cfg.max_side, cfg.max_query_length, duration
         )
-        if cfg.action_format == "text":
-            self.action_space = text_space(cfg.max_text_length)
-        else:
-            self.action_space = struct_action_space(self.max_frames, duration)
         self.answer_spec = ContractSpec(
             answer_format=self.verifier.config.answer_format,
             coords=self.verifier.config.coords,
             fps=cfg.fps,
             geometry=cfg.model_geometry,
         )
+        #: a struct action names a track and a span (answer_format track-id).
+        self.track_struct = (
+            cfg.action_format == "struct" and self.answer_spec.answer_format == "track-id"
+        )
+        if cfg.tracks is not None:
+            self.observation_space = spaces.Dict(
+                {
+                    **self.observation_space.spaces,
+                    **track_candidates_space(cfg.tracks.max_candidates, self.max_frames),
+                }
+            )
+        if cfg.action_format == "text":
+            self.action_space = text_space(cfg.max_text_length)
+        elif self.track_struct:
+            assert cfg.tracks is not None  # checked below: track-id needs tracks
+            self.action_space = track_struct_action_space(cfg.tracks.max_candidates, duration)
+        else:
+            self.action_space = struct_action_space(self.max_frames, duration)
         self._tracks = TrackSource(cfg.tracks) if cfg.tracks is not None else None
-        if self.answer_spec.answer_format == "track-id" and self._tracks is None:
+        if self.answer_spec.answer_format == "track-id" and cfg.tracks is None:
             raise ConfigError(
                 "config key env.tracks: answer_format track-id reads the drawn tracks: set "
                 "tracks: {source: synthetic} or {source: file, path: ...}"
@@ -235,6 +268,9 @@ class GroundingEnv(VideoGroundingEnvBase):
             "shown_size": np.asarray(sampled.shown_size, dtype=np.int64),
             "query": sample.query,
         }
+        if self.config.tracks is not None:
+            candidates = shown_candidates(ctx, self.config.tracks.max_candidates, self.max_frames)
+            self._obs.update(candidates.observation())
         self._done = False
         self._shown_frames = shown
         stats = self.frame_source.stats
@@ -283,7 +319,10 @@ class GroundingEnv(VideoGroundingEnvBase):
                     )
                 items.append(action)
             else:
-                parse, reason = struct_to_parse(action, ctx)
+                if self.track_struct:
+                    parse, reason = track_struct_to_parse(action, ctx, self._obs["track_ids"])
+                else:
+                    parse, reason = struct_to_parse(action, ctx)
                 items.append(parse)
             reasons.append(reason)
         n = len(items)

@@ -107,6 +107,41 @@ def struct_action_space(max_frames: int, max_duration_s: float) -> spaces.Dict:
     )
 
 
+def track_candidates_space(max_candidates: int, max_frames: int) -> dict[str, spaces.Space]:
+    """The observation keys of the track candidates (env ``tracks`` key on).
+
+    Keys: ``track_ids`` (int64 ``[max_candidates]``, the candidates' track IDs in increasing
+    order, -1 on unused slots), ``track_boxes`` (float32 ``[max_candidates, max_frames, 4]``
+    xyxy normalised to ``[0, 1]`` of the frame: candidate ``k``'s box on shown frame ``t``,
+    zeros where it has none) and ``track_box_mask`` (int8 ``[max_candidates, max_frames]``,
+    1 = the candidate has a box on that shown frame).
+    """
+    return {
+        "track_ids": spaces.Box(
+            -1, np.iinfo(np.int64).max, shape=(max_candidates,), dtype=np.int64
+        ),
+        "track_boxes": spaces.Box(
+            0.0, 1.0, shape=(max_candidates, max_frames, 4), dtype=np.float32
+        ),
+        "track_box_mask": spaces.Box(0, 1, shape=(max_candidates, max_frames), dtype=np.int8),
+    }
+
+
+def track_struct_action_space(max_candidates: int, max_duration_s: float) -> spaces.Dict:
+    """Structured ``track-id`` answer of :class:`~stvg.envs.grounding.GroundingEnv`.
+
+    Keys: ``track`` (``Discrete(max_candidates)``: the index of the answered track among the
+    observation's candidates, ``track_ids[track]`` is its ID) and ``span`` (float32
+    ``(start, end)`` seconds in ``[0, max_duration_s]``).
+    """
+    return spaces.Dict(
+        {
+            "track": spaces.Discrete(max_candidates),
+            "span": spaces.Box(0.0, np.float32(max_duration_s), shape=(2,), dtype=np.float32),
+        }
+    )
+
+
 def tracking_observation_space(
     max_side: int, max_query_length: int, max_duration_s: float, include_prev_box: bool
 ) -> spaces.Dict:
@@ -181,6 +216,8 @@ __all__ = [
     "shown_size_space",
     "struct_action_space",
     "text_space",
+    "track_candidates_space",
+    "track_struct_action_space",
     "tracking_action_space",
     "tracking_observation_space",
     "zoom_observation_space",

@@ -11,14 +11,18 @@ first used. The grounding env puts them in the episode's
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import numpy as np
+
+from stvg.config import ConfigError
 from stvg.data.errors import DataError
 from stvg.data.synthetic.scene import scene_from_dict
 from stvg.data.synthetic.tracks import scene_tracks
 from stvg.data.tracks import TracksIndex, VideoTracks, load_tracks
 from stvg.data.types import Sample
 from stvg.envs.config import TracksConfig
+from stvg.verifiers.formats import FrameContext
 
 
 class TrackSource:
@@ -75,4 +79,74 @@ class TrackSource:
         return tracks
 
 
-__all__ = ["TrackSource"]
+@dataclass(frozen=True)
+class TrackCandidates:
+    """The tracks an episode shows: the observation's ``track_*`` keys.
+
+    Attributes:
+        ids: int64 ``[max_candidates]`` track IDs of the tracks with a box on at least one
+            shown frame, increasing, then -1 on unused slots.
+        boxes: float32 ``[max_candidates, max_frames, 4]`` xyxy normalised to ``[0, 1]`` of
+            the original frame (clipped): candidate ``k``'s box on shown frame ``t``; zeros
+            where it has none.
+        mask: int8 ``[max_candidates, max_frames]``, 1 = candidate ``k`` has a box on shown
+            frame ``t``.
+    """
+
+    ids: np.ndarray
+    boxes: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """Number of real candidates (the first ``count`` slots)."""
+        return int((self.ids >= 0).sum())
+
+    def observation(self) -> dict[str, np.ndarray]:
+        """The observation keys (:func:`stvg.envs.spaces.track_candidates_space`)."""
+        return {"track_ids": self.ids, "track_boxes": self.boxes, "track_box_mask": self.mask}
+
+
+def shown_candidates(ctx: FrameContext, max_candidates: int, max_frames: int) -> TrackCandidates:
+    """The tracks of ``ctx.tracks`` with a box on a shown frame, as candidates.
+
+    Args:
+        ctx: the episode's frames (``frame_idx``, ``original_size``) and tracks.
+        max_candidates: candidate slots (``env.tracks.max_candidates``).
+        max_frames: frame slots of the observation (>= the shown frames).
+
+    Raises:
+        ConfigError: ``ctx`` has no tracks, or more than ``max_candidates`` tracks are shown.
+    """
+    if ctx.tracks is None:
+        raise ConfigError("shown_candidates needs the episode's tracks (the env's tracks key)")
+    ids = np.full(max_candidates, -1, dtype=np.int64)
+    boxes = np.zeros((max_candidates, max_frames, 4), dtype=np.float32)
+    mask = np.zeros((max_candidates, max_frames), dtype=np.int8)
+    width, height = ctx.original_size
+    scale = np.array([width, height, width, height], dtype=np.float64)
+    shown = np.asarray(ctx.frame_idx, dtype=np.int64)
+    slot = 0
+    for track_id, tube in ctx.tracks.tracks.items():
+        hit = np.isin(shown, tube.frame_idx)
+        if not hit.any():
+            continue
+        if slot == max_candidates:
+            visible = sum(
+                bool(np.isin(shown, t.frame_idx).any()) for t in ctx.tracks.tracks.values()
+            )
+            raise ConfigError(
+                f"config key env.tracks.max_candidates: video {ctx.tracks.video!r} shows "
+                f"{visible} tracks on its shown frames, more than max_candidates="
+                f"{max_candidates}; raise env.tracks.max_candidates to at least {visible}"
+            )
+        frames = np.flatnonzero(hit)
+        rows = np.searchsorted(tube.frame_idx, shown[frames])
+        ids[slot] = track_id
+        boxes[slot, frames] = np.clip(tube.boxes_xyxy[rows] / scale, 0.0, 1.0)
+        mask[slot, frames] = 1
+        slot += 1
+    return TrackCandidates(ids, boxes, mask)
+
+
+__all__ = ["TrackCandidates", "TrackSource", "shown_candidates"]

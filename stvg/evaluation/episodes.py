@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stvg.data.types import Sample
-from stvg.envs.answers import struct_to_parse
+from stvg.envs.answers import TrackAction, struct_to_parse
 from stvg.envs.base import ScoredEpisode
 from stvg.policies.base import TextCompletion, TextGenerator, env_action
 from stvg.tubes.densify import needs_frames
@@ -195,7 +195,8 @@ def predict_answers(
 ) -> dict[str, Prediction]:
     """``{sample_id: Prediction}`` of answers given outside an env, as an env with
     ``verifier`` scores them in its ``step``: a text answer parsed by the verifier's
-    format, a struct answer read by :func:`~stvg.envs.answers.struct_to_parse`, then
+    format, a struct answer read by :func:`~stvg.envs.answers.struct_to_parse` (a
+    :class:`~stvg.envs.answers.TrackAction` by its ``parse``), then
     densified one answer at a time (``track`` reads each sample's video file,
     :class:`~stvg.tubes.frames.VideoFileFrames`). Unusable answers have no prediction
     (they score 0)."""
@@ -205,6 +206,8 @@ def predict_answers(
         action = env_action(action)
         if isinstance(action, str):
             parse = verifier.parse(action, ctx)
+        elif isinstance(action, TrackAction):
+            parse, _ = action.parse(ctx)
         else:
             parse, _ = struct_to_parse(action, ctx)
         frames = VideoFileFrames(sample) if reads_frames else None

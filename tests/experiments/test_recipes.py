@@ -127,3 +127,44 @@ def test_the_stvg_r1_recipe_runs_with_track_ids(tmp_path: Path) -> None:
     line = json.loads((rl_run / "metrics.jsonl").read_text().splitlines()[0])
     for term in ("t_iou", "id_match", "format"):
         assert f"rewards/{term}/mean" in line
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "ppo", "rloo"])
+def test_the_native_stvg_r1_recipe_runs_with_struct_track_ids(
+    algorithm: str, data_root: Path, tmp_path: Path
+) -> None:
+    """recipes/stvg_r1_native.yaml: the native policy's ID head answers {track, span}
+    struct actions; SFT learns the target's track (losses/track_nll), the RL stage logs
+    tIoU + id_match and its update moves the ID head (GRPO, PPO and RLOO)."""
+    import torch
+
+    from stvg.policies.native import NativePolicy
+
+    model = MODEL[:-1] + ", track_id: true}"
+    overrides = [
+        *TINY,
+        f"sft.model={model}",
+        f"rl.algorithm={algorithm}",
+        f"data.root={data_root}",
+        f"out_dir={tmp_path}",
+    ]
+    config = RECIPES / "stvg_r1_native.yaml"
+    assert main(["run", str(config), "--no-progress", "--set", *overrides]) == 0
+    run = tmp_path / "recipe_stvg_r1_native"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["reward"]["formula"] == "t_iou + id_match"
+    assert summary["rl_iterations"] == 2
+    for stage in ("before_rl", "after_rl"):
+        assert 0.0 <= summary[stage]["metrics"]["m_vIoU"] <= 1.0
+    sft = json.loads((run / "sft" / "metrics.jsonl").read_text().splitlines()[0])
+    assert sft["losses/track_nll"] > 0
+    rl_run = next((run / "rl").glob(f"Grounding-v0__{algorithm}__*"))
+    line = json.loads((rl_run / "metrics.jsonl").read_text().splitlines()[0])
+    for term in ("t_iou", "id_match"):
+        assert f"rewards/{term}/mean" in line
+    before = NativePolicy.load(summary["sft_checkpoint"]).model.track_head
+    after = NativePolicy.load(Path(summary["rl_checkpoint"]) / "policy.pt").model.track_head
+    moved = [
+        not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters(), strict=True)
+    ]
+    assert any(moved)

@@ -242,3 +242,19 @@ def test_the_old_spelling_of_a_shipped_config_loads_the_same_config(path: Path) 
         old = load(path)
     new = load(CONFIGS / path.name)
     assert to_dict(old) == to_dict(new)
+
+
+def test_the_native_stvg_r1_recipe_answers_struct_track_ids() -> None:
+    """recipes/stvg_r1_native.yaml: the recipes' data and budget, the native policy with its
+    ID head, undrawn synthetic tracks, track-id answers and STVG-R1's tIoU + id_match."""
+    config = load_run_config(RECIPES / "stvg_r1_native.yaml")
+    sft = sft_config(config, Path("runs/x/sft"))
+    rl = rl_config(config, Path("s/p.pt"), Path("runs/x"))
+    assert sft.model.track_id is True
+    for env in (sft.env, rl.env):
+        assert env.answer_format == "track-id"
+        assert env.tracks.source == "synthetic" and env.tracks.draw is False
+        assert env.tracks.max_candidates == 8
+    assert _terms(rl.env) == [("t_iou", 1.0, {}), ("id_match", 1.0, {}), ("v_iou", 0.0, {})]
+    assert rl.iterations == 60 and rl.rollout.num_workers == 0
+    assert to_dict(config.data) == to_dict(load_run_config(RECIPES / "paper.yaml").data)

@@ -13,7 +13,12 @@ An action is ``(s, e, boxes)``:
 We chose a Gaussian over a categorical grid because it is simple, continuous (no
 quantisation of the box) and gives exact log-densities; its learned, state-independent
 log-std is the exploration scale RL tunes. ``log p(action) = log p(s) + log p(e | s) +
-sum_{t in box frames} log N(box_t)``. Boxes are sampled unbounded; the env clips them to
+sum_{t in box frames} log N(box_t)``.
+
+With track candidates (the ``track-id`` answer) the action is ``(k, s, e)`` instead: ``k``
+the answered candidate, categorical ``softmax(track_logits)`` over the real candidates,
+and no boxes (the tube is the track's): ``log p(action) = log p(k) + log p(s) +
+log p(e | s)``. Boxes are sampled unbounded; the env clips them to
 ``[0, 1]`` (the log-density is of the unclipped sample, as in Stable-Baselines3).
 """
 
@@ -66,12 +71,45 @@ def span_box_mask(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.T
     return (idx >= start.unsqueeze(1)) & (idx <= end.unsqueeze(1))
 
 
+def track_log_probs(out: NativeOutputs) -> torch.Tensor:
+    """``log p(k)``: float ``[B, K]`` over the real track candidates (``-1e9``-ish on
+    unused slots).
+
+    Raises:
+        ValueError: the outputs have no track candidates.
+    """
+    if out.track_logits is None or out.track_valid is None:
+        raise ValueError(
+            "the native model saw no track candidates: give it observations of an env with "
+            "the tracks key (track_ids, track_boxes, track_box_mask)"
+        )
+    return torch.log_softmax(out.track_logits.masked_fill(~out.track_valid, _NEG), dim=-1)
+
+
+def sample_tracks(out: NativeOutputs, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw a candidate index ``[B]`` from ``p(k)``."""
+    probs = track_log_probs(out).exp()
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def mode_tracks(out: NativeOutputs) -> torch.Tensor:
+    """The most likely candidate index ``[B]``."""
+    return track_log_probs(out).argmax(-1)
+
+
+def track_entropy(out: NativeOutputs) -> torch.Tensor:
+    """Entropy ``[B]`` of ``p(k)`` (nats)."""
+    lp = track_log_probs(out)
+    return -(lp.exp() * lp).sum(-1)
+
+
 def action_log_prob(
     out: NativeOutputs,
     start: torch.Tensor,
     end: torch.Tensor,
     boxes_cxcywh: torch.Tensor,
     box_mask: torch.Tensor,
+    track: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Exact ``log p(action)``: float ``[B]``.
 
@@ -79,13 +117,19 @@ def action_log_prob(
         out: the model outputs for the batch.
         start, end: long ``[B]`` start and end frame indices (``start <= end``).
         boxes_cxcywh: float ``[B, T, 4]`` the boxes (read where ``box_mask``).
-        box_mask: bool ``[B, T]`` frames that carry a box (padding is ignored).
+        box_mask: bool ``[B, T]`` frames that carry a box (padding is ignored; all false
+            for a track-id action).
+        track: long ``[B]`` the answered candidate of a track-id action (adds
+            ``log p(k)``), or ``None``.
     """
     rows = torch.arange(start.shape[0], device=start.device)
     lp_start = start_log_probs(out)[rows, start]
     lp_end = end_log_probs(out)[rows, start, end]
     boxes = box_log_density(out, boxes_cxcywh) * (box_mask & out.mask)
-    return lp_start + lp_end + boxes.sum(-1)
+    total = lp_start + lp_end + boxes.sum(-1)
+    if track is not None:
+        total = total + track_log_probs(out)[rows, track]
+    return total
 
 
 def sample_actions(
@@ -132,7 +176,11 @@ __all__ = [
     "box_std",
     "end_log_probs",
     "mode_actions",
+    "mode_tracks",
     "sample_actions",
+    "sample_tracks",
     "span_box_mask",
     "start_log_probs",
+    "track_entropy",
+    "track_log_probs",
 ]

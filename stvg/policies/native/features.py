@@ -35,11 +35,18 @@ class VideoInputs:
         frames: uint8 ``[T, S, S, 3]`` RGB, the ``T`` real frames resized to ``S = frame_size``.
         timestamps_s: float32 ``[T]`` time of each frame, seconds.
         query: the query text.
+        track_boxes: float32 ``[K, T, 4]`` xyxy normalised boxes of the ``K`` track
+            candidates on the real frames (env ``tracks`` key; zeros where a candidate has
+            no box), or ``None`` without tracks.
+        track_mask: bool ``[K, T]``, ``True`` where candidate ``k`` has a box on frame
+            ``t``; ``None`` without tracks.
     """
 
     frames: np.ndarray
     timestamps_s: np.ndarray
     query: str
+    track_boxes: np.ndarray | None = None
+    track_mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -55,20 +62,36 @@ class NativeBatch:
         rel_time: float32 ``[B, T]`` each frame's time divided by the estimated video
             length ``t_last + interval`` (0 on padding).
         tokens: int64 ``[B, L]`` query word ids (0 = padding).
+        track_boxes: float32 ``[B, K, T, 4]`` the track candidates' ``(cx, cy, w, h)``
+            normalised boxes (zeros where none), ``K`` the most candidates of the batch;
+            ``None`` without tracks.
+        track_mask: bool ``[B, K, T]``, ``True`` where candidate ``k`` has a box on frame
+            ``t``; ``None`` without tracks.
+        track_valid: bool ``[B, K]``, ``True`` on real candidates; ``None`` without tracks.
     """
 
     frames: torch.Tensor
     mask: torch.Tensor
     rel_time: torch.Tensor
     tokens: torch.Tensor
+    track_boxes: torch.Tensor | None = None
+    track_mask: torch.Tensor | None = None
+    track_valid: torch.Tensor | None = None
 
     def to(self, device: Any) -> NativeBatch:
         """The batch on ``device``."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
         return NativeBatch(
             self.frames.to(device),
             self.mask.to(device),
             self.rel_time.to(device),
             self.tokens.to(device),
+            move(self.track_boxes),
+            move(self.track_mask),
+            move(self.track_valid),
         )
 
 
@@ -89,7 +112,9 @@ def observation_inputs(obs: Mapping[str, Any], frame_size: int) -> VideoInputs:
     Args:
         obs: ``frames`` uint8 ``[max_frames, max_side, max_side, 3]``, ``frame_mask``
             ``[max_frames]``, ``timestamps`` ``[max_frames]`` seconds, ``shown_size``
-            ``(w, h)`` pixels, ``query`` str.
+            ``(w, h)`` pixels, ``query`` str and, with the env's ``tracks`` key,
+            ``track_ids``, ``track_boxes`` and ``track_box_mask`` (the real candidates
+            on the real frames become :attr:`VideoInputs.track_boxes`/``track_mask``).
         frame_size: side of the model's square frames, pixels.
 
     Raises:
@@ -105,7 +130,14 @@ def observation_inputs(obs: Mapping[str, Any], frame_size: int) -> VideoInputs:
     width, height = (int(v) for v in np.asarray(obs["shown_size"]).reshape(2))
     frames = np.asarray(obs["frames"])[:count, :height, :width]
     times = np.asarray(obs["timestamps"], dtype=np.float32).reshape(-1)[:count]
-    return VideoInputs(downsample(frames, frame_size), times, str(obs["query"]))
+    track_boxes = track_mask = None
+    if "track_ids" in obs:
+        k = int((np.asarray(obs["track_ids"]).reshape(-1) >= 0).sum())
+        track_boxes = np.asarray(obs["track_boxes"], dtype=np.float32)[:k, :count]
+        track_mask = np.asarray(obs["track_box_mask"])[:k, :count] != 0
+    return VideoInputs(
+        downsample(frames, frame_size), times, str(obs["query"]), track_boxes, track_mask
+    )
 
 
 def relative_times(timestamps_s: np.ndarray) -> np.ndarray:
@@ -139,9 +171,29 @@ def collate(videos: Sequence[VideoInputs], vocab: QueryVocab, max_query_len: int
         rel[b, : len(video)] = relative_times(video.timestamps_s)
     tokens = vocab.encode_batch([v.query for v in videos], max_query_len)
     frames_t = torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float().div_(255.0)
-    return NativeBatch(
+    batch = NativeBatch(
         frames_t, torch.from_numpy(mask), torch.from_numpy(rel), torch.from_numpy(tokens)
     )
+    with_tracks = [v.track_boxes is not None for v in videos]
+    if any(with_tracks):
+        if not all(with_tracks):
+            raise ValueError(
+                "collate: some observations carry track candidates and some do not; make "
+                "every env of the batch with the same tracks key"
+            )
+        most = max(1, max(int(v.track_boxes.shape[0]) for v in videos))  # type: ignore[union-attr]
+        boxes = np.zeros((len(videos), most, longest, 4), dtype=np.float32)
+        box_mask = np.zeros((len(videos), most, longest), dtype=bool)
+        valid = np.zeros((len(videos), most), dtype=bool)
+        for b, video in enumerate(videos):
+            k = int(video.track_boxes.shape[0])  # type: ignore[union-attr]
+            boxes[b, :k, : len(video)] = xyxy_to_cxcywh(video.track_boxes)
+            box_mask[b, :k, : len(video)] = video.track_mask
+            valid[b, :k] = True
+        batch.track_boxes = torch.from_numpy(boxes)
+        batch.track_mask = torch.from_numpy(box_mask)
+        batch.track_valid = torch.from_numpy(valid)
+    return batch
 
 
 def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:

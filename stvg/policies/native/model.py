@@ -20,6 +20,12 @@ Per frame (``S x S`` RGB plus two coordinate channels):
 5. **Heads** — start and end logits per frame, a box correction per frame (added to the
    attention box, initialised to zero), a state-independent learned log-std of the box
    Gaussian, and a value (critic) from the masked mean of the temporal features.
+6. **Track ID head** (only when the batch carries track candidates, the env's ``tracks``
+   key) — per candidate and shown frame: its box ``(cx, cy, w, h)``, the heatmap mass
+   inside the box (the softmax of step 3 summed over the cells whose centre lies in the
+   box) and its log; an MLP embeds each, the mean over the frames where the candidate has
+   a box is joined with ``q``, and an MLP gives the candidate's logit. The softmax over
+   the real candidates is the distribution of the answered track.
 
 The query is encoded by word embeddings and a bidirectional GRU (final states of both
 directions). See :mod:`stvg.policies.native.distributions` for the action distribution.
@@ -41,6 +47,8 @@ _GROUPS = 4  # GroupNorm groups; every channel count must be a multiple of it
 _MOTION = 4  # motion features: centre change to the previous and to the next frame (x, y)
 _PHYSICAL = 4 + 1 + 1 + _MOTION  # per-frame temporal input: box, presence, time, motion
 _MOTION_SCALE = 5.0  # motion features are centre changes (frame fractions) times this
+_TRACK_FEATURES = 4 + 1 + 1  # per candidate and frame: box, heat mass inside, its log
+_MASS_FLOOR = 1e-4  # added to the heat mass before its log
 
 
 @dataclass
@@ -57,6 +65,9 @@ class NativeModelConfig:
         init_log_std: initial log standard deviation of the box Gaussian (normalised units;
             -2 gives std 0.135, a fifth of the frame).
         min_log_std, max_log_std: bounds the learned log-std is clamped to.
+        track_id: build the track ID head (step 6) and answer ``track-id`` struct actions
+            (``{track, span}``) instead of boxes; needs observations with track
+            candidates (the env's ``tracks`` key).
     """
 
     frame_size: int = 64
@@ -68,6 +79,7 @@ class NativeModelConfig:
     init_log_std: float = -2.0
     min_log_std: float = -5.0
     max_log_std: float = 1.0
+    track_id: bool = False
 
     def __post_init__(self) -> None:
         if self.frame_size < 8 or self.frame_size % 4:
@@ -110,6 +122,9 @@ class NativeOutputs:
         mask: bool ``[B, T]``, ``True`` on real frames.
         heat_logits: float ``[B, T, G * G]`` target scores of the feature-map cells
             (row-major, ``G = frame_size / 4``); SFT supervises them with the box centre.
+        track_logits: float ``[B, K]`` logits of the track candidates (unmasked), or
+            ``None`` when the batch has no candidates.
+        track_valid: bool ``[B, K]``, ``True`` on real candidates, or ``None``.
     """
 
     start_logits: torch.Tensor
@@ -119,6 +134,8 @@ class NativeOutputs:
     value: torch.Tensor
     mask: torch.Tensor
     heat_logits: torch.Tensor | None = None
+    track_logits: torch.Tensor | None = None
+    track_valid: torch.Tensor | None = None
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -171,6 +188,15 @@ class NativeModel(nn.Module):
             nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True), nn.Linear(cfg.hidden, 1)
         )
         self.box_log_std = nn.Parameter(torch.full((4,), float(cfg.init_log_std)))
+        self.track_frame: nn.Module | None = None
+        self.track_head: nn.Module | None = None
+        if cfg.track_id:
+            self.track_frame = nn.Sequential(nn.Linear(_TRACK_FEATURES, cfg.hidden), nn.ReLU())
+            self.track_head = nn.Sequential(
+                nn.Linear(cfg.hidden + cfg.query_dim, cfg.hidden),
+                nn.ReLU(),
+                nn.Linear(cfg.hidden, 1),
+            )
         for layer in (self.box_delta, self.film):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -249,6 +275,14 @@ class NativeModel(nn.Module):
         weights = batch.mask.unsqueeze(-1).to(out.dtype)
         pooled = (out * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         log_std = self.clamped_box_log_std()
+        track_logits = None
+        if self.track_head is not None:
+            if batch.track_boxes is None:
+                raise ValueError(
+                    "the native model has a track ID head (model.track_id: true) but the "
+                    "observations carry no track candidates: set the env's tracks key"
+                )
+            track_logits = self.track_scores(batch, heat, query)
         return NativeOutputs(
             start_logits=self.start_head(out).squeeze(-1),
             end_logits=self.end_head(out).squeeze(-1),
@@ -257,7 +291,34 @@ class NativeModel(nn.Module):
             value=self.value_head(pooled).squeeze(-1),
             mask=batch.mask,
             heat_logits=heat,
+            track_logits=track_logits,
+            track_valid=batch.track_valid,
         )
+
+    def track_scores(
+        self, batch: NativeBatch, heat: torch.Tensor, query: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits ``[B, K]`` of the batch's track candidates (module doc, step 6).
+
+        Args:
+            batch: with ``track_boxes``, ``track_mask`` and ``track_valid``.
+            heat: float ``[B, T, G * G]`` cell scores (zeros on padding frames).
+            query: float ``[B, query_dim]`` query vectors.
+        """
+        assert batch.track_boxes is not None and batch.track_mask is not None
+        assert self.track_frame is not None and self.track_head is not None
+        boxes = batch.track_boxes  # [B, K, T, 4] cxcywh
+        attn = torch.softmax(heat, dim=-1) * batch.mask.unsqueeze(-1)  # [B, T, G*G]
+        low = boxes[..., :2] - boxes[..., 2:] / 2
+        high = boxes[..., :2] + boxes[..., 2:] / 2
+        cells = self.cell_xy.view(1, 1, 1, -1, 2)  # [1, 1, 1, G*G, 2]
+        inside = ((cells >= low.unsqueeze(-2)) & (cells <= high.unsqueeze(-2))).all(-1)
+        mass = torch.einsum("bktg,btg->bkt", inside.to(attn.dtype), attn).unsqueeze(-1)
+        feats = torch.cat([boxes, mass, torch.log(mass + _MASS_FLOOR)], dim=-1)
+        weights = batch.track_mask.unsqueeze(-1).to(attn.dtype)
+        pooled = (self.track_frame(feats) * weights).sum(2) / weights.sum(2).clamp(min=1.0)
+        joined = torch.cat([pooled, query.unsqueeze(1).expand(-1, pooled.shape[1], -1)], -1)
+        return self.track_head(joined).squeeze(-1)
 
 
 def _motion(

@@ -11,6 +11,12 @@ start and end frames, ``boxes`` = normalised ``(x1, y1, x2, y2)`` per frame slot
 likely span and the box means (clipped to ``[0, 1]``); sampled actions (``sample``) keep the
 raw Gaussian draws so that their log-probabilities are exact.
 
+With ``model.track_id: true`` (the ``track-id`` answer, env ``tracks`` key and
+``action_format: struct``) an action is ``{"track": k, "span": (start, end)}`` instead:
+``k`` the answered index among the observation's track candidates (the ID head, see
+:mod:`stvg.policies.native.model`), its log-probability ``log p(k) + log p(s) +
+log p(e | s)``.
+
 A checkpoint (``save``/``load``) holds the constructor config (vocabulary included), so
 ``NativePolicy.load(path)`` or ``make("native", checkpoint=path)`` rebuilds it alone.
 """
@@ -101,6 +107,8 @@ def _take(out: NativeOutputs, index: torch.Tensor) -> NativeOutputs:
         box_log_std=out.box_log_std,
         value=out.value[index],
         mask=out.mask[index],
+        track_logits=None if out.track_logits is None else out.track_logits[index],
+        track_valid=None if out.track_valid is None else out.track_valid[index],
     )
 
 
@@ -283,14 +291,26 @@ class NativePolicy:
         ``config.deterministic`` is false."""
         if not obs_list:
             return []
+        track = None
         with torch.no_grad():
             out, videos = self.forward(obs_list)
             if self.config.deterministic:
                 start, end, boxes = dist.mode_actions(out)
+                if self.track_id:
+                    track = dist.mode_tracks(out)
             else:
                 start, end, boxes = dist.sample_actions(out, self.generator)
+                if self.track_id:
+                    track = dist.sample_tracks(out, self.generator)
         slots = [int(np.asarray(obs["frame_mask"]).shape[0]) for obs in obs_list]
-        return self.to_actions(videos, slots, start, end, boxes, clip=self.config.deterministic)
+        return self.to_actions(
+            videos, slots, start, end, boxes, clip=self.config.deterministic, track=track
+        )
+
+    @property
+    def track_id(self) -> bool:
+        """Whether actions name a track candidate (``model.track_id``) instead of boxes."""
+        return bool(self.config.model.track_id)
 
     def to_actions(
         self,
@@ -301,6 +321,7 @@ class NativePolicy:
         boxes_cxcywh: torch.Tensor,
         *,
         clip: bool,
+        track: torch.Tensor | None = None,
     ) -> list[dict[str, np.ndarray]]:
         """Struct actions from frame indices and ``(cx, cy, w, h)`` boxes.
 
@@ -311,8 +332,16 @@ class NativePolicy:
             boxes_cxcywh: float ``[B, T, 4]`` normalised boxes.
             clip: clip the ``(x1, y1, x2, y2)`` boxes to ``[0, 1]`` (deterministic
                 actions); sampled actions keep the raw draw so log-probs stay exact.
+            track: long ``[B]`` candidate indices: the actions are ``{"track", "span"}``
+                (``boxes_cxcywh`` unused); ``None`` = box actions.
         """
-        actions = []
+        actions: list[dict[str, Any]] = []
+        if track is not None:
+            for row, video in enumerate(videos):
+                s, e = int(start[row]), int(end[row])
+                span = np.array([video.timestamps_s[s], video.timestamps_s[e]], dtype=np.float32)
+                actions.append({"track": int(track[row]), "span": span})
+            return actions
         boxes_np = boxes_cxcywh.detach().cpu().numpy().astype(np.float64)
         for row, (video, max_frames) in enumerate(zip(videos, slots, strict=True)):
             s, e, count = int(start[row]), int(end[row]), len(video)
@@ -331,7 +360,8 @@ class NativePolicy:
 
         Rows are observation-major (row ``i * n + j`` is sample ``j`` of observation
         ``i``); ``log_probs`` is ``[B * n, 1]`` (the whole action is one "token") and
-        ``extras`` holds ``start``/``end`` (frame indices, long ``[B * n]``).
+        ``extras`` holds ``start``/``end`` (frame indices, long ``[B * n]``) and, for
+        track-id actions, ``track`` (candidate indices).
         """
         if n < 1:
             raise ValueError(f"sample needs n >= 1 actions per observation, got {n}")
@@ -340,19 +370,25 @@ class NativePolicy:
             index = torch.arange(len(obs_batch)).repeat_interleave(n)
             rows = _take(out, index)
             start, end, boxes = dist.sample_actions(rows, self.generator)
+            track = dist.sample_tracks(rows, self.generator) if self.track_id else None
             box_mask = dist.span_box_mask(start, end, rows.mask.shape[1])
-            log_probs = dist.action_log_prob(rows, start, end, boxes, box_mask)
+            if track is not None:
+                box_mask = torch.zeros_like(box_mask)
+            log_probs = dist.action_log_prob(rows, start, end, boxes, box_mask, track)
         slots = [int(np.asarray(obs_batch[i]["frame_mask"]).shape[0]) for i in index.tolist()]
         actions = self.to_actions(
-            [videos[i] for i in index.tolist()], slots, start, end, boxes, clip=False
+            [videos[i] for i in index.tolist()], slots, start, end, boxes, clip=False, track=track
         )
+        extras = {"start": start, "end": end}
+        if track is not None:
+            extras["track"] = track
         return Rollouts(
             actions=actions,
             obs_index=index.tolist(),
             log_probs=log_probs.unsqueeze(-1),
             mask=torch.ones(len(actions), 1, dtype=torch.bool),
             values=rows.value,
-            extras={"start": start, "end": end},
+            extras=extras,
         )
 
     def _action_tensors(
@@ -361,10 +397,11 @@ class NativePolicy:
         index: Sequence[int],
         actions: Sequence[Mapping[str, Any]],
         steps: int,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Start/end frame indices (nearest shown timestamp to the span ends), cxcywh boxes
-        and box masks of struct actions, as tensors."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Start/end frame indices (nearest shown timestamp to the span ends), cxcywh boxes,
+        box masks and (track-id actions) candidate indices of struct actions, as tensors."""
         rows = len(actions)
+        track = torch.zeros(rows, dtype=torch.long) if self.track_id else None
         start = torch.zeros(rows, dtype=torch.long)
         end = torch.zeros(rows, dtype=torch.long)
         boxes = torch.zeros(rows, steps, 4, dtype=torch.float32)
@@ -375,12 +412,15 @@ class NativePolicy:
             span = np.asarray(action["span"], dtype=np.float64).reshape(2)
             start[row] = int(np.argmin(np.abs(times - span[0])))
             end[row] = int(np.argmin(np.abs(times - span[1])))
+            if track is not None:
+                track[row] = int(action["track"])
+                continue
             raw = np.asarray(action["boxes"], dtype=np.float64)[:count]
             boxes[row, :count] = torch.from_numpy(xyxy_to_cxcywh(raw)).float()
             mask[row, :count] = torch.from_numpy(
                 np.asarray(action["box_mask"]).reshape(-1)[:count] != 0
             )
-        return start, end, boxes, mask
+        return start, end, boxes, mask, track
 
     def evaluate_actions(
         self, obs_batch: Sequence[Observation], actions: Rollouts | Sequence[Mapping[str, Any]]
@@ -397,7 +437,7 @@ class NativePolicy:
             action_list, index = list(actions), list(range(len(obs_batch)))
         out, videos = self.forward(obs_batch)
         rows = _take(out, torch.as_tensor(index, dtype=torch.long))
-        start, end, boxes, box_mask = self._action_tensors(
+        start, end, boxes, box_mask, track = self._action_tensors(
             videos, index, action_list, rows.mask.shape[1]
         )
         if bool((end < start).any()):
@@ -405,8 +445,10 @@ class NativePolicy:
             raise ValueError(
                 f"action {bad} has a reversed span {action_list[bad]['span'].tolist()}"
             )
-        log_prob = dist.action_log_prob(rows, start, end, boxes, box_mask)
+        log_prob = dist.action_log_prob(rows, start, end, boxes, box_mask, track)
         entropy = dist.action_entropy(rows, start, box_mask)
+        if track is not None:
+            entropy = entropy + dist.track_entropy(rows)
         return rows.value, log_prob, entropy
 
     def log_prob(

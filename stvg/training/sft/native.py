@@ -39,7 +39,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -48,8 +48,10 @@ import numpy as np
 from stvg.config import ConfigError, InvalidField, set_by, to_dict
 from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
+from stvg.envs.answers import TrackAction
 from stvg.envs.config import EnvConfig, as_env_config
 from stvg.envs.scoring import build_verifier
+from stvg.envs.tracks import TrackSource
 from stvg.policies.native.model import NativeModelConfig
 from stvg.training.sft.common import (
     SFTResult,
@@ -60,7 +62,14 @@ from stvg.training.sft.common import (
     sft_optimiser,
     write_run_config,
 )
-from stvg.training.sft.native_data import CachedFrames, SpanTarget, load_cached_frames, sft_target
+from stvg.training.sft.native_data import (
+    CachedFrames,
+    SpanTarget,
+    TrackTarget,
+    load_cached_frames,
+    sft_target,
+    track_targets,
+)
 from stvg.training.trackers import Reporter, open_trackers
 from stvg.verifiers.verifier import Verifier
 
@@ -224,6 +233,20 @@ class SFTConfig:
             )
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise InvalidField("time_limit_s", f"must be positive or null, got {self.time_limit_s}")
+        tracks = getattr(self.env, "tracks", None)
+        if self.model.track_id and tracks is None:
+            raise InvalidField(
+                "model.track_id",
+                "the track ID head learns from the tracks' candidates: set env.tracks "
+                "(e.g. {source: synthetic, draw: false})",
+            )
+        if self.model.track_id and tracks is not None and tracks.draw:
+            raise InvalidField(
+                "env.tracks.draw",
+                "the SFT frame cache holds the frames without track overlays, so the native "
+                "track-id policy must act on undrawn frames too: set env.tracks.draw: false "
+                "(it reads the candidates as numbers)",
+            )
 
 
 def _load_split(
@@ -242,21 +265,38 @@ class _Batcher:
     """Training examples (cached frames + targets) and their collation into tensors."""
 
     def __init__(
-        self, policy: Any, samples: Sequence[Sample], cache: CachedFrames, rule: SpanTarget
+        self,
+        policy: Any,
+        samples: Sequence[Sample],
+        cache: CachedFrames,
+        rule: SpanTarget,
+        tracks: Sequence[TrackTarget] | None = None,
     ):
         self.policy = policy
         self.samples = samples
         self.cache = cache
+        self.tracks = tracks
         self.targets = [
             sft_target(s, cache.frame_idx[i, : cache.counts[i]], rule)
             for i, s in enumerate(samples)
         ]
 
+    def track(self, index: Sequence[int]) -> Any:
+        """long ``[B]`` the ground truth's candidate index of samples ``index`` (-1 = none),
+        or ``None`` without tracks."""
+        import torch
+
+        if self.tracks is None:
+            return None
+        return torch.tensor([self.tracks[i].target for i in index], dtype=torch.long)
+
     def batch(self, index: Sequence[int]) -> tuple[Any, Any, Any, Any]:
         """``(NativeBatch, start [B], end [B], boxes [B, T, 4])`` of samples ``index``."""
         import torch
 
-        videos = [self.cache.video(i, self.samples[i].query) for i in index]
+        videos = [
+            with_tracks(self.cache.video(i, self.samples[i].query), self.tracks, i) for i in index
+        ]
         batch = self.policy.batch(videos)
         steps = batch.mask.shape[1]
         boxes = np.zeros((len(index), steps, 4), dtype=np.float32)
@@ -268,6 +308,14 @@ class _Batcher:
         return batch, start, end, torch.from_numpy(boxes)
 
 
+def with_tracks(video: Any, tracks: Sequence[TrackTarget] | None, i: int) -> Any:
+    """``video`` (:class:`~stvg.policies.native.features.VideoInputs`) with sample ``i``'s
+    track candidates, or as it is without tracks."""
+    if tracks is None:
+        return video
+    return replace(video, track_boxes=tracks[i].boxes, track_mask=tracks[i].mask)
+
+
 def sft_loss(
     policy: Any,
     batch: Any,
@@ -276,9 +324,16 @@ def sft_loss(
     boxes: Any,
     box_weight: float,
     heat_weight: float,
+    track: Any = None,
 ) -> tuple[Any, dict[str, float]]:
     """The SFT loss of a batch and its parts (``losses/span_nll``, ``losses/box_nll``,
-    ``losses/heat_nll``).
+    ``losses/heat_nll`` and, with ``track``, ``losses/track_nll``).
+
+    With ``track`` (long ``[B]``, the ground truth's candidate index, -1 = none; a
+    ``track-id`` policy) the answer has no boxes: ``loss = span_nll + track_nll +
+    heat_weight * heat_nll`` with ``track_nll`` the mean of ``-log p(track)`` over the
+    rows with a target (the box likelihood is left out, the heatmap term kept: the ID head
+    reads the heatmap).
 
     ``span_nll = mean(-log p(start) - log p(end | start))``; ``box_nll`` = the mean over
     the span's boxes of ``-log N(box)`` (summed over the 4 coordinates); ``heat_nll`` =
@@ -304,13 +359,19 @@ def sft_loss(
         torch.log_softmax(out.heat_logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
     )
     heat_nll = -(heat_lp * in_span).sum() / n_boxes
-    loss = span_nll.mean() + box_weight * box_nll + heat_weight * heat_nll
     parts = {
         "losses/span_nll": float(span_nll.mean().detach()),
         "losses/box_nll": float(box_nll.detach()),
         "losses/heat_nll": float(heat_nll.detach()),
     }
-    return loss, parts
+    if track is None:
+        loss = span_nll.mean() + box_weight * box_nll + heat_weight * heat_nll
+        return loss, parts
+    known = track >= 0
+    lp_track = dist.track_log_probs(out)[rows, track.clamp(min=0)]
+    track_nll = -(lp_track * known).sum() / known.sum().clamp(min=1)
+    parts["losses/track_nll"] = float(track_nll.detach())
+    return span_nll.mean() + track_nll + heat_weight * heat_nll, parts
 
 
 def evaluate_cached(
@@ -321,13 +382,17 @@ def evaluate_cached(
     batch_size: int = 64,
     *,
     verifier: Verifier,
+    tracks: Sequence[TrackTarget] | None = None,
+    tracks_config: Any = None,
 ) -> dict[str, Any]:
     """Dataset metrics of the policy's deterministic answers on cached frames.
 
     Actions are scored as ``GroundingEnv`` scores them
     (:func:`stvg.evaluation.episodes.predict_answers`): converted with
     :func:`stvg.envs.answers.struct_to_parse`, then densified by ``verifier``, the one
-    the env config builds (:func:`stvg.envs.scoring.build_verifier`).
+    the env config builds (:func:`stvg.envs.scoring.build_verifier`). With ``tracks`` (a
+    ``track-id`` policy; ``tracks_config`` the env's ``tracks`` key) the actions are
+    ``{track, span}`` and are scored by :func:`stvg.envs.answers.track_struct_to_parse`.
     """
     import torch
 
@@ -340,16 +405,33 @@ def evaluate_cached(
     policy.eval()
     for lo in range(0, len(samples), batch_size):
         index = list(range(lo, min(lo + batch_size, len(samples))))
-        videos = [cache.video(i, samples[i].query) for i in index]
+        videos = [with_tracks(cache.video(i, samples[i].query), tracks, i) for i in index]
         with torch.no_grad():
-            start, end, boxes = dist.mode_actions(policy.model(policy.batch(videos)))
-        actions = policy.to_actions(
-            videos, [cache.frame_idx.shape[1]] * len(index), start, end, boxes, clip=True
+            out = policy.model(policy.batch(videos))
+            start, end, boxes = dist.mode_actions(out)
+            track = dist.mode_tracks(out) if tracks is not None else None
+        actions: list[Any] = policy.to_actions(
+            videos,
+            [cache.frame_idx.shape[1]] * len(index),
+            start,
+            end,
+            boxes,
+            clip=True,
+            track=track,
         )
         contexts = [
             FrameContext.from_sample(samples[i], cache.frame_idx[i, : cache.counts[i]], None, fps)
             for i in index
         ]
+        if tracks is not None:
+            source = TrackSource(tracks_config)
+            contexts = [
+                replace(ctx, tracks=source.for_sample(samples[i]))
+                for ctx, i in zip(contexts, index, strict=True)
+            ]
+            actions = [
+                TrackAction(action, tracks[i].ids) for action, i in zip(actions, index, strict=True)
+            ]
         predictions.update(
             predict_answers(verifier, [samples[i] for i in index], contexts, actions)
         )
@@ -425,7 +507,20 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
         max_query_len=config.max_query_len,
         seed=config.seed,
     )
-    batcher = _Batcher(policy, train, train_cache, config.span_target)
+    tracks_cfg = getattr(env, "tracks", None) if config.model.track_id else None
+    train_tracks = val_tracks = eval_tracks = None
+    if tracks_cfg is not None:
+        train_tracks = track_targets(train, train_cache, tracks_cfg, env.fps)
+        if val_cache is not None:
+            val_tracks = track_targets(val, val_cache, tracks_cfg, env.fps)
+        if eval_cache is not None:
+            eval_tracks = track_targets(evals, eval_cache, tracks_cfg, env.fps)
+    batcher = _Batcher(policy, train, train_cache, config.span_target, train_tracks)
+
+    def track_args(tracks: Any) -> dict[str, Any]:
+        """``evaluate_cached``'s track arguments (none without the ID head)."""
+        return {} if tracks_cfg is None else {"tracks": tracks, "tracks_config": tracks_cfg}
+
     optimiser, scheduler = sft_optimiser(policy.parameters(), config, len(train))
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     rng = np.random.default_rng(config.seed)
@@ -453,11 +548,17 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             )
             order = rng.permutation(len(train))
             for lo in range(0, len(order), config.batch_size):
-                batch, start, end, boxes = batcher.batch(
-                    order[lo : lo + config.batch_size].tolist()
-                )
+                rows = order[lo : lo + config.batch_size].tolist()
+                batch, start, end, boxes = batcher.batch(rows)
                 loss, parts = sft_loss(
-                    policy, batch, start, end, boxes, config.box_weight, config.heat_weight
+                    policy,
+                    batch,
+                    start,
+                    end,
+                    boxes,
+                    config.box_weight,
+                    config.heat_weight,
+                    batcher.track(rows),
                 )
                 optimiser.zero_grad()
                 loss.backward()
@@ -468,7 +569,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                 global_step += 1
                 sums["losses/total"] += float(loss.detach())
                 for key, value in parts.items():
-                    sums[key] += value
+                    sums[key] = sums.get(key, 0.0) + value
             seconds = time.perf_counter() - epoch_start
             line = {
                 "epoch": epoch,
@@ -488,7 +589,9 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             last = epoch == config.epochs or out_of_time
             due = last or (config.eval_every and epoch % config.eval_every == 0)
             if val_cache is not None and due:
-                val_metrics = evaluate_cached(policy, val, val_cache, env.fps, verifier=verifier)
+                val_metrics = evaluate_cached(
+                    policy, val, val_cache, env.fps, verifier=verifier, **track_args(val_tracks)
+                )
                 record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
                 if best.stale == 0:  # a new best: the checkpoint that will be kept changed
@@ -516,7 +619,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     break
             elif eval_cache is not None and due:
                 eval_metrics = evaluate_cached(
-                    policy, evals, eval_cache, env.fps, verifier=verifier
+                    policy, evals, eval_cache, env.fps, verifier=verifier, **track_args(eval_tracks)
                 )
                 record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
                 bar.update(0, **{f"{data.eval_split} m_vIoU": float(eval_metrics["m_vIoU"])})
@@ -528,7 +631,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             policy.load_state_dict(best.state)
             if eval_cache is not None:
                 eval_metrics = evaluate_cached(
-                    policy, evals, eval_cache, env.fps, verifier=verifier
+                    policy, evals, eval_cache, env.fps, verifier=verifier, **track_args(eval_tracks)
                 )
                 record({"epoch": best.epoch, "step": best.step, **eval_line(eval_metrics)})
                 say(

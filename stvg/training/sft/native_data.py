@@ -10,6 +10,10 @@ and the target action of its ground truth.
 * :func:`sft_target` is the action the ground truth asks for on those frames (shown-frame
   span indices and normalised boxes).
 
+* :func:`track_targets` (the env's ``tracks`` key, a ``track-id`` native policy): each
+  sample's track candidates on those frames (as the env's observation carries them) and
+  the index of the ground truth's track among them.
+
 Synthetic splits come from :func:`stvg.data.synthetic.ensure_synthetic_split`.
 """
 
@@ -30,6 +34,7 @@ from stvg.data.errors import VideoError
 from stvg.data.fingerprint import file_fingerprint
 from stvg.data.types import Sample
 from stvg.data.video import READER_VERSION
+from stvg.envs.config import TracksConfig
 from stvg.envs.frame_source import FrameSource
 from stvg.policies.native.features import VideoInputs, downsample, xyxy_to_cxcywh
 
@@ -257,4 +262,61 @@ def sft_target(sample: Sample, frame_idx: np.ndarray, rule: SpanTarget = "neares
     return SFTTarget(start, end, boxes)
 
 
-__all__ = ["CachedFrames", "SFTTarget", "SpanTarget", "load_cached_frames", "sft_target"]
+@dataclass(frozen=True)
+class TrackTarget:
+    """A sample's track candidates on its shown frames and the ground truth's track.
+
+    Attributes:
+        boxes: float32 ``[K, T, 4]`` xyxy normalised boxes of the ``K`` real candidates on
+            the ``T`` shown frames (:func:`stvg.envs.tracks.shown_candidates`).
+        mask: bool ``[K, T]``, ``True`` where candidate ``k`` has a box on frame ``t``.
+        ids: int64 ``[K]`` the candidates' track IDs.
+        target: index of the ground truth's track (:func:`stvg.data.tracks.target_track_id`)
+            among the candidates, -1 when no track matches it (no ID loss then).
+    """
+
+    boxes: np.ndarray
+    mask: np.ndarray
+    ids: np.ndarray
+    target: int
+
+
+def track_targets(
+    samples: Sequence[Sample], cache: CachedFrames, tracks: TracksConfig, fps: float | None
+) -> list[TrackTarget]:
+    """The :class:`TrackTarget` of each sample shown at its cached frames.
+
+    Raises:
+        DataError: a sample's tracks cannot be built (see :class:`stvg.envs.tracks.TrackSource`).
+        ConfigError: a sample shows more than ``tracks.max_candidates`` tracks.
+    """
+    from dataclasses import replace
+
+    from stvg.data.tracks import target_track_id
+    from stvg.envs.tracks import TrackSource, shown_candidates
+    from stvg.verifiers.formats import FrameContext
+
+    source = TrackSource(tracks)
+    out = []
+    for i, sample in enumerate(samples):
+        count = int(cache.counts[i])
+        ctx = FrameContext.from_sample(sample, cache.frame_idx[i, :count], None, fps)
+        ctx = replace(ctx, tracks=source.for_sample(sample))
+        cand = shown_candidates(ctx, tracks.max_candidates, count)
+        k = cand.count
+        track, _ = target_track_id(ctx.tracks, sample)
+        ids = cand.ids[:k]
+        target = int(np.flatnonzero(ids == track)[0]) if track in ids.tolist() else -1
+        out.append(TrackTarget(cand.boxes[:k], cand.mask[:k] != 0, ids, target))
+    return out
+
+
+__all__ = [
+    "CachedFrames",
+    "SFTTarget",
+    "SpanTarget",
+    "TrackTarget",
+    "load_cached_frames",
+    "sft_target",
+    "track_targets",
+]

@@ -86,30 +86,7 @@ class TrackIdFormat(AnswerFormat):
         if isinstance(found, str):
             return ParseResult.failure(found, repairs)
         track_id, start, end = found
-        span = assemble(RawAnswer([start, end], []), ctx, self.coords, repairs)
-        if span.answer is None:
-            return span
-        if ctx.tracks is None:
-            return ParseResult.failure(
-                "no tracks were drawn on the frames (the track-id format needs the env's "
-                "tracks key)",
-                span.repairs,
-            )
-        start, end = span.answer.span_s
-        all_repairs = list(span.repairs)
-        if track_id not in ctx.tracks.tracks:
-            all_repairs.append(f"target ID {track_id} is not a track of this video: no boxes")
-            times, boxes = np.zeros(0), np.zeros((0, 4))
-        else:
-            first = frame_of_time(start, ctx.native_fps, ctx.num_frames)
-            last = max(first, frame_of_time(end, ctx.native_fps, ctx.num_frames))
-            tube = ctx.tracks.inside(track_id, first, last)
-            times = np.asarray(time_of_frame(tube.frame_idx, ctx.native_fps), dtype=np.float64)
-            boxes = tube.boxes_xyxy
-        answer = SecondLevelAnswer(span_s=(start, end), times_s=times, boxes_xyxy=boxes)
-        return ParseResult(
-            answer, None, tuple(all_repairs), format_ok=not all_repairs, track_id=track_id
-        )
+        return track_parse(track_id, start, end, ctx, repairs, coords=self.coords)
 
     @staticmethod
     def _find(text: str, repairs: list[str]) -> tuple[int, float, float] | str:
@@ -186,4 +163,55 @@ class TrackIdFormat(AnswerFormat):
         )
 
 
-__all__ = ["TrackIdFormat"]
+def track_parse(
+    track_id: int,
+    start: float,
+    end: float,
+    ctx: FrameContext,
+    repairs: list[str] | None = None,
+    *,
+    coords: str = "norm1",
+) -> ParseResult:
+    """The parsed answer "track ``track_id`` from ``start`` to ``end`` seconds" (module doc).
+
+    The one place both forms of a track-id answer are scored from: the text format's
+    :meth:`TrackIdFormat.parse` and the env's struct action
+    (:func:`stvg.envs.answers.track_struct_to_parse`).
+
+    Args:
+        track_id: the answered track's ID.
+        start, end: the span, seconds, as given (the shared span rules judge it).
+        ctx: what the episode showed (its ``tracks`` give the tube).
+        repairs: repairs made so far (the text's); copied, not changed.
+        coords: passed to the span's assembly (a span has no coordinates).
+
+    Returns:
+        The answer with :attr:`ParseResult.track_id`; never raises.
+    """
+    repairs = list(repairs or [])
+    span = assemble(RawAnswer([start, end], []), ctx, coords, repairs)
+    if span.answer is None:
+        return span
+    if ctx.tracks is None:
+        return ParseResult.failure(
+            "no tracks were drawn on the frames (the track-id format needs the env's tracks key)",
+            span.repairs,
+        )
+    start, end = span.answer.span_s
+    all_repairs = list(span.repairs)
+    if track_id not in ctx.tracks.tracks:
+        all_repairs.append(f"target ID {track_id} is not a track of this video: no boxes")
+        times, boxes = np.zeros(0), np.zeros((0, 4))
+    else:
+        first = frame_of_time(start, ctx.native_fps, ctx.num_frames)
+        last = max(first, frame_of_time(end, ctx.native_fps, ctx.num_frames))
+        tube = ctx.tracks.inside(track_id, first, last)
+        times = np.asarray(time_of_frame(tube.frame_idx, ctx.native_fps), dtype=np.float64)
+        boxes = tube.boxes_xyxy
+    answer = SecondLevelAnswer(span_s=(start, end), times_s=times, boxes_xyxy=boxes)
+    return ParseResult(
+        answer, None, tuple(all_repairs), format_ok=not all_repairs, track_id=track_id
+    )
+
+
+__all__ = ["TrackIdFormat", "track_parse"]
