@@ -347,10 +347,10 @@ def _reduced_budget(tmp_path: Path) -> list[str]:
 
 
 #: Shipped sweeps run end to end in ``make test`` (the others' trial configs are validated
-#: there by test_shipped_configs.py, and they run in ``make test-all``: ~110 s kept out of
-#: the default run).
-FAST_SWEEPS = ["fps", "quickstart_seeds", "recipes"]
-SLOW_SWEEPS = ["smoothing", "rewards", "algorithms", "rl_knobs", "densify_fps"]
+#: there by test_shipped_configs.py, every recipe runs alone in test_recipes.py, and they
+#: run in ``make test-all``: ~130 s kept out of the default run).
+FAST_SWEEPS = ["fps", "quickstart_seeds"]
+SLOW_SWEEPS = ["smoothing", "rewards", "algorithms", "rl_knobs", "recipes", "densify_fps"]
 
 
 @pytest.mark.parametrize(
