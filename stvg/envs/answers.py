@@ -89,6 +89,19 @@ def assemble_action(
     return parse, parse.error
 
 
+def _missing_keys(action: Any, keys: tuple[str, ...]) -> str | None:
+    """Why ``action`` is not a mapping holding every one of ``keys``, or ``None``."""
+    if not isinstance(action, Mapping):
+        return (
+            f"invalid struct action: expected a mapping with keys {list(keys)}, got "
+            f"{type(action).__name__}"
+        )
+    missing = [key for key in keys if key not in action]
+    if missing:
+        return f"invalid struct action: missing key(s) {missing}; it needs {list(keys)}"
+    return None
+
+
 def struct_to_parse(action: Any, ctx: FrameContext) -> tuple[ParseResult, str | None]:
     """The parsed answer of a ``struct`` action of :class:`~stvg.envs.grounding.GroundingEnv`.
 
@@ -110,16 +123,8 @@ def struct_to_parse(action: Any, ctx: FrameContext) -> tuple[ParseResult, str | 
         holding anything but 0 and 1), or a span the text rules reject (not finite,
         reversed, wholly outside the video).
     """
-    if not isinstance(action, Mapping):
-        return invalid(
-            f"invalid struct action: expected a mapping with keys {list(STRUCT_KEYS)}, got "
-            f"{type(action).__name__}"
-        )
-    missing = [key for key in STRUCT_KEYS if key not in action]
-    if missing:
-        return invalid(
-            f"invalid struct action: missing key(s) {missing}; it needs {list(STRUCT_KEYS)}"
-        )
+    if (reason := _missing_keys(action, STRUCT_KEYS)) is not None:
+        return invalid(reason)
     arrays = {}
     for key in STRUCT_KEYS:
         values = float_array(action[key])
@@ -170,16 +175,8 @@ def track_struct_to_parse(
         mapping, a missing key, ``span`` not 2 numbers, ``track`` not an integer index of a
         real candidate) or the span rules reject the span.
     """
-    if not isinstance(action, Mapping):
-        return invalid(
-            f"invalid struct action: expected a mapping with keys {list(TRACK_STRUCT_KEYS)}, "
-            f"got {type(action).__name__}"
-        )
-    missing = [key for key in TRACK_STRUCT_KEYS if key not in action]
-    if missing:
-        return invalid(
-            f"invalid struct action: missing key(s) {missing}; it needs {list(TRACK_STRUCT_KEYS)}"
-        )
+    if (reason := _missing_keys(action, TRACK_STRUCT_KEYS)) is not None:
+        return invalid(reason)
     span = float_array(action["span"])
     if span is None or span.reshape(-1).shape != (2,):
         return invalid(
