@@ -662,13 +662,16 @@ def run_sweep(
     # Tune stopped on Ctrl-C (SIGINT) returns every trial it had: some never generated
     # (no config), others generated but cut before they wrote their row, without an error.
     # Counting only the first kind missed an interrupt once the variant generator had made
-    # every trial (a busy machine): a trial that ended has a row or an error.
-    unfinished = sum(
+    # every trial (a busy machine): a trial that ended has a row or an error. Tune may also
+    # return fewer results than trials when the interrupt came before the generator (which
+    # limits concurrency) had made the rest: those did not finish either.
+    ended = sum(
         1
         for result in grid
-        if result.config is None
-        or (result.error is None and not _row_path(sweep_dir, spec, result.config).is_file())
+        if result.config is not None
+        and (result.error is not None or _row_path(sweep_dir, spec, result.config).is_file())
     )
+    unfinished = n_trials - ended
     if unfinished:
         raise SweepInterrupted(
             f"sweep {sweep_dir} interrupted: {n_trials - unfinished} of {n_trials} trials finished"
