@@ -58,6 +58,23 @@ def test_each_synthetic_recipe_runs_end_to_end(name: str, data_root: Path, tmp_p
     assert (run / "report.md").is_file()
 
 
+def _tiny_vlm_budget(tmp_path: Path) -> list[str]:
+    """``--set`` overrides for a tiny-VLM run of a few samples and one RL iteration, with
+    its checkpoint, data and runs under ``tmp_path``."""
+    return [
+        "data.n_train=4",
+        "data.n_test=2",
+        "sft.epochs=1",
+        "rl.iterations=1",
+        "rl.batch_size=2",
+        "rl.grpo.group_size=2",
+        "eval.batch_size=2",
+        f"policy.config.model_path={tmp_path / 'tiny'}",
+        f"data.root={tmp_path / 'data'}",
+        f"out_dir={tmp_path / 'runs'}",
+    ]
+
+
 def test_the_stvg_o1_text_recipe_runs_through_the_vlm_path(tmp_path: Path) -> None:
     """What the native policy cannot write: STVG-o1's draft-final answers and its full
     reward (think_gain included), through ``vlm_tiny_quickstart.yaml``'s pipeline (a tiny
@@ -70,20 +87,11 @@ def test_the_stvg_o1_text_recipe_runs_through_the_vlm_path(tmp_path: Path) -> No
         "{name: think_gain, weight: 0.5}]"
     )
     overrides = [
-        "data.n_train=4",
-        "data.n_test=2",
-        "sft.epochs=1",
-        "rl.iterations=1",
-        "rl.batch_size=2",
-        "rl.grpo.group_size=2",
+        *_tiny_vlm_budget(tmp_path),
         "rl.rollout.num_workers=0",
         "policy.config.max_new_tokens=16",
-        "eval.batch_size=2",
         "policy.config.answer_format=draft-final",
         f"env.verifier.terms={terms}",
-        f"policy.config.model_path={tmp_path / 'tiny'}",
-        f"data.root={tmp_path / 'data'}",
-        f"out_dir={tmp_path / 'runs'}",
     ]
     assert main(["run", str(config), "--no-progress", "--set", *overrides]) == 0
     run = tmp_path / "runs" / "vlm_tiny_quickstart"
@@ -104,18 +112,7 @@ def test_the_stvg_r1_recipe_runs_with_track_ids(tmp_path: Path) -> None:
     """recipes/stvg_r1.yaml (tiny VLM, synthetic tracks drawn on the frames, track-id
     answers): SFT targets name the target's track, the RL stage logs tIoU + id_match +
     format."""
-    overrides = [
-        "data.n_train=4",
-        "data.n_test=2",
-        "sft.epochs=1",
-        "rl.iterations=1",
-        "rl.batch_size=2",
-        "rl.grpo.group_size=2",
-        "eval.batch_size=2",
-        f"policy.config.model_path={tmp_path / 'tiny'}",
-        f"data.root={tmp_path / 'data'}",
-        f"out_dir={tmp_path / 'runs'}",
-    ]
+    overrides = _tiny_vlm_budget(tmp_path)
     assert main(["run", str(RECIPES / "stvg_r1.yaml"), "--no-progress", "--set", *overrides]) == 0
     run = tmp_path / "runs" / "recipe_stvg_r1"
     lines = (run / "sft" / "targets.jsonl").read_text().splitlines()
