@@ -43,6 +43,7 @@ from typing import Any
 from stvg.checkpoint_files import CorruptCheckpoint, load_checkpoint_file, save_checkpoint_file
 from stvg.config import to_dict
 from stvg.envs.make import make_env
+from stvg.envs.scoring import set_verifier_iteration
 from stvg.training.config import TrainConfig
 from stvg.training.lifecycle import ResumePoint, TrainerLifecycle
 from stvg.training.rollout import METRIC_KEYS, METRIC_PREFIXES
@@ -233,11 +234,27 @@ class RLlibPPOTrainer(TrainerLifecycle):
     def _iterate(self) -> dict[str, float]:
         """One ``Algorithm.train()``; its results as stvg's metric keys."""
         start = time.perf_counter()
+        self._tell_iteration(self.iteration + 1)
         result = self.algo.train()
         self.iteration += 1
         metrics = result_metrics(result)
         metrics.setdefault("time/iteration_s", time.perf_counter() - start)
         return metrics
+
+    def _tell_iteration(self, iteration: int) -> None:
+        """Tell every env runner's envs' verifiers the iteration they score next (terms with
+        a schedule over training, such as ``gate`` with ``schedule_iterations``, read it), as
+        the loop trainers do before each iteration's rollouts. RLlib's env runners hold a
+        synchronous vector env (``env.unwrapped.envs``); an env runner that RLlib restarts
+        within an iteration scores with no iteration (the gate's final threshold) until the
+        next one."""
+
+        def tell(runner: Any) -> None:
+            vector = getattr(getattr(runner, "env", None), "unwrapped", None)
+            for env in getattr(vector, "envs", None) or ():
+                set_verifier_iteration(env, iteration)
+
+        self.algo.env_runner_group.foreach_env_runner(tell, local_env_runner=True)
 
     def save_checkpoint(self) -> Path:
         """``Algorithm.get_state()`` in ``checkpoints/iter_*/rllib_state.pt`` plus

@@ -11,6 +11,7 @@ from rl_helpers import grounding_config
 from stvg.cli import main
 from stvg.config import ConfigError, from_dict
 from stvg.training.config import TrainConfig
+from stvg.training import rllib_ppo
 from stvg.training.rllib_ppo import RLlibPPOTrainer
 from stvg.training.run_dir import read_metrics
 
@@ -83,10 +84,20 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "ray": {"num_cpus": 2},
     }
     path = _write(tmp_path / "rllib.yaml", config)
+    told: list[tuple[str, int | None]] = []  # the verifiers' iteration, as the loop trainers'
+    tell = rllib_ppo.set_verifier_iteration
+
+    def spy(env: object, iteration: int | None) -> None:
+        told.append((type(env.unwrapped).__name__, iteration))  # type: ignore[attr-defined]
+        tell(env, iteration)
+
+    monkeypatch.setattr(rllib_ppo, "set_verifier_iteration", spy)
     assert main(["train", str(path)]) == 0
     run = _only_run(tmp_path / "runs")
     lines = read_metrics(run)
     assert [line["iteration"] for line in lines] == [1, 2]
+    # one local env runner with one env (num_workers 0): told before each iteration
+    assert told == [("TrackingEnv", 1), ("TrackingEnv", 2)]
     for key in (
         "charts/episodic_return",
         "rewards/sampled/t_iou",
@@ -104,6 +115,7 @@ def test_rllib_ppo_two_iterations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (run / "tb").is_dir()
     assert main(["train", "--resume", str(run), "--iterations", "3"]) == 0
     assert [line["iteration"] for line in read_metrics(run)] == [1, 2, 3]
+    assert told[-1] == ("TrackingEnv", 3)
     # the lifecycle's resume check, shared with the loop trainers: a key that changes the
     # results is refused, naming it, before Ray starts
     changed = from_dict(TrainConfig, {**config, "seed": 1})
