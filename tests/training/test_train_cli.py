@@ -10,8 +10,8 @@ from rl_helpers import grounding_config
 
 from stvg.cli import main
 from stvg.config import ConfigError, from_dict
-from stvg.training.config import TrainConfig
 from stvg.training import rllib_ppo
+from stvg.training.config import TrainConfig
 from stvg.training.rllib_ppo import RLlibPPOTrainer
 from stvg.training.run_dir import read_metrics
 
