@@ -18,11 +18,15 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Tests run on TEST_WORKERS processes (pytest-xdist; tests that share an expensive fixture
+# are one xdist_group); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m ''
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m ''
 
 demo: $(STAMP)
 	$(BIN)/stvg run stvg/experiments/configs/quickstart.yaml
