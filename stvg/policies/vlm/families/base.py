@@ -210,7 +210,9 @@ class FamilyAdapter(ABC):
         """Position ids of a left-padded batch for a plain forward pass, or ``None`` when
         the model derives them from the mask itself (Qwen's M-RoPE). Default:
         ``cumsum(mask) - 1`` (0 on padding), what ``generate`` uses for 1-D RoPE models, so
-        a padded row is scored as the row alone."""
+        a padded row is scored with the positions it is generated with (RoPE attention is
+        shift-invariant, so this keeps learned absolute positions right and costs nothing
+        otherwise)."""
         positions = attention_mask.long().cumsum(-1) - 1
         return positions.masked_fill(attention_mask == 0, 0)
 
