@@ -9,6 +9,7 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
 
 from stvg.cli import main
+from stvg.policies.vlm.families import family_names
 from stvg.policies.vlm.tiny import (
     QWEN_SAMPLING_DEFAULTS,
     SMALL,
@@ -99,8 +100,10 @@ def test_cli_writes_a_checkpoint(tmp_path, capsys):
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["models", "tiny", "--family", "qwen4", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
+    families = family_names()  # every registered family adapter
+    assert {"qwen2.5-vl", "qwen3-vl", "internvl"} <= set(families)
     assert err.strip() == (
-        "stvg models tiny: error: unknown --family 'qwen4'; choose one of qwen2.5-vl, qwen3-vl"
+        f"stvg models tiny: error: unknown --family 'qwen4'; choose one of {', '.join(families)}"
     )
     assert not (tmp_path / "x").exists()
     a_file = tmp_path / "file"
