@@ -47,9 +47,17 @@ costs ``ceil(4 / 2)^2 = 4`` tokens.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import numpy as np
+
+from stvg.policies.vlm.families.base import FamilyAdapter, register
+from stvg.policies.vlm.prepared import PreparedPrompt
+from stvg.verifiers.formats import ModelGeometry, ShownFrames
+from stvg.verifiers.formats.base import format_seconds
 
 #: transformers ``model_type`` of the family.
 MODEL_TYPE = "llava_onevision"
@@ -230,6 +238,316 @@ def build_config(tokenizer: Any, size: TinyLlavaOnevisionSize = TINY_SIZE) -> An
     )
 
 
+def seconds_text(time_s: float) -> str:
+    """A frame time as LLaVA-Video's time instruction writes it, exact to the millisecond.
+
+    >>> seconds_text(0.0), seconds_text(1.5), seconds_text(2.125)
+    ('0.0s', '1.5s', '2.125s')
+    """
+    text = format_seconds(time_s)
+    return f"{text}s" if "." in text else f"{text}.0s"
+
+
+def time_instruction(timestamps_s: Sequence[float]) -> str:
+    """LLaVA-Video's time instruction for frames shown at ``timestamps_s`` (seconds): the
+    time of every frame, in the order the frames fill the video's tokens. The duration is
+    the time of the last shown frame (the template's ``{duration}``).
+
+    >>> time_instruction([0.0, 1.5, 3.0])
+    'The video lasts for 3.0 seconds, and 3 frames are sampled from it. These frames are located at 0.0s, 1.5s, 3.0s.\\n'
+    """
+    times = [float(t) for t in timestamps_s]
+    if not times:
+        raise ValueError("a time instruction needs the time of at least one shown frame")
+    listed = ", ".join(seconds_text(t) for t in times)
+    return (
+        f"The video lasts for {seconds_text(times[-1])[:-1]} seconds, and {len(times)} frames "
+        f"are sampled from it. These frames are located at {listed}.\n"
+    )
+
+
+def video_tokens(frames: int, patches_per_side: int) -> int:
+    """``<video>`` tokens of ``frames`` frames whose tower sees ``patches_per_side`` patches
+    per side: each frame's features pooled 2x2 (bilinear, ``ceil``) plus one
+    ``image_newline`` after the video.
+
+    >>> video_tokens(3, 4), video_tokens(8, 27)  # tiny 56 px / patch 14; released 384 / 14
+    (13, 1569)
+    """
+    return frames * math.ceil(patches_per_side / 2) ** 2 + 1
+
+
+class LlavaOnevision(FamilyAdapter):
+    """LLaVA-OneVision (``LlavaOnevisionForConditionalGeneration``, ``LlavaOnevisionProcessor``;
+    also LLaVA-Video checkpoints of the same class).
+
+    Frames: ONE ``<video>`` item; the processor stretches every frame to the tower's square
+    (``S x S``, ``S`` = its ``size``) and the model pools each frame to
+    ``ceil(S / patch / 2)^2`` tokens plus one newline token per video (:func:`video_tokens`).
+    Time: LLaVA-Video's instruction listing every frame's time (:func:`time_instruction`),
+    a text item after the video. Coordinates: ``norm1`` (exact under the stretch).
+    See the module doc for why this and not an image list.
+    """
+
+    name: ClassVar[str] = FAMILY
+    model_types: ClassVar[tuple[str, ...]] = (MODEL_TYPE,)
+    processor_class: ClassVar[str] = "LlavaOnevisionProcessor"
+    native_coords: ClassVar[str] = "norm1"
+    input_kind: ClassVar = "video"
+    placeholder_token: ClassVar[str] = VIDEO_TOKEN
+    config_token_key: ClassVar[str] = "video_token_id"
+    vision_tokens: ClassVar[tuple[str, ...]] = (IMAGE_TOKEN, VIDEO_TOKEN)
+    pixel_keys: ClassVar[tuple[str, ...]] = ("pixel_values_videos",)
+    features_key: ClassVar[str] = "video"
+    time_note: ClassVar[str] = (
+        "LLaVA-Video's time instruction after the video: 'These frames are located at "
+        "0.0s, 1.0s, ...'"
+    )
+
+    # ------------------------------------------------------------------ processor side
+
+    @staticmethod
+    def square_side(processor: Any) -> int:
+        """Side ``S`` of the square the video processor resizes every frame to, pixels.
+
+        Raises:
+            ValueError: the video processor does not resize, or not to a square
+                ``{"height": S, "width": S}``.
+        """
+        video = processor.video_processor
+        size = dict(video.size or {})
+        side = size.get("height")
+        if not getattr(video, "do_resize", True) or side is None or size.get("width") != side:
+            raise ValueError(
+                f"the checkpoint's {type(video).__name__} has do_resize="
+                f"{getattr(video, 'do_resize', None)} and size={size}; LLaVA-OneVision's "
+                "video tower takes square frames: set do_resize to true and size to "
+                '{"height": S, "width": S} with S the vision config\'s image_size'
+            )
+        return int(side)
+
+    @staticmethod
+    def patches_per_side(processor: Any) -> int:
+        """Vision patches per side of a frame: ``sqrt(processor.num_image_tokens)``.
+
+        Raises:
+            ValueError: ``num_image_tokens`` is unset or not a square number.
+        """
+        count = getattr(processor, "num_image_tokens", None)
+        side = math.isqrt(int(count)) if count else 0
+        if not count or side * side != int(count):
+            raise ValueError(
+                f"the checkpoint's LlavaOnevisionProcessor has num_image_tokens={count!r}; it "
+                "must be (image_size / patch_size)^2 of the vision tower (729 for 384 px at "
+                "patch 14): set it in processor_config.json"
+            )
+        return side
+
+    def geometry(
+        self,
+        processor: Any,
+        *,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        cap_pixels_per_frame: bool | None = None,
+    ) -> ModelGeometry:
+        """``S x S`` frames (``min_pixels = max_pixels = S * S``), one frame per temporal
+        patch.
+
+        Raises:
+            ValueError: an override asks for another frame size (the tower's position
+                embeddings fix ``S``), a pixel cap is asked for, or the processor does not
+                resize to a square (:meth:`square_side`).
+        """
+        side = self.square_side(processor)
+        pixels = side * side
+        for key, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+            if value is not None and int(value) != pixels:
+                raise ValueError(
+                    f"{key}={value} does not apply to {self.name}: every frame is resized to "
+                    f"the vision tower's {side}x{side} ({pixels} pixels); leave {key} unset"
+                )
+        if cap_pixels_per_frame:
+            raise ValueError(
+                f"cap_pixels_per_frame does not apply to {self.name} (fixed {side}x{side} "
+                "frames); leave it unset"
+            )
+        return ModelGeometry(
+            family=self.name, min_pixels=pixels, max_pixels=pixels, temporal_patch_size=1
+        )
+
+    def visual_content(self, shown: ShownFrames) -> list[dict[str, Any]]:
+        """The video item, then the time instruction (:func:`time_instruction`) as text."""
+        return [{"type": "video"}, {"type": "text", "text": time_instruction(shown.timestamps_s)}]
+
+    def encode(
+        self,
+        processor: Any,
+        text: str,
+        frames: np.ndarray,
+        shown: ShownFrames,
+        geometry: ModelGeometry,
+    ) -> PreparedPrompt:
+        """Run ``processor`` on ``text`` (one ``<video>``) and the shown ``frames``.
+
+        Raises:
+            ValueError: ``text`` does not hold exactly one ``<video>``, the frames and
+                timestamps disagree in number, or the prompt's ``<video>`` tokens differ from
+                :func:`video_tokens` (the text itself held video tokens).
+        """
+        found = text.count(VIDEO_TOKEN)
+        if found != 1:
+            raise ValueError(
+                f"the chat prompt holds {found} {VIDEO_TOKEN} placeholders for one video; the "
+                "chat template must render the video content item as one placeholder, and the "
+                f"query and template text must not contain {VIDEO_TOKEN}"
+            )
+        count = int(frames.shape[0])
+        if len(shown.timestamps_s) != count:
+            raise ValueError(
+                f"need one timestamp per frame, got {len(shown.timestamps_s)} timestamps for "
+                f"{count} frames"
+            )
+        side, per_side = self.square_side(processor), self.patches_per_side(processor)
+        out = processor(
+            text=[text],
+            videos=[frames],
+            videos_kwargs={"do_sample_frames": False},
+            return_tensors="pt",
+        )
+        expected = video_tokens(count, per_side)
+        in_prompt = int((out["input_ids"] == processor.video_token_id).sum())
+        if in_prompt != expected:
+            raise ValueError(
+                f"the prompt holds {in_prompt} {VIDEO_TOKEN} tokens but {count} frames make "
+                f"{expected} ({count} x {math.ceil(per_side / 2) ** 2} + 1 newline): the prompt "
+                "text itself contains video tokens"
+            )
+        return PreparedPrompt(
+            text=text,
+            input_ids=out["input_ids"],
+            mm_token_type_ids=None,
+            visual={"pixel_values_videos": out["pixel_values_videos"]},
+            frames_shown=count,
+            shown=shown,
+            visual_tokens=expected,
+            model_size=(side, side),
+            family=self.name,
+            patch_size=side // per_side,
+            merge_size=2,
+        )
+
+    # ------------------------------------------------------------------ batch side
+
+    def visual_inputs(self, preps: Sequence[PreparedPrompt]) -> dict[str, Any]:
+        """``pixel_values_videos`` float ``[B, T, 3, S, S]`` of prompts that show the same
+        number of frames ``T`` (the model's video input is one tensor).
+
+        Raises:
+            ValueError: the prompts show different numbers of frames; generate from
+                :meth:`encode_visual` features instead (``mm_encoder_outputs``).
+        """
+        import torch
+
+        counts = sorted({p.frames_shown for p in preps})
+        if len(counts) > 1:
+            raise ValueError(
+                f"{self.name} batches videos as one [B, T, 3, S, S] tensor, but these prompts "
+                f"show {counts} frames; encode them with encode_visual (mm_encoder_outputs)"
+            )
+        return {"pixel_values_videos": torch.cat([_pixels(p) for p in preps])}
+
+    def encode_visual(
+        self, model: Any, preps: Sequence[PreparedPrompt], device: Any, dtype: Any
+    ) -> Any:
+        """``model.get_video_features`` over the prompts' videos, one tower call per frame
+        count; ``pooler_output`` is a tuple of one ``[tokens, hidden]`` tensor per prompt
+        (``tokens`` = :func:`video_tokens`), in ``preps`` order."""
+        import torch
+
+        per_prompt: list[Any] = [None] * len(preps)
+        features = None
+        for count in sorted({p.frames_shown for p in preps}):
+            group = [i for i, p in enumerate(preps) if p.frames_shown == count]
+            pixels = torch.cat([_pixels(preps[i]) for i in group]).to(device, dtype)
+            features = model.get_video_features(pixel_values_videos=pixels, return_dict=True)
+            for row, i in enumerate(group):
+                per_prompt[i] = features.pooler_output[row]
+        if features is None:
+            raise ValueError("encode_visual needs at least one prepared prompt")
+        features.pooler_output = tuple(per_prompt)
+        return features
+
+    def features_of_rows(
+        self, features: Any, preps: Sequence[PreparedPrompt], of_row: Sequence[int]
+    ) -> Any:
+        """The per-prompt features re-indexed per row and concatenated in row order as
+        ``pooler_output`` ``[1, sum of tokens, hidden]`` (the model flattens the first two
+        dimensions and fills the ``<video>`` tokens in row-major order)."""
+        import torch
+
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        rows = [features.pooler_output[v] for v in of_row]
+        return BaseModelOutputWithPooling(pooler_output=torch.cat(rows, dim=0)[None])
+
+    # ------------------------------------------------------------------ model side
+
+    def vision_tower(self, model: Any) -> Any:
+        """The SigLIP tower and the multimodal projector (every parameter acting on pixels
+        only; ``image_newline`` is a language-side embedding and stays with the LM)."""
+        import torch
+
+        base = model.model
+        return torch.nn.ModuleList([base.vision_tower, base.multi_modal_projector])
+
+    # ------------------------------------------------------------------ tiny checkpoints
+
+    def build_processor(self, tokenizer: Any | None = None, temporal_patch_size: int = 2) -> Any:
+        """:func:`build_processor` at :data:`TINY_SIZE` (``temporal_patch_size`` does not
+        apply: every frame is pooled on its own)."""
+        return build_processor(build_tokenizer() if tokenizer is None else tokenizer)
+
+    def build_checkpoint(self, path: str | Path, *, seed: int = 0, size: Any = None) -> Path:
+        """:func:`build_tiny_llava_onevision`; ``size`` a :class:`TinyLlavaOnevisionSize`,
+        or a :class:`~stvg.policies.vlm.tiny.ModelSize` whose widths and depths are used
+        (``None`` = :data:`TINY_SIZE`)."""
+        return build_tiny_llava_onevision(path, seed=seed, size=as_size(size))
+
+
+def as_size(size: Any) -> TinyLlavaOnevisionSize:
+    """A :class:`TinyLlavaOnevisionSize` from ``None`` (:data:`TINY_SIZE`), itself, or a
+    :class:`~stvg.policies.vlm.tiny.ModelSize` (its widths, depths and heads; the frame
+    stays 56 px at patch 14).
+
+    Raises:
+        TypeError: ``size`` is none of these.
+    """
+    if size is None:
+        return TINY_SIZE
+    if isinstance(size, TinyLlavaOnevisionSize):
+        return size
+    try:
+        return TinyLlavaOnevisionSize(
+            vision_hidden=size.vision_hidden,
+            vision_layers=size.vision_depth,
+            vision_heads=size.vision_heads,
+            vision_intermediate=size.vision_intermediate,
+            text_hidden=size.text_hidden,
+            text_layers=size.text_layers,
+            text_heads=size.text_heads,
+            text_intermediate=size.text_intermediate,
+        )
+    except AttributeError:
+        raise TypeError(
+            f"size must be a TinyLlavaOnevisionSize, a ModelSize or None, got {type(size).__name__}"
+        ) from None
+
+
+def _pixels(prep: PreparedPrompt) -> Any:
+    return prep.visual["pixel_values_videos"]
+
+
 def build_tiny_llava_onevision(
     out_dir: str | Path, *, seed: int = 0, size: TinyLlavaOnevisionSize = TINY_SIZE
 ) -> Path:
@@ -263,7 +581,15 @@ def build_tiny_llava_onevision(
     return path
 
 
+LLAVA_ONEVISION = register(LlavaOnevision())
+
 __all__ = [
+    "LLAVA_ONEVISION",
+    "LlavaOnevision",
+    "as_size",
+    "seconds_text",
+    "time_instruction",
+    "video_tokens",
     "CHAT_TEMPLATE",
     "FAMILY",
     "IMAGE_TOKEN",
