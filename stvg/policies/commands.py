@@ -2,12 +2,13 @@
 
 ::
 
-    stvg models tiny --family qwen2.5-vl|qwen3-vl --out DIR [--seed N]
-    stvg models small --family qwen2.5-vl|qwen3-vl --out DIR [--seed N] [--text-hidden H]
+    stvg models tiny --family qwen2.5-vl|qwen3-vl|internvl|... --out DIR [--seed N]
+    stvg models small --family qwen2.5-vl|qwen3-vl|internvl|... --out DIR [--seed N] [--text-hidden H]
         [--text-layers L] [--vision-hidden H] [--vision-depth D] [--temporal-patch-size 1|2]
 
 ``models tiny`` writes a tiny (about 0.1M parameters) and ``models small`` a small (about
-3M parameters by default) randomly initialised Qwen VL checkpoint (config, weights,
+3M parameters by default) randomly initialised VLM checkpoint of any registered family
+(:mod:`stvg.policies.vlm.families`; config, weights,
 tokenizer, chat template and the family's transformers processor) that
 ``AutoProcessor``/``AutoModelForImageTextToText`` and the ``vlm`` policy load from ``DIR``;
 see :mod:`stvg.policies.vlm.tiny`. Bad input is reported in one line with exit status 2.
@@ -20,9 +21,11 @@ import sys
 from pathlib import Path
 
 from stvg.cli_args import non_negative_int, positive_int
+from stvg.policies.vlm.families import family_names
 
-#: Families ``stvg models tiny`` builds (kept here so that ``--help`` needs no torch).
-FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl")
+#: Families ``stvg models tiny`` builds: the registered family adapters (importing them
+#: needs no torch, so ``--help`` stays fast).
+FAMILIES: tuple[str, ...] = tuple(family_names())
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,9 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=lambda args: _missing_action(parser))
     tiny = actions.add_parser(
         "tiny",
-        help="write a tiny random Qwen2.5-VL / Qwen3-VL checkpoint",
+        help=f"write a tiny random VLM checkpoint ({', '.join(FAMILIES)})",
         description=(
-            "Write a tiny, randomly initialised Qwen VL checkpoint (about 0.1M parameters) "
+            "Write a tiny, randomly initialised VLM checkpoint (about 0.1M parameters) of "
+            f"one of the families {', '.join(FAMILIES)} "
             "with its tokenizer, chat template and the family's real transformers processor. "
             "It loads with AutoProcessor / AutoModelForImageTextToText and as "
             "`policy: vlm` with `model_path: DIR`, for smoke tests and the VLM quickstart."
@@ -53,9 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tiny.set_defaults(handler=_handle_tiny)
     small = actions.add_parser(
         "small",
-        help="write a small random Qwen2.5-VL / Qwen3-VL checkpoint (about 3M parameters)",
+        help=f"write a small random VLM checkpoint ({', '.join(FAMILIES)}; about 3M parameters)",
         description=(
-            "Write a small, randomly initialised Qwen VL checkpoint of the real transformers "
+            "Write a small, randomly initialised VLM checkpoint of the real transformers "
             "classes (the language model and vision tower sizes below; about 3M parameters "
             "by default) with its tokenizer, chat template and the family's processor: "
             "large enough to learn the synthetic benchmark on a CPU (see the README's VLM "

@@ -4,16 +4,19 @@ Generation and scoring put several prompts (of different lengths) in one forward
 
 * prompts are LEFT-padded to the longest, so every row's last prompt token sits in the same
   column and generation appends to all rows at once; ``attention_mask`` is 0 on the
-  padding, which transformers' Qwen models skip when they compute the M-RoPE position ids
-  (``get_rope_index`` drops masked tokens, and the generation-time ``rope_deltas`` count
-  only real tokens), so a padded row gets the same positions as the row alone;
+  padding. Qwen's M-RoPE skips masked tokens itself (``get_rope_index`` drops them, and
+  the generation-time ``rope_deltas`` count only real tokens); for 1-D RoPE families the
+  family adapter gives ``position_ids`` that count only real tokens
+  (:meth:`~stvg.policies.vlm.families.FamilyAdapter.position_ids`, what ``generate`` does
+  itself), so a padded row gets the same positions as the row alone;
 * completions follow their prompt, RIGHT-padded to the longest (mask 0 on the padding, which
   causal attention never lets an earlier token see).
 
-:func:`prompt_batch` builds generation inputs (one row per prompt, ``pixel_values_videos``
-of all prompts in row order); :func:`scoring_batch` builds the rows of a log-probability
-pass, where several rows may share one prompt; their videos are encoded once per prompt
-and the features shared (:func:`rows_of_video_features`).
+:func:`prompt_batch` builds generation inputs (one row per prompt, the visual inputs of all
+prompts in row order, from the family adapter); :func:`scoring_batch` builds the rows of a
+log-probability pass, where several rows may share one prompt; their pixels are encoded
+once per prompt and the features shared
+(:meth:`~stvg.policies.vlm.families.FamilyAdapter.features_of_rows`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stvg.policies.vlm.video import PreparedPrompt
+from stvg.policies.vlm.families import FamilyAdapter, get_family
+from stvg.policies.vlm.prepared import PreparedPrompt
+
+
+def family_of(preps: Sequence[PreparedPrompt]) -> FamilyAdapter:
+    """The one family adapter of ``preps``; raises ``ValueError`` for none or a mix."""
+    families = {p.family for p in preps}
+    if len(families) != 1:
+        raise ValueError(
+            f"a batch needs prompts of one model family, got {sorted(families) or 'none'}"
+        )
+    return get_family(families.pop())
 
 
 def _left_padded(preps: Sequence[PreparedPrompt], pad_id: int) -> tuple[Any, Any, Any]:
@@ -29,46 +43,35 @@ def _left_padded(preps: Sequence[PreparedPrompt], pad_id: int) -> tuple[Any, Any
 
     width = max(p.prompt_tokens for p in preps)
     ids = torch.full((len(preps), width), pad_id, dtype=torch.long)
-    types = torch.zeros((len(preps), width), dtype=torch.long)
+    with_types = all(p.mm_token_type_ids is not None for p in preps)
+    types = torch.zeros((len(preps), width), dtype=torch.long) if with_types else None
     mask = torch.zeros((len(preps), width), dtype=torch.long)
     for row, prep in enumerate(preps):
         start = width - prep.prompt_tokens
         ids[row, start:] = prep.input_ids[0]
-        types[row, start:] = prep.mm_token_type_ids[0]
+        if types is not None:
+            types[row, start:] = prep.mm_token_type_ids[0]
         mask[row, start:] = 1
     return ids, types, mask
-
-
-def _timing(preps: Sequence[PreparedPrompt]) -> Any:
-    import torch
-
-    if any(p.second_per_grid_ts is None for p in preps):
-        return None
-    return torch.cat([torch.as_tensor(p.second_per_grid_ts, dtype=torch.float32) for p in preps])
 
 
 def prompt_batch(preps: Sequence[PreparedPrompt], pad_id: int) -> dict[str, Any]:
     """Generation inputs of ``preps``, one left-padded row each (CPU tensors).
 
-    Returns ``input_ids``, ``attention_mask``, ``mm_token_type_ids`` ``[B, P_max]``,
-    ``pixel_values_videos`` (all videos, row order), ``video_grid_thw`` ``[B, 3]`` and, for
-    Qwen2.5-VL, ``second_per_grid_ts`` ``[B]``.
+    Returns ``input_ids``, ``attention_mask`` ``[B, P_max]``, ``mm_token_type_ids``
+    ``[B, P_max]`` (families whose processor makes them) and the family's visual inputs
+    (:meth:`~stvg.policies.vlm.families.FamilyAdapter.visual_inputs`: for the Qwen
+    families ``pixel_values_videos`` of all videos in row order, ``video_grid_thw``
+    ``[B, 3]`` and, for Qwen2.5-VL, ``second_per_grid_ts`` ``[B]``).
     """
-    import torch
-
     if not preps:
         raise ValueError("prompt_batch needs at least one prepared prompt")
+    adapter = family_of(preps)
     ids, types, mask = _left_padded(preps, pad_id)
-    inputs: dict[str, Any] = {
-        "input_ids": ids,
-        "attention_mask": mask,
-        "mm_token_type_ids": types,
-        "pixel_values_videos": torch.cat([p.pixel_values_videos for p in preps]),
-        "video_grid_thw": torch.cat([p.video_grid_thw for p in preps]),
-    }
-    timing = _timing(preps)
-    if timing is not None:
-        inputs["second_per_grid_ts"] = timing
+    inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+    if types is not None:
+        inputs["mm_token_type_ids"] = types
+    inputs.update(adapter.visual_inputs(preps))
     return inputs
 
 
@@ -89,10 +92,12 @@ def scoring_batch(
         pad_id: the padding token id.
 
     Returns:
-        ``(inputs, unique, video_of_row)``: the model inputs without pixels (rows are
-        ``[left padding, prompt, completion, right padding]``), the indices into ``preps``
-        whose videos the pass encodes (first-appearance order), and for each row the
-        position of its video in ``unique``.
+        ``(inputs, unique, prompt_of_unique_row)``: the model inputs without pixels (rows
+        are ``[left padding, prompt, completion, right padding]``, plus the family's
+        :meth:`~stvg.policies.vlm.families.FamilyAdapter.row_inputs` and, for 1-D RoPE
+        families, ``position_ids``), the indices into ``preps`` whose pixels the pass
+        encodes (first-appearance order), and for each row the position of its prompt in
+        ``unique``.
     """
     import torch
 
@@ -102,36 +107,23 @@ def scoring_batch(
         if prep is None:
             raise ValueError(f"scoring_batch: a row points to prompt {i}, which was not prepared")
         rows.append(prep)
+    adapter = family_of(rows)
     ids, types, mask = _left_padded(rows, pad_id)
     completion_mask = completion_mask.to(torch.long)
     unique = list(dict.fromkeys(int(i) for i in prompt_of_row))
     video_of_row = [unique.index(int(i)) for i in prompt_of_row]
+    attention = torch.cat([mask, completion_mask], dim=1)
     inputs: dict[str, Any] = {
         "input_ids": torch.cat([ids, completion_ids.to(torch.long)], dim=1),
-        "attention_mask": torch.cat([mask, completion_mask], dim=1),
-        "mm_token_type_ids": torch.cat([types, torch.zeros_like(completion_mask)], dim=1),
-        "video_grid_thw": torch.cat([p.video_grid_thw for p in rows]),
+        "attention_mask": attention,
     }
-    timing = _timing(rows)
-    if timing is not None:
-        inputs["second_per_grid_ts"] = timing
+    if types is not None:
+        inputs["mm_token_type_ids"] = torch.cat([types, torch.zeros_like(completion_mask)], dim=1)
+    inputs.update(adapter.row_inputs(rows))
+    positions = adapter.position_ids(attention)
+    if positions is not None:
+        inputs["position_ids"] = positions
     return inputs, unique, video_of_row
 
 
-def rows_of_video_features(features: Any, video_of_row: Sequence[int]) -> Any:
-    """Video encoder output of the unique videos, re-indexed to one entry per row.
-
-    ``features`` is what ``model.get_video_features(..., return_dict=True)`` returns for the
-    unique videos: ``pooler_output`` holds one ``[tokens, hidden]`` tensor per video (and
-    Qwen3-VL's ``deepstack_features`` one tuple of those per deepstack layer). Rows that
-    share a video share its tensors, so the vision tower runs once per video and its
-    gradient sums over the rows.
-    """
-    features.pooler_output = tuple(features.pooler_output[v] for v in video_of_row)
-    deepstack = getattr(features, "deepstack_features", None)
-    if deepstack is not None:
-        features.deepstack_features = [tuple(layer[v] for v in video_of_row) for layer in deepstack]
-    return features
-
-
-__all__ = ["prompt_batch", "rows_of_video_features", "scoring_batch"]
+__all__ = ["family_of", "prompt_batch", "scoring_batch"]

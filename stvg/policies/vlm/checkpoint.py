@@ -1,4 +1,4 @@
-"""Load a local Qwen VLM checkpoint: family, model and processor (tokenizer, chat template).
+"""Load a local VLM checkpoint: family, model and processor (tokenizer, chat template).
 
 Everything is read from a LOCAL directory with ``local_files_only=True``; nothing is ever
 downloaded. transformers is imported inside the functions, so importing this module is cheap.
@@ -11,12 +11,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-#: ``model_type`` in a checkpoint's ``config.json`` -> policy family.
-MODEL_TYPES: dict[str, str] = {
-    "qwen2_5_vl": "qwen2.5-vl",
-    "qwen3_vl": "qwen3-vl",
-    "qwen3_vl_moe": "qwen3-vl",
-}
+from stvg.policies.vlm.families import FAMILIES, family_for_model_type, get_family
+
+
+def model_types() -> dict[str, str]:
+    """``model_type`` in a checkpoint's ``config.json`` -> policy family, over the
+    registered family adapters."""
+    return {t: a.name for a in FAMILIES.values() for t in a.model_types}
+
+
+def processor_classes() -> dict[str, str]:
+    """transformers processor class name of each registered family."""
+    return {a.name: a.processor_class for a in FAMILIES.values()}
 
 
 def check_model_path(model_path: str | Path) -> Path:
@@ -36,18 +42,17 @@ def check_model_path(model_path: str | Path) -> Path:
 
 
 def detect_family(model_path: str | Path) -> str:
-    """The policy family (``qwen2.5-vl``/``qwen3-vl``) from ``config.json``'s ``model_type``."""
+    """The policy family (``qwen2.5-vl``, ``qwen3-vl``, ``internvl``, ...) from
+    ``config.json``'s ``model_type`` (:func:`~stvg.policies.vlm.families.family_for_model_type`)."""
     path = check_model_path(model_path) / "config.json"
     try:
         model_type = json.loads(path.read_text(encoding="utf-8")).get("model_type")
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-    if model_type not in MODEL_TYPES:
-        raise ValueError(
-            f"{path}: model_type {model_type!r} is not supported by the VLM policy; "
-            f"supported: {sorted(MODEL_TYPES)}"
-        )
-    return MODEL_TYPES[model_type]
+    try:
+        return family_for_model_type(model_type).name
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def resolve_device(device: str) -> str:
@@ -99,13 +104,6 @@ def load_model(
     return model.eval()
 
 
-#: transformers processor class of each family.
-PROCESSOR_CLASSES: dict[str, str] = {
-    "qwen2.5-vl": "Qwen2_5_VLProcessor",
-    "qwen3-vl": "Qwen3VLProcessor",
-}
-
-
 def load_processor(model_path: str | Path, family: str) -> Any:
     """The checkpoint's own processor (tokenizer, image and video processor, chat template).
 
@@ -114,28 +112,34 @@ def load_processor(model_path: str | Path, family: str) -> Any:
     is used for both.
 
     Raises:
-        ValueError: the processor cannot be loaded, is not ``family``'s processor class, its
-            temporal patch size differs from the vision tower's (``config.json``), or there
-            is no chat template anywhere.
+        ValueError: the processor cannot be loaded, is not ``family``'s processor class (or
+            a video family's processor has no video processor), its temporal patch size
+            differs from the vision tower's (``config.json``), or there is no chat template
+            anywhere.
     """
     from transformers import AutoProcessor
 
+    adapter = get_family(family)
     path = Path(model_path)
     try:
         processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(
-            f"could not load the processor of {path}: {exc}. A Qwen VL checkpoint needs its "
-            "processor files (processor_config.json, or preprocessor_config.json / "
+            f"could not load the processor of {path}: {exc}. A {family} checkpoint needs "
+            "its processor files (processor_config.json, or preprocessor_config.json / "
             "video_preprocessor_config.json) beside the tokenizer; copy them from the "
             "original model, or build a tiny checkpoint with `stvg models tiny`"
         ) from exc
-    expected = PROCESSOR_CLASSES[family]
-    if type(processor).__name__ != expected or getattr(processor, "video_processor", None) is None:
+    expected = adapter.processor_class
+    needs_video = adapter.input_kind == "video"
+    if type(processor).__name__ != expected or (
+        needs_video and getattr(processor, "video_processor", None) is None
+    ):
+        what = f"a {expected} with a video processor" if needs_video else f"a {expected}"
         raise ValueError(
             f"{path}: AutoProcessor loaded a {type(processor).__name__}, but a {family} "
-            f"checkpoint needs a {expected} with a video processor; check processor_config.json "
-            "(processor_class) and the video processor files"
+            f"checkpoint needs {what}; check processor_config.json (processor_class) and the "
+            "processor files"
         )
     _check_temporal_patch(path, processor)
     tokenizer = processor.tokenizer
@@ -174,8 +178,8 @@ def _check_temporal_patch(path: Path, processor: Any) -> None:
 
 
 __all__ = [
-    "MODEL_TYPES",
-    "PROCESSOR_CLASSES",
+    "model_types",
+    "processor_classes",
     "check_model_path",
     "detect_family",
     "load_model",

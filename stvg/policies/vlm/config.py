@@ -7,15 +7,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stvg.config import InvalidField
+from stvg.policies.vlm.families import family_names
 
-Family = Literal["auto", "qwen2.5-vl", "qwen3-vl"]
 CoordsChoice = Literal["auto", "pixels", "norm1000", "norm1"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 RolloutLogProbs = Literal["generation", "rescore"]
-
-#: Box coordinates each family was trained to emit (``coords="auto"``): Qwen2.5-VL grounds
-#: in absolute pixels, Qwen3-VL in 0-1000 normalised coordinates.
-FAMILY_COORDS: dict[str, str] = {"qwen2.5-vl": "pixels", "qwen3-vl": "norm1000"}
 
 
 @dataclass(frozen=True)
@@ -25,11 +21,13 @@ class VLMPolicyConfig:
     Attributes:
         model_path: LOCAL directory of a transformers checkpoint (model, tokenizer and
             processor configs); nothing is downloaded.
-        family: ``qwen2.5-vl`` or ``qwen3-vl``; ``auto`` reads ``model_type`` from the
-            checkpoint's config.
+        family: a registered family (``qwen2.5-vl``, ``qwen3-vl``, ``internvl``, ...;
+            :func:`~stvg.policies.vlm.families.family_names`); ``auto`` reads
+            ``model_type`` from the checkpoint's config.
         answer_format: answer format name (``stvg.verifiers.formats.get_format``).
         coords: box coordinates the model is asked for; ``auto`` = the family's native
-            system (:data:`FAMILY_COORDS`).
+            system (its adapter's ``native_coords``: Qwen2.5-VL ``pixels``, Qwen3-VL and
+            InternVL ``norm1000``).
         template: prompt template: a name shipped in ``stvg/policies/templates`` or a path
             to a YAML file.
         fps: the env's sampling rate (frames per second), told to the model.
@@ -67,7 +65,7 @@ class VLMPolicyConfig:
     """
 
     model_path: str
-    family: Family = "auto"
+    family: str = "auto"
     answer_format: str = "json-v1"
     coords: CoordsChoice = "auto"
     template: str = "default"
@@ -91,6 +89,12 @@ class VLMPolicyConfig:
     def __post_init__(self) -> None:
         if not self.model_path:
             raise InvalidField("model_path", "model_path must name a local checkpoint directory")
+        if self.family != "auto" and self.family not in family_names():
+            raise InvalidField(
+                "family",
+                f"unknown VLM family {self.family!r}; choose 'auto' (read the checkpoint's "
+                f"config.json) or one of {family_names()}",
+            )
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise InvalidField(
                 "fps", f"fps must be a positive number of frames per second, got {self.fps}"
@@ -134,4 +138,4 @@ class VLMPolicyConfig:
             )
 
 
-__all__ = ["FAMILY_COORDS", "VLMPolicyConfig"]
+__all__ = ["VLMPolicyConfig"]

@@ -1,10 +1,14 @@
-"""``VLMPolicy``: a Qwen2.5-VL / Qwen3-VL text policy on transformers (registered as ``vlm``).
+"""``VLMPolicy``: a text policy on a transformers VLM (registered as ``vlm``).
 
-One observation becomes one chat prompt: the shown frames as ONE video, and the query,
+Everything that differs between model families (Qwen2.5-VL, Qwen3-VL, InternVL, ...) is in
+the family's adapter (:mod:`stvg.policies.vlm.families`); this module never branches on a
+family name. One observation becomes one chat prompt: the shown frames (as ONE video for the
+Qwen families, as one image per frame after a "Frame at t s:" label for image-list
+families), and the query,
 rate, timestamps, frame size and answer-format instructions filled into a YAML template
 (:mod:`stvg.policies.vlm.prompt`). The checkpoint's own processor (``AutoProcessor``) turns
 text and frames into model inputs (:mod:`stvg.policies.vlm.video`), so the model sees
-exactly the shown frames and, for Qwen3-VL, the shown timestamps.
+exactly the shown frames and their times as the family is told them.
 
 Answer contract. :attr:`VLMPolicy.answer_spec` is the
 :class:`~stvg.verifiers.formats.ContractSpec` the policy answers in: its answer format,
@@ -51,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from stvg.policies.base import Observation, Rollouts, TextCompletion
-from stvg.policies.vlm.batch import prompt_batch, rows_of_video_features, scoring_batch
+from stvg.policies.vlm.batch import prompt_batch, scoring_batch
 from stvg.policies.vlm.checkpoint import (
     load_model,
     resolve_device,
@@ -59,15 +63,9 @@ from stvg.policies.vlm.checkpoint import (
 )
 from stvg.policies.vlm.config import VLMPolicyConfig
 from stvg.policies.vlm.observation import context_from_reset
+from stvg.policies.vlm.prepared import PreparedPrompt
 from stvg.policies.vlm.prompter import TIMESTAMP_TOLERANCE_S, VLMPrompter, checkpoint_contract
 from stvg.policies.vlm.sampling import NEUTRAL_SAMPLING, StepLogProbs, sampling_processors
-from stvg.policies.vlm.video import (
-    IMAGE_PAD,
-    VIDEO_PAD,
-    VISION_END,
-    VISION_START,
-    PreparedPrompt,
-)
 from stvg.verifiers.formats import ContractSpec, FrameContext, ParseResult
 
 
@@ -90,7 +88,8 @@ class ParsedGeneration:
 
 
 class VLMPolicy:
-    """A Qwen2.5-VL / Qwen3-VL policy that answers in an answer format's text.
+    """A transformers VLM policy (any registered family) that answers in an answer format's
+    text.
 
     Args:
         model_path: LOCAL checkpoint directory (``local_files_only``; nothing is downloaded).
@@ -100,7 +99,8 @@ class VLMPolicy:
 
     Attributes:
         config: the :class:`VLMPolicyConfig` (saved with checkpoints).
-        family: ``qwen2.5-vl`` or ``qwen3-vl``.
+        family: the family's name (``qwen2.5-vl``, ``qwen3-vl``, ``internvl``, ...).
+        adapter: its :class:`~stvg.policies.vlm.families.FamilyAdapter`.
         coords: the coordinate system the model is asked to answer in.
         answer_spec: the answer contract the policy answers in.
         model, processor, tokenizer: the transformers model, processor and its tokenizer.
@@ -131,6 +131,7 @@ class VLMPolicy:
         self.processor = self.prompter.processor
         self._answer_spec = self.prompter.answer_spec
         self.family = self.prompter.family
+        self.adapter = self.prompter.adapter
         self.coords = self._answer_spec.coords
         self.geometry = self._answer_spec.geometry
         self.answer_format = self.prompter.answer_format
@@ -170,20 +171,22 @@ class VLMPolicy:
             torch.manual_seed(config.seed)
 
     def _special_token_ids(self) -> dict[str, int]:
+        """Ids of the family's vision tokens; the placeholder's must be the model config's."""
         ids: dict[str, int] = {}
-        for token in (VIDEO_PAD, IMAGE_PAD, VISION_START, VISION_END):
+        for token in self.adapter.vision_tokens:
             token_id = self.tokenizer.convert_tokens_to_ids(token)
             if token_id is None or token_id == self.tokenizer.unk_token_id:
                 raise ValueError(
                     f"the tokenizer of {self.config.model_path} has no {token} token; "
-                    "is this a Qwen VL checkpoint?"
+                    f"is this a {self.family} checkpoint?"
                 )
             ids[token] = int(token_id)
-        expected = getattr(self.model.config, "video_token_id", None)
-        if expected is not None and int(expected) != ids[VIDEO_PAD]:
+        placeholder, key = self.adapter.placeholder_token, self.adapter.config_token_key
+        expected = getattr(self.model.config, key, None)
+        if expected is not None and int(expected) != ids[placeholder]:
             raise ValueError(
-                f"{self.config.model_path}: tokenizer id of {VIDEO_PAD} is {ids[VIDEO_PAD]} but "
-                f"config.video_token_id is {expected}; the tokenizer does not match the model"
+                f"{self.config.model_path}: tokenizer id of {placeholder} is {ids[placeholder]} "
+                f"but config.{key} is {expected}; the tokenizer does not match the model"
             )
         return ids
 
@@ -215,9 +218,9 @@ class VLMPolicy:
 
         moved: dict[str, Any] = {}
         for key, value in inputs.items():
-            if key == "pixel_values_videos":
+            if key in self.adapter.pixel_keys:
                 value = value.to(self.weight_dtype)
-            elif key == "second_per_grid_ts":
+            elif value.is_floating_point():  # timing, e.g. Qwen2.5-VL's second_per_grid_ts
                 value = value.to(torch.float32)
             moved[key] = value.to(self.device)
         return moved
@@ -292,24 +295,25 @@ class VLMPolicy:
     def _generate_from_shared_prefill(
         self, inputs: Mapping[str, Any], n: int, options: Mapping[str, Any]
     ) -> Any:
-        """``generate`` for ``n`` rows per prompt from one shared prompt prefill."""
-        text_keys = (
-            "input_ids",
-            "attention_mask",
-            "mm_token_type_ids",
-            "video_grid_thw",
-            "second_per_grid_ts",
-        )
+        """``generate`` for ``n`` rows per prompt from one shared prompt prefill.
+
+        The continuation gets every input but the pixels (the cache holds the visual
+        tokens); the family adapter fixes model state the prefill left per prompt
+        (:meth:`~stvg.policies.vlm.families.FamilyAdapter.after_shared_prefill`)."""
         sliced = ("input_ids", "attention_mask", "mm_token_type_ids")
         prefix = {k: v[:, :-1] if k in sliced else v for k, v in inputs.items()}
+        positions = self.adapter.position_ids(prefix["attention_mask"])
+        if positions is not None:
+            prefix["position_ids"] = positions
         out = self.model(**prefix, use_cache=True, logits_to_keep=1)
         cache = getattr(out, "cache", None) or out.past_key_values
         cache.batch_repeat_interleave(n)
-        # The M-RoPE offset of each row's text after its video, set by the prefill; the
-        # cached continuation reads it (transformers' own cache-continuation path).
-        base = self.model.model
-        base.rope_deltas = base.rope_deltas.repeat_interleave(n, dim=0)
-        rows = {k: v.repeat_interleave(n, dim=0) for k, v in inputs.items() if k in text_keys}
+        self.adapter.after_shared_prefill(self.model, n)
+        rows = {
+            k: v.repeat_interleave(n, dim=0)
+            for k, v in inputs.items()
+            if k not in self.adapter.pixel_keys
+        }
         return self.model.generate(**rows, cache=cache, **options)
 
     def _completion(self, ids: list[int], prep: PreparedPrompt) -> TextCompletion:
@@ -607,15 +611,11 @@ class VLMPolicy:
             preps, [obs_index[r] for r in rows], ids, row_mask, self._pad_id
         )
         inputs = self._to_device(inputs)
-        videos = [preps[u] for u in unique]
-        features = self.model.get_video_features(
-            pixel_values_videos=torch.cat([p.pixel_values_videos for p in videos]).to(
-                self.device, self.weight_dtype
-            ),
-            video_grid_thw=torch.cat([p.video_grid_thw for p in videos]).to(self.device),
-            return_dict=True,
-        )
-        encoded = {"video": rows_of_video_features(features, video_of_row)}
+        shown = [preps[u] for u in unique]
+        features = self.adapter.encode_visual(self.model, shown, self.device, self.weight_dtype)
+        encoded = {
+            self.adapter.features_key: self.adapter.features_of_rows(features, shown, video_of_row)
+        }
         logits = self.model(
             **inputs, mm_encoder_outputs=encoded, use_cache=False, logits_to_keep=longest + 1
         ).logits
@@ -627,8 +627,9 @@ class VLMPolicy:
     # ------------------------------------------------------------------ torch plumbing
 
     def vision_tower(self) -> Any:
-        """The model's vision tower (``torch.nn.Module``): patch embedding, blocks, mergers."""
-        return self.model.model.visual
+        """The model's vision tower (``torch.nn.Module``): the family adapter's
+        :meth:`~stvg.policies.vlm.families.FamilyAdapter.vision_tower`."""
+        return self.adapter.vision_tower(self.model)
 
     def visual_token_width(self) -> int:
         """Width of the visual tokens the vision tower gives the language model."""
@@ -704,18 +705,7 @@ class VLMPolicy:
                 getattr(config, sub).dtype = self.dtype
         config.save_pretrained(out)
         processor = copy.deepcopy(self.processor)
-        video = processor.video_processor
-        video.size = {
-            "shortest_edge": self.geometry.min_pixels,
-            "longest_edge": self.geometry.max_pixels,
-        }
-        for name, value in (
-            ("min_pixels", self.geometry.min_pixels),
-            ("max_pixels", self.geometry.max_pixels),
-            ("cap_pixels_per_frame", self.geometry.cap_pixels_per_frame),
-        ):
-            if hasattr(video, name):
-                setattr(video, name, value)
+        self.adapter.export_processor(processor, self.geometry)
         processor.save_pretrained(out)
         return out
 

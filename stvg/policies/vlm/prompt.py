@@ -203,12 +203,19 @@ def contract_prompt(
     return template.render(values)
 
 
-def chat_messages(template: PromptTemplate, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Chat messages (transformers' multimodal format) with one video content item."""
+def chat_messages(
+    template: PromptTemplate,
+    values: dict[str, Any],
+    visual: Sequence[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Chat messages (transformers' multimodal format): the user text and the ``visual``
+    content items (default one video item; a family adapter's
+    :meth:`~stvg.policies.vlm.families.FamilyAdapter.visual_content`), before the text when
+    the template says ``video_first``."""
     system, user = template.render(values)
     content: list[dict[str, Any]] = [{"type": "text", "text": user}]
-    video = {"type": "video"}
-    content = [video, *content] if template.video_first else [*content, video]
+    frames = [{"type": "video"}] if visual is None else [dict(item) for item in visual]
+    content = [*frames, *content] if template.video_first else [*content, *frames]
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": system})

@@ -17,8 +17,10 @@ import numpy as np
 
 from stvg.policies.base import Observation
 from stvg.policies.vlm.checkpoint import check_model_path, detect_family, load_processor
-from stvg.policies.vlm.config import FAMILY_COORDS, VLMPolicyConfig
+from stvg.policies.vlm.config import VLMPolicyConfig
+from stvg.policies.vlm.families import FamilyAdapter, get_family
 from stvg.policies.vlm.observation import read_observation
+from stvg.policies.vlm.prepared import PreparedPrompt
 from stvg.policies.vlm.prompt import (
     TIMESTAMP_TOLERANCE_S,
     chat_messages,
@@ -26,7 +28,6 @@ from stvg.policies.vlm.prompt import (
     load_template,
     prompt_values,
 )
-from stvg.policies.vlm.video import PreparedPrompt, encode_prompt, processor_geometry
 from stvg.verifiers.formats import ContractSpec, FrameContext, ShownFrames, get_format
 
 
@@ -37,8 +38,8 @@ def checkpoint_contract(config: VLMPolicyConfig) -> tuple[Any, ContractSpec]:
     contract (synthesis before SFT).
 
     Raises:
-        FileNotFoundError, ValueError: not a local Qwen VL checkpoint, or ``config.family``
-            contradicts it.
+        FileNotFoundError, ValueError: not a local checkpoint of a registered family, or
+            ``config.family`` contradicts it.
     """
     path = check_model_path(config.model_path)
     detected = detect_family(path)
@@ -47,11 +48,11 @@ def checkpoint_contract(config: VLMPolicyConfig) -> tuple[Any, ContractSpec]:
             f"family={config.family!r} but {path}/config.json is a {detected} checkpoint; "
             "set family to 'auto' or to the checkpoint's family"
         )
-    coords = FAMILY_COORDS[detected] if config.coords == "auto" else config.coords
+    adapter = get_family(detected)
+    coords = adapter.native_coords if config.coords == "auto" else config.coords
     processor = load_processor(path, detected)
-    geometry = processor_geometry(
+    geometry = adapter.geometry(
         processor,
-        detected,
         min_pixels=config.min_pixels,
         max_pixels=config.max_pixels,
         cap_pixels_per_frame=config.cap_pixels_per_frame,
@@ -66,13 +67,14 @@ class VLMPrompter:
     """The chat prompt and processor inputs of a VLM policy config (no model weights).
 
     Args:
-        config: the policy config (``model_path`` a local Qwen VL checkpoint; its processor
-            and config files are read, the weights are not).
+        config: the policy config (``model_path`` a local checkpoint of a registered
+            family; its processor and config files are read, the weights are not).
 
     Attributes:
         config: ``config``.
         model_path: the checked checkpoint directory.
-        family: ``qwen2.5-vl`` or ``qwen3-vl``.
+        family: the family's name (``qwen2.5-vl``, ``qwen3-vl``, ``internvl``, ...).
+        adapter: its :class:`~stvg.policies.vlm.families.FamilyAdapter`.
         processor: the checkpoint's ``AutoProcessor``.
         answer_spec: the answer contract (format, coordinates, fps, processor geometry).
         answer_format: the answer format (its instructions go into the prompt).
@@ -84,6 +86,7 @@ class VLMPrompter:
         self.model_path: Path = check_model_path(config.model_path)
         self.processor, self.answer_spec = checkpoint_contract(config)
         self.family = detect_family(self.model_path)
+        self.adapter: FamilyAdapter = get_family(self.family)
         self.answer_format = get_format(config.answer_format, self.answer_spec.coords)
         self.template = load_template(config.template)
 
@@ -99,8 +102,9 @@ class VLMPrompter:
         return frames, query, self.answer_spec.shown_frames(times, shown_size)
 
     def messages(self, query: str, shown: ShownFrames) -> list[dict[str, Any]]:
-        """The chat messages (transformers' multimodal format, one video item) for
-        ``query`` shown ``shown``."""
+        """The chat messages (transformers' multimodal format; the frames as the family
+        adapter shows them: one video item, or one labelled image per frame) for ``query``
+        shown ``shown``."""
         width, height = shown.coord_size
         values = prompt_values(
             query=query,
@@ -110,10 +114,11 @@ class VLMPrompter:
             height=height,
             format_instructions=self.answer_format.instructions(shown),
         )
-        return chat_messages(self.template, values)
+        return chat_messages(self.template, values, self.adapter.visual_content(shown))
 
     def chat_text(self, query: str, shown: ShownFrames) -> str:
-        """The chat prompt text (generation prompt added, one ``<|video_pad|>``)."""
+        """The chat prompt text (generation prompt added; the family's visual placeholders:
+        one ``<|video_pad|>`` for the Qwen families)."""
         return self.processor.apply_chat_template(
             self.messages(query, shown), tokenize=False, add_generation_prompt=True
         )
@@ -145,7 +150,7 @@ class VLMPrompter:
     def encode(self, frames: np.ndarray, query: str, shown: ShownFrames) -> PreparedPrompt:
         """Run the processor on the prompt of ``query`` and the shown ``frames``."""
         text = self.chat_text(query, shown)
-        return encode_prompt(self.processor, self.family, text, frames, shown, self.geometry)
+        return self.adapter.encode(self.processor, text, frames, shown, self.geometry)
 
     def check_context(self, prep: PreparedPrompt, ctx: FrameContext) -> None:
         """Raise ``ValueError`` when ``ctx`` disagrees with what ``prep``'s prompt tells."""

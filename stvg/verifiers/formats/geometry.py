@@ -1,4 +1,10 @@
-"""Frame geometry of the Qwen VLM video processors: the size frames are resized to.
+"""Frame geometry of the VLM processors: the size frames are resized to, per family.
+
+One data-only :class:`VideoProcessorSpec` per model family, keyed by the family name that
+``stvg.policies.vlm.families`` registers (the policy's family adapter reads the same
+constants from the checkpoint's processor and checks them against these): the verifier
+layer needs them to convert pixel answers and to cost visual tokens without importing
+the policy layer.
 
 Qwen2.5-VL answers boxes in absolute pixels of the frames *as its processor resized them*,
 so the answer contract (:mod:`stvg.verifiers.formats.contract`) needs this size to convert a
@@ -20,6 +26,11 @@ when the pixel count leaves ``[min_pixels, max_pixels]``:
   and ``max_pixels = 768 * 32 * 32`` (pixels over all frames). The processor refuses
   ``T < 2``; the VLM policy then repeats the frame, so ``T = 1`` is sized as ``T = 2``.
 
+* **InternVL** (fixed square, ``square=True``): every frame is resized to ``S x S`` with
+  ``S * S = max_pixels`` (``min_pixels == max_pixels``), aspect ratio not kept, no tiling
+  (the policy switches ``crop_to_patches`` off). Released checkpoints use ``S = 448``
+  (``patch 14``, pixel-shuffle ``0.5`` = a 2x2 merge: 256 tokens per frame); a tiny one 56.
+
 ``cap_pixels_per_frame=True`` reproduces the processors' optional qwen-vl-utils cap on
 ``max_pixels`` (off by default, as in the processors).
 """
@@ -30,9 +41,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-ModelFamily = Literal["qwen2.5-vl", "qwen3-vl"]
+ModelFamily = Literal["qwen2.5-vl", "qwen3-vl", "internvl"]
 
-#: Families whose cost :func:`visual_tokens` knows.
+#: Families the envs cost by default (``cost/visual_tokens/<family>`` of every episode);
+#: every family of :data:`PROCESSOR_SPECS` can be costed on demand.
 MODEL_FAMILIES: tuple[ModelFamily, ...] = ("qwen2.5-vl", "qwen3-vl")
 
 
@@ -49,6 +61,8 @@ class VideoProcessorSpec:
         max_video_tokens: the processor's ``max_video_tokens`` used by ``cap_pixels_per_frame``
             (whole-video LLM context for Qwen2.5-VL, tokens per frame for Qwen3-VL).
         pixels_per_clip: whether the pixel bounds count all frames (Qwen3-VL) or one frame.
+        square: every frame is resized to a square of side ``sqrt(max_pixels)`` whatever
+            its aspect ratio (InternVL), instead of ``smart_resize``.
     """
 
     patch_size: int
@@ -58,6 +72,7 @@ class VideoProcessorSpec:
     max_pixels: int
     max_video_tokens: int
     pixels_per_clip: bool
+    square: bool = False
 
     @property
     def factor(self) -> int:
@@ -85,6 +100,16 @@ PROCESSOR_SPECS: dict[str, VideoProcessorSpec] = {
         max_pixels=768 * 32 * 32,  # pixels over the clip
         max_video_tokens=768,  # tokens per frame
         pixels_per_clip=True,
+    ),
+    "internvl": VideoProcessorSpec(
+        patch_size=14,  # pixels
+        merge_size=2,  # patches per side per token (pixel shuffle, downsample_ratio 0.5)
+        temporal_patch_size=1,  # frames: every frame is one image
+        min_pixels=448 * 448,  # pixels per frame (fixed: min == max)
+        max_pixels=448 * 448,  # pixels per frame
+        max_video_tokens=256,  # tokens per frame (unused: no cap)
+        pixels_per_clip=False,
+        square=True,
     ),
 }
 
@@ -154,6 +179,17 @@ def _smart_resize_per_clip(
     return h_bar, w_bar
 
 
+def _square(min_pixels: int, max_pixels: int, factor: int) -> tuple[int, int]:
+    side = math.isqrt(max_pixels)
+    if min_pixels != max_pixels or side * side != max_pixels or side % factor:
+        raise ValueError(
+            f"a fixed-square family resizes every frame to S x S: min_pixels ({min_pixels}) "
+            f"and max_pixels ({max_pixels}) must both be S * S with S a multiple of {factor} "
+            "(e.g. 448 * 448)"
+        )
+    return side, side
+
+
 def resized_size(
     model_family: ModelFamily,
     num_frames: int,
@@ -169,7 +205,8 @@ def resized_size(
     """Size ``(height, width)`` in pixels to which the family's video processor resizes frames.
 
     Args:
-        model_family: ``"qwen2.5-vl"`` or ``"qwen3-vl"``.
+        model_family: a family of :data:`PROCESSOR_SPECS` (``qwen2.5-vl``, ``qwen3-vl``,
+            ``internvl``).
         num_frames: frames in the clip (``1`` is costed as ``2`` for Qwen3-VL, see module doc).
         height, width: size of the frames given to the processor (pixels).
         min_pixels, max_pixels: the processor's ``size["shortest_edge"]`` and
@@ -196,6 +233,8 @@ def resized_size(
         else _check_positive("temporal_patch_size", temporal_patch_size)
     )
     factor = spec.factor
+    if spec.square:
+        return _square(lo, hi, factor)
     if spec.pixels_per_clip:
         num_frames = max(num_frames, temporal)
         if cap_pixels_per_frame:
