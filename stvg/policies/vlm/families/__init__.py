@@ -4,7 +4,11 @@
 registry; each module below registers one family when imported.
 """
 
-from stvg.policies.vlm.families import qwen2_5_vl, qwen3_vl  # noqa: E402,F401  (registers)
+from stvg.policies.vlm.families import (  # noqa: E402,F401  (registers)
+    llava_onevision,
+    qwen2_5_vl,
+    qwen3_vl,
+)
 from stvg.policies.vlm.families.base import (
     FAMILIES,
     FamilyAdapter,

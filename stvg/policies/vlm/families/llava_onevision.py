@@ -166,7 +166,7 @@ def anyres_pinpoints(image_size: int, max_tiles: int = 2) -> list[list[int]]:
 def build_tokenizer() -> Any:
     """The byte-level tokenizer of :func:`stvg.policies.vlm.tiny.build_tokenizer` with
     LLaVA-OneVision's ``<image>`` and ``<video>`` special tokens and chat template."""
-    from stvg.policies.vlm.tiny import build_tokenizer as build_byte_tokenizer
+    from stvg.policies.vlm.tiny_parts import build_tokenizer as build_byte_tokenizer
 
     tokenizer = build_byte_tokenizer()
     tokenizer.add_tokens([IMAGE_TOKEN, VIDEO_TOKEN], special_tokens=True)
@@ -485,7 +485,6 @@ class LlavaOnevision(FamilyAdapter):
         ``pooler_output`` ``[1, sum of tokens, hidden]`` (the model flattens the first two
         dimensions and fills the ``<video>`` tokens in row-major order)."""
         import torch
-
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         rows = [features.pooler_output[v] for v in of_row]
@@ -555,30 +554,25 @@ def build_tiny_llava_onevision(
 
     The directory loads with ``AutoModelForImageTextToText.from_pretrained(dir,
     local_files_only=True)`` and ``AutoProcessor.from_pretrained(dir, ...)`` (model config
-    and weights, generation config with ``<|im_end|>`` as end of turn, tokenizer, chat
-    template, image and video processor configs).
+    and weights, generation config with ``<|im_end|>`` as end of turn and the Qwen sampling
+    defaults every tiny checkpoint carries, tokenizer, chat template, image and video
+    processor configs).
 
     Args:
         out_dir: directory to write (created if missing; existing files are overwritten).
         seed: ``torch.manual_seed`` for the weights (same seed -> same weights).
         size: the sizes (:data:`TINY_SIZE` by default).
     """
-    import torch
     from transformers import LlavaOnevisionForConditionalGeneration
+
+    from stvg.policies.vlm.tiny_parts import save_checkpoint
 
     tokenizer = build_tokenizer()
     config = build_config(tokenizer, size)
     processor = build_processor(tokenizer, size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlavaOnevisionForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    path = Path(out_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)  # tokenizer, chat template, image + video processors
-    return path
+    return save_checkpoint(
+        Path(out_dir), LlavaOnevisionForConditionalGeneration, config, processor, seed
+    )
 
 
 LLAVA_ONEVISION = register(LlavaOnevision())
