@@ -209,9 +209,22 @@ class VLMPolicy:
         return self.prompter.prepare(obs, ctx)
 
     def model_inputs(self, preps: Sequence[PreparedPrompt]) -> dict[str, Any]:
-        """Generation inputs of ``preps`` (one left-padded row each), on the model's device."""
-        inputs = prompt_batch(preps, self._pad_id)
-        return self._to_device(inputs)
+        """Generation inputs of ``preps`` (one left-padded row each), on the model's device.
+
+        When the family cannot batch these prompts' pixels
+        (:meth:`~stvg.policies.vlm.families.FamilyAdapter.batches_pixels`), the vision tower
+        runs here (no gradients) and its features go in as ``mm_encoder_outputs``."""
+        import torch
+
+        if self.adapter.batches_pixels(preps):
+            return self._to_device(prompt_batch(preps, self._pad_id))
+        text = {**prompt_batch(preps, self._pad_id, visual=False), **self.adapter.row_inputs(preps)}
+        inputs = self._to_device(text)
+        with torch.no_grad():
+            features = self.adapter.encode_visual(self.model, preps, self.device, self.weight_dtype)
+        rows = self.adapter.features_of_rows(features, preps, list(range(len(preps))))
+        inputs["mm_encoder_outputs"] = {self.adapter.features_key: rows}
+        return inputs
 
     def _to_device(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         import torch
@@ -312,7 +325,7 @@ class VLMPolicy:
         rows = {
             k: v.repeat_interleave(n, dim=0)
             for k, v in inputs.items()
-            if k not in self.adapter.pixel_keys
+            if k not in self.adapter.pixel_keys and k != "mm_encoder_outputs"
         }
         return self.model.generate(**rows, cache=cache, **options)
 

@@ -439,21 +439,27 @@ class LlavaOnevision(FamilyAdapter):
 
     # ------------------------------------------------------------------ batch side
 
+    def batches_pixels(self, preps: Sequence[PreparedPrompt]) -> bool:
+        """``True`` when all ``preps`` show the same number of frames (the model's video
+        input is one ``[B, T, 3, S, S]`` tensor); otherwise generation passes
+        :meth:`encode_visual` features."""
+        return len({p.frames_shown for p in preps}) <= 1
+
     def visual_inputs(self, preps: Sequence[PreparedPrompt]) -> dict[str, Any]:
         """``pixel_values_videos`` float ``[B, T, 3, S, S]`` of prompts that show the same
-        number of frames ``T`` (the model's video input is one tensor).
+        number of frames ``T``.
 
         Raises:
-            ValueError: the prompts show different numbers of frames; generate from
-                :meth:`encode_visual` features instead (``mm_encoder_outputs``).
+            ValueError: the prompts show different numbers of frames (:meth:`batches_pixels`
+                is false): encode them with :meth:`encode_visual` instead.
         """
         import torch
 
-        counts = sorted({p.frames_shown for p in preps})
-        if len(counts) > 1:
+        if not self.batches_pixels(preps):
+            counts = sorted({p.frames_shown for p in preps})
             raise ValueError(
                 f"{self.name} batches videos as one [B, T, 3, S, S] tensor, but these prompts "
-                f"show {counts} frames; encode them with encode_visual (mm_encoder_outputs)"
+                f"show {counts} frames; pass encode_visual features (mm_encoder_outputs)"
             )
         return {"pixel_values_videos": torch.cat([_pixels(p) for p in preps])}
 
@@ -508,39 +514,43 @@ class LlavaOnevision(FamilyAdapter):
         return build_processor(build_tokenizer() if tokenizer is None else tokenizer)
 
     def build_checkpoint(self, path: str | Path, *, seed: int = 0, size: Any = None) -> Path:
-        """:func:`build_tiny_llava_onevision`; ``size`` a :class:`TinyLlavaOnevisionSize`,
-        or a :class:`~stvg.policies.vlm.tiny.ModelSize` whose widths and depths are used
-        (``None`` = :data:`TINY_SIZE`)."""
+        """:func:`build_tiny_llava_onevision` of :func:`as_size` ``(size)`` (``None`` or
+        the shared tiny preset: :data:`TINY_SIZE`)."""
         return build_tiny_llava_onevision(path, seed=seed, size=as_size(size))
 
 
 def as_size(size: Any) -> TinyLlavaOnevisionSize:
-    """A :class:`TinyLlavaOnevisionSize` from ``None`` (:data:`TINY_SIZE`), itself, or a
-    :class:`~stvg.policies.vlm.tiny.ModelSize` (its widths, depths and heads; the frame
-    stays 56 px at patch 14).
+    """A :class:`TinyLlavaOnevisionSize` from ``None`` or the shared tiny preset
+    (:data:`~stvg.policies.vlm.tiny_parts.TINY`, what ``stvg models tiny`` passes): this
+    family's :data:`TINY_SIZE`; from itself; or from another
+    :class:`~stvg.policies.vlm.tiny_parts.ModelSize` (``stvg models small``): its widths,
+    depths and heads, with 112-pixel frames (8 patches per side, 16 tokens per frame: a model
+    that learns where things are needs more than 2x2 tokens).
 
     Raises:
         TypeError: ``size`` is none of these.
     """
-    if size is None:
+    from stvg.policies.vlm.tiny_parts import TINY, ModelSize
+
+    if size is None or size == TINY:
         return TINY_SIZE
     if isinstance(size, TinyLlavaOnevisionSize):
         return size
-    try:
-        return TinyLlavaOnevisionSize(
-            vision_hidden=size.vision_hidden,
-            vision_layers=size.vision_depth,
-            vision_heads=size.vision_heads,
-            vision_intermediate=size.vision_intermediate,
-            text_hidden=size.text_hidden,
-            text_layers=size.text_layers,
-            text_heads=size.text_heads,
-            text_intermediate=size.text_intermediate,
-        )
-    except AttributeError:
+    if not isinstance(size, ModelSize):
         raise TypeError(
             f"size must be a TinyLlavaOnevisionSize, a ModelSize or None, got {type(size).__name__}"
-        ) from None
+        )
+    return TinyLlavaOnevisionSize(
+        image_size=112,
+        vision_hidden=size.vision_hidden,
+        vision_layers=size.vision_depth,
+        vision_heads=size.vision_heads,
+        vision_intermediate=size.vision_intermediate,
+        text_hidden=size.text_hidden,
+        text_layers=size.text_layers,
+        text_heads=size.text_heads,
+        text_intermediate=size.text_intermediate,
+    )
 
 
 def _pixels(prep: PreparedPrompt) -> Any:
