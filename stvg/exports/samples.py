@@ -76,6 +76,23 @@ class ExportSample:
         return int(t * h * w // self.prepared.merge_size**2)
 
 
+#: Model families the TRL and verl exports support: the Qwen video families, whose frames
+#: go in as one video that those engines' Qwen pipelines rebuild exactly.
+EXPORT_FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl")
+
+
+def check_export_family(prompter: VLMPrompter) -> None:
+    """Raise ``ValueError`` unless ``prompter``'s family is one of :data:`EXPORT_FAMILIES`
+    (the message names the checkpoint's family and the supported ones)."""
+    if prompter.family not in EXPORT_FAMILIES:
+        raise ValueError(
+            f"stvg export: {prompter.model_path} is a {prompter.family} checkpoint, but the "
+            f"TRL and verl exports support only the families {list(EXPORT_FAMILIES)} (their "
+            "frames go in as one video that those engines rebuild); evaluate or train a "
+            f"{prompter.family} policy with stvg itself (stvg evaluate / stvg train)"
+        )
+
+
 def build_export_env(prompter: VLMPrompter, env_config: EnvConfig | Mapping[str, Any]) -> Any:
     """The text ``GroundingEnv`` of ``env_config`` (an :class:`~stvg.envs.config.EnvConfig`
     or a mapping of its keys) scoring in ``prompter``'s answer contract (unset contract
@@ -83,6 +100,7 @@ def build_export_env(prompter: VLMPrompter, env_config: EnvConfig | Mapping[str,
     from stvg.envs.contract import bind_env_kwargs, check_env_policy
     from stvg.envs.grounding import GroundingEnv
 
+    check_export_family(prompter)
     config = as_env_config(env_config)
     if config.kind != "grounding":
         raise ValueError(f"exports write prompts of a grounding env, got env.id {config.id}")
@@ -156,7 +174,9 @@ def decode_data_uri(uri: str) -> np.ndarray:
 
 
 __all__ = [
+    "EXPORT_FAMILIES",
     "VIDEO_PLACEHOLDER",
+    "check_export_family",
     "ExportSample",
     "build_export_env",
     "data_uri",

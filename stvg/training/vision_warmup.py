@@ -250,6 +250,10 @@ def _images(
     ]
 
 
+#: Families whose vision tower the warm-up trains (it reads their video grid).
+WARMUP_FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl")
+
+
 def run_vision_warmup(
     policy: Any,
     config: VisionWarmupConfig,
@@ -272,6 +276,12 @@ def run_vision_warmup(
     Returns:
         The last evaluation's figures (empty without an evaluation).
     """
+    if getattr(policy, "family", None) not in WARMUP_FAMILIES:
+        raise ValueError(
+            f"the vision warm-up reads a Qwen video grid (video_grid_thw); the policy is a "
+            f"{getattr(policy, 'family', type(policy).__name__)} model, and the warm-up "
+            f"supports only {list(WARMUP_FAMILIES)}: leave the warm-up out of this run's config"
+        )
     say = log or (lambda _line: None)
     keep = record or (lambda _line: None)
     started = time.perf_counter()

@@ -161,8 +161,18 @@ QWEN_SAMPLING_DEFAULTS: dict[str, Any] = {
 }
 
 
-def build_tokenizer() -> Any:
-    """A byte-level BPE ``PreTrainedTokenizerFast`` with Qwen's special tokens and template."""
+def byte_tokenizer(special_tokens: tuple[str, ...] | dict[str, str], chat_template: str) -> Any:
+    """A byte-level BPE ``PreTrainedTokenizerFast`` (the 256 byte symbols, no merges) with
+    ``special_tokens`` (``<|im_end|>`` ends a turn and ``<|endoftext|>`` pads: ids 256
+    and 257 unless listed earlier), the plain :data:`ADDED_TOKENS` and ``chat_template``.
+
+    Args:
+        special_tokens: the family's special tokens, in id order: a tuple (Qwen), or a
+            mapping ``{name: token}`` whose names become tokenizer attributes
+            (``{"context_image_token": "<IMG_CONTEXT>"}`` -> ``tokenizer.context_image_token``
+            and ``tokenizer.context_image_token_id``), which some processors read (InternVL).
+        chat_template: the Jinja chat template.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -171,15 +181,21 @@ def build_tokenizer() -> Any:
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     backend.decoder = decoders.ByteLevel()
+    if isinstance(special_tokens, dict):
+        specials: dict[str, Any] = {"extra_special_tokens": dict(special_tokens)}
+    else:
+        specials = {"additional_special_tokens": list(special_tokens)}
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=list(SPECIAL_TOKENS),
+        tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>", **specials
     )
     tokenizer.add_tokens(list(ADDED_TOKENS))
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = chat_template
     return tokenizer
+
+
+def build_tokenizer() -> Any:
+    """A byte-level BPE ``PreTrainedTokenizerFast`` with Qwen's special tokens and template."""
+    return byte_tokenizer(SPECIAL_TOKENS, CHAT_TEMPLATE)
 
 
 def qwen_token_ids(tokenizer: Any) -> dict[str, int]:
@@ -277,6 +293,10 @@ def sincos_positions(model: Any) -> None:
 def save_checkpoint(
     path: Path, model_cls: Any, config: Any, processor: Any, seed: int, init: Any = None
 ) -> Path:
+    """Build ``model_cls(config)`` with weights drawn under ``torch.manual_seed(seed)`` (then
+    ``init(model)`` if given), give it the tokenizer's end and padding tokens and
+    :data:`QWEN_SAMPLING_DEFAULTS` (which the policy must override), and save it with
+    ``processor`` under ``path``; returns ``path``."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
@@ -303,6 +323,7 @@ __all__ = [
     "TINY",
     "ModelSize",
     "build_tokenizer",
+    "byte_tokenizer",
     "count_parameters",
     "qwen_token_ids",
     "save_checkpoint",
