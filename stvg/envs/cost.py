@@ -1,4 +1,7 @@
-"""Visual-token cost of showing frames to a Qwen VLM as one video.
+"""Visual-token cost of showing frames to a VLM (Qwen as one video; InternVL as images).
+
+InternVL (``square`` in its spec) resizes every frame to ``S x S`` and makes
+``(S / 14)^2 / 4`` tokens per frame (256 at 448): the same formula with ``grid_t = T``.
 
 This mirrors, constant for constant, the video processors of the installed transformers
 (``Qwen2VLVideoProcessor``, which Qwen2.5-VL uses, and ``Qwen3VLVideoProcessor``), so the
@@ -50,7 +53,8 @@ def visual_tokens(
     max_video_tokens: int | None = None,
     temporal_patch_size: int | None = None,
 ) -> int:
-    """Number of visual (``<|video_pad|>``) tokens for ``num_frames`` frames of ``height x width``.
+    """Number of visual tokens (Qwen ``<|video_pad|>``, InternVL ``<IMG_CONTEXT>``) for
+    ``num_frames`` frames of ``height x width``.
 
     Equals ``video_grid_thw.prod() // merge_size**2`` of the family's video processor called
     with ``do_sample_frames=False`` (the frames are the ones shown, no resampling). Arguments

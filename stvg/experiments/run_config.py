@@ -102,14 +102,15 @@ class PolicySection:
             :class:`~stvg.policies.native.policy.NativePolicyConfig`); the network and
             vocabulary come from SFT (the ``sft`` section); any other: the policy's
             config keys.
-        tiny: ``vlm`` only: build a tiny random checkpoint of this family
-            (``qwen2.5-vl`` or ``qwen3-vl``) at ``config.model_path`` when it does not exist
-            yet (what ``stvg models tiny`` writes), for runs on a CPU.
+        tiny: ``vlm`` only: build a tiny random checkpoint of this family (a registered
+            VLM family: ``qwen2.5-vl``, ``qwen3-vl``, ``internvl``, ...) at
+            ``config.model_path`` when it does not exist yet (what ``stvg models tiny``
+            writes), for runs on a CPU.
     """
 
     name: str = "native"
     config: dict[str, Any] = field(default_factory=dict)
-    tiny: Literal["qwen2.5-vl", "qwen3-vl"] | None = None
+    tiny: str | None = None
 
     def __post_init__(self) -> None:
         from stvg.policies.registry import registered_policies
@@ -126,6 +127,13 @@ class PolicySection:
             )
         if self.tiny and self.name != "vlm":
             raise InvalidField("tiny", f"tiny builds a VLM checkpoint: remove it for {self.name}")
+        if self.tiny is not None:
+            from stvg.policies.vlm.families import family_names
+
+            if self.tiny not in family_names():
+                raise InvalidField(
+                    "tiny", f"unknown tiny VLM family {self.tiny!r}; choose one of {family_names()}"
+                )
         if self.name == "native":
             sft_owned = sorted(set(self.config) & set(NATIVE_KEYS_FROM_SFT))
             if sft_owned:

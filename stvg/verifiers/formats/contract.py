@@ -57,10 +57,12 @@ class ModelGeometry:
     """How a model's processor resizes the shown frames (the size its pixel answers use).
 
     Attributes:
-        family: ``qwen2.5-vl`` or ``qwen3-vl`` (which ``smart_resize`` rule applies).
+        family: a family of ``geometry.PROCESSOR_SPECS`` (``qwen2.5-vl``, ``qwen3-vl``,
+            ``internvl``): which resize rule applies.
         min_pixels, max_pixels: the processor's ``size.shortest_edge`` /
-            ``size.longest_edge`` (per frame for Qwen2.5-VL, over the clip for Qwen3-VL);
-            ``None`` = the family default.
+            ``size.longest_edge`` (per frame for Qwen2.5-VL, over the clip for Qwen3-VL;
+            both ``S * S`` for InternVL's fixed ``S x S`` frames); ``None`` = the family
+            default.
         cap_pixels_per_frame: the processor's optional qwen-vl-utils pixel cap.
         max_video_tokens: the cap's token budget (``None`` = family default).
         temporal_patch_size: frames per temporal patch of the processor (``None`` = the
