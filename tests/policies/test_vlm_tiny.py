@@ -100,7 +100,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["models", "tiny", "--family", "qwen4", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.strip() == (
-        "stvg models tiny: error: unknown --family 'qwen4'; choose one of qwen2.5-vl, qwen3-vl"
+        "stvg models tiny: error: unknown --family 'qwen4'; choose one of internvl, "
+        "llava-onevision, qwen2.5-vl, qwen3-vl"
     )
     assert not (tmp_path / "x").exists()
     a_file = tmp_path / "file"
