@@ -194,3 +194,44 @@ def test_cli_writes_a_checkpoint(tmp_path, capsys) -> None:
     assert config["model_type"] == "llava_onevision"
     assert config["vision_config"]["image_size"] == TINY_SIZE.image_size
     assert str(out) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("share_prefill", [True, False])
+def test_sampled_log_probs_equal_the_training_pass(policy: VLMPolicy, share_prefill) -> None:
+    """Sampling 3 answers for prompts of 3 and 2 frames (13 and 9 video tokens, so the
+    features go in pre-encoded) records the log-probs a training pass recomputes, from one
+    shared prefill or from every row's own (the prompts repeated, not transformers'
+    expansion of encoder outputs, which would pair rows with the other prompt's video)."""
+    from stvg.policies.vlm.sampling import StepLogProbs
+
+    obs = [make_obs([0.0, 1.5, 3.0], seed=3), make_obs([0.0, 2.0], seed=4)]
+    preps = [policy.prepare(o) for o in obs]
+    torch.manual_seed(0)
+    recorder = StepLogProbs(policy.config.temperature)
+    completions = policy._generate(preps, 3, True, share_prefill=share_prefill, recorder=recorder)
+    assert [c.visual_tokens for c in completions] == [13] * 3 + [9] * 3
+    token_ids, mask = policy._pad_completions(completions)
+    recorded = recorder.result()[:, : token_ids.shape[1]].cpu()
+    recorded = torch.nn.functional.pad(recorded, (0, token_ids.shape[1] - recorded.shape[1]))
+    rescored = policy.log_prob(obs, completions).detach()
+    torch.testing.assert_close(rescored, torch.where(mask, recorded, 0.0), atol=1e-4, rtol=0)
+
+
+def test_save_pretrained_reloads_with_the_same_contract_and_answers(
+    policy: VLMPolicy, tmp_path
+) -> None:
+    out = policy.save_pretrained(tmp_path / "export")
+    again = VLMPolicy(str(out), max_new_tokens=6, device="cpu")
+    assert again.family == FAMILY and again.answer_spec == policy.answer_spec
+    obs = make_obs([0.0, 1.0, 2.0], seed=5)
+    assert again.generate(obs)[0].text == policy.generate(obs)[0].text
+
+
+def test_exports_refuse_llava_onevision(checkpoint: str) -> None:
+    from stvg.exports.samples import check_export_family
+    from stvg.policies.vlm.config import VLMPolicyConfig
+    from stvg.policies.vlm.prompter import VLMPrompter
+
+    prompter = VLMPrompter(VLMPolicyConfig(model_path=checkpoint))
+    with pytest.raises(ValueError, match=r"llava-onevision checkpoint.*\['qwen2.5-vl'"):
+        check_export_family(prompter)

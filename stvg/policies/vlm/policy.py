@@ -294,6 +294,11 @@ class VLMPolicy:
         with torch.no_grad():
             if n > 1 and do_sample and share_prefill:
                 output = self._generate_from_shared_prefill(inputs, n, options)
+            elif n > 1 and do_sample and "mm_encoder_outputs" in inputs:
+                # transformers expands pre-encoded features per encoder output, not per
+                # prompt: repeat the prompts instead (the same rows, observation-major).
+                repeated = self.model_inputs([p for p in preps for _ in range(n)])
+                output = self.model.generate(**repeated, **options)
             elif n > 1 and do_sample:
                 output = self.model.generate(**inputs, **options, num_return_sequences=n)
             else:
