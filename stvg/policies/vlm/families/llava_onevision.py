@@ -2,8 +2,8 @@
 
 How the shown frames go in
 --------------------------
-The shown frames are ONE ``<video>`` item, and the time of every frame is told in text
-before it, the way LLaVA-Video (LLaVA-OneVision's video successor, same architecture)
+The shown frames are ONE ``<video>`` item, and the time of every frame is told in the text
+right after it, the way LLaVA-Video (LLaVA-OneVision's video successor, same architecture)
 was trained to read it::
 
     <video>
@@ -15,11 +15,11 @@ Why the video path and not a list of images, each labelled "Frame at t s":
 
 * **Predictable cost.** transformers' ``LlavaOnevisionVideoProcessor`` resizes every
   frame to the vision tower's square (``image_size``, 384 px in the released models) and
-  the model pools each frame's ``(image_size / patch)^2`` patch features 2x2 (bilinear):
-  ``T * ceil(image_size / patch / 2)^2 + 1`` tokens for ``T`` frames (the ``+ 1`` is one
+  the model pools each frame's ``g x g`` patch features (``g = floor(image_size / patch)``,
+  27) 2x2 (bilinear): ``T * ceil(g / 2)^2 + 1`` tokens for ``T`` frames (the ``+ 1`` is one
   ``image_newline`` after the video), whatever the frames' size or aspect ratio (196 per
-  frame at 384 px). An image list costs ``image_size^2 / patch^2 + 1`` per frame
-  (730 at 384 px, 3.7x), and a single image switches to "anyres" tiling
+  frame at 384 px). An image list costs ``g^2 + 1`` per frame (730 at 384 px, 3.7x), and a
+  single image switches to "anyres" tiling
   (``image_grid_pinpoints``), whose token count depends on the frame's size: a clip of one
   frame would cost another order of magnitude.
 * **Exact coordinates.** The video frames are stretched to the square (no padding, no crop),
@@ -39,9 +39,15 @@ Tiny checkpoints
 :func:`build_tiny_llava_onevision` writes a random checkpoint of the real classes
 (``LlavaOnevisionForConditionalGeneration`` with a 2-layer SigLIP tower at 56 px, patch 14,
 and a 2-layer Qwen2 LM of width 64; the byte-level tokenizer of
-:mod:`stvg.policies.vlm.tiny` with ``<image>`` and ``<video>`` added; the real processor
+:mod:`stvg.policies.vlm.tiny_parts` with ``<image>`` and ``<video>`` added; the real processor
 with its image and video processors at 56 px; LLaVA-OneVision's chat template): each frame
-costs ``ceil(4 / 2)^2 = 4`` tokens.
+costs ``ceil(4 / 2)^2 = 4`` tokens. SFT on the ground truth of 8 synthetic clips memorises
+them in 100 epochs at lr 0.005 (``tests/experiments/test_vlm_memorise.py``).
+
+Batches: the model takes all videos of a call as one ``[B, T, 3, S, S]`` tensor, so prompts
+with different frame counts are encoded one frame count at a time (:meth:`LlavaOnevision.
+encode_visual`) and generation passes those features (``batches_pixels``); scoring always
+does.
 """
 
 from __future__ import annotations
@@ -144,7 +150,7 @@ class TinyLlavaOnevisionSize:
         return math.ceil(self.patches_per_side / 2) ** 2
 
 
-#: The size :func:`build_tiny_llava_onevision` uses by default (about 0.2M parameters).
+#: The size :func:`build_tiny_llava_onevision` uses by default (223k parameters).
 TINY_SIZE = TinyLlavaOnevisionSize()
 
 
@@ -164,7 +170,7 @@ def anyres_pinpoints(image_size: int, max_tiles: int = 2) -> list[list[int]]:
 
 
 def build_tokenizer() -> Any:
-    """The byte-level tokenizer of :func:`stvg.policies.vlm.tiny.build_tokenizer` with
+    """The byte-level tokenizer of :func:`stvg.policies.vlm.tiny_parts.build_tokenizer` with
     LLaVA-OneVision's ``<image>`` and ``<video>`` special tokens and chat template."""
     from stvg.policies.vlm.tiny_parts import build_tokenizer as build_byte_tokenizer
 
