@@ -16,6 +16,9 @@ Formula (all sizes in pixels, counts in tokens)::
     grid_h   = H' / patch_size,  grid_w = W' / patch_size
     tokens   = grid_t * grid_h * grid_w / merge_size**2
 
+LLaVA-OneVision (``pooled``): ``grid = floor(S / patch_size)`` of its ``S x S`` frames,
+``tokens = T * ceil(grid / 2)**2 + 1`` (bilinear 2x2 pooling, one newline per video).
+
 ``smart_resize`` (the resized frame size ``H', W'``) lives in
 :mod:`stvg.verifiers.formats.geometry`, where the answer contract uses it too.
 
@@ -61,6 +64,8 @@ def visual_tokens(
     720
     >>> visual_tokens("qwen3-vl", 10, 224, 224)  # 224x224 -> 5 * 14 * 14 / 4
     245
+    >>> visual_tokens("llava-onevision", 8, 360, 640)  # 384x384 -> 8 * 14 * 14 + 1
+    1569
     """
     spec = processor_spec(model_family)
     resized_h, resized_w = resized_size(
@@ -78,6 +83,10 @@ def visual_tokens(
     grid_t = -(-int(num_frames) // temporal)  # ceil: last frame repeated
     grid_h = resized_h // spec.patch_size
     grid_w = resized_w // spec.patch_size
+    if spec.pooled:  # LLaVA-OneVision: ceil-pooled grid, plus its newline per video
+        merge = spec.merge_size
+        pooled = -(-grid_h // merge) * -(-grid_w // merge)
+        return grid_t * pooled + spec.tokens_per_video
     return grid_t * grid_h * grid_w // spec.merge_size**2
 
 

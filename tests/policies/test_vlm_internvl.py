@@ -66,7 +66,8 @@ def test_registry_knows_the_three_families():
     assert {"qwen2.5-vl", "qwen3-vl", "internvl"} <= set(family_names())
     assert family_for_model_type("internvl").name == "internvl"
     assert family_for_model_type("qwen3_vl_moe").name == "qwen3-vl"
-    assert {a.native_coords for a in FAMILIES.values() if a.name != "qwen2.5-vl"} == {"norm1000"}
+    native = {a.name: a.native_coords for a in FAMILIES.values()}
+    assert native["qwen3-vl"] == native["internvl"] == "norm1000" != native["qwen2.5-vl"]
     with pytest.raises(ValueError, match="unknown VLM family 'gemma'.*internvl"):
         get_family("gemma")
     with pytest.raises(ValueError, match="model_type 'llama' is not supported.*'internvl'"):

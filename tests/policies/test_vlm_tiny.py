@@ -101,7 +101,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["models", "tiny", "--family", "qwen4", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     families = family_names()  # every registered family adapter
-    assert {"qwen2.5-vl", "qwen3-vl", "internvl"} <= set(families)
+    assert {"qwen2.5-vl", "qwen3-vl", "internvl", "llava-onevision"} <= set(families)
     assert err.strip() == (
         f"stvg models tiny: error: unknown --family 'qwen4'; choose one of {', '.join(families)}"
     )

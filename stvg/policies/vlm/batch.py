@@ -55,11 +55,14 @@ def _left_padded(preps: Sequence[PreparedPrompt], pad_id: int) -> tuple[Any, Any
     return ids, types, mask
 
 
-def prompt_batch(preps: Sequence[PreparedPrompt], pad_id: int) -> dict[str, Any]:
+def prompt_batch(
+    preps: Sequence[PreparedPrompt], pad_id: int, *, visual: bool = True
+) -> dict[str, Any]:
     """Generation inputs of ``preps``, one left-padded row each (CPU tensors).
 
     Returns ``input_ids``, ``attention_mask`` ``[B, P_max]``, ``mm_token_type_ids``
-    ``[B, P_max]`` (families whose processor makes them) and the family's visual inputs
+    ``[B, P_max]`` (families whose processor makes them) and, unless ``visual`` is false
+    (the caller passes encoded features instead), the family's visual inputs
     (:meth:`~stvg.policies.vlm.families.FamilyAdapter.visual_inputs`: for the Qwen
     families ``pixel_values_videos`` of all videos in row order, ``video_grid_thw``
     ``[B, 3]`` and, for Qwen2.5-VL, ``second_per_grid_ts`` ``[B]``).
@@ -71,7 +74,8 @@ def prompt_batch(preps: Sequence[PreparedPrompt], pad_id: int) -> dict[str, Any]
     inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
     if types is not None:
         inputs["mm_token_type_ids"] = types
-    inputs.update(adapter.visual_inputs(preps))
+    if visual:
+        inputs.update(adapter.visual_inputs(preps))
     return inputs
 
 

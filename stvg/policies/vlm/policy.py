@@ -209,9 +209,22 @@ class VLMPolicy:
         return self.prompter.prepare(obs, ctx)
 
     def model_inputs(self, preps: Sequence[PreparedPrompt]) -> dict[str, Any]:
-        """Generation inputs of ``preps`` (one left-padded row each), on the model's device."""
-        inputs = prompt_batch(preps, self._pad_id)
-        return self._to_device(inputs)
+        """Generation inputs of ``preps`` (one left-padded row each), on the model's device.
+
+        When the family cannot batch these prompts' pixels
+        (:meth:`~stvg.policies.vlm.families.FamilyAdapter.batches_pixels`), the vision tower
+        runs here (no gradients) and its features go in as ``mm_encoder_outputs``."""
+        import torch
+
+        if self.adapter.batches_pixels(preps):
+            return self._to_device(prompt_batch(preps, self._pad_id))
+        text = {**prompt_batch(preps, self._pad_id, visual=False), **self.adapter.row_inputs(preps)}
+        inputs = self._to_device(text)
+        with torch.no_grad():
+            features = self.adapter.encode_visual(self.model, preps, self.device, self.weight_dtype)
+        rows = self.adapter.features_of_rows(features, preps, list(range(len(preps))))
+        inputs["mm_encoder_outputs"] = {self.adapter.features_key: rows}
+        return inputs
 
     def _to_device(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         import torch
@@ -281,6 +294,11 @@ class VLMPolicy:
         with torch.no_grad():
             if n > 1 and do_sample and share_prefill:
                 output = self._generate_from_shared_prefill(inputs, n, options)
+            elif n > 1 and do_sample and "mm_encoder_outputs" in inputs:
+                # transformers expands pre-encoded features per encoder output, not per
+                # prompt: repeat the prompts instead (the same rows, observation-major).
+                repeated = self.model_inputs([p for p in preps for _ in range(n)])
+                output = self.model.generate(**repeated, **options)
             elif n > 1 and do_sample:
                 output = self.model.generate(**inputs, **options, num_return_sequences=n)
             else:
@@ -312,7 +330,7 @@ class VLMPolicy:
         rows = {
             k: v.repeat_interleave(n, dim=0)
             for k, v in inputs.items()
-            if k not in self.adapter.pixel_keys
+            if k not in self.adapter.pixel_keys and k != "mm_encoder_outputs"
         }
         return self.model.generate(**rows, cache=cache, **options)
 

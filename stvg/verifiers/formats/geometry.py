@@ -30,6 +30,12 @@ when the pixel count leaves ``[min_pixels, max_pixels]``:
   ``S * S = max_pixels`` (``min_pixels == max_pixels``), aspect ratio not kept, no tiling
   (the policy switches ``crop_to_patches`` off). Released checkpoints use ``S = 448``
   (``patch 14``, pixel-shuffle ``0.5`` = a 2x2 merge: 256 tokens per frame); a tiny one 56.
+* **LLaVA-OneVision** (fixed square, ``pooled=True``): every frame is stretched to ``S x S``
+  (``S = 384`` in the released checkpoints, 56 in a tiny one); the SigLIP tower sees
+  ``floor(S / 14)`` patches per side (27: its stride-14 convolution drops the last 6
+  pixels, so ``S`` need not be a multiple of anything) and the model pools them 2x2
+  bilinearly to ``ceil(27 / 2) = 14`` per side: 196 tokens per frame, plus one newline
+  token per video (``tokens_per_video``).
 
 ``cap_pixels_per_frame=True`` reproduces the processors' optional qwen-vl-utils cap on
 ``max_pixels`` (off by default, as in the processors).
@@ -41,7 +47,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-ModelFamily = Literal["qwen2.5-vl", "qwen3-vl", "internvl"]
+ModelFamily = Literal["qwen2.5-vl", "qwen3-vl", "internvl", "llava-onevision"]
 
 #: Families the envs cost by default (``cost/visual_tokens/<family>`` of every episode);
 #: every family of :data:`PROCESSOR_SPECS` can be costed on demand.
@@ -63,6 +69,11 @@ class VideoProcessorSpec:
         pixels_per_clip: whether the pixel bounds count all frames (Qwen3-VL) or one frame.
         square: every frame is resized to a square of side ``sqrt(max_pixels)`` whatever
             its aspect ratio (InternVL), instead of ``smart_resize``.
+        pooled: the tower's patch grid is ``floor(side / patch_size)`` and pooled to
+            ``ceil(grid / merge_size)`` tokens per side (LLaVA-OneVision's bilinear 2x2
+            pooling), instead of an exact ``merge_size x merge_size`` merge of a grid that
+            ``patch_size * merge_size`` divides.
+        tokens_per_video: tokens added once per video (LLaVA-OneVision's newline token).
     """
 
     patch_size: int
@@ -73,6 +84,8 @@ class VideoProcessorSpec:
     max_video_tokens: int
     pixels_per_clip: bool
     square: bool = False
+    pooled: bool = False
+    tokens_per_video: int = 0
 
     @property
     def factor(self) -> int:
@@ -110,6 +123,18 @@ PROCESSOR_SPECS: dict[str, VideoProcessorSpec] = {
         max_video_tokens=256,  # tokens per frame (unused: no cap)
         pixels_per_clip=False,
         square=True,
+    ),
+    "llava-onevision": VideoProcessorSpec(
+        patch_size=14,  # pixels (SigLIP)
+        merge_size=2,  # patches per side per token (bilinear pooling, ceil)
+        temporal_patch_size=1,  # frames: every frame pooled on its own
+        min_pixels=384 * 384,  # pixels per frame (fixed: min == max)
+        max_pixels=384 * 384,  # pixels per frame
+        max_video_tokens=196,  # tokens per frame (unused: no cap)
+        pixels_per_clip=False,
+        square=True,
+        pooled=True,
+        tokens_per_video=1,  # image_newline after the video
     ),
 }
 
@@ -234,7 +259,7 @@ def resized_size(
     )
     factor = spec.factor
     if spec.square:
-        return _square(lo, hi, factor)
+        return _square(lo, hi, 1 if spec.pooled else factor)
     if spec.pixels_per_clip:
         num_frames = max(num_frames, temporal)
         if cap_pixels_per_frame:

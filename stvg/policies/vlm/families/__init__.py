@@ -6,6 +6,7 @@ and one import line here).
 """
 
 import stvg.policies.vlm.families.internvl
+import stvg.policies.vlm.families.llava_onevision
 import stvg.policies.vlm.families.qwen2_5_vl
 import stvg.policies.vlm.families.qwen3_vl  # noqa: F401  (each import registers its family)
 from stvg.policies.vlm.families.base import (

@@ -183,6 +183,14 @@ class FamilyAdapter(ABC):
         e.g. all prompts' pixels concatenated, and per-row grids. Merged with the
         left-padded ``input_ids``/``attention_mask`` of :mod:`stvg.policies.vlm.batch`."""
 
+    def batches_pixels(self, preps: Sequence[PreparedPrompt]) -> bool:
+        """Whether :meth:`visual_inputs` can hold the pixels of all ``preps`` for one
+        generation call. When not (LLaVA-OneVision's one ``[B, T, 3, S, S]`` video tensor
+        and prompts of different frame counts), generation passes the features of
+        :meth:`encode_visual` and :meth:`features_of_rows` as ``mm_encoder_outputs``
+        instead. Default: ``True``."""
+        return True
+
     def row_inputs(self, rows: Sequence[PreparedPrompt]) -> dict[str, Any]:
         """Per-row model inputs WITHOUT pixels, for a pass whose visual features come from
         :meth:`encode_visual` (scoring) or from a KV cache (shared-prefill generation):
