@@ -127,9 +127,9 @@ class ZoomController:
             else:
                 out[row] = self._zoom_action(call)
         if answer_rows:
-            answers = self.answerer.act_batch(
-                [obs_list[r] for r in answer_rows], [infos[r] for r in answer_rows]
-            )
+            # an answerer that can zoom itself (the native policy's zoom head) answers
+            answer = getattr(self.answerer, "answer_batch", None) or self.answerer.act_batch
+            answers = answer([obs_list[r] for r in answer_rows], [infos[r] for r in answer_rows])
             for row, answer in zip(answer_rows, answers, strict=True):
                 out[row] = {"kind": 1, **answer} if isinstance(answer, Mapping) else answer
         return out
