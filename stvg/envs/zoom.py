@@ -69,7 +69,8 @@ def zoom_frames(
 
     Args:
         times: float ``[G]`` the grid's timestamps, seconds (increasing).
-        start_s, end_s: the window asked for, seconds.
+        start_s: the window's start asked for, seconds.
+        end_s: its end, seconds.
         rate: the rate asked for (``None`` = the grid's).
         grid_fps: the grid's rate.
         shown: grid positions shown before (not shown again).

@@ -71,7 +71,12 @@ from stvg.training.sft.native_data import (
     sft_target,
     track_targets,
 )
-from stvg.training.sft.native_zoom import ZoomBatcher, ZoomEpisodes, evaluate_zoom_cached
+from stvg.training.sft.native_zoom import (
+    ZoomBatcher,
+    ZoomEpisodes,
+    evaluate_zoom_cached,
+    zoom_nll,
+)
 from stvg.training.trackers import Reporter, open_trackers
 from stvg.verifiers.verifier import Verifier
 
@@ -603,8 +608,14 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             order = rng.permutation(len(train))
             for lo in range(0, len(order), config.batch_size):
                 rows = order[lo : lo + config.batch_size].tolist()
-                if zoom_batcher is not None:
-                    loss, parts = zoom_batcher.loss(rows, config.box_weight, config.heat_weight)
+                if zoom_batcher is not None:  # the zoom's NLL + the answer's loss
+                    glance, a, b, batch, start, end, boxes = zoom_batcher.batch(rows)
+                    zoom = zoom_nll(policy, policy.model(glance), a, b)
+                    loss, parts = sft_loss(
+                        policy, batch, start, end, boxes, config.box_weight, config.heat_weight
+                    )
+                    loss = loss + zoom
+                    parts["losses/zoom_nll"] = float(zoom.detach())
                 else:
                     batch, start, end, boxes = batcher.batch(rows)
                     loss, parts = sft_loss(

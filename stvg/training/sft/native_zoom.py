@@ -248,7 +248,8 @@ class ZoomBatcher:
     Args:
         policy: the native policy (with the zoom head).
         episodes: the episode rules of the env.
-        samples: the training samples; ``cache`` their cached grids.
+        samples: the training samples.
+        cache: their cached grids.
         rule: the answer's span target rule.
         margin_s: the largest margin (seconds) drawn on each side of the window.
         seed: seed of the margins (drawn anew for every batch).
@@ -289,14 +290,11 @@ class ZoomBatcher:
             )
         return out
 
-    def loss(
-        self, index: Sequence[int], box_weight: float, heat_weight: float
-    ) -> tuple[Any, dict[str, float]]:
-        """``zoom_nll + answer SFT loss`` of samples ``index`` and its parts (the answer's
-        :func:`~stvg.training.sft.native.sft_loss` parts and ``losses/zoom_nll``)."""
+    def batch(self, index: Sequence[int]) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+        """``(glance batch, a [B], b [B], answer batch, start [B], end [B], boxes [B, T, 4])``
+        of samples ``index``: the zoom's inputs and target bins, then the answer's inputs
+        (the frames the target zoom shows) and targets (new random margins)."""
         import torch
-
-        from stvg.training.sft.native import sft_loss
 
         targets = self.targets(index)
         glances = []
@@ -314,19 +312,15 @@ class ZoomBatcher:
             )
         a = torch.tensor([t.window_bins[0] for t in targets], dtype=torch.long)
         b = torch.tensor([t.window_bins[1] for t in targets], dtype=torch.long)
-        zoom = zoom_nll(self.policy, self.policy.model(self.policy.batch(glances)), a, b)
-        batch = self.policy.batch(answers)
-        steps = batch.mask.shape[1]
+        answer_batch = self.policy.batch(answers)
+        steps = answer_batch.mask.shape[1]
         boxes = np.zeros((len(index), steps, 4), dtype=np.float32)
         for row, target in enumerate(targets):
             boxes[row, : target.answer.boxes_cxcywh.shape[0]] = target.answer.boxes_cxcywh
         start = torch.tensor([t.answer.start for t in targets], dtype=torch.long)
         end = torch.tensor([t.answer.end for t in targets], dtype=torch.long)
-        answer, parts = sft_loss(
-            self.policy, batch, start, end, torch.from_numpy(boxes), box_weight, heat_weight
-        )
-        parts["losses/zoom_nll"] = float(zoom.detach())
-        return zoom + answer, parts
+        glance_batch = self.policy.batch(glances)
+        return glance_batch, a, b, answer_batch, start, end, torch.from_numpy(boxes)
 
 
 __all__ += ["ZoomBatcher"]
