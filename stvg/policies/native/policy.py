@@ -19,7 +19,7 @@ log p(e | s)``.
 
 With ``model.zoom.enabled`` (the glance-and-zoom env, ``stvg/ZoomGrounding-v0`` with
 ``action_format: struct``) an observation where a zoom is still possible gets a zoom action
-``{"kind": 0, "window": (start_s, end_s), "zoom_fps": (rate,)}`` or an answer with
+``{"kind": 0, "window": (start_s, end_s), "zoom_fps": (rate,), "zoom_bins": (a, b)}`` or an answer with
 ``"kind": 1`` (see :mod:`stvg.policies.native.zoom` for the head and its log-probability);
 every zoom-env answer carries ``kind = 1``, so a policy without the head answers on the
 glance.
@@ -436,13 +436,12 @@ class NativePolicy:
                 continue
             if decision is not None and int(decision[0][row]) == 0:
                 a, b = int(decision[2][row]), int(decision[3][row])
-                start, end = zd.window_seconds(
-                    a, b, video_length_s(video.timestamps_s), self.config.model.zoom.bins
-                )
+                start, end = zd.zoom_window(a, b, video.timestamps_s, self.config.model.zoom.bins)
                 actions[row] = {
                     "kind": 0,
                     "window": np.array([start, end], dtype=np.float32),
                     "zoom_fps": np.array([0.0 if rate is None else rate], dtype=np.float32),
+                    "zoom_bins": np.array([a, b], dtype=np.int64),
                 }
             else:
                 actions[row] = {"kind": 1, **actions[row]}
@@ -605,9 +604,9 @@ class NativePolicy:
         index: Sequence[int],
         actions: Sequence[Mapping[str, Any]],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
-        """``(kind, can_zoom, a, b)`` of taken actions (the window's bins read back from
-        its seconds, :func:`~stvg.policies.native.zoom.window_bins`); ``None`` without the
-        zoom head.
+        """``(kind, can_zoom, a, b)`` of taken actions (the window's bins: the action's
+        ``zoom_bins``, else read back from its seconds,
+        :func:`~stvg.policies.native.zoom.window_bins`); ``None`` without the zoom head.
 
         Raises:
             ValueError: a zoom action where the observation allowed none.
@@ -629,9 +628,12 @@ class NativePolicy:
                     f"action {row} is a zoom on an observation that allows none (no zoom or "
                     "frame left): it cannot come from this policy"
                 )
+            kind[row] = 0
+            if "zoom_bins" in action:  # what this policy's actions carry
+                a[row], b[row] = (int(v) for v in np.asarray(action["zoom_bins"]).reshape(2))
+                continue
             window = np.asarray(action["window"], dtype=np.float64).reshape(2)
             length = video_length_s(videos[i].timestamps_s)
-            kind[row] = 0
             a[row], b[row] = zd.window_bins(float(window[0]), float(window[1]), length, bins)
         return kind, can, a, b
 

@@ -13,7 +13,9 @@ action's **kind** and, for a zoom, its **window**:
   ``softmax(zoom_start_logits)``; the end bin ``b >= a`` is categorical
   ``softmax(zoom_end_logits)`` masked to ``b >= a`` (as the answer's span, never reversed).
   The window is ``[a * L / bins, (b + 1) * L / bins]`` seconds (the env clips it to the
-  video), asked at the fixed rate ``fps`` (``None`` = the env's grid rate).
+  video; a start after the last shown frame moves back to it, :func:`zoom_window`), asked
+  at the fixed rate ``fps`` (``None`` = the env's grid rate). The action carries its bins
+  (``zoom_bins``), from which its log-probability is computed.
 
 The logits of bin ``k`` come from the temporal feature of the shown frame nearest to the
 bin's centre ``c_k = (k + 0.5) / bins`` (relative time), joined with ``c_k`` and the
@@ -37,6 +39,7 @@ import torch
 from torch import nn
 
 from stvg.config import InvalidField
+from stvg.policies.native.features import video_length_s
 
 _NEG = -1e9  # logit of a forbidden bin (finite: a masked softmax never gives NaN)
 _BIN_FEATURES = 2  # per bin, besides the nearest frame's temporal feature: c_k, c_k - rel_t
@@ -192,6 +195,20 @@ def window_seconds(a: int, b: int, length_s: float, bins: int) -> tuple[float, f
     return round(a * step, 6), round((b + 1) * step, 6)
 
 
+def zoom_window(a: int, b: int, timestamps_s: np.ndarray, bins: int) -> tuple[float, float]:
+    """The window a zoom on bins ``a..b`` asks for, seconds: :func:`window_seconds` over
+    the length the shown frames suggest, its start moved back to the last shown frame when
+    it lies after it (the video may end before the estimated length, and a window past
+    the end would be an invalid zoom).
+
+    >>> zoom_window(9, 9, np.array([0.0, 4.0, 8.0]), 10)
+    (8.0, 12.0)
+    """
+    times = np.asarray(timestamps_s, dtype=np.float64)
+    start, end = window_seconds(a, b, video_length_s(times), bins)
+    return min(start, float(times[-1])), end
+
+
 def window_bins(start_s: float, end_s: float, length_s: float, bins: int) -> tuple[int, int]:
     """The bins ``(a, b)`` whose window best covers ``[start_s, end_s]`` (the inverse of
     :func:`window_seconds` on its windows): ``a = floor(start / step)``, ``b =
@@ -223,4 +240,5 @@ __all__ = [
     "window_log_prob",
     "window_seconds",
     "window_start_log_probs",
+    "zoom_window",
 ]

@@ -103,8 +103,7 @@ class ZoomEpisodes:
         """The grid positions shown after a zoom on bins ``a..b`` of the glance."""
         if self.env.max_zooms < 1 or plan.limit < 1:
             return list(plan.glance)
-        length = video_length_s(times[plan.glance])
-        start, end = zd.window_seconds(a, b, length, self.head.bins)
+        start, end = zd.zoom_window(a, b, times[plan.glance], self.head.bins)
         found = zoom_frames(
             times, start, end, self.head.fps, self.grid_fps, set(plan.glance), plan.limit
         )
@@ -129,7 +128,8 @@ class ZoomEpisodes:
         a, b = zd.window_bins(start, end, length, self.head.bins)
         shown = self.shown_after(times, plan, a, b)
         answer = sft_target(sample, frame_idx[shown], rule)
-        return ZoomTarget((a, b), zd.window_seconds(a, b, length, self.head.bins), shown, answer)
+        window = zd.zoom_window(a, b, times[plan.glance], self.head.bins)
+        return ZoomTarget((a, b), window, shown, answer)
 
 
 def cached_video(
