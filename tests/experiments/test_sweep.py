@@ -358,6 +358,7 @@ SHIPPED_SWEEPS = [
     "rl_knobs",
     "recipes",
     "densify_fps",
+    "zoom",
 ]
 
 

@@ -260,3 +260,14 @@ def test_zoom_training_resumes_exactly(setup, tmp_path: Path, algorithm: str) ->
         line["charts/trained_rows"] == line["charts/episodes"] * line["charts/episodic_length"]
         for line in lines_a
     )
+
+
+def test_dynamic_sampling_keeps_whole_informative_episode_groups() -> None:
+    informative = _two_episode_group()  # returns 1.0 and 0.2
+    flat = _two_episode_group()
+    flat.rewards = np.array([0.0, 0.5, 0.0, 0.5])  # returns 0.5 and 0.5: no signal
+    both = Experience.concat([flat, informative])  # trajectories 0, 1 | 2, 3
+    kept, stats = GRPO(GRPOConfig(group_size=2, loss_type="dapo")).collect(lambda n: both, 1)
+    assert kept.trajectory.tolist() == [2, 2, 3, 3]  # the second group's 4 actions
+    assert kept.rewards.tolist() == [0.0, 1.0, 0.0, 0.2]
+    assert stats["charts/kept_groups_frac"] == 0.5

@@ -200,8 +200,8 @@ class GRPO(Algorithm):
                 group_trajectories(ids, self.group_size)
                 played += len(ids) // self.group_size
                 groups = informative_groups(returns, self.group_size)[: batch_size - found]
-                kept = ids.reshape(-1, self.group_size)[groups].reshape(-1)
-                rows = np.flatnonzero(np.isin(experience.trajectory, kept))
+                kept_ids = ids.reshape(-1, self.group_size)[groups].reshape(-1)
+                rows = np.flatnonzero(np.isin(experience.trajectory, kept_ids))
             kept.append(experience.select(rows))  # keeps every episode record for the logs
             found += len(groups)
         stats = {
