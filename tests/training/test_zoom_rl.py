@@ -214,7 +214,7 @@ def _interrupt_after_two(iteration: int, metrics, trainer) -> None:
         raise Interrupted
 
 
-@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo", "ppo"])
 def test_zoom_training_resumes_exactly(setup, tmp_path: Path, algorithm: str) -> None:
     root, learned, _ = setup
 
