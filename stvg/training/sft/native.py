@@ -31,6 +31,11 @@
    epoch and per evaluation: ``val/...`` of the validation split, ``eval/...`` of the eval
    split), ``policy.pt`` (the selected weights, loadable with ``NativePolicy.load`` — the
    RL trainer starts from it) and ``eval.json`` (the final evaluation).
+
+With a glance-and-zoom env (``env.id: stvg/ZoomGrounding-v0``) and ``model.zoom.enabled``
+the cache holds every video's whole frame grid and each sample is a supervised two-turn
+episode, a zoom on the ground-truth span padded by a random margin then the answer on the
+frames it shows (:mod:`stvg.training.sft.native_zoom`).
 """
 
 from __future__ import annotations
