@@ -55,6 +55,77 @@ def thin_evenly(positions: Sequence[int], limit: int) -> list[int]:
     return [positions[i] for i in picks]
 
 
+def zoom_frames(
+    times: np.ndarray,
+    start_s: float,
+    end_s: float,
+    rate: float | None,
+    grid_fps: float,
+    shown: Sequence[int] | set[int] | dict[int, Any],
+    limit: int,
+) -> tuple[list[int], tuple[float, float, float]] | str:
+    """The grid positions a zoom shows (the rule of :class:`ZoomGroundingEnv`'s docstring),
+    or the reason it is invalid.
+
+    Args:
+        times: float ``[G]`` the grid's timestamps, seconds (increasing).
+        start_s: the window's start asked for, seconds.
+        end_s: its end, seconds.
+        rate: the rate asked for (``None`` = the grid's).
+        grid_fps: the grid's rate.
+        shown: grid positions shown before (not shown again).
+        limit: most new frames (``max_frames_per_zoom`` and what the budget allows).
+
+    Returns:
+        ``(new positions, (start, end, rate) as used)``, or a ``str`` reason (reversed or
+        outside the video).
+
+    >>> zoom_frames(np.arange(12.0), 2.0, 6.0, 1.0, 1.0, {0, 4, 8}, 16)
+    ([2, 3, 5, 6], (2.0, 6.0, 1.0))
+    """
+    if start_s > end_s:
+        return f"invalid zoom: the window [{start_s:g}, {end_s:g}] is reversed"
+    if end_s < times[0] or start_s > times[-1]:
+        return (
+            f"invalid zoom: the window [{start_s:g}, {end_s:g}] lies outside the video "
+            f"[{times[0]:g}, {times[-1]:g}] s"
+        )
+    start, end = max(start_s, float(times[0])), min(end_s, float(times[-1]))
+    step = 1
+    if rate is not None:
+        ratio = grid_fps / rate  # a rate of 1e-300 asks for one frame at most
+        step = len(times) if not ratio < len(times) else max(1, math.ceil(ratio - 1e-9))
+    inside = np.flatnonzero((times >= start - 1e-9) & (times <= end + 1e-9))
+    positions = [int(p) for p in inside if p % step == 0]
+    if not positions:
+        middle = (start + end) / 2
+        positions = [int(np.argmin(np.abs(times - middle)))]
+    new = [p for p in positions if p not in shown]
+    return thin_evenly(new, limit), (start, end, grid_fps / step)
+
+
+def episode_frame_budget(samples: Sequence[Sample], config: ZoomEnvConfig) -> int:
+    """The frame budget of a zoom env over ``samples``: ``config.frame_budget``, or the
+    glance of the longest video plus ``max_zooms * max_frames_per_zoom``, at most the
+    longest video's grid.
+
+    Raises:
+        ConfigError: ``frame_budget`` cannot hold the glance of the longest video.
+    """
+    fps = float(config.fps)  # type: ignore[arg-type]  # check_zoom refuses None
+    longest_glance = max(glance_count(s, fps, config.glance_step) for s in samples)
+    if config.frame_budget is None:
+        longest_grid = frame_slots(samples, fps, None)
+        return min(longest_glance + config.max_zooms * config.max_frames_per_zoom, longest_grid)
+    if config.frame_budget < longest_glance:
+        raise ConfigError(
+            f"config key env.frame_budget: {config.frame_budget} frames cannot hold the "
+            f"glance of the longest video ({longest_glance} frames at glance_fps "
+            f"{config.glance_fps:g}); raise frame_budget or glance_fps's step"
+        )
+    return config.frame_budget
+
+
 @dataclass
 class ZoomEpisode:
     """State of one glance-and-zoom episode.
@@ -212,20 +283,7 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         super().__init__(ZoomEnvConfig, config, kwargs, samples)
         cfg = self.config
         fps = float(cfg.fps)  # type: ignore[arg-type]  # check_zoom refuses None
-        longest_glance = max(glance_count(s, fps, cfg.glance_step) for s in self.samples)
-        if cfg.frame_budget is None:
-            longest_grid = frame_slots(self.samples, fps, None)
-            self.frame_budget = min(
-                longest_glance + cfg.max_zooms * cfg.max_frames_per_zoom, longest_grid
-            )
-        else:
-            if cfg.frame_budget < longest_glance:
-                raise ConfigError(
-                    f"config key env.frame_budget: {cfg.frame_budget} frames cannot hold the "
-                    f"glance of the longest video ({longest_glance} frames at glance_fps "
-                    f"{cfg.glance_fps:g}); raise frame_budget or glance_fps's step"
-                )
-            self.frame_budget = cfg.frame_budget
+        self.frame_budget = episode_frame_budget(self.samples, cfg)
         self.max_turns = cfg.turn_limit
         duration = max_duration_s(self.samples)
         self.observation_space = zoom_observation_space(
@@ -392,30 +450,21 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         left = self.frame_budget - len(episode.shown)
         if left <= 0:
             return f"invalid zoom: the frame budget is spent (frame_budget={self.frame_budget})"
-        times = episode.grid.timestamps_s
-        start, end = call.start_s, call.end_s
-        if start > end:
-            return f"invalid zoom: the window [{start:g}, {end:g}] is reversed"
-        if end < times[0] or start > times[-1]:
-            return (
-                f"invalid zoom: the window [{start:g}, {end:g}] lies outside the video "
-                f"[{times[0]:g}, {times[-1]:g}] s"
-            )
-        start, end = max(start, float(times[0])), min(end, float(times[-1]))
-        step = 1
-        if call.fps is not None:
-            ratio = grid_fps / call.fps  # a rate of 1e-300 asks for one frame at most
-            step = len(times) if not ratio < len(times) else max(1, math.ceil(ratio - 1e-9))
-        inside = np.flatnonzero((times >= start - 1e-9) & (times <= end + 1e-9))
-        positions = [int(p) for p in inside if p % step == 0]
-        if not positions:
-            middle = (start + end) / 2
-            positions = [int(np.argmin(np.abs(times - middle)))]
-        new = [p for p in positions if p not in episode.turn_of]
-        new = thin_evenly(new, min(cfg.max_frames_per_zoom, left))
+        limit = min(cfg.max_frames_per_zoom, left)
+        found = zoom_frames(
+            episode.grid.timestamps_s,
+            call.start_s,
+            call.end_s,
+            call.fps,
+            grid_fps,
+            episode.turn_of,
+            limit,
+        )
+        if isinstance(found, str):
+            return found
+        new, (start, end, rate) = found
         episode.show(new)
         episode.zooms += 1
-        rate = grid_fps / step
         episode.windows.append((start, end, rate))
         info["zoom_window"] = (start, end, rate)
         info["zoom_frames"] = len(new)
@@ -508,4 +557,11 @@ class ZoomGroundingEnv(VideoGroundingEnvBase):
         return "; ".join(parts)
 
 
-__all__ = ["ZoomEpisode", "ZoomGroundingEnv", "glance_count", "thin_evenly"]
+__all__ = [
+    "ZoomEpisode",
+    "ZoomGroundingEnv",
+    "episode_frame_budget",
+    "glance_count",
+    "thin_evenly",
+    "zoom_frames",
+]

@@ -149,12 +149,50 @@ def cost_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     rows = ["| cost per test sample | SFT | after RL |", "|---|---:|---:|"]
     for key in keys:
         b, a = before.get(key), after.get(key)
-        fmt = "{:.4f}" if "seconds" in key else "{:.1f}"
+        fmt = "{:.4f}" if "seconds" in key else "{:.2f}" if key in ("zooms", "turns") else "{:.1f}"
         rows.append(
             f"| {key} | {fmt.format(b) if b is not None else '-'} | "
             f"{fmt.format(a) if a is not None else '-'} |"
         )
     return "\n".join(rows)
+
+
+def zoom_rules_section(
+    after: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]] | None
+) -> list[str]:
+    """The "zoom rules" section: the RL policy's own zooms against scripted zoom rules
+    around the same answerer (``eval.zoom_rules``), quality and cost per test sample; no
+    lines without rules."""
+    if not rules:
+        return []
+    rows = [
+        "## Zoom rules (the same answerer)",
+        "",
+        "| zoom decision | m_vIoU (%) | m_tIoU (%) | frames | zooms | turns |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    entries = [("learned (after RL)", after), *((f"rule {k}", v) for k, v in rules.items())]
+    for label, record in entries:
+        metrics, cost = record["metrics"], record.get("cost", {})
+
+        def pct(key: str, metrics: Mapping[str, Any] = metrics) -> str:
+            return _pct(float(metrics[key])) if key in metrics else "-"
+
+        def num(key: str, cost: Mapping[str, Any] = cost) -> str:
+            return f"{float(cost[key]):.2f}" if key in cost else "-"
+
+        rows.append(
+            f"| {label} | {pct('m_vIoU')} | {pct('m_tIoU')} | {num('frames_shown')} | "
+            f"{num('zooms')} | {num('turns')} |"
+        )
+    rows += [
+        "",
+        "Rules (`stvg.policies.zoom`): `none` answers on the glance, `oracle` zooms once on "
+        "the ground-truth span +- the margin (the bound of the mechanism), `random` on a "
+        "window of the oracle's width placed at random (the control of where to look).",
+        "",
+    ]
+    return rows
 
 
 def _threads_line(threads: Mapping[str, Any] | None) -> list[str]:
@@ -278,6 +316,7 @@ def write_report(run_dir: str | Path, summary: Mapping[str, Any], rl_run_dir: st
         "",
         cost_table(before["cost"], after["cost"]),
         "",
+        *zoom_rules_section(after, summary.get("zoom_rules")),
         "## RL training",
         "",
         f"![learning curve]({CURVE_FILE})",
@@ -324,6 +363,7 @@ def _synthesis_lines(synthesis: dict[str, Any] | None) -> list[str]:
 __all__ = [
     "CURVE_FILE",
     "cost_table",
+    "zoom_rules_section",
     "metrics_table",
     "moving_average",
     "plot_learning_curve",

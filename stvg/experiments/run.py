@@ -70,6 +70,7 @@ from stvg.experiments.stage_runs import (
     sft_stage,
     start_policy,
     synthesis_stage,
+    zoom_rule_policy,
 )
 from stvg.experiments.stages import RunFolderStages, StageOutput, Stages
 
@@ -132,7 +133,7 @@ def run_experiment(
     timings: dict[str, float] = {}
     built: dict[str, StageOutput] = {}
     log(f"run folder: {run_dir}")
-    total = 6 - (not treatment.sft) + (config.synthesis is not None)
+    total = 6 - (not treatment.sft) + (config.synthesis is not None) + len(config.eval.zoom_rules)
     counter = iter(range(1, total + 1))
 
     def run_stage(name: str, inputs: dict[str, Any], build: Callable[[Path], dict]) -> dict:
@@ -233,10 +234,32 @@ def run_experiment(
     )
     line(f"RL on test: {_headline(after)}", "eval_rl")
 
+    # 6b. the RL policy as the answerer of scripted zoom rules (glance-and-zoom env)
+    zoom_rules: dict[str, Any] = {}
+    for rule in config.eval.zoom_rules:
+        name = f"eval_zoom_{rule}"
+        zoom_rules[rule] = run_stage(
+            name,
+            {
+                "policy": built["rl"].key,
+                "eval": eval_inputs(config),
+                "rule": rule,
+                "margin_s": config.eval.zoom_margin_s,
+            },
+            lambda folder, rule=rule: evaluation_stage(
+                config, zoom_rule_policy(config, trained, rule), folder, f"zoom-{rule}"
+            ),
+        )
+        line(f"zoom rule {rule} with the RL answerer: {_headline(zoom_rules[rule])}", name)
+
     # 7. report
     timings["total_s"] = time.perf_counter() - started
     summary = _summary(config, command, root, sft_checkpoint, built, trained, before, after)
     summary.update(synthesis=synthesis_summary, timings_s=timings)
+    if zoom_rules:
+        summary["zoom_rules"] = {
+            rule: _without(record, "dir", "build_s") for rule, record in zoom_rules.items()
+        }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     report = write_report(run_dir, summary, trained["run_dir"])
     log(f"[{next(counter)}/{total}] report: {report} (total {timings['total_s']:.1f}s)")

@@ -34,6 +34,7 @@ from stvg.config import (
 from stvg.envs.config import EnvConfig
 from stvg.experiments.pipeline_policies import pipeline_policy
 from stvg.policies.spec import PolicySpec
+from stvg.policies.zoom import ZoomRule
 from stvg.synthesis.config import SynthesisConfig
 from stvg.training.config import TrainConfig
 from stvg.training.sft import SFTConfig, VLMSFTConfig, sft_kind
@@ -168,14 +169,28 @@ class EvalSection:
         on_bad_video: a test video that cannot be decoded stops the run naming it
             (``error``, default; the evaluation's partial results are written) or is
             left out of both evaluations and listed in ``summary.json`` (``skip``).
+        zoom_rules: on a glance-and-zoom env, also evaluate the RL policy as the answerer
+            of these scripted zoom rules (:class:`~stvg.policies.zoom.ZoomController`:
+            ``none`` = the glance alone, ``oracle`` = one zoom on the ground-truth span
+            padded by ``zoom_margin_s``, the bound of the mechanism, ``random`` and
+            ``center`` = a window of the oracle's width placed at random or in the
+            middle), on the same test split: the report's "zoom rules" table
+            (``summary.json`` ``zoom_rules``). ``[]`` = none.
+        zoom_margin_s: the oracle window's padding, seconds on each side.
     """
 
     batch_size: int = 32
     limit: int | None = None
     densify: DensifyConfig | None = None
     on_bad_video: Literal["error", "skip"] = "error"
+    zoom_rules: list[ZoomRule] = field(default_factory=list)
+    zoom_margin_s: float = 1.0
 
     def __post_init__(self) -> None:
+        if len(set(self.zoom_rules)) != len(self.zoom_rules):
+            raise InvalidField("zoom_rules", f"names a rule twice: {self.zoom_rules}")
+        if not self.zoom_margin_s >= 0:
+            raise InvalidField("zoom_margin_s", f"must be >= 0 seconds, got {self.zoom_margin_s}")
         if self.batch_size < 1:
             raise InvalidField("batch_size", f"must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
@@ -287,7 +302,13 @@ class RunConfig:
                 "validation early stopping is implemented for the native policy's SFT; "
                 "set it to 0 for policy vlm",
             )
-        if self.policy.name == "native" and self.env.max_frames is None:
+        if self.eval.zoom_rules and self.env.kind != "zoom":
+            raise InvalidField(
+                "eval.zoom_rules",
+                f"scripted zoom rules evaluate on a glance-and-zoom env, but env.id is "
+                f"{self.env.id}: set env.id: stvg/ZoomGrounding-v0 or remove eval.zoom_rules",
+            )
+        if self.policy.name == "native" and self.env.max_frames is None and self.env.kind != "zoom":
             raise InvalidField(
                 "env.max_frames",
                 "the native policy has a fixed number of frame slots: set it (10 fits the "

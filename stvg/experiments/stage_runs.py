@@ -123,6 +123,23 @@ def rl_policy(config: RunConfig, trained: Mapping[str, Any]) -> Any:
     return pipeline_policy(config.policy.name).load_rl(Path(trained["checkpoint"]))
 
 
+def zoom_rule_policy(config: RunConfig, trained: Mapping[str, Any], rule: str) -> Any:
+    """The RL policy as the answerer of the scripted zoom rule ``rule``
+    (:class:`~stvg.policies.zoom.ZoomController`; zooms at the policy's zoom head rate
+    when it has one, else at the env's grid rate)."""
+    from stvg.policies.zoom import ZoomController
+
+    answerer = rl_policy(config, trained)
+    head = getattr(getattr(getattr(answerer, "config", None), "model", None), "zoom", None)
+    return ZoomController.around(
+        answerer,
+        rule=rule,
+        margin_s=config.eval.zoom_margin_s,
+        zoom_fps=getattr(head, "fps", None),
+        seed=config.seed,
+    )
+
+
 def evaluation_stage(config: RunConfig, policy: Any, folder: Path, label: str) -> dict[str, Any]:
     """An evaluation stage: evaluate ``policy`` into ``folder``; returns its record."""
     from stvg.evaluation import evaluate_policy
@@ -151,4 +168,5 @@ __all__ = [
     "sft_stage",
     "start_policy",
     "synthesis_stage",
+    "zoom_rule_policy",
 ]

@@ -522,6 +522,15 @@ def results_row(
         row["cost/seconds_per_query"] = cost["policy_seconds"]
     if "densify_seconds" in cost:  # a densify method that reads frames (track)
         row["cost/densify_seconds_per_query"] = cost["densify_seconds"]
+    for rule, record in (summary.get("zoom_rules") or {}).items():  # eval.zoom_rules
+        for metric, value in record["metrics"].items():
+            if metric != "n":
+                row[f"zoom_{rule}/{metric}"] = value
+        if "frames_shown" in record["cost"]:
+            row[f"zoom_{rule}/frames_shown"] = record["cost"]["frames_shown"]
+    for key in ("zooms", "turns"):
+        if key in cost:
+            row[f"cost/{key}"] = cost[key]
     row["n_test"] = summary["after_rl"]["metrics"].get("n")
     row["wall_s"] = wall_s
     row["rl_metrics"] = str(Path(summary["rl_run_dir"]) / "metrics.jsonl")

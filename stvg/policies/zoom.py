@@ -74,20 +74,38 @@ class ZoomController:
     Args:
         samples: the ground truth of the rules that need it (else :meth:`bind_samples`,
             which the evaluation calls with the env's samples).
+        answerer_policy: a policy object to answer with (see :meth:`around`); ``None``
+            builds ``config["answerer"]``.
         **config: fields of :class:`ZoomControllerConfig` (``answerer`` as a mapping or a
             :class:`~stvg.policies.spec.PolicySpec`).
     """
 
     config_class = ZoomControllerConfig
 
-    def __init__(self, samples: Sequence[Sample] | None = None, **config: Any) -> None:
+    def __init__(
+        self,
+        samples: Sequence[Sample] | None = None,
+        *,
+        answerer_policy: Any = None,
+        **config: Any,
+    ) -> None:
         from stvg.policies.registry import make
 
         self.config = from_dict(ZoomControllerConfig, config, path="policy.config")
-        self.answerer = make(self.config.answerer.name, **self.config.answerer.config)
+        if answerer_policy is not None:
+            self.answerer = answerer_policy
+        else:
+            self.answerer = make(self.config.answerer.name, **self.config.answerer.config)
         self.samples: dict[str, Sample] = {}
         if samples is not None:
             self.bind_samples(samples)
+
+    @classmethod
+    def around(cls, answerer: Any, **config: Any) -> ZoomController:
+        """A controller whose answerer is the policy object ``answerer`` (a trained policy
+        already in memory) instead of one built from ``config["answerer"]``; the other
+        keys are :class:`ZoomControllerConfig`'s."""
+        return cls(answerer_policy=answerer, **config)
 
     @classmethod
     def from_config(cls, config: ZoomControllerConfig) -> ZoomController:
@@ -127,9 +145,9 @@ class ZoomController:
             else:
                 out[row] = self._zoom_action(call)
         if answer_rows:
-            answers = self.answerer.act_batch(
-                [obs_list[r] for r in answer_rows], [infos[r] for r in answer_rows]
-            )
+            # an answerer that can zoom itself (the native policy's zoom head) answers
+            answer = getattr(self.answerer, "answer_batch", None) or self.answerer.act_batch
+            answers = answer([obs_list[r] for r in answer_rows], [infos[r] for r in answer_rows])
             for row, answer in zip(answer_rows, answers, strict=True):
                 out[row] = {"kind": 1, **answer} if isinstance(answer, Mapping) else answer
         return out

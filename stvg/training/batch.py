@@ -3,7 +3,9 @@ selection that keep :class:`~stvg.policies.base.Rollouts` consistent.
 
 Rows are actions taken. For a single-turn env a *group* is the ``G`` answers to one
 observation (``rollouts.obs_index`` points each row at its observation); for a multi-step
-env every row has its own observation and episodes lie end to end, in step order.
+env every row has its own observation and episodes lie end to end, in step order, and
+:attr:`Experience.trajectory` names each row's episode (a group of a multi-step env is
+``G`` whole episodes of one sample, consecutive).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class Experience:
             truncation), 0 elsewhere.
         sample_ids: ``[N]`` sample of each row.
         episodes: one record per finished episode.
+        trajectory: int64 ``[N]``, the episode (index into ``episodes``) each row belongs
+            to, for experience played episode by episode; ``None`` for single-turn groups
+            (each row is its own episode).
     """
 
     observations: list[Observation]
@@ -61,9 +66,16 @@ class Experience:
     next_values: np.ndarray
     sample_ids: list[str]
     episodes: list[EpisodeRecord] = field(default_factory=list)
+    trajectory: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         rows = len(self.rollouts)
+        if self.trajectory is not None:
+            self.trajectory = np.asarray(self.trajectory, dtype=np.int64).reshape(-1)
+            if len(self.trajectory) != rows:
+                raise ValueError(
+                    f"Experience.trajectory has {len(self.trajectory)} entries for {rows} rows"
+                )
         self.rewards = np.asarray(self.rewards, dtype=np.float64).reshape(-1)
         self.terminated = np.asarray(self.terminated, dtype=bool).reshape(-1)
         self.truncated = np.asarray(self.truncated, dtype=bool).reshape(-1)
@@ -103,6 +115,7 @@ class Experience:
             next_values=self.next_values[rows],
             sample_ids=[self.sample_ids[i] for i in rows],
             episodes=list(self.episodes),
+            trajectory=None if self.trajectory is None else self.trajectory[rows],
         )
 
     @classmethod
@@ -113,6 +126,17 @@ class Experience:
         observations: list[Observation] = []
         for part in parts:
             observations.extend(part.observations)
+        trajectory = None
+        if all(p.trajectory is not None for p in parts):
+            offsets = np.cumsum([0] + [len(p.episodes) for p in parts[:-1]])
+            trajectory = np.concatenate(
+                [p.trajectory + off for p, off in zip(parts, offsets, strict=True)]  # type: ignore[operator]
+            )
+        elif any(p.trajectory is not None for p in parts):
+            raise ValueError(
+                "Experience.concat: some parts were played episode by episode and some as "
+                "single-turn groups; play every part the same way"
+            )
         return cls(
             observations=observations,
             rollouts=concat_rollouts(
@@ -124,6 +148,40 @@ class Experience:
             next_values=np.concatenate([p.next_values for p in parts]),
             sample_ids=[s for p in parts for s in p.sample_ids],
             episodes=[e for p in parts for e in p.episodes],
+            trajectory=trajectory,
+        )
+
+    def trajectory_returns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, returns, row_of)``: the episodes the rows belong to (increasing), the
+        sum of each one's rewards over its rows (undiscounted), and for every row the
+        position of its episode in ``ids``.
+
+        Raises:
+            ValueError: the experience has no :attr:`trajectory` (single-turn groups).
+        """
+        if self.trajectory is None:
+            raise ValueError("this experience has no trajectories (single-turn groups)")
+        ids, row_of = np.unique(self.trajectory, return_inverse=True)
+        returns = np.zeros(len(ids), dtype=np.float64)
+        np.add.at(returns, row_of, self.rewards)
+        return ids, returns, row_of
+
+
+def group_trajectories(ids: np.ndarray, group_size: int) -> None:
+    """Check that trajectory ``ids`` (increasing) come in whole groups: ``group_size``
+    consecutive episodes of one sample, ids ``g * group_size ... g * group_size + G - 1``.
+
+    Raises:
+        ValueError: they do not (a row selection cut a group).
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) % group_size or not np.array_equal(
+        ids.reshape(-1, group_size) // group_size,
+        np.repeat((ids.reshape(-1, group_size) // group_size)[:, :1], group_size, axis=1),
+    ):
+        raise ValueError(
+            f"trajectories {ids.tolist()[:12]} do not form whole groups of group_size="
+            f"{group_size}: keep every episode of a group together"
         )
 
 
@@ -232,4 +290,10 @@ def concat_rollouts(parts: Sequence[Rollouts], num_observations: Sequence[int]) 
     )
 
 
-__all__ = ["EpisodeRecord", "Experience", "concat_rollouts", "select_rollouts"]
+__all__ = [
+    "EpisodeRecord",
+    "Experience",
+    "concat_rollouts",
+    "group_trajectories",
+    "select_rollouts",
+]

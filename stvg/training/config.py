@@ -85,7 +85,9 @@ AlgorithmName = Literal["grpo", "rloo", "ppo", "rllib_ppo"]
 
 * ``grpo`` — Group Relative Policy Optimization (Shao et al., 2024, arXiv 2402.03300): a
   group of answers per prompt, advantages normalised within the group, no critic; the
-  method of the STVG paper. Variants in ``grpo.loss_type``.
+  method of the STVG paper. Variants in ``grpo.loss_type``. On a multi-step env (glance
+  and zoom) a group is ``group_size`` whole episodes, and each trajectory's advantage
+  applies to every action of it.
 * ``rloo`` — REINFORCE Leave-One-Out (Ahmadian et al., 2024, arXiv 2402.14740): a group of
   answers, each baselined by the mean reward of the others; unbiased, no critic.
 * ``ppo`` — Proximal Policy Optimization (Schulman et al., 2017, arXiv 1707.06347) with a
@@ -365,8 +367,9 @@ class TrainConfig:
         name: run name; ``null`` = ``<env>__<algorithm>__seed<seed>__<time>``.
         out_dir: folder that holds run directories.
         iterations: training iterations (rollout + update each).
-        batch_size: per iteration, prompts (single-turn envs; each gets the group's
-            answers) or episodes (multi-step envs).
+        batch_size: per iteration, prompts (GRPO and RLOO: each gets ``group_size``
+            answers on a single-turn env, ``group_size`` whole episodes on a multi-step
+            env such as the glance-and-zoom env) or episodes (PPO).
         update_epochs: passes over each iteration's batch.
         num_minibatches: minibatches per pass (rows shuffled each pass).
         micro_batch_size: rows per forward/backward pass inside a minibatch, gradients

@@ -10,7 +10,12 @@ and plays:
   another env, with ``env.reset(options={"sample_id": ...})`` before every step;
 * **episodes** (``group_size == 1``, any env, PPO): for each sample one episode, one
   ``policy.sample([obs], 1)`` per step, until termination or truncation. After a
-  truncation the critic's value of the final observation is stored for bootstrapping.
+  truncation the critic's value of the final observation is stored for bootstrapping;
+* **episode groups** (``group_size > 1`` on a multi-step env, :func:`plays_episodes`:
+  the glance-and-zoom env; GRPO/RLOO): for each sample ``group_size`` whole episodes, one
+  after the other, played as in episodes mode. Every row records its episode
+  (:attr:`Experience.trajectory`), so a trajectory's reward gives one advantage to every
+  action of it.
 
 A sample whose video the env cannot decode is, with the env's ``on_bad_video: skip``,
 replaced by the env (see :mod:`stvg.envs.bad_videos`): the rows and episode records name
@@ -93,6 +98,12 @@ def group_scorer(env: gym.Env) -> Any:
     if isinstance(layer, GroupScoring) and layer.scores_groups:
         return layer.score_group
     return None
+
+
+def plays_episodes(env: gym.Env) -> bool:
+    """Whether group sampling must play whole episodes on ``env``: its unwrapped env may
+    take more than one step (a ``max_turns`` above 1, the glance-and-zoom env's)."""
+    return int(getattr(env.unwrapped, "max_turns", 1) or 1) > 1
 
 
 def make_policy(name: str, config: Mapping[str, Any]) -> Any:
@@ -180,9 +191,11 @@ class RolloutWorker:
         reseed_policy(self.policy, task.seed)
         set_verifier_iteration(self.env, task.iteration)
         with torch.no_grad():
-            if task.group_size > 1:
+            if task.group_size > 1 and not plays_episodes(self.env):
                 return self._play_groups(task)
-            return self._play_episodes(task)
+            # episode groups: each sample's group_size episodes, one after the other
+            asked = [sid for sid in task.sample_ids for _ in range(task.group_size)]
+            return self._play_episodes(asked)
 
     def _play_groups(self, task: RolloutTask) -> Experience:
         env, n = self.env, task.group_size
@@ -251,7 +264,7 @@ class RolloutWorker:
             scored[row] = (float(reward), info)
         return scored  # type: ignore[return-value]
 
-    def _play_episodes(self, task: RolloutTask) -> Experience:
+    def _play_episodes(self, asked_ids: Sequence[str]) -> Experience:
         env = self.env
         observations: list[Any] = []
         parts: list[Rollouts] = []
@@ -261,7 +274,8 @@ class RolloutWorker:
         next_values: list[float] = []
         sample_ids: list[str] = []
         episodes: list[EpisodeRecord] = []
-        for asked in task.sample_ids:
+        trajectory: list[int] = []
+        for asked in asked_ids:
             obs, reset_info = env.reset(options={"sample_id": asked})
             sid = reset_info.get("sample_id", asked)  # another sample when asked's video is bad
             bad = 1.0 if reset_info.get("bad_videos") else 0.0
@@ -275,6 +289,7 @@ class RolloutWorker:
                 terminated.append(bool(term))
                 truncated.append(bool(trunc) and not term)
                 sample_ids.append(sid)
+                trajectory.append(len(episodes))
                 total += float(reward)
                 done = bool(term or trunc)
                 next_values.append(self._bootstrap(next_obs) if truncated[-1] else 0.0)
@@ -292,6 +307,7 @@ class RolloutWorker:
             next_values=np.asarray(next_values),
             sample_ids=sample_ids,
             episodes=episodes,
+            trajectory=np.asarray(trajectory, dtype=np.int64),
         )
 
     def _bootstrap(self, next_obs: Any) -> float:
@@ -317,5 +333,6 @@ __all__ = [
     "env_action",
     "episode_metrics",
     "make_policy",
+    "plays_episodes",
     "reseed_policy",
 ]

@@ -31,6 +31,12 @@ TINY = {
         f"'sft.model={MODEL}' rl.iterations=1 rl.batch_size=2 rl.grpo.group_size=2 "
         "rl.rollout.num_workers=0 eval.batch_size=4"
     ),
+    "zoom_native.yaml": (
+        "data.n_train=6 data.n_test=3 data.val_size=2 sft.epochs=1 sft.patience=1 "
+        "sft.model.frame_size=16 sft.model.channels=[4,4,8] sft.model.word_dim=8 "
+        "sft.model.query_dim=8 sft.model.hidden=8 rl.iterations=1 rl.batch_size=2 "
+        "rl.grpo.group_size=2 eval.batch_size=4"
+    ),
     "vlm_tiny_quickstart.yaml": (
         "data.n_train=4 data.n_test=2 sft.epochs=1 rl.iterations=1 rl.batch_size=2 "
         "rl.grpo.group_size=2 rl.rollout.num_workers=0 policy.config.max_new_tokens=16 "

@@ -166,3 +166,38 @@ def test_config_errors_stop_the_run_before_any_stage(
     message = message.format(config=QUICKSTART)
     assert message in err and str(QUICKSTART) in err and "Traceback" not in err
     assert not data.exists() and not (tmp_path / "quickstart").exists()
+
+
+ZOOM_NATIVE = QUICKSTART.parent / "zoom_native.yaml"
+
+
+def test_the_zoom_native_pipeline_learns_zooms_and_reports_their_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``zoom_native.yaml`` on a tiny budget: SFT of the zoom head, GRPO on whole episodes,
+    the learned zooms and the scripted rules evaluated with the same answerer."""
+    args = [
+        "run",
+        str(ZOOM_NATIVE),
+        "--no-progress",
+        *("--set", f"out_dir={tmp_path / 'runs'}", f"data.root={tmp_path / 'data'}"),
+        *("data.n_train=6", "data.n_test=3", "data.val_size=2", "sft.epochs=1"),
+        *("sft.patience=1", "rl.iterations=1", "rl.batch_size=2", "rl.grpo.group_size=2"),
+        *(f"sft.model.{k}={json.dumps(v)}" for k, v in TINY_MODEL.items()),
+    ]
+    assert main(args) == 0
+    assert "[9/9] report" in capsys.readouterr().out
+    run = tmp_path / "runs" / "zoom_native"
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["zoom_rules"]) == {"none", "oracle", "random"}
+    cost = {k: summary["zoom_rules"][k]["cost"] for k in summary["zoom_rules"]}
+    # the glance is seconds 0, 4, 8 of the 10 s videos; a zoom adds at most 4 frames
+    assert cost["none"]["frames_shown"] == 3.0 and cost["none"]["zooms"] == 0.0
+    assert cost["oracle"]["zooms"] == 1.0 and 3.0 < cost["oracle"]["frames_shown"] <= 7.0
+    after = summary["after_rl"]["cost"]
+    assert 3.0 <= after["frames_shown"] <= 7.0 and after["turns"] == after["zooms"] + 1
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert "## Zoom rules (the same answerer)" in report
+    assert "| zooms |" in report and "| turns |" in report
+    rl_lines = [json.loads(x) for x in (Path(summary["rl_run_dir"]) / "metrics.jsonl").open()]
+    assert all("cost/zooms" in line for line in rl_lines)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from stvg.config import DeprecatedKey, from_dict, from_yaml, to_dict
-from stvg.envs.config import EnvConfig, GroundingEnvConfig
+from stvg.envs.config import EnvConfig, GroundingEnvConfig, ZoomEnvConfig
 from stvg.evaluation import load_policy_eval_config
 from stvg.experiments.run import load_run_config, rl_config, sft_config
 from stvg.policies.registry import policy_class
@@ -27,7 +27,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "stvg" / "experiments" / "config
 
 def _kind(path: Path) -> str:
     name = path.stem
-    if name.endswith("quickstart"):
+    if name.endswith("quickstart") or name == "zoom_native":
         return "run"
     if path.parent.name == "recipes" and not name.startswith("hcstvg2_"):
         return "run"  # the synthetic recipe configs of `stvg run`
@@ -55,6 +55,8 @@ def _check_env(env: EnvConfig) -> None:
     assert isinstance(env, EnvConfig)
     if env.kind == "grounding":
         from_dict(GroundingEnvConfig, env.env_kwargs(), path="env")
+    if env.kind == "zoom":
+        from_dict(ZoomEnvConfig, env.env_kwargs(), path="env")
 
 
 RECIPES = CONFIGS / "recipes"
@@ -215,7 +217,7 @@ SWEEPS = sorted((CONFIGS / "sweeps").glob("*.yaml"))
 
 def test_the_issue_sweeps_are_shipped() -> None:
     names = {p.stem for p in SWEEPS}
-    assert {"fps", "smoothing", "rewards", "algorithms", "quickstart_seeds"} <= names
+    assert {"fps", "smoothing", "rewards", "algorithms", "quickstart_seeds", "zoom"} <= names
 
 
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)

@@ -361,6 +361,7 @@ SHIPPED_SWEEPS = [
     "rl_knobs",
     "recipes",
     "densify_fps",
+    "zoom",
 ]
 
 
@@ -389,6 +390,14 @@ def test_shipped_sweep_runs_end_to_end_on_a_reduced_budget(
             "fps=2": 20.0,
             "fps=frame": 100.0,
         }
+    if name == "zoom":  # the learned zooms (at most 3 + 4 frames) vs uniform 0.7 fps (7)
+        by_cell = {r["cell"]: r for r in rows}
+        assert float(by_cell["look=uniform"]["cost/frames_shown"]) == 7.0
+        learned = by_cell["look=learned"]
+        assert 3.0 <= float(learned["cost/frames_shown"]) <= 7.0
+        assert float(learned["zoom_none/frames_shown"]) == 3.0
+        for rule in ("none", "oracle", "random"):
+            assert 0.0 <= float(learned[f"zoom_{rule}/m_vIoU"]) <= 1.0
     if name == "densify_fps":  # evaluation only: one SFT and RL per rate, four densify cells
         tracker = {r["cell"]: r["cost/densify_seconds_per_query"] for r in rows}
         for cell, seconds in tracker.items():

@@ -137,3 +137,57 @@ def gradients(trainer: Any, mb: Any, micro_batch_size: int) -> tuple[dict, dict]
     }
     trainer.optimizer.zero_grad()
     return grads, stats
+
+
+#: The tiny native model with the zoom head (4 window bins over the glance).
+TINY_ZOOM_MODEL = {**TINY_MODEL, "zoom": {"enabled": True, "bins": 4}}
+
+
+def make_zoom_checkpoint(root: Path, path: Path, decide: str = "learned") -> Path:
+    """A fresh tiny native policy with the zoom head (``decide``: ``learned`` or
+    ``always``) saved at ``path``."""
+    from stvg.data import load_dataset
+    from stvg.policies.native import NativePolicy
+
+    samples = list(load_dataset("synthetic", root=root, split=SPLIT))
+    model = {**TINY_ZOOM_MODEL, "zoom": {**TINY_ZOOM_MODEL["zoom"], "decide": decide}}
+    policy = NativePolicy.from_samples(samples, model=model, seed=0)
+    return policy.save(path)
+
+
+def zoom_env_kwargs(root: Path) -> dict[str, Any]:
+    """``stvg/ZoomGrounding-v0`` keyword arguments for ``root``'s split (4 s videos): a
+    1 fps grid (seconds 0..3), a 0.5 fps glance (seconds 0 and 2), one zoom of at most 2
+    new frames, struct actions."""
+    return {
+        "dataset": "synthetic",
+        "root": str(root),
+        "split": SPLIT,
+        "action_format": "struct",
+        "max_side": 32,
+        "fps": 1.0,
+        "glance_fps": 0.5,
+        "max_zooms": 1,
+        "max_frames_per_zoom": 2,
+        "frame_cache_mb": 16.0,
+    }
+
+
+def zoom_config(root: Path, checkpoint: Path, out_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """A tiny glance-and-zoom run config (GRPO, groups of 2 whole episodes) as a plain
+    dict (``overrides`` merged one level deep)."""
+    base = grounding_config(
+        root,
+        checkpoint,
+        out_dir,
+        env={"id": "stvg/ZoomGrounding-v0", **zoom_env_kwargs(root)},
+        grpo={"group_size": 2},
+        rloo={"group_size": 2},
+    )
+    base["env"] = {"id": "stvg/ZoomGrounding-v0", **zoom_env_kwargs(root)}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import ray
 import torch
-from rl_helpers import build, env_kwargs, grounding_config, make_native_checkpoint, make_split
+from rl_helpers import (
+    build,
+    env_kwargs,
+    grounding_config,
+    make_native_checkpoint,
+    make_split,
+    make_zoom_checkpoint,
+    zoom_env_kwargs,
+)
 
 from stvg.training.config import RolloutConfig
 from stvg.training.loop import Trainer
@@ -142,3 +150,42 @@ def test_worker_count_does_not_change_the_run(
             trainer.close()
         finals.append(trainer.policy.state_dict())
     assert all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])
+
+
+def test_ray_workers_play_the_same_episode_groups_as_in_process(
+    ray_session: None, tmp_path: Path
+) -> None:
+    """Multi-step GRPO groups (whole glance-and-zoom episodes per sample) come back from
+    Ray actors as they come from the learner's process."""
+    from stvg.config import to_dict
+    from stvg.policies.native import NativePolicy
+
+    root = make_split(tmp_path / "data")
+    learned = make_zoom_checkpoint(root, root / "zoom.pt")
+    policy = NativePolicy.load(learned)
+    kwargs = {
+        "env_id": "stvg/ZoomGrounding-v0",
+        "env_kwargs": zoom_env_kwargs(root),
+        "max_episode_steps": None,
+        "policy_name": "native",
+        "policy_config": to_dict(policy.config),
+        "env_seed": 0,
+    }
+    local = LocalWorkers(kwargs)
+    ids = local.sample_ids()
+    tasks = [RolloutTask(k, (sid,), group_size=3, seed=40 + k) for k, sid in enumerate(ids)]
+    weights = policy.state_dict()
+    expected = local.run(tasks, weights, version=1)
+    pool = RayWorkers(kwargs, RolloutConfig(num_workers=2, num_cpus_per_worker=1))
+    try:
+        got = pool.run(tasks, weights, version=1)
+    finally:
+        pool.close()
+        local.close()
+    kinds = [a["kind"] for e in expected for a in e.rollouts.actions]
+    assert 0 in kinds and 1 in kinds  # the learned kind head both zooms and answers
+    for a, b in zip(expected, got, strict=True):
+        assert a.sample_ids == b.sample_ids
+        np.testing.assert_array_equal(a.trajectory, b.trajectory)
+        np.testing.assert_array_equal(a.rewards, b.rewards)
+        assert torch.equal(a.rollouts.log_probs, b.rollouts.log_probs)

@@ -40,6 +40,9 @@ class VideoInputs:
             no box), or ``None`` without tracks.
         track_mask: bool ``[K, T]``, ``True`` where candidate ``k`` has a box on frame
             ``t``; ``None`` without tracks.
+        zoom_env: the observation is a glance-and-zoom env's (an answer carries
+            ``kind = 1``).
+        can_zoom: a zoom is still possible (``zooms_left > 0`` and ``frames_left > 0``).
     """
 
     frames: np.ndarray
@@ -47,6 +50,8 @@ class VideoInputs:
     query: str
     track_boxes: np.ndarray | None = None
     track_mask: np.ndarray | None = None
+    zoom_env: bool = False
+    can_zoom: bool = False
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -135,9 +140,32 @@ def observation_inputs(obs: Mapping[str, Any], frame_size: int) -> VideoInputs:
         k = int((np.asarray(obs["track_ids"]).reshape(-1) >= 0).sum())
         track_boxes = np.asarray(obs["track_boxes"], dtype=np.float32)[:k, :count]
         track_mask = np.asarray(obs["track_box_mask"])[:k, :count] != 0
-    return VideoInputs(
-        downsample(frames, frame_size), times, str(obs["query"]), track_boxes, track_mask
+    zoom_env = "zooms_left" in obs
+    can_zoom = zoom_env and (
+        int(np.asarray(obs["zooms_left"]).reshape(-1)[0]) > 0
+        and int(np.asarray(obs.get("frames_left", [1])).reshape(-1)[0]) > 0
     )
+    return VideoInputs(
+        downsample(frames, frame_size),
+        times,
+        str(obs["query"]),
+        track_boxes,
+        track_mask,
+        zoom_env=zoom_env,
+        can_zoom=can_zoom,
+    )
+
+
+def video_length_s(timestamps_s: np.ndarray) -> float:
+    """The video length shown frames suggest, seconds: ``t_last + interval`` with the
+    median spacing of the times as the interval (1 s for a single frame).
+
+    >>> video_length_s(np.array([0.0, 4.0, 8.0]))
+    12.0
+    """
+    times = np.asarray(timestamps_s, dtype=np.float64)
+    interval = float(np.median(np.diff(times))) if times.size > 1 else 1.0
+    return float(times[-1]) + max(interval, 1e-6)
 
 
 def relative_times(timestamps_s: np.ndarray) -> np.ndarray:
@@ -149,9 +177,7 @@ def relative_times(timestamps_s: np.ndarray) -> np.ndarray:
     [0.0, 0.25, 0.5, 0.75]
     """
     times = np.asarray(timestamps_s, dtype=np.float64)
-    interval = float(np.median(np.diff(times))) if times.size > 1 else 1.0
-    length = float(times[-1]) + max(interval, 1e-6)
-    return (times / length).astype(np.float32)
+    return (times / video_length_s(times)).astype(np.float32)
 
 
 def collate(videos: Sequence[VideoInputs], vocab: QueryVocab, max_query_len: int) -> NativeBatch:
@@ -226,5 +252,6 @@ __all__ = [
     "downsample",
     "observation_inputs",
     "relative_times",
+    "video_length_s",
     "xyxy_to_cxcywh",
 ]

@@ -26,6 +26,9 @@ Per frame (``S x S`` RGB plus two coordinate channels):
    box) and its log; an MLP embeds each, the mean over the frames where the candidate has
    a box is joined with ``q``, and an MLP gives the candidate's logit. The softmax over
    the real candidates is the distribution of the answered track.
+7. **Zoom head** (only with ``zoom.enabled``) — the kind (zoom or answer) and the window
+   of a zoom in the glance-and-zoom env, from the temporal features
+   (:mod:`stvg.policies.native.zoom`).
 
 The query is encoded by word embeddings and a bidirectional GRU (final states of both
 directions). See :mod:`stvg.policies.native.distributions` for the action distribution.
@@ -42,6 +45,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from stvg.config import InvalidField
 from stvg.policies.native.features import NativeBatch
+from stvg.policies.native.zoom import ZoomHead, ZoomHeadConfig
 
 _GROUPS = 4  # GroupNorm groups; every channel count must be a multiple of it
 _MOTION = 4  # motion features: centre change to the previous and to the next frame (x, y)
@@ -68,6 +72,7 @@ class NativeModelConfig:
         track_id: build the track ID head (step 6) and answer ``track-id`` struct actions
             (``{track, span}``) instead of boxes; needs observations with track
             candidates (the env's ``tracks`` key).
+        zoom: the zoom head (step 7, :mod:`stvg.policies.native.zoom`); off by default.
     """
 
     frame_size: int = 64
@@ -80,8 +85,15 @@ class NativeModelConfig:
     min_log_std: float = -5.0
     max_log_std: float = 1.0
     track_id: bool = False
+    zoom: ZoomHeadConfig = field(default_factory=ZoomHeadConfig)
 
     def __post_init__(self) -> None:
+        if self.zoom.enabled and self.track_id:
+            raise InvalidField(
+                "zoom.enabled",
+                "the zoom head answers with boxes, not track ids: set track_id: false or "
+                "zoom.enabled: false",
+            )
         if self.frame_size < 8 or self.frame_size % 4:
             raise InvalidField(
                 "frame_size", f"must be a multiple of 4 and >= 8 pixels, got {self.frame_size}"
@@ -125,6 +137,9 @@ class NativeOutputs:
         track_logits: float ``[B, K]`` logits of the track candidates (unmasked), or
             ``None`` when the batch has no candidates.
         track_valid: bool ``[B, K]``, ``True`` on real candidates, or ``None``.
+        zoom_start_logits, zoom_end_logits: float ``[B, bins]`` window-bin logits of the
+            zoom head, or ``None`` without it.
+        zoom_kind_logit: float ``[B]`` logit of ``p(zoom)``, or ``None`` without the head.
     """
 
     start_logits: torch.Tensor
@@ -136,6 +151,9 @@ class NativeOutputs:
     heat_logits: torch.Tensor | None = None
     track_logits: torch.Tensor | None = None
     track_valid: torch.Tensor | None = None
+    zoom_start_logits: torch.Tensor | None = None
+    zoom_end_logits: torch.Tensor | None = None
+    zoom_kind_logit: torch.Tensor | None = None
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -197,6 +215,9 @@ class NativeModel(nn.Module):
                 nn.ReLU(),
                 nn.Linear(cfg.hidden, 1),
             )
+        self.zoom_head: ZoomHead | None = None
+        if cfg.zoom.enabled:
+            self.zoom_head = ZoomHead(cfg.hidden, cfg.zoom.bins)
         for layer in (self.box_delta, self.film):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -283,6 +304,9 @@ class NativeModel(nn.Module):
                     "observations carry no track candidates: set the env's tracks key"
                 )
             track_logits = self.track_scores(batch, heat, query)
+        zoom: tuple[torch.Tensor | None, ...] = (None, None, None)
+        if self.zoom_head is not None:
+            zoom = self.zoom_head(out, pooled, batch.rel_time, batch.mask)
         return NativeOutputs(
             start_logits=self.start_head(out).squeeze(-1),
             end_logits=self.end_head(out).squeeze(-1),
@@ -293,6 +317,9 @@ class NativeModel(nn.Module):
             heat_logits=heat,
             track_logits=track_logits,
             track_valid=batch.track_valid,
+            zoom_start_logits=zoom[0],
+            zoom_end_logits=zoom[1],
+            zoom_kind_logit=zoom[2],
         )
 
     def track_scores(

@@ -17,6 +17,13 @@ With ``model.track_id: true`` (the ``track-id`` answer, env ``tracks`` key and
 :mod:`stvg.policies.native.model`), its log-probability ``log p(k) + log p(s) +
 log p(e | s)``.
 
+With ``model.zoom.enabled`` (the glance-and-zoom env, ``stvg/ZoomGrounding-v0`` with
+``action_format: struct``) an observation where a zoom is still possible gets a zoom action
+``{"kind": 0, "window": (start_s, end_s), "zoom_fps": (rate,), "zoom_bins": (a, b)}`` or an answer with
+``"kind": 1`` (see :mod:`stvg.policies.native.zoom` for the head and its log-probability);
+every zoom-env answer carries ``kind = 1``, so a policy without the head answers on the
+glance.
+
 A checkpoint (``save``/``load``) holds the constructor config (vocabulary included), so
 ``NativePolicy.load(path)`` or ``make("native", checkpoint=path)`` rebuilds it alone.
 """
@@ -38,12 +45,14 @@ from stvg.config import InvalidField, from_dict, to_dict
 from stvg.data.types import Sample
 from stvg.policies.base import Observation, Rollouts
 from stvg.policies.native import distributions as dist
+from stvg.policies.native import zoom as zd
 from stvg.policies.native.features import (
     NativeBatch,
     VideoInputs,
     collate,
     cxcywh_to_xyxy,
     observation_inputs,
+    video_length_s,
     xyxy_to_cxcywh,
 )
 from stvg.policies.native.model import NativeModel, NativeModelConfig, NativeOutputs
@@ -109,7 +118,14 @@ def _take(out: NativeOutputs, index: torch.Tensor) -> NativeOutputs:
         mask=out.mask[index],
         track_logits=None if out.track_logits is None else out.track_logits[index],
         track_valid=None if out.track_valid is None else out.track_valid[index],
+        zoom_start_logits=_rows_of(out.zoom_start_logits, index),
+        zoom_end_logits=_rows_of(out.zoom_end_logits, index),
+        zoom_kind_logit=_rows_of(out.zoom_kind_logit, index),
     )
+
+
+def _rows_of(tensor: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
+    return None if tensor is None else tensor[index]
 
 
 class NativePolicy:
@@ -292,9 +308,10 @@ class NativePolicy:
         if not obs_list:
             return []
         track = None
+        deterministic = self.config.deterministic
         with torch.no_grad():
             out, videos = self.forward(obs_list)
-            if self.config.deterministic:
+            if deterministic:
                 start, end, boxes = dist.mode_actions(out)
                 if self.track_id:
                     track = dist.mode_tracks(out)
@@ -302,10 +319,133 @@ class NativePolicy:
                 start, end, boxes = dist.sample_actions(out, self.generator)
                 if self.track_id:
                     track = dist.sample_tracks(out, self.generator)
+            decision = self._zoom_decision(out, videos, deterministic)
         slots = [int(np.asarray(obs["frame_mask"]).shape[0]) for obs in obs_list]
-        return self.to_actions(
-            videos, slots, start, end, boxes, clip=self.config.deterministic, track=track
-        )
+        actions = self.to_actions(videos, slots, start, end, boxes, clip=deterministic, track=track)
+        return self._with_kinds(actions, videos, decision)
+
+    def answer_batch(
+        self,
+        obs_list: Sequence[Observation],
+        infos: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """Answers (never a zoom) for several observations: what a scripted zoom rule
+        (:class:`~stvg.policies.zoom.ZoomController`) asks of its answerer."""
+        if not obs_list:
+            return []
+        with torch.no_grad():
+            out, videos = self.forward(obs_list)
+            if self.config.deterministic:
+                start, end, boxes = dist.mode_actions(out)
+            else:
+                start, end, boxes = dist.sample_actions(out, self.generator)
+        slots = [int(np.asarray(obs["frame_mask"]).shape[0]) for obs in obs_list]
+        actions = self.to_actions(videos, slots, start, end, boxes, clip=self.config.deterministic)
+        return self._with_kinds(actions, videos, None)
+
+    # ----------------------------------------------------------------- zooming
+    @property
+    def zoom_enabled(self) -> bool:
+        """Whether the policy has the zoom head (``model.zoom.enabled``)."""
+        return bool(self.config.model.zoom.enabled)
+
+    def _zoom_decision(
+        self,
+        out: NativeOutputs,
+        videos: Sequence[VideoInputs],
+        deterministic: bool,
+        index: Sequence[int] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(kind, can_zoom, a, b)`` per row (``kind`` 0 = zoom, 1 = answer; ``a``,
+        ``b`` the window bins), drawn or the mode; ``None`` without the zoom head. Rows of
+        ``out`` are ``videos[index[r]]`` (default: one row per video)."""
+        if not self.zoom_enabled:
+            return None
+        assert out.zoom_kind_logit is not None and out.zoom_start_logits is not None
+        assert out.zoom_end_logits is not None
+        index = list(range(len(videos))) if index is None else list(index)
+        can = torch.tensor([videos[i].can_zoom for i in index], dtype=torch.bool)
+        if self.config.model.zoom.decide == "always":
+            wants = torch.ones_like(can)
+        elif deterministic:
+            wants = out.zoom_kind_logit > 0
+        else:
+            wants = torch.bernoulli(torch.sigmoid(out.zoom_kind_logit), generator=self.generator)
+            wants = wants.bool()
+        if deterministic:
+            a, b = zd.mode_window(out.zoom_start_logits, out.zoom_end_logits)
+        else:
+            a, b = zd.sample_window(out.zoom_start_logits, out.zoom_end_logits, self.generator)
+        kind = torch.where(can & wants, 0, 1).long()
+        return kind, can, a, b
+
+    def _zoom_log_prob(
+        self,
+        out: NativeOutputs,
+        answer_log_prob: torch.Tensor,
+        decision: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """The whole action's ``log p``: a zoom's ``log p(kind) + log p(a) + log p(b |
+        a)``, an answer's ``log p(answer)`` plus ``log p(kind = answer)`` where a zoom was
+        possible (``decide: learned``)."""
+        if decision is None:
+            return answer_log_prob
+        kind, can, a, b = decision
+        assert out.zoom_start_logits is not None and out.zoom_end_logits is not None
+        window = zd.window_log_prob(out.zoom_start_logits, out.zoom_end_logits, a, b)
+        total = torch.where(kind == 0, window, answer_log_prob)
+        if self.config.model.zoom.decide == "learned":
+            assert out.zoom_kind_logit is not None
+            rows = torch.arange(kind.shape[0])
+            lp_kind = zd.kind_log_probs(out.zoom_kind_logit)[rows, kind]
+            total = total + torch.where(can, lp_kind, torch.zeros_like(lp_kind))
+        return total
+
+    def _zoom_entropy(
+        self,
+        out: NativeOutputs,
+        answer_entropy: torch.Tensor,
+        decision: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """Entropy of the taken branch: the window's ``H(a) + H(b | a)`` for a zoom, the
+        answer's otherwise, plus the kind's where a zoom was possible (``learned``)."""
+        if decision is None:
+            return answer_entropy
+        kind, can, a, _ = decision
+        assert out.zoom_start_logits is not None and out.zoom_end_logits is not None
+        window = zd.window_entropy(out.zoom_start_logits, out.zoom_end_logits, a)
+        total = torch.where(kind == 0, window, answer_entropy)
+        if self.config.model.zoom.decide == "learned":
+            assert out.zoom_kind_logit is not None
+            lp = zd.kind_log_probs(out.zoom_kind_logit)
+            h_kind = -(lp.exp() * lp).sum(-1)
+            total = total + torch.where(can, h_kind, torch.zeros_like(h_kind))
+        return total
+
+    def _with_kinds(
+        self,
+        actions: list[dict[str, Any]],
+        videos: Sequence[VideoInputs],
+        decision: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    ) -> list[dict[str, Any]]:
+        """Zoom-env actions: a zoom row becomes ``{kind: 0, window, zoom_fps}``, an answer
+        gets ``kind: 1``; other envs' actions are left as they are."""
+        rate = self.config.model.zoom.fps
+        for row, video in enumerate(videos):
+            if not video.zoom_env:
+                continue
+            if decision is not None and int(decision[0][row]) == 0:
+                a, b = int(decision[2][row]), int(decision[3][row])
+                start, end = zd.zoom_window(a, b, video.timestamps_s, self.config.model.zoom.bins)
+                actions[row] = {
+                    "kind": 0,
+                    "window": np.array([start, end], dtype=np.float32),
+                    "zoom_fps": np.array([0.0 if rate is None else rate], dtype=np.float32),
+                    "zoom_bins": np.array([a, b], dtype=np.int64),
+                }
+            else:
+                actions[row] = {"kind": 1, **actions[row]}
+        return actions
 
     @property
     def track_id(self) -> bool:
@@ -375,10 +515,12 @@ class NativePolicy:
             if track is not None:
                 box_mask = torch.zeros_like(box_mask)
             log_probs = dist.action_log_prob(rows, start, end, boxes, box_mask, track)
+            row_videos = [videos[i] for i in index.tolist()]
+            decision = self._zoom_decision(rows, row_videos, False)
+            log_probs = self._zoom_log_prob(rows, log_probs, decision)
         slots = [int(np.asarray(obs_batch[i]["frame_mask"]).shape[0]) for i in index.tolist()]
-        actions = self.to_actions(
-            [videos[i] for i in index.tolist()], slots, start, end, boxes, clip=False, track=track
-        )
+        actions = self.to_actions(row_videos, slots, start, end, boxes, clip=False, track=track)
+        actions = self._with_kinds(actions, row_videos, decision)
         extras = {"start": start, "end": end}
         if track is not None:
             extras["track"] = track
@@ -407,6 +549,8 @@ class NativePolicy:
         boxes = torch.zeros(rows, steps, 4, dtype=torch.float32)
         mask = torch.zeros(rows, steps, dtype=torch.bool)
         for row, (i, action) in enumerate(zip(index, actions, strict=True)):
+            if _is_zoom(action):
+                continue  # no answer: read by _zoom_tensors
             times = videos[i].timestamps_s.astype(np.float64)
             count = len(videos[i])
             span = np.asarray(action["span"], dtype=np.float64).reshape(2)
@@ -449,7 +593,49 @@ class NativePolicy:
         entropy = dist.action_entropy(rows, start, box_mask)
         if track is not None:
             entropy = entropy + dist.track_entropy(rows)
+        decision = self._zoom_tensors(videos, index, action_list)
+        log_prob = self._zoom_log_prob(rows, log_prob, decision)
+        entropy = self._zoom_entropy(rows, entropy, decision)
         return rows.value, log_prob, entropy
+
+    def _zoom_tensors(
+        self,
+        videos: Sequence[VideoInputs],
+        index: Sequence[int],
+        actions: Sequence[Mapping[str, Any]],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(kind, can_zoom, a, b)`` of taken actions (the window's bins: the action's
+        ``zoom_bins``, else read back from its seconds,
+        :func:`~stvg.policies.native.zoom.window_bins`); ``None`` without the zoom head.
+
+        Raises:
+            ValueError: a zoom action where the observation allowed none.
+        """
+        if not self.zoom_enabled:
+            return None
+        bins = self.config.model.zoom.bins
+        rows = len(actions)
+        kind = torch.ones(rows, dtype=torch.long)
+        can = torch.zeros(rows, dtype=torch.bool)
+        a = torch.zeros(rows, dtype=torch.long)
+        b = torch.zeros(rows, dtype=torch.long)
+        for row, (i, action) in enumerate(zip(index, actions, strict=True)):
+            can[row] = bool(videos[i].can_zoom)
+            if not _is_zoom(action):
+                continue
+            if not can[row]:
+                raise ValueError(
+                    f"action {row} is a zoom on an observation that allows none (no zoom or "
+                    "frame left): it cannot come from this policy"
+                )
+            kind[row] = 0
+            if "zoom_bins" in action:  # what this policy's actions carry
+                a[row], b[row] = (int(v) for v in np.asarray(action["zoom_bins"]).reshape(2))
+                continue
+            window = np.asarray(action["window"], dtype=np.float64).reshape(2)
+            length = video_length_s(videos[i].timestamps_s)
+            a[row], b[row] = zd.window_bins(float(window[0]), float(window[1]), length, bins)
+        return kind, can, a, b
 
     def log_prob(
         self, obs_batch: Sequence[Observation], actions: Rollouts | Sequence[Mapping[str, Any]]
@@ -460,6 +646,11 @@ class NativePolicy:
     def value(self, obs_batch: Sequence[Observation]) -> torch.Tensor:
         """Critic values ``[B]`` of the observations (with grad)."""
         return self.forward(obs_batch)[0].value
+
+
+def _is_zoom(action: Mapping[str, Any]) -> bool:
+    """Whether a struct action is a zoom-env zoom (``kind`` 0)."""
+    return "kind" in action and int(np.asarray(action["kind"]).reshape(-1)[0]) == 0
 
 
 __all__ = ["CHECKPOINT_FORMAT", "NativePolicy", "NativePolicyConfig"]

@@ -22,6 +22,13 @@ a constant, when the policy config has one, else the batch's token width. ``N`` 
 ``sum_i |o_i|`` are counted over the whole minibatch, also when it is cut into
 micro-batches for gradient accumulation.
 
+On a multi-step env (the glance-and-zoom env) a group is ``G`` whole episodes of one
+sample: the advantage comes from each trajectory's return (the sum of its rewards) against
+its group, and applies to every policy action of the trajectory. An action is one "token"
+of its trajectory: the ratio is per action, and the aggregation above runs over actions
+(each action row has one token, so ``grpo``'s per-answer mean is the mean over the
+minibatch's actions, as ``dapo``'s token mean is).
+
 DAPO also clips higher (``eps_high = 0.28 > eps_low = 0.2``) and samples dynamically: groups
 whose answers all score the same (zero advantage) are dropped and more prompts are played
 until the batch is full.
@@ -45,7 +52,7 @@ from stvg.training.algorithms.base import (
     masked_share,
 )
 from stvg.training.algorithms.kl import k3_kl
-from stvg.training.batch import Experience
+from stvg.training.batch import Experience, group_trajectories
 from stvg.training.config import GRPOConfig
 
 LossType = Literal["grpo", "dr_grpo", "dapo"]
@@ -183,10 +190,18 @@ class GRPO(Algorithm):
         while found < batch_size and rounds < self.config.max_sampling_rounds:
             experience = collect(batch_size - found if rounds else batch_size)
             rounds += 1
-            played += experience.num_groups
-            groups = informative_groups(experience.rewards, self.group_size)
-            groups = groups[: batch_size - found]
-            rows = (groups[:, None] * self.group_size + np.arange(self.group_size)).reshape(-1)
+            if experience.trajectory is None:
+                played += experience.num_groups
+                groups = informative_groups(experience.rewards, self.group_size)
+                groups = groups[: batch_size - found]
+                rows = (groups[:, None] * self.group_size + np.arange(self.group_size)).reshape(-1)
+            else:  # multi-step: groups of whole episodes, judged by their returns
+                ids, returns, _ = experience.trajectory_returns()
+                group_trajectories(ids, self.group_size)
+                played += len(ids) // self.group_size
+                groups = informative_groups(returns, self.group_size)[: batch_size - found]
+                kept_ids = ids.reshape(-1, self.group_size)[groups].reshape(-1)
+                rows = np.flatnonzero(np.isin(experience.trajectory, kept_ids))
             kept.append(experience.select(rows))  # keeps every episode record for the logs
             found += len(groups)
         stats = {
@@ -196,11 +211,19 @@ class GRPO(Algorithm):
         return Experience.concat(kept), stats
 
     def advantages(self, experience: Experience, ref_logp: torch.Tensor | None) -> AdvantageResult:
-        """Group-normalised advantages (no std division for ``dr_grpo``)."""
+        """Group-normalised advantages (no std division for ``dr_grpo``); on episode
+        groups, of the trajectories' returns, each given to every action of its
+        trajectory."""
+        scale = self.config.loss_type != "dr_grpo"
+        if experience.trajectory is not None:
+            ids, returns, row_of = experience.trajectory_returns()
+            group_trajectories(ids, self.group_size)
+            per_trajectory = group_normalized_advantages(
+                torch.as_tensor(returns), self.group_size, scale=scale
+            )
+            return AdvantageResult(advantages=per_trajectory[torch.as_tensor(row_of)].float())
         rewards = torch.as_tensor(experience.rewards)
-        adv = group_normalized_advantages(
-            rewards, self.group_size, scale=self.config.loss_type != "dr_grpo"
-        )
+        adv = group_normalized_advantages(rewards, self.group_size, scale=scale)
         # the groups' reward spread and zero-variance share are logged by the loop for
         # every group algorithm, over all groups played (stvg.training.metrics.group_summary)
         return AdvantageResult(advantages=adv.float())

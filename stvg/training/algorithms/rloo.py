@@ -8,6 +8,11 @@ The answer is one action, so the loss uses the sequence log-probability::
     ratio = exp(sum_t log pi(o_it) - sum_t log pi_old(o_it))
     loss  = mean_i( -min(ratio_i * A_i, clip(ratio_i, 1 - eps, 1 + eps) * A_i) )
 
+On a multi-step env (the glance-and-zoom env) a group is ``k`` whole episodes of one
+sample: the leave-one-out baseline is taken over the trajectories' returns (the sum of
+their rewards, each row's KL penalty included) and the advantage applies to every action
+of the trajectory, each action a row of the loss.
+
 With one epoch and one minibatch ``ratio = 1`` and the gradient is plain REINFORCE,
 ``-mean_i(A_i * grad log pi(o_i))``; the clip only matters for extra epochs.
 """
@@ -20,7 +25,7 @@ import torch
 
 from stvg.training.algorithms.advantages import rloo_advantages
 from stvg.training.algorithms.base import AdvantageResult, Algorithm, Minibatch, PolicyOutputs
-from stvg.training.batch import Experience
+from stvg.training.batch import Experience, group_trajectories
 from stvg.training.config import RLOOConfig
 
 
@@ -81,7 +86,8 @@ class RLOO(Algorithm):
         self.needs_reference = config.beta > 0
 
     def advantages(self, experience: Experience, ref_logp: torch.Tensor | None) -> AdvantageResult:
-        """Leave-one-out advantages of the (KL-penalised) rewards."""
+        """Leave-one-out advantages of the (KL-penalised) rewards; on episode groups, of
+        the trajectories' returns, each given to every action of its trajectory."""
         rewards = torch.as_tensor(experience.rewards, dtype=torch.float64)
         stats: dict[str, float] = {}
         if self.config.beta > 0:
@@ -92,6 +98,15 @@ class RLOO(Algorithm):
             seq_kl = ((old - ref_logp.to(torch.float64)) * mask).sum(-1)
             rewards = rewards - self.config.beta * seq_kl
             stats["losses/kl"] = float(seq_kl.mean())
+        if experience.trajectory is not None:
+            ids, _, row_of = experience.trajectory_returns()
+            group_trajectories(ids, self.group_size)
+            returns = torch.zeros(len(ids), dtype=torch.float64)
+            returns.index_add_(0, torch.as_tensor(row_of), rewards)
+            per_trajectory = rloo_advantages(returns, self.group_size)
+            return AdvantageResult(
+                advantages=per_trajectory[torch.as_tensor(row_of)].float(), stats=stats
+            )
         adv = rloo_advantages(rewards, self.group_size)
         return AdvantageResult(advantages=adv.float(), stats=stats)
 

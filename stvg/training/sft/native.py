@@ -31,6 +31,11 @@
    epoch and per evaluation: ``val/...`` of the validation split, ``eval/...`` of the eval
    split), ``policy.pt`` (the selected weights, loadable with ``NativePolicy.load`` — the
    RL trainer starts from it) and ``eval.json`` (the final evaluation).
+
+With a glance-and-zoom env (``env.id: stvg/ZoomGrounding-v0``) and ``model.zoom.enabled``
+the cache holds every video's whole frame grid and each sample is a supervised two-turn
+episode, a zoom on the ground-truth span padded by a random margin then the answer on the
+frames it shows (:mod:`stvg.training.sft.native_zoom`).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from stvg.data.synthetic import ensure_synthetic_split
 from stvg.data.types import Sample
 from stvg.envs.answers import TrackAction
 from stvg.envs.config import EnvConfig, as_env_config
+from stvg.envs.samples import frame_slots
 from stvg.envs.scoring import build_verifier
 from stvg.envs.tracks import TrackSource
 from stvg.policies.native.model import NativeModelConfig
@@ -69,6 +75,12 @@ from stvg.training.sft.native_data import (
     load_cached_frames,
     sft_target,
     track_targets,
+)
+from stvg.training.sft.native_zoom import (
+    ZoomBatcher,
+    ZoomEpisodes,
+    evaluate_zoom_cached,
+    zoom_nll,
 )
 from stvg.training.trackers import Reporter, open_trackers
 from stvg.verifiers.verifier import Verifier
@@ -130,6 +142,9 @@ class SFTConfig:
         min_word_count: a training word becomes a vocabulary entry when seen this often.
         span_target: ``nearest`` (shown frames nearest the ground-truth ends: best tIoU)
             or ``cover`` (shown frames covering the ground-truth span).
+        zoom_margin_s: with a glance-and-zoom env and ``model.zoom.enabled``, the zoom
+            target is the ground-truth span padded by ``U(0, zoom_margin_s)`` seconds on
+            each side, drawn anew every batch (:mod:`stvg.training.sft.native_zoom`).
         epochs: passes over the training split.
         batch_size: samples per optimiser step.
         lr: peak learning rate of AdamW.
@@ -172,6 +187,7 @@ class SFTConfig:
     max_query_len: int = 32
     min_word_count: int = 1
     span_target: SpanTarget = "nearest"
+    zoom_margin_s: float = 1.0
     epochs: int = 20
     batch_size: int = 32
     lr: float = 3e-3
@@ -191,11 +207,23 @@ class SFTConfig:
 
     def __post_init__(self) -> None:
         self.env = as_env_config(self.env)  # a mapping given in code is validated here
-        if self.env.kind != "grounding":
+        if self.env.kind not in ("grounding", "zoom"):
             raise InvalidField(
-                "env.id", f"the native policy answers a grounding env, got {self.env.id}"
+                "env.id",
+                f"the native policy answers a grounding or glance-and-zoom env, got {self.env.id}",
             )
-        if self.env.max_frames is None:
+        if self.zooms != self.model.zoom.enabled:
+            raise InvalidField(
+                "model.zoom.enabled",
+                f"is {self.model.zoom.enabled} but env.id is {self.env.id}: the zoom head "
+                "trains on a glance-and-zoom env (stvg/ZoomGrounding-v0 or "
+                "stvg/SyntheticZoom-v0) and only there; set both or neither",
+            )
+        if not (math.isfinite(self.zoom_margin_s) and self.zoom_margin_s >= 0):
+            raise InvalidField(
+                "zoom_margin_s", f"must be a number of seconds >= 0, got {self.zoom_margin_s}"
+            )
+        if self.env.max_frames is None and not self.zooms:
             raise InvalidField(
                 "env.max_frames",
                 "the native policy has a fixed number of frame slots: set it (16 by default)",
@@ -247,6 +275,15 @@ class SFTConfig:
                 "track-id policy must act on undrawn frames too: set env.tracks.draw: false "
                 "(it reads the candidates as numbers)",
             )
+
+    @property
+    def zooms(self) -> bool:
+        """Whether this SFT trains the zoom head (a glance-and-zoom env)."""
+        return self.env.kind == "zoom"
+
+
+#: Figures of zoom evaluations logged with the headline metrics.
+ZOOM_EVAL_EXTRA = ("zoom_rate", "frames_per_query")
 
 
 def _load_split(
@@ -477,9 +514,12 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     )
     cache_dir = Path(data.cache_dir) if data.cache_dir else Path(str(env.root)) / "native_cache"
     verifier = build_verifier(env)  # the env's densify rule scores validation and eval
+    max_frames = env.max_frames
+    if config.zooms:  # the whole grid: a zoom may show any of its frames
+        max_frames = frame_slots([*train, *evals], env.fps, None)
     frame_args = dict(
         fps=env.fps,
-        max_frames=env.max_frames,
+        max_frames=max_frames,
         max_side=env.max_side,
         frame_size=config.model.frame_size,
         cache_dir=cache_dir,
@@ -516,6 +556,30 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
         if eval_cache is not None:
             eval_tracks = track_targets(evals, eval_cache, tracks_cfg, env.fps)
     batcher = _Batcher(policy, train, train_cache, config.span_target, train_tracks)
+    zoom_batcher = None
+    if config.zooms:
+        zoom_batcher = ZoomBatcher(
+            policy,
+            ZoomEpisodes(env, config.model.zoom, train),  # type: ignore[arg-type]
+            train,
+            train_cache,
+            config.span_target,
+            config.zoom_margin_s,
+            config.seed,
+        )
+
+    def evaluate_split(
+        samples: Sequence[Sample], cache: CachedFrames, tracks: Any
+    ) -> dict[str, Any]:
+        """The split's metrics: deterministic zoom episodes, or answers on the frames."""
+        if config.zooms:
+            episodes = ZoomEpisodes(env, config.model.zoom, samples)  # type: ignore[arg-type]
+            return evaluate_zoom_cached(
+                policy, episodes, samples, cache, env.fps, verifier=verifier
+            )
+        return evaluate_cached(
+            policy, samples, cache, env.fps, verifier=verifier, **track_args(tracks)
+        )
 
     def track_args(tracks: Any) -> dict[str, Any]:
         """``evaluate_cached``'s track arguments (none without the ID head)."""
@@ -549,17 +613,26 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             order = rng.permutation(len(train))
             for lo in range(0, len(order), config.batch_size):
                 rows = order[lo : lo + config.batch_size].tolist()
-                batch, start, end, boxes = batcher.batch(rows)
-                loss, parts = sft_loss(
-                    policy,
-                    batch,
-                    start,
-                    end,
-                    boxes,
-                    config.box_weight,
-                    config.heat_weight,
-                    batcher.track(rows),
-                )
+                if zoom_batcher is not None:  # the zoom's NLL + the answer's loss
+                    glance, a, b, batch, start, end, boxes = zoom_batcher.batch(rows)
+                    zoom = zoom_nll(policy, policy.model(glance), a, b)
+                    loss, parts = sft_loss(
+                        policy, batch, start, end, boxes, config.box_weight, config.heat_weight
+                    )
+                    loss = loss + zoom
+                    parts["losses/zoom_nll"] = float(zoom.detach())
+                else:
+                    batch, start, end, boxes = batcher.batch(rows)
+                    loss, parts = sft_loss(
+                        policy,
+                        batch,
+                        start,
+                        end,
+                        boxes,
+                        config.box_weight,
+                        config.heat_weight,
+                        batcher.track(rows),
+                    )
                 optimiser.zero_grad()
                 loss.backward()
                 if config.grad_clip > 0:
@@ -589,10 +662,14 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
             last = epoch == config.epochs or out_of_time
             due = last or (config.eval_every and epoch % config.eval_every == 0)
             if val_cache is not None and due:
-                val_metrics = evaluate_cached(
-                    policy, val, val_cache, env.fps, verifier=verifier, **track_args(val_tracks)
+                val_metrics = evaluate_split(val, val_cache, val_tracks)
+                record(
+                    {
+                        "epoch": epoch,
+                        "step": global_step,
+                        **eval_line(val_metrics, "val", ZOOM_EVAL_EXTRA),
+                    }
                 )
-                record({"epoch": epoch, "step": global_step, **eval_line(val_metrics, "val")})
                 verdict = best.update(epoch, global_step, val_metrics, policy)
                 if best.stale == 0:  # a new best: the checkpoint that will be kept changed
                     say(f"val @ epoch {epoch}: {verdict}")
@@ -618,10 +695,14 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
                     )
                     break
             elif eval_cache is not None and due:
-                eval_metrics = evaluate_cached(
-                    policy, evals, eval_cache, env.fps, verifier=verifier, **track_args(eval_tracks)
+                eval_metrics = evaluate_split(evals, eval_cache, eval_tracks)
+                record(
+                    {
+                        "epoch": epoch,
+                        "step": global_step,
+                        **eval_line(eval_metrics, extra=ZOOM_EVAL_EXTRA),
+                    }
                 )
-                record({"epoch": epoch, "step": global_step, **eval_line(eval_metrics)})
                 bar.update(0, **{f"{data.eval_split} m_vIoU": float(eval_metrics["m_vIoU"])})
             if out_of_time:
                 say(f"time limit {config.time_limit_s}s reached after epoch {epoch}")
@@ -630,10 +711,14 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
         if best.state is not None:
             policy.load_state_dict(best.state)
             if eval_cache is not None:
-                eval_metrics = evaluate_cached(
-                    policy, evals, eval_cache, env.fps, verifier=verifier, **track_args(eval_tracks)
+                eval_metrics = evaluate_split(evals, eval_cache, eval_tracks)
+                record(
+                    {
+                        "epoch": best.epoch,
+                        "step": best.step,
+                        **eval_line(eval_metrics, extra=ZOOM_EVAL_EXTRA),
+                    }
                 )
-                record({"epoch": best.epoch, "step": best.step, **eval_line(eval_metrics)})
                 say(
                     f"eval {data.eval_split} of the best checkpoint (epoch {best.epoch}): "
                     f"m_tIoU {eval_metrics['m_tIoU']:.3f} m_vIoU {eval_metrics['m_vIoU']:.3f}"
@@ -645,7 +730,7 @@ def train_sft_native(config: SFTConfig, *, progress: bool = True, log: Any = pri
     sft_extra: dict[str, Any] = {
         "epochs_done": epochs_done,
         "steps": global_step,
-        "eval": eval_line(eval_metrics),
+        "eval": eval_line(eval_metrics, extra=ZOOM_EVAL_EXTRA),
     }
     validation: dict[str, Any] = {}
     if best.state is not None:
