@@ -18,15 +18,15 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Tests run on TEST_WORKERS processes (pytest-xdist; tests that share an expensive fixture
-# are one xdist_group); TEST_WORKERS=0 runs them in this process.
+# Tests run on TEST_WORKERS processes (pytest-xdist), a test file per process (its
+# module fixtures, e.g. a trained checkpoint, are made once); TEST_WORKERS=0 runs them here.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m ''
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m ''
 
 demo: $(STAMP)
 	$(BIN)/stvg run stvg/experiments/configs/quickstart.yaml

@@ -80,12 +80,7 @@ def _policy_config(model_path: Path, family: str, root: Path) -> dict:
     return {**config, "min_pixels": 12544}
 
 
-#: One xdist group per family (``make test`` runs on several workers): each family's
-#: checkpoint is trained once, by the worker that runs all of its tests.
-FAMILY_PARAMS = [pytest.param(f, marks=pytest.mark.xdist_group(f"memorise-{f}")) for f in FAMILIES]
-
-
-@pytest.fixture(scope="module", params=FAMILY_PARAMS)
+@pytest.fixture(scope="module", params=FAMILIES)
 def memorised(request, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple:
     family = request.param
     base = tmp_path_factory.mktemp(family.replace(".", ""))
