@@ -276,10 +276,10 @@ def run_vision_warmup(
     Returns:
         The last evaluation's figures (empty without an evaluation).
     """
-    if getattr(policy, "family", None) not in WARMUP_FAMILIES:
+    if policy.family not in WARMUP_FAMILIES:
         raise ValueError(
             f"the vision warm-up reads a Qwen video grid (video_grid_thw); the policy is a "
-            f"{getattr(policy, 'family', type(policy).__name__)} model, and the warm-up "
+            f"{policy.family} model, and the warm-up "
             f"supports only {list(WARMUP_FAMILIES)}: leave the warm-up out of this run's config"
         )
     say = log or (lambda _line: None)
