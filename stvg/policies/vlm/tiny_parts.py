@@ -207,7 +207,10 @@ def qwen_token_ids(tokenizer: Any) -> dict[str, int]:
     }
 
 
-def text_config(tokenizer: Any, size: ModelSize, **extra: Any) -> dict[str, Any]:
+def text_config(tokenizer: Any, size: Any, **extra: Any) -> dict[str, Any]:
+    """The language model's config dict of a tiny/small checkpoint: ``size``'s ``text_*``
+    fields (any family's size preset), ``tokenizer``'s vocabulary and special ids, and
+    ``extra`` keys (e.g. ``model_type``)."""
     return {
         "vocab_size": len(tokenizer),
         "hidden_size": size.text_hidden,

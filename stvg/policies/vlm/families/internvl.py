@@ -12,7 +12,7 @@ import numpy as np
 
 from stvg.policies.vlm.families.base import FamilyAdapter, register
 from stvg.policies.vlm.prepared import PreparedPrompt
-from stvg.policies.vlm.tiny_parts import TINY, byte_tokenizer, save_checkpoint
+from stvg.policies.vlm.tiny_parts import TINY, byte_tokenizer, save_checkpoint, text_config
 from stvg.verifiers.formats import ModelGeometry, ShownFrames
 from stvg.verifiers.formats.geometry import processor_spec
 
@@ -301,19 +301,7 @@ class InternVL(FamilyAdapter):
                 "image_size": TINY_IMAGE_SIDE,
                 "patch_size": processor_spec(self.name).patch_size,
             },
-            text_config={
-                "model_type": "qwen2",
-                "vocab_size": len(tokenizer),
-                "hidden_size": size.text_hidden,
-                "intermediate_size": size.text_intermediate,
-                "num_hidden_layers": size.text_layers,
-                "num_attention_heads": size.text_heads,
-                "num_key_value_heads": max(1, size.text_heads // 2),
-                "max_position_embeddings": 4096,
-                "bos_token_id": tokenizer.pad_token_id,
-                "eos_token_id": tokenizer.eos_token_id,
-                "pad_token_id": tokenizer.pad_token_id,
-            },
+            text_config=text_config(tokenizer, size, model_type="qwen2"),
             image_token_id=tokenizer.convert_tokens_to_ids(IMG_CONTEXT),
             image_seq_length=processor.image_seq_length,
             downsample_ratio=0.5,

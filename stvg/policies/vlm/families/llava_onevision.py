@@ -208,6 +208,8 @@ def build_config(tokenizer: Any, size: TinyLlavaOnevisionSize = TINY_SIZE) -> An
     """``LlavaOnevisionConfig`` of ``size`` for ``tokenizer``'s vocabulary and tokens."""
     from transformers import LlavaOnevisionConfig
 
+    from stvg.policies.vlm.tiny_parts import text_config
+
     vision = {
         "model_type": "siglip_vision_model",
         "hidden_size": size.vision_hidden,
@@ -218,20 +220,7 @@ def build_config(tokenizer: Any, size: TinyLlavaOnevisionSize = TINY_SIZE) -> An
         "patch_size": size.patch_size,
         "vision_use_head": False,
     }
-    text = {
-        "model_type": "qwen2",
-        "vocab_size": len(tokenizer),
-        "hidden_size": size.text_hidden,
-        "intermediate_size": size.text_intermediate,
-        "num_hidden_layers": size.text_layers,
-        "num_attention_heads": size.text_heads,
-        "num_key_value_heads": max(1, size.text_heads // 2),
-        "max_position_embeddings": 4096,
-        "bos_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-        "tie_word_embeddings": False,
-    }
+    text = text_config(tokenizer, size, model_type="qwen2", tie_word_embeddings=False)
     return LlavaOnevisionConfig(
         vision_config=vision,
         text_config=text,
