@@ -393,6 +393,7 @@ def test_shipped_sweep_runs_end_to_end_on_a_reduced_budget(
     if name == "zoom":  # the learned zooms (at most 3 + 4 frames) vs uniform 0.7 fps (7)
         by_cell = {r["cell"]: r for r in rows}
         assert float(by_cell["look=uniform"]["cost/frames_shown"]) == 7.0
+        assert float(by_cell["look=uniform_2fps"]["cost/frames_shown"]) == 20.0
         learned = by_cell["look=learned"]
         assert 3.0 <= float(learned["cost/frames_shown"]) <= 7.0
         assert float(learned["zoom_none/frames_shown"]) == 3.0
