@@ -362,6 +362,7 @@ SHIPPED_SWEEPS = [
     "recipes",
     "densify_fps",
     "zoom",
+    "tracks_noise",
 ]
 
 
