@@ -18,6 +18,7 @@ processor's output: ``(grid_w * patch_size, grid_h * patch_size)``.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -53,20 +54,12 @@ class QwenVideoFamily(FamilyAdapter):
     pixel_keys: ClassVar[tuple[str, ...]] = ("pixel_values_videos",)
     features_key: ClassVar[str] = "video"
 
+    @abstractmethod
     def clip_and_metadata(
         self, frames: np.ndarray, shown: ShownFrames, temporal_patch_size: int
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """The clip given to the processor and its ``video_metadata`` (family-specific)."""
-        raise NotImplementedError
-
-    def _times(self, frames: np.ndarray, shown: ShownFrames) -> list[float]:
-        times = [float(t) for t in shown.timestamps_s]
-        if len(times) != frames.shape[0]:
-            raise ValueError(
-                f"need one timestamp per frame, got {len(times)} timestamps for "
-                f"{frames.shape[0]} frames"
-            )
-        return times
+        """The clip given to the processor and its ``video_metadata``: how the family is
+        told the frame times (see the subclasses)."""
 
     def geometry(
         self,

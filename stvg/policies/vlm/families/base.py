@@ -262,6 +262,21 @@ def frame_label(time_s: float) -> str:
     return f"Frame at {format_seconds(time_s)} s: "
 
 
+def frame_times(frames: np.ndarray, shown: ShownFrames) -> list[float]:
+    """The shown timestamps (seconds) of ``frames`` (uint8 ``[T, H, W, 3]``), one per frame.
+
+    Raises:
+        ValueError: ``shown`` holds another number of timestamps than ``frames`` has frames.
+    """
+    times = [float(t) for t in shown.timestamps_s]
+    if len(times) != frames.shape[0]:
+        raise ValueError(
+            f"need one timestamp per frame, got {len(times)} timestamps for "
+            f"{frames.shape[0]} frames"
+        )
+    return times
+
+
 #: Registered family adapters by name (filled by :func:`register`; the package's
 #: ``__init__`` imports every built-in adapter module, and Python runs it before any of its
 #: modules, so the built-ins are registered whenever this module is importable).
@@ -328,6 +343,7 @@ __all__ = [
     "family_for_model_type",
     "family_names",
     "frame_label",
+    "frame_times",
     "get_family",
     "register",
 ]

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from stvg.policies.vlm.families.base import FamilyAdapter, register
+from stvg.policies.vlm.families.base import FamilyAdapter, frame_times, register
 from stvg.policies.vlm.prepared import PreparedPrompt
 from stvg.policies.vlm.tiny_parts import TINY, byte_tokenizer, save_checkpoint, text_config
 from stvg.verifiers.formats import ModelGeometry, ShownFrames
@@ -173,12 +173,8 @@ class InternVL(FamilyAdapter):
                 there are frames, the frames and timestamps differ in number, or the prompt's
                 image tokens differ from ``frames x image_seq_length``.
         """
+        frame_times(frames, shown)
         count = int(frames.shape[0])
-        if len(shown.timestamps_s) != count:
-            raise ValueError(
-                f"need one timestamp per frame, got {len(shown.timestamps_s)} timestamps for "
-                f"{count} frames"
-            )
         found = text.count(IMG_CONTEXT)
         if found != count:
             raise ValueError(

@@ -60,7 +60,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from stvg.policies.vlm.families.base import FamilyAdapter, register
+from stvg.policies.vlm.families.base import FamilyAdapter, frame_times, register
 from stvg.policies.vlm.prepared import PreparedPrompt
 from stvg.verifiers.formats import ModelGeometry, ShownFrames
 from stvg.verifiers.formats.base import format_seconds
@@ -397,12 +397,8 @@ class LlavaOnevision(FamilyAdapter):
                 "chat template must render the video content item as one placeholder, and the "
                 f"query and template text must not contain {VIDEO_TOKEN}"
             )
+        frame_times(frames, shown)
         count = int(frames.shape[0])
-        if len(shown.timestamps_s) != count:
-            raise ValueError(
-                f"need one timestamp per frame, got {len(shown.timestamps_s)} timestamps for "
-                f"{count} frames"
-            )
         side, per_side = self.square_side(processor), self.patches_per_side(processor)
         out = processor(
             text=[text],

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from stvg.policies.vlm.families._qwen import QwenVideoFamily, mrope_sections
-from stvg.policies.vlm.families.base import register
+from stvg.policies.vlm.families.base import frame_times, register
 from stvg.policies.vlm.tiny_parts import (
     CHAT_TEMPLATE,
     TINY,
@@ -46,7 +46,7 @@ class Qwen25VL(QwenVideoFamily):
         self, frames: np.ndarray, shown: ShownFrames, temporal_patch_size: int
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """The frames unchanged, described at ``fps = 1 / interval`` (see the class doc)."""
-        self._times(frames, shown)
+        frame_times(frames, shown)
         count = frames.shape[0]
         return frames, {
             "fps": 1.0 / shown.interval_s,

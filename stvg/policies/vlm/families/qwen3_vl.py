@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from stvg.policies.vlm.families._qwen import QwenVideoFamily, mrope_sections
-from stvg.policies.vlm.families.base import register
+from stvg.policies.vlm.families.base import frame_times, register
 from stvg.policies.vlm.tiny_parts import (
     CHAT_TEMPLATE,
     TINY,
@@ -48,7 +48,7 @@ class Qwen3VL(QwenVideoFamily):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """The frames (padded to one temporal patch), described as a 1 fps video whose
         ``frames_indices`` are the shown timestamps (see the class doc)."""
-        times = self._times(frames, shown)
+        times = frame_times(frames, shown)
         if (pad := temporal_patch_size - frames.shape[0]) > 0:
             frames = np.concatenate([frames, np.repeat(frames[-1:], pad, axis=0)])
             times = times + [times[-1]] * pad
